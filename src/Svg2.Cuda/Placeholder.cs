@@ -1,0 +1,1 @@
+namespace Svg2.Cuda; internal static class Placeholder {}

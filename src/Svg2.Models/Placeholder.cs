@@ -1,0 +1,1 @@
+namespace Svg2.Models; internal static class Placeholder {}

@@ -1,0 +1,327 @@
+// Variable-block sparse attention over clusters, with the token permutation fused into the loads
+// and the inverse permutation fused into the store (q, k, v and the output stay in original order).
+//
+// svg2_key_ranges: grid (QC, G), 128 threads. Turns a mask row into the compact list of selected
+//   key-cluster ranges of the permuted key sequence (start, virtual end), merging adjacent clusters,
+//   plus the number of selected keys. Never token indices.
+// svg2_plan_tiles: grid (G), 1024 threads. Sorts query clusters by cost (rows x selected keys,
+//   heaviest first, bitonic in shared memory) and lays out their 64-row tiles in that order, so the
+//   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
+//   another (the head's K/V stays resident in L2).
+// svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count, 4 warps x 16 query
+//   rows. A tile keeps its query-cluster id and walks the concatenation of the cluster's selected key
+//   ranges as one virtual K/V sequence in 64-row tiles: each virtual row is mapped to its physical
+//   row by a binary search over the range ends in shared memory, then through the key permutation to
+//   the original token, and loaded with cp.async (double-buffered, swizzled). S = Q K^T and O += P V
+//   are bf16/fp16 mma.sync m16n8k16 with fp32 accumulation (ldmatrix, .trans for V), online softmax
+//   in fp32 (exp2 domain). Rows of a tile with no selected key produce 0. The inner loop
+//   (attend_tile) only sees shared-memory tiles, so a Hopper wgmma/TMA core can replace it.
+// Traffic per tile: Q rows once, every selected K/V row once (from L2 when the head is resident),
+//   output rows once; the permutation index is read once per row.
+#include "common.cuh"
+
+constexpr int kBlockRows = 64;                     // query rows per tile
+constexpr int kBlockKeys = 64;                     // key rows per K/V tile
+constexpr int kAttentionWarps = 4;
+constexpr int kAttentionThreads = kAttentionWarps * kWarpSize;
+constexpr int kRowsPerWarp = 16;
+constexpr int kScoreTiles = kBlockKeys / 8;        // 8-column MMA tiles of S
+constexpr int kOutputTiles = kHeadDim / 8;         // 8-column MMA tiles of O
+constexpr int kKSteps = kHeadDim / 16;
+constexpr int kQueryTileBytes = kBlockRows * kRowBytes;
+constexpr int kKeyTileBytes = kBlockKeys * kRowBytes;
+constexpr int kRangeThreads = 128;
+constexpr int kPlanThreads = 1024;
+
+extern "C" __global__ void __launch_bounds__(kRangeThreads)
+svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict__ key_offsets,
+                int* __restrict__ range_start, int* __restrict__ range_end, int* __restrict__ range_count,
+                int* __restrict__ selected_keys, int qc, int kc)
+{
+    __shared__ int range_prefix[kRangeThreads];
+    __shared__ int key_prefix[kRangeThreads];
+    __shared__ int totals[2];
+    const int i = blockIdx.x, g = blockIdx.y;
+    const unsigned char* row = mask + ((int64)g * qc + i) * kc;
+    const int64* offsets = key_offsets + (int64)g * (kc + 1);
+    const int per_thread = (kc + kRangeThreads - 1) / kRangeThreads;
+    const int first = threadIdx.x * per_thread, last = min(kc, first + per_thread);
+
+    int ranges = 0, keys = 0;
+    int64 previous_end = -1;
+    for (int j = first; j < last; ++j)
+    {
+        if (!row[j]) continue;
+        int64 begin = offsets[j], end = offsets[j + 1];
+        if (end == begin) continue;
+        if (begin != previous_end) ++ranges;
+        keys += (int)(end - begin);
+        previous_end = end;
+    }
+    range_prefix[threadIdx.x] = ranges;
+    key_prefix[threadIdx.x] = keys;
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int range_total = warp_exclusive_scan_in_place(range_prefix, kRangeThreads);
+        int key_total = warp_exclusive_scan_in_place(key_prefix, kRangeThreads);
+        if (threadIdx.x == 0) { totals[0] = range_total; totals[1] = key_total; }
+    }
+    __syncthreads();
+
+    int* starts = range_start + ((int64)g * qc + i) * kc;
+    int* ends = range_end + ((int64)g * qc + i) * kc;
+    int r = range_prefix[threadIdx.x], virtual_end = key_prefix[threadIdx.x];
+    previous_end = -1;
+    for (int j = first; j < last; ++j)
+    {
+        if (!row[j]) continue;
+        int64 begin = offsets[j], end = offsets[j + 1];
+        if (end == begin) continue;
+        if (begin != previous_end) starts[r++] = (int)begin;
+        virtual_end += (int)(end - begin);
+        ends[r - 1] = virtual_end;
+        previous_end = end;
+    }
+    if (threadIdx.x == 0)
+    {
+        range_count[(int64)g * qc + i] = totals[0];
+        selected_keys[(int64)g * qc + i] = totals[1];
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(kPlanThreads)
+svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
+                int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded)
+{
+    extern __shared__ __align__(16) unsigned char shared[];
+    unsigned long long* keys = (unsigned long long*)shared;
+    int* tiles = (int*)(keys + padded);
+    const int g = blockIdx.x;
+    for (int t = threadIdx.x; t < padded; t += kPlanThreads)
+    {
+        if (t < qc)
+        {
+            float cost = (float)query_sizes[(int64)g * qc + t] * (float)selected_keys[(int64)g * qc + t];
+            keys[t] = ((unsigned long long)(~__float_as_uint(cost)) << 32) | (unsigned)t;
+        }
+        else keys[t] = ~0ull;
+    }
+    for (int size = 2; size <= padded; size *= 2)
+        for (int stride = size / 2; stride > 0; stride /= 2)
+        {
+            __syncthreads();
+            for (int t = threadIdx.x; t < padded / 2; t += kPlanThreads)
+            {
+                int low = 2 * t - (t & (stride - 1)), high = low + stride;
+                bool ascending = (low & size) == 0;
+                unsigned long long a = keys[low], b = keys[high];
+                if ((a > b) == ascending) { keys[low] = b; keys[high] = a; }
+            }
+        }
+    __syncthreads();
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads)
+    {
+        int cluster = (int)(unsigned)keys[p];
+        order[(int64)g * qc + p] = cluster;
+        tiles[p] = (int)((query_sizes[(int64)g * qc + cluster] + kBlockRows - 1) / kBlockRows);
+    }
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int total = warp_exclusive_scan_in_place(tiles, qc);
+        if (threadIdx.x == 0) tile_start[(int64)g * (qc + 1) + qc] = total;
+    }
+    __syncthreads();
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads) tile_start[(int64)g * (qc + 1) + p] = tiles[p];
+}
+
+// The original key token behind virtual row 'v' of the tile's key sequence, or -1 past its end.
+__device__ __forceinline__ int key_token(int v, int total_keys, const int* starts, const int* ends, int count, const int64* key_permutation)
+{
+    if (v >= total_keys) return -1;
+    int low = 0, high = count - 1;
+    while (low < high)
+    {
+        int middle = (low + high) >> 1;
+        if (ends[middle] > v) high = middle; else low = middle + 1;
+    }
+    int begin = low > 0 ? ends[low - 1] : 0;
+    return (int)key_permutation[starts[low] + (v - begin)];
+}
+
+__device__ __forceinline__ void load_key_value_tile(unsigned k_tile, unsigned v_tile, const int* tokens, const element_t* k, const element_t* v)
+{
+    for (int c = threadIdx.x; c < kBlockKeys * kRowChunks; c += kAttentionThreads)
+    {
+        int row = c / kRowChunks, chunk = c % kRowChunks;
+        int token = tokens[row];
+        bool valid = token >= 0;
+        int64 element = (int64)(valid ? token : 0) * kHeadDim + chunk * kChunkElements;
+        copy_async_16(k_tile + tile_offset(row, chunk), k + element, valid);
+        copy_async_16(v_tile + tile_offset(row, chunk), v + element, valid);
+    }
+}
+
+// One K/V tile of the online softmax for the 16 query rows of this warp. 'row_max' is in the
+// exp2 domain (scores times scale x log2(e)); 'row_sum' holds this thread's partial sums.
+__device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], unsigned k_tile, unsigned v_tile, int valid_keys,
+                                            float scale_log2, float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputTiles][4])
+{
+    const int lane = threadIdx.x % kWarpSize;
+    float s[kScoreTiles][4];
+    for (int j = 0; j < kScoreTiles; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int kk = 0; kk < kKSteps; ++kk)
+        for (int pair = 0; pair < kScoreTiles / 2; ++pair)
+        {
+            unsigned b[4];
+            load_matrix_x4(b, k_tile + tile_offset(pair * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+            mma_16x8x16(s[2 * pair], q[kk], b[0], b[1]);
+            mma_16x8x16(s[2 * pair + 1], q[kk], b[2], b[3]);
+        }
+
+    for (int j = 0; j < kScoreTiles; ++j)
+        for (int e = 0; e < 4; ++e)
+        {
+            int column = j * 8 + 2 * (lane % 4) + (e & 1);
+            s[j][e] = column < valid_keys ? s[j][e] * scale_log2 : negative_infinity();
+        }
+
+    for (int r = 0; r < 2; ++r)
+    {
+        float tile_max = negative_infinity();
+        for (int j = 0; j < kScoreTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
+        float new_max = fmaxf(row_max[r], tile_max);
+        float base = new_max == negative_infinity() ? 0.f : new_max;
+        float correction = fast_exp2(row_max[r] - base);
+        row_max[r] = new_max;
+        row_sum[r] *= correction;
+        for (int d = 0; d < kOutputTiles; ++d) { o[d][2 * r] *= correction; o[d][2 * r + 1] *= correction; }
+        for (int j = 0; j < kScoreTiles; ++j)
+        {
+            s[j][2 * r] = fast_exp2(s[j][2 * r] - base);
+            s[j][2 * r + 1] = fast_exp2(s[j][2 * r + 1] - base);
+            row_sum[r] += s[j][2 * r] + s[j][2 * r + 1];
+        }
+    }
+
+    for (int step = 0; step < kBlockKeys / 16; ++step)
+    {
+        unsigned p[4] = {pack_elements(s[2 * step][0], s[2 * step][1]), pack_elements(s[2 * step][2], s[2 * step][3]),
+                         pack_elements(s[2 * step + 1][0], s[2 * step + 1][1]), pack_elements(s[2 * step + 1][2], s[2 * step + 1][3])};
+        for (int pair = 0; pair < kOutputTiles / 2; ++pair)
+        {
+            unsigned b[4];
+            load_matrix_x4_transposed(b, v_tile + tile_offset(step * 16 + lane % 8 + ((lane / 8) % 2) * 8, pair * 2 + lane / 16));
+            mma_16x8x16(o[2 * pair], p, b[0], b[1]);
+            mma_16x8x16(o[2 * pair + 1], p, b[2], b[3]);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(kAttentionThreads, 2)
+svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restrict__ k, const element_t* __restrict__ v,
+                      element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
+                      const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
+                      const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
+                      int nq, int nk, int qc, int kc, float scale_log2)
+{
+    extern __shared__ __align__(128) unsigned char shared[];
+    const int g = blockIdx.y, work = blockIdx.x;
+    const int* starts_of_group = tile_start + (int64)g * (qc + 1);
+    if (work >= starts_of_group[qc]) return;
+
+    // The sorted cluster whose tiles contain this work item: the last p with start[p] <= work.
+    int low = 0, high = qc - 1;
+    while (low < high)
+    {
+        int middle = (low + high + 1) >> 1;
+        if (starts_of_group[middle] <= work) low = middle; else high = middle - 1;
+    }
+    const int cluster = order[(int64)g * qc + low];
+    const int tile = work - starts_of_group[low];
+    const int64 cluster_begin = query_offsets[(int64)g * (qc + 1) + cluster];
+    const int64 query_begin = cluster_begin + (int64)tile * kBlockRows;
+    const int query_rows = (int)min((int64)kBlockRows, query_offsets[(int64)g * (qc + 1) + cluster + 1] - query_begin);
+
+    const unsigned q_tile = shared_address(shared);
+    const unsigned k_tiles = q_tile + kQueryTileBytes;
+    const unsigned v_tiles = k_tiles + 2 * kKeyTileBytes;
+    int* tokens = (int*)(shared + kQueryTileBytes + 4 * kKeyTileBytes);          // [2][kBlockKeys]
+    int* starts = tokens + 2 * kBlockKeys;                                         // [kc]
+    int* ends = starts + kc;                                                       // [kc]
+
+    const int tid = threadIdx.x, warp = tid / kWarpSize, lane = tid % kWarpSize;
+    const int64 pair = (int64)g * qc + cluster;
+    const int ranges = range_count[pair];
+    for (int r = tid; r < ranges; r += kAttentionThreads)
+    {
+        starts[r] = range_start[pair * kc + r];
+        ends[r] = range_end[pair * kc + r];
+    }
+    const element_t* group_q = q + (int64)g * nq * kHeadDim;
+    const element_t* group_k = k + (int64)g * nk * kHeadDim;
+    const element_t* group_v = v + (int64)g * nk * kHeadDim;
+    const int64* group_query_permutation = query_permutation + (int64)g * nq;
+    const int64* group_key_permutation = key_permutation + (int64)g * nk;
+    for (int c = tid; c < kBlockRows * kRowChunks; c += kAttentionThreads)
+    {
+        int row = c / kRowChunks, chunk = c % kRowChunks;
+        bool valid = row < query_rows;
+        int64 token = valid ? group_query_permutation[query_begin + row] : 0;
+        copy_async_16(q_tile + tile_offset(row, chunk), group_q + token * kHeadDim + chunk * kChunkElements, valid);
+    }
+    copy_async_commit();
+    __syncthreads();
+
+    const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
+    const int key_tiles = (total_keys + kBlockKeys - 1) / kBlockKeys;
+    if (tid < kBlockKeys) tokens[tid] = key_token(tid, total_keys, starts, ends, ranges, group_key_permutation);
+    __syncthreads();
+    if (key_tiles > 0) load_key_value_tile(k_tiles, v_tiles, tokens, group_k, group_v);
+    copy_async_commit();
+    int pending = tid < kBlockKeys ? key_token(kBlockKeys + tid, total_keys, starts, ends, ranges, group_key_permutation) : -1;
+    copy_async_wait<1>();
+    __syncthreads();
+
+    unsigned q_fragments[kKSteps][4];
+    for (int kk = 0; kk < kKSteps; ++kk)
+        load_matrix_x4(q_fragments[kk], q_tile + tile_offset(warp * kRowsPerWarp + lane % 16, kk * 2 + lane / 16));
+
+    float o[kOutputTiles][4];
+    for (int d = 0; d < kOutputTiles; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
+    float row_max[2] = {negative_infinity(), negative_infinity()};
+    float row_sum[2] = {0.f, 0.f};
+
+    for (int j = 0; j < key_tiles; ++j)
+    {
+        const int next = (j + 1) % 2;
+        if (tid < kBlockKeys) tokens[next * kBlockKeys + tid] = pending;
+        __syncthreads();
+        if (j + 1 < key_tiles)
+            load_key_value_tile(k_tiles + next * kKeyTileBytes, v_tiles + next * kKeyTileBytes, tokens + next * kBlockKeys, group_k, group_v);
+        copy_async_commit();
+        if (tid < kBlockKeys) pending = key_token((j + 2) * kBlockKeys + tid, total_keys, starts, ends, ranges, group_key_permutation);
+        copy_async_wait<1>();
+        __syncthreads();
+        const int current = j % 2;
+        attend_tile(q_fragments, k_tiles + current * kKeyTileBytes, v_tiles + current * kKeyTileBytes,
+                    total_keys - j * kBlockKeys, scale_log2, row_max, row_sum, o);
+    }
+
+    for (int r = 0; r < 2; ++r)
+    {
+        float sum = row_sum[r];
+        sum += __shfl_xor_sync(kFullMask, sum, 1);
+        sum += __shfl_xor_sync(kFullMask, sum, 2);
+        const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+        const int row = warp * kRowsPerWarp + lane / 4 + r * 8;
+        if (row >= query_rows) continue;
+        const int64 token = group_query_permutation[query_begin + row];
+        element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
+        for (int d = 0; d < kOutputTiles; ++d)
+            *(unsigned*)(destination + d * 8) = pack_elements(o[d][2 * r] * inverse, o[d][2 * r + 1] * inverse);
+    }
+}

@@ -125,6 +125,13 @@ public sealed class CudaSvg2Pipeline : IDisposable
     public Tensor ComputedEntries() =>
         (QueryLayout.Sizes.to(ScalarType.Float64) * _workspace.SelectedKeys.to(ScalarType.Float64)).sum();
 
+    /// <summary>Device memory of the pipeline's own buffers (output excluded), in bytes.</summary>
+    public long BufferBytes =>
+        new[] { _queryNorms, _keyNorms, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
+                QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
+                _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart }
+            .Sum(t => t.numel() * t.ElementSize);
+
     /// <inheritdoc/>
     public void Dispose()
     {

@@ -94,8 +94,8 @@ extern "C" __global__ void __launch_bounds__(kPlanThreads)
 svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
                 int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded)
 {
-    extern __shared__ __align__(16) unsigned char shared[];
-    unsigned long long* keys = (unsigned long long*)shared;
+    extern __shared__ __align__(16) unsigned char plan_shared[];
+    unsigned long long* keys = (unsigned long long*)plan_shared;
     int* tiles = (int*)(keys + padded);
     const int g = blockIdx.x;
     for (int t = threadIdx.x; t < padded; t += kPlanThreads)
@@ -170,8 +170,11 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], uns
 {
     const int lane = threadIdx.x % kWarpSize;
     float s[kScoreTiles][4];
+    #pragma unroll
     for (int j = 0; j < kScoreTiles; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk)
+        #pragma unroll
         for (int pair = 0; pair < kScoreTiles / 2; ++pair)
         {
             unsigned b[4];
@@ -180,16 +183,20 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], uns
             mma_16x8x16(s[2 * pair + 1], q[kk], b[2], b[3]);
         }
 
+    #pragma unroll
     for (int j = 0; j < kScoreTiles; ++j)
+        #pragma unroll
         for (int e = 0; e < 4; ++e)
         {
             int column = j * 8 + 2 * (lane % 4) + (e & 1);
             s[j][e] = column < valid_keys ? s[j][e] * scale_log2 : negative_infinity();
         }
 
+    #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         float tile_max = negative_infinity();
+        #pragma unroll
         for (int j = 0; j < kScoreTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
@@ -198,7 +205,9 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], uns
         float correction = fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
         row_sum[r] *= correction;
+        #pragma unroll
         for (int d = 0; d < kOutputTiles; ++d) { o[d][2 * r] *= correction; o[d][2 * r + 1] *= correction; }
+        #pragma unroll
         for (int j = 0; j < kScoreTiles; ++j)
         {
             s[j][2 * r] = fast_exp2(s[j][2 * r] - base);
@@ -207,10 +216,12 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], uns
         }
     }
 
+    #pragma unroll
     for (int step = 0; step < kBlockKeys / 16; ++step)
     {
         unsigned p[4] = {pack_elements(s[2 * step][0], s[2 * step][1]), pack_elements(s[2 * step][2], s[2 * step][3]),
                          pack_elements(s[2 * step + 1][0], s[2 * step + 1][1]), pack_elements(s[2 * step + 1][2], s[2 * step + 1][3])};
+        #pragma unroll
         for (int pair = 0; pair < kOutputTiles / 2; ++pair)
         {
             unsigned b[4];
@@ -228,7 +239,8 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
                       const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
                       int nq, int nk, int qc, int kc, float scale_log2)
 {
-    extern __shared__ __align__(128) unsigned char shared[];
+    extern __shared__ __align__(128) unsigned char attention_shared[];
+    unsigned char* shared = attention_shared;
     const int g = blockIdx.y, work = blockIdx.x;
     const int* starts_of_group = tile_start + (int64)g * (qc + 1);
     if (work >= starts_of_group[qc]) return;
@@ -287,10 +299,12 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
     __syncthreads();
 
     unsigned q_fragments[kKSteps][4];
+    #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk)
         load_matrix_x4(q_fragments[kk], q_tile + tile_offset(warp * kRowsPerWarp + lane % 16, kk * 2 + lane / 16));
 
     float o[kOutputTiles][4];
+    #pragma unroll
     for (int d = 0; d < kOutputTiles; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
     float row_max[2] = {negative_infinity(), negative_infinity()};
     float row_sum[2] = {0.f, 0.f};
@@ -311,6 +325,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
                     total_keys - j * kBlockKeys, scale_log2, row_max, row_sum, o);
     }
 
+    #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         float sum = row_sum[r];
@@ -321,6 +336,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
         if (row >= query_rows) continue;
         const int64 token = group_query_permutation[query_begin + row];
         element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
+        #pragma unroll
         for (int d = 0; d < kOutputTiles; ++d)
             *(unsigned*)(destination + d * 8) = pack_elements(o[d][2 * r] * inverse, o[d][2 * r + 1] * inverse);
     }

@@ -81,6 +81,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
     __syncthreads();
 
     unsigned a[kKSteps][4];
+    #pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk)
         load_matrix_x4(a[kk], point_tile + tile_offset(warp * kMmaRows + lane % 16, kk * 2 + lane / 16));
 
@@ -96,8 +97,11 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 
         const unsigned tile = centroid_tiles + (t % 2) * tile_bytes;
         float dot[kCentroidTile / 8][4];
+        #pragma unroll
         for (int j = 0; j < kCentroidTile / 8; ++j) dot[j][0] = dot[j][1] = dot[j][2] = dot[j][3] = 0.f;
+        #pragma unroll
         for (int kk = 0; kk < kKSteps; ++kk)
+            #pragma unroll
             for (int pair = 0; pair < kCentroidPairs; ++pair)
             {
                 unsigned b[4];
@@ -106,7 +110,9 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
                 mma_16x8x16(dot[2 * pair + 1], a[kk], b[2], b[3]);
             }
         // Columns are visited in increasing order, so a strict '<' keeps the lowest id on ties.
+        #pragma unroll
         for (int j = 0; j < kCentroidTile / 8; ++j)
+            #pragma unroll
             for (int e = 0; e < 4; ++e)
             {
                 int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + (e & 1);
@@ -120,8 +126,10 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         __syncthreads();
     }
 
+    #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
+        #pragma unroll
         for (int offset = 1; offset < 4; offset *= 2)
         {
             float other = __shfl_xor_sync(kFullMask, best[r], offset);
@@ -146,12 +154,15 @@ svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict
     const int64* group_permutation = permutation + (int64)g * n;
 
     float sum[kLanesPerRowElements];
+    #pragma unroll
     for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] = 0.f;
     for (int64 s = begin + warp; s < end; s += kMeanWarps)
     {
         const element_t* row = group_points + group_permutation[s] * kHeadDim + lane * kLanesPerRowElements;
+        #pragma unroll
         for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] += element_to_float(row[e]);
     }
+    #pragma unroll
     for (int e = 0; e < kLanesPerRowElements; ++e) partial[warp][lane * kLanesPerRowElements + e] = sum[e];
     __syncthreads();
 
@@ -162,6 +173,7 @@ svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict
     {
         if (count == 0) { out[d] = old[d]; continue; }
         float total = 0.f;
+        #pragma unroll
         for (int w = 0; w < kMeanWarps; ++w) total += partial[w][d];
         out[d] = float_to_element(total / (float)count);
     }

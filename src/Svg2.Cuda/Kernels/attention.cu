@@ -8,8 +8,8 @@
 //   heaviest first, bitonic in shared memory) and lays out their 64-row tiles in that order, so the
 //   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
 //   another (the head's K/V stays resident in L2).
-// svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count, 4 warps x 16 query
-//   rows. A tile keeps its query-cluster id and walks the concatenation of the cluster's selected key
+// svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
+//   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks the concatenation of the cluster's selected key
 //   ranges as one virtual K/V sequence in 64-row tiles: each virtual row is mapped to its physical
 //   row by a binary search over the range ends in shared memory, then through the key permutation to
 //   the original token, and loaded with cp.async (double-buffered, swizzled). S = Q K^T and O += P V
@@ -21,10 +21,25 @@
 #include "common.cuh"
 
 constexpr int kBlockRows = 64;                     // query rows per tile
-constexpr int kBlockKeys = 64;                     // key rows per K/V tile
-constexpr int kAttentionWarps = 4;
+// Tuning knobs (NVRTC macros): key rows per K/V tile, query rows per warp (16 or 32: with 32 every
+// K/V fragment read from shared memory feeds two MMA row tiles), and the occupancy hint.
+#ifndef SVG2_ATTENTION_BLOCK_KEYS
+#define SVG2_ATTENTION_BLOCK_KEYS 64
+#endif
+#ifndef SVG2_ATTENTION_WARP_ROWS
+#define SVG2_ATTENTION_WARP_ROWS 16
+#endif
+#ifndef SVG2_ATTENTION_MIN_BLOCKS
+#define SVG2_ATTENTION_MIN_BLOCKS 2
+#endif
+constexpr int kBlockKeys = SVG2_ATTENTION_BLOCK_KEYS;
+constexpr int kRowsPerWarp = SVG2_ATTENTION_WARP_ROWS;
+constexpr int kMTiles = kRowsPerWarp / 16;
+constexpr int kAttentionWarps = kBlockRows / kRowsPerWarp;
 constexpr int kAttentionThreads = kAttentionWarps * kWarpSize;
-constexpr int kRowsPerWarp = 16;
+constexpr int kMinBlocksPerMultiprocessor = SVG2_ATTENTION_MIN_BLOCKS;
+static_assert(kAttentionThreads >= kBlockKeys, "one thread per key row of a tile computes its token");
+static_assert(kBlockKeys % 16 == 0 && kRowsPerWarp % 16 == 0, "MMA tile granularity");
 constexpr int kScoreTiles = kBlockKeys / 8;        // 8-column MMA tiles of S
 constexpr int kOutputTiles = kHeadDim / 8;         // 8-column MMA tiles of O
 constexpr int kKSteps = kHeadDim / 16;
@@ -163,76 +178,99 @@ __device__ __forceinline__ void load_key_value_tile(unsigned k_tile, unsigned v_
     }
 }
 
-// One K/V tile of the online softmax for the 16 query rows of this warp. 'row_max' is in the
-// exp2 domain (scores times scale x log2(e)); 'row_sum' holds this thread's partial sums.
-__device__ __forceinline__ void attend_tile(const unsigned (&q)[kKSteps][4], unsigned k_tile, unsigned v_tile, int valid_keys,
-                                            float scale_log2, float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputTiles][4])
+// One K/V tile of the online softmax for the kRowsPerWarp query rows of this warp (kMTiles MMA
+// row tiles share every K/V fragment loaded from shared memory). 'row_max' is in the exp2 domain
+// (scores times scale x log2(e)); 'row_sum' holds this thread's partial sums.
+__device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps][4], unsigned k_tile, unsigned v_tile, int valid_keys,
+                                            float scale_log2, float (&row_max)[kMTiles][2], float (&row_sum)[kMTiles][2],
+                                            float (&o)[kMTiles][kOutputTiles][4])
 {
     const int lane = threadIdx.x % kWarpSize;
-    float s[kScoreTiles][4];
-    #pragma unroll
-    for (int j = 0; j < kScoreTiles; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-    #pragma unroll
+    float s[kMTiles][kScoreTiles][4];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int j = 0; j < kScoreTiles; ++j) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.f;
+#pragma unroll
     for (int kk = 0; kk < kKSteps; ++kk)
-        #pragma unroll
+#pragma unroll
         for (int pair = 0; pair < kScoreTiles / 2; ++pair)
         {
             unsigned b[4];
             load_matrix_x4(b, k_tile + tile_offset(pair * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
-            mma_16x8x16(s[2 * pair], q[kk], b[0], b[1]);
-            mma_16x8x16(s[2 * pair + 1], q[kk], b[2], b[3]);
+#pragma unroll
+            for (int m = 0; m < kMTiles; ++m)
+            {
+                mma_16x8x16(s[m][2 * pair], q[m][kk], b[0], b[1]);
+                mma_16x8x16(s[m][2 * pair + 1], q[m][kk], b[2], b[3]);
+            }
         }
 
-    #pragma unroll
-    for (int j = 0; j < kScoreTiles; ++j)
-        #pragma unroll
-        for (int e = 0; e < 4; ++e)
-        {
-            int column = j * 8 + 2 * (lane % 4) + (e & 1);
-            s[j][e] = column < valid_keys ? s[j][e] * scale_log2 : negative_infinity();
-        }
-
-    #pragma unroll
-    for (int r = 0; r < 2; ++r)
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
     {
-        float tile_max = negative_infinity();
-        #pragma unroll
-        for (int j = 0; j < kScoreTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
-        float new_max = fmaxf(row_max[r], tile_max);
-        float base = new_max == negative_infinity() ? 0.f : new_max;
-        float correction = fast_exp2(row_max[r] - base);
-        row_max[r] = new_max;
-        row_sum[r] *= correction;
-        #pragma unroll
-        for (int d = 0; d < kOutputTiles; ++d) { o[d][2 * r] *= correction; o[d][2 * r + 1] *= correction; }
-        #pragma unroll
+#pragma unroll
         for (int j = 0; j < kScoreTiles; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+            {
+                int column = j * 8 + 2 * (lane % 4) + (e & 1);
+                s[m][j][e] = column < valid_keys ? s[m][j][e] * scale_log2 : negative_infinity();
+            }
+
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
         {
-            s[j][2 * r] = fast_exp2(s[j][2 * r] - base);
-            s[j][2 * r + 1] = fast_exp2(s[j][2 * r + 1] - base);
-            row_sum[r] += s[j][2 * r] + s[j][2 * r + 1];
+            float tile_max = negative_infinity();
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[m][j][2 * r], s[m][j][2 * r + 1]));
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
+            float new_max = fmaxf(row_max[m][r], tile_max);
+            float base = new_max == negative_infinity() ? 0.f : new_max;
+            float correction = fast_exp2(row_max[m][r] - base);
+            row_max[m][r] = new_max;
+            row_sum[m][r] *= correction;
+#pragma unroll
+            for (int d = 0; d < kOutputTiles; ++d) { o[m][d][2 * r] *= correction; o[m][d][2 * r + 1] *= correction; }
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j)
+            {
+                s[m][j][2 * r] = fast_exp2(s[m][j][2 * r] - base);
+                s[m][j][2 * r + 1] = fast_exp2(s[m][j][2 * r + 1] - base);
+                row_sum[m][r] += s[m][j][2 * r] + s[m][j][2 * r + 1];
+            }
         }
     }
 
-    #pragma unroll
+#pragma unroll
     for (int step = 0; step < kBlockKeys / 16; ++step)
     {
-        unsigned p[4] = {pack_elements(s[2 * step][0], s[2 * step][1]), pack_elements(s[2 * step][2], s[2 * step][3]),
-                         pack_elements(s[2 * step + 1][0], s[2 * step + 1][1]), pack_elements(s[2 * step + 1][2], s[2 * step + 1][3])};
-        #pragma unroll
+        unsigned p[kMTiles][4];
+#pragma unroll
+        for (int m = 0; m < kMTiles; ++m)
+        {
+            p[m][0] = pack_elements(s[m][2 * step][0], s[m][2 * step][1]);
+            p[m][1] = pack_elements(s[m][2 * step][2], s[m][2 * step][3]);
+            p[m][2] = pack_elements(s[m][2 * step + 1][0], s[m][2 * step + 1][1]);
+            p[m][3] = pack_elements(s[m][2 * step + 1][2], s[m][2 * step + 1][3]);
+        }
+#pragma unroll
         for (int pair = 0; pair < kOutputTiles / 2; ++pair)
         {
             unsigned b[4];
             load_matrix_x4_transposed(b, v_tile + tile_offset(step * 16 + lane % 8 + ((lane / 8) % 2) * 8, pair * 2 + lane / 16));
-            mma_16x8x16(o[2 * pair], p, b[0], b[1]);
-            mma_16x8x16(o[2 * pair + 1], p, b[2], b[3]);
+#pragma unroll
+            for (int m = 0; m < kMTiles; ++m)
+            {
+                mma_16x8x16(o[m][2 * pair], p[m], b[0], b[1]);
+                mma_16x8x16(o[m][2 * pair + 1], p[m], b[2], b[3]);
+            }
         }
     }
 }
 
-extern "C" __global__ void __launch_bounds__(kAttentionThreads, 2)
+extern "C" __global__ void __launch_bounds__(kAttentionThreads, kMinBlocksPerMultiprocessor)
 svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restrict__ k, const element_t* __restrict__ v,
                       element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
                       const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
@@ -326,18 +364,21 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
     }
 
     #pragma unroll
-    for (int r = 0; r < 2; ++r)
-    {
-        float sum = row_sum[r];
-        sum += __shfl_xor_sync(kFullMask, sum, 1);
-        sum += __shfl_xor_sync(kFullMask, sum, 2);
-        const float inverse = sum > 0.f ? 1.f / sum : 0.f;
-        const int row = warp * kRowsPerWarp + lane / 4 + r * 8;
-        if (row >= query_rows) continue;
-        const int64 token = group_query_permutation[query_begin + row];
-        element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
-        #pragma unroll
-        for (int d = 0; d < kOutputTiles; ++d)
-            *(unsigned*)(destination + d * 8) = pack_elements(o[d][2 * r] * inverse, o[d][2 * r + 1] * inverse);
-    }
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            float sum = row_sum[m][r];
+            sum += __shfl_xor_sync(kFullMask, sum, 1);
+            sum += __shfl_xor_sync(kFullMask, sum, 2);
+            const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+            const int row = warp * kRowsPerWarp + m * 16 + lane / 4 + r * 8;
+            if (row >= query_rows) continue;
+            const int64 token = group_query_permutation[query_begin + row];
+            element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+            for (int d = 0; d < kOutputTiles; ++d)
+                *(unsigned*)(destination + d * 8) = pack_elements(o[m][d][2 * r] * inverse, o[m][d][2 * r + 1] * inverse);
+        }
 }

@@ -1,7 +1,7 @@
 // K-means kernels (Lloyd's algorithm, batched over G independent problems).
 //
 // svg2_centroid_norms: one warp per centroid row, |c|^2 in fp32.
-// svg2_kmeans_assign:  grid (ceil(N / 128), G), 8 warps; each warp owns 16 points whose A fragments
+// svg2_kmeans_assign:  grid (ceil(N / 128), G), 4 warps; each warp owns 32 points whose A fragments
 //   stay in registers for the whole kernel; centroids stream through shared memory in 64-row tiles
 //   (double-buffered cp.async, swizzled) and the 16 x 64 dot products of a tile are bf16/fp16
 //   mma.sync m16n8k16 with fp32 accumulation. Distance |c|^2 - 2 x.c (|x|^2 is the same for every
@@ -12,10 +12,13 @@
 //   fixed summation order; empty clusters keep their previous centroid.
 #include "common.cuh"
 
-constexpr int kAssignWarps = 8;
+constexpr int kAssignWarps = 4;
 constexpr int kAssignThreads = kAssignWarps * kWarpSize;
 constexpr int kMmaRows = 16;                                   // rows of one m16n8k16 tile
-constexpr int kPointsPerBlock = kAssignWarps * kMmaRows;
+constexpr int kAssignMTiles = 2;                               // row tiles per warp share each centroid fragment
+constexpr int kPointsPerWarp = kAssignMTiles * kMmaRows;
+constexpr int kPointsPerBlock = kAssignWarps * kPointsPerWarp;
+constexpr int kAssignMinBlocks = 3;
 constexpr int kCentroidTile = 64;
 constexpr int kCentroidPairs = kCentroidTile / 16;             // ldmatrix.x4 loads two 8-column tiles
 constexpr int kKSteps = kHeadDim / 16;
@@ -51,7 +54,7 @@ __device__ __forceinline__ void load_centroid_tile(unsigned tile, const element_
     }
 }
 
-extern "C" __global__ void __launch_bounds__(kAssignThreads)
+extern "C" __global__ void __launch_bounds__(kAssignThreads, kAssignMinBlocks)
 svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __restrict__ centroids,
                    const float* __restrict__ centroid_norms, int64* __restrict__ labels, int n, int k)
 {
@@ -80,13 +83,19 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
     copy_async_wait<1>();
     __syncthreads();
 
-    unsigned a[kKSteps][4];
-    #pragma unroll
-    for (int kk = 0; kk < kKSteps; ++kk)
-        load_matrix_x4(a[kk], point_tile + tile_offset(warp * kMmaRows + lane % 16, kk * 2 + lane / 16));
+    unsigned a[kAssignMTiles][kKSteps][4];
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+        for (int kk = 0; kk < kKSteps; ++kk)
+            load_matrix_x4(a[m][kk], point_tile + tile_offset(warp * kPointsPerWarp + m * kMmaRows + lane % 16, kk * 2 + lane / 16));
 
-    float best[2] = {__int_as_float(0x7f800000), __int_as_float(0x7f800000)};
-    int best_index[2] = {0, 0};
+    // Per m tile, rows lane/4 and lane/4 + 8 of this thread.
+    float best[kAssignMTiles][2];
+    int best_index[kAssignMTiles][2];
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+        best[m][0] = best[m][1] = __int_as_float(0x7f800000), best_index[m][0] = best_index[m][1] = 0;
     const int tiles = (k + kCentroidTile - 1) / kCentroidTile;
     for (int t = 0; t < tiles; ++t)
     {
@@ -96,49 +105,63 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         __syncthreads();
 
         const unsigned tile = centroid_tiles + (t % 2) * tile_bytes;
-        float dot[kCentroidTile / 8][4];
-        #pragma unroll
-        for (int j = 0; j < kCentroidTile / 8; ++j) dot[j][0] = dot[j][1] = dot[j][2] = dot[j][3] = 0.f;
-        #pragma unroll
+        float dot[kAssignMTiles][kCentroidTile / 8][4];
+#pragma unroll
+        for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+            for (int j = 0; j < kCentroidTile / 8; ++j) dot[m][j][0] = dot[m][j][1] = dot[m][j][2] = dot[m][j][3] = 0.f;
+#pragma unroll
         for (int kk = 0; kk < kKSteps; ++kk)
-            #pragma unroll
+#pragma unroll
             for (int pair = 0; pair < kCentroidPairs; ++pair)
             {
                 unsigned b[4];
                 load_matrix_x4(b, tile + tile_offset(pair * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
-                mma_16x8x16(dot[2 * pair], a[kk], b[0], b[1]);
-                mma_16x8x16(dot[2 * pair + 1], a[kk], b[2], b[3]);
+#pragma unroll
+                for (int m = 0; m < kAssignMTiles; ++m)
+                {
+                    mma_16x8x16(dot[m][2 * pair], a[m][kk], b[0], b[1]);
+                    mma_16x8x16(dot[m][2 * pair + 1], a[m][kk], b[2], b[3]);
+                }
             }
         // Columns are visited in increasing order, so a strict '<' keeps the lowest id on ties.
-        #pragma unroll
+#pragma unroll
         for (int j = 0; j < kCentroidTile / 8; ++j)
-            #pragma unroll
-            for (int e = 0; e < 4; ++e)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
             {
-                int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + (e & 1);
+                int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
                 if (column < k)
                 {
-                    float distance = norms[column] - 2.f * dot[j][e];
-                    int r = e / 2;
-                    if (distance < best[r]) { best[r] = distance; best_index[r] = column; }
+                    float norm = norms[column];
+#pragma unroll
+                    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+                        for (int r = 0; r < 2; ++r)
+                        {
+                            float distance = norm - 2.f * dot[m][j][2 * r + e];
+                            if (distance < best[m][r]) { best[m][r] = distance; best_index[m][r] = column; }
+                        }
                 }
             }
         __syncthreads();
     }
 
-    #pragma unroll
-    for (int r = 0; r < 2; ++r)
-    {
-        #pragma unroll
-        for (int offset = 1; offset < 4; offset *= 2)
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
         {
-            float other = __shfl_xor_sync(kFullMask, best[r], offset);
-            int other_index = __shfl_xor_sync(kFullMask, best_index[r], offset);
-            if (other < best[r] || (other == best[r] && other_index < best_index[r])) { best[r] = other; best_index[r] = other_index; }
+#pragma unroll
+            for (int offset = 1; offset < 4; offset *= 2)
+            {
+                float other = __shfl_xor_sync(kFullMask, best[m][r], offset);
+                int other_index = __shfl_xor_sync(kFullMask, best_index[m][r], offset);
+                if (other < best[m][r] || (other == best[m][r] && other_index < best_index[m][r])) { best[m][r] = other; best_index[m][r] = other_index; }
+            }
+            int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
+            if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[m][r];
         }
-        int point = first_point + warp * kMmaRows + lane / 4 + r * 8;
-        if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[r];
-    }
 }
 
 extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)

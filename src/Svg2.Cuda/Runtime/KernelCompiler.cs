@@ -14,6 +14,9 @@ public static unsafe class KernelCompiler
     static readonly ConcurrentDictionary<string, byte[]> MemoryCache = new();
     static readonly Lazy<(int Major, int Minor)> Version = new(ReadVersion);
 
+    /// <summary>SVG2_NVRTC_VERBOSE=1 prints the compiler log (registers, spills) of every compilation to stderr.</summary>
+    static bool Verbose => Environment.GetEnvironmentVariable("SVG2_NVRTC_VERBOSE") == "1";
+
     /// <summary>The NVRTC version, loading NVRTC on first use.</summary>
     public static (int Major, int Minor) NvrtcVersion => Version.Value;
 
@@ -26,6 +29,7 @@ public static unsafe class KernelCompiler
     public static byte[] Compile(string name, string source, IReadOnlyList<(string Name, string Text)> headers, IReadOnlyList<string> options, string architecture)
     {
         var allOptions = options.Concat([$"--gpu-architecture={architecture}", "--std=c++17"]).ToList();
+        if (Verbose) allOptions.Add("--ptxas-options=-v");
         var key = KernelCacheKey.Compute([(name, source), .. headers], allOptions, architecture, NvrtcVersion);
         return MemoryCache.GetOrAdd(key, k => LoadOrCompile(k, name, source, headers, allOptions));
     }
@@ -81,6 +85,7 @@ public static unsafe class KernelCompiler
             var result = Nvrtc.nvrtcCompileProgram(program, options.Count, optionPointers);
             if (result != NvrtcResult.Success)
                 throw new CudaException($"NVRTC could not compile {name} ({string.Join(" ", options)}):{Environment.NewLine}{ReadLog(program)}");
+            if (Verbose) Console.Error.WriteLine($"NVRTC {name} ({string.Join(" ", options)}):{Environment.NewLine}{ReadLog(program)}");
             nuint size;
             Nvrtc.ThrowIfFailed(Nvrtc.nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize");
             var cubin = new byte[(int)size];

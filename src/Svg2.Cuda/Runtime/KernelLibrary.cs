@@ -61,7 +61,7 @@ public sealed unsafe class KernelLibrary
 
     /// <summary>The NVRTC options (macros) that specialise the kernels.</summary>
     public static IReadOnlyList<string> CompileOptions(ScalarType element, int headDim) =>
-        [$"-DSVG2_HEAD_DIM={headDim}", $"-DSVG2_ELEMENT_FP16={(element == ScalarType.Float16 ? 1 : 0)}"];
+        [$"-DSVG2_HEAD_DIM={headDim}", $"-DSVG2_ELEMENT_FP16={(element == ScalarType.Float16 ? 1 : 0)}", .. Stages.AttentionTuning.Current.CompileOptions];
 
     /// <summary>The extern "C" kernels each program defines.</summary>
     public static IReadOnlyList<string> KernelNames(string program) => program switch

@@ -13,7 +13,7 @@ internal static class KMeansKernels
 {
     const int PointsPerBlock = 128;
     const int CentroidTile = 64;
-    const int AssignThreads = 256;
+    const int AssignThreads = 128;
     const int NormWarps = 8;
     const int MeanThreads = 128;
 

@@ -16,10 +16,8 @@ internal static class SparseAttentionKernels
     /// <summary>Largest query-cluster count the planner's in-shared-memory sort supports.</summary>
     public const int MaxQueryClusters = 8192;
 
-    const int BlockKeys = 64;
     const int RangeThreads = 128;
     const int PlanThreads = 1024;
-    const int AttentionThreads = 128;
     const int KeyValueBuffers = 2;
 
     /// <summary>The most tiles any head can have: every cluster adds at most one partial tile.</summary>
@@ -55,8 +53,9 @@ internal static class SparseAttentionKernels
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         int rowBytes = library.HeadDim * 2;
-        int shared = BlockRows * rowBytes + 2 * KeyValueBuffers * BlockKeys * rowBytes + KeyValueBuffers * BlockKeys * sizeof(int) + 2 * keyClusters * sizeof(int);
-        library.Launch("svg2_sparse_attention", (MaxTiles(queryTokens, queryClusters), groups), AttentionThreads, shared, stream,
+        var tuning = AttentionTuning.Current;
+        int shared = BlockRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + 2 * keyClusters * sizeof(int);
+        library.Launch("svg2_sparse_attention", (MaxTiles(queryTokens, queryClusters), groups), tuning.Threads, shared, stream,
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
             DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),

@@ -336,16 +336,20 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
     copy_async_wait<1>();
     __syncthreads();
 
-    unsigned q_fragments[kKSteps][4];
-    #pragma unroll
-    for (int kk = 0; kk < kKSteps; ++kk)
-        load_matrix_x4(q_fragments[kk], q_tile + tile_offset(warp * kRowsPerWarp + lane % 16, kk * 2 + lane / 16));
-
-    float o[kOutputTiles][4];
-    #pragma unroll
-    for (int d = 0; d < kOutputTiles; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.f;
-    float row_max[2] = {negative_infinity(), negative_infinity()};
-    float row_sum[2] = {0.f, 0.f};
+    unsigned q_fragments[kMTiles][kKSteps][4];
+    float o[kMTiles][kOutputTiles][4];
+    float row_max[kMTiles][2], row_sum[kMTiles][2];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+    {
+#pragma unroll
+        for (int kk = 0; kk < kKSteps; ++kk)
+            load_matrix_x4(q_fragments[m][kk], q_tile + tile_offset(warp * kRowsPerWarp + m * 16 + lane % 16, kk * 2 + lane / 16));
+#pragma unroll
+        for (int d = 0; d < kOutputTiles; ++d) o[m][d][0] = o[m][d][1] = o[m][d][2] = o[m][d][3] = 0.f;
+        row_max[m][0] = row_max[m][1] = negative_infinity();
+        row_sum[m][0] = row_sum[m][1] = 0.f;
+    }
 
     for (int j = 0; j < key_tiles; ++j)
     {

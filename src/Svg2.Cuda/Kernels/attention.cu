@@ -9,15 +9,17 @@
 //   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
 //   another (the head's K/V stays resident in L2).
 // svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
-//   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks the concatenation of the cluster's selected key
-//   ranges as one virtual K/V sequence in 64-row tiles: each virtual row is mapped to its physical
-//   row by a binary search over the range ends in shared memory, then through the key permutation to
+//   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks
+//   the concatenation of the cluster's selected key ranges as one virtual K/V sequence in 64-row
+//   tiles (SVG2_ATTENTION_BLOCK_KEYS): each virtual row is mapped to its physical
+//   row by a forward cursor over the range ends in shared memory, then through the key permutation to
 //   the original token, and loaded with cp.async (double-buffered, swizzled). S = Q K^T and O += P V
 //   are bf16/fp16 mma.sync m16n8k16 with fp32 accumulation (ldmatrix, .trans for V), online softmax
 //   in fp32 (exp2 domain). Rows of a tile with no selected key produce 0. The inner loop
 //   (attend_tile) only sees shared-memory tiles, so a Hopper wgmma/TMA core can replace it.
 // Traffic per tile: Q rows once, every selected K/V row once (from L2 when the head is resident),
-//   output rows once; the permutation index is read once per row.
+//   output rows once; the permutation index is read once per row. With 64-row query tiles each
+//   K/V byte feeds 64 rows, so L2 -> SM bandwidth bounds this design well below dense FA3 rates.
 #include "common.cuh"
 
 constexpr int kBlockRows = 64;                     // query rows per tile
@@ -152,17 +154,15 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
 }
 
 // The original key token behind virtual row 'v' of the tile's key sequence, or -1 past its end.
-__device__ __forceinline__ int key_token(int v, int total_keys, const int* starts, const int* ends, int count, const int64* key_permutation)
+// 'cursor' is the range holding the previous row this thread looked up: rows only grow, so it only
+// moves forward (about one range per tile instead of a binary search).
+__device__ __forceinline__ int key_token(int v, int total_keys, const int* starts, const int* ends, int& cursor,
+                                         const int64* key_permutation)
 {
     if (v >= total_keys) return -1;
-    int low = 0, high = count - 1;
-    while (low < high)
-    {
-        int middle = (low + high) >> 1;
-        if (ends[middle] > v) high = middle; else low = middle + 1;
-    }
-    int begin = low > 0 ? ends[low - 1] : 0;
-    return (int)key_permutation[starts[low] + (v - begin)];
+    while (ends[cursor] <= v) ++cursor;
+    int begin = cursor > 0 ? ends[cursor - 1] : 0;
+    return (int)key_permutation[starts[cursor] + (v - begin)];
 }
 
 __device__ __forceinline__ void load_key_value_tile(unsigned k_tile, unsigned v_tile, const int* tokens, const element_t* k, const element_t* v)
@@ -328,11 +328,12 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
 
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kBlockKeys - 1) / kBlockKeys;
-    if (tid < kBlockKeys) tokens[tid] = key_token(tid, total_keys, starts, ends, ranges, group_key_permutation);
+    int cursor = 0;
+    if (tid < kBlockKeys) tokens[tid] = key_token(tid, total_keys, starts, ends, cursor, group_key_permutation);
     __syncthreads();
     if (key_tiles > 0) load_key_value_tile(k_tiles, v_tiles, tokens, group_k, group_v);
     copy_async_commit();
-    int pending = tid < kBlockKeys ? key_token(kBlockKeys + tid, total_keys, starts, ends, ranges, group_key_permutation) : -1;
+    int pending = tid < kBlockKeys ? key_token(kBlockKeys + tid, total_keys, starts, ends, cursor, group_key_permutation) : -1;
     copy_async_wait<1>();
     __syncthreads();
 
@@ -359,7 +360,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
         if (j + 1 < key_tiles)
             load_key_value_tile(k_tiles + next * kKeyTileBytes, v_tiles + next * kKeyTileBytes, tokens + next * kBlockKeys, group_k, group_v);
         copy_async_commit();
-        if (tid < kBlockKeys) pending = key_token((j + 2) * kBlockKeys + tid, total_keys, starts, ends, ranges, group_key_permutation);
+        if (tid < kBlockKeys) pending = key_token((j + 2) * kBlockKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
         copy_async_wait<1>();
         __syncthreads();
         const int current = j % 2;

@@ -13,7 +13,7 @@ public static class CudaBenchmarkReport
     /// <returns>The process exit code.</returns>
     public static int Run(string shape, int iterations = 20, IReadOnlyList<double>? densities = null)
     {
-        densities ??= [0.10, 0.20, 0.30];
+        densities ??= [0.10, 0.15, 0.20, 0.30];
         var shapes = shape.Equals("all", StringComparison.OrdinalIgnoreCase) ? BenchmarkShape.Presets : [BenchmarkShape.Find(shape)];
         foreach (var preset in shapes)
         {

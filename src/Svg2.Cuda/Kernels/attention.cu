@@ -165,16 +165,25 @@ __device__ __forceinline__ int key_token(int v, int total_keys, const int* start
     return (int)key_permutation[starts[cursor] + (v - begin)];
 }
 
+// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass: its chunk and, when
+// kRowsPerPass is a multiple of the swizzle period, its swizzle term stay fixed, so the per-row work
+// is one token read and one address.
+constexpr int kRowsPerPass = kAttentionThreads / kRowChunks;
+static_assert(kAttentionThreads % kRowChunks == 0 && kBlockKeys % kRowsPerPass == 0, "whole rows per pass");
+
 __device__ __forceinline__ void load_key_value_tile(unsigned k_tile, unsigned v_tile, const int* tokens, const element_t* k, const element_t* v)
 {
-    for (int c = threadIdx.x; c < kBlockKeys * kRowChunks; c += kAttentionThreads)
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kBlockKeys / kRowsPerPass; ++i)
     {
-        int row = c / kRowChunks, chunk = c % kRowChunks;
-        int token = tokens[row];
-        bool valid = token >= 0;
-        int64 element = (int64)(valid ? token : 0) * kHeadDim + chunk * kChunkElements;
-        copy_async_16(k_tile + tile_offset(row, chunk), k + element, valid);
-        copy_async_16(v_tile + tile_offset(row, chunk), v + element, valid);
+        const int row = first_row + i * kRowsPerPass;
+        const int token = tokens[row];
+        const bool valid = token >= 0;
+        const int64 element = (int64)(valid ? token : 0) * kHeadDim + chunk * kChunkElements;
+        const unsigned offset = tile_offset(row, chunk);
+        copy_async_16(k_tile + offset, k + element, valid);
+        copy_async_16(v_tile + offset, v + element, valid);
     }
 }
 
@@ -186,6 +195,12 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps
                                             float (&o)[kMTiles][kOutputTiles][4])
 {
     const int lane = threadIdx.x % kWarpSize;
+    // ldmatrix row addresses: the swizzle term (row % 8) is lane % 8 for every tile row this lane
+    // addresses, so only the chunk XOR depends on the loop indices.
+    const unsigned k_rows = k_tile + (lane % 8 + (lane / 16) * 8) * kRowBytes;
+    const int k_swizzle = ((lane / 8) % 2) ^ (lane % 8);
+    const unsigned v_rows = v_tile + (lane % 8 + ((lane / 8) % 2) * 8) * kRowBytes;
+    const int v_swizzle = (lane / 16) ^ (lane % 8);
     float s[kMTiles][kScoreTiles][4];
 #pragma unroll
     for (int m = 0; m < kMTiles; ++m)
@@ -197,7 +212,7 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps
         for (int pair = 0; pair < kScoreTiles / 2; ++pair)
         {
             unsigned b[4];
-            load_matrix_x4(b, k_tile + tile_offset(pair * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+            load_matrix_x4(b, k_rows + pair * 16 * kRowBytes + (((kk * 2) ^ k_swizzle) << 4));
 #pragma unroll
             for (int m = 0; m < kMTiles; ++m)
             {
@@ -209,14 +224,25 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps
 #pragma unroll
     for (int m = 0; m < kMTiles; ++m)
     {
+        // Only the last tile of a row's key sequence can be partial.
+        if (valid_keys >= kBlockKeys)
+        {
 #pragma unroll
-        for (int j = 0; j < kScoreTiles; ++j)
+            for (int j = 0; j < kScoreTiles; ++j)
 #pragma unroll
-            for (int e = 0; e < 4; ++e)
-            {
-                int column = j * 8 + 2 * (lane % 4) + (e & 1);
-                s[m][j][e] = column < valid_keys ? s[m][j][e] * scale_log2 : negative_infinity();
-            }
+                for (int e = 0; e < 4; ++e) s[m][j][e] *= scale_log2;
+        }
+        else
+        {
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                {
+                    int column = j * 8 + 2 * (lane % 4) + (e & 1);
+                    s[m][j][e] = column < valid_keys ? s[m][j][e] * scale_log2 : negative_infinity();
+                }
+        }
 
 #pragma unroll
         for (int r = 0; r < 2; ++r)
@@ -259,7 +285,7 @@ __device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps
         for (int pair = 0; pair < kOutputTiles / 2; ++pair)
         {
             unsigned b[4];
-            load_matrix_x4_transposed(b, v_tile + tile_offset(step * 16 + lane % 8 + ((lane / 8) % 2) * 8, pair * 2 + lane / 16));
+            load_matrix_x4_transposed(b, v_rows + step * 16 * kRowBytes + (((pair * 2) ^ v_swizzle) << 4));
 #pragma unroll
             for (int m = 0; m < kMTiles; ++m)
             {

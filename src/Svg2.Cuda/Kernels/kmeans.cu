@@ -43,12 +43,18 @@ svg2_centroid_norms(const element_t* __restrict__ centroids, float* __restrict__
     if (lane == 0) norms[row] = sum;
 }
 
+constexpr int kAssignRowsPerPass = kAssignThreads / kRowChunks;
+static_assert(kAssignThreads % kRowChunks == 0 && kCentroidTile % kAssignRowsPerPass == 0, "whole rows per pass");
+
+// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kAssignRowsPerPass (fixed chunk and swizzle term).
 __device__ __forceinline__ void load_centroid_tile(unsigned tile, const element_t* centroids, int first, int count)
 {
-    for (int c = threadIdx.x; c < kCentroidTile * kRowChunks; c += kAssignThreads)
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kCentroidTile / kAssignRowsPerPass; ++i)
     {
-        int row = c / kRowChunks, chunk = c % kRowChunks;
-        bool valid = first + row < count;
+        const int row = first_row + i * kAssignRowsPerPass;
+        const bool valid = first + row < count;
         const element_t* source = centroids + (int64)(valid ? first + row : 0) * kHeadDim + chunk * kChunkElements;
         copy_async_16(tile + tile_offset(row, chunk), source, valid);
     }
@@ -96,6 +102,8 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 #pragma unroll
     for (int m = 0; m < kAssignMTiles; ++m)
         best[m][0] = best[m][1] = __int_as_float(0x7f800000), best_index[m][0] = best_index[m][1] = 0;
+    // The swizzle term of every centroid row this lane addresses with ldmatrix is lane % 8.
+    const int swizzle = ((lane / 8) % 2) ^ (lane % 8);
     const int tiles = (k + kCentroidTile - 1) / kCentroidTile;
     for (int t = 0; t < tiles; ++t)
     {
@@ -104,7 +112,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         copy_async_wait<1>();
         __syncthreads();
 
-        const unsigned tile = centroid_tiles + (t % 2) * tile_bytes;
+        const unsigned tile_rows = centroid_tiles + (t % 2) * tile_bytes + (lane % 8 + (lane / 16) * 8) * kRowBytes;
         float dot[kAssignMTiles][kCentroidTile / 8][4];
 #pragma unroll
         for (int m = 0; m < kAssignMTiles; ++m)
@@ -116,7 +124,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
             for (int pair = 0; pair < kCentroidPairs; ++pair)
             {
                 unsigned b[4];
-                load_matrix_x4(b, tile + tile_offset(pair * 16 + lane % 8 + (lane / 16) * 8, kk * 2 + (lane / 8) % 2));
+                load_matrix_x4(b, tile_rows + pair * 16 * kRowBytes + (((kk * 2) ^ swizzle) << 4));
 #pragma unroll
                 for (int m = 0; m < kAssignMTiles; ++m)
                 {

@@ -108,7 +108,7 @@ public sealed class Svg2Attention
         var mask = Backend.SelectKeyClusters(clustering.Query.Centroids, clustering.Key.Centroids, clustering.Key.Sizes, rule);
         var sparsity = clustering.Text is { } text
             ? TextBlocks.Append(clustering.Query.Labels, clustering.Key.Labels, mask, clustering.QueryClusters, clustering.KeyClusters, text)
-            : new BlockSparsity(clustering.Query.Labels.clone(), clustering.Key.Labels.clone(), mask);
+            : new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), mask);
         return sparsity.MoveToOuterDisposeScope();
     }
 
@@ -121,12 +121,7 @@ public sealed class Svg2Attention
     /// <param name="vg">[G, S, D].</param>
     /// <param name="sparsity">Blocks from <see cref="Select"/>.</param>
     /// <returns>[G, S, D] in the original token order.</returns>
-    public Tensor Attend(Tensor qg, Tensor kg, Tensor vg, BlockSparsity sparsity)
-    {
-        using var queryLayout = Backend.Layout(sparsity.QueryLabels, (int)sparsity.BlockMask.shape[1]);
-        using var keyLayout = Backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
-        return Backend.BlockSparseAttention(qg, kg, vg, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(qg.shape[2]));
-    }
+    public Tensor Attend(Tensor qg, Tensor kg, Tensor vg, BlockSparsity sparsity) => Backend.Attend(qg, kg, vg, sparsity);
 
     void RequireBackendSupport(Tensor q, Tensor k, Tensor v)
     {

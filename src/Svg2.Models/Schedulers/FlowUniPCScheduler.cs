@@ -34,9 +34,11 @@ public sealed class FlowUniPCScheduler : IFlowScheduler
         const double sigmaMin = 0;
         _sigmas = new double[steps + 1];
         _timesteps = new double[steps];
+        // numpy's linspace: start + i x ((stop - start) / intervals), which the reference uses.
+        double increment = (sigmaMin - sigmaMax) / steps;
         for (int i = 0; i < steps; i++)
         {
-            double sigma = FlowShift.Apply(sigmaMax + (sigmaMin - sigmaMax) * i / steps, shift);
+            double sigma = FlowShift.Apply(i * increment + sigmaMax, shift);
             _timesteps[i] = Math.Floor(sigma * trainTimesteps);
             _sigmas[i] = (float)sigma;
         }

@@ -31,7 +31,7 @@ public static class VideoLikeWorkload
     public static VideoLikeSample Generate(VideoShape shape, int seed, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!is_floating_point(empty(0, dtype)))
+        if (dtype is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64))
             throw new ArgumentException($"The workload dtype must be floating point; got {dtype}.", nameof(dtype));
         device ??= CPU;
 

@@ -59,6 +59,10 @@ public class VideoLikeWorkloadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void NonFloatingDtypeIsRejected() =>
+        Assert.Contains("floating point", Assert.Throws<ArgumentException>(() => VideoLikeWorkload.Generate(VideoShape.Tiny, 0, ScalarType.Int32)).Message);
+
+    [Fact]
     public void ValuesAreFinite()
     {
         using var sample = VideoLikeWorkload.Generate(Probe, seed: 3);

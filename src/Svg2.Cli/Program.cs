@@ -1,3 +1,8 @@
-using TorchSharp;
-var a = torch.randn(1, 2, 8, 4);
-Console.WriteLine(torch.nn.functional.scaled_dot_product_attention(a, a, a).shape.Length);
+using System.CommandLine;
+using Svg2.Cli.Commands;
+
+var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (benchmarks, evaluation, sweeps).");
+root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(SweepCommand.Create());
+return root.Parse(args).Invoke();

@@ -9,7 +9,8 @@ namespace Svg2.Methods;
 /// <summary>SVG2 as a compared method: k-means clusters, top_p as the budget parameter.</summary>
 /// <param name="Options">Operator options; top_p is replaced by the planned parameter.</param>
 /// <param name="Backend">Stage implementations; the reference when null.</param>
-public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = null) : IAttentionMethod
+/// <param name="Text">Trailing text rows of the inputs (HunyuanVideo), or null.</param>
+public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = null, TextTokens? Text = null) : IAttentionMethod
 {
     /// <inheritdoc/>
     public string Name => "svg2";
@@ -29,7 +30,7 @@ public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = nul
             (this.q, this.k, this.v, options) = (q, k, v, method.Options);
             attention = new Svg2Attention(method.Options, method.Backend);
             using var state = new Svg2LayerState();
-            clustering = attention.Cluster(q.unsqueeze(0), k.unsqueeze(0), state);
+            clustering = attention.Cluster(q.unsqueeze(0), k.unsqueeze(0), state, method.Text);
         }
 
         public string? ParameterName => "top_p";

@@ -34,7 +34,7 @@ public sealed record TokenOracleMethod : IAttentionMethod
 
     sealed class Prepared(Tensor q, Tensor k, Tensor v) : IPreparedAttention
     {
-        public string? ParameterName => "kept fraction";
+        public string? ParameterName => "kept";
         public (double Min, double Max) ParameterRange => (0, 1);
 
         public ISparsityPattern Plan(double parameter) =>

@@ -38,7 +38,7 @@ internal static class EvalCommand
             var dtype = device.ResolveType(result) ?? q4.dtype;
             (q4, k4, v4) = (q4.to(dtype).to(onDevice), k4.to(dtype).to(onDevice), v4.to(dtype).to(onDevice));
             var (q, k, v) = (AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4));
-            var textTokens = result.GetValue(text) is { } t ? new TextTokens(t[0], t[1]) : (TextTokens?)null;
+            var textTokens = result.GetValue(text) is { Length: 2 } t ? new TextTokens(t[0], t[1]) : (TextTokens?)null;
             textTokens?.Validate(q.shape[1]);
             var tokenGrid = ParseGrid(result.GetValue(grid), q.shape[1]);
             double? target = result.GetValue(density);
@@ -46,7 +46,7 @@ internal static class EvalCommand
                 : new MethodRunner.Budget(Parameter: name == "svg2" ? options.TopP : result.GetValue(parameter));
 
             var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, targetDensity: target), q, k, v, budget, result.GetValue(statRows));
-            AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [{string.Join(", ", q4.shape)}] {dtype} on {onDevice.type}");
+            AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}");
             AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement]));
             if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
             if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensitySearch.RelativeTolerance * target.Value)

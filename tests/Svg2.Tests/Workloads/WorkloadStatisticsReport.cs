@@ -10,8 +10,6 @@ namespace Svg2.Tests.Workloads;
 /// </summary>
 public class WorkloadStatisticsReport(ITestOutputHelper output)
 {
-    private const string RealDataEnvironment = "SVG2_DATA_DIR";
-
     [Fact]
     public void SmallShapeIsPeakedLikeAVideoModel()
     {
@@ -37,13 +35,10 @@ public class WorkloadStatisticsReport(ITestOutputHelper output)
         Assert.Contains("| all |", table);
     }
 
-    [SkippableFact]
+    [Fact]
     public void RealTextAttentionReport()
     {
-        var path = Path.Combine(Environment.GetEnvironmentVariable(RealDataEnvironment) ?? "", "minilm-text-qkv.safetensors");
-        Skip.IfNot(File.Exists(path), $"Set {RealDataEnvironment} to the folder holding minilm-text-qkv.safetensors.");
-        using var q = SafeTensorsTestReader.ReadFloat32(path, "q");
-        using var k = SafeTensorsTestReader.ReadFloat32(path, "k");
+        var (q, k, _) = Svg2.IO.QkvFile.Read(SharedData.Path("minilm-text-qkv.safetensors"));
         var heads = AttentionMassProfile.Compute(q, k, sampledQueries: 511);
         output.WriteLine("minilm-text-qkv (6 layers x 12 heads, S 511, D 32), all queries");
         output.WriteLine(WorkloadReport.MassTable(heads, h => $"layer {h.Head / 12}"));

@@ -79,10 +79,11 @@ public sealed class WanModel : nn.Module
     /// The predicted flow, [B, out_dim, F, H, W] float32.
     /// </summary>
     /// <param name="inputs">Latents, timesteps, text context and, for image to video, CLIP features and the image condition.</param>
-    /// <param name="context">Step and guidance pass, handed to the attention processor.</param>
+    /// <param name="context">Step and guidance pass, handed to the attention processor (step 0, conditional pass alone when null).</param>
     /// <param name="blockOutput">Called with each block's index and output [B, S, dim] (for conformance checks).</param>
-    public Tensor Forward(WanInputs inputs, ForwardContext context = default, Action<int, Tensor>? blockOutput = null)
+    public Tensor Forward(WanInputs inputs, ForwardContext? context = null, Action<int, Tensor>? blockOutput = null)
     {
+        var forward = context ?? new ForwardContext(0);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var latents = ValidatedLatents(inputs);
@@ -105,7 +106,7 @@ public sealed class WanModel : nn.Module
         for (int layer = 0; layer < Blocks.Count; layer++)
         {
             using var blockScope = NewDisposeScope();
-            x = Blocks[layer].Forward(x, timeModulation, text, rope, SelfAttentionProcessor, context);
+            x = Blocks[layer].Forward(x, timeModulation, text, rope, SelfAttentionProcessor, forward);
             blockOutput?.Invoke(layer, x);
             x = x.MoveToOuterDisposeScope();
         }

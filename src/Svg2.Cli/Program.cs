@@ -1,3 +1,6 @@
-using TorchSharp;
-var a = torch.randn(1, 2, 8, 4);
-Console.WriteLine(torch.nn.functional.scaled_dot_product_attention(a, a, a).shape.Length);
+using System.CommandLine;
+using Svg2.Cli.Commands;
+
+var root = new RootCommand("SVG2: semantic-aware sparse attention for video diffusion transformers.");
+root.Subcommands.Add(BenchModelCommand.Create());
+return root.Parse(args).Invoke();

@@ -89,10 +89,8 @@ public sealed class WanModel : nn.Module
         var latents = ValidatedLatents(inputs);
         long batch = latents.shape[0];
 
-        var patches = nn.functional.conv3d(latents.to(WeightType), PatchEmbedding.weight!, PatchEmbedding.bias,
-            strides: [Config.PatchSize.Frames, Config.PatchSize.Height, Config.PatchSize.Width]);
-        var grid = new LatentGrid((int)patches.shape[2], (int)patches.shape[3], (int)patches.shape[4]);
-        var x = patches.flatten(2).transpose(1, 2);
+        var grid = GridFor(latents.shape[2], latents.shape[3], latents.shape[4]);
+        var x = EmbedPatches(latents, grid);
 
         var sinusoid = SinusoidalEmbedding(inputs.Timesteps.to(Device), Config.FreqDim);
         var timeEmbedding = TimeEmbedding.ForwardInFloat32(sinusoid);
@@ -142,6 +140,21 @@ public sealed class WanModel : nn.Module
             throw new ArgumentException($"The model takes {Config.InDim} input channels; got {latents.shape[1]}.");
         GridFor(latents.shape[2], latents.shape[3], latents.shape[4]);
         return latents.to(Device);
+    }
+
+    // A convolution whose stride equals its kernel is one linear map per patch; as a matrix product it
+    // avoids the convolution library's reduced-precision (TF32) float32 path.
+    internal Tensor EmbedPatches(Tensor latents, LatentGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var (pf, ph, pw) = Config.PatchSize;
+        long batch = latents.shape[0], channels = latents.shape[1];
+        var patches = latents.to(WeightType)
+            .view(batch, channels, grid.Frames, pf, grid.Height, ph, grid.Width, pw)
+            .permute(0, 2, 4, 6, 1, 3, 5, 7)
+            .reshape(batch, grid.Tokens, channels * pf * ph * pw);
+        var weight = PatchEmbedding.weight!.view(Config.Dim, -1);
+        return nn.functional.linear(patches, weight, PatchEmbedding.bias).MoveToOuterDisposeScope();
     }
 
     // Wan pads every prompt with zero tokens to the text length before the text embedding; the padded

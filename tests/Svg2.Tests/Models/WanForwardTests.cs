@@ -59,6 +59,18 @@ public class WanForwardTests
     }
 
     [Fact]
+    public void PatchEmbeddingEqualsTheStridedConvolution()
+    {
+        var config = TinyWan.Config();
+        using var model = TinyWan.Model(1, config);
+        using var latents = randn([2, 4, 3, 6, 10], generator: new Generator(5));
+        using var convolved = nn.functional.conv3d(latents, model.PatchEmbedding.weight!, model.PatchEmbedding.bias, strides: [1, 2, 2]);
+        using var expected = convolved.flatten(2).transpose(1, 2);
+        using var actual = model.EmbedPatches(latents, model.GridFor(3, 6, 10));
+        Assert.True(TinyWan.RelativeError(actual, expected) < 1e-6);
+    }
+
+    [Fact]
     public void BatchedGuidanceEqualsTwoPasses()
     {
         var config = TinyWan.Config();

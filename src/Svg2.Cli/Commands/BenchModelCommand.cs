@@ -52,7 +52,7 @@ public static class BenchModelCommand
 
         command.SetAction(parse =>
         {
-            var config = (parse.GetValue(model) == "tiny" ? TinyConfig : WanConfig.Named(parse.GetValue(model)!)) with { Layers = parse.GetValue(layers) };
+            var config = WanConfig.Named(parse.GetValue(model)!) with { Layers = parse.GetValue(layers) };
             var scalarType = parse.GetValue(dtype) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
             var target = new Device(parse.GetValue(device) ?? (cuda.is_available() ? "cuda" : "cpu"));
             if (parse.GetValue(weights) is { } weightPath)
@@ -74,8 +74,6 @@ public static class BenchModelCommand
         return command;
     }
 
-    static WanConfig TinyConfig => new() { Dim = 64, Heads = 4, FfnDim = 128, TextDim = 32, TextLength = 16, FreqDim = 32 };
-
     static (long Frames, long Height, long Width) LatentSize(string shape) => shape switch
     {
         // VAE stride (4, 8, 8) on 81 frames: 21 latent frames.
@@ -86,7 +84,7 @@ public static class BenchModelCommand
 
     static string RunBenchmark(string modelName, string shape, WanConfig config, ScalarType dtype, Device device, int steps, Svg2Options options)
     {
-        int fullLayers = (modelName == "tiny" ? TinyConfig : WanConfig.Named(modelName)).Layers;
+        int fullLayers = WanConfig.Named(modelName).Layers;
         var (frames, height, width) = LatentSize(shape);
         long memoryBefore = DeviceMemory.UsedBytes(device);
 

@@ -90,13 +90,15 @@ public static class BenchModelCommand
 
         manual_seed(1234);
         using var wan = new WanModel(config, device, dtype);
-        var generator = new Generator(99, device);
+        // Inputs are drawn on the CPU (seeded the same on every device) and moved.
+        var generator = new Generator(99);
+        Tensor Normal(params long[] shape) => randn(shape, generator: generator).to(device);
         var inputs = new WanInputs(
-            randn([1, 16, frames, height, width], generator: generator, device: device),
+            Normal(1, 16, frames, height, width),
             full(1, 900.0, device: device),
-            randn([1, config.TextLength, config.TextDim], generator: generator, device: device),
-            config.ModelType == WanModelType.ImageToVideo ? randn([1, 257, config.ImageDim], generator: generator, device: device) : null,
-            config.ModelType == WanModelType.ImageToVideo ? randn([1, config.InDim - 16, frames, height, width], generator: generator, device: device) : null);
+            Normal(1, config.TextLength, config.TextDim),
+            config.ModelType == WanModelType.ImageToVideo ? Normal(1, 257, config.ImageDim) : null,
+            config.ModelType == WanModelType.ImageToVideo ? Normal(1, config.InDim - 16, frames, height, width) : null);
         var grid = wan.GridFor(frames, height, width);
 
         // One untimed forward loads kernels and libraries so that neither method pays for it.

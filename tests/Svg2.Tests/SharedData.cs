@@ -1,20 +1,15 @@
 namespace Svg2.Tests;
 
-/// <summary>Locates the project's shared test data, given by SVG2_DATA or found next to the repository.</summary>
+/// <summary>Locates the real-data files kept in the repository's tests/data folder.</summary>
 static class SharedData
 {
     public static string Path(string file)
     {
-        var root = Environment.GetEnvironmentVariable("SVG2_DATA");
-        if (!string.IsNullOrEmpty(root)) return System.IO.Path.Combine(root, file);
-        // The shared data folder sits beside the repository checkout.
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null)
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
-            var candidate = System.IO.Path.Combine(directory.FullName, "shared", "data", file);
+            var candidate = System.IO.Path.Combine(directory.FullName, "tests", "data", file);
             if (File.Exists(candidate)) return candidate;
-            directory = directory.Parent;
         }
-        return file;
+        throw new FileNotFoundException($"tests/data/{file} was not found above {AppContext.BaseDirectory}.");
     }
 }

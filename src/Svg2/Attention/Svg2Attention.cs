@@ -44,30 +44,17 @@ public sealed class Svg2Attention
     {
         AttentionInputs.Validate(q, k, v);
         long batch = q.shape[0], heads = q.shape[1], sequence = q.shape[2];
-        text?.Validate(sequence);
-        RequireBackendSupport(q, k, v);
-
         using var scope = NewDisposeScope();
+        using var clustering = Cluster(q, k, state, text);
+        var sparsity = Select(clustering, Options.SelectionRule);
         var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
-        var clusters = Cluster(qg, kg, state, text);
-        var mask = Backend.SelectKeyClusters(clusters.Query.Centroids, clusters.Key.Centroids, clusters.Key.Sizes, Options.SelectionRule);
-        var sparsity = text is { } t
-            ? TextBlocks.Append(clusters.Query.Labels, clusters.Key.Labels, mask, clusters.QueryClusters, clusters.KeyClusters, t)
-            : new BlockSparsity(clusters.Query.Labels, clusters.Key.Labels, mask);
-        using var queryLayout = Backend.Layout(sparsity.QueryLabels, (int)sparsity.BlockMask.shape[1]);
-        using var keyLayout = Backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
-        var output = Backend.BlockSparseAttention(qg, kg, vg, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[3]));
-        state.Store(clusters.Query.Centroids, clusters.Key.Centroids);
-
+        var output = Attend(qg, kg, vg, sparsity);
         var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
-        var density = sparsity.Density().reshape(batch, heads);
-        var result = new Svg2Result(output.reshape(batch, heads, sequence, v.shape[3]), density, sparsity,
-            clusters.QueryClusters, clusters.KeyClusters, clusters.Iterations, quality);
+        var result = new Svg2Result(output.reshape(batch, heads, sequence, v.shape[3]), sparsity.Density().reshape(batch, heads), sparsity,
+            clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality);
         result.Output.MoveToOuterDisposeScope();
         result.Density.MoveToOuterDisposeScope();
-        sparsity.QueryLabels.MoveToOuterDisposeScope();
-        sparsity.KeyLabels.MoveToOuterDisposeScope();
-        sparsity.BlockMask.MoveToOuterDisposeScope();
+        sparsity.MoveToOuterDisposeScope();
         return result;
     }
 
@@ -75,26 +62,24 @@ public sealed class Svg2Attention
     /// Runs only the clustering of a call and updates the layer's cache: what the reference does in
     /// dense warm-up calls when "zero-step k-means init" is on. The labels are discarded.
     /// </summary>
-    public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
+    public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null) =>
+        Cluster(q, k, state, text).Dispose();
+
+    /// <summary>
+    /// The clustering stage of a call: k-means on the video rows of q and of k, warm-started from
+    /// <paramref name="state"/> when it holds compatible centroids; the state is overwritten.
+    /// </summary>
+    /// <param name="q">[B, H, S, D].</param>
+    /// <param name="k">[B, H, S, D].</param>
+    /// <param name="state">The layer's centroid cache.</param>
+    /// <param name="text">Trailing text rows, excluded from clustering.</param>
+    public Svg2Clustering Cluster(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
     {
         AttentionInputs.Validate(q, k, k);
         text?.Validate(q.shape[2]);
         RequireBackendSupport(q, k, k);
         using var scope = NewDisposeScope();
-        var clusters = Cluster(AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), state, text);
-        state.Store(clusters.Query.Centroids, clusters.Key.Centroids);
-    }
-
-    void RequireBackendSupport(Tensor q, Tensor k, Tensor v)
-    {
-        if (!Backend.Supports(q, k, v, out var reason))
-            throw new NotSupportedException($"The {Backend.Name} backend cannot run these inputs: {reason}");
-    }
-
-    sealed record Clustering(KMeansResult Query, KMeansResult Key, int QueryClusters, int KeyClusters, int Iterations);
-
-    Clustering Cluster(Tensor qg, Tensor kg, Svg2LayerState state, TextTokens? text)
-    {
+        var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
         long videoRows = qg.shape[1] - (text?.Count ?? 0);
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(videoRows);
         var queryPoints = qg.narrow(1, 0, videoRows);
@@ -107,6 +92,40 @@ public sealed class Svg2Attention
         keyStart = warm ? keyStart : KMeans.RandomInitialCentroids(keyPoints, keyClusters, Options.Seed + 1);
         var query = Backend.KMeans(queryPoints, queryStart!, iterations);
         var key = Backend.KMeans(keyPoints, keyStart!, iterations);
-        return new Clustering(query, key, queryClusters, keyClusters, iterations);
+        state.Store(query.Centroids, key.Centroids);
+        query.MoveToOuterDisposeScope();
+        key.MoveToOuterDisposeScope();
+        return new Svg2Clustering(query, key, queryClusters, keyClusters, iterations, text);
+    }
+
+    /// <summary>
+    /// The selection stage: the critical key clusters of every query cluster under
+    /// <paramref name="rule"/>, with the text blocks appended when the call has text.
+    /// </summary>
+    public BlockSparsity Select(Svg2Clustering clustering, SelectionRule rule)
+    {
+        using var scope = NewDisposeScope();
+        var mask = Backend.SelectKeyClusters(clustering.Query.Centroids, clustering.Key.Centroids, clustering.Key.Sizes, rule);
+        var sparsity = clustering.Text is { } text
+            ? TextBlocks.Append(clustering.Query.Labels, clustering.Key.Labels, mask, clustering.QueryClusters, clustering.KeyClusters, text)
+            : new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), mask);
+        return sparsity.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The attention stage: permutation, variable-block attention over the selected blocks and the
+    /// inverse permutation.
+    /// </summary>
+    /// <param name="qg">[G, S, D].</param>
+    /// <param name="kg">[G, S, D].</param>
+    /// <param name="vg">[G, S, D].</param>
+    /// <param name="sparsity">Blocks from <see cref="Select"/>.</param>
+    /// <returns>[G, S, D] in the original token order.</returns>
+    public Tensor Attend(Tensor qg, Tensor kg, Tensor vg, BlockSparsity sparsity) => Backend.Attend(qg, kg, vg, sparsity);
+
+    void RequireBackendSupport(Tensor q, Tensor k, Tensor v)
+    {
+        if (!Backend.Supports(q, k, v, out var reason))
+            throw new NotSupportedException($"The {Backend.Name} backend cannot run these inputs: {reason}");
     }
 }

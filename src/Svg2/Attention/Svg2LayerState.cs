@@ -30,7 +30,7 @@ public sealed class Svg2LayerState : IDisposable
     }
 
     /// <summary>
-    /// The cached centroids to warm-start a problem of <paramref name="groups"/> groups and
+    /// The cached centroids to warm-start a problem of as many groups as
     /// <paramref name="clusters"/> clusters like <paramref name="points"/>, or null when there is no
     /// compatible cache (first call, other cluster count, dimension, dtype or device). A cache made
     /// for one batch element serves every element of a larger batch.

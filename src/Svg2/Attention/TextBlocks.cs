@@ -30,10 +30,7 @@ public static class TextBlocks
             cat([queryLabels, TextLabels(groups, promptRow, paddingRow, text, queryLabels.device)], 1),
             cat([keyLabels, TextLabels(groups, promptColumn, paddingColumn, text, keyLabels.device)], 1),
             mask);
-        sparsity.QueryLabels.MoveToOuterDisposeScope();
-        sparsity.KeyLabels.MoveToOuterDisposeScope();
-        sparsity.BlockMask.MoveToOuterDisposeScope();
-        return sparsity;
+        return sparsity.MoveToOuterDisposeScope();
     }
 
     static Tensor TextLabels(long groups, int promptBlock, int paddingBlock, TextTokens text, Device device) =>

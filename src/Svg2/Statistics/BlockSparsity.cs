@@ -40,6 +40,15 @@ public sealed record BlockSparsity(Tensor QueryLabels, Tensor KeyLabels, Tensor 
         zeros([labels.shape[0], blocks], ScalarType.Float64, labels.device)
             .scatter_add_(1, labels, ones(labels.shape, ScalarType.Float64, labels.device));
 
+    /// <summary>Moves the tensors to the enclosing dispose scope's parent.</summary>
+    public BlockSparsity MoveToOuterDisposeScope()
+    {
+        QueryLabels.MoveToOuterDisposeScope();
+        KeyLabels.MoveToOuterDisposeScope();
+        BlockMask.MoveToOuterDisposeScope();
+        return this;
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

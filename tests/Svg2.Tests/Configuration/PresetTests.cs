@@ -48,8 +48,10 @@ public class PresetTests
 
     [Theory]
     [InlineData(300, 1000, 75_600, 300, 1000)]
-    [InlineData(300, 1000, 4_096, 64, 256)]
-    [InlineData(300, 1000, 40, 1, 2)]
+    [InlineData(300, 1000, 4_096, 300, 1000)]
+    [InlineData(300, 1000, 511, 63, 127)]
+    [InlineData(300, 1000, 40, 5, 10)]
+    [InlineData(300, 1000, 3, 1, 1)]
     public void ClusterCountsScaleDownOnShortSequences(int qc, int kc, long tokens, int expectedQc, int expectedKc) =>
         Assert.Equal((expectedQc, expectedKc), new Svg2Options { QueryClusters = qc, KeyClusters = kc }.ClusterCountsFor(tokens));
 

@@ -14,6 +14,11 @@ namespace Svg2.Models.Benchmarking;
 public static class WanForwardBenchmark
 {
     /// <summary>Runs <paramref name="forwards"/> forwards (at least 2) and summarises them.</summary>
+    /// <param name="method">Name for reports.</param>
+    /// <param name="model">The model; its processor is restored afterwards.</param>
+    /// <param name="inputs">Inputs of every forward.</param>
+    /// <param name="processor">The attention method to time.</param>
+    /// <param name="forwards">Forwards to run; forward i is step i.</param>
     /// <param name="svg2">The SVG2 processor when measuring it, to read densities from its observer.</param>
     public static ForwardTiming Measure(string method, WanModel model, WanInputs inputs, ISelfAttentionProcessor processor, int forwards,
         Svg2AttentionProcessor? svg2 = null)

@@ -5,4 +5,5 @@ var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
+root.Subcommands.Add(BenchModelCommand.Create());
 return root.Parse(args).Invoke();

@@ -20,11 +20,15 @@ public sealed class WanSampler
     /// <summary>Called after every step with its index and the new latents.</summary>
     public Action<int, Tensor>? StepCompleted { get; set; }
 
-    /// <summary>Seeded standard-normal latents [1, C, F, H, W] float32, on the model's device.</summary>
+    /// <summary>
+    /// Seeded standard-normal latents [1, C, F, H, W] float32 on <paramref name="device"/>, drawn on the
+    /// CPU so that a seed gives the same noise on every device.
+    /// </summary>
     public static Tensor Noise(long channels, long frames, long height, long width, long seed, Device device)
     {
-        var generator = new Generator((ulong)seed, device);
-        return randn([1, channels, frames, height, width], dtype: ScalarType.Float32, device: device, generator: generator);
+        var generator = new Generator((ulong)seed);
+        using var noise = randn([1, channels, frames, height, width], dtype: ScalarType.Float32, generator: generator);
+        return noise.to(device);
     }
 
     /// <summary>Runs the whole loop and returns the final latents, float32.</summary>

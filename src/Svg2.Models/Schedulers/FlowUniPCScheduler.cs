@@ -67,7 +67,8 @@ public sealed class FlowUniPCScheduler : IFlowScheduler
         if (stepIndex > 0 && _lastSample is not null)
             x = Correct(dataPrediction, _lastSample, stepIndex, _lastOrder);
 
-        _dataPredictions.Add(dataPrediction.MoveToOuterDisposeScope());
+        // History outlives the caller's dispose scopes.
+        _dataPredictions.Add(dataPrediction.DetachFromDisposeScope());
         if (_dataPredictions.Count > SolverOrder) { _dataPredictions[0].Dispose(); _dataPredictions.RemoveAt(0); }
 
         // Lower order at the start (not enough history) and at the final step.
@@ -75,7 +76,7 @@ public sealed class FlowUniPCScheduler : IFlowScheduler
         order = Math.Min(order, _dataPredictions.Count);
         _lastOrder = order;
         _lastSample?.Dispose();
-        _lastSample = x.alias().MoveToOuterDisposeScope();
+        _lastSample = x.alias().DetachFromDisposeScope();
 
         var next = Predict(x, stepIndex, order);
         _expectedStep++;

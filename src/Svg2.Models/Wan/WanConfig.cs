@@ -62,12 +62,16 @@ public sealed record WanConfig
     /// <summary>Wan 2.1 I2V 14B.</summary>
     public static WanConfig ImageToVideo14B => TextToVideo14B with { ModelType = WanModelType.ImageToVideo, InDim = 36 };
 
-    /// <summary>A preset by its public name: t2v-1.3B, t2v-14B or i2v-14B (case-insensitive; "1.3b" and "14b" mean text to video).</summary>
+    /// <summary>A small text-to-video configuration (width 64, 4 heads) for smoke tests on a CPU.</summary>
+    public static WanConfig Tiny => new() { Dim = 64, Heads = 4, FfnDim = 128, TextDim = 32, TextLength = 16, FreqDim = 32, Layers = 2 };
+
+    /// <summary>A preset by its public name: t2v-1.3B, t2v-14B or i2v-14B (case-insensitive; "1.3b" and "14b" mean text to video; "tiny" is <see cref="Tiny"/>).</summary>
     public static WanConfig Named(string name) => name.ToLowerInvariant() switch
     {
         "t2v-1.3b" or "1.3b" => TextToVideo1_3B,
         "t2v-14b" or "14b" => TextToVideo14B,
         "i2v-14b" => ImageToVideo14B,
+        "tiny" => Tiny,
         _ => throw new ArgumentException($"Unknown Wan model '{name}' (expected t2v-1.3B, t2v-14B or i2v-14B)."),
     };
 

@@ -78,7 +78,7 @@ public sealed class WanCrossAttention : nn.Module
         var output = nn.functional.scaled_dot_product_attention(q, k, v);
         if (image is not null)
         {
-            var kImage = Heads(NormKImage!.Forward(KImage.ApplyInWeightType(image)));
+            var kImage = Heads(NormKImage!.Forward(KImage!.ApplyInWeightType(image)));
             var vImage = Heads(VImage!.ApplyInWeightType(image));
             output = output.to(ScalarType.Float32) + nn.functional.scaled_dot_product_attention(q, kImage, vImage).to(ScalarType.Float32);
         }

@@ -79,19 +79,18 @@ public sealed class WanModel : nn.Module
     /// The predicted flow, [B, out_dim, F, H, W] float32.
     /// </summary>
     /// <param name="inputs">Latents, timesteps, text context and, for image to video, CLIP features and the image condition.</param>
-    /// <param name="context">Step and guidance pass, handed to the attention processor.</param>
+    /// <param name="context">Step and guidance pass, handed to the attention processor (step 0, conditional pass alone when null).</param>
     /// <param name="blockOutput">Called with each block's index and output [B, S, dim] (for conformance checks).</param>
-    public Tensor Forward(WanInputs inputs, ForwardContext context = default, Action<int, Tensor>? blockOutput = null)
+    public Tensor Forward(WanInputs inputs, ForwardContext? context = null, Action<int, Tensor>? blockOutput = null)
     {
+        var forward = context ?? new ForwardContext(0);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var latents = ValidatedLatents(inputs);
         long batch = latents.shape[0];
 
-        var patches = nn.functional.conv3d(latents.to(WeightType), PatchEmbedding.weight!, PatchEmbedding.bias,
-            strides: [Config.PatchSize.Frames, Config.PatchSize.Height, Config.PatchSize.Width]);
-        var grid = new LatentGrid((int)patches.shape[2], (int)patches.shape[3], (int)patches.shape[4]);
-        var x = patches.flatten(2).transpose(1, 2);
+        var grid = GridFor(latents.shape[2], latents.shape[3], latents.shape[4]);
+        var x = EmbedPatches(latents, grid);
 
         var sinusoid = SinusoidalEmbedding(inputs.Timesteps.to(Device), Config.FreqDim);
         var timeEmbedding = TimeEmbedding.ForwardInFloat32(sinusoid);
@@ -105,7 +104,7 @@ public sealed class WanModel : nn.Module
         for (int layer = 0; layer < Blocks.Count; layer++)
         {
             using var blockScope = NewDisposeScope();
-            x = Blocks[layer].Forward(x, timeModulation, text, rope, SelfAttentionProcessor, context);
+            x = Blocks[layer].Forward(x, timeModulation, text, rope, SelfAttentionProcessor, forward);
             blockOutput?.Invoke(layer, x);
             x = x.MoveToOuterDisposeScope();
         }
@@ -141,6 +140,21 @@ public sealed class WanModel : nn.Module
             throw new ArgumentException($"The model takes {Config.InDim} input channels; got {latents.shape[1]}.");
         GridFor(latents.shape[2], latents.shape[3], latents.shape[4]);
         return latents.to(Device);
+    }
+
+    // A convolution whose stride equals its kernel is one linear map per patch; as a matrix product it
+    // avoids the convolution library's reduced-precision (TF32) float32 path.
+    internal Tensor EmbedPatches(Tensor latents, LatentGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var (pf, ph, pw) = Config.PatchSize;
+        long batch = latents.shape[0], channels = latents.shape[1];
+        var patches = latents.to(WeightType)
+            .view(batch, channels, grid.Frames, pf, grid.Height, ph, grid.Width, pw)
+            .permute(0, 2, 4, 6, 1, 3, 5, 7)
+            .reshape(batch, grid.Tokens, channels * pf * ph * pw);
+        var weight = PatchEmbedding.weight!.view(Config.Dim, -1);
+        return nn.functional.linear(patches, weight, PatchEmbedding.bias).MoveToOuterDisposeScope();
     }
 
     // Wan pads every prompt with zero tokens to the text length before the text embedding; the padded

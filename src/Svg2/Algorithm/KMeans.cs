@@ -78,7 +78,7 @@ public static class KMeans
             using var inner = NewDisposeScope();
             long length = Math.Min(rows, tokens - start);
             var chunk = points32.narrow(1, start, length);
-            var distances = centroidNorms - 2 * chunk.bmm(centroidsT);
+            var distances = chunk.bmm(centroidsT).mul_(-2).add_(centroidNorms);
             labels.narrow(1, start, length).copy_(distances.argmin(-1));
         }
         return labels.MoveToOuterDisposeScope();

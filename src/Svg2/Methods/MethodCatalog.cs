@@ -25,12 +25,14 @@ public static class MethodCatalog
     /// <param name="text">Trailing text rows, for SVG2.</param>
     /// <param name="backend">Stage implementations for the block methods; the reference when null.</param>
     /// <param name="targetDensity">The density the method will be driven to, if any (see <see cref="MinimumRatioFor"/>).</param>
-    public static IAttentionMethod Create(string name, Svg2Options options, TokenGrid grid, TextTokens? text = null, ISvg2Backend? backend = null, double? targetDensity = null)
+    /// <param name="state">SVG2's layer cache, to measure the warm-started steady state; null for a cold start.</param>
+    public static IAttentionMethod Create(string name, Svg2Options options, TokenGrid grid, TextTokens? text = null, ISvg2Backend? backend = null,
+        double? targetDensity = null, Svg2LayerState? state = null)
     {
         double ratio = MinimumRatioFor(options.MinKeyClusterRatio, targetDensity);
         return name.ToLowerInvariant() switch
         {
-            "svg2" => new Svg2Method(options with { MinKeyClusterRatio = ratio }, backend, text),
+            "svg2" => new Svg2Method(options with { MinKeyClusterRatio = ratio }, backend, text, state),
             "blocks" => new PositionBlocksMethod(MinKeyBlockRatio: ratio, Backend: backend),
             "window" => new LocalWindowMethod(grid, backend),
             "oracle" => new TokenOracleMethod(),

@@ -10,7 +10,11 @@ namespace Svg2.Methods;
 /// <param name="Options">Operator options; top_p is replaced by the planned parameter.</param>
 /// <param name="Backend">Stage implementations; the reference when null.</param>
 /// <param name="Text">Trailing text rows of the inputs (HunyuanVideo), or null.</param>
-public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = null, TextTokens? Text = null) : IAttentionMethod
+/// <param name="State">
+/// The layer cache to cluster from and update, as in a model's later denoising steps (warm start,
+/// <see cref="Svg2Options.StepIterations"/>); null for a fresh cache and a cold start every time.
+/// </param>
+public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = null, TextTokens? Text = null, Svg2LayerState? State = null) : IAttentionMethod
 {
     /// <inheritdoc/>
     public string Name => "svg2";
@@ -29,8 +33,8 @@ public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = nul
         {
             (this.q, this.k, this.v, options) = (q, k, v, method.Options);
             attention = new Svg2Attention(method.Options, method.Backend);
-            using var state = new Svg2LayerState();
-            clustering = attention.Cluster(q.unsqueeze(0), k.unsqueeze(0), state, method.Text);
+            using var fresh = method.State is null ? new Svg2LayerState() : null;
+            clustering = attention.Cluster(q.unsqueeze(0), k.unsqueeze(0), method.State ?? fresh!, method.Text);
         }
 
         public string? ParameterName => "top_p";

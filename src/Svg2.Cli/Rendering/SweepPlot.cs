@@ -21,7 +21,7 @@ internal static class SweepPlot
         plot.Title(title);
         plot.XLabel("density (% of the score matrix computed)");
         plot.YLabel(yLabel);
-        plot.ShowLegend();
+        plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, WidthPixels, HeightPixels);
     }
 }

@@ -1,4 +1,3 @@
-using Spectre.Console;
 using Svg2.IO;
 
 namespace Svg2.Cli.Commands;
@@ -15,7 +14,7 @@ internal static class CommandErrors
         catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or FileNotFoundException
                                         or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
+            Console.Error.WriteLine($"error: {error.Message}");
             return 2;
         }
     }

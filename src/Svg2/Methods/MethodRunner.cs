@@ -26,8 +26,17 @@ public static class MethodRunner
     {
         var clock = Stopwatch.StartNew();
         using var prepared = method.Prepare(q, k, v);
-        double prepare = Lap(clock, q);
+        return Run(method.Name, prepared, Lap(clock, q), q, k, v, budget, qualitySampleRows);
+    }
 
+    /// <summary>
+    /// Runs an already prepared method (so several budgets can share one preparation, such as one
+    /// k-means clustering); <paramref name="prepareMilliseconds"/> is reported as its preparation time.
+    /// </summary>
+    public static (MethodMeasurement Measurement, Tensor Output) Run(string name, IPreparedAttention prepared, double prepareMilliseconds,
+        Tensor q, Tensor k, Tensor v, Budget budget, long? qualitySampleRows = null)
+    {
+        var clock = Stopwatch.StartNew();
         ISparsityPattern pattern;
         double parameter;
         double plan;
@@ -53,8 +62,8 @@ public static class MethodRunner
         using var density = pattern.Density();
         var quality = AttentionQuality.Measure(q, k, v, output, pattern, qualitySampleRows);
         (pattern as IDisposable)?.Dispose();
-        var measurement = new MethodMeasurement(method.Name, prepared.ParameterName, parameter,
-            density.cpu().data<double>().ToArray(), quality.Recall, quality.RelativeError, quality.RowsMeasured, prepare, plan, attend);
+        var measurement = new MethodMeasurement(name, prepared.ParameterName, parameter,
+            density.cpu().data<double>().ToArray(), quality.Recall, quality.RelativeError, quality.RowsMeasured, prepareMilliseconds, plan, attend);
         return (measurement, output);
     }
 

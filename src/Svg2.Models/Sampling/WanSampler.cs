@@ -14,7 +14,7 @@ public sealed class WanSampler
 {
     readonly WanModel _model;
 
-    /// <summary>Creates a sampler for a model (text to video).</summary>
+    /// <summary>Creates a sampler for a model (text or image to video).</summary>
     public WanSampler(WanModel model) => _model = model;
 
     /// <summary>Called after every step with its index and the new latents.</summary>
@@ -38,7 +38,10 @@ public sealed class WanSampler
     /// <param name="scheduler">A fresh (or reset) scheduler; its step count is the loop's.</param>
     /// <param name="guideScale">Guidance scale (Wan's default for text to video: 5.0).</param>
     /// <param name="guidance">Batched or sequential guidance passes.</param>
-    public Tensor Sample(Tensor latents, Tensor conditional, Tensor unconditional, IFlowScheduler scheduler, double guideScale, GuidanceMode guidance = GuidanceMode.Batched)
+    /// <param name="clipFeatures">Image to video: [1, 257, 1280] CLIP tokens of the first frame, used by both passes.</param>
+    /// <param name="imageCondition">Image to video: [1, 20, F, H, W] mask and image latents, used by both passes.</param>
+    public Tensor Sample(Tensor latents, Tensor conditional, Tensor unconditional, IFlowScheduler scheduler, double guideScale,
+        GuidanceMode guidance = GuidanceMode.Batched, Tensor? clipFeatures = null, Tensor? imageCondition = null)
     {
         if (latents.shape[0] != 1) throw new ArgumentException($"The sampler generates one video at a time; latents have batch {latents.shape[0]}.");
         var device = _model.Device;
@@ -46,6 +49,10 @@ public sealed class WanSampler
         using var cond = conditional.to(device);
         using var uncond = unconditional.to(device);
         using var batchedContext = guidance == GuidanceMode.Batched ? StackContexts(cond, uncond) : null;
+        using var clip = clipFeatures?.to(device);
+        using var condition = imageCondition?.to(device);
+        using var clipTwice = clip is not null && guidance == GuidanceMode.Batched ? cat([clip, clip], 0) : null;
+        using var conditionTwice = condition is not null && guidance == GuidanceMode.Batched ? cat([condition, condition], 0) : null;
         for (int step = 0; step < scheduler.Timesteps.Count; step++)
         {
             using var scope = NewDisposeScope();
@@ -54,15 +61,15 @@ public sealed class WanSampler
             if (guidance == GuidanceMode.Batched)
             {
                 var timesteps = full(2, t, dtype: ScalarType.Float32, device: device);
-                var both = _model.Forward(new WanInputs(cat([x, x], 0), timesteps, batchedContext!), new ForwardContext(step, 0, 2));
+                var both = _model.Forward(new WanInputs(cat([x, x], 0), timesteps, batchedContext!, clipTwice, conditionTwice), new ForwardContext(step, 0, 2));
                 flowCond = both.narrow(0, 0, 1);
                 flowUncond = both.narrow(0, 1, 1);
             }
             else
             {
                 var timesteps = full(1, t, dtype: ScalarType.Float32, device: device);
-                flowCond = _model.Forward(new WanInputs(x, timesteps, cond), new ForwardContext(step, 0));
-                flowUncond = _model.Forward(new WanInputs(x, timesteps, uncond), new ForwardContext(step, 1));
+                flowCond = _model.Forward(new WanInputs(x, timesteps, cond, clip, condition), new ForwardContext(step, 0));
+                flowUncond = _model.Forward(new WanInputs(x, timesteps, uncond, clip, condition), new ForwardContext(step, 1));
             }
             var flow = flowUncond + (flowCond - flowUncond) * guideScale;
             var next = scheduler.Step(flow, step, x);

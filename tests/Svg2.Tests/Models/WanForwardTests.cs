@@ -1,4 +1,6 @@
 using Svg2.Models.Attention;
+using Svg2.Models.Sampling;
+using Svg2.Models.Schedulers;
 using Svg2.Models.Wan;
 using static TorchSharp.torch;
 
@@ -111,6 +113,23 @@ public class WanForwardTests
         Assert.Equal(ScalarType.Float32, low.dtype);
         double error = TinyWan.RelativeError(low, high);
         Assert.True(error < 5e-2 && error > 0, $"bf16 relative error {error}");
+    }
+
+    [Fact]
+    public void ImageToVideoSamplingGivesTheSameResultBatchedOrInTwoPasses()
+    {
+        var config = TinyWan.Config(WanModelType.ImageToVideo);
+        using var model = TinyWan.Model(1, config);
+        var inputs = TinyWan.Inputs(6, config);
+        using var uncond = randn([1, 2, config.TextDim], generator: new Generator(3));
+        var sampler = new WanSampler(model);
+        using var batched = sampler.Sample(inputs.Latents, inputs.Context, uncond, new FlowUniPCScheduler(3), 5.0,
+            GuidanceMode.Batched, inputs.ClipFeatures, inputs.ImageCondition);
+        using var sequential = sampler.Sample(inputs.Latents, inputs.Context, uncond, new FlowUniPCScheduler(3), 5.0,
+            GuidanceMode.Sequential, inputs.ClipFeatures, inputs.ImageCondition);
+        Assert.Equal(inputs.Latents.shape, batched.shape);
+        Assert.True(TinyWan.RelativeError(batched, sequential) < 1e-5);
+        Assert.True(TinyWan.RelativeError(batched, inputs.Latents) > 1e-2);
     }
 
     [Fact]

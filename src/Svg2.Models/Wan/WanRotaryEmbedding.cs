@@ -1,3 +1,4 @@
+using Svg2.Positional;
 using static TorchSharp.torch;
 
 namespace Svg2.Models.Wan;
@@ -27,23 +28,10 @@ public sealed class WanRotaryEmbedding : IDisposable
         if (headDim % 2 != 0 || headDim < 6) throw new ArgumentException($"Head width {headDim} must be even and at least 6.");
         Grid = grid;
         using var scope = NewDisposeScope();
-        int pairs = headDim / 2;
-        int spatialPairs = pairs / 3;
-        int framePairs = pairs - 2 * spatialPairs;
-        var frameAngles = Angles(grid.Frames, 2 * framePairs).view(grid.Frames, 1, 1, framePairs).expand(grid.Frames, grid.Height, grid.Width, framePairs);
-        var rowAngles = Angles(grid.Height, 2 * spatialPairs).view(1, grid.Height, 1, spatialPairs).expand(grid.Frames, grid.Height, grid.Width, spatialPairs);
-        var columnAngles = Angles(grid.Width, 2 * spatialPairs).view(1, 1, grid.Width, spatialPairs).expand(grid.Frames, grid.Height, grid.Width, spatialPairs);
-        var angles = cat([frameAngles, rowAngles, columnAngles], -1).reshape(grid.Tokens, pairs);
+        // The same angle table as the workload generator's: one implementation of Wan's 3D RoPE.
+        var angles = new Rope3D(headDim, Theta).Angles(grid.Frames, grid.Height, grid.Width);
         Cos = angles.cos().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
         Sin = angles.sin().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
-    }
-
-    // positions x frequencies theta^(-2j/width), j < width/2, in float64.
-    static Tensor Angles(int positions, int width)
-    {
-        var exponents = arange(0, width, 2, dtype: ScalarType.Float64) / width;
-        var frequencies = pow(Theta, -exponents);
-        return outer(arange(positions, dtype: ScalarType.Float64), frequencies);
     }
 
     /// <summary>Rotates x, [B, S, H, D], in float32; returns float32 of the same shape.</summary>

@@ -1,3 +1,4 @@
+using Svg2.Positional;
 namespace Svg2.Workloads;
 
 /// <summary>

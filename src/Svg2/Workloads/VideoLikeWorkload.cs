@@ -1,3 +1,4 @@
+using Svg2.Positional;
 using TorchSharp;
 using static TorchSharp.torch;
 

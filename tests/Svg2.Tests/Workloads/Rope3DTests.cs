@@ -1,3 +1,4 @@
+using Svg2.Positional;
 using Svg2.Workloads;
 using static TorchSharp.torch;
 

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Svg2.Workloads;
+namespace Svg2.Positional;
 
 /// <summary>
 /// Three-dimensional rotary position embedding over a (frames, height, width) token grid, laid out

@@ -77,9 +77,9 @@ public sealed class Svg2Attention
     {
         AttentionInputs.Validate(q, k, k);
         text?.Validate(q.shape[2]);
-        RequireBackendSupport(q, k, k);
         using var scope = NewDisposeScope();
         var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
+        RequireBackendSupport(qg, kg, kg);
         long videoRows = qg.shape[1] - (text?.Count ?? 0);
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(videoRows);
         var queryPoints = qg.narrow(1, 0, videoRows);

@@ -6,7 +6,7 @@ namespace Svg2.Methods;
 
 /// <summary>
 /// The static local-window baseline (the SVG1-style spatial-temporal locality pattern): the grid is
-/// cut into tiles of about 64 tokens (one frame deep), and each query tile attends every key tile
+/// cut into tiles of about 16 tokens (one frame deep, 4 x 4), and each query tile attends every key tile
 /// within a box of tile radii around it. The budget parameter, the extent in [0, 1], sets each
 /// radius to floor(extent x (tiles along that axis - 1)), so extent 1 is dense attention.
 /// </summary>
@@ -14,8 +14,8 @@ namespace Svg2.Methods;
 /// <param name="Backend">Stage implementations; the reference when null.</param>
 public sealed record LocalWindowMethod(TokenGrid Grid, ISvg2Backend? Backend = null) : IAttentionMethod
 {
-    const int TargetTileTokens = 64;
-    const int MaxTileSide = 8;
+    const int TargetTileTokens = 16;
+    const int MaxTileSide = 4;
 
     /// <inheritdoc/>
     public string Name => "window";

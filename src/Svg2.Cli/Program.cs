@@ -6,4 +6,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(BenchModelCommand.Create());
+root.Subcommands.Add(VerifyCommand.Create());
 return root.Parse(args).Invoke();

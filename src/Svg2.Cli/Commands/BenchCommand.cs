@@ -20,16 +20,20 @@ internal static class BenchCommand
         var density = new Option<double?>("--density") { Description = "drive every method to this density; default: SVG2 at its top_p, the baselines at SVG2's density" };
         var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all up to 2048 rows, else a seeded sample of 1024)" };
         var json = new Option<string?>("--json") { Description = "also write the measurements to this JSON file" };
+        var compare = new Option<bool>("--compare") { Description = "with --device cuda: compare the methods' quality on the GPU instead of timing SVG2's stages against dense attention" };
+        var iterations = new Option<int>("--iterations") { Description = "with --device cuda: timed iterations per measurement, after 10 warm-ups", DefaultValueFactory = _ => 20 };
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, methods, density, statRows, json }) command.Options.Add(option);
+        foreach (var option in new Option[] { shape, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             var target = VideoShape.FromName(result.GetValue(shape)!);
             var onDevice = device.ResolveDevice(result);
+            if (onDevice.type == TorchSharp.DeviceType.CUDA && !result.GetValue(compare))
+                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
             var options = config.Build(result);
             var names = ParseMethods(result.GetValue(methods)!);
@@ -42,7 +46,7 @@ internal static class BenchCommand
             var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
             var grid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(sequence);
 
-            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows);
+            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, DeviceOptions.ChooseBackend(q, k, v));
             AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements));
             AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
             if (result.GetValue(json) is { } path)
@@ -66,7 +70,7 @@ internal static class BenchCommand
     /// density SVG2 reached (or the target), with a progress bar.
     /// </summary>
     internal static List<MethodMeasurement> MeasureAll(string[] names, Configuration.Svg2Options options, TokenGrid grid, TextTokens? text,
-        Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows)
+        Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows, Backends.ISvg2Backend backend)
     {
         var ordered = names.OrderBy(n => n.Equals("svg2", StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToArray();
         var measurements = new List<MethodMeasurement>();
@@ -80,8 +84,8 @@ internal static class BenchCommand
                 foreach (var name in ordered)
                 {
                     task.Description = name;
-                    if (name == "svg2") coldStart = ColdStart(options, text, q, k, layerCache);
-                    var method = MethodCatalog.Create(name, options, grid, text, targetDensity: equalDensity, state: layerCache);
+                    if (name == "svg2") coldStart = ColdStart(options, backend, text, q, k, layerCache);
+                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, layerCache);
                     var budget = name == "svg2" && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
                     var (measurement, output) = MethodRunner.Run(method, q, k, v, budget, rows);
                     output.Dispose();
@@ -96,10 +100,10 @@ internal static class BenchCommand
     }
 
     /// <summary>The first call of a layer: k-means from random centroids, which fills the cache.</summary>
-    static double ColdStart(Configuration.Svg2Options options, TextTokens? text, Tensor q, Tensor k, Svg2LayerState cache)
+    static double ColdStart(Configuration.Svg2Options options, Backends.ISvg2Backend backend, TextTokens? text, Tensor q, Tensor k, Svg2LayerState cache)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        new Svg2Attention(options).Cluster(q.unsqueeze(0), k.unsqueeze(0), cache, text).Dispose();
+        new Svg2Attention(options, backend).Cluster(q.unsqueeze(0), k.unsqueeze(0), cache, text).Dispose();
         if (q.device_type == TorchSharp.DeviceType.CUDA) cuda.synchronize(q.device);
         return clock.Elapsed.TotalMilliseconds;
     }

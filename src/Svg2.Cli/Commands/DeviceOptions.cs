@@ -1,4 +1,7 @@
 using System.CommandLine;
+using Spectre.Console;
+using Svg2.Backends;
+using Svg2.Cuda;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,6 +49,18 @@ internal sealed class DeviceOptions
         "f16" => ScalarType.Float16,
         _ => null,
     };
+
+    /// <summary>
+    /// The backend for [G, N, D] inputs: the CUDA kernels for CUDA tensors they support, otherwise the
+    /// portable reference, saying why when the kernels were passed over.
+    /// </summary>
+    public static ISvg2Backend ChooseBackend(Tensor q, Tensor k, Tensor v)
+    {
+        var preferred = q.device_type == DeviceType.CUDA ? new CudaBackend() : null;
+        var backend = BackendChoice.For(preferred, q, k, v, out var reason);
+        if (reason is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {reason}.");
+        return backend;
+    }
 
     public static ScalarType DefaultType(Device device) => device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
 }

@@ -45,8 +45,9 @@ internal static class EvalCommand
             var budget = target is not null ? new MethodRunner.Budget(TargetDensity: target)
                 : new MethodRunner.Budget(Parameter: name == "svg2" ? options.TopP : result.GetValue(parameter));
 
-            var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, targetDensity: target), q, k, v, budget, result.GetValue(statRows));
-            AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}");
+            var backend = DeviceOptions.ChooseBackend(q, k, v);
+            var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, backend, target), q, k, v, budget, result.GetValue(statRows));
+            AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
             AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement]));
             if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
             if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensitySearch.RelativeTolerance * target.Value)

@@ -37,6 +37,7 @@ internal static class SweepCommand
             var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, grid, device, onDevice, (int)result.GetValue(config.Seed));
             long? rows = result.GetValue(statRows) ?? (q.shape[1] <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
+            var backend = DeviceOptions.ChooseBackend(q, k, v);
             var points = new List<(string Method, double Target, MethodMeasurement Measurement)>();
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(context =>
@@ -46,7 +47,7 @@ internal static class SweepCommand
                         // Targets that configure the method alike share one preparation (one clustering).
                         foreach (var group in targets.GroupBy(t => MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, t)))
                         {
-                            var method = MethodCatalog.Create(name, options, tokenGrid, text, targetDensity: group.First());
+                            var method = MethodCatalog.Create(name, options, tokenGrid, text, backend, group.First());
                             var clock = System.Diagnostics.Stopwatch.StartNew();
                             using var prepared = method.Prepare(q, k, v);
                             double prepareMilliseconds = clock.Elapsed.TotalMilliseconds;

@@ -43,7 +43,7 @@ public static class KMeans
         if (iterations < 1) throw new ArgumentException($"k-means needs at least 1 iteration (got {iterations}).");
         if (initialCentroids.shape[0] != points.shape[0] || initialCentroids.shape[2] != points.shape[2])
             throw new ArgumentException($"Centroids [{string.Join(", ", initialCentroids.shape)}] do not match points [{string.Join(", ", points.shape)}] in groups or dimension.");
-        if (initialCentroids.dtype != points.dtype || !TensorChecks.SameDevice(initialCentroids, points))
+        if (initialCentroids.dtype != points.dtype || !TensorPredicates.SameDevice(initialCentroids, points))
             throw new ArgumentException($"Centroids ({initialCentroids.dtype}, {initialCentroids.device}) must have the points' dtype and device ({points.dtype}, {points.device}).");
 
         using var scope = NewDisposeScope();

@@ -26,7 +26,7 @@ public static class AttentionInputs
             throw new ArgumentException($"q, k, v must have one shape; got [{string.Join(", ", q.shape)}], [{string.Join(", ", k.shape)}], [{string.Join(", ", v.shape)}].");
         if (q.dtype != k.dtype || q.dtype != v.dtype)
             throw new ArgumentException($"q, k, v must share one dtype; got {q.dtype}, {k.dtype}, {v.dtype}.");
-        if (!Algorithm.TensorChecks.SameDevice(q, k) || !Algorithm.TensorChecks.SameDevice(q, v))
+        if (!Algorithm.TensorPredicates.SameDevice(q, k) || !Algorithm.TensorPredicates.SameDevice(q, v))
             throw new ArgumentException($"q, k, v must be on one device; got {q.device}, {k.device}, {v.device}.");
     }
 

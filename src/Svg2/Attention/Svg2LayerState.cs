@@ -40,7 +40,7 @@ public sealed class Svg2LayerState : IDisposable
         if (cached is null) return null;
         long groups = points.shape[0];
         if (cached.shape[1] != clusters || cached.shape[2] != points.shape[2] || cached.dtype != points.dtype
-            || !Algorithm.TensorChecks.SameDevice(cached, points) || groups % cached.shape[0] != 0)
+            || !Algorithm.TensorPredicates.SameDevice(cached, points) || groups % cached.shape[0] != 0)
             return null;
         return cached.shape[0] == groups ? cached : cached.repeat(groups / cached.shape[0], 1, 1);
     }

@@ -1,0 +1,43 @@
+using Spectre.Console;
+using Svg2.Cuda.Benchmarks;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary>Runs the CUDA benchmark for <c>svg2 bench --device cuda --shape &lt;preset&gt;</c> and prints its tables.</summary>
+public static class CudaBenchmarkReport
+{
+    /// <summary>Benchmarks one preset (or "all") and prints the stage timings and the comparison with dense SDPA.</summary>
+    /// <param name="shape">A <see cref="BenchmarkShape"/> preset name, or "all".</param>
+    /// <param name="iterations">Timed iterations per measurement (10 warm-ups come first).</param>
+    /// <param name="densities">Fixed densities to measure besides top_p 0.9.</param>
+    /// <returns>The process exit code.</returns>
+    public static int Run(string shape, int iterations = 20, IReadOnlyList<double>? densities = null)
+    {
+        densities ??= [0.10, 0.15, 0.20, 0.30];
+        var shapes = shape.Equals("all", StringComparison.OrdinalIgnoreCase) ? BenchmarkShape.Presets : [BenchmarkShape.Find(shape)];
+        foreach (var preset in shapes)
+        {
+            var report = CudaBenchmark.Run(preset, iterations, densities, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));
+            Print(report);
+        }
+        return 0;
+    }
+
+    static void Print(BenchmarkReport report)
+    {
+        var shape = report.Shape;
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(shape.Name)}[/]: {Markup.Escape(shape.Description)}; H={shape.Heads}, S={shape.Tokens:N0}, D={shape.HeadDim}, QC={shape.QueryClusters}, KC={shape.KeyClusters}");
+        AnsiConsole.MarkupLine($"device {Markup.Escape(report.Device)}; dense SDPA {report.DenseMs:F2} ms ({report.DenseTflops:F0} TFLOP/s); " +
+                               $"k-means init (50 iterations, q+k) {report.InitKMeansMs:F1} ms; {report.Iterations} timed iterations after 10 warm-ups; " +
+                               $"pipeline buffers {report.ExtraMemoryBytes / 1048576.0:F0} MiB");
+        AnsiConsole.MarkupLine($"[grey]workload: {Markup.Escape(report.Workload)}[/]");
+        var table = new Table();
+        foreach (var column in new[] { "point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)", "selection+plan (ms)", "attention (ms)",
+                                       "attention TFLOP/s", "% of ideal", "total (ms)", "dense (ms)", "speedup" })
+            table.AddColumn(column);
+        foreach (var p in report.Points)
+            table.AddRow(Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
+                $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x");
+        AnsiConsole.Write(table);
+    }
+}

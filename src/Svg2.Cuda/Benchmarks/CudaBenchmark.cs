@@ -1,0 +1,164 @@
+using Svg2.Algorithm;
+using Svg2.Cuda.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Benchmarks;
+
+/// <summary>
+/// Times the CUDA SVG2 call stage by stage with CUDA events against PyTorch's dense SDPA in the same
+/// run: at the density top_p 0.9 gives and at fixed densities chosen by bisection on top_p.
+/// </summary>
+public static class CudaBenchmark
+{
+    const int WarmupIterations = 10;
+    const int InitIterations = 50;
+    const int StepIterations = 2;
+    const int BisectionSteps = 18;
+
+    /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
+    public const string WorkloadDescription =
+        "synthetic clustered bf16: per head 512 random centres (N(0, 0.5^2) per coordinate), q and k = centre of a random cluster + N(0, 1) noise, v ~ N(0, 1)";
+
+    /// <summary>Runs the benchmark for one shape.</summary>
+    /// <param name="shape">The attention call.</param>
+    /// <param name="iterations">Timed iterations per measurement (at least 20 recommended; fewer on the largest shapes).</param>
+    /// <param name="fixedDensities">Target densities besides top_p 0.9 (e.g. 0.1, 0.2, 0.3).</param>
+    /// <param name="log">Progress lines.</param>
+    /// <param name="ordinal">CUDA device.</param>
+    /// <param name="seed">Seed of the workload.</param>
+    public static BenchmarkReport Run(BenchmarkShape shape, int iterations, IReadOnlyList<double> fixedDensities, Action<string>? log = null, int ordinal = 0, long seed = 2026)
+    {
+        log ??= _ => { };
+        var device = torch.device(DeviceType.CUDA, ordinal);
+        var cuda = CudaDevice.Get(ordinal);
+        KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim);
+        using var scope = NewDisposeScope();
+        var (q, k, v) = Workload(shape, device, seed);
+        log($"{shape.Name}: inputs [{shape.Heads}, {shape.Tokens}, {shape.HeadDim}] bf16 generated");
+
+        double denseMs = TimeDense(q, k, v, iterations, cuda);
+        log($"dense SDPA {denseMs:F2} ms");
+
+        using var pipeline = new CudaSvg2Pipeline(shape.Heads, shape.Tokens, shape.Tokens, shape.HeadDim, shape.QueryClusters, shape.KeyClusters, ScalarType.BFloat16, device);
+        using var generator = new Generator((ulong)seed + 1);
+        var queryCentroids = q.gather(1, randint(0, shape.Tokens, [shape.Heads, shape.QueryClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        var keyCentroids = k.gather(1, randint(0, shape.Tokens, [shape.Heads, shape.KeyClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        using (var start = new CudaEvent(cuda))
+        using (var end = new CudaEvent(cuda))
+        {
+            start.Record();
+            pipeline.EnqueueQueryKMeans(q, queryCentroids, InitIterations);
+            pipeline.EnqueueKeyKMeans(k, keyCentroids, InitIterations);
+            end.Record();
+            var initMs = CudaEvent.Elapsed(start, end);
+            log($"k-means init ({InitIterations} iterations, q and k) {initMs:F1} ms");
+
+            var points = new List<DensityPoint>();
+            var defaultRule = new SelectionRule(0.9, 0.1);
+            points.Add(Measure("top_p 0.9", defaultRule, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            foreach (var target in fixedDensities)
+            {
+                var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
+                points.Add(Measure($"fixed {target:P0}", rule, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            }
+            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture})", denseMs, initMs, iterations, points, pipeline.BufferBytes, WorkloadDescription);
+        }
+    }
+
+    /// <summary>q, k, v [H, S, D] bf16 with a cluster structure shared by q and k.</summary>
+    static (Tensor Q, Tensor K, Tensor V) Workload(BenchmarkShape shape, Device device, long seed)
+    {
+        const int Centres = 512;
+        const double CentreScale = 0.5;
+        using var scope = NewDisposeScope();
+        torch.manual_seed(seed);
+        torch.cuda.manual_seed_all(seed);
+        var centres = randn([shape.Heads, Centres, shape.HeadDim], device: device) * CentreScale;
+        Tensor Clustered()
+        {
+            var member = randint(0, Centres, [shape.Heads, shape.Tokens, 1], device: device).expand(-1, -1, shape.HeadDim);
+            return (centres.gather(1, member) + randn([shape.Heads, shape.Tokens, shape.HeadDim], device: device)).to(ScalarType.BFloat16);
+        }
+        var q = Clustered();
+        var k = Clustered();
+        var v = randn([shape.Heads, shape.Tokens, shape.HeadDim], device: device).to(ScalarType.BFloat16);
+        return (q.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    static double TimeDense(Tensor q, Tensor k, Tensor v, int iterations, CudaDevice cuda)
+    {
+        var q4 = q.unsqueeze(0);
+        var k4 = k.unsqueeze(0);
+        var v4 = v.unsqueeze(0);
+        for (int i = 0; i < WarmupIterations; i++)
+        {
+            using var warm = NewDisposeScope();
+            nn.functional.scaled_dot_product_attention(q4, k4, v4);
+        }
+        using var start = new CudaEvent(cuda);
+        using var end = new CudaEvent(cuda);
+        start.Record();
+        for (int i = 0; i < iterations; i++)
+        {
+            using var timed = NewDisposeScope();
+            nn.functional.scaled_dot_product_attention(q4, k4, v4);
+        }
+        end.Record();
+        return CudaEvent.Elapsed(start, end) / iterations;
+    }
+
+    /// <summary>
+    /// The rule whose selection (minimum ratio 0, so densities under the 10% floor are reachable)
+    /// gives the target density for the current centroids: bisection on top_p.
+    /// </summary>
+    static SelectionRule RuleForDensity(double target, CudaSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids)
+    {
+        double low = 0, high = 1;
+        for (int step = 0; step < BisectionSteps; step++)
+        {
+            double middle = (low + high) / 2;
+            pipeline.EnqueueSelection(queryCentroids, keyCentroids, new SelectionRule(middle, 0));
+            using var density = pipeline.Density();
+            if (density.mean().item<double>() < target) low = middle; else high = middle;
+        }
+        return new SelectionRule(high, 0);
+    }
+
+    static DensityPoint Measure(string label, SelectionRule rule, CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor v,
+        Tensor queryCentroids, Tensor keyCentroids, int iterations, double denseMs, BenchmarkShape shape, CudaDevice cuda, Action<string> log)
+    {
+        double scale = 1.0 / Math.Sqrt(shape.HeadDim);
+        var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
+        var sums = new double[4];
+        try
+        {
+            for (int i = 0; i < WarmupIterations + iterations; i++)
+            {
+                events[0].Record();
+                pipeline.EnqueueQueryKMeans(q, queryCentroids, StepIterations);
+                events[1].Record();
+                pipeline.EnqueueKeyKMeans(k, keyCentroids, StepIterations);
+                events[2].Record();
+                pipeline.EnqueueSelection(queryCentroids, keyCentroids, rule);
+                events[3].Record();
+                pipeline.EnqueueAttention(q, k, v, scale);
+                events[4].Record();
+                if (i < WarmupIterations) continue;
+                for (int stage = 0; stage < 4; stage++) sums[stage] += CudaEvent.Elapsed(events[stage], events[stage + 1]);
+            }
+        }
+        finally
+        {
+            foreach (var e in events) e.Dispose();
+        }
+        double density, entries;
+        using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
+        using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
+        var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
+            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim);
+        log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
+            $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), total {point.TotalMs:F2} ms, {point.Speedup:F2}x vs dense");
+        return point;
+    }
+}

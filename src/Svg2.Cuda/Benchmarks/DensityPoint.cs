@@ -1,0 +1,29 @@
+namespace Svg2.Cuda.Benchmarks;
+
+/// <summary>Timings of the whole SVG2 call at one density (mean milliseconds over the timed iterations, CUDA events).</summary>
+/// <param name="Label">How the density was chosen ("top_p 0.9" or "fixed 20%").</param>
+/// <param name="TopP">The top-p used.</param>
+/// <param name="MinKeyClusterRatio">The minimum kept ratio used.</param>
+/// <param name="Density">Mean fraction of the score matrix computed.</param>
+/// <param name="KMeansQueryMs">2 warm k-means iterations on q (includes the query permutation: the counting sort).</param>
+/// <param name="KMeansKeyMs">2 warm k-means iterations on k (includes the key permutation).</param>
+/// <param name="SelectionMs">Selection, key-range list and tile plan.</param>
+/// <param name="AttentionMs">Sparse attention (gather by permutation and inverse-permutation store fused in).</param>
+/// <param name="DenseMs">Dense SDPA of the same run.</param>
+/// <param name="ComputedEntries">Sum over heads and query clusters of |Q_i| x selected keys.</param>
+/// <param name="HeadDim">D.</param>
+public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
+    double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim)
+{
+    /// <summary>The whole operator.</summary>
+    public double TotalMs => KMeansQueryMs + KMeansKeyMs + SelectionMs + AttentionMs;
+
+    /// <summary>4 x computed entries x D / attention time, in TFLOP/s.</summary>
+    public double EffectiveTflops => 4 * ComputedEntries * HeadDim / (AttentionMs * 1e-3) / 1e12;
+
+    /// <summary>Kernel efficiency as in the paper: density x dense time / sparse attention time.</summary>
+    public double PercentOfIdeal => Density * DenseMs / AttentionMs;
+
+    /// <summary>Dense time over the whole operator's time.</summary>
+    public double Speedup => DenseMs / TotalMs;
+}

@@ -1,0 +1,121 @@
+using TorchSharp;
+using Svg2.Algorithm;
+using Svg2.Backends;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda;
+
+/// <summary>
+/// SVG2 on NVIDIA GPUs: CUDA C++ kernels compiled at run time with NVRTC for the GPU found, launched
+/// through the driver API on the device memory of TorchSharp tensors, on the legacy default stream
+/// (so they are ordered with TorchSharp's own work). No stage reads tensor values back to the host.
+/// </summary>
+/// <remarks>
+/// Supports CUDA tensors of bfloat16 or float16 with head dimension 64 or 128, contiguous [G, N, D];
+/// anything else is rejected by <see cref="Supports"/> and by a clear <see cref="ArgumentException"/>.
+/// </remarks>
+public sealed class CudaBackend : ISvg2Backend
+{
+    /// <inheritdoc/>
+    public string Name => "cuda";
+
+    /// <inheritdoc/>
+    public bool Supports(Tensor q, Tensor k, Tensor v, out string? reason)
+    {
+        reason = Reject(q, "q") ?? Reject(k, "k") ?? Reject(v, "v");
+        if (reason is null && (k.dtype != q.dtype || v.dtype != q.dtype))
+            reason = $"q, k and v must share a dtype (got {q.dtype}, {k.dtype}, {v.dtype}).";
+        if (reason is null && (k.shape[2] != q.shape[2] || !k.shape.SequenceEqual(v.shape) || k.shape[0] != q.shape[0]))
+            reason = $"k and v must be [G, Nk, D] matching q [G, Nq, D] (got q [{string.Join(", ", q.shape)}], k [{string.Join(", ", k.shape)}], v [{string.Join(", ", v.shape)}]).";
+        if (reason is null && !CudaDevice.IsAvailable(out var missing)) reason = missing;
+        return reason is null;
+    }
+
+    static string? Reject(Tensor tensor, string name)
+    {
+        if (tensor.device_type != DeviceType.CUDA) return $"{name} is on {tensor.device}, not a CUDA device.";
+        if (tensor.dim() != 3) return $"{name} must be [G, N, D]; got [{string.Join(", ", tensor.shape)}].";
+        if (!TensorChecks.IsSupportedElement(tensor.dtype)) return $"{name} is {tensor.dtype}; the CUDA kernels take BFloat16 or Float16.";
+        if (!TensorChecks.IsSupportedHeadDim(tensor.shape[2])) return $"{name} has head dimension {tensor.shape[2]}; the CUDA kernels are compiled for 64 and 128.";
+        if (!tensor.is_contiguous()) return $"{name} is not contiguous.";
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations)
+    {
+        TensorChecks.RequirePoints(points, nameof(points));
+        TensorChecks.Require(initialCentroids, points.dtype, nameof(initialCentroids));
+        if (initialCentroids.dim() != 3 || initialCentroids.shape[0] != points.shape[0] || initialCentroids.shape[2] != points.shape[2])
+            throw new ArgumentException($"initialCentroids must be [G, K, D] matching points [{string.Join(", ", points.shape)}]; got [{string.Join(", ", initialCentroids.shape)}].");
+        if (iterations < 1) throw new ArgumentException($"k-means needs at least 1 iteration (got {iterations}).", nameof(iterations));
+        var library = LibraryFor(points);
+        long groups = points.shape[0], tokens = points.shape[1];
+        int clusters = (int)initialCentroids.shape[1];
+        using var scope = NewDisposeScope();
+        var centroids = initialCentroids.clone();
+        var norms = empty([groups, clusters], ScalarType.Float32, points.device);
+        var labels = empty([groups, tokens], ScalarType.Int64, points.device);
+        var counts = CountingSort.AllocateCounts(groups, tokens, clusters, points.device);
+        var sizes = empty([groups, clusters], ScalarType.Int64, points.device);
+        var offsets = empty([groups, clusters + 1], ScalarType.Int64, points.device);
+        var permutation = empty([groups, tokens], ScalarType.Int64, points.device);
+        for (int iteration = 0; iteration < iterations; iteration++)
+            KMeansKernels.EnqueueIteration(library, points, centroids, norms, labels, counts, sizes, offsets, permutation, IntPtr.Zero);
+        return new KMeansResult(labels, centroids, sizes).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public ClusterLayout Layout(Tensor labels, int clusters)
+    {
+        TensorChecks.Require(labels, ScalarType.Int64, nameof(labels));
+        if (labels.dim() != 2) throw new ArgumentException($"labels must be [G, N]; got [{string.Join(", ", labels.shape)}].", nameof(labels));
+        var library = KernelLibrary.For(CudaDevice.Get(labels.device_index), ScalarType.BFloat16, 128);
+        long groups = labels.shape[0], tokens = labels.shape[1];
+        using var scope = NewDisposeScope();
+        var counts = CountingSort.AllocateCounts(groups, tokens, clusters, labels.device);
+        var layout = new ClusterLayout(
+            empty([groups, tokens], ScalarType.Int64, labels.device),
+            empty([groups, clusters], ScalarType.Int64, labels.device),
+            empty([groups, clusters + 1], ScalarType.Int64, labels.device));
+        CountingSort.Enqueue(library, labels, clusters, counts, layout.Sizes, layout.Offsets, layout.Permutation, IntPtr.Zero);
+        return layout.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public Tensor SelectKeyClusters(Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, SelectionRule rule)
+    {
+        TensorChecks.RequirePoints(queryCentroids, nameof(queryCentroids));
+        TensorChecks.Require(keyCentroids, queryCentroids.dtype, nameof(keyCentroids));
+        TensorChecks.Require(keySizes, ScalarType.Int64, nameof(keySizes));
+        long groups = queryCentroids.shape[0], keyClusters = keyCentroids.shape[1];
+        TensorChecks.RequireShape(keyCentroids, nameof(keyCentroids), groups, keyClusters, queryCentroids.shape[2]);
+        TensorChecks.RequireShape(keySizes, nameof(keySizes), groups, keyClusters);
+        var mask = empty([groups, queryCentroids.shape[1], keyClusters], ScalarType.Bool, queryCentroids.device);
+        SelectionKernel.Enqueue(LibraryFor(queryCentroids), queryCentroids, keyCentroids, keySizes, rule, mask, IntPtr.Zero);
+        return mask;
+    }
+
+    /// <inheritdoc/>
+    public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale)
+    {
+        if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
+        long groups = q.shape[0];
+        TensorChecks.RequireShape(queryLayout.Permutation, "queryLayout.Permutation", groups, q.shape[1]);
+        TensorChecks.RequireShape(keyLayout.Permutation, "keyLayout.Permutation", groups, k.shape[1]);
+        TensorChecks.RequireShape(queryLayout.Offsets, "queryLayout.Offsets", groups, queryLayout.Clusters + 1);
+        TensorChecks.RequireShape(keyLayout.Offsets, "keyLayout.Offsets", groups, keyLayout.Clusters + 1);
+        TensorChecks.RequireShape(blockMask, nameof(blockMask), groups, queryLayout.Clusters, keyLayout.Clusters);
+        var library = LibraryFor(q);
+        using var workspace = new AttentionWorkspace(groups, queryLayout.Clusters, keyLayout.Clusters, q.device);
+        var output = empty_like(q);
+        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
+        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+        return output;
+    }
+
+    static KernelLibrary LibraryFor(Tensor points) =>
+        KernelLibrary.For(CudaDevice.Get(points.device_index), points.dtype, (int)points.shape[2]);
+}

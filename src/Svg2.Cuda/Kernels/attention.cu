@@ -1,0 +1,415 @@
+// Variable-block sparse attention over clusters, with the token permutation fused into the loads
+// and the inverse permutation fused into the store (q, k, v and the output stay in original order).
+//
+// svg2_key_ranges: grid (QC, G), 128 threads. Turns a mask row into the compact list of selected
+//   key-cluster ranges of the permuted key sequence (start, virtual end), merging adjacent clusters,
+//   plus the number of selected keys. Never token indices.
+// svg2_plan_tiles: grid (G), 1024 threads. Sorts query clusters by cost (rows x selected keys,
+//   heaviest first, bitonic in shared memory) and lays out their 64-row tiles in that order, so the
+//   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
+//   another (the head's K/V stays resident in L2).
+// svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
+//   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks
+//   the concatenation of the cluster's selected key ranges as one virtual K/V sequence in 64-row
+//   tiles (SVG2_ATTENTION_BLOCK_KEYS): each virtual row is mapped to its physical
+//   row by a forward cursor over the range ends in shared memory, then through the key permutation to
+//   the original token, and loaded with cp.async (double-buffered, swizzled). S = Q K^T and O += P V
+//   are bf16/fp16 mma.sync m16n8k16 with fp32 accumulation (ldmatrix, .trans for V), online softmax
+//   in fp32 (exp2 domain). Rows of a tile with no selected key produce 0. The inner loop
+//   (attend_tile) only sees shared-memory tiles, so a Hopper wgmma/TMA core can replace it.
+// Traffic per tile: Q rows once, every selected K/V row once (from L2 when the head is resident),
+//   output rows once; the permutation index is read once per row. With 64-row query tiles each
+//   K/V byte feeds 64 rows, so L2 -> SM bandwidth bounds this design well below dense FA3 rates.
+#include "common.cuh"
+
+constexpr int kBlockRows = 64;                     // query rows per tile
+// Tuning knobs (NVRTC macros): key rows per K/V tile, query rows per warp (16 or 32: with 32 every
+// K/V fragment read from shared memory feeds two MMA row tiles), and the occupancy hint.
+#ifndef SVG2_ATTENTION_BLOCK_KEYS
+#define SVG2_ATTENTION_BLOCK_KEYS 64
+#endif
+#ifndef SVG2_ATTENTION_WARP_ROWS
+#define SVG2_ATTENTION_WARP_ROWS 16
+#endif
+#ifndef SVG2_ATTENTION_MIN_BLOCKS
+#define SVG2_ATTENTION_MIN_BLOCKS 2
+#endif
+constexpr int kBlockKeys = SVG2_ATTENTION_BLOCK_KEYS;
+constexpr int kRowsPerWarp = SVG2_ATTENTION_WARP_ROWS;
+constexpr int kMTiles = kRowsPerWarp / 16;
+constexpr int kAttentionWarps = kBlockRows / kRowsPerWarp;
+constexpr int kAttentionThreads = kAttentionWarps * kWarpSize;
+constexpr int kMinBlocksPerMultiprocessor = SVG2_ATTENTION_MIN_BLOCKS;
+static_assert(kAttentionThreads >= kBlockKeys, "one thread per key row of a tile computes its token");
+static_assert(kBlockKeys % 16 == 0 && kRowsPerWarp % 16 == 0, "MMA tile granularity");
+constexpr int kScoreTiles = kBlockKeys / 8;        // 8-column MMA tiles of S
+constexpr int kOutputTiles = kHeadDim / 8;         // 8-column MMA tiles of O
+constexpr int kKSteps = kHeadDim / 16;
+constexpr int kQueryTileBytes = kBlockRows * kRowBytes;
+constexpr int kKeyTileBytes = kBlockKeys * kRowBytes;
+constexpr int kRangeThreads = 128;
+constexpr int kPlanThreads = 1024;
+
+extern "C" __global__ void __launch_bounds__(kRangeThreads)
+svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict__ key_offsets,
+                int* __restrict__ range_start, int* __restrict__ range_end, int* __restrict__ range_count,
+                int* __restrict__ selected_keys, int qc, int kc)
+{
+    __shared__ int range_prefix[kRangeThreads];
+    __shared__ int key_prefix[kRangeThreads];
+    __shared__ int totals[2];
+    const int i = blockIdx.x, g = blockIdx.y;
+    const unsigned char* row = mask + ((int64)g * qc + i) * kc;
+    const int64* offsets = key_offsets + (int64)g * (kc + 1);
+    const int per_thread = (kc + kRangeThreads - 1) / kRangeThreads;
+    const int first = threadIdx.x * per_thread, last = min(kc, first + per_thread);
+
+    int ranges = 0, keys = 0;
+    int64 previous_end = -1;
+    for (int j = first; j < last; ++j)
+    {
+        if (!row[j]) continue;
+        int64 begin = offsets[j], end = offsets[j + 1];
+        if (end == begin) continue;
+        if (begin != previous_end) ++ranges;
+        keys += (int)(end - begin);
+        previous_end = end;
+    }
+    range_prefix[threadIdx.x] = ranges;
+    key_prefix[threadIdx.x] = keys;
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int range_total = warp_exclusive_scan_in_place(range_prefix, kRangeThreads);
+        int key_total = warp_exclusive_scan_in_place(key_prefix, kRangeThreads);
+        if (threadIdx.x == 0) { totals[0] = range_total; totals[1] = key_total; }
+    }
+    __syncthreads();
+
+    int* starts = range_start + ((int64)g * qc + i) * kc;
+    int* ends = range_end + ((int64)g * qc + i) * kc;
+    int r = range_prefix[threadIdx.x], virtual_end = key_prefix[threadIdx.x];
+    previous_end = -1;
+    for (int j = first; j < last; ++j)
+    {
+        if (!row[j]) continue;
+        int64 begin = offsets[j], end = offsets[j + 1];
+        if (end == begin) continue;
+        if (begin != previous_end) starts[r++] = (int)begin;
+        virtual_end += (int)(end - begin);
+        ends[r - 1] = virtual_end;
+        previous_end = end;
+    }
+    if (threadIdx.x == 0)
+    {
+        range_count[(int64)g * qc + i] = totals[0];
+        selected_keys[(int64)g * qc + i] = totals[1];
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(kPlanThreads)
+svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
+                int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded)
+{
+    extern __shared__ __align__(16) unsigned char plan_shared[];
+    unsigned long long* keys = (unsigned long long*)plan_shared;
+    int* tiles = (int*)(keys + padded);
+    const int g = blockIdx.x;
+    for (int t = threadIdx.x; t < padded; t += kPlanThreads)
+    {
+        if (t < qc)
+        {
+            float cost = (float)query_sizes[(int64)g * qc + t] * (float)selected_keys[(int64)g * qc + t];
+            keys[t] = ((unsigned long long)(~__float_as_uint(cost)) << 32) | (unsigned)t;
+        }
+        else keys[t] = ~0ull;
+    }
+    for (int size = 2; size <= padded; size *= 2)
+        for (int stride = size / 2; stride > 0; stride /= 2)
+        {
+            __syncthreads();
+            for (int t = threadIdx.x; t < padded / 2; t += kPlanThreads)
+            {
+                int low = 2 * t - (t & (stride - 1)), high = low + stride;
+                bool ascending = (low & size) == 0;
+                unsigned long long a = keys[low], b = keys[high];
+                if ((a > b) == ascending) { keys[low] = b; keys[high] = a; }
+            }
+        }
+    __syncthreads();
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads)
+    {
+        int cluster = (int)(unsigned)keys[p];
+        order[(int64)g * qc + p] = cluster;
+        tiles[p] = (int)((query_sizes[(int64)g * qc + cluster] + kBlockRows - 1) / kBlockRows);
+    }
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int total = warp_exclusive_scan_in_place(tiles, qc);
+        if (threadIdx.x == 0) tile_start[(int64)g * (qc + 1) + qc] = total;
+    }
+    __syncthreads();
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads) tile_start[(int64)g * (qc + 1) + p] = tiles[p];
+}
+
+// The original key token behind virtual row 'v' of the tile's key sequence, or -1 past its end.
+// 'cursor' is the range holding the previous row this thread looked up: rows only grow, so it only
+// moves forward (about one range per tile instead of a binary search).
+__device__ __forceinline__ int key_token(int v, int total_keys, const int* starts, const int* ends, int& cursor,
+                                         const int64* key_permutation)
+{
+    if (v >= total_keys) return -1;
+    while (ends[cursor] <= v) ++cursor;
+    int begin = cursor > 0 ? ends[cursor - 1] : 0;
+    return (int)key_permutation[starts[cursor] + (v - begin)];
+}
+
+// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass: its chunk and, when
+// kRowsPerPass is a multiple of the swizzle period, its swizzle term stay fixed, so the per-row work
+// is one token read and one address.
+constexpr int kRowsPerPass = kAttentionThreads / kRowChunks;
+static_assert(kAttentionThreads % kRowChunks == 0 && kBlockKeys % kRowsPerPass == 0, "whole rows per pass");
+
+__device__ __forceinline__ void load_key_value_tile(unsigned k_tile, unsigned v_tile, const int* tokens, const element_t* k, const element_t* v)
+{
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kBlockKeys / kRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kRowsPerPass;
+        const int token = tokens[row];
+        const bool valid = token >= 0;
+        const int64 element = (int64)(valid ? token : 0) * kHeadDim + chunk * kChunkElements;
+        const unsigned offset = tile_offset(row, chunk);
+        copy_async_16(k_tile + offset, k + element, valid);
+        copy_async_16(v_tile + offset, v + element, valid);
+    }
+}
+
+// One K/V tile of the online softmax for the kRowsPerWarp query rows of this warp (kMTiles MMA
+// row tiles share every K/V fragment loaded from shared memory). 'row_max' is in the exp2 domain
+// (scores times scale x log2(e)); 'row_sum' holds this thread's partial sums.
+__device__ __forceinline__ void attend_tile(const unsigned (&q)[kMTiles][kKSteps][4], unsigned k_tile, unsigned v_tile, int valid_keys,
+                                            float scale_log2, float (&row_max)[kMTiles][2], float (&row_sum)[kMTiles][2],
+                                            float (&o)[kMTiles][kOutputTiles][4])
+{
+    const int lane = threadIdx.x % kWarpSize;
+    // ldmatrix row addresses: the swizzle term (row % 8) is lane % 8 for every tile row this lane
+    // addresses, so only the chunk XOR depends on the loop indices.
+    const unsigned k_rows = k_tile + (lane % 8 + (lane / 16) * 8) * kRowBytes;
+    const int k_swizzle = ((lane / 8) % 2) ^ (lane % 8);
+    const unsigned v_rows = v_tile + (lane % 8 + ((lane / 8) % 2) * 8) * kRowBytes;
+    const int v_swizzle = (lane / 16) ^ (lane % 8);
+    float s[kMTiles][kScoreTiles][4];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int j = 0; j < kScoreTiles; ++j) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kKSteps; ++kk)
+#pragma unroll
+        for (int pair = 0; pair < kScoreTiles / 2; ++pair)
+        {
+            unsigned b[4];
+            load_matrix_x4(b, k_rows + pair * 16 * kRowBytes + (((kk * 2) ^ k_swizzle) << 4));
+#pragma unroll
+            for (int m = 0; m < kMTiles; ++m)
+            {
+                mma_16x8x16(s[m][2 * pair], q[m][kk], b[0], b[1]);
+                mma_16x8x16(s[m][2 * pair + 1], q[m][kk], b[2], b[3]);
+            }
+        }
+
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+    {
+        // Only the last tile of a row's key sequence can be partial.
+        if (valid_keys >= kBlockKeys)
+        {
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[m][j][e] *= scale_log2;
+        }
+        else
+        {
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                {
+                    int column = j * 8 + 2 * (lane % 4) + (e & 1);
+                    s[m][j][e] = column < valid_keys ? s[m][j][e] * scale_log2 : negative_infinity();
+                }
+        }
+
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            float tile_max = negative_infinity();
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[m][j][2 * r], s[m][j][2 * r + 1]));
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
+            tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
+            float new_max = fmaxf(row_max[m][r], tile_max);
+            float base = new_max == negative_infinity() ? 0.f : new_max;
+            float correction = fast_exp2(row_max[m][r] - base);
+            row_max[m][r] = new_max;
+            row_sum[m][r] *= correction;
+#pragma unroll
+            for (int d = 0; d < kOutputTiles; ++d) { o[m][d][2 * r] *= correction; o[m][d][2 * r + 1] *= correction; }
+#pragma unroll
+            for (int j = 0; j < kScoreTiles; ++j)
+            {
+                s[m][j][2 * r] = fast_exp2(s[m][j][2 * r] - base);
+                s[m][j][2 * r + 1] = fast_exp2(s[m][j][2 * r + 1] - base);
+                row_sum[m][r] += s[m][j][2 * r] + s[m][j][2 * r + 1];
+            }
+        }
+    }
+
+#pragma unroll
+    for (int step = 0; step < kBlockKeys / 16; ++step)
+    {
+        unsigned p[kMTiles][4];
+#pragma unroll
+        for (int m = 0; m < kMTiles; ++m)
+        {
+            p[m][0] = pack_elements(s[m][2 * step][0], s[m][2 * step][1]);
+            p[m][1] = pack_elements(s[m][2 * step][2], s[m][2 * step][3]);
+            p[m][2] = pack_elements(s[m][2 * step + 1][0], s[m][2 * step + 1][1]);
+            p[m][3] = pack_elements(s[m][2 * step + 1][2], s[m][2 * step + 1][3]);
+        }
+#pragma unroll
+        for (int pair = 0; pair < kOutputTiles / 2; ++pair)
+        {
+            unsigned b[4];
+            load_matrix_x4_transposed(b, v_rows + step * 16 * kRowBytes + (((pair * 2) ^ v_swizzle) << 4));
+#pragma unroll
+            for (int m = 0; m < kMTiles; ++m)
+            {
+                mma_16x8x16(o[m][2 * pair], p[m], b[0], b[1]);
+                mma_16x8x16(o[m][2 * pair + 1], p[m], b[2], b[3]);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(kAttentionThreads, kMinBlocksPerMultiprocessor)
+svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restrict__ k, const element_t* __restrict__ v,
+                      element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
+                      const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
+                      const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
+                      int nq, int nk, int qc, int kc, float scale_log2)
+{
+    extern __shared__ __align__(128) unsigned char attention_shared[];
+    unsigned char* shared = attention_shared;
+    const int g = blockIdx.y, work = blockIdx.x;
+    const int* starts_of_group = tile_start + (int64)g * (qc + 1);
+    if (work >= starts_of_group[qc]) return;
+
+    // The sorted cluster whose tiles contain this work item: the last p with start[p] <= work.
+    int low = 0, high = qc - 1;
+    while (low < high)
+    {
+        int middle = (low + high + 1) >> 1;
+        if (starts_of_group[middle] <= work) low = middle; else high = middle - 1;
+    }
+    const int cluster = order[(int64)g * qc + low];
+    const int tile = work - starts_of_group[low];
+    const int64 cluster_begin = query_offsets[(int64)g * (qc + 1) + cluster];
+    const int64 query_begin = cluster_begin + (int64)tile * kBlockRows;
+    const int query_rows = (int)min((int64)kBlockRows, query_offsets[(int64)g * (qc + 1) + cluster + 1] - query_begin);
+
+    const unsigned q_tile = shared_address(shared);
+    const unsigned k_tiles = q_tile + kQueryTileBytes;
+    const unsigned v_tiles = k_tiles + 2 * kKeyTileBytes;
+    int* tokens = (int*)(shared + kQueryTileBytes + 4 * kKeyTileBytes);          // [2][kBlockKeys]
+    int* starts = tokens + 2 * kBlockKeys;                                         // [kc]
+    int* ends = starts + kc;                                                       // [kc]
+
+    const int tid = threadIdx.x, warp = tid / kWarpSize, lane = tid % kWarpSize;
+    const int64 pair = (int64)g * qc + cluster;
+    const int ranges = range_count[pair];
+    for (int r = tid; r < ranges; r += kAttentionThreads)
+    {
+        starts[r] = range_start[pair * kc + r];
+        ends[r] = range_end[pair * kc + r];
+    }
+    const element_t* group_q = q + (int64)g * nq * kHeadDim;
+    const element_t* group_k = k + (int64)g * nk * kHeadDim;
+    const element_t* group_v = v + (int64)g * nk * kHeadDim;
+    const int64* group_query_permutation = query_permutation + (int64)g * nq;
+    const int64* group_key_permutation = key_permutation + (int64)g * nk;
+    for (int c = tid; c < kBlockRows * kRowChunks; c += kAttentionThreads)
+    {
+        int row = c / kRowChunks, chunk = c % kRowChunks;
+        bool valid = row < query_rows;
+        int64 token = valid ? group_query_permutation[query_begin + row] : 0;
+        copy_async_16(q_tile + tile_offset(row, chunk), group_q + token * kHeadDim + chunk * kChunkElements, valid);
+    }
+    copy_async_commit();
+    __syncthreads();
+
+    const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
+    const int key_tiles = (total_keys + kBlockKeys - 1) / kBlockKeys;
+    int cursor = 0;
+    if (tid < kBlockKeys) tokens[tid] = key_token(tid, total_keys, starts, ends, cursor, group_key_permutation);
+    __syncthreads();
+    if (key_tiles > 0) load_key_value_tile(k_tiles, v_tiles, tokens, group_k, group_v);
+    copy_async_commit();
+    int pending = tid < kBlockKeys ? key_token(kBlockKeys + tid, total_keys, starts, ends, cursor, group_key_permutation) : -1;
+    copy_async_wait<1>();
+    __syncthreads();
+
+    unsigned q_fragments[kMTiles][kKSteps][4];
+    float o[kMTiles][kOutputTiles][4];
+    float row_max[kMTiles][2], row_sum[kMTiles][2];
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+    {
+#pragma unroll
+        for (int kk = 0; kk < kKSteps; ++kk)
+            load_matrix_x4(q_fragments[m][kk], q_tile + tile_offset(warp * kRowsPerWarp + m * 16 + lane % 16, kk * 2 + lane / 16));
+#pragma unroll
+        for (int d = 0; d < kOutputTiles; ++d) o[m][d][0] = o[m][d][1] = o[m][d][2] = o[m][d][3] = 0.f;
+        row_max[m][0] = row_max[m][1] = negative_infinity();
+        row_sum[m][0] = row_sum[m][1] = 0.f;
+    }
+
+    for (int j = 0; j < key_tiles; ++j)
+    {
+        const int next = (j + 1) % 2;
+        if (tid < kBlockKeys) tokens[next * kBlockKeys + tid] = pending;
+        __syncthreads();
+        if (j + 1 < key_tiles)
+            load_key_value_tile(k_tiles + next * kKeyTileBytes, v_tiles + next * kKeyTileBytes, tokens + next * kBlockKeys, group_k, group_v);
+        copy_async_commit();
+        if (tid < kBlockKeys) pending = key_token((j + 2) * kBlockKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
+        copy_async_wait<1>();
+        __syncthreads();
+        const int current = j % 2;
+        attend_tile(q_fragments, k_tiles + current * kKeyTileBytes, v_tiles + current * kKeyTileBytes,
+                    total_keys - j * kBlockKeys, scale_log2, row_max, row_sum, o);
+    }
+
+    #pragma unroll
+#pragma unroll
+    for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            float sum = row_sum[m][r];
+            sum += __shfl_xor_sync(kFullMask, sum, 1);
+            sum += __shfl_xor_sync(kFullMask, sum, 2);
+            const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+            const int row = warp * kRowsPerWarp + m * 16 + lane / 4 + r * 8;
+            if (row >= query_rows) continue;
+            const int64 token = group_query_permutation[query_begin + row];
+            element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+            for (int d = 0; d < kOutputTiles; ++d)
+                *(unsigned*)(destination + d * 8) = pack_elements(o[m][d][2 * r] * inverse, o[m][d][2 * r + 1] * inverse);
+        }
+}

@@ -1,0 +1,166 @@
+// Shared definitions of the SVG2 kernels. No CUDA headers are included: element types are raw
+// 16-bit patterns (bf16 or fp16, chosen by SVG2_ELEMENT_FP16) converted with PTX, and the warp
+// matrix instructions (ldmatrix, mma.sync m16n8k16, cp.async) are written as inline PTX.
+// SVG2_HEAD_DIM (64 or 128) is a compile-time constant.
+#pragma once
+
+#ifndef SVG2_HEAD_DIM
+#error "SVG2_HEAD_DIM must be defined (64 or 128)"
+#endif
+#ifndef SVG2_ELEMENT_FP16
+#define SVG2_ELEMENT_FP16 0
+#endif
+
+typedef unsigned short element_t;   // raw bf16 or fp16 bits
+typedef long long int64;
+
+constexpr int kHeadDim = SVG2_HEAD_DIM;
+constexpr int kWarpSize = 32;
+constexpr unsigned kFullMask = 0xffffffffu;
+constexpr int kChunkElements = 8;                        // one 16-byte chunk holds 8 elements
+constexpr int kRowChunks = kHeadDim / kChunkElements;    // 16-byte chunks per head-dim row
+constexpr int kRowBytes = kHeadDim * 2;
+constexpr int kSwizzleRows = 8;                          // XOR pattern period of the shared tiles
+
+__device__ __forceinline__ float negative_infinity() { return __int_as_float(0xff800000); }
+
+__device__ __forceinline__ float element_to_float(element_t x)
+{
+#if SVG2_ELEMENT_FP16
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x));
+    return f;
+#else
+    return __uint_as_float(((unsigned)x) << 16);
+#endif
+}
+
+__device__ __forceinline__ element_t float_to_element(float f)
+{
+    element_t r;
+#if SVG2_ELEMENT_FP16
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(f));
+#else
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
+#endif
+    return r;
+}
+
+// Two floats to a packed pair; 'low' lands in the lower 16 bits (the lower column of an MMA fragment).
+__device__ __forceinline__ unsigned pack_elements(float low, float high)
+{
+    unsigned r;
+#if SVG2_ELEMENT_FP16
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(high), "f"(low));
+#else
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(high), "f"(low));
+#endif
+    return r;
+}
+
+// Round-to-nearest-even to bf16 and back: the reference's bf16 selection arithmetic.
+__device__ __forceinline__ float round_to_bf16(float f)
+{
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return __uint_as_float(((unsigned)h) << 16);
+}
+
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+}
+
+__device__ __forceinline__ unsigned shared_address(const void* pointer)
+{
+    unsigned r;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(pointer));
+    return r;
+}
+
+// Byte offset of 16-byte chunk 'chunk' of row 'row' in a swizzled [rows x kHeadDim] tile: the XOR
+// spreads the 8 rows an ldmatrix reads over all 32 banks.
+__device__ __forceinline__ unsigned tile_offset(int row, int chunk)
+{
+    return (unsigned)((row * kRowChunks + (chunk ^ (row % kSwizzleRows))) * 16);
+}
+
+// 16-byte asynchronous copy global -> shared; zero-fills when 'valid' is false.
+__device__ __forceinline__ void copy_async_16(unsigned destination, const void* source, bool valid)
+{
+    int bytes = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+
+template <int Pending>
+__device__ __forceinline__ void copy_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(Pending) : "memory"); }
+
+__device__ __forceinline__ void load_matrix_x4(unsigned (&r)[4], unsigned address)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+__device__ __forceinline__ void load_matrix_x4_transposed(unsigned (&r)[4], unsigned address)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+// D += A x B for one 16x8x16 tile: A row-major 16x16 (4 registers), B column-major 16x8 (2 registers),
+// fp32 accumulators (4 registers).
+__device__ __forceinline__ void mma_16x8x16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1)
+{
+#if SVG2_ELEMENT_FP16
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+#endif
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ float warp_sum(float value)
+{
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(kFullMask, value, offset);
+    return value;
+}
+
+__device__ __forceinline__ float warp_max(float value)
+{
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value = fmaxf(value, __shfl_xor_sync(kFullMask, value, offset));
+    return value;
+}
+
+// Inclusive prefix sum over the lanes of a warp.
+__device__ __forceinline__ int warp_inclusive_scan(int value)
+{
+    const int lane = threadIdx.x % kWarpSize;
+    for (int offset = 1; offset < kWarpSize; offset *= 2)
+    {
+        int other = __shfl_up_sync(kFullMask, value, offset);
+        if (lane >= offset) value += other;
+    }
+    return value;
+}
+
+// Exclusive prefix sum of 'values[0..count)' in place by warp 0 of the block, 32 items per step;
+// returns the total to every lane of warp 0. Callers synchronise around it.
+__device__ __forceinline__ int warp_exclusive_scan_in_place(int* values, int count)
+{
+    const int lane = threadIdx.x % kWarpSize;
+    int carry = 0;
+    for (int base = 0; base < count; base += kWarpSize)
+    {
+        int index = base + lane;
+        int value = index < count ? values[index] : 0;
+        int inclusive = warp_inclusive_scan(value);
+        if (index < count) values[index] = carry + inclusive - value;
+        carry += __shfl_sync(kFullMask, inclusive, kWarpSize - 1);
+    }
+    return carry;
+}

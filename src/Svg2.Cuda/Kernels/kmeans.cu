@@ -1,0 +1,211 @@
+// K-means kernels (Lloyd's algorithm, batched over G independent problems).
+//
+// svg2_centroid_norms: one warp per centroid row, |c|^2 in fp32.
+// svg2_kmeans_assign:  grid (ceil(N / 128), G), 4 warps; each warp owns 32 points whose A fragments
+//   stay in registers for the whole kernel; centroids stream through shared memory in 64-row tiles
+//   (double-buffered cp.async, swizzled) and the 16 x 64 dot products of a tile are bf16/fp16
+//   mma.sync m16n8k16 with fp32 accumulation. Distance |c|^2 - 2 x.c (|x|^2 is the same for every
+//   centroid) feeds a running argmin per row, so the N x K distance matrix is never written.
+//   Traffic: points read once; every block reads all K centroids (from L2).
+// svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
+//   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
+//   fixed summation order; empty clusters keep their previous centroid.
+#include "common.cuh"
+
+constexpr int kAssignWarps = 4;
+constexpr int kAssignThreads = kAssignWarps * kWarpSize;
+constexpr int kMmaRows = 16;                                   // rows of one m16n8k16 tile
+constexpr int kAssignMTiles = 2;                               // row tiles per warp share each centroid fragment
+constexpr int kPointsPerWarp = kAssignMTiles * kMmaRows;
+constexpr int kPointsPerBlock = kAssignWarps * kPointsPerWarp;
+constexpr int kAssignMinBlocks = 3;
+constexpr int kCentroidTile = 64;
+constexpr int kCentroidPairs = kCentroidTile / 16;             // ldmatrix.x4 loads two 8-column tiles
+constexpr int kKSteps = kHeadDim / 16;
+constexpr int kNormWarps = 8;
+constexpr int kMeanWarps = 4;
+constexpr int kLanesPerRowElements = kHeadDim / kWarpSize;     // elements of a row one lane owns
+
+extern "C" __global__ void __launch_bounds__(kNormWarps * kWarpSize)
+svg2_centroid_norms(const element_t* __restrict__ centroids, float* __restrict__ norms, int rows)
+{
+    const int row = blockIdx.x * kNormWarps + threadIdx.x / kWarpSize;
+    const int lane = threadIdx.x % kWarpSize;
+    if (row >= rows) return;
+    const element_t* c = centroids + (int64)row * kHeadDim;
+    float sum = 0.f;
+    for (int d = lane; d < kHeadDim; d += kWarpSize)
+    {
+        float x = element_to_float(c[d]);
+        sum += x * x;
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) norms[row] = sum;
+}
+
+constexpr int kAssignRowsPerPass = kAssignThreads / kRowChunks;
+static_assert(kAssignThreads % kRowChunks == 0 && kCentroidTile % kAssignRowsPerPass == 0, "whole rows per pass");
+
+// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kAssignRowsPerPass (fixed chunk and swizzle term).
+__device__ __forceinline__ void load_centroid_tile(unsigned tile, const element_t* centroids, int first, int count)
+{
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kCentroidTile / kAssignRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kAssignRowsPerPass;
+        const bool valid = first + row < count;
+        const element_t* source = centroids + (int64)(valid ? first + row : 0) * kHeadDim + chunk * kChunkElements;
+        copy_async_16(tile + tile_offset(row, chunk), source, valid);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(kAssignThreads, kAssignMinBlocks)
+svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __restrict__ centroids,
+                   const float* __restrict__ centroid_norms, int64* __restrict__ labels, int n, int k)
+{
+    extern __shared__ __align__(128) unsigned char shared[];
+    const unsigned point_tile = shared_address(shared);
+    const unsigned centroid_tiles = point_tile + kPointsPerBlock * kRowBytes;
+    const int tile_bytes = kCentroidTile * kRowBytes;
+
+    const int g = blockIdx.y;
+    const int first_point = blockIdx.x * kPointsPerBlock;
+    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+    const element_t* group_points = points + (int64)g * n * kHeadDim;
+    const element_t* group_centroids = centroids + (int64)g * k * kHeadDim;
+    const float* norms = centroid_norms + (int64)g * k;
+
+    for (int c = threadIdx.x; c < kPointsPerBlock * kRowChunks; c += kAssignThreads)
+    {
+        int row = c / kRowChunks, chunk = c % kRowChunks;
+        bool valid = first_point + row < n;
+        const element_t* source = group_points + (int64)(valid ? first_point + row : 0) * kHeadDim + chunk * kChunkElements;
+        copy_async_16(point_tile + tile_offset(row, chunk), source, valid);
+    }
+    copy_async_commit();
+    load_centroid_tile(centroid_tiles, group_centroids, 0, k);
+    copy_async_commit();
+    copy_async_wait<1>();
+    __syncthreads();
+
+    unsigned a[kAssignMTiles][kKSteps][4];
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+        for (int kk = 0; kk < kKSteps; ++kk)
+            load_matrix_x4(a[m][kk], point_tile + tile_offset(warp * kPointsPerWarp + m * kMmaRows + lane % 16, kk * 2 + lane / 16));
+
+    // Per m tile, rows lane/4 and lane/4 + 8 of this thread.
+    float best[kAssignMTiles][2];
+    int best_index[kAssignMTiles][2];
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+        best[m][0] = best[m][1] = __int_as_float(0x7f800000), best_index[m][0] = best_index[m][1] = 0;
+    // The swizzle term of every centroid row this lane addresses with ldmatrix is lane % 8.
+    const int swizzle = ((lane / 8) % 2) ^ (lane % 8);
+    const int tiles = (k + kCentroidTile - 1) / kCentroidTile;
+    for (int t = 0; t < tiles; ++t)
+    {
+        if (t + 1 < tiles) load_centroid_tile(centroid_tiles + ((t + 1) % 2) * tile_bytes, group_centroids, (t + 1) * kCentroidTile, k);
+        copy_async_commit();
+        copy_async_wait<1>();
+        __syncthreads();
+
+        const unsigned tile_rows = centroid_tiles + (t % 2) * tile_bytes + (lane % 8 + (lane / 16) * 8) * kRowBytes;
+        float dot[kAssignMTiles][kCentroidTile / 8][4];
+#pragma unroll
+        for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+            for (int j = 0; j < kCentroidTile / 8; ++j) dot[m][j][0] = dot[m][j][1] = dot[m][j][2] = dot[m][j][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < kKSteps; ++kk)
+#pragma unroll
+            for (int pair = 0; pair < kCentroidPairs; ++pair)
+            {
+                unsigned b[4];
+                load_matrix_x4(b, tile_rows + pair * 16 * kRowBytes + (((kk * 2) ^ swizzle) << 4));
+#pragma unroll
+                for (int m = 0; m < kAssignMTiles; ++m)
+                {
+                    mma_16x8x16(dot[m][2 * pair], a[m][kk], b[0], b[1]);
+                    mma_16x8x16(dot[m][2 * pair + 1], a[m][kk], b[2], b[3]);
+                }
+            }
+        // Columns are visited in increasing order, so a strict '<' keeps the lowest id on ties.
+#pragma unroll
+        for (int j = 0; j < kCentroidTile / 8; ++j)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+            {
+                int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
+                if (column < k)
+                {
+                    float norm = norms[column];
+#pragma unroll
+                    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+                        for (int r = 0; r < 2; ++r)
+                        {
+                            float distance = norm - 2.f * dot[m][j][2 * r + e];
+                            if (distance < best[m][r]) { best[m][r] = distance; best_index[m][r] = column; }
+                        }
+                }
+            }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int m = 0; m < kAssignMTiles; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+#pragma unroll
+            for (int offset = 1; offset < 4; offset *= 2)
+            {
+                float other = __shfl_xor_sync(kFullMask, best[m][r], offset);
+                int other_index = __shfl_xor_sync(kFullMask, best_index[m][r], offset);
+                if (other < best[m][r] || (other == best[m][r] && other_index < best_index[m][r])) { best[m][r] = other; best_index[m][r] = other_index; }
+            }
+            int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
+            if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[m][r];
+        }
+}
+
+extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
+svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
+                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+{
+    __shared__ float partial[kMeanWarps][kHeadDim];
+    const int cluster = blockIdx.x, g = blockIdx.y;
+    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+    const int64 begin = offsets[(int64)g * (k + 1) + cluster];
+    const int64 end = offsets[(int64)g * (k + 1) + cluster + 1];
+    const element_t* group_points = points + (int64)g * n * kHeadDim;
+    const int64* group_permutation = permutation + (int64)g * n;
+
+    float sum[kLanesPerRowElements];
+    #pragma unroll
+    for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] = 0.f;
+    for (int64 s = begin + warp; s < end; s += kMeanWarps)
+    {
+        const element_t* row = group_points + group_permutation[s] * kHeadDim + lane * kLanesPerRowElements;
+        #pragma unroll
+        for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] += element_to_float(row[e]);
+    }
+    #pragma unroll
+    for (int e = 0; e < kLanesPerRowElements; ++e) partial[warp][lane * kLanesPerRowElements + e] = sum[e];
+    __syncthreads();
+
+    const int64 count = end - begin;
+    element_t* out = centroids + ((int64)g * k + cluster) * kHeadDim;
+    const element_t* old = previous + ((int64)g * k + cluster) * kHeadDim;
+    for (int d = threadIdx.x; d < kHeadDim; d += kMeanWarps * kWarpSize)
+    {
+        if (count == 0) { out[d] = old[d]; continue; }
+        float total = 0.f;
+        #pragma unroll
+        for (int w = 0; w < kMeanWarps; ++w) total += partial[w][d];
+        out[d] = float_to_element(total / (float)count);
+    }
+}

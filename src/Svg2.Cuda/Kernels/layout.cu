@@ -1,0 +1,85 @@
+// Counting sort of tokens by cluster id, batched over G problems: the stable permutation, cluster
+// sizes and offsets in three passes over the labels, with integer atomics on shared memory only.
+//
+// The N tokens of a problem are cut into chunks of kSortChunk; one warp owns a chunk.
+// svg2_label_histogram: grid (chunks, G); per-chunk label counts -> chunk_counts [G, chunks, C].
+// svg2_cluster_offsets: grid (G), 1024 threads; turns chunk_counts into per-cluster exclusive
+//   prefixes over chunks (in place), writes sizes [G, C] and offsets [G, C + 1] (int64).
+// svg2_stable_scatter: grid (chunks, G); each warp walks its chunk in token order, 32 tokens at a
+//   time, ranks equal labels with __match_any_sync and writes permutation[offset + rank] = token, so
+//   the permutation is stable (original order inside a cluster).
+// Traffic: labels read twice, permutation written once, chunk_counts written and read twice.
+#include "common.cuh"
+
+constexpr int kSortChunk = 1024;
+constexpr int kOffsetsThreads = 1024;
+
+extern "C" __global__ void __launch_bounds__(kWarpSize)
+svg2_label_histogram(const int64* __restrict__ labels, int* __restrict__ chunk_counts, int n, int clusters, int chunks)
+{
+    extern __shared__ int counts[];
+    const int chunk = blockIdx.x, g = blockIdx.y;
+    for (int c = threadIdx.x; c < clusters; c += kWarpSize) counts[c] = 0;
+    __syncwarp();
+    const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
+    for (int token = begin + threadIdx.x; token < end; token += kWarpSize)
+        atomicAdd(&counts[(int)labels[(int64)g * n + token]], 1);
+    __syncwarp();
+    int* out = chunk_counts + ((int64)g * chunks + chunk) * clusters;
+    for (int c = threadIdx.x; c < clusters; c += kWarpSize) out[c] = counts[c];
+}
+
+extern "C" __global__ void __launch_bounds__(kOffsetsThreads)
+svg2_cluster_offsets(int* __restrict__ chunk_counts, int64* __restrict__ sizes, int64* __restrict__ offsets, int clusters, int chunks)
+{
+    extern __shared__ int totals[];
+    const int g = blockIdx.x;
+    int* counts = chunk_counts + (int64)g * chunks * clusters;
+    for (int c = threadIdx.x; c < clusters; c += kOffsetsThreads)
+    {
+        int running = 0;
+        for (int s = 0; s < chunks; ++s)
+        {
+            int value = counts[(int64)s * clusters + c];
+            counts[(int64)s * clusters + c] = running;
+            running += value;
+        }
+        totals[c] = running;
+        sizes[(int64)g * clusters + c] = running;
+    }
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int total = warp_exclusive_scan_in_place(totals, clusters);
+        if (threadIdx.x == 0) offsets[(int64)g * (clusters + 1) + clusters] = total;
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < clusters; c += kOffsetsThreads) offsets[(int64)g * (clusters + 1) + c] = totals[c];
+}
+
+extern "C" __global__ void __launch_bounds__(kWarpSize)
+svg2_stable_scatter(const int64* __restrict__ labels, const int* __restrict__ chunk_counts, const int64* __restrict__ offsets,
+                    int64* __restrict__ permutation, int n, int clusters, int chunks)
+{
+    extern __shared__ int next[];
+    const int chunk = blockIdx.x, g = blockIdx.y, lane = threadIdx.x;
+    const int* prefix = chunk_counts + ((int64)g * chunks + chunk) * clusters;
+    const int64* group_offsets = offsets + (int64)g * (clusters + 1);
+    for (int c = lane; c < clusters; c += kWarpSize) next[c] = (int)group_offsets[c] + prefix[c];
+    __syncwarp();
+    const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
+    for (int base = begin; base < end; base += kWarpSize)
+    {
+        const int token = base + lane;
+        const bool valid = token < end;
+        const int label = valid ? (int)labels[(int64)g * n + token] : -1;
+        const unsigned peers = __match_any_sync(kFullMask, label);
+        const int rank = __popc(peers & ((1u << lane) - 1u));
+        const int leader = __ffs(peers) - 1;
+        const int position = valid ? next[label] + rank : 0;
+        __syncwarp();
+        if (valid && lane == leader) next[label] += __popc(peers);
+        __syncwarp();
+        if (valid) permutation[(int64)g * n + position] = token;
+    }
+}

@@ -1,1 +1,0 @@
-namespace Svg2.Cuda; internal static class Placeholder {}

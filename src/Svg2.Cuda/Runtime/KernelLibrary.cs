@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Svg2.Cuda.Interop;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Runtime;
+
+/// <summary>
+/// Every SVG2 kernel compiled for one device, one element type and one head dimension (both are
+/// compile-time constants of the kernels), loaded as driver modules, with a typed launch.
+/// </summary>
+public sealed unsafe class KernelLibrary
+{
+    static readonly ConcurrentDictionary<(int Device, ScalarType Element, int HeadDim), KernelLibrary> Libraries = new();
+
+    readonly Dictionary<string, IntPtr> _functions = new(StringComparer.Ordinal);
+    readonly Dictionary<IntPtr, int> _sharedLimits = new();
+    readonly object _gate = new();
+
+    KernelLibrary(CudaDevice device, ScalarType element, int headDim)
+    {
+        Device = device;
+        Element = element;
+        HeadDim = headDim;
+        device.MakeCurrent();
+        var headers = KernelSources.Headers.Select(h => (h, KernelSources.Read(h))).ToList();
+        var options = CompileOptions(element, headDim);
+        foreach (var program in KernelSources.Programs)
+        {
+            var cubin = KernelCompiler.Compile(program, KernelSources.Read(program), headers, options, device.Architecture);
+            IntPtr module;
+            fixed (byte* image = cubin)
+                CudaException.ThrowIfFailed(CudaDriver.cuModuleLoadData(&module, image), $"cuModuleLoadData({program}, {device.Architecture})");
+            foreach (var function in KernelNames(program))
+            {
+                IntPtr handle;
+                var name = Encoding.UTF8.GetBytes(function + "\0");
+                fixed (byte* namePointer = name)
+                    CudaException.ThrowIfFailed(CudaDriver.cuModuleGetFunction(&handle, module, namePointer), $"cuModuleGetFunction({function})");
+                _functions[function] = handle;
+            }
+        }
+    }
+
+    /// <summary>The library for a device, element type and head dimension, compiled on first use.</summary>
+    public static KernelLibrary For(CudaDevice device, ScalarType element, int headDim)
+    {
+        if (!TensorChecks.IsSupportedElement(element)) throw new ArgumentException($"The CUDA kernels support BFloat16 and Float16, not {element}.");
+        if (!TensorChecks.IsSupportedHeadDim(headDim)) throw new ArgumentException($"The CUDA kernels support head dimension 64 or 128, not {headDim}.");
+        return Libraries.GetOrAdd((device.Ordinal, element, headDim), key => new KernelLibrary(device, key.Element, key.HeadDim));
+    }
+
+    /// <summary>The device the modules are loaded on.</summary>
+    public CudaDevice Device { get; }
+
+    /// <summary>Element type of q, k, v and centroids.</summary>
+    public ScalarType Element { get; }
+
+    /// <summary>Head dimension D.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>The NVRTC options (macros) that specialise the kernels.</summary>
+    public static IReadOnlyList<string> CompileOptions(ScalarType element, int headDim) =>
+        [$"-DSVG2_HEAD_DIM={headDim}", $"-DSVG2_ELEMENT_FP16={(element == ScalarType.Float16 ? 1 : 0)}", .. Stages.AttentionTuning.Current.CompileOptions];
+
+    /// <summary>The extern "C" kernels each program defines.</summary>
+    public static IReadOnlyList<string> KernelNames(string program) => program switch
+    {
+        "kmeans.cu" => ["svg2_centroid_norms", "svg2_kmeans_assign", "svg2_segment_means"],
+        "layout.cu" => ["svg2_label_histogram", "svg2_cluster_offsets", "svg2_stable_scatter"],
+        "selection.cu" => ["svg2_select_key_clusters"],
+        "attention.cu" => ["svg2_key_ranges", "svg2_plan_tiles", "svg2_sparse_attention"],
+        _ => throw new ArgumentException($"Unknown kernel program {program}."),
+    };
+
+    /// <summary>Launches a kernel on <paramref name="stream"/> (0 = the legacy default stream libtorch uses).</summary>
+    public void Launch(string kernel, (int X, int Y) grid, int threads, int sharedBytes, IntPtr stream, params ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (grid.X <= 0 || grid.Y <= 0) return;
+        if (!_functions.TryGetValue(kernel, out var function)) throw new ArgumentException($"No kernel named {kernel}.");
+        Device.MakeCurrent();
+        RaiseSharedLimit(function, kernel, sharedBytes);
+        var values = stackalloc ulong[Math.Max(1, arguments.Length)];
+        var pointers = stackalloc void*[Math.Max(1, arguments.Length)];
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            values[i] = arguments[i].Bits;
+            pointers[i] = &values[i];
+        }
+        CudaException.ThrowIfFailed(
+            CudaDriver.cuLaunchKernel(function, (uint)grid.X, (uint)grid.Y, 1, (uint)threads, 1, 1, (uint)sharedBytes, stream, pointers, null),
+            $"cuLaunchKernel({kernel}, grid {grid.X}x{grid.Y}, {threads} threads, {sharedBytes} B shared)");
+    }
+
+    /// <summary>Kernels above 48 KiB of dynamic shared memory must opt in once per function.</summary>
+    void RaiseSharedLimit(IntPtr function, string kernel, int sharedBytes)
+    {
+        const int DefaultSharedLimit = 48 * 1024;
+        if (sharedBytes <= DefaultSharedLimit) return;
+        lock (_gate)
+        {
+            if (_sharedLimits.TryGetValue(function, out var limit) && limit >= sharedBytes) return;
+            CudaException.ThrowIfFailed(CudaDriver.cuFuncSetAttribute(function, CudaDriver.FunctionAttributeMaxDynamicSharedBytes, sharedBytes),
+                $"cuFuncSetAttribute({kernel}, max dynamic shared memory {sharedBytes} B)");
+            _sharedLimits[function] = sharedBytes;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>
+/// GPU-side description of the sparse attention work: per (problem, query cluster) the selected key
+/// ranges (O(G x QC x KC) int32, never token indices), and the tile plan. Sized by maxima, so nothing
+/// depends on values read back to the host.
+/// </summary>
+internal sealed class AttentionWorkspace : IDisposable
+{
+    /// <summary>Allocates the buffers for G problems with QC query and KC key clusters.</summary>
+    public AttentionWorkspace(long groups, long queryClusters, long keyClusters, Device device)
+    {
+        RangeStart = empty([groups, queryClusters, keyClusters], ScalarType.Int32, device);
+        RangeEnd = empty([groups, queryClusters, keyClusters], ScalarType.Int32, device);
+        RangeCount = empty([groups, queryClusters], ScalarType.Int32, device);
+        SelectedKeys = empty([groups, queryClusters], ScalarType.Int32, device);
+        Order = empty([groups, queryClusters], ScalarType.Int32, device);
+        TileStart = empty([groups, queryClusters + 1], ScalarType.Int32, device);
+    }
+
+    /// <summary>[G, QC, KC] first permuted key row of each selected range.</summary>
+    public Tensor RangeStart { get; }
+
+    /// <summary>[G, QC, KC] end of each range in the virtual (concatenated) key sequence.</summary>
+    public Tensor RangeEnd { get; }
+
+    /// <summary>[G, QC] number of ranges.</summary>
+    public Tensor RangeCount { get; }
+
+    /// <summary>[G, QC] selected key tokens of each query cluster.</summary>
+    public Tensor SelectedKeys { get; }
+
+    /// <summary>[G, QC] query clusters, heaviest first.</summary>
+    public Tensor Order { get; }
+
+    /// <summary>[G, QC + 1] first tile of each cluster in <see cref="Order"/>; the last entry is the tile count.</summary>
+    public Tensor TileStart { get; }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        RangeStart.Dispose();
+        RangeEnd.Dispose();
+        RangeCount.Dispose();
+        SelectedKeys.Dispose();
+        Order.Dispose();
+        TileStart.Dispose();
+    }
+}

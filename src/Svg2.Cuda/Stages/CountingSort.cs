@@ -1,0 +1,52 @@
+using Svg2.Cuda.Runtime;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>
+/// The stable permutation by cluster id with sizes and offsets (layout.cu): histogram per chunk,
+/// prefix sums, stable scatter. Integer atomics on shared memory only; no host reads.
+/// </summary>
+internal static class CountingSort
+{
+    /// <summary>Tokens per chunk, as kSortChunk in layout.cu.</summary>
+    public const int Chunk = 1024;
+
+    /// <summary>Largest cluster count: the per-chunk counters must fit in shared memory.</summary>
+    public const int MaxClusters = 32768;
+
+    const int OffsetsThreads = 1024;
+    const int WarpThreads = 32;
+
+    /// <summary>Chunks of a problem with <paramref name="tokens"/> tokens.</summary>
+    public static int Chunks(long tokens) => (int)((tokens + Chunk - 1) / Chunk);
+
+    /// <summary>Scratch counters [G, chunks, C] int32.</summary>
+    public static Tensor AllocateCounts(long groups, long tokens, int clusters, Device device) =>
+        empty([groups, Chunks(tokens), clusters], ScalarType.Int32, device);
+
+    /// <summary>Enqueues the three passes; the outputs are preallocated.</summary>
+    /// <param name="library">Kernels of the device.</param>
+    /// <param name="labels">[G, N] int64.</param>
+    /// <param name="clusters">C.</param>
+    /// <param name="counts">[G, chunks, C] int32 scratch.</param>
+    /// <param name="sizes">[G, C] int64 output.</param>
+    /// <param name="offsets">[G, C + 1] int64 output.</param>
+    /// <param name="permutation">[G, N] int64 output.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    public static void Enqueue(KernelLibrary library, Tensor labels, int clusters, Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream)
+    {
+        if (clusters < 1 || clusters > MaxClusters)
+            throw new ArgumentException($"The CUDA counting sort supports 1 to {MaxClusters} clusters; got {clusters}.");
+        int groups = (int)labels.shape[0], tokens = (int)labels.shape[1], chunks = Chunks(tokens);
+        var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
+        var countsPointer = DevicePointer.Of(counts, ScalarType.Int32, nameof(counts));
+        var sizesPointer = DevicePointer.Of(sizes, ScalarType.Int64, nameof(sizes));
+        var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
+        var permutationPointer = DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation));
+        int counterBytes = clusters * sizeof(int);
+        library.Launch("svg2_label_histogram", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, tokens, clusters, chunks);
+        library.Launch("svg2_cluster_offsets", (groups, 1), OffsetsThreads, counterBytes, stream, countsPointer, sizesPointer, offsetsPointer, clusters, chunks);
+        library.Launch("svg2_stable_scatter", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, offsetsPointer, permutationPointer, tokens, clusters, chunks);
+    }
+}

@@ -1,0 +1,31 @@
+using Svg2.Algorithm;
+using Svg2.Cuda.Runtime;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>The size-weighted centroid top-p selection (selection.cu): one block per (problem, query cluster).</summary>
+internal static class SelectionKernel
+{
+    /// <summary>Largest key-cluster count the in-shared-memory sort supports.</summary>
+    public const int MaxKeyClusters = 8192;
+
+    const int Threads = 256;
+
+    /// <summary>Enqueues the selection; writes <paramref name="mask"/> [G, QC, KC] bool.</summary>
+    public static void Enqueue(KernelLibrary library, Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, SelectionRule rule, Tensor mask, IntPtr stream)
+    {
+        int groups = (int)queryCentroids.shape[0], queryClusters = (int)queryCentroids.shape[1], keyClusters = (int)keyCentroids.shape[1];
+        if (keyClusters > MaxKeyClusters)
+            throw new ArgumentException($"The CUDA selection supports at most {MaxKeyClusters} key clusters; got {keyClusters}.");
+        int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)keyClusters);
+        int shared = padded * (sizeof(ulong) + sizeof(float)) + library.HeadDim * sizeof(float);
+        library.Launch("svg2_select_key_clusters", (queryClusters, groups), Threads, shared, stream,
+            DevicePointer.Of(queryCentroids, library.Element, nameof(queryCentroids)),
+            DevicePointer.Of(keyCentroids, library.Element, nameof(keyCentroids)),
+            DevicePointer.Of(keySizes, ScalarType.Int64, nameof(keySizes)),
+            DevicePointer.Of(mask, ScalarType.Bool, nameof(mask)),
+            queryClusters, keyClusters, padded, (float)rule.TopP, rule.MinimumKept(keyClusters),
+            (float)(1.0 / Math.Sqrt(library.HeadDim)), rule.Precision == SelectionPrecision.BFloat16Emulated ? 1 : 0);
+    }
+}

@@ -1,0 +1,71 @@
+using Svg2.Algorithm;
+using Svg2.Cuda.Runtime;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>
+/// Ranges, tile plan and the variable-block sparse attention (attention.cu). q, k, v and the output
+/// stay in original token order: the permutations are applied inside the kernel's loads and store.
+/// </summary>
+internal static class SparseAttentionKernels
+{
+    /// <summary>Query rows per tile, as kBlockRows in attention.cu.</summary>
+    public const int BlockRows = 64;
+
+    /// <summary>Largest query-cluster count the planner's in-shared-memory sort supports.</summary>
+    public const int MaxQueryClusters = 8192;
+
+    const int RangeThreads = 128;
+    const int PlanThreads = 1024;
+    const int KeyValueBuffers = 2;
+
+    /// <summary>The most tiles any head can have: every cluster adds at most one partial tile.</summary>
+    public static int MaxTiles(long queryTokens, long queryClusters) => (int)((queryTokens + BlockRows - 1) / BlockRows + queryClusters);
+
+    /// <summary>Enqueues ranges and plan from a mask and the layouts.</summary>
+    public static void EnqueuePlan(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, AttentionWorkspace workspace, IntPtr stream)
+    {
+        int groups = (int)queryLayout.Groups, queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
+        if (queryClusters > MaxQueryClusters)
+            throw new ArgumentException($"The CUDA attention planner supports at most {MaxQueryClusters} query clusters; got {queryClusters}.");
+        library.Launch("svg2_key_ranges", (queryClusters, groups), RangeThreads, 0, stream,
+            DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)),
+            DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets"),
+            DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
+            DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
+            DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
+            DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
+            queryClusters, keyClusters);
+        int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)queryClusters);
+        library.Launch("svg2_plan_tiles", (groups, 1), PlanThreads, padded * sizeof(ulong) + queryClusters * sizeof(int), stream,
+            DevicePointer.Of(queryLayout.Sizes, ScalarType.Int64, "queryLayout.Sizes"),
+            DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
+            DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
+            DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+            queryClusters, padded);
+    }
+
+    /// <summary>Enqueues the attention itself; every row of <paramref name="output"/> is written.</summary>
+    public static void EnqueueAttention(KernelLibrary library, Tensor q, Tensor k, Tensor v, Tensor output,
+        ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream)
+    {
+        int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
+        int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
+        int rowBytes = library.HeadDim * 2;
+        var tuning = AttentionTuning.Current;
+        int shared = BlockRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + 2 * keyClusters * sizeof(int);
+        library.Launch("svg2_sparse_attention", (MaxTiles(queryTokens, queryClusters), groups), tuning.Threads, shared, stream,
+            DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
+            DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
+            DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
+            DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
+            DevicePointer.Of(keyLayout.Permutation, ScalarType.Int64, "keyLayout.Permutation"),
+            DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
+            DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
+            DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
+            DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
+            DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634));
+    }
+}

@@ -1,0 +1,287 @@
+using Svg2.Algorithm;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Verification;
+
+/// <summary>
+/// Checks of every CUDA kernel against float32 references on fresh random inputs: used by the
+/// skippable GPU tests and by <c>svg2 verify --device cuda</c> (which runs where no SDK exists).
+/// Outputs are filled with NaN before each run and every element is checked.
+/// </summary>
+public static class CudaConformance
+{
+    /// <summary>bf16/fp16 tolerance on relative Frobenius error against float32.</summary>
+    public const double HalfPrecisionTolerance = 1e-2;
+
+    /// <summary>Runs every check on CUDA device <paramref name="ordinal"/>; a failed check never stops the others.</summary>
+    public static IReadOnlyList<ConformanceResult> RunAll(int ordinal = 0, int seed = 2026)
+    {
+        if (!CudaDevice.IsAvailable(out var missing))
+            return [new ConformanceResult($"{new CudaBackend().Name} backend available", false, missing ?? "no CUDA device")];
+        var device = torch.device(DeviceType.CUDA, ordinal);
+        var results = new List<ConformanceResult> { Run("NVRTC compiles every kernel (bf16/fp16 x D 64/128)", () => CompileAll(ordinal)) };
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var dim in new[] { 64, 128 })
+            {
+                var tag = $"{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")} D{dim}";
+                results.Add(Run($"counting sort = stable sort ({tag})", () => CountingSortMatches(device, dtype, dim, seed)));
+                results.Add(Run($"k-means step vs float32 Lloyd ({tag})", () => KMeansMatches(device, dtype, dim, seed + 1)));
+                results.Add(Run($"sparse attention vs masked float32 ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2)));
+            }
+        results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3)));
+        results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
+        results.Add(Run("all-true mask = dense SDPA (bf16 D128)", () => AllTrueMaskEqualsDense(device, seed + 5)));
+        results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
+        results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
+        return results;
+    }
+
+    static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
+    {
+        try
+        {
+            var (passed, detail) = body();
+            return new ConformanceResult(check, passed, detail);
+        }
+        catch (Exception e)
+        {
+            return new ConformanceResult(check, false, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    static (bool, string) CompileAll(int ordinal)
+    {
+        var device = CudaDevice.Get(ordinal);
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var dim in new[] { 64, 128 })
+                KernelLibrary.For(device, dtype, dim);
+        return (true, $"{device.Name}, {device.Architecture}, NVRTC {KernelCompiler.NvrtcVersion.Major}.{KernelCompiler.NvrtcVersion.Minor}, driver {CudaDevice.DriverVersion}");
+    }
+
+    /// <summary>The counting sort gives the same permutation as a stable argsort, and sizes/offsets match.</summary>
+    public static (bool Passed, string Detail) CountingSortMatches(Device device, ScalarType dtype, int dim, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, Tokens = 5000, Clusters = 300;
+        var labels = ReferenceComputations.LabelsWithEmptyClusters(Groups, Tokens, Clusters, 0.7, generator).to(device);
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
+        var sizes = full([Groups, Clusters], -1L, ScalarType.Int64, device);
+        var offsets = full([Groups, Clusters + 1], -1L, ScalarType.Int64, device);
+        var permutation = full([Groups, Tokens], -1L, ScalarType.Int64, device);
+        CountingSort.Enqueue(library, labels, Clusters, CountingSort.AllocateCounts(Groups, Tokens, Clusters, device), sizes, offsets, permutation, IntPtr.Zero);
+        var (_, expected) = labels.sort(1, descending: false, stable: true);
+        var expectedSizes = zeros([Groups, Clusters], ScalarType.Int64, device).scatter_add_(1, labels, ones_like(labels));
+        var expectedOffsets = cat([zeros([Groups, 1], ScalarType.Int64, device), expectedSizes.cumsum(1)], 1);
+        long permutationMismatches = (permutation != expected).sum().item<long>();
+        long sizeMismatches = (sizes != expectedSizes).sum().item<long>();
+        long offsetMismatches = (offsets != expectedOffsets).sum().item<long>();
+        long empty = (expectedSizes == 0).sum().item<long>();
+        bool passed = permutationMismatches == 0 && sizeMismatches == 0 && offsetMismatches == 0;
+        return (passed, $"{permutationMismatches} permutation, {sizeMismatches} size, {offsetMismatches} offset mismatches; {empty} empty clusters");
+    }
+
+    /// <summary>
+    /// Two k-means iterations from centroids with duplicates (so some clusters empty): labels are the
+    /// float32 argmin except near-ties, sizes count the labels, centroids are member means, empty
+    /// clusters keep their centroid.
+    /// </summary>
+    public static (bool Passed, string Detail) KMeansMatches(Device device, ScalarType dtype, int dim, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, Tokens = 3000, Clusters = 150;
+        var points = randn([Groups, Tokens, dim], generator: generator).to(dtype).to(device);
+        var pick = randint(0, Tokens, [Groups, Clusters], generator: generator).to(device);
+        pick.narrow(1, Clusters - 10, 10).copy_(pick.narrow(1, 0, 10));
+        var initial = points.gather(1, pick.unsqueeze(-1).expand(-1, -1, dim)).contiguous();
+
+        var backend = new CudaBackend();
+        var afterOne = backend.KMeans(points, initial, 1);
+        var result = backend.KMeans(points, initial, 2);
+
+        // The second assignment ran against the centroids of the first update.
+        var distances = ReferenceComputations.CentroidDistances(points, afterOne.Centroids);
+        var best = distances.amin([-1]);
+        var chosen = distances.gather(2, result.Labels.unsqueeze(-1)).squeeze(-1);
+        var gap = chosen - best;
+        var tolerance = 1e-5 * distances.abs().amax([-1]) + 1e-6;
+        long wrong = (gap > tolerance).sum().item<long>();
+        long differing = (result.Labels != distances.argmin(-1)).sum().item<long>();
+
+        var (means, sizes) = ReferenceComputations.MemberMeans(points, result.Labels, afterOne.Centroids);
+        long sizeMismatches = (sizes != result.Sizes).sum().item<long>();
+        double centroidError = ReferenceComputations.RelativeError(result.Centroids, means);
+        var empty = (sizes == 0).unsqueeze(-1).expand_as(means);
+        long emptyCount = (sizes == 0).sum().item<long>();
+        long emptyChanged = (result.Centroids.masked_select(empty) != afterOne.Centroids.masked_select(empty)).sum().item<long>();
+        long nonFinite = result.Centroids.isfinite().logical_not().sum().item<long>();
+        long total = sizes.sum().item<long>();
+        bool passed = wrong == 0 && sizeMismatches == 0 && centroidError <= HalfPrecisionTolerance && emptyChanged == 0 && nonFinite == 0 && total == Groups * Tokens;
+        return (passed, $"labels: {wrong} not nearest, {differing} differ from argmin (near-ties allowed); sizes mismatches {sizeMismatches}; " +
+                        $"centroid rel. error {centroidError:E2}; {emptyCount} empty clusters, {emptyChanged} changed elements");
+    }
+
+    /// <summary>Selection in Float32 mode gives the reference mask except rows whose cut sits on a near-tie.</summary>
+    public static (bool Passed, string Detail) SelectionMatches(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 4, QueryClusters = 100, KeyClusters = 1000, Dim = 128;
+        var queryCentroids = (randn([Groups, QueryClusters, Dim], generator: generator) * 0.5).to(ScalarType.BFloat16).to(device);
+        var keyCentroids = (randn([Groups, KeyClusters, Dim], generator: generator) * 0.5).to(ScalarType.BFloat16).to(device);
+        var keySizes = randint(0, 150, [Groups, KeyClusters], generator: generator).to(device);
+        keySizes.narrow(1, 0, 50).zero_();
+        var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.Float32);
+        var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
+        var (expected, sorted) = ReferenceComputations.Selection(queryCentroids, keyCentroids, keySizes, rule.TopP, rule.MinimumKept(KeyClusters));
+        var rowsDiffering = (mask != expected).any(-1);
+        long differing = rowsDiffering.sum().item<long>();
+        long kept = mask.sum().item<long>(), expectedKept = expected.sum().item<long>();
+        // Near-ties: a differing row must have its cumulative mass within 1e-4 of top_p at the cut.
+        var before = sorted.cumsum(-1) - sorted;
+        var nearCut = ((before - rule.TopP).abs() < 1e-4).any(-1);
+        long unexplained = (rowsDiffering & nearCut.logical_not()).sum().item<long>();
+        bool passed = unexplained == 0 && mask.any(-1).all().item<bool>();
+        return (passed, $"{differing} of {Groups * QueryClusters} rows differ ({unexplained} not at a near-tie); kept {kept} vs {expectedKept}");
+    }
+
+    /// <summary>The bf16-emulated mode keeps the first cluster and at least floor(r x KC) clusters per row.</summary>
+    public static (bool Passed, string Detail) SelectionInvariantsBf16(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 2, QueryClusters = 64, KeyClusters = 500, Dim = 128;
+        var queryCentroids = randn([Groups, QueryClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var keyCentroids = randn([Groups, KeyClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var keySizes = randint(1, 100, [Groups, KeyClusters], generator: generator).to(device);
+        var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.BFloat16Emulated);
+        var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
+        var perRow = mask.sum(-1);
+        long minimum = perRow.min().item<long>();
+        var (_, order) = (queryCentroids.to(ScalarType.Float32).bmm(keyCentroids.to(ScalarType.Float32).transpose(1, 2))
+            + keySizes.to(ScalarType.Float32).log().unsqueeze(1)).max(-1);
+        bool firstKept = mask.gather(2, order.unsqueeze(-1)).all().item<bool>();
+        bool passed = minimum >= rule.MinimumKept(KeyClusters) && firstKept;
+        return (passed, $"fewest kept per row {minimum} (minimum {rule.MinimumKept(KeyClusters)}), most probable cluster always kept: {firstKept}");
+    }
+
+    /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>
+    public static (bool Passed, string Detail) SparseAttentionMatches(Device device, ScalarType dtype, int dim, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 2, QueryTokens = 1500, KeyTokens = 1700, QueryClusters = 40, KeyClusters = 90;
+        var q = randn([Groups, QueryTokens, dim], generator: generator).to(dtype).to(device);
+        var k = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
+        var v = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
+        var queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, QueryClusters, 0.8, generator).to(device);
+        var keyLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, KeyTokens, KeyClusters, 0.8, generator).to(device);
+        var mask = (rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.3).to(device);
+        mask.select(1, 0).zero_();   // one query cluster selects nothing: its rows must be 0
+        var backend = new CudaBackend();
+        using var queryLayout = backend.Layout(queryLabels, QueryClusters);
+        using var keyLayout = backend.Layout(keyLabels, KeyClusters);
+        double scale = 1.0 / Math.Sqrt(dim);
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
+        var output = full_like(q, double.NaN);
+        using var workspace = new AttentionWorkspace(Groups, QueryClusters, KeyClusters, device);
+        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, mask, workspace, IntPtr.Zero);
+        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+        var expected = ReferenceComputations.MaskedAttention(q, k, v, queryLabels, keyLabels, mask, scale);
+        long nonFinite = output.isfinite().logical_not().sum().item<long>();
+        double error = ReferenceComputations.RelativeError(output, expected);
+        var emptyRows = (queryLabels == 0).unsqueeze(-1).expand_as(output);
+        long nonZeroEmpty = (output.masked_select(emptyRows) != 0).sum().item<long>();
+        bool passed = nonFinite == 0 && error <= HalfPrecisionTolerance && nonZeroEmpty == 0;
+        return (passed, $"rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+    }
+
+    /// <summary>With every block selected, the sparse path equals PyTorch's dense attention.</summary>
+    public static (bool Passed, string Detail) AllTrueMaskEqualsDense(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 4, Tokens = 4096, Dim = 128, QueryClusters = 50, KeyClusters = 200;
+        var q = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var k = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var v = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var backend = new CudaBackend();
+        using var queryLayout = backend.Layout(ReferenceComputations.LabelsWithEmptyClusters(Groups, Tokens, QueryClusters, 0.9, generator).to(device), QueryClusters);
+        using var keyLayout = backend.Layout(ReferenceComputations.LabelsWithEmptyClusters(Groups, Tokens, KeyClusters, 0.9, generator).to(device), KeyClusters);
+        var mask = ones([Groups, QueryClusters, KeyClusters], ScalarType.Bool, device);
+        var output = backend.BlockSparseAttention(q, k, v, queryLayout, keyLayout, mask, 1.0 / Math.Sqrt(Dim));
+        var dense = nn.functional.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)).squeeze(0);
+        var exact = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+        double error = ReferenceComputations.RelativeError(output, exact);
+        double denseError = ReferenceComputations.RelativeError(dense, exact);
+        long nonFinite = output.isfinite().logical_not().sum().item<long>();
+        bool passed = nonFinite == 0 && error <= HalfPrecisionTolerance;
+        return (passed, $"rel. error vs float32 {error:E2} (PyTorch bf16 SDPA: {denseError:E2}); vs bf16 SDPA {ReferenceComputations.RelativeError(output, dense):E2}");
+    }
+
+    /// <summary>
+    /// The CUDA backend's whole steady-state kernel sequence (k-means on q and k, selection, plan,
+    /// attention) captured on a created stream into a CUDA graph; replayed from the same centroids it
+    /// must reproduce the eager run bit for bit. The TorchSharp input preparation is not in the graph.
+    /// </summary>
+    public static (bool Passed, string Detail) GraphCaptureReplays(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 4, Tokens = 8192, Dim = 128, QueryClusters = 64, KeyClusters = 256;
+        var q = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var k = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var v = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var queryStart = q.narrow(1, 0, QueryClusters).clone();
+        var keyStart = k.narrow(1, 0, KeyClusters).clone();
+        var queryCentroids = queryStart.clone();
+        var keyCentroids = keyStart.clone();
+        var rule = new SelectionRule(0.9, 0.1);
+        using var pipeline = new CudaSvg2Pipeline(Groups, Tokens, Tokens, Dim, QueryClusters, KeyClusters, ScalarType.BFloat16, device);
+        pipeline.Output.fill_(double.NaN);
+        pipeline.Enqueue(q, k, v, queryCentroids, keyCentroids, 2, rule);
+        var eager = pipeline.Output.clone();
+        var eagerMask = pipeline.BlockMask.clone();
+        var eagerCentroids = keyCentroids.clone();
+
+        queryCentroids.copy_(queryStart);
+        keyCentroids.copy_(keyStart);
+        pipeline.Output.fill_(double.NaN);
+        pipeline.Device.Synchronize();
+        using var graph = new CudaGraphCapture(pipeline.Device, stream => pipeline.Enqueue(q, k, v, queryCentroids, keyCentroids, 2, rule, stream));
+        graph.LaunchAndWait();
+        long outputDiffs = (pipeline.Output.to(ScalarType.Float32) != eager.to(ScalarType.Float32)).sum().item<long>();
+        long maskDiffs = (pipeline.BlockMask != eagerMask).sum().item<long>();
+        long centroidDiffs = (keyCentroids.to(ScalarType.Float32) != eagerCentroids.to(ScalarType.Float32)).sum().item<long>();
+        long nonFinite = eager.isfinite().logical_not().sum().item<long>();
+        bool passed = outputDiffs == 0 && maskDiffs == 0 && centroidDiffs == 0 && nonFinite == 0;
+        return (passed, $"graph replay vs eager: {outputDiffs} output, {maskDiffs} mask, {centroidDiffs} centroid differences; {nonFinite} NaN in eager output; density {pipeline.Density().mean().item<double>():P1}");
+    }
+
+    /// <summary>Head dim 96, CPU tensors and non-contiguous tensors are refused with messages naming the problem.</summary>
+    public static (bool Passed, string Detail) BadInputsRejected(Device device)
+    {
+        using var scope = NewDisposeScope();
+        var backend = new CudaBackend();
+        var messages = new List<string>();
+        bool Rejects(Func<Tensor> call, string expected)
+        {
+            try { call(); return false; }
+            catch (ArgumentException e) { messages.Add(e.Message); return e.Message.Contains(expected, StringComparison.OrdinalIgnoreCase); }
+        }
+        var odd = randn([1, 256, 96], device: device).to(ScalarType.BFloat16);
+        var cpu = randn([1, 256, 128]).to(ScalarType.BFloat16);
+        var strided = randn([1, 128, 256], device: device).to(ScalarType.BFloat16).transpose(1, 2);
+        var centroids = randn([1, 8, 96], device: device).to(ScalarType.BFloat16);
+        bool headDim = Rejects(() => backend.KMeans(odd, centroids, 1).Labels, "head dimension 96");
+        bool onCpu = Rejects(() => backend.KMeans(cpu, cpu.narrow(1, 0, 8).contiguous(), 1).Labels, "CUDA");
+        bool notContiguous = Rejects(() => backend.KMeans(strided, strided.narrow(1, 0, 8).contiguous(), 1).Labels, "contiguous");
+        bool supports = !backend.Supports(odd, odd, odd, out var reason) && reason!.Contains("96");
+        bool passed = headDim && onCpu && notContiguous && supports;
+        return (passed, string.Join(" | ", messages));
+    }
+}

@@ -1,0 +1,114 @@
+using Svg2.Algorithm;
+using Svg2.Cuda;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using static TorchSharp.torch;
+
+namespace Svg2.Tests.Cuda;
+
+/// <summary>Validation that runs before any CUDA call, so it is checked on machines without a GPU.</summary>
+public class CudaArgumentValidationTests
+{
+    [Fact]
+    public void CpuTensorIsRejectedNamingTheDevice()
+    {
+        using var points = randn(2, 64, 128).to(ScalarType.BFloat16);
+        using var centroids = randn(2, 8, 128).to(ScalarType.BFloat16);
+        var error = Assert.Throws<ArgumentException>(() => new CudaBackend().KMeans(points, centroids, 1));
+        Assert.Contains("CUDA device", error.Message);
+        Assert.Contains("cpu", error.Message);
+    }
+
+    [Fact]
+    public void HeadDimension96IsRejectedBeforeTheDevice()
+    {
+        using var points = randn(1, 32, 96).to(ScalarType.BFloat16);
+        using var centroids = randn(1, 4, 96).to(ScalarType.BFloat16);
+        var error = Assert.Throws<ArgumentException>(() => new CudaBackend().KMeans(points, centroids, 1));
+        Assert.Contains("head dimension 96", error.Message);
+    }
+
+    [Fact]
+    public void Float32IsRejectedNamingTheDtype()
+    {
+        using var points = randn(1, 32, 128);
+        var error = Assert.Throws<ArgumentException>(() => TensorChecks.RequirePoints(points, "q"));
+        Assert.Contains("Float32", error.Message);
+        Assert.Contains("q", error.Message);
+    }
+
+    [Fact]
+    public void SupportsExplainsWhyNot()
+    {
+        using var q = randn(1, 32, 128).to(ScalarType.BFloat16);
+        Assert.False(new CudaBackend().Supports(q, q, q, out var reason));
+        Assert.Contains("not a CUDA device", reason);
+        using var odd = randn(1, 32, 80).to(ScalarType.Float16);
+        Assert.False(new CudaBackend().Supports(odd, odd, odd, out var oddReason));
+        Assert.Contains("not a CUDA device", oddReason);
+    }
+
+    [Fact]
+    public void MissingLayoutShapeIsNamed()
+    {
+        using var labels = zeros(2, 10, ScalarType.Int64);
+        var error = Assert.Throws<ArgumentException>(() => TensorChecks.RequireShape(labels, "queryLayout.Permutation", 2, 12));
+        Assert.Contains("[2, 12]", error.Message);
+        Assert.Contains("[2, 10]", error.Message);
+    }
+
+    [Theory]
+    [InlineData("64,16,2", 64, 16, 2, 128)]
+    [InlineData("32,32,3", 32, 32, 3, 64)]
+    [InlineData(null, 64, 16, 2, 128)]
+    public void AttentionTuningParses(string? text, int keys, int warpRows, int minBlocks, int threads)
+    {
+        var tuning = AttentionTuning.Parse(text);
+        Assert.Equal((keys, warpRows, minBlocks, threads), (tuning.BlockKeys, tuning.WarpRows, tuning.MinBlocks, tuning.Threads));
+    }
+
+    [Theory]
+    [InlineData("64,16")]
+    [InlineData("48,24,2")]
+    [InlineData("128,16,2")]
+    [InlineData("64,32,0")]
+    public void BadAttentionTuningIsRejected(string text) =>
+        Assert.Contains("SVG2_ATTENTION_TUNING", Assert.Throws<ArgumentException>(() => AttentionTuning.Parse(text)).Message);
+
+    [Fact]
+    public void MaxTilesBoundsEveryPartition()
+    {
+        var random = new Random(7);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int clusters = random.Next(1, 50);
+            var sizes = Enumerable.Range(0, clusters).Select(_ => random.Next(0, 300)).ToArray();
+            int tokens = sizes.Sum();
+            int tiles = sizes.Sum(s => (s + SparseAttentionKernels.BlockRows - 1) / SparseAttentionKernels.BlockRows);
+            Assert.True(tiles <= SparseAttentionKernels.MaxTiles(tokens, clusters));
+        }
+    }
+
+    [Fact]
+    public void CompileOptionsCarryHeadDimAndElementType()
+    {
+        var options = KernelLibrary.CompileOptions(ScalarType.Float16, 64);
+        Assert.Contains("-DSVG2_HEAD_DIM=64", options);
+        Assert.Contains("-DSVG2_ELEMENT_FP16=1", options);
+        Assert.Contains("-DSVG2_ELEMENT_FP16=0", KernelLibrary.CompileOptions(ScalarType.BFloat16, 128));
+    }
+
+    [Fact]
+    public void EveryKernelSourceIsEmbedded()
+    {
+        foreach (var file in KernelSources.Programs.Concat(KernelSources.Headers))
+            Assert.Contains("svg2", KernelSources.Read(file), StringComparison.OrdinalIgnoreCase);
+        foreach (var program in KernelSources.Programs)
+            foreach (var kernel in KernelLibrary.KernelNames(program))
+                Assert.Contains($"{kernel}(", KernelSources.Read(program));
+    }
+
+    [Fact]
+    public void SelectionRuleMinimumMatchesTheSpecification() =>
+        Assert.Equal(100, new SelectionRule(0.9, 0.1).MinimumKept(1000));
+}

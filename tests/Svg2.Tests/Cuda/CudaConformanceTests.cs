@@ -1,0 +1,50 @@
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Verification;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Tests.Cuda;
+
+/// <summary>The GPU conformance checks (the same code as <c>svg2 verify --device cuda</c>); skipped without CUDA.</summary>
+public class CudaConformanceTests
+{
+    static Device Gpu()
+    {
+        Skip.IfNot(CudaDevice.IsAvailable(out var reason), $"no CUDA device: {reason}");
+        Skip.IfNot(torch.cuda.is_available(), "libtorch has no CUDA");
+        return torch.device(DeviceType.CUDA, 0);
+    }
+
+    static void AssertPassed((bool Passed, string Detail) result) => Assert.True(result.Passed, result.Detail);
+
+    [SkippableTheory]
+    [InlineData(ScalarType.BFloat16, 128)]
+    [InlineData(ScalarType.Float16, 64)]
+    public void CountingSortMatchesStableSort(ScalarType dtype, int dim) => AssertPassed(CudaConformance.CountingSortMatches(Gpu(), dtype, dim, 11));
+
+    [SkippableTheory]
+    [InlineData(ScalarType.BFloat16, 128)]
+    [InlineData(ScalarType.Float16, 64)]
+    public void KMeansMatchesFloat32Lloyd(ScalarType dtype, int dim) => AssertPassed(CudaConformance.KMeansMatches(Gpu(), dtype, dim, 12));
+
+    [SkippableTheory]
+    [InlineData(ScalarType.BFloat16, 128)]
+    [InlineData(ScalarType.BFloat16, 64)]
+    [InlineData(ScalarType.Float16, 128)]
+    public void SparseAttentionMatchesMaskedReference(ScalarType dtype, int dim) => AssertPassed(CudaConformance.SparseAttentionMatches(Gpu(), dtype, dim, 13));
+
+    [SkippableFact]
+    public void SelectionMatchesFloat32Reference() => AssertPassed(CudaConformance.SelectionMatches(Gpu(), 14));
+
+    [SkippableFact]
+    public void SelectionBf16KeepsMinimumAndFirst() => AssertPassed(CudaConformance.SelectionInvariantsBf16(Gpu(), 15));
+
+    [SkippableFact]
+    public void AllTrueMaskEqualsDenseAttention() => AssertPassed(CudaConformance.AllTrueMaskEqualsDense(Gpu(), 16));
+
+    [SkippableFact]
+    public void SteadyStateCallReplaysFromACudaGraph() => AssertPassed(CudaConformance.GraphCaptureReplays(Gpu(), 17));
+
+    [SkippableFact]
+    public void BadInputsAreRejected() => AssertPassed(CudaConformance.BadInputsRejected(Gpu()));
+}

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Svg2.Cuda;
+using Svg2.Methods;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -46,8 +48,9 @@ public static class BenchModelCommand
         var inputs = new Option<string?>("--inputs") { Description = "Conformance: safetensors with latents, timesteps, context (and clip_fea, y).", Hidden = true };
         var output = new Option<string?>("--out") { Description = "Conformance: safetensors to write block.{i} and output to.", Hidden = true };
 
+        var density = new Option<double?>("--density") { Description = "Aim SVG2 at this density instead of a top-p: random weights give nearly uniform attention, where the mass a cluster set holds tracks its share of keys, so top-p is set to the density (the density reached is reported)." };
         var command = new Command("bench-model", "Time Wan 2.1 transformer steps with dense attention and with SVG2, and project the full model and sampling schedule.");
-        foreach (var option in new Option[] { model, shape, layers, steps, topP, queryClusters, keyClusters, dtype, device, report, weights, inputs, output })
+        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, device, report, weights, inputs, output })
             command.Options.Add(option);
 
         command.SetAction(parse =>
@@ -66,6 +69,8 @@ public static class BenchModelCommand
             {
                 TopP = parse.GetValue(topP), QueryClusters = parse.GetValue(queryClusters), KeyClusters = parse.GetValue(keyClusters),
             };
+            if (parse.GetValue(density) is { } aim)
+                options = options with { TopP = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
             var text = RunBenchmark(parse.GetValue(model)!, parse.GetValue(shape)!, config, scalarType, target, parse.GetValue(steps), options);
             Console.Write(text);
             if (parse.GetValue(report) is { } reportPath) File.AppendAllText(reportPath, text);
@@ -106,7 +111,9 @@ public static class BenchModelCommand
         var dense = WanForwardBenchmark.Measure("dense (SDPA)", wan, inputs, DenseAttentionProcessor.Instance, steps);
         long memoryDense = DeviceMemory.UsedBytes(device);
         using var state = new Svg2ModelState(config.Layers);
-        var svg2 = new Svg2AttentionProcessor(new Svg2Attention(options), state, DenseWarmupPolicy.None);
+        // The CUDA kernels for CUDA tensors; the portable reference elsewhere.
+        var attention = new Svg2Attention(options, device.type == DeviceType.CUDA ? new CudaBackend() : null);
+        var svg2 = new Svg2AttentionProcessor(attention, state, DenseWarmupPolicy.None);
         var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, steps, svg2);
         long memorySparse = DeviceMemory.UsedBytes(device);
 
@@ -121,7 +128,7 @@ public static class BenchModelCommand
         var text = new StringBuilder();
         text.AppendLine(inv, $"### bench-model: Wan {modelName}, {shape} (latent {frames}x{height}x{width}, {grid.Tokens} tokens), {dtype}, {device.type}");
         text.AppendLine();
-        text.AppendLine(inv, $"Measured with {config.Layers} of {fullLayers} layers at full width, {steps} forwards per method (batch 1, one guidance pass); SVG2 with {options.QueryClusters}/{options.KeyClusters} clusters, top-p {options.TopP}, no dense warm-up, {new Svg2Attention(options).Backend.Name} backend.");
+        text.AppendLine(inv, $"Measured with {config.Layers} of {fullLayers} layers at full width, {steps} forwards per method (batch 1, one guidance pass); SVG2 with {options.QueryClusters}/{options.KeyClusters} clusters, top-p {options.TopP}, no dense warm-up, {attention.Backend.Name} backend.");
         text.AppendLine();
         text.AppendLine("| method | first forward (ms) | forward (ms) | attention (ms) | attention share | per block (ms) | outside blocks (ms) | density | full-depth forward (ms) | device memory in use after (GiB) |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");

@@ -1,5 +1,11 @@
 using System.CommandLine;
+using Spectre.Console;
 using Svg2.Cli.Commands;
+
+// Logs and CI capture output through a pipe, where the console reports a width of 80 columns;
+// give tables room there instead of wrapping every cell.
+const int RedirectedWidth = 160;
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
 
 var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (benchmarks, evaluation, sweeps).");
 root.Subcommands.Add(BenchCommand.Create());

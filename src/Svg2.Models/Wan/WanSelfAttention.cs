@@ -9,33 +9,13 @@ namespace Svg2.Models.Wan;
 /// embedding, attention by the given processor, and the output projection. Checkpoint keys: q, k, v, o
 /// (weight, bias), norm_q.weight, norm_k.weight.
 /// </summary>
-public sealed class WanSelfAttention : nn.Module
+public sealed class WanSelfAttention : WanAttentionProjections
 {
-    readonly int _heads;
 
-    internal Linear Q { get; }
-    internal Linear K { get; }
-    internal Linear V { get; }
-    internal Linear O { get; }
-    internal WanRmsNorm NormQ { get; }
-    internal WanRmsNorm NormK { get; }
 
     /// <summary>Creates the layer.</summary>
-    public WanSelfAttention(WanConfig config, Device? device, ScalarType dtype) : base(nameof(WanSelfAttention))
+    public WanSelfAttention(WanConfig config, Device? device, ScalarType dtype) : base(nameof(WanSelfAttention), config, device, dtype)
     {
-        _heads = config.Heads;
-        Q = nn.Linear(config.Dim, config.Dim, device: device, dtype: dtype);
-        K = nn.Linear(config.Dim, config.Dim, device: device, dtype: dtype);
-        V = nn.Linear(config.Dim, config.Dim, device: device, dtype: dtype);
-        O = nn.Linear(config.Dim, config.Dim, device: device, dtype: dtype);
-        NormQ = new WanRmsNorm(config.Dim, config.Eps, device, dtype);
-        NormK = new WanRmsNorm(config.Dim, config.Eps, device, dtype);
-        register_module("q", Q);
-        register_module("k", K);
-        register_module("v", V);
-        register_module("o", O);
-        register_module("norm_q", NormQ);
-        register_module("norm_k", NormK);
     }
 
     /// <summary>Self-attention of x, [B, S, dim]; returns [B, S, dim] in the weights' dtype.</summary>
@@ -45,13 +25,13 @@ public sealed class WanSelfAttention : nn.Module
         long batch = x.shape[0], tokens = x.shape[1];
         var computeType = Q.weight!.dtype;
         // The reference rotates in high precision and rounds to the attention dtype only at the kernel.
-        var q = rope.Apply(NormQ.Forward(Q.ApplyInWeightType(x)).view(batch, tokens, _heads, -1)).to(computeType);
-        var k = rope.Apply(NormK.Forward(K.ApplyInWeightType(x)).view(batch, tokens, _heads, -1)).to(computeType);
-        var v = V.ApplyInWeightType(x).view(batch, tokens, _heads, -1);
+        var q = rope.Apply(NormQ.Forward(Q.ApplyInWeightType(x)).view(batch, tokens, Heads, -1)).to(computeType);
+        var k = rope.Apply(NormK.Forward(K.ApplyInWeightType(x)).view(batch, tokens, Heads, -1)).to(computeType);
+        var v = V.ApplyInWeightType(x).view(batch, tokens, Heads, -1);
         var call = new AttentionCall(layer, context.Step, context.FirstPass, context.PassCount,
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), rope.Grid);
         var attended = processor.Process(call);
-        var expected = new[] { batch, (long)_heads, tokens, q.shape[3] };
+        var expected = new[] { batch, (long)Heads, tokens, q.shape[3] };
         if (!attended.shape.SequenceEqual(expected))
             throw new InvalidOperationException($"Attention processor {processor.GetType().Name} returned [{string.Join(", ", attended.shape)}], expected [{string.Join(", ", expected)}].");
         var merged = attended.transpose(1, 2).reshape(batch, tokens, -1);

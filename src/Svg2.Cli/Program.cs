@@ -1,14 +1,16 @@
 using System.CommandLine;
+using Spectre.Console;
 using Svg2.Cli.Commands;
 
-var root = new RootCommand("SVG2: semantic-aware sparse attention for video diffusion transformers.");
+// Logs and CI capture output through a pipe, where the console reports a width of 80 columns;
+// give tables room there instead of wrapping every cell.
+const int RedirectedWidth = 160;
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
+
+var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (benchmarks, evaluation, sweeps).");
+root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(SweepCommand.Create());
+root.Subcommands.Add(BenchModelCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
-
-var device = new Option<string>("--device") { Description = "Backend to benchmark (cuda).", DefaultValueFactory = _ => "cuda" };
-var shape = new Option<string>("--shape") { Description = "Shape preset, or 'all'.", DefaultValueFactory = _ => "wan-14b-720p" };
-var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement.", DefaultValueFactory = _ => 20 };
-var bench = new Command("bench", "Time SVG2 against dense attention.") { device, shape, iterations };
-bench.SetAction(parse => CudaBenchmarkReport.Run(parse.GetValue(shape)!, parse.GetValue(iterations)));
-root.Subcommands.Add(bench);
-
 return root.Parse(args).Invoke();

@@ -19,8 +19,8 @@ public interface ISvg2Backend
     string Name { get; }
 
     /// <summary>
-    /// Whether this backend can run a problem with these inputs; when it cannot, <paramref name="reason"/>
-    /// says why (device, dtype, head dimension, layout).
+    /// Whether this backend can run a problem with these [G, N, D] inputs; when it cannot,
+    /// <paramref name="reason"/> says why (device, dtype, head dimension, layout).
     /// </summary>
     bool Supports(Tensor q, Tensor k, Tensor v, out string? reason);
 

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using Spectre.Console;
+using Svg2.Attention;
+using Svg2.Cli.Rendering;
+using Svg2.Methods;
+using Svg2.Workloads;
+using static TorchSharp.torch;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary>
+/// <c>svg2 bench</c>: SVG2 and its baselines on the built-in video-like workload, at equal density.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var shape = new Option<string>("--shape") { Description = $"workload shape: {string.Join(", ", VideoShape.Named.Keys)}", DefaultValueFactory = _ => "small" };
+        var methods = new Option<string>("--methods") { Description = "comma-separated methods to compare", DefaultValueFactory = _ => string.Join(",", MethodCatalog.Names) };
+        var density = new Option<double?>("--density") { Description = "drive every method to this density; default: SVG2 at its top_p, the baselines at SVG2's density" };
+        var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all up to 2048 rows, else a seeded sample of 1024)" };
+        var json = new Option<string?>("--json") { Description = "also write the measurements to this JSON file" };
+        var compare = new Option<bool>("--compare") { Description = "with --device cuda: compare the methods' quality on the GPU instead of timing SVG2's stages against dense attention" };
+        var iterations = new Option<int>("--iterations") { Description = "with --device cuda: timed iterations per measurement, after 10 warm-ups", DefaultValueFactory = _ => 20 };
+        var device = new DeviceOptions();
+        var config = new Svg2ConfigOptions();
+        var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
+        foreach (var option in new Option[] { shape, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
+        device.AddTo(command);
+        config.AddTo(command);
+        command.SetAction(result => CommandErrors.Run(() =>
+        {
+            var target = VideoShape.FromName(result.GetValue(shape)!);
+            var onDevice = device.ResolveDevice(result);
+            if (onDevice.type == TorchSharp.DeviceType.CUDA && !result.GetValue(compare))
+                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
+            var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
+            var options = config.Build(result);
+            var names = ParseMethods(result.GetValue(methods)!);
+            long sequence = target.SequenceLength;
+            long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);
+
+            AnsiConsole.MarkupLineInterpolated($"[bold]workload[/] {result.GetValue(shape)}: {target.Batch}x{target.Heads} heads, {target.Frames}x{target.Height}x{target.Width} tokens{(target.TextTokens > 0 ? $" + {target.TextTokens} text" : "")} (S = {sequence}), D = {target.HeadDim}, {dtype} on {onDevice.type}");
+            using var sample = VideoLikeWorkload.Generate(target, (int)result.GetValue(config.Seed), dtype, onDevice);
+            var (q, k, v) = (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value));
+            var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
+            var grid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(sequence);
+
+            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, DeviceOptions.ChooseBackend(q, k, v));
+            AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements));
+            AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
+            if (result.GetValue(json) is { } path)
+                JsonReports.Write(path, new RunReport("bench", result.GetValue(shape)!, sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
+            return 0;
+        }));
+        return command;
+    }
+
+    internal static string[] ParseMethods(string list)
+    {
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var name in names)
+            if (!MethodCatalog.Names.Contains(name, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"Unknown method '{name}'. Known methods: {string.Join(", ", MethodCatalog.Names)}.");
+        return names.Length > 0 ? names : throw new ArgumentException("--methods names no method.");
+    }
+
+    /// <summary>
+    /// Runs SVG2 first (at its top_p, or at the target density) and every other method at the
+    /// density SVG2 reached (or the target), with a progress bar.
+    /// </summary>
+    internal static List<MethodMeasurement> MeasureAll(string[] names, Configuration.Svg2Options options, TokenGrid grid, TextTokens? text,
+        Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows, Backends.ISvg2Backend backend)
+    {
+        var ordered = names.OrderBy(n => n.Equals("svg2", StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToArray();
+        var measurements = new List<MethodMeasurement>();
+        double? coldStart = null;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("methods", maxValue: ordered.Length);
+                double? equalDensity = targetDensity;
+                using var layerCache = new Svg2LayerState();
+                foreach (var name in ordered)
+                {
+                    task.Description = name;
+                    if (name == "svg2") coldStart = ColdStart(options, backend, text, q, k, layerCache);
+                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, layerCache);
+                    var budget = name == "svg2" && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
+                    var (measurement, output) = MethodRunner.Run(method, q, k, v, budget, rows);
+                    output.Dispose();
+                    measurements.Add(measurement);
+                    equalDensity ??= name == "svg2" ? measurement.MeanDensity : null;
+                    task.Increment(1);
+                }
+            });
+        if (coldStart is { } milliseconds)
+            AnsiConsole.MarkupLineInterpolated($"svg2 is timed in its steady state: k-means warm-started from the layer's cached centroids ({options.StepIterations} iterations). The cold start that fills the cache once per layer and video ({options.InitIterations} iterations) took {milliseconds:0} ms.");
+        return measurements;
+    }
+
+    /// <summary>The first call of a layer: k-means from random centroids, which fills the cache.</summary>
+    static double ColdStart(Configuration.Svg2Options options, Backends.ISvg2Backend backend, TextTokens? text, Tensor q, Tensor k, Svg2LayerState cache)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        new Svg2Attention(options, backend).Cluster(q.unsqueeze(0), k.unsqueeze(0), cache, text).Dispose();
+        if (q.device_type == TorchSharp.DeviceType.CUDA) cuda.synchronize(q.device);
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    static Table HeadKindTable(IReadOnlyList<MethodMeasurement> measurements, IReadOnlyList<HeadKind> kinds, int batch)
+    {
+        var table = new Table().Title("relative L2 error by head type").Border(TableBorder.Rounded);
+        table.AddColumn("head type");
+        foreach (var m in measurements) table.AddColumn(new TableColumn(m.Method).RightAligned());
+        foreach (var kind in kinds.Distinct())
+        {
+            var heads = Enumerable.Range(0, batch * kinds.Count).Where(g => kinds[g % kinds.Count] == kind).ToArray();
+            table.AddRow([kind.ToString(), .. measurements.Select(m => heads.Average(g => m.RelativeError[g]).ToString("0.0000"))]);
+        }
+        return table;
+    }
+}

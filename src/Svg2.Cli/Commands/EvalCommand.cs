@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Spectre.Console;
+using Svg2.Attention;
+using Svg2.Cli.Rendering;
+using Svg2.IO;
+using Svg2.Methods;
+using static TorchSharp.torch;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary><c>svg2 eval</c>: one method on user-supplied q, k, v.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var qkv = new Option<string>("--qkv") { Description = "safetensors file with q, k, v: [B, H, S, D], F32, BF16 or F16", Required = true };
+        var method = new Option<string>("--method") { Description = $"one of {string.Join(", ", MethodCatalog.Names)}", DefaultValueFactory = _ => "svg2" };
+        var density = new Option<double?>("--density") { Description = "search the method's budget until the mean density matches this within 1%" };
+        var parameter = new Option<double?>("--parameter") { Description = "budget of a baseline without --density: top_p (blocks), extent in [0, 1] (window), kept fraction (oracle); SVG2 uses --top-p" };
+        var grid = new Option<string?>("--grid") { Description = "token grid FxHxW of the sequence, for the window method (default 1x1xS)" };
+        var text = new Option<int[]?>("--text") { Description = "trailing text rows and prompt length, e.g. --text 256 96 (HunyuanVideo)", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
+        var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all)" };
+        var outPath = new Option<string?>("--out") { Description = "write the output tensor as 'out' (same shape and dtype, original order) to this safetensors file" };
+        var json = new Option<string?>("--json") { Description = "write per-head density, recall, error, the configuration and timings to this JSON file" };
+        var perHead = new Option<bool>("--per-head") { Description = "print the per-head table" };
+        var device = new DeviceOptions();
+        var config = new Svg2ConfigOptions();
+        var command = new Command("eval", "Run one attention method on q, k, v from a safetensors file and report its quality against dense attention.");
+        foreach (var option in new Option[] { qkv, method, density, parameter, grid, text, statRows, outPath, json, perHead }) command.Options.Add(option);
+        device.AddTo(command);
+        config.AddTo(command);
+        command.SetAction(result => CommandErrors.Run(() =>
+        {
+            string name = result.GetValue(method)!;
+            var options = config.Build(result);
+            var onDevice = device.ResolveDevice(result);
+            var (q4, k4, v4) = QkvFile.Read(result.GetValue(qkv)!);
+            var dtype = device.ResolveType(result) ?? q4.dtype;
+            (q4, k4, v4) = (q4.to(dtype).to(onDevice), k4.to(dtype).to(onDevice), v4.to(dtype).to(onDevice));
+            var (q, k, v) = (AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4));
+            var textTokens = result.GetValue(text) is { Length: 2 } t ? new TextTokens(t[0], t[1]) : (TextTokens?)null;
+            textTokens?.Validate(q.shape[1]);
+            var tokenGrid = ParseGrid(result.GetValue(grid), q.shape[1]);
+            double? target = result.GetValue(density);
+            var budget = target is not null ? new MethodRunner.Budget(TargetDensity: target)
+                : new MethodRunner.Budget(Parameter: name == "svg2" ? options.TopP : result.GetValue(parameter));
+
+            var backend = DeviceOptions.ChooseBackend(q, k, v);
+            var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, backend, target), q, k, v, budget, result.GetValue(statRows));
+            AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
+            AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement]));
+            if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
+            if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensitySearch.RelativeTolerance * target.Value)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] density {measurement.MeanDensity:P2} is the closest {name} reaches to {target:P2} on this input.");
+            if (result.GetValue(outPath) is { } path)
+                SafeTensorsWriter.Write(path, [new("out", output.reshape(q4.shape).cpu())]);
+            if (result.GetValue(json) is { } report)
+                JsonReports.Write(report, new RunReport("eval", result.GetValue(qkv)!, q4.shape, dtype.ToString(), onDevice.type.ToString(), options, [measurement], DateTime.UtcNow.ToString("O")));
+            output.Dispose();
+            return 0;
+        }));
+        return command;
+    }
+
+    internal static TokenGrid ParseGrid(string? text, long tokens)
+    {
+        if (text is null) return TokenGrid.Sequence(tokens);
+        var parts = text.Split('x');
+        if (parts.Length != 3 || !parts.All(p => int.TryParse(p, out int n) && n > 0))
+            throw new ArgumentException($"--grid must be FxHxW with positive integers (got '{text}').");
+        var grid = new TokenGrid(int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]));
+        return grid.Tokens == tokens ? grid : throw new ArgumentException($"--grid {text} holds {grid.Tokens} tokens; the inputs have {tokens}.");
+    }
+}

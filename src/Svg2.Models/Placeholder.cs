@@ -1,1 +1,0 @@
-namespace Svg2.Models; internal static class Placeholder {}

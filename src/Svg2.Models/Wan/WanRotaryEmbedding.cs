@@ -1,0 +1,58 @@
+using Svg2.Positional;
+using static TorchSharp.torch;
+
+namespace Svg2.Models.Wan;
+
+/// <summary>
+/// Wan's 3D rotary position embedding. The head dimension is read as D/2 complex pairs (elements 2j and
+/// 2j+1); the pairs are split between frame, row and column positions as D/2 - 2 floor(D/6), floor(D/6)
+/// and floor(D/6) pairs (for D = 128: 22, 21, 21), each segment with its own frequencies
+/// theta^(-2j/width) over its width in real dimensions (44, 42, 42), theta = 10000.
+/// </summary>
+public sealed class WanRotaryEmbedding : IDisposable
+{
+    const double Theta = 10000;
+
+    /// <summary>cos of the rotation angle, [S, D/2] float32.</summary>
+    public Tensor Cos { get; }
+
+    /// <summary>sin of the rotation angle, [S, D/2] float32.</summary>
+    public Tensor Sin { get; }
+
+    /// <summary>The grid the tables were built for.</summary>
+    public LatentGrid Grid { get; }
+
+    /// <summary>Builds the tables for a grid and head width, in float64 then rounded to float32.</summary>
+    public WanRotaryEmbedding(LatentGrid grid, int headDim, Device device)
+    {
+        if (headDim % 2 != 0 || headDim < 6) throw new ArgumentException($"Head width {headDim} must be even and at least 6.");
+        Grid = grid;
+        using var scope = NewDisposeScope();
+        // The same angle table as the workload generator's: one implementation of Wan's 3D RoPE.
+        var angles = new Rope3D(headDim, Theta).Angles(grid.Frames, grid.Height, grid.Width);
+        Cos = angles.cos().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
+        Sin = angles.sin().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rotates x, [B, S, H, D], in float32; returns float32 of the same shape.</summary>
+    public Tensor Apply(Tensor x)
+    {
+        if (x.shape.Length != 4 || x.shape[1] != Grid.Tokens || x.shape[3] != Cos.shape[1] * 2)
+            throw new ArgumentException($"Rotary embedding for {Grid.Tokens} tokens and head width {Cos.shape[1] * 2} cannot apply to [{string.Join(", ", x.shape)}].");
+        using var scope = NewDisposeScope();
+        var pairs = x.to(ScalarType.Float32).view(x.shape[0], x.shape[1], x.shape[2], -1, 2);
+        var real = pairs.select(-1, 0);
+        var imaginary = pairs.select(-1, 1);
+        var cos = Cos.view(1, Grid.Tokens, 1, -1);
+        var sin = Sin.view(1, Grid.Tokens, 1, -1);
+        var rotated = stack([real * cos - imaginary * sin, real * sin + imaginary * cos], -1);
+        return rotated.flatten(3).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Cos.Dispose();
+        Sin.Dispose();
+    }
+}

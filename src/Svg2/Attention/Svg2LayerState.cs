@@ -1,0 +1,68 @@
+using static TorchSharp.torch;
+
+namespace Svg2.Attention;
+
+/// <summary>
+/// The per-layer state of SVG2: the query and key centroids of the layer's most recent call, from
+/// which the next call's k-means warm-starts. Reset it at the start of every video.
+/// </summary>
+public sealed class Svg2LayerState : IDisposable
+{
+    Tensor? queryCentroids;
+    Tensor? keyCentroids;
+
+    /// <summary>Cached query centroids [G, QC, D], or null before the first call.</summary>
+    public Tensor? QueryCentroids => queryCentroids;
+
+    /// <summary>Cached key centroids [G, KC, D], or null before the first call.</summary>
+    public Tensor? KeyCentroids => keyCentroids;
+
+    /// <summary>Calls that updated this state since the last reset.</summary>
+    public int Calls { get; private set; }
+
+    /// <summary>Forgets the centroids; the next call starts k-means from random centroids.</summary>
+    public void Reset()
+    {
+        queryCentroids?.Dispose();
+        keyCentroids?.Dispose();
+        queryCentroids = keyCentroids = null;
+        Calls = 0;
+    }
+
+    /// <summary>
+    /// The cached centroids to warm-start a problem of as many groups as
+    /// <paramref name="clusters"/> clusters like <paramref name="points"/>, or null when there is no
+    /// compatible cache (first call, other cluster count, dimension, dtype or device). A cache made
+    /// for one batch element serves every element of a larger batch.
+    /// </summary>
+    internal static Tensor? WarmStart(Tensor? cached, Tensor points, int clusters)
+    {
+        if (cached is null) return null;
+        long groups = points.shape[0];
+        if (cached.shape[1] != clusters || cached.shape[2] != points.shape[2] || cached.dtype != points.dtype
+            || !Algorithm.TensorPredicates.SameDevice(cached, points) || groups % cached.shape[0] != 0)
+            return null;
+        return cached.shape[0] == groups ? cached : cached.repeat(groups / cached.shape[0], 1, 1);
+    }
+
+    internal Tensor? QueryWarmStart(Tensor points, int clusters) => WarmStart(queryCentroids, points, clusters);
+
+    internal Tensor? KeyWarmStart(Tensor points, int clusters) => WarmStart(keyCentroids, points, clusters);
+
+    /// <summary>Overwrites the cache with the centroids of the latest call.</summary>
+    internal void Store(Tensor newQueryCentroids, Tensor newKeyCentroids)
+    {
+        var q = newQueryCentroids.detach().clone();
+        var k = newKeyCentroids.detach().clone();
+        q.DetachFromDisposeScope();
+        k.DetachFromDisposeScope();
+        queryCentroids?.Dispose();
+        keyCentroids?.Dispose();
+        queryCentroids = q;
+        keyCentroids = k;
+        Calls++;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Reset();
+}

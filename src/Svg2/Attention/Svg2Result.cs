@@ -1,0 +1,34 @@
+using Svg2.Statistics;
+using static TorchSharp.torch;
+
+namespace Svg2.Attention;
+
+/// <summary>The output of one SVG2 call and its statistics.</summary>
+/// <param name="Output">[B, H, S, D] in the original token order.</param>
+/// <param name="Density">[B, H] float64 fraction of the score matrix computed per head (kept on the
+/// device: reading it is a host synchronisation the caller chooses).</param>
+/// <param name="Sparsity">The block structure used: labels and block mask (text blocks included).</param>
+/// <param name="QueryClusters">Query clusters used (after scaling).</param>
+/// <param name="KeyClusters">Key clusters used (after scaling).</param>
+/// <param name="KMeansIterations">Iterations run on Q and on K (init or warm-started count).</param>
+/// <param name="Quality">Recall and relative error against dense attention, when requested.</param>
+public sealed record Svg2Result(
+    Tensor Output,
+    Tensor Density,
+    BlockSparsity Sparsity,
+    int QueryClusters,
+    int KeyClusters,
+    int KMeansIterations,
+    AttentionQuality? Quality) : IDisposable
+{
+    /// <summary>Density per head, flattened over batch and heads (a host read).</summary>
+    public double[] DensityPerHead() => Density.cpu().reshape(-1).data<double>().ToArray();
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Output.Dispose();
+        Density.Dispose();
+        Sparsity.Dispose();
+    }
+}

@@ -1,0 +1,74 @@
+using Svg2.Algorithm;
+using static TorchSharp.torch;
+
+namespace Svg2.Attention;
+
+/// <summary>
+/// Exact block-sparse attention whose blocks are variable-size clusters, in TorchSharp operations:
+/// the portable reference of the attention stage.
+/// </summary>
+/// <remarks>
+/// Works in the permuted layout, one query cluster at a time: the rows of query cluster i attend
+/// the concatenation of the row ranges of the key clusters it selected, with an exact float32
+/// softmax. Only selected blocks are computed, and the largest temporary is one cluster's rows by
+/// its selected keys. The block structure is read on the host, which is fine for a reference
+/// path and is exactly what a fast backend avoids.
+/// </remarks>
+public static class VariableBlockAttention
+{
+    /// <summary>Computes the attention; see <see cref="Backends.ISvg2Backend.BlockSparseAttention"/>.</summary>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale)
+    {
+        Validate(q, k, v, queryLayout, keyLayout, blockMask);
+        using var scope = NewDisposeScope();
+        long groups = q.shape[0], dim = q.shape[2], valueDim = v.shape[2];
+        int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
+        var qp = ClusterPermutation.Apply(q, queryLayout.Permutation).to(ScalarType.Float32);
+        var kp = ClusterPermutation.Apply(k, keyLayout.Permutation).to(ScalarType.Float32);
+        var vp = ClusterPermutation.Apply(v, keyLayout.Permutation).to(ScalarType.Float32);
+        long[] queryOffsets = queryLayout.Offsets.cpu().data<long>().ToArray();
+        long[] keyOffsets = keyLayout.Offsets.cpu().data<long>().ToArray();
+        bool[] mask = blockMask.cpu().data<bool>().ToArray();
+
+        var output = zeros([groups, q.shape[1], valueDim], ScalarType.Float32, q.device);
+        var keyRows = new List<long>();
+        for (int g = 0; g < groups; g++)
+        {
+            for (int i = 0; i < queryClusters; i++)
+            {
+                long rowStart = queryOffsets[g * (queryClusters + 1) + i];
+                long rowCount = queryOffsets[g * (queryClusters + 1) + i + 1] - rowStart;
+                if (rowCount == 0) continue;
+                keyRows.Clear();
+                for (int j = 0; j < keyClusters; j++)
+                {
+                    if (!mask[((long)g * queryClusters + i) * keyClusters + j]) continue;
+                    long keyStart = keyOffsets[g * (keyClusters + 1) + j], keyEnd = keyOffsets[g * (keyClusters + 1) + j + 1];
+                    for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
+                }
+                if (keyRows.Count == 0) continue;
+                using var inner = NewDisposeScope();
+                var index = tensor(keyRows.ToArray(), device: q.device);
+                var keys = kp[g].index_select(0, index);
+                var values = vp[g].index_select(0, index);
+                var rows = qp[g].narrow(0, rowStart, rowCount);
+                var probabilities = (rows.matmul(keys.t()) * scale).softmax(-1);
+                output[g].narrow(0, rowStart, rowCount).copy_(probabilities.matmul(values));
+            }
+        }
+        return ClusterPermutation.Invert(output, queryLayout.Permutation).to(q.dtype).MoveToOuterDisposeScope();
+    }
+
+    internal static void Validate(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask)
+    {
+        if (q.dim() != 3 || k.dim() != 3 || v.dim() != 3)
+            throw new ArgumentException($"q, k, v must be [G, N, D]; got [{string.Join(", ", q.shape)}], [{string.Join(", ", k.shape)}], [{string.Join(", ", v.shape)}].");
+        if (q.shape[0] != k.shape[0] || k.shape[0] != v.shape[0] || q.shape[2] != k.shape[2] || k.shape[1] != v.shape[1])
+            throw new ArgumentException($"q [{string.Join(", ", q.shape)}], k [{string.Join(", ", k.shape)}] and v [{string.Join(", ", v.shape)}] disagree in groups, head dimension or key count.");
+        if (queryLayout.Tokens != q.shape[1] || keyLayout.Tokens != k.shape[1])
+            throw new ArgumentException($"Cluster layouts cover {queryLayout.Tokens} query and {keyLayout.Tokens} key rows; the inputs have {q.shape[1]} and {k.shape[1]}.");
+        if (blockMask.dtype != ScalarType.Bool || blockMask.dim() != 3 || blockMask.shape[0] != q.shape[0]
+            || blockMask.shape[1] != queryLayout.Clusters || blockMask.shape[2] != keyLayout.Clusters)
+            throw new ArgumentException($"Block mask must be bool [{q.shape[0]}, {queryLayout.Clusters}, {keyLayout.Clusters}]; got {blockMask.dtype} [{string.Join(", ", blockMask.shape)}].");
+    }
+}

@@ -1,0 +1,25 @@
+using static TorchSharp.torch;
+
+namespace Svg2.Backends;
+
+/// <summary>
+/// Picks the backend for a problem: the preferred (fast) backend when it supports the inputs,
+/// otherwise the portable reference, with the preferred backend's reason for declining.
+/// </summary>
+public static class BackendChoice
+{
+    /// <summary>The backend to use for [G, N, D] inputs.</summary>
+    /// <param name="preferred">The fast backend, or null for the reference.</param>
+    /// <param name="q">[G, N, D].</param>
+    /// <param name="k">[G, N, D].</param>
+    /// <param name="v">[G, N, D].</param>
+    /// <param name="fallbackReason">Why the preferred backend was not used; null when it was (or none was preferred).</param>
+    public static ISvg2Backend For(ISvg2Backend? preferred, Tensor q, Tensor k, Tensor v, out string? fallbackReason)
+    {
+        fallbackReason = null;
+        if (preferred is null) return ReferenceBackend.Instance;
+        if (preferred.Supports(q, k, v, out var reason)) return preferred;
+        fallbackReason = $"the {preferred.Name} backend cannot run these inputs ({reason}); using the {ReferenceBackend.Instance.Name} backend";
+        return ReferenceBackend.Instance;
+    }
+}

@@ -1,0 +1,40 @@
+using Svg2.Algorithm;
+using Svg2.Attention;
+using static TorchSharp.torch;
+
+namespace Svg2.Backends;
+
+/// <summary>
+/// Every SVG2 stage in portable TorchSharp operations, on any device and dtype: the oracle the fast
+/// backends are checked against. It reads block structure on the host in the attention stage.
+/// </summary>
+public sealed class ReferenceBackend : ISvg2Backend
+{
+    /// <summary>The shared instance (the backend holds no state).</summary>
+    public static ReferenceBackend Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public string Name => "reference";
+
+    /// <inheritdoc/>
+    public bool Supports(Tensor q, Tensor k, Tensor v, out string? reason)
+    {
+        reason = null;
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations) =>
+        Algorithm.KMeans.Run(points, initialCentroids, iterations);
+
+    /// <inheritdoc/>
+    public ClusterLayout Layout(Tensor labels, int clusters) => ClusterPermutation.FromLabels(labels, clusters);
+
+    /// <inheritdoc/>
+    public Tensor SelectKeyClusters(Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, SelectionRule rule) =>
+        CriticalClusterSelection.Select(queryCentroids, keyCentroids, keySizes, rule);
+
+    /// <inheritdoc/>
+    public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale) =>
+        VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale);
+}

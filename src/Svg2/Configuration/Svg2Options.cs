@@ -1,0 +1,75 @@
+using Svg2.Algorithm;
+
+namespace Svg2.Configuration;
+
+/// <summary>
+/// The configuration of one SVG2 attention operator. Defaults are the reference implementation's
+/// (Wan 2.1 T2V 720p): 300 query clusters, 1000 key clusters, top_p 0.9, at least 10% of the key
+/// clusters, 50 k-means iterations on the first call of a layer and 2 on every later call.
+/// </summary>
+public sealed record Svg2Options
+{
+    /// <summary>Query clusters per head (QC).</summary>
+    public int QueryClusters { get; init; } = 300;
+
+    /// <summary>Key clusters per head (KC).</summary>
+    public int KeyClusters { get; init; } = 1000;
+
+    /// <summary>Attention mass each query cluster's selected key clusters must cover, in (0, 1].</summary>
+    public double TopP { get; init; } = 0.9;
+
+    /// <summary>At least floor(ratio x KC) key clusters are kept for every query cluster.</summary>
+    public double MinKeyClusterRatio { get; init; } = 0.10;
+
+    /// <summary>K-means iterations from a random start (the first call of a layer).</summary>
+    public int InitIterations { get; init; } = 50;
+
+    /// <summary>K-means iterations warm-started from the layer's cached centroids.</summary>
+    public int StepIterations { get; init; } = 2;
+
+    /// <summary>Numerics of the top-p cut. Float32 is the default and a documented deviation.</summary>
+    public SelectionPrecision SelectionPrecision { get; init; } = SelectionPrecision.Float32;
+
+    /// <summary>Seed of the random k-means initialisation.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>
+    /// When true (the default), cluster counts too large for a short sequence are scaled down by
+    /// <see cref="ClusterCountRule"/>; when false, they are used exactly as given and a count larger
+    /// than the number of tokens is an error.
+    /// </summary>
+    public bool ScaleClusterCounts { get; init; } = true;
+
+    /// <summary>The selection rule these options describe.</summary>
+    public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first value that cannot work.</summary>
+    public void Validate()
+    {
+        if (QueryClusters < 1) throw new ArgumentException($"QueryClusters must be at least 1 (got {QueryClusters}).");
+        if (KeyClusters < 1) throw new ArgumentException($"KeyClusters must be at least 1 (got {KeyClusters}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"TopP must lie in (0, 1] (got {TopP}).");
+        if (!(MinKeyClusterRatio >= 0 && MinKeyClusterRatio <= 1))
+            throw new ArgumentException($"MinKeyClusterRatio must lie in [0, 1] (got {MinKeyClusterRatio}).");
+        if (InitIterations < 1) throw new ArgumentException($"InitIterations must be at least 1 (got {InitIterations}).");
+        if (StepIterations < 1) throw new ArgumentException($"StepIterations must be at least 1 (got {StepIterations}).");
+    }
+
+    /// <summary>
+    /// The cluster counts used for a sequence of <paramref name="tokens"/> clustered tokens, after
+    /// validation and, when <see cref="ScaleClusterCounts"/> is set, scaling.
+    /// </summary>
+    public (int QueryClusters, int KeyClusters) ClusterCountsFor(long tokens)
+    {
+        Validate();
+        if (tokens < 1) throw new ArgumentException($"Cannot cluster a sequence of {tokens} tokens.");
+        if (ScaleClusterCounts)
+            return (ClusterCountRule.Scale(QueryClusters, tokens, ClusterCountRule.MinTokensPerQueryCluster),
+                    ClusterCountRule.Scale(KeyClusters, tokens, ClusterCountRule.MinTokensPerKeyCluster));
+        if (QueryClusters > tokens)
+            throw new ArgumentException($"QueryClusters ({QueryClusters}) exceeds the number of tokens to cluster ({tokens}).");
+        if (KeyClusters > tokens)
+            throw new ArgumentException($"KeyClusters ({KeyClusters}) exceeds the number of tokens to cluster ({tokens}).");
+        return (QueryClusters, KeyClusters);
+    }
+}

@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Text.Json;
+using Svg2.Cli.Commands;
+using Svg2.IO;
+using static TorchSharp.torch;
+
+namespace Svg2.Tests.Cli;
+
+public sealed class CommandTests : IDisposable
+{
+    readonly string folder = Directory.CreateTempSubdirectory("svg2-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    static int Invoke(Command command, params string[] args)
+    {
+        var root = new RootCommand { command };
+        return root.Parse([command.Name, .. args]).Invoke();
+    }
+
+    string WriteQkv(int seed, long[] shape, ScalarType dtype = ScalarType.Float32)
+    {
+        string path = Path.Combine(folder, $"qkv{seed}.safetensors");
+        SafeTensorsWriter.Write(path, [new("q", TestTensors.Normal(seed, shape, dtype)), new("k", TestTensors.Normal(seed + 1, shape, dtype)), new("v", TestTensors.Normal(seed + 2, shape, dtype))]);
+        return path;
+    }
+
+    [Fact]
+    public void EvalWritesTheOutputTensorAndAPerHeadReport()
+    {
+        string input = WriteQkv(1, [2, 3, 96, 16], ScalarType.BFloat16);
+        string output = Path.Combine(folder, "out.safetensors"), report = Path.Combine(folder, "report.json");
+        Assert.Equal(0, Invoke(EvalCommand.Create(), "--qkv", input, "--density", "0.3", "--out", output, "--json", report));
+
+        using var file = SafeTensorsFile.Open(output);
+        var result = file.Read("out");
+        Assert.Equal(new long[] { 2, 3, 96, 16 }, result.shape);
+        Assert.Equal(ScalarType.BFloat16, result.dtype);
+        Assert.False(result.isnan().any().item<bool>());
+
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var method = json.RootElement.GetProperty("methods")[0];
+        Assert.Equal("svg2", method.GetProperty("method").GetString());
+        Assert.Equal(6, method.GetProperty("density").GetArrayLength());
+        Assert.InRange(method.GetProperty("density").EnumerateArray().Average(d => d.GetDouble()), 0.297, 0.303);
+        Assert.Equal(6, method.GetProperty("relativeError").GetArrayLength());
+        Assert.True(json.RootElement.GetProperty("configuration").GetProperty("topP").GetDouble() > 0);
+    }
+
+    [Theory]
+    [InlineData("blocks")]
+    [InlineData("window")]
+    [InlineData("oracle")]
+    [InlineData("dense")]
+    public void EvalRunsEveryBaseline(string method) =>
+        Assert.Equal(0, Invoke(EvalCommand.Create(), "--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, "--density", "0.5", "--grid", "4x4x4"));
+
+    [Fact]
+    public void EvalNamesAMissingTensor()
+    {
+        string path = Path.Combine(folder, "only-q.safetensors");
+        SafeTensorsWriter.Write(path, [new("q", zeros(1, 1, 8, 4))]);
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, Invoke(EvalCommand.Create(), "--qkv", path));
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains("no tensor 'k'", error.ToString());
+    }
+
+    [Fact]
+    public void EvalRejectsAGridOfTheWrongSize() =>
+        Assert.Equal(2, Invoke(EvalCommand.Create(), "--qkv", WriteQkv(7, [1, 1, 64, 8]), "--method", "window", "--grid", "2x2x2"));
+
+    [Fact]
+    public void BenchRunsOnTheTinyWorkload() =>
+        Assert.Equal(0, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "svg2,blocks,dense", "--json", Path.Combine(folder, "bench.json")));
+
+    [Fact]
+    public void SweepWritesCsvAndPlots()
+    {
+        string outDir = Path.Combine(folder, "sweep");
+        Assert.Equal(0, Invoke(SweepCommand.Create(), "--shape", "tiny", "--densities", "0.3,0.6", "--methods", "svg2,blocks", "--out-dir", outDir));
+        var lines = File.ReadAllLines(Path.Combine(outDir, "sweep.csv"));
+        Assert.Equal(1 + 2 * 2, lines.Length);
+        Assert.All(new[] { "sweep-error.png", "sweep-recall.png" }, png =>
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(outDir, png)).Take(4)));
+    }
+
+    [Fact]
+    public void UnknownMethodIsAnError() =>
+        Assert.Equal(2, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "svg3"));
+}

@@ -4,8 +4,9 @@
 //   3. bitonic sort of (P desc, j asc) packed in 64-bit keys in shared memory (KC padded to a power of two)
 //   4. top-p cut: rank m kept iff m == 0, or the mass ranked before it is <= top_p, or m < min_kept
 //   5. mask[g, i, :] written in cluster-id order (bool bytes)
-// In bf16-emulated mode the scores, probabilities and prefix sums are rounded to bf16 and compared
-// with bf16(top_p), as the reference's bf16 tensors do. Traffic: KC x D centroid reads per block
+// In bf16-emulated mode the scores, probabilities and running prefix sum are rounded to bf16 and
+// compared with bf16(top_p), as the reference's bf16 tensors do (same convention as
+// Svg2.Algorithm.CriticalClusterSelection). Traffic: KC x D centroid reads per block
 // (from L2), KC bytes of mask written.
 #include "common.cuh"
 
@@ -45,13 +46,12 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     for (int d = threadIdx.x; d < kHeadDim; d += kSelectThreads) query[d] = element_to_float(cq[d]);
     __syncthreads();
 
-    const float root = sqrtf((float)kHeadDim);
     for (int j = warp; j < kc; j += kSelectWarps)
     {
         float dot = 0.f;
         for (int d = lane; d < kHeadDim; d += kWarpSize) dot += query[d] * element_to_float(ck[(int64)j * kHeadDim + d]);
         dot = warp_sum(dot);
-        if (lane == 0) scores[j] = bf16_mode ? round_to_bf16(round_to_bf16(dot) / root) : dot * scale;
+        if (lane == 0) scores[j] = bf16_mode ? round_to_bf16(dot * scale) : dot * scale;
     }
     __syncthreads();
 
@@ -97,14 +97,15 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     if (threadIdx.x == 0)
     {
         // The cumulative mass only grows, so the kept ranks are a prefix: find where it ends.
+        // In bf16 mode the running sum itself is rounded after every addition, as a bf16 cumsum is.
         const float threshold = bf16_mode ? round_to_bf16(top_p) : top_p;
         float mass = 0.f;
         int by_mass = kc;
         for (int m = 0; m < kc; ++m)
         {
-            float before = bf16_mode ? round_to_bf16(mass) : mass;
-            if (m > 0 && before > threshold) { by_mass = m; break; }
-            mass += __uint_as_float(~(unsigned)(keys[m] >> 32));
+            if (m > 0 && mass > threshold) { by_mass = m; break; }
+            float p = __uint_as_float(~(unsigned)(keys[m] >> 32));
+            mass = bf16_mode ? round_to_bf16(mass + p) : mass + p;
         }
         kept = max(by_mass, min(min_kept, kc));
     }

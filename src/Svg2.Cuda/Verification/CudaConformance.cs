@@ -112,7 +112,7 @@ public static class CudaConformance
         long wrong = (gap > tolerance).sum().item<long>();
         long differing = (result.Labels != distances.argmin(-1)).sum().item<long>();
 
-        var (means, sizes) = ReferenceComputations.MemberMeans(points, result.Labels, afterOne.Centroids);
+        var (means, sizes) = KMeans.Update(points.to(ScalarType.Float32), result.Labels, afterOne.Centroids);
         long sizeMismatches = (sizes != result.Sizes).sum().item<long>();
         double centroidError = ReferenceComputations.RelativeError(result.Centroids, means);
         var empty = (sizes == 0).unsqueeze(-1).expand_as(means);
@@ -137,7 +137,8 @@ public static class CudaConformance
         keySizes.narrow(1, 0, 50).zero_();
         var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.Float32);
         var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
-        var (expected, sorted) = ReferenceComputations.Selection(queryCentroids, keyCentroids, keySizes, rule.TopP, rule.MinimumKept(KeyClusters));
+        var expected = CriticalClusterSelection.Select(queryCentroids, keyCentroids, keySizes, rule);
+        var (sorted, _) = CriticalClusterSelection.Probabilities(queryCentroids, keyCentroids, keySizes).sort(-1, descending: true, stable: true);
         var rowsDiffering = (mask != expected).any(-1);
         long differing = rowsDiffering.sum().item<long>();
         long kept = mask.sum().item<long>(), expectedKept = expected.sum().item<long>();
@@ -149,24 +150,30 @@ public static class CudaConformance
         return (passed, $"{differing} of {Groups * QueryClusters} rows differ ({unexplained} not at a near-tie); kept {kept} vs {expectedKept}");
     }
 
-    /// <summary>The bf16-emulated mode keeps the first cluster and at least floor(r x KC) clusters per row.</summary>
+    /// <summary>
+    /// The bf16-emulated mode keeps the first cluster and at least floor(r x KC) clusters per row, and
+    /// agrees with the library's bf16-emulated reference except rows where float32 summation order
+    /// flips a bf16 rounding (at most 5% of rows).
+    /// </summary>
     public static (bool Passed, string Detail) SelectionInvariantsBf16(Device device, int seed)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         const int Groups = 2, QueryClusters = 64, KeyClusters = 500, Dim = 128;
+        const double MaxDifferingRowShare = 0.05;
         var queryCentroids = randn([Groups, QueryClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
         var keyCentroids = randn([Groups, KeyClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
         var keySizes = randint(1, 100, [Groups, KeyClusters], generator: generator).to(device);
         var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.BFloat16Emulated);
         var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
-        var perRow = mask.sum(-1);
-        long minimum = perRow.min().item<long>();
-        var (_, order) = (queryCentroids.to(ScalarType.Float32).bmm(keyCentroids.to(ScalarType.Float32).transpose(1, 2))
-            + keySizes.to(ScalarType.Float32).log().unsqueeze(1)).max(-1);
-        bool firstKept = mask.gather(2, order.unsqueeze(-1)).all().item<bool>();
-        bool passed = minimum >= rule.MinimumKept(KeyClusters) && firstKept;
-        return (passed, $"fewest kept per row {minimum} (minimum {rule.MinimumKept(KeyClusters)}), most probable cluster always kept: {firstKept}");
+        long minimum = mask.sum(-1).min().item<long>();
+        var (_, first) = CriticalClusterSelection.Probabilities(queryCentroids, keyCentroids, keySizes).max(-1);
+        bool firstKept = mask.gather(2, first.unsqueeze(-1)).all().item<bool>();
+        var expected = CriticalClusterSelection.Select(queryCentroids, keyCentroids, keySizes, rule);
+        long differing = (mask != expected).any(-1).sum().item<long>();
+        bool passed = minimum >= rule.MinimumKept(KeyClusters) && firstKept && differing <= MaxDifferingRowShare * Groups * QueryClusters;
+        return (passed, $"fewest kept per row {minimum} (minimum {rule.MinimumKept(KeyClusters)}), most probable cluster always kept: {firstKept}; " +
+                        $"{differing} of {Groups * QueryClusters} rows differ from the bf16-emulated reference");
     }
 
     /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>

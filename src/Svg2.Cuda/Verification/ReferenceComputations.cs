@@ -4,8 +4,10 @@ using static TorchSharp.torch;
 namespace Svg2.Cuda.Verification;
 
 /// <summary>
-/// Float32 references the CUDA kernels are checked against, written directly from the specification
-/// with TorchSharp operations (dense and small: for test-sized problems only).
+/// Float32 references the CUDA kernels are checked against that the library's own reference path
+/// (Svg2.Algorithm) does not provide in this form: the full distance matrix (for tie tolerance) and a
+/// dense element-masked attention (an oracle independent of the block formulation). Dense and small:
+/// for test-sized problems only.
 /// </summary>
 internal static class ReferenceComputations
 {
@@ -15,31 +17,6 @@ internal static class ReferenceComputations
         var x = points.to(ScalarType.Float32);
         var c = centroids.to(ScalarType.Float32);
         return c.square().sum(-1).unsqueeze(1) - 2 * x.bmm(c.transpose(1, 2));
-    }
-
-    /// <summary>Member means in float32 ([G, K, D]) and sizes ([G, K] int64) for given labels; empty rows take <paramref name="previous"/>.</summary>
-    public static (Tensor Means, Tensor Sizes) MemberMeans(Tensor points, Tensor labels, Tensor previous)
-    {
-        long groups = points.shape[0], dim = points.shape[2], clusters = previous.shape[1];
-        var x = points.to(ScalarType.Float32);
-        var sums = zeros([groups, clusters, dim], ScalarType.Float32, points.device).scatter_add_(1, labels.unsqueeze(-1).expand(-1, -1, dim), x);
-        var sizes = zeros([groups, clusters], ScalarType.Int64, points.device).scatter_add_(1, labels, ones_like(labels));
-        var means = sums / sizes.clamp_min(1).unsqueeze(-1).to(ScalarType.Float32);
-        return (where(sizes.unsqueeze(-1) > 0, means, previous.to(ScalarType.Float32)), sizes);
-    }
-
-    /// <summary>The top-p selection in float32 with sorted probabilities; returns the mask and the sorted probabilities.</summary>
-    public static (Tensor Mask, Tensor SortedProbabilities) Selection(Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, double topP, int minimumKept)
-    {
-        var scores = queryCentroids.to(ScalarType.Float32).bmm(keyCentroids.to(ScalarType.Float32).transpose(1, 2)) / Math.Sqrt(queryCentroids.shape[2]);
-        var weights = keySizes.to(ScalarType.Float32).unsqueeze(1) * (scores - scores.amax([-1], keepdim: true)).exp();
-        var probabilities = weights / weights.sum(-1, keepdim: true).clamp_min(1e-12);
-        var (sorted, order) = probabilities.sort(-1, descending: true, stable: true);
-        var before = sorted.cumsum(-1) - sorted;
-        var rank = arange(sorted.shape[2], device: sorted.device).expand_as(sorted);
-        var keep = (rank == 0) | (before <= topP) | (rank < minimumKept);
-        var mask = zeros_like(keep).scatter_(-1, order, keep);
-        return (mask, sorted);
     }
 
     /// <summary>Exact attention of each query over the keys its cluster selected, original order, float32; rows with no key are 0.</summary>

@@ -161,18 +161,23 @@ public static class CudaConformance
         using var generator = new Generator((ulong)seed);
         const int Groups = 2, QueryClusters = 64, KeyClusters = 500, Dim = 128;
         const double MaxDifferingRowShare = 0.05;
-        var queryCentroids = randn([Groups, QueryClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
-        var keyCentroids = randn([Groups, KeyClusters, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        // Spread-out scores put the top-p cut inside most rows.
+        const double CentroidScale = 1.7;
+        var queryCentroids = (randn([Groups, QueryClusters, Dim], generator: generator) * CentroidScale).to(ScalarType.BFloat16).to(device);
+        var keyCentroids = (randn([Groups, KeyClusters, Dim], generator: generator) * CentroidScale).to(ScalarType.BFloat16).to(device);
         var keySizes = randint(1, 100, [Groups, KeyClusters], generator: generator).to(device);
-        var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.BFloat16Emulated);
+        var rule = new SelectionRule(0.9, 0.02, SelectionPrecision.BFloat16Emulated);
         var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
-        long minimum = mask.sum(-1).min().item<long>();
+        long minimum = mask.sum(-1).min().item<long>(), maximum = mask.sum(-1).max().item<long>();
         var (_, first) = CriticalClusterSelection.Probabilities(queryCentroids, keyCentroids, keySizes).max(-1);
         bool firstKept = mask.gather(2, first.unsqueeze(-1)).all().item<bool>();
         var expected = CriticalClusterSelection.Select(queryCentroids, keyCentroids, keySizes, rule);
         long differing = (mask != expected).any(-1).sum().item<long>();
-        bool passed = minimum >= rule.MinimumKept(KeyClusters) && firstKept && differing <= MaxDifferingRowShare * Groups * QueryClusters;
-        return (passed, $"fewest kept per row {minimum} (minimum {rule.MinimumKept(KeyClusters)}), most probable cluster always kept: {firstKept}; " +
+        // Some rows still keep everything: once the bf16 running sum's half-ulp exceeds the remaining
+        // probabilities it stops growing below top_p (the reference behaves the same way).
+        bool cutExercised = minimum < KeyClusters;
+        bool passed = minimum >= rule.MinimumKept(KeyClusters) && cutExercised && firstKept && differing <= MaxDifferingRowShare * Groups * QueryClusters;
+        return (passed, $"kept per row {minimum} to {maximum} of {KeyClusters} (minimum {rule.MinimumKept(KeyClusters)}), most probable cluster always kept: {firstKept}; " +
                         $"{differing} of {Groups * QueryClusters} rows differ from the bf16-emulated reference");
     }
 

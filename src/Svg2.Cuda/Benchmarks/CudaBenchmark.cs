@@ -1,3 +1,4 @@
+using Svg2.Workloads;
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
 using TorchSharp;
@@ -18,7 +19,7 @@ public static class CudaBenchmark
 
     /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
     public const string WorkloadDescription =
-        "synthetic clustered bf16: per head 512 random centres (N(0, 0.5^2) per coordinate), q and k = centre of a random cluster + N(0, 1) noise, v ~ N(0, 1)";
+        "the built-in video-like workload (moving objects over a background, Wan's 3D RoPE, local, temporal, semantic and mixed heads; docs/workload.md), bf16";
 
     /// <summary>Runs the benchmark for one shape.</summary>
     /// <param name="shape">The attention call.</param>
@@ -66,24 +67,16 @@ public static class CudaBenchmark
         }
     }
 
-    /// <summary>q, k, v [H, S, D] bf16 with a cluster structure shared by q and k.</summary>
+    /// <summary>q, k, v [H, S, D] bf16 from the built-in video-like workload of the same shape.</summary>
     static (Tensor Q, Tensor K, Tensor V) Workload(BenchmarkShape shape, Device device, long seed)
     {
-        const int Centres = 512;
-        const double CentreScale = 0.5;
+        var videoShape = VideoShape.FromName(shape.Name);
+        if (videoShape.Heads != shape.Heads || videoShape.SequenceLength != shape.Tokens || videoShape.HeadDim != shape.HeadDim)
+            throw new InvalidOperationException($"The workload shape {shape.Name} does not match the benchmark shape.");
         using var scope = NewDisposeScope();
-        torch.manual_seed(seed);
-        torch.cuda.manual_seed_all(seed);
-        var centres = randn([shape.Heads, Centres, shape.HeadDim], device: device) * CentreScale;
-        Tensor Clustered()
-        {
-            var member = randint(0, Centres, [shape.Heads, shape.Tokens, 1], device: device).expand(-1, -1, shape.HeadDim);
-            return (centres.gather(1, member) + randn([shape.Heads, shape.Tokens, shape.HeadDim], device: device)).to(ScalarType.BFloat16);
-        }
-        var q = Clustered();
-        var k = Clustered();
-        var v = randn([shape.Heads, shape.Tokens, shape.HeadDim], device: device).to(ScalarType.BFloat16);
-        return (q.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+        using var sample = VideoLikeWorkload.Generate(videoShape, (int)seed, ScalarType.BFloat16, device);
+        Tensor Heads(Tensor x) => x.squeeze(0).contiguous().MoveToOuterDisposeScope();
+        return (Heads(sample.Query), Heads(sample.Key), Heads(sample.Value));
     }
 
     static double TimeDense(Tensor q, Tensor k, Tensor v, int iterations, CudaDevice cuda)

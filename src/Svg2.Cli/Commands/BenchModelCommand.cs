@@ -111,8 +111,8 @@ public static class BenchModelCommand
         var dense = WanForwardBenchmark.Measure("dense (SDPA)", wan, inputs, DenseAttentionProcessor.Instance, steps);
         long memoryDense = DeviceMemory.UsedBytes(device);
         using var state = new Svg2ModelState(config.Layers);
-        // The CUDA kernels for CUDA tensors; the portable reference elsewhere.
-        var attention = new Svg2Attention(options, device.type == DeviceType.CUDA ? new CudaBackend() : null);
+        // The CUDA kernels take bf16/fp16 CUDA tensors; float32 weights or the CPU use the portable reference.
+        var attention = new Svg2Attention(options, device.type == DeviceType.CUDA && dtype != ScalarType.Float32 ? new CudaBackend() : null);
         var svg2 = new Svg2AttentionProcessor(attention, state, DenseWarmupPolicy.None);
         var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, steps, svg2);
         long memorySparse = DeviceMemory.UsedBytes(device);

@@ -73,6 +73,8 @@ internal static class BenchCommand
         Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows, Backends.ISvg2Backend backend)
     {
         var ordered = names.OrderBy(n => n.Equals("svg2", StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToArray();
+        if (targetDensity is null && ordered[0] != "svg2" && ordered.Any(n => n != "dense"))
+            throw new ArgumentException("Without svg2 among --methods there is no density to compare at: give --density.");
         var measurements = new List<MethodMeasurement>();
         double? coldStart = null;
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn(), new SpinnerColumn())

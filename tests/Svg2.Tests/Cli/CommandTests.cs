@@ -94,6 +94,13 @@ public sealed class CommandTests : IDisposable
     }
 
     [Fact]
+    public void BaselinesWithoutSvg2NeedADensity()
+    {
+        Assert.Equal(2, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "blocks,window"));
+        Assert.Equal(0, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "blocks,window", "--density", "0.4"));
+    }
+
+    [Fact]
     public void UnknownMethodIsAnError() =>
         Assert.Equal(2, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "svg3"));
 }

@@ -4,8 +4,9 @@
 //   3. bitonic sort of (P desc, j asc) packed in 64-bit keys in shared memory (KC padded to a power of two)
 //   4. top-p cut: rank m kept iff m == 0, or the mass ranked before it is <= top_p, or m < min_kept
 //   5. mask[g, i, :] written in cluster-id order (bool bytes)
-// In bf16-emulated mode the scores, probabilities and running prefix sum are rounded to bf16 and
-// compared with bf16(top_p), as the reference's bf16 tensors do (same convention as
+// In bf16-emulated mode the scores and probabilities are rounded to bf16, the prefix sums are
+// accumulated in fp32 and each is rounded to bf16 before the comparison with bf16(top_p), as
+// libtorch's cumsum of a bf16 tensor does (fp32 accumulator, bf16 outputs; same convention as
 // Svg2.Algorithm.CriticalClusterSelection). Traffic: KC x D centroid reads per block
 // (from L2), KC bytes of mask written.
 #include "common.cuh"
@@ -97,15 +98,15 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     if (threadIdx.x == 0)
     {
         // The cumulative mass only grows, so the kept ranks are a prefix: find where it ends.
-        // In bf16 mode the running sum itself is rounded after every addition, as a bf16 cumsum is.
+        // In bf16 mode each prefix is rounded to bf16 for the comparison; the sum itself stays fp32.
         const float threshold = bf16_mode ? round_to_bf16(top_p) : top_p;
         float mass = 0.f;
         int by_mass = kc;
         for (int m = 0; m < kc; ++m)
         {
-            if (m > 0 && mass > threshold) { by_mass = m; break; }
-            float p = __uint_as_float(~(unsigned)(keys[m] >> 32));
-            mass = bf16_mode ? round_to_bf16(mass + p) : mass + p;
+            const float before = bf16_mode ? round_to_bf16(mass) : mass;
+            if (m > 0 && before > threshold) { by_mass = m; break; }
+            mass += __uint_as_float(~(unsigned)(keys[m] >> 32));
         }
         kept = max(by_mass, min(min_kept, kc));
     }

@@ -69,20 +69,13 @@ public static class CriticalClusterSelection
     static Tensor ExclusivePrefixSum(Tensor sorted) => sorted.cumsum(-1) - sorted;
 
     /// <summary>
-    /// Prefix sums accumulated in float32 with every prefix rounded to bf16, as the reference's bf16
-    /// cumulative sum does; entry m holds the (rounded) mass of ranks 0 .. m-1.
+    /// The reference's bf16 cumulative sum: libtorch accumulates a bf16 tensor's cumsum in float32 and
+    /// rounds each output prefix to bf16; entry m holds the rounded mass of ranks 0 .. m-1.
     /// </summary>
     static Tensor BFloat16ExclusivePrefixSum(Tensor sorted)
     {
-        long count = sorted.shape[^1];
-        var result = zeros_like(sorted);
-        var running = zeros_like(sorted.select(-1, 0));
-        for (long m = 1; m < count; m++)
-        {
-            running = (running + sorted.select(-1, m - 1)).to(ScalarType.BFloat16).to(ScalarType.Float32);
-            result.select(-1, m).copy_(running);
-        }
-        return result;
+        var inclusive = sorted.cumsum(-1).to(ScalarType.BFloat16).to(ScalarType.Float32);
+        return cat([zeros_like(inclusive.narrow(-1, 0, 1)), inclusive.narrow(-1, 0, inclusive.shape[^1] - 1)], -1);
     }
 
     /// <summary>Rounds to the nearest bfloat16 value, ties to even (finite inputs).</summary>

@@ -49,8 +49,9 @@ public class TopPCutTests
     [Fact]
     public void BFloat16ModeFollowsTheReferenceRounding()
     {
-        // A scalar transcription of the reference: P rounded to bf16, prefix sums rounded to bf16,
-        // compared with bf16(top_p) = 0.8984375. Checked on random rows against the tensor code.
+        // A scalar transcription of the reference: P rounded to bf16, prefix sums accumulated in
+        // float32 and each rounded to bf16 (libtorch's bf16 cumsum), compared with bf16(top_p) =
+        // 0.8984375. Checked on random rows against the tensor code.
         var random = new Random(31);
         for (int trial = 0; trial < 200; trial++)
         {
@@ -60,15 +61,26 @@ public class TopPCutTests
             var expected = new bool[count];
             float[] rounded = row.Select(p => (float)CriticalClusterSelection.RoundToBFloat16(p)).ToArray();
             var order = Enumerable.Range(0, count).OrderByDescending(j => rounded[j]).ThenBy(j => j).ToArray();
-            float before = 0;
+            float sum = 0;
             for (int m = 0; m < count; m++)
             {
-                expected[order[m]] = m == 0 || before <= 0.8984375f;
-                before = (float)CriticalClusterSelection.RoundToBFloat16(before + rounded[order[m]]);
+                expected[order[m]] = m == 0 || CriticalClusterSelection.RoundToBFloat16(sum) <= 0.8984375;
+                sum += rounded[order[m]];
             }
             var actual = TestTensors.Bools(CriticalClusterSelection.CutTopP(tensor(rounded).unsqueeze(0), new SelectionRule(0.9, 0, SelectionPrecision.BFloat16Emulated)));
             Assert.Equal(expected, actual);
         }
+    }
+
+    [Fact]
+    public void BFloat16PrefixSumsDoNotStallOnFlatRows()
+    {
+        // 1000 equal probabilities: libtorch's bf16 cumsum reaches 0.9 after about 900 ranks; a running
+        // sum rounded to bf16 after every addition would stall near 0.5 and keep every cluster.
+        var row = Enumerable.Repeat(0.001f, 1000).ToArray();
+        int kept = Cut(row, 0.9, precision: SelectionPrecision.BFloat16Emulated).Count(k => k);
+        Assert.InRange(kept, 880, 920);
+        Assert.Equal(1000f, tensor(row).to(ScalarType.BFloat16).cumsum(0).to(ScalarType.Float32)[999].item<float>() * 1000f, 0);
     }
 
     [Theory]

@@ -218,9 +218,7 @@ public static class CudaConformance
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         const int Groups = 4, Tokens = 4096, Dim = 128, QueryClusters = 50, KeyClusters = 200;
-        var q = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
-        var k = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
-        var v = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var (q, k, v) = ReferenceComputations.RandomQkv(Groups, Tokens, Dim, generator, device);
         var backend = new CudaBackend();
         using var queryLayout = backend.Layout(ReferenceComputations.LabelsWithEmptyClusters(Groups, Tokens, QueryClusters, 0.9, generator).to(device), QueryClusters);
         using var keyLayout = backend.Layout(ReferenceComputations.LabelsWithEmptyClusters(Groups, Tokens, KeyClusters, 0.9, generator).to(device), KeyClusters);
@@ -245,9 +243,7 @@ public static class CudaConformance
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         const int Groups = 4, Tokens = 8192, Dim = 128, QueryClusters = 64, KeyClusters = 256;
-        var q = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
-        var k = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
-        var v = randn([Groups, Tokens, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var (q, k, v) = ReferenceComputations.RandomQkv(Groups, Tokens, Dim, generator, device);
         var queryStart = q.narrow(1, 0, QueryClusters).clone();
         var keyStart = k.narrow(1, 0, KeyClusters).clone();
         var queryCentroids = queryStart.clone();

@@ -44,6 +44,15 @@ internal static class ReferenceComputations
         return tensor(labels, [groups, tokens]);
     }
 
+    /// <summary>Standard normal q, k, v [G, N, D] drawn in that order from <paramref name="generator"/>, as bf16 on <paramref name="device"/>.</summary>
+    public static (Tensor Q, Tensor K, Tensor V) RandomQkv(long groups, long tokens, long dim, Generator generator, Device device)
+    {
+        Tensor Draw() => randn([groups, tokens, dim], generator: generator).to(ScalarType.BFloat16).to(device);
+        var q = Draw();
+        var k = Draw();
+        return (q, k, Draw());
+    }
+
     /// <summary>Relative Frobenius error |a - b| / |b| in float64.</summary>
     public static double RelativeError(Tensor actual, Tensor expected)
     {

@@ -33,7 +33,7 @@ public static class CudaBenchmark
         log ??= _ => { };
         var device = torch.device(DeviceType.CUDA, ordinal);
         var cuda = CudaDevice.Get(ordinal);
-        KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim);
+        var library = KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim);
         using var scope = NewDisposeScope();
         var (q, k, v) = Workload(shape, device, seed);
         log($"{shape.Name}: inputs [{shape.Heads}, {shape.Tokens}, {shape.HeadDim}] bf16 generated");
@@ -63,7 +63,7 @@ public static class CudaBenchmark
                 var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
                 points.Add(Measure($"fixed {target:P0}", rule, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
             }
-            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture})", denseMs, initMs, iterations, points, pipeline.BufferBytes, WorkloadDescription);
+            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs, iterations, points, pipeline.BufferBytes, WorkloadDescription);
         }
     }
 

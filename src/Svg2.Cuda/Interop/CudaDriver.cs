@@ -17,6 +17,9 @@ internal static unsafe partial class CudaDriver
     /// <summary>CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT.</summary>
     public const int AttributeMultiprocessorCount = 16;
 
+    /// <summary>CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN.</summary>
+    public const int AttributeMaxSharedMemoryPerBlockOptIn = 97;
+
     /// <summary>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.</summary>
     public const int FunctionAttributeMaxDynamicSharedBytes = 8;
 

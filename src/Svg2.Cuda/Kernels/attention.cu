@@ -5,7 +5,8 @@
 //   key-cluster ranges of the permuted key sequence (start, virtual end), merging adjacent clusters,
 //   plus the number of selected keys. Never token indices.
 // svg2_plan_tiles: grid (G), 1024 threads. Sorts query clusters by cost (rows x selected keys,
-//   heaviest first, bitonic in shared memory) and lays out their 64-row tiles in that order, so the
+//   heaviest first, bitonic in shared memory) and lays out their tiles (rows_per_tile rows: 64 for
+//   this kernel, 128 for attention_hopper.cu) in that order, so the
 //   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
 //   another (the head's K/V stays resident in L2).
 // svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
@@ -21,6 +22,7 @@
 //   output rows once; the permutation index is read once per row. With 64-row query tiles each
 //   K/V byte feeds 64 rows, so L2 -> SM bandwidth bounds this design well below dense FA3 rates.
 #include "common.cuh"
+#include "key_ranges.cuh"
 
 constexpr int kBlockRows = 64;                     // query rows per tile
 // Tuning knobs (NVRTC macros): key rows per K/V tile, query rows per warp (16 or 32: with 32 every
@@ -109,7 +111,7 @@ svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict_
 
 extern "C" __global__ void __launch_bounds__(kPlanThreads)
 svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
-                int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded)
+                int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded, int rows_per_tile)
 {
     extern __shared__ __align__(16) unsigned char plan_shared[];
     unsigned long long* keys = (unsigned long long*)plan_shared;
@@ -141,7 +143,7 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
     {
         int cluster = (int)(unsigned)keys[p];
         order[(int64)g * qc + p] = cluster;
-        tiles[p] = (int)((query_sizes[(int64)g * qc + cluster] + kBlockRows - 1) / kBlockRows);
+        tiles[p] = (int)((query_sizes[(int64)g * qc + cluster] + rows_per_tile - 1) / rows_per_tile);
     }
     __syncthreads();
     if (threadIdx.x < kWarpSize)
@@ -151,18 +153,6 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
     }
     __syncthreads();
     for (int p = threadIdx.x; p < qc; p += kPlanThreads) tile_start[(int64)g * (qc + 1) + p] = tiles[p];
-}
-
-// The original key token behind virtual row 'v' of the tile's key sequence, or -1 past its end.
-// 'cursor' is the range holding the previous row this thread looked up: rows only grow, so it only
-// moves forward (about one range per tile instead of a binary search).
-__device__ __forceinline__ int key_token(int v, int total_keys, const int* starts, const int* ends, int& cursor,
-                                         const int64* key_permutation)
-{
-    if (v >= total_keys) return -1;
-    while (ends[cursor] <= v) ++cursor;
-    int begin = cursor > 0 ? ends[cursor - 1] : 0;
-    return (int)key_permutation[starts[cursor] + (v - begin)];
 }
 
 // Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass: its chunk and, when
@@ -306,21 +296,10 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
     extern __shared__ __align__(128) unsigned char attention_shared[];
     unsigned char* shared = attention_shared;
     const int g = blockIdx.y, work = blockIdx.x;
-    const int* starts_of_group = tile_start + (int64)g * (qc + 1);
-    if (work >= starts_of_group[qc]) return;
-
-    // The sorted cluster whose tiles contain this work item: the last p with start[p] <= work.
-    int low = 0, high = qc - 1;
-    while (low < high)
-    {
-        int middle = (low + high + 1) >> 1;
-        if (starts_of_group[middle] <= work) low = middle; else high = middle - 1;
-    }
-    const int cluster = order[(int64)g * qc + low];
-    const int tile = work - starts_of_group[low];
-    const int64 cluster_begin = query_offsets[(int64)g * (qc + 1) + cluster];
-    const int64 query_begin = cluster_begin + (int64)tile * kBlockRows;
-    const int query_rows = (int)min((int64)kBlockRows, query_offsets[(int64)g * (qc + 1) + cluster + 1] - query_begin);
+    QueryTile query;
+    if (!locate_query_tile(query, work, g, qc, kBlockRows, order, tile_start, query_offsets)) return;
+    const int cluster = query.cluster, query_rows = query.rows;
+    const int64 query_begin = query.begin;
 
     const unsigned q_tile = shared_address(shared);
     const unsigned k_tiles = q_tile + kQueryTileBytes;
@@ -331,12 +310,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
 
     const int tid = threadIdx.x, warp = tid / kWarpSize, lane = tid % kWarpSize;
     const int64 pair = (int64)g * qc + cluster;
-    const int ranges = range_count[pair];
-    for (int r = tid; r < ranges; r += kAttentionThreads)
-    {
-        starts[r] = range_start[pair * kc + r];
-        ends[r] = range_end[pair * kc + r];
-    }
+    const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kAttentionThreads);
     const element_t* group_q = q + (int64)g * nq * kHeadDim;
     const element_t* group_k = k + (int64)g * nk * kHeadDim;
     const element_t* group_v = v + (int64)g * nk * kHeadDim;

@@ -164,3 +164,16 @@ __device__ __forceinline__ int warp_exclusive_scan_in_place(int* values, int cou
     }
     return carry;
 }
+
+// The smallest (distance, index) pair over the 4 lanes of a quad (the lanes that share an MMA
+// accumulator row); ties keep the lower index.
+__device__ __forceinline__ void quad_argmin(float& best, int& index)
+{
+#pragma unroll
+    for (int offset = 1; offset < 4; offset *= 2)
+    {
+        const float other = __shfl_xor_sync(kFullMask, best, offset);
+        const int other_index = __shfl_xor_sync(kFullMask, index, offset);
+        if (other < best || (other == best && other_index < index)) { best = other; index = other_index; }
+    }
+}

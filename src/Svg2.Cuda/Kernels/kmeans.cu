@@ -160,13 +160,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 #pragma unroll
         for (int r = 0; r < 2; ++r)
         {
-#pragma unroll
-            for (int offset = 1; offset < 4; offset *= 2)
-            {
-                float other = __shfl_xor_sync(kFullMask, best[m][r], offset);
-                int other_index = __shfl_xor_sync(kFullMask, best_index[m][r], offset);
-                if (other < best[m][r] || (other == best[m][r] && other_index < best_index[m][r])) { best[m][r] = other; best_index[m][r] = other_index; }
-            }
+            quad_argmin(best[m][r], best_index[m][r]);
             int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
             if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[m][r];
         }

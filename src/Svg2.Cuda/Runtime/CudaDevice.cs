@@ -18,11 +18,12 @@ public sealed unsafe class CudaDevice
     CudaDevice(int ordinal)
     {
         _ = DriverVersionValue.Value;
-        int device, major, minor, multiprocessors;
+        int device, major, minor, multiprocessors, sharedPerBlock;
         CudaException.ThrowIfFailed(CudaDriver.cuDeviceGet(&device, ordinal), $"cuDeviceGet({ordinal})");
         CudaException.ThrowIfFailed(CudaDriver.cuDeviceGetAttribute(&major, CudaDriver.AttributeComputeCapabilityMajor, device), "cuDeviceGetAttribute(major)");
         CudaException.ThrowIfFailed(CudaDriver.cuDeviceGetAttribute(&minor, CudaDriver.AttributeComputeCapabilityMinor, device), "cuDeviceGetAttribute(minor)");
         CudaException.ThrowIfFailed(CudaDriver.cuDeviceGetAttribute(&multiprocessors, CudaDriver.AttributeMultiprocessorCount, device), "cuDeviceGetAttribute(multiprocessors)");
+        CudaException.ThrowIfFailed(CudaDriver.cuDeviceGetAttribute(&sharedPerBlock, CudaDriver.AttributeMaxSharedMemoryPerBlockOptIn, device), "cuDeviceGetAttribute(max shared memory per block)");
         var name = stackalloc byte[256];
         CudaException.ThrowIfFailed(CudaDriver.cuDeviceGetName(name, 256, device), "cuDeviceGetName");
         IntPtr context;
@@ -32,6 +33,7 @@ public sealed unsafe class CudaDevice
         Name = Encoding.UTF8.GetString(new ReadOnlySpan<byte>(name, 256).TrimEnd((byte)0));
         ComputeCapability = (major, minor);
         Multiprocessors = multiprocessors;
+        MaxSharedBytesPerBlock = sharedPerBlock;
     }
 
     /// <summary>The device for a CUDA ordinal (as in <c>cuda:0</c>), created once per process.</summary>
@@ -69,6 +71,9 @@ public sealed unsafe class CudaDevice
 
     /// <summary>Number of streaming multiprocessors.</summary>
     public int Multiprocessors { get; }
+
+    /// <summary>The most shared memory one block may use after opting in (227 KiB on Hopper).</summary>
+    public int MaxSharedBytesPerBlock { get; }
 
     /// <summary>
     /// The NVRTC target: the architecture-specific <c>sm_90a</c> on Hopper (needed for its newest

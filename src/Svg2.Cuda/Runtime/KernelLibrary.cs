@@ -22,10 +22,11 @@ public sealed unsafe class KernelLibrary
         Device = device;
         Element = element;
         HeadDim = headDim;
+        Family = KernelFamilyChoice.For(device.Architecture, Environment.GetEnvironmentVariable(KernelFamilyChoice.Setting));
         device.MakeCurrent();
         var headers = KernelSources.Headers.Select(h => (h, KernelSources.Read(h))).ToList();
         var options = CompileOptions(element, headDim);
-        foreach (var program in KernelSources.Programs)
+        foreach (var program in KernelSources.ProgramsFor(Family))
         {
             var cubin = KernelCompiler.Compile(program, KernelSources.Read(program), headers, options, device.Architecture);
             IntPtr module;
@@ -59,6 +60,9 @@ public sealed unsafe class KernelLibrary
     /// <summary>Head dimension D.</summary>
     public int HeadDim { get; }
 
+    /// <summary>The implementation of k-means assignment and sparse attention this library launches.</summary>
+    public KernelFamily Family { get; }
+
     /// <summary>The NVRTC options (macros) that specialise the kernels.</summary>
     public static IReadOnlyList<string> CompileOptions(ScalarType element, int headDim) =>
         [$"-DSVG2_HEAD_DIM={headDim}", $"-DSVG2_ELEMENT_FP16={(element == ScalarType.Float16 ? 1 : 0)}", .. Stages.AttentionTuning.Current.CompileOptions];
@@ -70,6 +74,8 @@ public sealed unsafe class KernelLibrary
         "layout.cu" => ["svg2_label_histogram", "svg2_cluster_offsets", "svg2_stable_scatter"],
         "selection.cu" => ["svg2_select_key_clusters"],
         "attention.cu" => ["svg2_key_ranges", "svg2_plan_tiles", "svg2_sparse_attention"],
+        "kmeans_hopper.cu" => ["svg2_kmeans_assign_hopper"],
+        "attention_hopper.cu" => ["svg2_sparse_attention_hopper"],
         _ => throw new ArgumentException($"Unknown kernel program {program}."),
     };
 

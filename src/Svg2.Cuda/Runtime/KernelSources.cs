@@ -10,8 +10,14 @@ public static class KernelSources
     /// <summary>Translation units (.cu), one per kernel family.</summary>
     public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu"];
 
+    /// <summary>Translation units compiled only for Hopper (sm_90a).</summary>
+    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu"];
+
     /// <summary>Headers every program may include.</summary>
-    public static readonly IReadOnlyList<string> Headers = ["common.cuh"];
+    public static readonly IReadOnlyList<string> Headers = ["common.cuh", "key_ranges.cuh", "hopper.cuh"];
+
+    /// <summary>The programs a library of the given family compiles.</summary>
+    public static IReadOnlyList<string> ProgramsFor(KernelFamily family) => family == KernelFamily.Hopper ? [.. Programs, .. HopperPrograms] : Programs;
 
     /// <summary>The text of one embedded kernel file.</summary>
     public static string Read(string file)

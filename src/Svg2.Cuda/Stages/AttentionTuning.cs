@@ -17,7 +17,7 @@ public sealed record AttentionTuning(int BlockKeys, int WarpRows, int MinBlocks)
     public static AttentionTuning Current { get; } = Parse(Environment.GetEnvironmentVariable("SVG2_ATTENTION_TUNING"));
 
     /// <summary>Threads per block.</summary>
-    public int Threads => SparseAttentionKernels.BlockRows / WarpRows * 32;
+    public int Threads => SparseAttentionKernels.PortableTileRows / WarpRows * 32;
 
     /// <summary>The NVRTC macros.</summary>
     public IReadOnlyList<string> CompileOptions =>
@@ -29,7 +29,7 @@ public sealed record AttentionTuning(int BlockKeys, int WarpRows, int MinBlocks)
         if (string.IsNullOrWhiteSpace(text)) return Default;
         var parts = text.Split(',').Select(p => int.TryParse(p, out var value) ? value : -1).ToArray();
         if (parts.Length != 3 || parts[0] is < 16 or > 64 || parts[0] % 16 != 0 || parts[1] is not (16 or 32) || parts[2] is < 1 or > 8
-            || SparseAttentionKernels.BlockRows / parts[1] * 32 < parts[0])
+            || SparseAttentionKernels.PortableTileRows / parts[1] * 32 < parts[0])
             throw new ArgumentException($"SVG2_ATTENTION_TUNING must be 'keys,warpRows,minBlocks' with keys in 16..64 (multiple of 16, at most the thread count), warpRows 16 or 32, minBlocks 1..8; got '{text}'.");
         return new AttentionTuning(parts[0], parts[1], parts[2]);
     }

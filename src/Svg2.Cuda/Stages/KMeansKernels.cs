@@ -14,6 +14,10 @@ internal static class KMeansKernels
     const int PointsPerBlock = 128;
     const int CentroidTile = 64;
     const int AssignThreads = 128;
+    const int HopperCentroidTile = 128;
+    const int HopperAssignThreads = 256;
+    const int HopperStages = 2;
+    const int SharedAlignment = 1024;
     const int NormWarps = 8;
     const int MeanThreads = 128;
 
@@ -29,9 +33,14 @@ internal static class KMeansKernels
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
         int rows = groups * clusters;
         library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
-        int assignShared = (PointsPerBlock + 2 * CentroidTile) * rowBytes;
-        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, assignShared, stream,
-            pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+        var assignGrid = ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups);
+        if (library.Family == KernelFamily.Hopper)
+            library.Launch("svg2_kmeans_assign_hopper", assignGrid, HopperAssignThreads,
+                SharedAlignment + (PointsPerBlock + HopperStages * HopperCentroidTile) * rowBytes, stream,
+                pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+        else
+            library.Launch("svg2_kmeans_assign", assignGrid, AssignThreads, (PointsPerBlock + 2 * CentroidTile) * rowBytes, stream,
+                pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         library.Launch("svg2_segment_means", (clusters, groups), MeanThreads, 0, stream, pointsPointer,
             DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),

@@ -10,8 +10,11 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal static class SparseAttentionKernels
 {
-    /// <summary>Query rows per tile, as kBlockRows in attention.cu.</summary>
-    public const int BlockRows = 64;
+    /// <summary>Query rows per tile of the portable kernel, as kBlockRows in attention.cu.</summary>
+    public const int PortableTileRows = 64;
+
+    /// <summary>Query rows per tile of the Hopper kernel, as kTileRows in attention_hopper.cu.</summary>
+    public const int HopperTileRows = 128;
 
     /// <summary>Largest query-cluster count the planner's in-shared-memory sort supports.</summary>
     public const int MaxQueryClusters = 8192;
@@ -19,9 +22,15 @@ internal static class SparseAttentionKernels
     const int RangeThreads = 128;
     const int PlanThreads = 1024;
     const int KeyValueBuffers = 2;
+    const int HopperTileKeys = 128;
+    const int HopperThreads = 256;
+    const int SharedAlignment = 1024;
+
+    /// <summary>Query rows per tile of the attention kernel <paramref name="library"/> launches.</summary>
+    public static int TileRows(KernelLibrary library) => library.Family == KernelFamily.Hopper ? HopperTileRows : PortableTileRows;
 
     /// <summary>The most tiles any head can have: every cluster adds at most one partial tile.</summary>
-    public static int MaxTiles(long queryTokens, long queryClusters) => (int)((queryTokens + BlockRows - 1) / BlockRows + queryClusters);
+    public static int MaxTiles(long queryTokens, long queryClusters, int tileRows) => (int)((queryTokens + tileRows - 1) / tileRows + queryClusters);
 
     /// <summary>Enqueues ranges and plan from a mask and the layouts.</summary>
     public static void EnqueuePlan(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, AttentionWorkspace workspace, IntPtr stream)
@@ -43,7 +52,7 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryClusters, padded);
+            queryClusters, padded, TileRows(library));
     }
 
     /// <summary>Enqueues the attention itself; every row of <paramref name="output"/> is written.</summary>
@@ -52,10 +61,24 @@ internal static class SparseAttentionKernels
     {
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
-        int rowBytes = library.HeadDim * 2;
-        var tuning = AttentionTuning.Current;
-        int shared = BlockRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + 2 * keyClusters * sizeof(int);
-        library.Launch("svg2_sparse_attention", (MaxTiles(queryTokens, queryClusters), groups), tuning.Threads, shared, stream,
+        int rowBytes = library.HeadDim * 2, tileRows = TileRows(library);
+        int rangeBytes = 2 * keyClusters * sizeof(int);
+        string kernel;
+        int threads, shared;
+        if (library.Family == KernelFamily.Hopper)
+        {
+            (kernel, threads) = ("svg2_sparse_attention_hopper", HopperThreads);
+            shared = SharedAlignment + (tileRows + 2 * KeyValueBuffers * HopperTileKeys) * rowBytes + KeyValueBuffers * HopperTileKeys * sizeof(int) + rangeBytes;
+        }
+        else
+        {
+            var tuning = AttentionTuning.Current;
+            (kernel, threads) = ("svg2_sparse_attention", tuning.Threads);
+            shared = tileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
+        }
+        if (shared > library.Device.MaxSharedBytesPerBlock)
+            throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
+        library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream,
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
             DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),

@@ -29,7 +29,8 @@ public static class CudaConformance
                 var tag = $"{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")} D{dim}";
                 results.Add(Run($"counting sort = stable sort ({tag})", () => CountingSortMatches(device, dtype, dim, seed)));
                 results.Add(Run($"k-means step vs float32 Lloyd ({tag})", () => KMeansMatches(device, dtype, dim, seed + 1)));
-                results.Add(Run($"sparse attention vs masked float32 ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2)));
+                results.Add(Run($"sparse attention vs masked float32, small clusters ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2, SmallQueryClusters)));
+                results.Add(Run($"sparse attention vs masked float32, clusters of several tiles ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 7, LargeQueryClusters)));
             }
         results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3)));
         results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
@@ -55,10 +56,11 @@ public static class CudaConformance
     static (bool, string) CompileAll(int ordinal)
     {
         var device = CudaDevice.Get(ordinal);
+        KernelLibrary? library = null;
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
             foreach (var dim in new[] { 64, 128 })
-                KernelLibrary.For(device, dtype, dim);
-        return (true, $"{device.Name}, {device.Architecture}, NVRTC {KernelCompiler.NvrtcVersion.Major}.{KernelCompiler.NvrtcVersion.Minor}, driver {CudaDevice.DriverVersion}");
+                library = KernelLibrary.For(device, dtype, dim);
+        return (true, $"{device.Name}, {device.Architecture}, {library!.Family.ToString().ToLowerInvariant()} kernels, NVRTC {KernelCompiler.NvrtcVersion.Major}.{KernelCompiler.NvrtcVersion.Minor}, driver {CudaDevice.DriverVersion}");
     }
 
     /// <summary>The counting sort gives the same permutation as a stable argsort, and sizes/offsets match.</summary>
@@ -181,26 +183,34 @@ public static class CudaConformance
                         $"{differing} of {Groups * QueryClusters} rows differ from the bf16-emulated reference");
     }
 
+    const int SmallQueryClusters = 40;
+    const int LargeQueryClusters = 6;
+
     /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>
-    public static (bool Passed, string Detail) SparseAttentionMatches(Device device, ScalarType dtype, int dim, int seed)
+    /// <param name="device">CUDA device.</param>
+    /// <param name="dtype">Element type.</param>
+    /// <param name="dim">Head dimension.</param>
+    /// <param name="seed">Seed of the inputs.</param>
+    /// <param name="queryClusters">Query clusters over 1500 tokens: many (clusters smaller than a tile) or few (clusters of several tiles with a partial one).</param>
+    public static (bool Passed, string Detail) SparseAttentionMatches(Device device, ScalarType dtype, int dim, int seed, int queryClusters)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
-        const int Groups = 2, QueryTokens = 1500, KeyTokens = 1700, QueryClusters = 40, KeyClusters = 90;
+        const int Groups = 2, QueryTokens = 1500, KeyTokens = 1700, KeyClusters = 90;
         var q = randn([Groups, QueryTokens, dim], generator: generator).to(dtype).to(device);
         var k = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
         var v = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
-        var queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, QueryClusters, 0.8, generator).to(device);
+        var queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, queryClusters, 0.8, generator).to(device);
         var keyLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, KeyTokens, KeyClusters, 0.8, generator).to(device);
-        var mask = (rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.3).to(device);
+        var mask = (rand([Groups, queryClusters, KeyClusters], generator: generator) < 0.3).to(device);
         mask.select(1, 0).zero_();   // one query cluster selects nothing: its rows must be 0
         var backend = new CudaBackend();
-        using var queryLayout = backend.Layout(queryLabels, QueryClusters);
+        using var queryLayout = backend.Layout(queryLabels, queryClusters);
         using var keyLayout = backend.Layout(keyLabels, KeyClusters);
         double scale = 1.0 / Math.Sqrt(dim);
         var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
         var output = full_like(q, double.NaN);
-        using var workspace = new AttentionWorkspace(Groups, QueryClusters, KeyClusters, device);
+        using var workspace = new AttentionWorkspace(Groups, queryClusters, KeyClusters, device);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, mask, workspace, IntPtr.Zero);
         SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
         var expected = ReferenceComputations.MaskedAttention(q, k, v, queryLabels, keyLabels, mask, scale);

@@ -84,8 +84,11 @@ public class CudaArgumentValidationTests
             int clusters = random.Next(1, 50);
             var sizes = Enumerable.Range(0, clusters).Select(_ => random.Next(0, 300)).ToArray();
             int tokens = sizes.Sum();
-            int tiles = sizes.Sum(s => (s + SparseAttentionKernels.BlockRows - 1) / SparseAttentionKernels.BlockRows);
-            Assert.True(tiles <= SparseAttentionKernels.MaxTiles(tokens, clusters));
+            foreach (int rows in new[] { SparseAttentionKernels.PortableTileRows, SparseAttentionKernels.HopperTileRows })
+            {
+                int tiles = sizes.Sum(s => (s + rows - 1) / rows);
+                Assert.True(tiles <= SparseAttentionKernels.MaxTiles(tokens, clusters, rows));
+            }
         }
     }
 
@@ -101,11 +104,34 @@ public class CudaArgumentValidationTests
     [Fact]
     public void EveryKernelSourceIsEmbedded()
     {
-        foreach (var file in KernelSources.Programs.Concat(KernelSources.Headers))
+        var programs = KernelSources.ProgramsFor(KernelFamily.Hopper);
+        Assert.Equal(KernelSources.Programs.Count + KernelSources.HopperPrograms.Count, programs.Count);
+        foreach (var file in programs.Concat(KernelSources.Headers))
             Assert.Contains("svg2", KernelSources.Read(file), StringComparison.OrdinalIgnoreCase);
-        foreach (var program in KernelSources.Programs)
+        foreach (var program in programs)
             foreach (var kernel in KernelLibrary.KernelNames(program))
                 Assert.Contains($"{kernel}(", KernelSources.Read(program));
+    }
+
+    [Theory]
+    [InlineData("sm_90a", null, KernelFamily.Hopper)]
+    [InlineData("sm_90a", "auto", KernelFamily.Hopper)]
+    [InlineData("sm_90a", " Portable ", KernelFamily.Portable)]
+    [InlineData("sm_90a", "hopper", KernelFamily.Hopper)]
+    [InlineData("sm_80", null, KernelFamily.Portable)]
+    [InlineData("sm_89", "", KernelFamily.Portable)]
+    [InlineData("sm_100", "auto", KernelFamily.Portable)]
+    public void KernelFamilyFollowsTheArchitectureAndSetting(string architecture, string? setting, KernelFamily expected) =>
+        Assert.Equal(expected, KernelFamilyChoice.For(architecture, setting));
+
+    [Theory]
+    [InlineData("sm_80", "hopper", "needs a Hopper GPU")]
+    [InlineData("sm_90a", "fast", "must be auto, portable or hopper")]
+    public void KernelFamilySettingErrorsNameTheProblem(string architecture, string setting, string message)
+    {
+        var error = Assert.Throws<ArgumentException>(() => KernelFamilyChoice.For(architecture, setting));
+        Assert.Contains(message, error.Message);
+        Assert.Contains(KernelFamilyChoice.Setting, error.Message);
     }
 
     [Fact]

@@ -1,0 +1,169 @@
+// Hopper (sm_90a) warpgroup matrix multiply: wgmma.mma_async on shared-memory tiles described by
+// matrix descriptors, fp32 accumulators in registers.
+//
+// Tile layout: a [rows x kHeadDim] tile of 16-bit elements is kept as kPanels panels of
+// [rows x 64 elements]; each panel row is 128 bytes and 16-byte chunk c of row r sits at chunk
+// c ^ (r % 8) (the 128-byte swizzle the hardware undoes from address bits 4-6 and 7-9, so a
+// panel must start on a 1024-byte boundary). The same layout serves as a K-major operand (Q, K,
+// points, centroids: rows are M or N, the head dimension is the reduction) and as the MN-major B
+// operand of P V (rows are the reduction, the head dimension is N).
+//
+// Accumulator layout of m64nN (per warp w of the warpgroup, lane = 4 g + t): register 4 j + e
+// holds row 16 w + g (e = 0, 1) or 16 w + g + 8 (e = 2, 3), column 8 j + 2 t + (e & 1); the
+// register A operand of a k16 step uses the same pattern, so an S accumulator packs straight into P.
+#pragma once
+#include "common.cuh"
+
+constexpr int kWarpgroupThreads = 128;
+constexpr int kWarpgroupRows = 64;                         // M of every wgmma
+constexpr int kPanelElements = 64;                         // elements of one 128-byte panel row
+constexpr int kPanelRowBytes = kPanelElements * 2;
+constexpr int kPanels = kHeadDim / kPanelElements;
+constexpr int kPanelChunks = kPanelRowBytes / 16;
+constexpr int kSwizzleAtomBytes = kSwizzleRows * kPanelRowBytes;   // 8 rows x 128 B
+constexpr int kWgmmaK = 16;                                 // reduction depth of one wgmma
+constexpr int kStepsPerPanel = kPanelElements / kWgmmaK;
+constexpr int kWgmmaKSteps = kHeadDim / kWgmmaK;
+constexpr int kSharedAlignment = 1024;                      // the swizzle pattern repeats every 1024 bytes
+static_assert(kHeadDim % kPanelElements == 0, "whole panels");
+
+// The first kSharedAlignment-aligned shared address at or after 'pointer' (callers reserve the slack).
+__device__ __forceinline__ unsigned aligned_shared_base(const void* pointer)
+{
+    return (shared_address(pointer) + kSharedAlignment - 1) & ~(unsigned)(kSharedAlignment - 1);
+}
+
+// Byte offset of 16-byte chunk 'chunk' (0 .. kRowChunks) of row 'row' in a panelled tile of 'rows' rows.
+__device__ __forceinline__ unsigned panel_offset(int row, int chunk, int rows)
+{
+    return (unsigned)((chunk / kPanelChunks) * rows * kPanelRowBytes + row * kPanelRowBytes
+                      + ((chunk % kPanelChunks) ^ (row % kSwizzleRows)) * 16);
+}
+
+// Gathers 'Rows' rows into a panelled tile with a block of 'Threads' threads: row r comes from row
+// token_of(r) of 'source' (zero-filled when it is negative). Thread t always copies chunk
+// t % kRowChunks, and with 8 | rows per pass its swizzle term stays fixed too.
+template <int Rows, int Threads, class TokenOf>
+__device__ __forceinline__ void gather_rows(unsigned tile, const element_t* source, TokenOf token_of)
+{
+    constexpr int kRowsPerPass = Threads / kRowChunks;
+    static_assert(Threads % kRowChunks == 0 && Rows % kRowsPerPass == 0, "whole rows per pass");
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < Rows / kRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kRowsPerPass;
+        const int token = token_of(row);
+        copy_async_16(tile + panel_offset(row, chunk, Rows), source + (int64)(token >= 0 ? token : 0) * kHeadDim + chunk * kChunkElements,
+                      token >= 0);
+    }
+}
+
+// Shared-memory matrix descriptor with the 128-byte swizzle: start address, leading and stride byte
+// offsets (all in 16-byte units).
+__device__ __forceinline__ unsigned long long matrix_descriptor(unsigned address, unsigned leading_bytes, unsigned stride_bytes)
+{
+    constexpr unsigned kFieldMask = (1u << 14) - 1;                 // every field is 14 bits of 16-byte units
+    constexpr unsigned long long kSwizzle128 = 1ull << 62;          // layout type 1: 128-byte swizzle
+    return (unsigned long long)((address >> 4) & kFieldMask) | ((unsigned long long)((leading_bytes >> 4) & kFieldMask) << 16)
+         | ((unsigned long long)((stride_bytes >> 4) & kFieldMask) << 32) | kSwizzle128;
+}
+
+// K-major operand: reduction step 'step' (16 elements) of the 64- or N-row slice starting at 'tile'
+// (the tile's panel 0 base plus first_row x 128). Rows are 128 bytes apart, 8-row groups 1024.
+__device__ __forceinline__ unsigned long long k_major_descriptor(unsigned tile, int tile_rows, int step)
+{
+    unsigned address = tile + (step / kStepsPerPanel) * tile_rows * kPanelRowBytes + (step % kStepsPerPanel) * kWgmmaK * 2;
+    return matrix_descriptor(address, 16, kSwizzleAtomBytes);
+}
+
+// MN-major B operand (the reduction runs over rows): rows 16 step .. 16 step + 15 of a panelled
+// tile, N spanning the panels (leading offset = one panel).
+__device__ __forceinline__ unsigned long long mn_major_descriptor(unsigned tile, int tile_rows, int step)
+{
+    return matrix_descriptor(tile + step * kWgmmaK * kPanelRowBytes, tile_rows * kPanelRowBytes, kSwizzleAtomBytes);
+}
+
+__device__ __forceinline__ void warpgroup_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void warpgroup_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void warpgroup_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+
+// Shared memory written by ordinary stores or cp.async must be made visible to the async proxy
+// that wgmma reads through (then a barrier).
+__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+
+// Keeps the compiler from moving accesses of accumulator registers across wgmma issue and wait.
+template <int N>
+__device__ __forceinline__ void fence_registers(float (&r)[N])
+{
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i]) :: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void fence_registers(unsigned (&r)[N])
+{
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i]) :: "memory");
+}
+
+#if SVG2_ELEMENT_FP16
+#define SVG2_WGMMA_TYPES ".f32.f16.f16"
+#else
+#define SVG2_WGMMA_TYPES ".f32.bf16.bf16"
+#endif
+
+#define SVG2_ACCUMULATORS_8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+#define SVG2_ACCUMULATORS_32(d) SVG2_ACCUMULATORS_8(d, 0), SVG2_ACCUMULATORS_8(d, 8), SVG2_ACCUMULATORS_8(d, 16), SVG2_ACCUMULATORS_8(d, 24)
+#define SVG2_ACCUMULATORS_64(d) SVG2_ACCUMULATORS_32(d), SVG2_ACCUMULATORS_8(d, 32), SVG2_ACCUMULATORS_8(d, 40), SVG2_ACCUMULATORS_8(d, 48), SVG2_ACCUMULATORS_8(d, 56)
+#define SVG2_OPERANDS_32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define SVG2_OPERANDS_64 SVG2_OPERANDS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+
+// D (64 x 128) = A B (+ D when 'accumulate'): A and B K-major in shared memory.
+__device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned long long a, unsigned long long b, bool accumulate)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_64 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : SVG2_ACCUMULATORS_64(d)
+                 : "l"(a), "l"(b), "r"((int)accumulate));
+}
+
+// D (64 x 128) += A B: A (16-bit pairs) in registers, B MN-major in shared memory.
+__device__ __forceinline__ void wgmma_64x128_registers(float (&d)[64], const unsigned (&a)[4], unsigned long long b)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_64 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : SVG2_ACCUMULATORS_64(d)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+// D (64 x 64) += A B: A in registers, B MN-major in shared memory.
+__device__ __forceinline__ void wgmma_64x64_registers(float (&d)[32], const unsigned (&a)[4], unsigned long long b)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_32 "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+                 : SVG2_ACCUMULATORS_32(d)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
+// D (64 x kHeadDim) += A B with B MN-major: the P V product of attention.
+__device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2], const unsigned (&a)[4], unsigned long long b)
+{
+#if SVG2_HEAD_DIM == 128
+    wgmma_64x128_registers(d, a, b);
+#else
+    wgmma_64x64_registers(d, a, b);
+#endif
+}
+
+// Issues the K-major product of a 64-row slice of 'a_tile' ('a_rows' rows in the tile) with the
+// 128 rows of 'b_tile' over the whole head dimension: D = A B^T, one commit group.
+__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[64], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows)
+{
+    fence_registers(d);
+    warpgroup_fence();
+#pragma unroll
+    for (int step = 0; step < kWgmmaKSteps; ++step)
+        wgmma_64x128_shared(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, b_rows, step), step > 0);
+    warpgroup_commit();
+}

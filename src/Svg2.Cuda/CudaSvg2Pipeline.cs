@@ -71,19 +71,29 @@ public sealed class CudaSvg2Pipeline : IDisposable
     public CudaDevice Device => _library.Device;
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on q; <paramref name="queryCentroids"/> is updated in place.</summary>
-    public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default)
+    /// <param name="q">[G, Nq, D] queries.</param>
+    /// <param name="queryCentroids">[G, QC, D] centroids, updated in place.</param>
+    /// <param name="iterations">Lloyd iterations.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
+    public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, q, queryCentroids, _queryNorms, _queryLabels, _queryCounts,
-                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream);
+                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep);
     }
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on k; <paramref name="keyCentroids"/> is updated in place.</summary>
-    public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default)
+    /// <param name="k">[G, Nk, D] keys.</param>
+    /// <param name="keyCentroids">[G, KC, D] centroids, updated in place.</param>
+    /// <param name="iterations">Lloyd iterations.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
+    public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, k, keyCentroids, _keyNorms, _keyLabels, _keyCounts,
-                KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream);
+                KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep);
     }
 
     /// <summary>Enqueues the selection from the current centroids and key sizes, then the range list and tile plan.</summary>

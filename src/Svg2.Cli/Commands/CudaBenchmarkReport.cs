@@ -39,5 +39,9 @@ public static class CudaBenchmarkReport
             table.AddRow(Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
                 $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x");
         AnsiConsole.Write(table);
+        var steps = new Table().AddColumn("k-means, one warm iteration").AddColumns(report.KMeansSteps.Select(s => s.Step).Distinct().ToArray());
+        foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Tensor))
+            steps.AddRow([tensor.Key, .. tensor.Select(s => $"{s.Milliseconds:F3} ms")]);
+        AnsiConsole.Write(steps);
     }
 }

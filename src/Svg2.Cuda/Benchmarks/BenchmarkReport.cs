@@ -9,8 +9,9 @@ namespace Svg2.Cuda.Benchmarks;
 /// <param name="Points">One entry per density.</param>
 /// <param name="ExtraMemoryBytes">Device memory of the pipeline's buffers, output excluded.</param>
 /// <param name="Workload">How the inputs were generated.</param>
+/// <param name="KMeansSteps">One warm k-means iteration on q and on k, kernel step by kernel step.</param>
 public sealed record BenchmarkReport(BenchmarkShape Shape, string Device, double DenseMs, double InitKMeansMs, int Iterations,
-    IReadOnlyList<DensityPoint> Points, long ExtraMemoryBytes, string Workload)
+    IReadOnlyList<DensityPoint> Points, long ExtraMemoryBytes, string Workload, IReadOnlyList<KMeansStepTime> KMeansSteps)
 {
     /// <summary>Dense attention rate, 4 x S^2 x D x H / time.</summary>
     public double DenseTflops => 4.0 * Shape.Tokens * (double)Shape.Tokens * Shape.HeadDim * Shape.Heads / (DenseMs * 1e-3) / 1e12;

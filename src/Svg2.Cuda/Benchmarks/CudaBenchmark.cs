@@ -63,8 +63,47 @@ public static class CudaBenchmark
                 var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
                 points.Add(Measure($"fixed {target:P0}", rule, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
             }
-            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs, iterations, points, pipeline.BufferBytes, WorkloadDescription);
+            var steps = TimeKMeansSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
+                .Concat(TimeKMeansSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
+            log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
+            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
+                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
         }
+    }
+
+    /// <summary>Times each kernel step of one warm k-means iteration with events recorded between the steps.</summary>
+    static IEnumerable<KMeansStepTime> TimeKMeansSteps(string tensor, Action<Action<string>> enqueueIteration, int iterations, CudaDevice cuda)
+    {
+        var totals = new Dictionary<string, double>();
+        var order = new List<string>();
+        for (int i = 0; i < WarmupIterations + iterations; i++)
+        {
+            var marks = new List<(string Step, CudaEvent Event)>();
+            using var start = new CudaEvent(cuda);
+            start.Record();
+            try
+            {
+                enqueueIteration(step =>
+                {
+                    var mark = new CudaEvent(cuda);
+                    mark.Record();
+                    marks.Add((step, mark));
+                });
+                if (i < WarmupIterations) continue;
+                var previous = start;
+                foreach (var (step, mark) in marks)
+                {
+                    if (!totals.ContainsKey(step)) order.Add(step);
+                    totals[step] = totals.GetValueOrDefault(step) + CudaEvent.Elapsed(previous, mark);
+                    previous = mark;
+                }
+            }
+            finally
+            {
+                foreach (var (_, mark) in marks) mark.Dispose();
+            }
+        }
+        return order.Select(step => new KMeansStepTime(tensor, step, totals[step] / iterations));
     }
 
     /// <summary>q, k, v [H, S, D] bf16 from the built-in video-like workload of the same shape.</summary>

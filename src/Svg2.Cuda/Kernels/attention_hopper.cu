@@ -40,7 +40,7 @@ __device__ __forceinline__ void attend_tile_hopper(unsigned q_slice, unsigned k_
     const int lane = threadIdx.x % kWarpSize;
     float s[kScoreRegisters];
     wgmma_rows_by_rows(s, q_slice, kTileRows, k_tile, kTileKeys);
-    warpgroup_wait_all();
+    warpgroup_wait<0>();
     fence_registers(s);
 
     // Only the last tile of a row's key sequence can be partial.
@@ -96,7 +96,7 @@ __device__ __forceinline__ void attend_tile_hopper(unsigned q_slice, unsigned k_
 #pragma unroll
     for (int step = 0; step < kPvSteps; ++step) wgmma_head_dim_registers(o, p[step], mn_major_descriptor(v_tile, kTileKeys, step));
     warpgroup_commit();
-    warpgroup_wait_all();
+    warpgroup_wait<0>();
     fence_registers(o);
 }
 

@@ -86,7 +86,9 @@ __device__ __forceinline__ unsigned long long mn_major_descriptor(unsigned tile,
 
 __device__ __forceinline__ void warpgroup_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void warpgroup_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void warpgroup_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+// Waits until at most 'Pending' of this thread's most recent commit groups are still running.
+template <int Pending>
+__device__ __forceinline__ void warpgroup_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(Pending) : "memory"); }
 
 // Shared memory written by ordinary stores or cp.async must be made visible to the async proxy
 // that wgmma reads through (then a barrier).
@@ -128,7 +130,8 @@ __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned lon
                  : "l"(a), "l"(b), "r"((int)accumulate));
 }
 
-// D (64 x 128) += A B: A (16-bit pairs) in registers, B MN-major in shared memory.
+// D (64 x 128) += A B: A (16-bit pairs, the mma.sync A fragment layout per warp) in registers, B
+// MN-major in shared memory.
 __device__ __forceinline__ void wgmma_64x128_registers(float (&d)[64], const unsigned (&a)[4], unsigned long long b)
 {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
@@ -137,7 +140,7 @@ __device__ __forceinline__ void wgmma_64x128_registers(float (&d)[64], const uns
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
 }
 
-// D (64 x 64) += A B: A in registers, B MN-major in shared memory.
+// D (64 x 64) += A B: as wgmma_64x128_registers with N = 64.
 __device__ __forceinline__ void wgmma_64x64_registers(float (&d)[32], const unsigned (&a)[4], unsigned long long b)
 {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
@@ -156,8 +159,8 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 #endif
 }
 
-// Issues the K-major product of a 64-row slice of 'a_tile' ('a_rows' rows in the tile) with the
-// 128 rows of 'b_tile' over the whole head dimension: D = A B^T, one commit group.
+// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the 128 rows of
+// 'b_tile' over the whole head dimension: D = A B^T, one commit group.
 __device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[64], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows)
 {
     fence_registers(d);

@@ -166,6 +166,19 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         }
 }
 
+// This lane's kLanesPerRowElements (2 or 4) consecutive elements of a row in one 4- or 8-byte load.
+__device__ __forceinline__ void load_row_elements(element_t (&elements)[kLanesPerRowElements], const element_t* source)
+{
+#if SVG2_HEAD_DIM == 128
+    typedef unsigned long long row_bits_t;
+#else
+    typedef unsigned row_bits_t;
+#endif
+    const row_bits_t bits = *(const row_bits_t*)source;
+#pragma unroll
+    for (int e = 0; e < kLanesPerRowElements; ++e) elements[e] = (element_t)(bits >> (16 * e));
+}
+
 extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
 svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
                    const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
@@ -181,11 +194,16 @@ svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict
     float sum[kLanesPerRowElements];
     #pragma unroll
     for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] = 0.f;
+    // Rows are independent: unrolling lets several permutation and row loads be in flight per warp,
+    // and each lane reads its elements of a row in one load.
+    #pragma unroll 4
     for (int64 s = begin + warp; s < end; s += kMeanWarps)
     {
         const element_t* row = group_points + group_permutation[s] * kHeadDim + lane * kLanesPerRowElements;
+        element_t elements[kLanesPerRowElements];
+        load_row_elements(elements, row);
         #pragma unroll
-        for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] += element_to_float(row[e]);
+        for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] += element_to_float(elements[e]);
     }
     #pragma unroll
     for (int e = 0; e < kLanesPerRowElements; ++e) partial[warp][lane * kLanesPerRowElements + e] = sum[e];

@@ -1,15 +1,15 @@
 namespace Svg2.Cuda.Runtime;
 
 /// <summary>
-/// Which implementation of the two compute-heavy kernels (k-means assignment and sparse attention)
-/// a library uses. Both compute the same result; everything else is shared.
+/// Which implementation of the sparse attention kernel a library uses. Both compute the same
+/// result; every other kernel is shared.
 /// </summary>
 public enum KernelFamily
 {
-    /// <summary>mma.sync tensor-core kernels that run on every supported GPU (sm_80 and newer).</summary>
+    /// <summary>The mma.sync tensor-core kernel that runs on every supported GPU (sm_80 and newer).</summary>
     Portable,
 
-    /// <summary>Hopper warpgroup MMA (wgmma) kernels, for sm_90a.</summary>
+    /// <summary>The Hopper warpgroup MMA (wgmma) kernel with 128-row query tiles, for sm_90a.</summary>
     Hopper,
 }
 

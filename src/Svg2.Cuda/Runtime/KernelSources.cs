@@ -11,7 +11,7 @@ public static class KernelSources
     public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu"];
 
     /// <summary>Translation units compiled only for Hopper (sm_90a).</summary>
-    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu"];
+    public static readonly IReadOnlyList<string> HopperPrograms = ["attention_hopper.cu"];
 
     /// <summary>Headers every program may include.</summary>
     public static readonly IReadOnlyList<string> Headers = ["common.cuh", "key_ranges.cuh", "hopper.cuh"];

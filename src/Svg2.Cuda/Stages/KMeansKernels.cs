@@ -14,16 +14,26 @@ internal static class KMeansKernels
     const int PointsPerBlock = 128;
     const int CentroidTile = 64;
     const int AssignThreads = 128;
-    const int HopperCentroidTile = 128;
-    const int HopperAssignThreads = 256;
-    const int HopperStages = 2;
-    const int SharedAlignment = 1024;
     const int NormWarps = 8;
     const int MeanThreads = 128;
 
+    /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
+    public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
+
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
+    /// <param name="library">Kernels of the device.</param>
+    /// <param name="points">[G, N, D] points.</param>
+    /// <param name="centroids">[G, C, D] centroids, updated in place.</param>
+    /// <param name="norms">[G, C] float32 scratch for the centroid norms.</param>
+    /// <param name="labels">[G, N] int64 output labels.</param>
+    /// <param name="counts">Counting-sort scratch (<see cref="CountingSort.AllocateCounts"/>).</param>
+    /// <param name="sizes">[G, C] int64 output cluster sizes.</param>
+    /// <param name="offsets">[G, C + 1] int64 output cluster offsets.</param>
+    /// <param name="permutation">[G, N] int64 output permutation (cluster-major, stable).</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
     public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor norms, Tensor labels,
-        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream)
+        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
         int rowBytes = library.HeadDim * 2;
@@ -33,17 +43,15 @@ internal static class KMeansKernels
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
         int rows = groups * clusters;
         library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
-        var assignGrid = ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups);
-        if (library.Family == KernelFamily.Hopper)
-            library.Launch("svg2_kmeans_assign_hopper", assignGrid, HopperAssignThreads,
-                SharedAlignment + (PointsPerBlock + HopperStages * HopperCentroidTile) * rowBytes, stream,
+        afterStep?.Invoke(Steps[0]);
+        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, (PointsPerBlock + 2 * CentroidTile) * rowBytes, stream,
                 pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
-        else
-            library.Launch("svg2_kmeans_assign", assignGrid, AssignThreads, (PointsPerBlock + 2 * CentroidTile) * rowBytes, stream,
-                pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+        afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
+        afterStep?.Invoke(Steps[2]);
         library.Launch("svg2_segment_means", (clusters, groups), MeanThreads, 0, stream, pointsPointer,
             DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
             centroidsPointer, centroidsPointer, tokens, clusters);
+        afterStep?.Invoke(Steps[3]);
     }
 }

@@ -129,7 +129,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int64* group_query_permutation = query_permutation + (int64)g * nq;
     const int64* group_key_permutation = key_permutation + (int64)g * nk;
     gather_rows<kTileRows, kTileThreads>(q_tile, q + (int64)g * nq * kHeadDim,
-                           [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+                                         [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
     copy_async_commit();
     __syncthreads();
 

@@ -4,8 +4,9 @@
 // svg2_kmeans_assign:  grid (ceil(N / 128), G), 4 warps; each warp owns 32 points whose A fragments
 //   stay in registers for the whole kernel; centroids stream through shared memory in 64-row tiles
 //   (double-buffered cp.async, swizzled) and the 16 x 64 dot products of a tile are bf16/fp16
-//   mma.sync m16n8k16 with fp32 accumulation. Distance |c|^2 - 2 x.c (|x|^2 is the same for every
-//   centroid) feeds a running argmin per row, so the N x K distance matrix is never written.
+//   mma.sync m16n8k16 with fp32 accumulation, started from -|c|^2 / 2 so that they end as the
+//   score x.c - |c|^2 / 2 (the distance is |x|^2 - 2 x score, |x|^2 the same for every centroid);
+//   a running argmax per row keeps the nearest, so the N x K distance matrix is never written.
 //   Traffic: points read once; every block reads all K centroids (from L2).
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
@@ -96,12 +97,13 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         for (int kk = 0; kk < kKSteps; ++kk)
             load_matrix_x4(a[m][kk], point_tile + tile_offset(warp * kPointsPerWarp + m * kMmaRows + lane % 16, kk * 2 + lane / 16));
 
-    // Per m tile, rows lane/4 and lane/4 + 8 of this thread.
+    // Per m tile, rows lane/4 and lane/4 + 8 of this thread: the best score x.c - |c|^2 / 2 (the
+    // nearest centroid has the largest) and its column.
     float best[kAssignMTiles][2];
     int best_index[kAssignMTiles][2];
 #pragma unroll
     for (int m = 0; m < kAssignMTiles; ++m)
-        best[m][0] = best[m][1] = __int_as_float(0x7f800000), best_index[m][0] = best_index[m][1] = 0;
+        best[m][0] = best[m][1] = negative_infinity(), best_index[m][0] = best_index[m][1] = 0;
     // The swizzle term of every centroid row this lane addresses with ldmatrix is lane % 8.
     const int swizzle = ((lane / 8) % 2) ^ (lane % 8);
     const int tiles = (k + kCentroidTile - 1) / kCentroidTile;
@@ -113,11 +115,19 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         __syncthreads();
 
         const unsigned tile_rows = centroid_tiles + (t % 2) * tile_bytes + (lane % 8 + (lane / 16) * 8) * kRowBytes;
+        // The accumulators start at -|c|^2 / 2 (-inf past the last centroid), so the MMAs leave the
+        // score x.c - |c|^2 / 2 = -(distance - |x|^2) / 2 and the epilogue is a bare running argmax.
         float dot[kAssignMTiles][kCentroidTile / 8][4];
 #pragma unroll
-        for (int m = 0; m < kAssignMTiles; ++m)
+        for (int j = 0; j < kCentroidTile / 8; ++j)
 #pragma unroll
-            for (int j = 0; j < kCentroidTile / 8; ++j) dot[m][j][0] = dot[m][j][1] = dot[m][j][2] = dot[m][j][3] = 0.f;
+            for (int e = 0; e < 2; ++e)
+            {
+                const int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
+                const float bias = column < k ? -0.5f * norms[column] : negative_infinity();
+#pragma unroll
+                for (int m = 0; m < kAssignMTiles; ++m) dot[m][j][e] = dot[m][j][2 + e] = bias;
+            }
 #pragma unroll
         for (int kk = 0; kk < kKSteps; ++kk)
 #pragma unroll
@@ -132,25 +142,18 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
                     mma_16x8x16(dot[m][2 * pair + 1], a[m][kk], b[2], b[3]);
                 }
             }
-        // Columns are visited in increasing order, so a strict '<' keeps the lowest id on ties.
+        // Columns are visited in increasing order, so a strict '>' keeps the lowest id on ties.
 #pragma unroll
         for (int j = 0; j < kCentroidTile / 8; ++j)
 #pragma unroll
             for (int e = 0; e < 2; ++e)
             {
-                int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
-                if (column < k)
-                {
-                    float norm = norms[column];
+                const int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
 #pragma unroll
-                    for (int m = 0; m < kAssignMTiles; ++m)
+                for (int m = 0; m < kAssignMTiles; ++m)
 #pragma unroll
-                        for (int r = 0; r < 2; ++r)
-                        {
-                            float distance = norm - 2.f * dot[m][j][2 * r + e];
-                            if (distance < best[m][r]) { best[m][r] = distance; best_index[m][r] = column; }
-                        }
-                }
+                    for (int r = 0; r < 2; ++r)
+                        if (dot[m][j][2 * r + e] > best[m][r]) { best[m][r] = dot[m][j][2 * r + e]; best_index[m][r] = column; }
             }
         __syncthreads();
     }
@@ -160,6 +163,8 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 #pragma unroll
         for (int r = 0; r < 2; ++r)
         {
+            // -2 x score is the distance up to |x|^2: exact in float32, so order and ties are kept.
+            best[m][r] *= -2.f;
             quad_argmin(best[m][r], best_index[m][r]);
             int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
             if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[m][r];

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svg2.Cuda;
+using Svg2.Cuda.Runtime;
 using Svg2.Methods;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -113,6 +114,10 @@ public static class BenchModelCommand
         using var state = new Svg2ModelState(config.Layers);
         // The CUDA kernels take bf16/fp16 CUDA tensors; float32 weights or the CPU use the portable reference.
         var attention = new Svg2Attention(options, device.type == DeviceType.CUDA && dtype != ScalarType.Float32 ? new CudaBackend() : null);
+        // Compiling the kernels (NVRTC, once per process) must not land in the first forward, which the
+        // projection scales by the layer count as the k-means initialisation of every layer.
+        if (attention.Backend is CudaBackend && TensorChecks.IsSupportedHeadDim(config.HeadDim))
+            KernelLibrary.For(CudaDevice.Get(Math.Max(0, (int)device.index)), dtype, config.HeadDim);
         var svg2 = new Svg2AttentionProcessor(attention, state, DenseWarmupPolicy.None);
         var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, steps, svg2);
         long memorySparse = DeviceMemory.UsedBytes(device);

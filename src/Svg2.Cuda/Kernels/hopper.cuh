@@ -4,8 +4,8 @@
 // Tile layout: a [rows x kHeadDim] tile of 16-bit elements is kept as kPanels panels of
 // [rows x 64 elements]; each panel row is 128 bytes and 16-byte chunk c of row r sits at chunk
 // c ^ (r % 8) (the 128-byte swizzle the hardware undoes from address bits 4-6 and 7-9, so a
-// panel must start on a 1024-byte boundary). The same layout serves as a K-major operand (Q, K,
-// points, centroids: rows are M or N, the head dimension is the reduction) and as the MN-major B
+// panel must start on a 1024-byte boundary). The same layout serves as a K-major operand (Q and K
+// of S = Q K^T: rows are M or N, the head dimension is the reduction) and as the MN-major B
 // operand of P V (rows are the reduction, the head dimension is N).
 //
 // Accumulator layout of m64nN (per warp w of the warpgroup, lane = 4 g + t): register 4 j + e

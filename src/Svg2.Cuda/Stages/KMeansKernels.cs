@@ -45,7 +45,7 @@ internal static class KMeansKernels
         library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
         afterStep?.Invoke(Steps[0]);
         library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, (PointsPerBlock + 2 * CentroidTile) * rowBytes, stream,
-                pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+            pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
         afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);

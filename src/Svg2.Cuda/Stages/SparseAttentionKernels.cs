@@ -23,7 +23,7 @@ internal static class SparseAttentionKernels
     const int PlanThreads = 1024;
     const int KeyValueBuffers = 2;
     const int HopperTileKeys = 128;
-    const int HopperTokenSlots = 3;
+    const int HopperStages = 2;               // K/V stages and token lists, as kStages in attention_hopper.cu
     const int HopperThreads = 256;
     const int SharedAlignment = 1024;
 
@@ -69,7 +69,7 @@ internal static class SparseAttentionKernels
         if (library.Family == KernelFamily.Hopper)
         {
             (kernel, threads) = ("svg2_sparse_attention_hopper", HopperThreads);
-            shared = SharedAlignment + (tileRows + 2 * KeyValueBuffers * HopperTileKeys) * rowBytes + HopperTokenSlots * HopperTileKeys * sizeof(int) + rangeBytes;
+            shared = SharedAlignment + (tileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperStages * HopperTileKeys * sizeof(int) + rangeBytes;
         }
         else
         {

@@ -1,7 +1,7 @@
 // Hopper (sm_90a) warpgroup matrix multiply: wgmma.mma_async on shared-memory tiles described by
 // matrix descriptors, fp32 accumulators in registers.
 //
-// Tile layout: a [rows x kHeadDim] tile of 16-bit elements is kept as kPanels panels of
+// Tile layout: a [rows x kHeadDim] tile of 16-bit elements is kept as kHeadDim / 64 panels of
 // [rows x 64 elements]; each panel row is 128 bytes and 16-byte chunk c of row r sits at chunk
 // c ^ (r % 8) (the 128-byte swizzle the hardware undoes from address bits 4-6 and 7-9, so a
 // panel must start on a 1024-byte boundary). The same layout serves as a K-major operand (Q and K
@@ -18,7 +18,6 @@ constexpr int kWarpgroupThreads = 128;
 constexpr int kWarpgroupRows = 64;                         // M of every wgmma
 constexpr int kPanelElements = 64;                         // elements of one 128-byte panel row
 constexpr int kPanelRowBytes = kPanelElements * 2;
-constexpr int kPanels = kHeadDim / kPanelElements;
 constexpr int kPanelChunks = kPanelRowBytes / 16;
 constexpr int kSwizzleAtomBytes = kSwizzleRows * kPanelRowBytes;   // 8 rows x 128 B
 constexpr int kWgmmaK = 16;                                 // reduction depth of one wgmma

@@ -30,32 +30,28 @@ constexpr int kOutputColumnTiles = kHeadDim / 8;
 constexpr int kPvSteps = kTileKeys / kWgmmaK;
 constexpr int kTileQueryBytes = kTileRows * kRowBytes;
 constexpr int kTileKeyBytes = kTileKeys * kRowBytes;
-static_assert(kTileThreads >= kTileKeys, "one thread per key row of a tile computes its token");
+constexpr int kTokenRowsPerWarpgroup = kTileKeys / kTileWarpgroups;
+static_assert(kTokenRowsPerWarpgroup <= kWarpgroupThreads, "one thread per key row of a tile computes its token");
 
-// One K/V tile of the online softmax for this warpgroup's 64 rows. 'row_max' is in the exp2 domain;
-// 'row_sum' holds this thread's partial sums of rows g and g + 8 of its warp.
-__device__ __forceinline__ void attend_tile_hopper(unsigned q_slice, unsigned k_tile, unsigned v_tile, int valid_keys, float scale_log2,
+// The rest of one K/V tile once S = Q K^T has been issued into 's': the online softmax for this
+// warpgroup's 64 rows and O += P V. 'row_max' is in the exp2 domain; 'row_sum' holds this thread's
+// partial sums of rows g and g + 8 of its warp.
+__device__ __forceinline__ void finish_tile_hopper(float (&s)[kScoreRegisters], unsigned v_tile, int valid_keys, float scale_log2,
                                                    float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
 {
     const int lane = threadIdx.x % kWarpSize;
-    float s[kScoreRegisters];
-    wgmma_rows_by_rows(s, q_slice, kTileRows, k_tile, kTileKeys);
     warpgroup_wait<0>();
     fence_registers(s);
 
-    // Only the last tile of a row's key sequence can be partial.
-    if (valid_keys >= kTileKeys)
-    {
-#pragma unroll
-        for (int i = 0; i < kScoreRegisters; ++i) s[i] *= scale_log2;
-    }
-    else
+    // Only the last tile of a row's key sequence can be partial. The scale is applied inside the
+    // exponent (one fused multiply-add per score), so the maximum is taken on the raw scores.
+    if (valid_keys < kTileKeys)
     {
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i)
         {
             const int column = (i / 4) * 8 + 2 * (lane % 4) + (i & 1);
-            s[i] = column < valid_keys ? s[i] * scale_log2 : negative_infinity();
+            if (column >= valid_keys) s[i] = negative_infinity();
         }
     }
 
@@ -67,7 +63,7 @@ __device__ __forceinline__ void attend_tile_hopper(unsigned q_slice, unsigned k_
         for (int j = 0; j < kScoreColumnTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
-        const float new_max = fmaxf(row_max[r], tile_max);
+        const float new_max = fmaxf(row_max[r], tile_max * scale_log2);
         const float base = new_max == negative_infinity() ? 0.f : new_max;
         const float correction = fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
@@ -77,8 +73,8 @@ __device__ __forceinline__ void attend_tile_hopper(unsigned q_slice, unsigned k_
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
-            s[4 * j + 2 * r] = fast_exp2(s[4 * j + 2 * r] - base);
-            s[4 * j + 2 * r + 1] = fast_exp2(s[4 * j + 2 * r + 1] - base);
+            s[4 * j + 2 * r] = fast_exp2(fmaf(s[4 * j + 2 * r], scale_log2, -base));
+            s[4 * j + 2 * r + 1] = fast_exp2(fmaf(s[4 * j + 2 * r + 1], scale_log2, -base));
             row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
         }
     }
@@ -128,23 +124,23 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const element_t* group_v = v + (int64)g * nk * kHeadDim;
     const int64* group_query_permutation = query_permutation + (int64)g * nq;
     const int64* group_key_permutation = key_permutation + (int64)g * nk;
-    gather_rows<kTileRows, kTileThreads>(q_tile, q + (int64)g * nq * kHeadDim,
+    gather_rows<kTileRows, kTileThreads>({q_tile}, {q + (int64)g * nq * kHeadDim},
                                          [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
     copy_async_commit();
     __syncthreads();
 
+    // The key rows whose tokens this thread looks up, split evenly over the warpgroups (-1: none).
+    const int thread_in_group = tid % kWarpgroupThreads;
+    const int token_row = thread_in_group < kTokenRowsPerWarpgroup ? warpgroup * kTokenRowsPerWarpgroup + thread_in_group : -1;
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
     int cursor = 0;
-    if (tid < kTileKeys) tokens[tid] = key_token(tid, total_keys, starts, ends, cursor, group_key_permutation);
+    if (token_row >= 0) tokens[token_row] = key_token(token_row, total_keys, starts, ends, cursor, group_key_permutation);
     __syncthreads();
     if (key_tiles > 0)
-    {
-        gather_rows<kTileKeys, kTileThreads>(k_tiles, group_k, [&](int row) { return tokens[row]; });
-        gather_rows<kTileKeys, kTileThreads>(v_tiles, group_v, [&](int row) { return tokens[row]; });
-    }
+        gather_rows<kTileKeys, kTileThreads>({k_tiles, v_tiles}, {group_k, group_v}, [&](int row) { return tokens[row]; });
     copy_async_commit();
-    int pending = tid < kTileKeys ? key_token(kTileKeys + tid, total_keys, starts, ends, cursor, group_key_permutation) : -1;
+    int pending = token_row >= 0 ? key_token(kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation) : -1;
 
     const bool active = warpgroup * kWarpgroupRows < query.rows;
     const unsigned q_slice = q_tile + warpgroup * kWarpgroupRows * kPanelRowBytes;
@@ -156,7 +152,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     for (int j = 0; j < key_tiles; ++j)
     {
         const int current = j % kStages, next = (j + 1) % kStages;
-        if (tid < kTileKeys) tokens[next * kTileKeys + tid] = pending;
+        if (token_row >= 0) tokens[next * kTileKeys + token_row] = pending;
         // Tile j (and Q) has landed for this thread; the fence hands it to the async proxy, the barrier
         // to every thread, and it also tells that tile j - 1's buffers are no longer read.
         copy_async_wait<0>();
@@ -165,14 +161,17 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         if (j + 1 < key_tiles)
         {
             const int* next_tokens = tokens + next * kTileKeys;
-            gather_rows<kTileKeys, kTileThreads>(k_tiles + next * kTileKeyBytes, group_k, [&](int row) { return next_tokens[row]; });
-            gather_rows<kTileKeys, kTileThreads>(v_tiles + next * kTileKeyBytes, group_v, [&](int row) { return next_tokens[row]; });
+            gather_rows<kTileKeys, kTileThreads>({k_tiles + next * kTileKeyBytes, v_tiles + next * kTileKeyBytes}, {group_k, group_v},
+                                                 [&](int row) { return next_tokens[row]; });
         }
         copy_async_commit();
-        if (tid < kTileKeys) pending = key_token((j + 2) * kTileKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
+        if (token_row >= 0) pending = key_token((j + 2) * kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation);
         if (active)
-            attend_tile_hopper(q_slice, k_tiles + current * kTileKeyBytes, v_tiles + current * kTileKeyBytes, total_keys - j * kTileKeys,
-                               scale_log2, row_max, row_sum, o);
+        {
+            float scores[kScoreRegisters];
+            wgmma_rows_by_rows(scores, q_slice, kTileRows, k_tiles + current * kTileKeyBytes, kTileKeys);
+            finish_tile_hopper(scores, v_tiles + current * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
+        }
     }
     copy_async_wait<0>();   // a tile with no selected key never waited for its Q rows
 

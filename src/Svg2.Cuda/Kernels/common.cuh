@@ -94,6 +94,14 @@ __device__ __forceinline__ void copy_async_16(unsigned destination, const void* 
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
 }
 
+// 4-byte asynchronous copy global -> shared (through L1, the only path for copies under 16 bytes);
+// zero-fills when 'valid' is false.
+__device__ __forceinline__ void copy_async_4(unsigned destination, const void* source, bool valid)
+{
+    int bytes = valid ? 4 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
+}
+
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 
 template <int Pending>

@@ -39,22 +39,30 @@ __device__ __forceinline__ unsigned panel_offset(int row, int chunk, int rows)
                       + ((chunk % kPanelChunks) ^ (row % kSwizzleRows)) * 16);
 }
 
-// Gathers 'Rows' rows into a panelled tile with a block of 'Threads' threads: row r comes from row
-// token_of(r) of 'source' (zero-filled when it is negative). Thread t always copies chunk
-// t % kRowChunks, and with 8 | rows per pass its swizzle term stays fixed too.
-template <int Rows, int Threads, class TokenOf>
-__device__ __forceinline__ void gather_rows(unsigned tile, const element_t* source, TokenOf token_of)
+// Gathers 'Rows' rows into 'Sources' panelled tiles with a block of 'Threads' threads: row r of
+// every tile comes from row token_of(r) of its source (zero-filled when the token is negative).
+// Thread t always copies chunk t % kRowChunks, and with 8 | rows per pass its swizzle term stays
+// fixed too. A thread reads all its tokens before it issues any copy: each copy is a memory
+// barrier to the compiler, so a token read between two copies would wait for the previous one.
+template <int Rows, int Threads, int Sources, class TokenOf>
+__device__ __forceinline__ void gather_rows(const unsigned (&tiles)[Sources], const element_t* const (&sources)[Sources], TokenOf token_of)
 {
     constexpr int kRowsPerPass = Threads / kRowChunks;
+    constexpr int kPasses = Rows / kRowsPerPass;
     static_assert(Threads % kRowChunks == 0 && Rows % kRowsPerPass == 0, "whole rows per pass");
     const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+    int tokens[kPasses];
 #pragma unroll
-    for (int i = 0; i < Rows / kRowsPerPass; ++i)
+    for (int i = 0; i < kPasses; ++i) tokens[i] = token_of(first_row + i * kRowsPerPass);
+#pragma unroll
+    for (int i = 0; i < kPasses; ++i)
     {
         const int row = first_row + i * kRowsPerPass;
-        const int token = token_of(row);
-        copy_async_16(tile + panel_offset(row, chunk, Rows), source + (int64)(token >= 0 ? token : 0) * kHeadDim + chunk * kChunkElements,
-                      token >= 0);
+        const bool valid = tokens[i] >= 0;
+        const int64 offset = (int64)(valid ? tokens[i] : 0) * kHeadDim + chunk * kChunkElements;
+        const unsigned destination = panel_offset(row, chunk, Rows);
+#pragma unroll
+        for (int s = 0; s < Sources; ++s) copy_async_16(tiles[s] + destination, sources[s] + offset, valid);
     }
 }
 

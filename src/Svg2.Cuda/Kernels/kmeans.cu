@@ -3,11 +3,12 @@
 // svg2_centroid_norms: one warp per centroid row, |c|^2 in fp32.
 // svg2_kmeans_assign:  grid (ceil(N / 128), G), 4 warps; each warp owns 32 points whose A fragments
 //   stay in registers for the whole kernel; centroids stream through shared memory in 64-row tiles
-//   (double-buffered cp.async, swizzled) and the 16 x 64 dot products of a tile are bf16/fp16
-//   mma.sync m16n8k16 with fp32 accumulation, started from -|c|^2 / 2 so that they end as the
-//   score x.c - |c|^2 / 2 (the distance is |x|^2 - 2 x score, |x|^2 the same for every centroid);
-//   a running argmax per row keeps the nearest, so the N x K distance matrix is never written.
-//   Traffic: points read once; every block reads all K centroids (from L2).
+//   (double-buffered cp.async, swizzled, with their 64 norms) and the 16 x 64 dot products of a
+//   tile are bf16/fp16 mma.sync m16n8k16 with fp32 accumulation, started from -|c|^2 / 2 so that
+//   they end as the score x.c - |c|^2 / 2 (the distance is |x|^2 - 2 x score, |x|^2 the same for
+//   every centroid); a pairwise tree finds each row's best of the tile (depth 4 instead of a
+//   16-long dependent chain) and a running argmax keeps the nearest, so the N x K distance matrix
+//   is never written. Traffic: points read once; every block reads all K centroids (from L2).
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
 //   fixed summation order; empty clusters keep their previous centroid.
@@ -22,6 +23,7 @@ constexpr int kPointsPerBlock = kAssignWarps * kPointsPerWarp;
 constexpr int kAssignMinBlocks = 3;
 constexpr int kCentroidTile = 64;
 constexpr int kCentroidPairs = kCentroidTile / 16;             // ldmatrix.x4 loads two 8-column tiles
+constexpr int kArgmaxCandidates = kCentroidTile / 4;           // columns of a tile one lane holds per row
 constexpr int kKSteps = kHeadDim / 16;
 constexpr int kNormWarps = 8;
 constexpr int kMeanWarps = 4;
@@ -46,9 +48,12 @@ svg2_centroid_norms(const element_t* __restrict__ centroids, float* __restrict__
 
 constexpr int kAssignRowsPerPass = kAssignThreads / kRowChunks;
 static_assert(kAssignThreads % kRowChunks == 0 && kCentroidTile % kAssignRowsPerPass == 0, "whole rows per pass");
+static_assert(kCentroidTile <= kAssignThreads, "one thread per norm of a tile");
 
-// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kAssignRowsPerPass (fixed chunk and swizzle term).
-__device__ __forceinline__ void load_centroid_tile(unsigned tile, const element_t* centroids, int first, int count)
+// Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kAssignRowsPerPass (fixed chunk
+// and swizzle term); the first kCentroidTile threads also copy one norm each.
+__device__ __forceinline__ void load_centroid_tile(unsigned tile, unsigned tile_norms, const element_t* centroids, const float* norms,
+                                                   int first, int count)
 {
     const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
 #pragma unroll
@@ -58,6 +63,30 @@ __device__ __forceinline__ void load_centroid_tile(unsigned tile, const element_
         const bool valid = first + row < count;
         const element_t* source = centroids + (int64)(valid ? first + row : 0) * kHeadDim + chunk * kChunkElements;
         copy_async_16(tile + tile_offset(row, chunk), source, valid);
+    }
+    if (threadIdx.x < kCentroidTile)
+    {
+        const bool valid = first + threadIdx.x < count;
+        copy_async_4(tile_norms + threadIdx.x * sizeof(float), norms + (valid ? first + threadIdx.x : 0), valid);
+    }
+}
+
+// Reduces 'Width' candidates to slot 0: each level merges slots 2 i and 2 i + 1 into slot i. Slot
+// 2 i + 1 always holds higher columns than slot 2 i, so a strict '>' keeps the lowest column on ties.
+// Template recursion keeps every index a constant, so the arrays stay in registers.
+template <int Width>
+__device__ __forceinline__ void argmax_tree(float (&value)[kArgmaxCandidates], int (&column)[kArgmaxCandidates])
+{
+    if constexpr (Width > 1)
+    {
+#pragma unroll
+        for (int i = 0; i < Width / 2; ++i)
+        {
+            const bool higher = value[2 * i + 1] > value[2 * i];
+            value[i] = higher ? value[2 * i + 1] : value[2 * i];
+            column[i] = higher ? column[2 * i + 1] : column[2 * i];
+        }
+        argmax_tree<Width / 2>(value, column);
     }
 }
 
@@ -69,6 +98,8 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
     const unsigned point_tile = shared_address(shared);
     const unsigned centroid_tiles = point_tile + kPointsPerBlock * kRowBytes;
     const int tile_bytes = kCentroidTile * kRowBytes;
+    const unsigned norm_tiles = centroid_tiles + 2 * tile_bytes;
+    const float* tile_norms = (const float*)(shared + (norm_tiles - point_tile));
 
     const int g = blockIdx.y;
     const int first_point = blockIdx.x * kPointsPerBlock;
@@ -85,7 +116,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         copy_async_16(point_tile + tile_offset(row, chunk), source, valid);
     }
     copy_async_commit();
-    load_centroid_tile(centroid_tiles, group_centroids, 0, k);
+    load_centroid_tile(centroid_tiles, norm_tiles, group_centroids, norms, 0, k);
     copy_async_commit();
     copy_async_wait<1>();
     __syncthreads();
@@ -109,7 +140,9 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
     const int tiles = (k + kCentroidTile - 1) / kCentroidTile;
     for (int t = 0; t < tiles; ++t)
     {
-        if (t + 1 < tiles) load_centroid_tile(centroid_tiles + ((t + 1) % 2) * tile_bytes, group_centroids, (t + 1) * kCentroidTile, k);
+        if (t + 1 < tiles)
+            load_centroid_tile(centroid_tiles + ((t + 1) % 2) * tile_bytes, norm_tiles + ((t + 1) % 2) * kCentroidTile * sizeof(float),
+                               group_centroids, norms, (t + 1) * kCentroidTile, k);
         copy_async_commit();
         copy_async_wait<1>();
         __syncthreads();
@@ -123,8 +156,8 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 #pragma unroll
             for (int e = 0; e < 2; ++e)
             {
-                const int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
-                const float bias = column < k ? -0.5f * norms[column] : negative_infinity();
+                const int column = j * 8 + 2 * (lane % 4) + e;
+                const float bias = t * kCentroidTile + column < k ? -0.5f * tile_norms[(t % 2) * kCentroidTile + column] : negative_infinity();
 #pragma unroll
                 for (int m = 0; m < kAssignMTiles; ++m) dot[m][j][e] = dot[m][j][2 + e] = bias;
             }
@@ -142,18 +175,24 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
                     mma_16x8x16(dot[m][2 * pair + 1], a[m][kk], b[2], b[3]);
                 }
             }
-        // Columns are visited in increasing order, so a strict '>' keeps the lowest id on ties.
+        // Candidate 2 j + e of a row is column j x 8 + 2 (lane % 4) + e of the tile: increasing, as
+        // argmax_tree needs; the tile's columns all follow the running best's, so a strict '>'
+        // keeps the lowest id on ties there too.
 #pragma unroll
-        for (int j = 0; j < kCentroidTile / 8; ++j)
+        for (int m = 0; m < kAssignMTiles; ++m)
 #pragma unroll
-            for (int e = 0; e < 2; ++e)
+            for (int r = 0; r < 2; ++r)
             {
-                const int column = t * kCentroidTile + j * 8 + 2 * (lane % 4) + e;
+                float value[kArgmaxCandidates];
+                int column[kArgmaxCandidates];
 #pragma unroll
-                for (int m = 0; m < kAssignMTiles; ++m)
-#pragma unroll
-                    for (int r = 0; r < 2; ++r)
-                        if (dot[m][j][2 * r + e] > best[m][r]) { best[m][r] = dot[m][j][2 * r + e]; best_index[m][r] = column; }
+                for (int c = 0; c < kArgmaxCandidates; ++c)
+                {
+                    value[c] = dot[m][c / 2][2 * r + c % 2];
+                    column[c] = (c / 2) * 8 + c % 2;
+                }
+                argmax_tree<kArgmaxCandidates>(value, column);
+                if (value[0] > best[m][r]) { best[m][r] = value[0]; best_index[m][r] = t * kCentroidTile + 2 * (lane % 4) + column[0]; }
             }
         __syncthreads();
     }

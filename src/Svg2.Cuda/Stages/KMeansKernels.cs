@@ -20,6 +20,9 @@ internal static class KMeansKernels
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
     public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
 
+    // The point block, two centroid tiles and their norms (float32).
+    static int AssignSharedBytes(int rowBytes) => (PointsPerBlock + 2 * CentroidTile) * rowBytes + 2 * CentroidTile * sizeof(float);
+
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
     /// <param name="library">Kernels of the device.</param>
     /// <param name="points">[G, N, D] points.</param>
@@ -44,7 +47,7 @@ internal static class KMeansKernels
         int rows = groups * clusters;
         library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
         afterStep?.Invoke(Steps[0]);
-        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, (PointsPerBlock + 2 * CentroidTile) * rowBytes, stream,
+        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, AssignSharedBytes(rowBytes), stream,
             pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
         afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);

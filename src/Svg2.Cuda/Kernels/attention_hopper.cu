@@ -120,12 +120,12 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
     const int64 pair = (int64)g * qc + query.cluster;
     const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
-    const element_t* group_k = k + (int64)g * nk * kHeadDim;
-    const element_t* group_v = v + (int64)g * nk * kHeadDim;
     const int64* group_query_permutation = query_permutation + (int64)g * nq;
     const int64* group_key_permutation = key_permutation + (int64)g * nk;
-    gather_rows<kTileRows, kTileThreads>({q_tile}, {q + (int64)g * nq * kHeadDim},
-                                         [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+    static_assert(kTileRows == kTileKeys, "one gather shape serves Q and K/V tiles");
+    const RowGather<kTileKeys, kTileThreads> gather;
+    gather({q_tile}, {gather.chunk_base(q + (int64)g * nq * kHeadDim)},
+           [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
     copy_async_commit();
     __syncthreads();
 
@@ -134,11 +134,13 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int token_row = thread_in_group < kTokenRowsPerWarpgroup ? warpgroup * kTokenRowsPerWarpgroup + thread_in_group : -1;
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
+    const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
+    const char* v_chunks = gather.chunk_base(v + (int64)g * nk * kHeadDim);
     int cursor = 0;
     if (token_row >= 0) tokens[token_row] = key_token(token_row, total_keys, starts, ends, cursor, group_key_permutation);
     __syncthreads();
     if (key_tiles > 0)
-        gather_rows<kTileKeys, kTileThreads>({k_tiles, v_tiles}, {group_k, group_v}, [&](int row) { return tokens[row]; });
+        gather({k_tiles, v_tiles}, {k_chunks, v_chunks}, [&](int row) { return tokens[row]; });
     copy_async_commit();
     int pending = token_row >= 0 ? key_token(kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation) : -1;
 
@@ -161,8 +163,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         if (j + 1 < key_tiles)
         {
             const int* next_tokens = tokens + next * kTileKeys;
-            gather_rows<kTileKeys, kTileThreads>({k_tiles + next * kTileKeyBytes, v_tiles + next * kTileKeyBytes}, {group_k, group_v},
-                                                 [&](int row) { return next_tokens[row]; });
+            gather({k_tiles + next * kTileKeyBytes, v_tiles + next * kTileKeyBytes}, {k_chunks, v_chunks},
+                   [&](int row) { return next_tokens[row]; });
         }
         copy_async_commit();
         if (token_row >= 0) pending = key_token((j + 2) * kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation);

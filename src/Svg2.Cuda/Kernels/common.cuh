@@ -94,6 +94,14 @@ __device__ __forceinline__ void copy_async_16(unsigned destination, const void* 
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
 }
 
+// 16-byte asynchronous copy global -> shared, or 16 zero bytes when 'zero' is set (the source is
+// then not read).
+__device__ __forceinline__ void copy_async_16_or_zero(unsigned destination, const void* source, bool zero)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\ncp.async.cg.shared.global [%0], [%1], 16, p;\n}\n"
+                 :: "r"(destination), "l"(source), "r"((int)zero) : "memory");
+}
+
 // 4-byte asynchronous copy global -> shared (through L1, the only path for copies under 16 bytes);
 // zero-fills when 'valid' is false.
 __device__ __forceinline__ void copy_async_4(unsigned destination, const void* source, bool valid)

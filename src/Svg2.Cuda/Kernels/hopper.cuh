@@ -39,32 +39,50 @@ __device__ __forceinline__ unsigned panel_offset(int row, int chunk, int rows)
                       + ((chunk % kPanelChunks) ^ (row % kSwizzleRows)) * 16);
 }
 
-// Gathers 'Rows' rows into 'Sources' panelled tiles with a block of 'Threads' threads: row r of
-// every tile comes from row token_of(r) of its source (zero-filled when the token is negative).
-// Thread t always copies chunk t % kRowChunks, and with 8 | rows per pass its swizzle term stays
-// fixed too. A thread reads all its tokens before it issues any copy: each copy is a memory
-// barrier to the compiler, so a token read between two copies would wait for the previous one.
-template <int Rows, int Threads, int Sources, class TokenOf>
-__device__ __forceinline__ void gather_rows(const unsigned (&tiles)[Sources], const element_t* const (&sources)[Sources], TokenOf token_of)
+// Row gathers into panelled tiles of 'Rows' rows by a block of 'Threads' threads: thread t copies
+// 16-byte chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass. With 8 | kRowsPerPass the
+// swizzle term is the same in every pass, so a thread's tile offset is computed once and each pass
+// adds a constant; a source address is one wide multiply-add of the token onto a chunk base.
+template <int Rows, int Threads>
+struct RowGather
 {
-    constexpr int kRowsPerPass = Threads / kRowChunks;
-    constexpr int kPasses = Rows / kRowsPerPass;
-    static_assert(Threads % kRowChunks == 0 && Rows % kRowsPerPass == 0, "whole rows per pass");
-    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
-    int tokens[kPasses];
-#pragma unroll
-    for (int i = 0; i < kPasses; ++i) tokens[i] = token_of(first_row + i * kRowsPerPass);
-#pragma unroll
-    for (int i = 0; i < kPasses; ++i)
+    static constexpr int kRowsPerPass = Threads / kRowChunks;
+    static constexpr int kPasses = Rows / kRowsPerPass;
+    static_assert(Threads % kRowChunks == 0 && Rows % kRowsPerPass == 0 && kRowsPerPass % kSwizzleRows == 0,
+                  "whole rows per pass, one swizzle term per thread");
+
+    int first_row;
+    unsigned tile_offset;   // bytes from a tile's start to this thread's chunk of its first row
+    unsigned chunk_bytes;   // bytes from a source row's start to this thread's chunk
+
+    __device__ __forceinline__ RowGather()
+        : first_row(threadIdx.x / kRowChunks),
+          tile_offset(panel_offset(threadIdx.x / kRowChunks, threadIdx.x % kRowChunks, Rows)),
+          chunk_bytes((threadIdx.x % kRowChunks) * 16) {}
+
+    // This thread's chunk of row 0 of a [tokens x kHeadDim] source: the base its copies add the token to.
+    __device__ __forceinline__ const char* chunk_base(const element_t* source) const { return (const char*)source + chunk_bytes; }
+
+    // Row r of every tile comes from row token_of(r) of its source (zero-filled when the token is
+    // negative). All tokens are read before any copy is issued: each copy is a memory barrier to the
+    // compiler, so a token read between two copies would wait for the previous one.
+    template <int Sources, class TokenOf>
+    __device__ __forceinline__ void operator()(const unsigned (&tiles)[Sources], const char* const (&chunk_bases)[Sources], TokenOf token_of) const
     {
-        const int row = first_row + i * kRowsPerPass;
-        const bool valid = tokens[i] >= 0;
-        const int64 offset = (int64)(valid ? tokens[i] : 0) * kHeadDim + chunk * kChunkElements;
-        const unsigned destination = panel_offset(row, chunk, Rows);
+        int tokens[kPasses];
 #pragma unroll
-        for (int s = 0; s < Sources; ++s) copy_async_16(tiles[s] + destination, sources[s] + offset, valid);
+        for (int i = 0; i < kPasses; ++i) tokens[i] = token_of(first_row + i * kRowsPerPass);
+#pragma unroll
+        for (int i = 0; i < kPasses; ++i)
+        {
+            const bool missing = tokens[i] < 0;
+            const unsigned long long source_offset = (unsigned long long)(unsigned)max(tokens[i], 0) * kRowBytes;
+#pragma unroll
+            for (int s = 0; s < Sources; ++s)
+                copy_async_16_or_zero(tiles[s] + tile_offset + i * kRowsPerPass * kPanelRowBytes, chunk_bases[s] + source_offset, missing);
+        }
     }
-}
+};
 
 // Shared-memory matrix descriptor with the 128-byte swizzle: start address, leading and stride byte
 // offsets (all in 16-byte units).

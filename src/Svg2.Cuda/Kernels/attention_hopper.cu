@@ -5,25 +5,29 @@
 //   built with 128 rows per tile; 2 warpgroups (256 threads), one block per multiprocessor.
 //   Warpgroup w owns query rows 64 w .. 64 w + 63 of the tile. A tile keeps its query-cluster id and
 //   walks the concatenation of the cluster's selected key ranges as one virtual K/V sequence in
-//   128-row tiles; every thread maps its rows through the forward range cursor and the key
-//   permutation and gathers them with cp.async (two stages, the next tile loads while this one
-//   computes). Per K/V tile and warpgroup: S (64 x 128) = Q K^T as 8 (D 128) wgmma k16 steps with
-//   both operands in shared memory, online softmax in fp32 registers (exp2 domain), P packed to
-//   16-bit registers in place, O (64 x D) += P V as 8 wgmma steps with P from registers and V read
-//   MN-major from the same tile layout. Rows of a tile with no selected key produce 0; a warpgroup
-//   whose 64 rows are all past the cluster's end skips the MMAs.
-// Shared memory: Q 32 KiB + 2 stages x (K 32 KiB + V 32 KiB) + the range list (8 x KC bytes) +
-//   token lists; 1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once, every selected
-//   K/V row once per 128 query rows (twice the reuse of attention.cu's 64-row tiles), output once.
+//   160-row tiles; half the threads of each warpgroup map one row each through the forward range
+//   cursor and the key permutation, and every thread gathers its chunks of the tile with cp.async
+//   (two stages, the next tile loads while this one computes). Per K/V tile and warpgroup:
+//   S (64 x 160) = Q K^T as 8 (D 128) wgmma k16 steps with both operands in shared memory, online
+//   softmax in fp32 registers (exp2 domain, the scale fused into the exponent), P packed to 16-bit
+//   registers in place, O (64 x D) += P V as 10 wgmma steps with P from registers and V read MN-major
+//   from the same tile layout. Rows of a tile with no selected key produce 0; a warpgroup whose 64
+//   rows are all past the cluster's end skips the MMAs.
+// Tile sizes: 160 keys rather than 128 spread each tile's fixed costs (barrier, row maxima, rescaling
+//   O) over 25% more work; S then takes 80 of the 223 registers (D 128), and n160 fits the two stages
+//   in shared memory. Shared memory: Q 32 KiB + 2 stages x (K 40 KiB + V 40 KiB) + the range list
+//   (8 x KC bytes) + token lists; 1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows
+//   once, every selected K/V row once per 128 query rows (twice the reuse of attention.cu's 64-row
+//   tiles), output once.
 #include "hopper.cuh"
 #include "key_ranges.cuh"
 
 constexpr int kTileWarpgroups = 2;
 constexpr int kTileThreads = kTileWarpgroups * kWarpgroupThreads;
 constexpr int kTileRows = kTileWarpgroups * kWarpgroupRows;
-constexpr int kTileKeys = 128;                               // N of S: one wgmma n128 per k step
+constexpr int kTileKeys = 160;                               // N of S: one wgmma n160 per k step
 constexpr int kStages = 2;
-constexpr int kScoreRegisters = kTileKeys / 2;               // 64 x 128 fp32 over 128 threads
+constexpr int kScoreRegisters = kTileKeys / 2;               // 64 x kTileKeys fp32 over 128 threads
 constexpr int kOutputRegisters = kHeadDim / 2;
 constexpr int kScoreColumnTiles = kTileKeys / 8;
 constexpr int kOutputColumnTiles = kHeadDim / 8;
@@ -122,9 +126,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
     const int64* group_query_permutation = query_permutation + (int64)g * nq;
     const int64* group_key_permutation = key_permutation + (int64)g * nk;
-    static_assert(kTileRows == kTileKeys, "one gather shape serves Q and K/V tiles");
-    const RowGather<kTileKeys, kTileThreads> gather;
-    gather({q_tile}, {gather.chunk_base(q + (int64)g * nq * kHeadDim)},
+    const RowGather<kTileRows, kTileThreads> query_gather;
+    query_gather({q_tile}, {query_gather.chunk_base(q + (int64)g * nq * kHeadDim)},
            [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
     copy_async_commit();
     __syncthreads();
@@ -134,6 +137,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int token_row = thread_in_group < kTokenRowsPerWarpgroup ? warpgroup * kTokenRowsPerWarpgroup + thread_in_group : -1;
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
+    const RowGather<kTileKeys, kTileThreads> gather;
     const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
     const char* v_chunks = gather.chunk_base(v + (int64)g * nk * kHeadDim);
     int cursor = 0;
@@ -171,7 +175,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         if (active)
         {
             float scores[kScoreRegisters];
-            wgmma_rows_by_rows(scores, q_slice, kTileRows, k_tiles + current * kTileKeyBytes, kTileKeys);
+            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_tiles + current * kTileKeyBytes);
             finish_tile_hopper(scores, v_tiles + current * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
         }
     }

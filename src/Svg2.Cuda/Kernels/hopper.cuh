@@ -143,8 +143,11 @@ __device__ __forceinline__ void fence_registers(unsigned (&r)[N])
 #define SVG2_ACCUMULATORS_8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
 #define SVG2_ACCUMULATORS_32(d) SVG2_ACCUMULATORS_8(d, 0), SVG2_ACCUMULATORS_8(d, 8), SVG2_ACCUMULATORS_8(d, 16), SVG2_ACCUMULATORS_8(d, 24)
 #define SVG2_ACCUMULATORS_64(d) SVG2_ACCUMULATORS_32(d), SVG2_ACCUMULATORS_8(d, 32), SVG2_ACCUMULATORS_8(d, 40), SVG2_ACCUMULATORS_8(d, 48), SVG2_ACCUMULATORS_8(d, 56)
+#define SVG2_ACCUMULATORS_80(d) SVG2_ACCUMULATORS_64(d), SVG2_ACCUMULATORS_8(d, 64), SVG2_ACCUMULATORS_8(d, 72)
 #define SVG2_OPERANDS_32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define SVG2_OPERANDS_64 SVG2_OPERANDS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+
+#define SVG2_OPERANDS_80 SVG2_OPERANDS_64 ", %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79"
 
 // D (64 x 128) = A B (+ D when 'accumulate'): A and B K-major in shared memory.
 __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned long long a, unsigned long long b, bool accumulate)
@@ -153,6 +156,24 @@ __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned lon
                  "wgmma.mma_async.sync.aligned.m64n128k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_64 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
                  : SVG2_ACCUMULATORS_64(d)
                  : "l"(a), "l"(b), "r"((int)accumulate));
+}
+
+// D (64 x 160) = A B (+ D when 'accumulate'): as wgmma_64x128_shared with N = 160.
+__device__ __forceinline__ void wgmma_64x160_shared(float (&d)[80], unsigned long long a, unsigned long long b, bool accumulate)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %82, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n160k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_80 "}, %80, %81, p, 1, 1, 0, 0;\n}\n"
+                 : SVG2_ACCUMULATORS_80(d)
+                 : "l"(a), "l"(b), "r"((int)accumulate));
+}
+
+// D (64 x N) = A B (+ D when 'accumulate') for the N the S tiles use.
+template <int N>
+__device__ __forceinline__ void wgmma_64xn_shared(float (&d)[N / 2], unsigned long long a, unsigned long long b, bool accumulate)
+{
+    static_assert(N == 128 || N == 160, "wgmma shapes written out: n128 and n160");
+    if constexpr (N == 128) wgmma_64x128_shared(d, a, b, accumulate);
+    else wgmma_64x160_shared(d, a, b, accumulate);
 }
 
 // D (64 x 128) += A B: A (16-bit pairs, the mma.sync A fragment layout per warp) in registers, B
@@ -184,14 +205,15 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 #endif
 }
 
-// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the 128 rows of
+// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the BRows rows of
 // 'b_tile' over the whole head dimension: D = A B^T, one commit group.
-__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[64], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows)
+template <int BRows>
+__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[BRows / 2], unsigned a_slice, int a_rows, unsigned b_tile)
 {
     fence_registers(d);
     warpgroup_fence();
 #pragma unroll
     for (int step = 0; step < kWgmmaKSteps; ++step)
-        wgmma_64x128_shared(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, b_rows, step), step > 0);
+        wgmma_64xn_shared<BRows>(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, BRows, step), step > 0);
     warpgroup_commit();
 }

@@ -22,7 +22,7 @@ internal static class SparseAttentionKernels
     const int RangeThreads = 128;
     const int PlanThreads = 1024;
     const int KeyValueBuffers = 2;
-    const int HopperTileKeys = 128;
+    const int HopperTileKeys = 160;           // as kTileKeys in attention_hopper.cu
     const int HopperStages = 2;               // K/V stages and token lists, as kStages in attention_hopper.cu
     const int HopperThreads = 256;
     const int SharedAlignment = 1024;

@@ -2,31 +2,43 @@
 // permutations as attention.cu, with warpgroup MMA (wgmma) instead of mma.sync.
 //
 // svg2_sparse_attention_hopper: grid (ceil(Nq / 128) + QC, G) = the maximum tile count of the plan
-//   built with 128 rows per tile; 2 warpgroups (256 threads), one block per multiprocessor.
-//   Warpgroup w owns query rows 64 w .. 64 w + 63 of the tile. A tile keeps its query-cluster id and
-//   walks the concatenation of the cluster's selected key ranges as one virtual K/V sequence in
-//   160-row tiles; half the threads of each warpgroup map one row each through the forward range
-//   cursor and the key permutation, and every thread gathers its chunks of the tile with cp.async
-//   (two stages, the next tile loads while this one computes). Per K/V tile and warpgroup:
-//   S (64 x 160) = Q K^T as 8 (D 128) wgmma k16 steps with both operands in shared memory, online
-//   softmax in fp32 registers (exp2 domain, the scale fused into the exponent), P packed to 16-bit
-//   registers in place, O (64 x D) += P V as 10 wgmma steps with P from registers and V read MN-major
-//   from the same tile layout. Rows of a tile with no selected key produce 0; a warpgroup whose 64
-//   rows are all past the cluster's end skips the MMAs.
-// Tile sizes: 160 keys rather than 128 spread each tile's fixed costs (barrier, row maxima, rescaling
-//   O) over 25% more work; S then takes 80 of the 223 registers (D 128), and n160 fits the two stages
-//   in shared memory. Shared memory: Q 32 KiB + 2 stages x (K 40 KiB + V 40 KiB) + the range list
-//   (8 x KC bytes) + token lists; 1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows
-//   once, every selected K/V row once per 128 query rows (twice the reuse of attention.cu's 64-row
-//   tiles), output once.
+//   built with 128 rows per tile; 3 warpgroups (384 threads), one block per multiprocessor.
+//   Work split (warp specialisation): warpgroup 0 is the producer. It gathers the tile's Q rows once,
+//   then per K/V tile looks up the tokens of the tile's 128 rows of the cluster's virtual key sequence
+//   (the concatenation of its selected key ranges, one row per thread through the forward range
+//   cursor and the key permutation) and gathers the K and V rows with cp.async into a free stage.
+//   Each copy arrives on the stage's "full" barrier when it lands, so the producer runs ahead
+//   without waiting on its own copies, and it waits on the stage's "empty" barrier before reusing
+//   it. Warpgroups 1 and 2 are consumers owning query rows 0-63 and 64-127: per K/V tile, S (64 x 128)
+//   = Q K^T as 8 (D 128) wgmma k16 steps with both operands in shared memory, online softmax in
+//   fp32 registers (exp2 domain, the scale fused into the exponent), P packed to 16-bit registers in
+//   place, O (64 x D) += P V as 8 wgmma steps with P from registers and V read MN-major, then an
+//   arrival on "empty". setmaxnreg moves registers from the producer (72) to the consumers (216).
+//   Rows of a tile with no selected key produce 0; a consumer whose 64 rows are all past the
+//   cluster's end skips the MMAs but still takes part in the barriers.
+// Why: timed apart, the gathers and the softmax each added a quarter to a tile that all threads
+//   walked in lockstep; with the gathers on their own warps and the consumers free to drift apart,
+//   the tensor cores have work while either happens (docs/cuda-performance.md).
+// Shared memory: Q 32 KiB + 2 stages x (K 32 KiB + V 32 KiB) + 2 token lists + 5 barriers + the
+//   range list (8 x KC bytes); 1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once,
+//   every selected K/V row once per 128 query rows, output once.
 #include "hopper.cuh"
 #include "key_ranges.cuh"
 
-constexpr int kTileWarpgroups = 2;
-constexpr int kTileThreads = kTileWarpgroups * kWarpgroupThreads;
-constexpr int kTileRows = kTileWarpgroups * kWarpgroupRows;
-constexpr int kTileKeys = 160;                               // N of S: one wgmma n160 per k step
+constexpr int kConsumerWarpgroups = 2;                        // warpgroups 1 and 2: the matrix products and softmax
+constexpr int kProducerThreads = kWarpgroupThreads;           // warpgroup 0: token lookups and gathers
+constexpr int kConsumerThreads = kConsumerWarpgroups * kWarpgroupThreads;
+constexpr int kTileThreads = kProducerThreads + kConsumerThreads;
+// setmaxnreg budgets. The block starts with 168 registers a thread (64 K / 384, rounded down to 8)
+// and can only redistribute those: 128 x 72 + 256 x 216 = 384 x 168.
+constexpr int kProducerRegisters = 72;
+constexpr int kConsumerRegisters = 216;
+static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * 168, "registers the block owns");
+constexpr int kTileRows = kConsumerWarpgroups * kWarpgroupRows;
+constexpr int kTileKeys = 128;                               // N of S: one wgmma n128 per k step
 constexpr int kStages = 2;
+constexpr int kBarrierBytes = 8;
+constexpr int kProducerBarrier = 1;                          // named barrier of the producer warpgroup
 constexpr int kScoreRegisters = kTileKeys / 2;               // 64 x kTileKeys fp32 over 128 threads
 constexpr int kOutputRegisters = kHeadDim / 2;
 constexpr int kScoreColumnTiles = kTileKeys / 8;
@@ -34,8 +46,6 @@ constexpr int kOutputColumnTiles = kHeadDim / 8;
 constexpr int kPvSteps = kTileKeys / kWgmmaK;
 constexpr int kTileQueryBytes = kTileRows * kRowBytes;
 constexpr int kTileKeyBytes = kTileKeys * kRowBytes;
-constexpr int kTokenRowsPerWarpgroup = kTileKeys / kTileWarpgroups;
-static_assert(kTokenRowsPerWarpgroup <= kWarpgroupThreads, "one thread per key row of a tile computes its token");
 
 // The rest of one K/V tile once S = Q K^T has been issued into 's': the online softmax for this
 // warpgroup's 64 rows and O += P V. 'row_max' is in the exp2 domain; 'row_sum' holds this thread's
@@ -116,70 +126,88 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const unsigned k_tiles = q_tile + kTileQueryBytes;
     const unsigned v_tiles = k_tiles + kStages * kTileKeyBytes;
     unsigned char* tiles_end = attention_shared + (q_tile - shared_address(attention_shared)) + kTileQueryBytes + 2 * kStages * kTileKeyBytes;
-    int* tokens = (int*)tiles_end;                            // [kStages][kTileKeys]
-    int* starts = tokens + kStages * kTileKeys;               // [kc]
+    const unsigned full = shared_address(tiles_end);          // [kStages]: tile landed (producer copies)
+    const unsigned empty = full + kStages * kBarrierBytes;    // [kStages]: tile read (consumer threads)
+    const unsigned query_full = empty + kStages * kBarrierBytes;
+    int* tokens = (int*)(tiles_end + (2 * kStages + 1) * kBarrierBytes);   // [2][kTileKeys]
+    int* starts = tokens + 2 * kTileKeys;                     // [kc]
     int* ends = starts + kc;                                  // [kc]
 
     const int tid = threadIdx.x, lane = tid % kWarpSize;
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
+    if (tid == 0)
+    {
+        for (int stage = 0; stage < kStages; ++stage)
+        {
+            barrier_init(full + stage * kBarrierBytes, kProducerThreads);
+            barrier_init(empty + stage * kBarrierBytes, kConsumerThreads);
+        }
+        barrier_init(query_full, kProducerThreads);
+        barrier_init_fence();
+    }
     const int64 pair = (int64)g * qc + query.cluster;
     const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
-    const int64* group_query_permutation = query_permutation + (int64)g * nq;
-    const int64* group_key_permutation = key_permutation + (int64)g * nk;
-    const RowGather<kTileRows, kTileThreads> query_gather;
-    query_gather({q_tile}, {query_gather.chunk_base(q + (int64)g * nq * kHeadDim)},
-           [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
-    copy_async_commit();
     __syncthreads();
-
-    // The key rows whose tokens this thread looks up, split evenly over the warpgroups (-1: none).
-    const int thread_in_group = tid % kWarpgroupThreads;
-    const int token_row = thread_in_group < kTokenRowsPerWarpgroup ? warpgroup * kTokenRowsPerWarpgroup + thread_in_group : -1;
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
-    const RowGather<kTileKeys, kTileThreads> gather;
-    const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
-    const char* v_chunks = gather.chunk_base(v + (int64)g * nk * kHeadDim);
-    int cursor = 0;
-    if (token_row >= 0) tokens[token_row] = key_token(token_row, total_keys, starts, ends, cursor, group_key_permutation);
-    __syncthreads();
-    if (key_tiles > 0)
-        gather({k_tiles, v_tiles}, {k_chunks, v_chunks}, [&](int row) { return tokens[row]; });
-    copy_async_commit();
-    int pending = token_row >= 0 ? key_token(kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation) : -1;
+    const int64* group_query_permutation = query_permutation + (int64)g * nq;
 
-    const bool active = warpgroup * kWarpgroupRows < query.rows;
-    const unsigned q_slice = q_tile + warpgroup * kWarpgroupRows * kPanelRowBytes;
+    if (warpgroup == 0)
+    {
+        // Producer: Q once, then per K/V tile the tokens of its rows (one per thread) and the gathers
+        // into the tile's stage once the consumers have released it. Copies arrive on the stage's
+        // barrier as they land, so the producer never waits for its own copies.
+        release_registers<kProducerRegisters>();
+        const RowGather<kTileRows, kProducerThreads> query_gather;
+        query_gather({q_tile}, {query_gather.chunk_base(q + (int64)g * nq * kHeadDim)},
+                     [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+        barrier_arrive_after_copies(query_full);
+        const RowGather<kTileKeys, kProducerThreads> gather;
+        const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
+        const char* v_chunks = gather.chunk_base(v + (int64)g * nk * kHeadDim);
+        const int64* group_key_permutation = key_permutation + (int64)g * nk;
+        int cursor = 0;
+        for (int j = 0; j < key_tiles; ++j)
+        {
+            const int stage = j % kStages;
+            int* tile_tokens = tokens + (j % 2) * kTileKeys;
+            for (int row = tid; row < kTileKeys; row += kProducerThreads)
+                tile_tokens[row] = key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation);
+            named_barrier_sync(kProducerBarrier, kProducerThreads);
+            if (j >= kStages) barrier_wait(empty + stage * kBarrierBytes, (j / kStages - 1) & 1);
+            gather({k_tiles + stage * kTileKeyBytes, v_tiles + stage * kTileKeyBytes}, {k_chunks, v_chunks},
+                   [&](int row) { return tile_tokens[row]; });
+            barrier_arrive_after_copies(full + stage * kBarrierBytes);
+        }
+        copy_async_wait<0>();
+        return;
+    }
+
+    // Consumers: warpgroup c owns query rows 64 c .. 64 c + 63 of the tile. Nothing ties them to each
+    // other, so one's softmax overlaps the other's matrix products as their tiles drift apart.
+    claim_registers<kConsumerRegisters>();
+    const int consumer = warpgroup - 1;
+    const bool active = consumer * kWarpgroupRows < query.rows;
+    const unsigned q_slice = q_tile + consumer * kWarpgroupRows * kPanelRowBytes;
     float o[kOutputRegisters];
 #pragma unroll
     for (int i = 0; i < kOutputRegisters; ++i) o[i] = 0.f;
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
-
+    barrier_wait(query_full, 0);
     for (int j = 0; j < key_tiles; ++j)
     {
-        const int current = j % kStages, next = (j + 1) % kStages;
-        if (token_row >= 0) tokens[next * kTileKeys + token_row] = pending;
-        // Tile j (and Q) has landed for this thread; the fence hands it to the async proxy, the barrier
-        // to every thread, and it also tells that tile j - 1's buffers are no longer read.
-        copy_async_wait<0>();
+        const int stage = j % kStages;
+        barrier_wait(full + stage * kBarrierBytes, (j / kStages) & 1);
+        // The copies were made by other threads through the generic proxy; wgmma reads through the async one.
         fence_async_shared();
-        __syncthreads();
-        if (j + 1 < key_tiles)
-        {
-            const int* next_tokens = tokens + next * kTileKeys;
-            gather({k_tiles + next * kTileKeyBytes, v_tiles + next * kTileKeyBytes}, {k_chunks, v_chunks},
-                   [&](int row) { return next_tokens[row]; });
-        }
-        copy_async_commit();
-        if (token_row >= 0) pending = key_token((j + 2) * kTileKeys + token_row, total_keys, starts, ends, cursor, group_key_permutation);
         if (active)
         {
             float scores[kScoreRegisters];
-            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_tiles + current * kTileKeyBytes);
-            finish_tile_hopper(scores, v_tiles + current * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
+            wgmma_rows_by_rows(scores, q_slice, kTileRows, k_tiles + stage * kTileKeyBytes, kTileKeys);
+            finish_tile_hopper(scores, v_tiles + stage * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
         }
+        barrier_arrive(empty + stage * kBarrierBytes);
     }
-    copy_async_wait<0>();   // a tile with no selected key never waited for its Q rows
 
 #pragma unroll
     for (int r = 0; r < 2; ++r)
@@ -188,7 +216,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         sum += __shfl_xor_sync(kFullMask, sum, 1);
         sum += __shfl_xor_sync(kFullMask, sum, 2);
         const float inverse = sum > 0.f ? 1.f / sum : 0.f;
-        const int row = warpgroup * kWarpgroupRows + warp_in_group * 16 + lane / 4 + r * 8;
+        const int row = consumer * kWarpgroupRows + warp_in_group * 16 + lane / 4 + r * 8;
         if (row >= query.rows) continue;
         const int64 token = group_query_permutation[query.begin + row];
         element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);

@@ -84,6 +84,47 @@ struct RowGather
     }
 };
 
+// Shared-memory barriers (mbarrier) for producer/consumer stages.
+__device__ __forceinline__ void barrier_init(unsigned barrier, unsigned arrivals)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(barrier), "r"(arrivals) : "memory");
+}
+
+// Makes initialised barriers visible to the other threads and proxies; then a block barrier.
+__device__ __forceinline__ void barrier_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
+
+__device__ __forceinline__ void barrier_arrive(unsigned barrier)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" :: "r"(barrier) : "memory");
+}
+
+// Arrives on 'barrier' once every cp.async this thread issued so far has landed (the arrival is
+// counted in the barrier's initial count).
+__device__ __forceinline__ void barrier_arrive_after_copies(unsigned barrier)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" :: "r"(barrier) : "memory");
+}
+
+// Waits until the phase of 'barrier' with this parity has completed.
+__device__ __forceinline__ void barrier_wait(unsigned barrier, unsigned parity)
+{
+    unsigned done;
+    do
+    {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(barrier), "r"(parity) : "memory");
+    } while (!done);
+}
+
+// Named barrier: 'threads' threads (whole warps) take part.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) { asm volatile("bar.sync %0, %1;" :: "r"(id), "r"(threads) : "memory"); }
+
+// Moves registers between warpgroups: every thread of the warpgroup executes it with the same count.
+template <int Registers>
+__device__ __forceinline__ void release_registers() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" :: "n"(Registers)); }
+template <int Registers>
+__device__ __forceinline__ void claim_registers() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" :: "n"(Registers)); }
+
 // Shared-memory matrix descriptor with the 128-byte swizzle: start address, leading and stride byte
 // offsets (all in 16-byte units).
 __device__ __forceinline__ unsigned long long matrix_descriptor(unsigned address, unsigned leading_bytes, unsigned stride_bytes)
@@ -143,11 +184,8 @@ __device__ __forceinline__ void fence_registers(unsigned (&r)[N])
 #define SVG2_ACCUMULATORS_8(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
 #define SVG2_ACCUMULATORS_32(d) SVG2_ACCUMULATORS_8(d, 0), SVG2_ACCUMULATORS_8(d, 8), SVG2_ACCUMULATORS_8(d, 16), SVG2_ACCUMULATORS_8(d, 24)
 #define SVG2_ACCUMULATORS_64(d) SVG2_ACCUMULATORS_32(d), SVG2_ACCUMULATORS_8(d, 32), SVG2_ACCUMULATORS_8(d, 40), SVG2_ACCUMULATORS_8(d, 48), SVG2_ACCUMULATORS_8(d, 56)
-#define SVG2_ACCUMULATORS_80(d) SVG2_ACCUMULATORS_64(d), SVG2_ACCUMULATORS_8(d, 64), SVG2_ACCUMULATORS_8(d, 72)
 #define SVG2_OPERANDS_32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define SVG2_OPERANDS_64 SVG2_OPERANDS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-
-#define SVG2_OPERANDS_80 SVG2_OPERANDS_64 ", %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79"
 
 // D (64 x 128) = A B (+ D when 'accumulate'): A and B K-major in shared memory.
 __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned long long a, unsigned long long b, bool accumulate)
@@ -156,24 +194,6 @@ __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned lon
                  "wgmma.mma_async.sync.aligned.m64n128k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_64 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
                  : SVG2_ACCUMULATORS_64(d)
                  : "l"(a), "l"(b), "r"((int)accumulate));
-}
-
-// D (64 x 160) = A B (+ D when 'accumulate'): as wgmma_64x128_shared with N = 160.
-__device__ __forceinline__ void wgmma_64x160_shared(float (&d)[80], unsigned long long a, unsigned long long b, bool accumulate)
-{
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %82, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n160k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_80 "}, %80, %81, p, 1, 1, 0, 0;\n}\n"
-                 : SVG2_ACCUMULATORS_80(d)
-                 : "l"(a), "l"(b), "r"((int)accumulate));
-}
-
-// D (64 x N) = A B (+ D when 'accumulate') for the N the S tiles use.
-template <int N>
-__device__ __forceinline__ void wgmma_64xn_shared(float (&d)[N / 2], unsigned long long a, unsigned long long b, bool accumulate)
-{
-    static_assert(N == 128 || N == 160, "wgmma shapes written out: n128 and n160");
-    if constexpr (N == 128) wgmma_64x128_shared(d, a, b, accumulate);
-    else wgmma_64x160_shared(d, a, b, accumulate);
 }
 
 // D (64 x 128) += A B: A (16-bit pairs, the mma.sync A fragment layout per warp) in registers, B
@@ -205,15 +225,14 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 #endif
 }
 
-// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the BRows rows of
+// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the 128 rows of
 // 'b_tile' over the whole head dimension: D = A B^T, one commit group.
-template <int BRows>
-__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[BRows / 2], unsigned a_slice, int a_rows, unsigned b_tile)
+__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[64], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows)
 {
     fence_registers(d);
     warpgroup_fence();
 #pragma unroll
     for (int step = 0; step < kWgmmaKSteps; ++step)
-        wgmma_64xn_shared<BRows>(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, BRows, step), step > 0);
+        wgmma_64x128_shared(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, b_rows, step), step > 0);
     warpgroup_commit();
 }

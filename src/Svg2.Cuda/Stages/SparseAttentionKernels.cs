@@ -22,9 +22,10 @@ internal static class SparseAttentionKernels
     const int RangeThreads = 128;
     const int PlanThreads = 1024;
     const int KeyValueBuffers = 2;
-    const int HopperTileKeys = 160;           // as kTileKeys in attention_hopper.cu
+    const int HopperTileKeys = 128;           // as kTileKeys in attention_hopper.cu
     const int HopperStages = 2;               // K/V stages and token lists, as kStages in attention_hopper.cu
-    const int HopperThreads = 256;
+    const int HopperThreads = 384;            // a producer and two consumer warpgroups
+    const int HopperBarrierBytes = 5 * 8;     // full and empty per stage, Q full
     const int SharedAlignment = 1024;
 
     /// <summary>Query rows per tile of the attention kernel <paramref name="library"/> launches.</summary>
@@ -69,7 +70,7 @@ internal static class SparseAttentionKernels
         if (library.Family == KernelFamily.Hopper)
         {
             (kernel, threads) = ("svg2_sparse_attention_hopper", HopperThreads);
-            shared = SharedAlignment + (tileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperStages * HopperTileKeys * sizeof(int) + rangeBytes;
+            shared = SharedAlignment + (tileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperStages * HopperTileKeys * sizeof(int) + HopperBarrierBytes + rangeBytes;
         }
         else
         {

@@ -20,8 +20,11 @@ internal static class KMeansKernels
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
     public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
 
-    // The point block, two centroid tiles and their norms (float32).
-    static int AssignSharedBytes(int rowBytes) => (PointsPerBlock + 2 * CentroidTile) * rowBytes + 2 * CentroidTile * sizeof(float);
+    /// <summary>Blocks of the assignment kernel that should share a multiprocessor, as kAssignMinBlocks in kmeans.cu.</summary>
+    public const int AssignBlocksPerMultiprocessor = 3;
+
+    /// <summary>Dynamic shared memory of one assignment block: the point block, two centroid tiles and their norms (float32).</summary>
+    public static int AssignSharedBytes(int rowBytes) => (PointsPerBlock + 2 * CentroidTile) * rowBytes + 2 * CentroidTile * sizeof(float);
 
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
     /// <param name="library">Kernels of the device.</param>

@@ -57,27 +57,31 @@ internal static class SparseAttentionKernels
             queryClusters, padded, TileRows(library));
     }
 
+    /// <summary>
+    /// Dynamic shared memory of one attention block: the Q tile, the K/V stages, token lists, barriers
+    /// (Hopper) and the query cluster's range list (8 bytes per key cluster).
+    /// </summary>
+    public static int SharedBytes(KernelFamily family, int headDim, int keyClusters)
+    {
+        int rowBytes = headDim * 2, rangeBytes = 2 * keyClusters * sizeof(int);
+        if (family == KernelFamily.Hopper)
+            return SharedAlignment + (HopperTileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperStages * HopperTileKeys * sizeof(int)
+                   + HopperBarrierBytes + rangeBytes;
+        var tuning = AttentionTuning.Current;
+        return PortableTileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
+    }
+
     /// <summary>Enqueues the attention itself; every row of <paramref name="output"/> is written.</summary>
     public static void EnqueueAttention(KernelLibrary library, Tensor q, Tensor k, Tensor v, Tensor output,
         ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream)
     {
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
-        int rowBytes = library.HeadDim * 2, tileRows = TileRows(library);
-        int rangeBytes = 2 * keyClusters * sizeof(int);
-        string kernel;
-        int threads, shared;
-        if (library.Family == KernelFamily.Hopper)
-        {
-            (kernel, threads) = ("svg2_sparse_attention_hopper", HopperThreads);
-            shared = SharedAlignment + (tileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperStages * HopperTileKeys * sizeof(int) + HopperBarrierBytes + rangeBytes;
-        }
-        else
-        {
-            var tuning = AttentionTuning.Current;
-            (kernel, threads) = ("svg2_sparse_attention", tuning.Threads);
-            shared = tileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
-        }
+        int tileRows = TileRows(library);
+        var (kernel, threads) = library.Family == KernelFamily.Hopper
+            ? ("svg2_sparse_attention_hopper", HopperThreads)
+            : ("svg2_sparse_attention", AttentionTuning.Current.Threads);
+        int shared = SharedBytes(library.Family, library.HeadDim, keyClusters);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
         library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream,

@@ -75,6 +75,34 @@ public class CudaArgumentValidationTests
     public void BadAttentionTuningIsRejected(string text) =>
         Assert.Contains("SVG2_ATTENTION_TUNING", Assert.Throws<ArgumentException>(() => AttentionTuning.Parse(text)).Message);
 
+    // An H100 (sm_90) gives a block at most 227 KiB of dynamic shared memory and a multiprocessor 228 KiB, of
+    // which the driver keeps 1 KiB per resident block.
+    const int H100SharedPerBlock = 227 * 1024, H100SharedPerMultiprocessor = 228 * 1024, DriverSharedPerBlock = 1024;
+
+    [Theory]
+    [InlineData(64, 1000)]
+    [InlineData(128, 1000)]
+    [InlineData(128, 2000)]
+    public void HopperAttentionFitsAnH100(int headDim, int keyClusters) =>
+        Assert.InRange(SparseAttentionKernels.SharedBytes(KernelFamily.Hopper, headDim, keyClusters), 1, H100SharedPerBlock);
+
+    [Theory]
+    [InlineData(KernelFamily.Hopper)]
+    [InlineData(KernelFamily.Portable)]
+    public void AttentionSharedMemoryGrowsOnlyByTheRangeList(KernelFamily family)
+    {
+        int perCluster = 2 * sizeof(int);
+        Assert.Equal(500 * perCluster, SparseAttentionKernels.SharedBytes(family, 128, 1500) - SparseAttentionKernels.SharedBytes(family, 128, 1000));
+        Assert.True(SparseAttentionKernels.SharedBytes(family, 64, 1000) < SparseAttentionKernels.SharedBytes(family, 128, 1000));
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void KMeansAssignmentBlocksShareAnH100Multiprocessor(int headDim) =>
+        Assert.InRange(KMeansKernels.AssignBlocksPerMultiprocessor * (KMeansKernels.AssignSharedBytes(2 * headDim) + DriverSharedPerBlock),
+            1, H100SharedPerMultiprocessor);
+
     [Fact]
     public void MaxTilesBoundsEveryPartition()
     {

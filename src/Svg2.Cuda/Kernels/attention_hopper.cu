@@ -29,14 +29,18 @@ constexpr int kConsumerWarpgroups = 2;                        // warpgroups 1 an
 constexpr int kProducerThreads = kWarpgroupThreads;           // warpgroup 0: token lookups and gathers
 constexpr int kConsumerThreads = kConsumerWarpgroups * kWarpgroupThreads;
 constexpr int kTileThreads = kProducerThreads + kConsumerThreads;
-// setmaxnreg budgets. The block starts with 168 registers a thread (64 K / 384, rounded down to 8)
-// and can only redistribute those: 128 x 72 + 256 x 216 = 384 x 168.
+// setmaxnreg budgets. The block starts with the registers a thread gets at this block size (64 K / 384,
+// rounded down to 8) and can only redistribute those: 128 x 72 + 256 x 216 = 384 x 168.
+constexpr int kRegisterFile = 65536;
+constexpr int kStartRegisters = kRegisterFile / kTileThreads / 8 * 8;
 constexpr int kProducerRegisters = 72;
 constexpr int kConsumerRegisters = 216;
-static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * 168, "registers the block owns");
+static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * kStartRegisters,
+              "registers the block owns");
 constexpr int kTileRows = kConsumerWarpgroups * kWarpgroupRows;
 constexpr int kTileKeys = 128;                               // N of S: one wgmma n128 per k step
 constexpr int kStages = 2;
+constexpr int kTokenSlots = 2;                               // the producer fills one while it gathers from the other
 constexpr int kBarrierBytes = 8;
 constexpr int kProducerBarrier = 1;                          // named barrier of the producer warpgroup
 constexpr int kScoreRegisters = kTileKeys / 2;               // 64 x kTileKeys fp32 over 128 threads
@@ -129,8 +133,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const unsigned full = shared_address(tiles_end);          // [kStages]: tile landed (producer copies)
     const unsigned empty = full + kStages * kBarrierBytes;    // [kStages]: tile read (consumer threads)
     const unsigned query_full = empty + kStages * kBarrierBytes;
-    int* tokens = (int*)(tiles_end + (2 * kStages + 1) * kBarrierBytes);   // [2][kTileKeys]
-    int* starts = tokens + 2 * kTileKeys;                     // [kc]
+    int* tokens = (int*)(tiles_end + (2 * kStages + 1) * kBarrierBytes);   // [kTokenSlots][kTileKeys]
+    int* starts = tokens + kTokenSlots * kTileKeys;           // [kc]
     int* ends = starts + kc;                                  // [kc]
 
     const int tid = threadIdx.x, lane = tid % kWarpSize;
@@ -170,7 +174,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         for (int j = 0; j < key_tiles; ++j)
         {
             const int stage = j % kStages;
-            int* tile_tokens = tokens + (j % 2) * kTileKeys;
+            int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
             for (int row = tid; row < kTileKeys; row += kProducerThreads)
                 tile_tokens[row] = key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation);
             named_barrier_sync(kProducerBarrier, kProducerThreads);

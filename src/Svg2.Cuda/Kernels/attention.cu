@@ -126,19 +126,7 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
         }
         else keys[t] = ~0ull;
     }
-    for (int size = 2; size <= padded; size *= 2)
-        for (int stride = size / 2; stride > 0; stride /= 2)
-        {
-            __syncthreads();
-            for (int t = threadIdx.x; t < padded / 2; t += kPlanThreads)
-            {
-                int low = 2 * t - (t & (stride - 1)), high = low + stride;
-                bool ascending = (low & size) == 0;
-                unsigned long long a = keys[low], b = keys[high];
-                if ((a > b) == ascending) { keys[low] = b; keys[high] = a; }
-            }
-        }
-    __syncthreads();
+    block_bitonic_sort<kPlanThreads>(keys, padded);
     for (int p = threadIdx.x; p < qc; p += kPlanThreads)
     {
         int cluster = (int)(unsigned)keys[p];

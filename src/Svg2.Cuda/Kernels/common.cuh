@@ -87,27 +87,20 @@ __device__ __forceinline__ unsigned tile_offset(int row, int chunk)
     return (unsigned)((row * kRowChunks + (chunk ^ (row % kSwizzleRows))) * 16);
 }
 
-// 16-byte asynchronous copy global -> shared; zero-fills when 'valid' is false.
+// Asynchronous copies global -> shared. When 'valid' is false the source is not read and the bytes
+// are zero-filled: the copy's ignore-source predicate, set straight from 'valid' (no byte count to
+// compute per copy).
 __device__ __forceinline__ void copy_async_16(unsigned destination, const void* source, bool valid)
 {
-    int bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
+    asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, %2, 0;\ncp.async.cg.shared.global [%0], [%1], 16, p;\n}\n"
+                 :: "r"(destination), "l"(source), "r"((int)valid) : "memory");
 }
 
-// 16-byte asynchronous copy global -> shared, or 16 zero bytes when 'zero' is set (the source is
-// then not read).
-__device__ __forceinline__ void copy_async_16_or_zero(unsigned destination, const void* source, bool zero)
-{
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\ncp.async.cg.shared.global [%0], [%1], 16, p;\n}\n"
-                 :: "r"(destination), "l"(source), "r"((int)zero) : "memory");
-}
-
-// 4-byte asynchronous copy global -> shared (through L1, the only path for copies under 16 bytes);
-// zero-fills when 'valid' is false.
+// The 4-byte form goes through L1 (.ca), the only path for copies under 16 bytes.
 __device__ __forceinline__ void copy_async_4(unsigned destination, const void* source, bool valid)
 {
-    int bytes = valid ? 4 : 0;
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(destination), "l"(source), "r"(bytes) : "memory");
+    asm volatile("{\n.reg .pred p;\nsetp.eq.b32 p, %2, 0;\ncp.async.ca.shared.global [%0], [%1], 4, p;\n}\n"
+                 :: "r"(destination), "l"(source), "r"((int)valid) : "memory");
 }
 
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
@@ -179,6 +172,27 @@ __device__ __forceinline__ int warp_exclusive_scan_in_place(int* values, int cou
         carry += __shfl_sync(kFullMask, inclusive, kWarpSize - 1);
     }
     return carry;
+}
+
+// Sorts 'count' (a power of two) 64-bit keys in shared memory into ascending order with a bitonic
+// network, run by every thread of a block of 'Threads' threads; the keys are ready for every thread
+// on return.
+template <int Threads>
+__device__ __forceinline__ void block_bitonic_sort(unsigned long long* keys, int count)
+{
+    for (int size = 2; size <= count; size *= 2)
+        for (int stride = size / 2; stride > 0; stride /= 2)
+        {
+            __syncthreads();
+            for (int t = threadIdx.x; t < count / 2; t += Threads)
+            {
+                int low = 2 * t - (t & (stride - 1)), high = low + stride;
+                bool ascending = (low & size) == 0;
+                unsigned long long a = keys[low], b = keys[high];
+                if ((a > b) == ascending) { keys[low] = b; keys[high] = a; }
+            }
+        }
+    __syncthreads();
 }
 
 // The smallest (distance, index) pair over the 4 lanes of a quad (the lanes that share an MMA

@@ -75,11 +75,11 @@ struct RowGather
 #pragma unroll
         for (int i = 0; i < kPasses; ++i)
         {
-            const bool missing = tokens[i] < 0;
+            const bool valid = tokens[i] >= 0;
             const unsigned long long source_offset = (unsigned long long)(unsigned)max(tokens[i], 0) * kRowBytes;
 #pragma unroll
             for (int s = 0; s < Sources; ++s)
-                copy_async_16_or_zero(tiles[s] + tile_offset + i * kRowsPerPass * kPanelRowBytes, chunk_bases[s] + source_offset, missing);
+                copy_async_16(tiles[s] + tile_offset + i * kRowsPerPass * kPanelRowBytes, chunk_bases[s] + source_offset, valid);
         }
     }
 };

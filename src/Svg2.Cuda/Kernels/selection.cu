@@ -81,19 +81,7 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
         }
         else keys[j] = ~0ull;
     }
-    for (int size = 2; size <= padded; size *= 2)
-        for (int stride = size / 2; stride > 0; stride /= 2)
-        {
-            __syncthreads();
-            for (int t = threadIdx.x; t < padded / 2; t += kSelectThreads)
-            {
-                int low = 2 * t - (t & (stride - 1)), high = low + stride;
-                bool ascending = (low & size) == 0;
-                unsigned long long a = keys[low], b = keys[high];
-                if ((a > b) == ascending) { keys[low] = b; keys[high] = a; }
-            }
-        }
-    __syncthreads();
+    block_bitonic_sort<kSelectThreads>(keys, padded);
 
     if (threadIdx.x == 0)
     {

@@ -66,6 +66,9 @@ public static class CudaBenchmark
             var steps = TimeKMeansSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeKMeansSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
+            // The segment means give each cluster one block, so the largest cluster bounds their time.
+            log($"largest cluster: q {pipeline.QueryLayout.Sizes.max().item<long>()} rows (mean {(double)shape.Tokens / shape.QueryClusters:F0}), " +
+                $"k {pipeline.KeyLayout.Sizes.max().item<long>()} rows (mean {(double)shape.Tokens / shape.KeyClusters:F0})");
             return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
                 iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
         }

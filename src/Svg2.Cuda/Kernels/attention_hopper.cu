@@ -31,8 +31,7 @@ constexpr int kConsumerThreads = kConsumerWarpgroups * kWarpgroupThreads;
 constexpr int kTileThreads = kProducerThreads + kConsumerThreads;
 // setmaxnreg budgets. The block starts with the registers a thread gets at this block size (64 K / 384,
 // rounded down to 8) and can only redistribute those: 128 x 72 + 256 x 216 = 384 x 168.
-constexpr int kRegisterFile = 65536;
-constexpr int kStartRegisters = kRegisterFile / kTileThreads / 8 * 8;
+constexpr int kStartRegisters = kStartRegistersFor<kTileThreads>;
 constexpr int kProducerRegisters = 72;
 constexpr int kConsumerRegisters = 216;
 static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * kStartRegisters,
@@ -207,7 +206,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         if (active)
         {
             float scores[kScoreRegisters];
-            wgmma_rows_by_rows(scores, q_slice, kTileRows, k_tiles + stage * kTileKeyBytes, kTileKeys);
+            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_tiles + stage * kTileKeyBytes, kTileKeys);
             finish_tile_hopper(scores, v_tiles + stage * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);

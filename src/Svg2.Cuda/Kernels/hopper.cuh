@@ -24,6 +24,12 @@ constexpr int kWgmmaK = 16;                                 // reduction depth o
 constexpr int kStepsPerPanel = kPanelElements / kWgmmaK;
 constexpr int kWgmmaKSteps = kHeadDim / kWgmmaK;
 constexpr int kSharedAlignment = 1024;                      // the swizzle pattern repeats every 1024 bytes
+constexpr int kRegisterFile = 65536;                        // 32-bit registers of one multiprocessor
+
+// Registers per thread a block of 'Threads' threads starts with when it owns the whole register
+// file (allocation is in units of 8); setmaxnreg can only redistribute these.
+template <int Threads>
+constexpr int kStartRegistersFor = kRegisterFile / Threads / 8 * 8;
 static_assert(kHeadDim % kPanelElements == 0, "whole panels");
 
 // The first kSharedAlignment-aligned shared address at or after 'pointer' (callers reserve the slack).
@@ -196,6 +202,15 @@ __device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned lon
                  : "l"(a), "l"(b), "r"((int)accumulate));
 }
 
+// D (64 x 64) = A B (+ D when 'accumulate'): as wgmma_64x128_shared with N = 64.
+__device__ __forceinline__ void wgmma_64x64_shared(float (&d)[32], unsigned long long a, unsigned long long b, bool accumulate)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_32 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : SVG2_ACCUMULATORS_32(d)
+                 : "l"(a), "l"(b), "r"((int)accumulate));
+}
+
 // D (64 x 128) += A B: A (16-bit pairs, the mma.sync A fragment layout per warp) in registers, B
 // MN-major in shared memory.
 __device__ __forceinline__ void wgmma_64x128_registers(float (&d)[64], const unsigned (&a)[4], unsigned long long b)
@@ -225,14 +240,32 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 #endif
 }
 
-// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the 128 rows of
-// 'b_tile' over the whole head dimension: D = A B^T, one commit group.
-__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[64], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows)
+// Issues, without fences or commit, the K-major product of a 64-row slice of a tile of 'a_rows'
+// rows with the first 'Columns' (64 or 128) rows of 'b_tile' (a tile of 'b_rows' rows) over the
+// whole head dimension: D = A B^T, or D += A B^T when 'accumulate' (D then holds its starting values).
+template <int Columns>
+__device__ __forceinline__ void issue_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
+                                                   bool accumulate)
+{
+    static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
+#pragma unroll
+    for (int step = 0; step < kWgmmaKSteps; ++step)
+    {
+        const unsigned long long a = k_major_descriptor(a_slice, a_rows, step), b = k_major_descriptor(b_tile, b_rows, step);
+        if constexpr (Columns == 128) wgmma_64x128_shared(d, a, b, accumulate || step > 0);
+        else wgmma_64x64_shared(d, a, b, accumulate || step > 0);
+    }
+}
+
+// issue_rows_by_rows as one commit group, fenced. Products in flight together must be issued after
+// one fence of all their accumulators instead: ptxas serialises every wgmma (a wait after each
+// k step) when an accumulator of a product in flight is defined between its issue and its wait.
+template <int Columns>
+__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
+                                                   bool accumulate = false)
 {
     fence_registers(d);
     warpgroup_fence();
-#pragma unroll
-    for (int step = 0; step < kWgmmaKSteps; ++step)
-        wgmma_64x128_shared(d, k_major_descriptor(a_slice, a_rows, step), k_major_descriptor(b_tile, b_rows, step), step > 0);
+    issue_rows_by_rows<Columns>(d, a_slice, a_rows, b_tile, b_rows, accumulate);
     warpgroup_commit();
 }

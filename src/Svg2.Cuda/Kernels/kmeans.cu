@@ -12,7 +12,7 @@
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
 //   fixed summation order; empty clusters keep their previous centroid.
-#include "common.cuh"
+#include "nearest_centroid.cuh"
 
 constexpr int kAssignWarps = 4;
 constexpr int kAssignThreads = kAssignWarps * kWarpSize;
@@ -68,25 +68,6 @@ __device__ __forceinline__ void load_centroid_tile(unsigned tile, unsigned tile_
     {
         const bool valid = first + threadIdx.x < count;
         copy_async_4(tile_norms + threadIdx.x * sizeof(float), norms + (valid ? first + threadIdx.x : 0), valid);
-    }
-}
-
-// Reduces 'Width' candidates to slot 0: each level merges slots 2 i and 2 i + 1 into slot i. Slot
-// 2 i + 1 always holds higher columns than slot 2 i, so a strict '>' keeps the lowest column on ties.
-// Template recursion keeps every index a constant, so the arrays stay in registers.
-template <int Width>
-__device__ __forceinline__ void argmax_tree(float (&value)[kArgmaxCandidates], int (&column)[kArgmaxCandidates])
-{
-    if constexpr (Width > 1)
-    {
-#pragma unroll
-        for (int i = 0; i < Width / 2; ++i)
-        {
-            const bool higher = value[2 * i + 1] > value[2 * i];
-            value[i] = higher ? value[2 * i + 1] : value[2 * i];
-            column[i] = higher ? column[2 * i + 1] : column[2 * i];
-        }
-        argmax_tree<Width / 2>(value, column);
     }
 }
 
@@ -175,25 +156,12 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
                     mma_16x8x16(dot[m][2 * pair + 1], a[m][kk], b[2], b[3]);
                 }
             }
-        // Candidate 2 j + e of a row is column j x 8 + 2 (lane % 4) + e of the tile: increasing, as
-        // argmax_tree needs; the tile's columns all follow the running best's, so a strict '>'
-        // keeps the lowest id on ties there too.
 #pragma unroll
         for (int m = 0; m < kAssignMTiles; ++m)
 #pragma unroll
             for (int r = 0; r < 2; ++r)
-            {
-                float value[kArgmaxCandidates];
-                int column[kArgmaxCandidates];
-#pragma unroll
-                for (int c = 0; c < kArgmaxCandidates; ++c)
-                {
-                    value[c] = dot[m][c / 2][2 * r + c % 2];
-                    column[c] = (c / 2) * 8 + c % 2;
-                }
-                argmax_tree<kArgmaxCandidates>(value, column);
-                if (value[0] > best[m][r]) { best[m][r] = value[0]; best_index[m][r] = t * kCentroidTile + 2 * (lane % 4) + column[0]; }
-            }
+                keep_row_best<kArgmaxCandidates>(best[m][r], best_index[m][r], t * kCentroidTile,
+                                                 [&](int j, int e) { return dot[m][j][2 * r + e]; });
         __syncthreads();
     }
 
@@ -202,11 +170,8 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
 #pragma unroll
         for (int r = 0; r < 2; ++r)
         {
-            // -2 x score is the distance up to |x|^2: exact in float32, so order and ties are kept.
-            best[m][r] *= -2.f;
-            quad_argmin(best[m][r], best_index[m][r]);
-            int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
-            if (lane % 4 == 0 && point < n) labels[(int64)g * n + point] = best_index[m][r];
+            const int point = first_point + warp * kPointsPerWarp + m * kMmaRows + lane / 4 + r * 8;
+            store_nearest(best[m][r], best_index[m][r], labels + (int64)g * n + point, point < n);
         }
 }
 

@@ -1,15 +1,15 @@
 namespace Svg2.Cuda.Runtime;
 
 /// <summary>
-/// Which implementation of the sparse attention kernel a library uses. Both compute the same
-/// result; every other kernel is shared.
+/// Which implementations of the sparse attention and the k-means assignment a library uses. Both
+/// families compute the same result; every other kernel is shared.
 /// </summary>
 public enum KernelFamily
 {
     /// <summary>The mma.sync tensor-core kernel that runs on every supported GPU (sm_80 and newer).</summary>
     Portable,
 
-    /// <summary>The Hopper warpgroup MMA (wgmma) kernel with 128-row query tiles, for sm_90a.</summary>
+    /// <summary>The Hopper warpgroup MMA (wgmma), warp-specialised kernels, for sm_90a.</summary>
     Hopper,
 }
 

@@ -5,7 +5,8 @@ namespace Svg2.Cuda.Stages;
 
 /// <summary>
 /// One Lloyd iteration on the GPU (kmeans.cu + layout.cu): centroid norms, fused distance/argmin
-/// assignment on tensor cores, counting sort by label, and segmented member means in permuted order.
+/// assignment on tensor cores (kmeans_hopper.cu's warp-specialised wgmma kernel for the Hopper
+/// family), counting sort by label, and segmented member means in permuted order.
 /// After an iteration, labels/sizes/offsets/permutation describe the assignment and the centroids
 /// are its member means: the layout of the last iteration is the permutation SVG2 needs.
 /// </summary>
@@ -16,6 +17,13 @@ internal static class KMeansKernels
     const int AssignThreads = 128;
     const int NormWarps = 8;
     const int MeanThreads = 128;
+    const int HopperItemPoints = 256;         // as kItemPoints in kmeans_hopper.cu
+    const int HopperTileCentroids = 128;      // as kTileCentroids
+    const int HopperPointSlots = 2;           // as kPointSlots
+    const int HopperCentroidStages = 3;       // as kCentroidStages
+    const int HopperThreads = 384;            // a producer and two consumer warpgroups
+    const int HopperBarrierBytes = (2 * 2 + 2 * 3) * 8;   // full and empty per point slot and per stage
+    const int SharedAlignment = 1024;
 
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
     public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
@@ -25,6 +33,14 @@ internal static class KMeansKernels
 
     /// <summary>Dynamic shared memory of one assignment block: the point block, two centroid tiles and their norms (float32).</summary>
     public static int AssignSharedBytes(int rowBytes) => (PointsPerBlock + 2 * CentroidTile) * rowBytes + 2 * CentroidTile * sizeof(float);
+
+    /// <summary>
+    /// Dynamic shared memory of one block of the Hopper assignment: two point slots, the centroid
+    /// stages with their norms (float32), the barriers and the alignment slack of the swizzled panels.
+    /// </summary>
+    public static int HopperAssignSharedBytes(int rowBytes) =>
+        SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileCentroids * (rowBytes + sizeof(float))
+        + HopperBarrierBytes;
 
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
     /// <param name="library">Kernels of the device.</param>
@@ -42,7 +58,6 @@ internal static class KMeansKernels
         Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
-        int rowBytes = library.HeadDim * 2;
         var pointsPointer = DevicePointer.Of(points, library.Element, nameof(points));
         var centroidsPointer = DevicePointer.Of(centroids, library.Element, nameof(centroids));
         var normsPointer = DevicePointer.Of(norms, ScalarType.Float32, nameof(norms));
@@ -50,8 +65,7 @@ internal static class KMeansKernels
         int rows = groups * clusters;
         library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
         afterStep?.Invoke(Steps[0]);
-        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, AssignSharedBytes(rowBytes), stream,
-            pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+        EnqueueAssignment(library, groups, tokens, clusters, pointsPointer, centroidsPointer, normsPointer, labelsPointer, stream);
         afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
@@ -59,5 +73,22 @@ internal static class KMeansKernels
             DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
             centroidsPointer, centroidsPointer, tokens, clusters);
         afterStep?.Invoke(Steps[3]);
+    }
+
+    static void EnqueueAssignment(KernelLibrary library, int groups, int tokens, int clusters, DevicePointer points, DevicePointer centroids,
+        DevicePointer norms, DevicePointer labels, IntPtr stream)
+    {
+        int rowBytes = library.HeadDim * 2;
+        if (library.Family == KernelFamily.Hopper)
+        {
+            // Persistent: one block per multiprocessor walks the 128-point items of every group.
+            long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);
+            int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
+            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), HopperThreads, HopperAssignSharedBytes(rowBytes), stream,
+                points, centroids, norms, labels, tokens, clusters, groups);
+            return;
+        }
+        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, AssignSharedBytes(rowBytes), stream,
+            points, centroids, norms, labels, tokens, clusters);
     }
 }

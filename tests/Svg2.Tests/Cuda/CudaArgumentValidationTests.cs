@@ -103,6 +103,12 @@ public class CudaArgumentValidationTests
         Assert.InRange(KMeansKernels.AssignBlocksPerMultiprocessor * (KMeansKernels.AssignSharedBytes(2 * headDim) + DriverSharedPerBlock),
             1, H100SharedPerMultiprocessor);
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void HopperKMeansAssignmentFitsAnH100(int headDim) =>
+        Assert.InRange(KMeansKernels.HopperAssignSharedBytes(2 * headDim), 1, H100SharedPerBlock);
+
     [Fact]
     public void MaxTilesBoundsEveryPartition()
     {

@@ -240,14 +240,16 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 #endif
 }
 
-// Issues, without fences or commit, the K-major product of a 64-row slice of a tile of 'a_rows'
-// rows with the first 'Columns' (64 or 128) rows of 'b_tile' (a tile of 'b_rows' rows) over the
-// whole head dimension: D = A B^T, or D += A B^T when 'accumulate' (D then holds its starting values).
+// Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the first 'Columns'
+// (64 or 128) rows of 'b_tile' (a tile of 'b_rows' rows) over the whole head dimension as one commit
+// group: D = A B^T, or D += A B^T when 'accumulate' (D then holds its starting values).
 template <int Columns>
-__device__ __forceinline__ void issue_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
-                                                   bool accumulate)
+__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
+                                                   bool accumulate = false)
 {
     static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
+    fence_registers(d);
+    warpgroup_fence();
 #pragma unroll
     for (int step = 0; step < kWgmmaKSteps; ++step)
     {
@@ -255,17 +257,5 @@ __device__ __forceinline__ void issue_rows_by_rows(float (&d)[Columns / 2], unsi
         if constexpr (Columns == 128) wgmma_64x128_shared(d, a, b, accumulate || step > 0);
         else wgmma_64x64_shared(d, a, b, accumulate || step > 0);
     }
-}
-
-// issue_rows_by_rows as one commit group, fenced. Products in flight together must be issued after
-// one fence of all their accumulators instead: ptxas serialises every wgmma (a wait after each
-// k step) when an accumulator of a product in flight is defined between its issue and its wait.
-template <int Columns>
-__device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
-                                                   bool accumulate = false)
-{
-    fence_registers(d);
-    warpgroup_fence();
-    issue_rows_by_rows<Columns>(d, a_slice, a_rows, b_tile, b_rows, accumulate);
     warpgroup_commit();
 }

@@ -5,21 +5,23 @@
 //   (384 threads). A work item is 256 points of one group; the G x ceil(N / 256) items are taken
 //   round-robin by the blocks.
 //   Work split: warpgroup 0 is the producer. Per item it copies the 256 points into a free point
-//   slot (2 slots, each two 128-row tiles), then streams the group's centroids in 128-row tiles,
-//   with their norms, into a ring of kCentroidStages stages. Copies are cp.async into the
+//   slot (2 slots, one 128-row tile per consumer), then streams the group's centroids in 128-row
+//   tiles, with their norms, into a ring of kCentroidStages stages. Copies are cp.async into the
 //   128-byte-swizzled panels wgmma reads (hopper.cuh); each copy arrives on its slot's or stage's
 //   "full" barrier when it lands, so the producer runs ahead and waits only on "empty" barriers
 //   before reusing a slot or stage. Warpgroups 1 and 2 are consumers; consumer c owns points
-//   128 c .. 128 c + 127 of an item as two 64-row blocks. Per centroid tile, the accumulators of
-//   both blocks start at -|c|^2 / 2 and the two S (64 x 128) = x c^T products are issued as two
-//   commit groups of 8 (D 128) wgmma k16 steps, both operands in shared memory; the first block's
-//   rows meet their running argmax (nearest_centroid.cuh) while the second block's product runs,
-//   then the stage is released and the second block's rows follow. A last tile with at most 64
-//   centroids left uses m64n64, so QC = 300 computes 320 columns, not 384. The N x K scores never
-//   leave registers.
-// Why: the assignment is bound by moving centroids from L2, not by the MMAs: the mma.sync kernel
-//   and a first version of this one (128 points per centroid tile) both moved about 2.85 TB/s. 256
-//   points per tile halve that traffic.
+//   128 c .. 128 c + 127 of an item as two 64-row blocks, computed in turn: per block and centroid
+//   tile, the accumulators start at -|c|^2 / 2, S (64 x 128) = x c^T is added by 8 (D 128) wgmma
+//   k16 steps with both operands in shared memory, and each row's best of the tile meets its
+//   running argmax (nearest_centroid.cuh). The stage is released after the second block's product.
+//   A last tile with at most 64 centroids left uses m64n64, so QC = 300 computes 320 columns, not
+//   384. The N x K scores never leave registers.
+// Why: with 128 points per centroid tile (the mma.sync kernel, and a first version of this one)
+//   the assignment moved about 2.85 TB/s of centroids from L2 and was bound by it; 256 points per
+//   tile halve that traffic. One 64 x 128 product in flight per warpgroup: with two in flight, or an
+//   argmax while the next product runs, ptxas runs out of registers for the wgmma pipeline and
+//   waits after every k step (docs/cuda-performance.md). The other consumer's products keep the
+//   tensor cores busy during one's argmax.
 // Shared memory (D 128): 2 point slots x 64 KiB + kCentroidStages x (32 KiB + 512 B of norms) +
 //   barriers, 1024-byte aligned: 227 KiB. Traffic: points read once; every item reads all K
 //   centroids from L2 (256 KiB per group at K 1000).
@@ -30,13 +32,13 @@ constexpr int kAssignConsumers = 2;
 constexpr int kAssignProducerThreads = kWarpgroupThreads;
 constexpr int kAssignConsumerThreads = kAssignConsumers * kWarpgroupThreads;
 constexpr int kAssignBlockThreads = kAssignProducerThreads + kAssignConsumerThreads;
-// setmaxnreg budgets: two 64-column accumulators per consumer thread; the block owns 384 x 168.
+// setmaxnreg budgets; the block can only redistribute the registers it starts with.
 constexpr int kAssignProducerRegisters = 72;
 constexpr int kAssignConsumerRegisters = 216;
 static_assert(kAssignProducerThreads * kAssignProducerRegisters + kAssignConsumerThreads * kAssignConsumerRegisters
                   <= kAssignBlockThreads * kStartRegistersFor<kAssignBlockThreads>, "registers the block owns");
-constexpr int kRowBlocks = 2;                               // 64-row blocks per consumer
-constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one 128-row panelled tile per consumer
+constexpr int kRowBlocks = 2;                               // 64-row blocks per consumer, computed in turn
+constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one panelled tile per consumer
 constexpr int kItemPoints = kAssignConsumers * kConsumerPoints;
 constexpr int kTileCentroids = 128;                         // N of a full tile: one wgmma n128 per k step
 constexpr int kTailCentroids = 64;                          // N of a last tile with at most 64 centroids left
@@ -47,55 +49,46 @@ constexpr int kConsumerBytes = kConsumerPoints * kRowBytes;
 constexpr int kItemBytes = kItemPoints * kRowBytes;
 constexpr int kTileBytes = kTileCentroids * kRowBytes;
 static_assert(kTileCentroids == kAssignProducerThreads, "one norm copy per producer thread");
-static_assert(kConsumerPoints == kTileCentroids, "point tiles and centroid tiles share the 128-row gather");
 
-// One centroid tile of a consumer: scores of its two 64-row blocks against the first 'Columns'
-// centroids of the stage, the stage's release once both products have read it, and the rows'
-// running bests. 'points' is the consumer's 128-row tile.
+// Starts a block's accumulators at -|c|^2 / 2 (-inf past the last centroid), so that the wgmma
+// leaves the score x.c - |c|^2 / 2 and the argmax needs no per-column arithmetic.
 template <int Columns>
-__device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], unsigned points,
-                                                unsigned tile, const float* tile_norms, int first_centroid, int k, unsigned empty_barrier)
+__device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const float* tile_norms, int first_centroid, int k)
 {
     const int lane = threadIdx.x % kWarpSize;
-    float score[kRowBlocks][Columns / 2];
-    // The accumulators start at -|c|^2 / 2 (-inf past the last centroid), so the wgmma leaves the
-    // score x.c - |c|^2 / 2 and the argmax needs no per-column arithmetic.
 #pragma unroll
     for (int j = 0; j < Columns / 8; ++j)
     {
         const int column = 8 * j + 2 * (lane % 4);
         const float2 norm = *(const float2*)(tile_norms + column);
-        const float low = first_centroid + column < k ? -0.5f * norm.x : negative_infinity();
-        const float high = first_centroid + column + 1 < k ? -0.5f * norm.y : negative_infinity();
-#pragma unroll
-        for (int b = 0; b < kRowBlocks; ++b)
-        {
-            score[b][4 * j] = score[b][4 * j + 2] = low;
-            score[b][4 * j + 1] = score[b][4 * j + 3] = high;
-        }
+        score[4 * j] = score[4 * j + 2] = first_centroid + column < k ? -0.5f * norm.x : negative_infinity();
+        score[4 * j + 1] = score[4 * j + 3] = first_centroid + column + 1 < k ? -0.5f * norm.y : negative_infinity();
     }
-    // Both products are in flight together, so both accumulators are fenced before either is issued.
-#pragma unroll
-    for (int b = 0; b < kRowBlocks; ++b) fence_registers(score[b]);
-    warpgroup_fence();
+}
+
+// One centroid tile of a consumer: its two 64-row blocks in turn (scores against the first
+// 'Columns' centroids of the stage, then the rows' running bests), and the stage's release once
+// the second product has read it. 'points' is the consumer's 128-row tile. One product at a time
+// keeps 64 accumulators in flight: with both blocks in flight ptxas runs out of registers for the
+// wgmma pipeline and waits after every k step; the other consumer's products fill the tensor cores
+// while this one's argmax runs.
+template <int Columns>
+__device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], unsigned points,
+                                                unsigned tile, const float* tile_norms, int first_centroid, int k, unsigned empty_barrier)
+{
 #pragma unroll
     for (int b = 0; b < kRowBlocks; ++b)
     {
-        issue_rows_by_rows<Columns>(score[b], points + b * kWarpgroupRows * kPanelRowBytes, kConsumerPoints, tile, kTileCentroids, true);
-        warpgroup_commit();
+        float score[Columns / 2];
+        start_at_bias<Columns>(score, tile_norms, first_centroid, k);
+        wgmma_rows_by_rows<Columns>(score, points + b * kWarpgroupRows * kPanelRowBytes, kConsumerPoints, tile, kTileCentroids, true);
+        warpgroup_wait<0>();
+        fence_registers(score);
+        if (b == kRowBlocks - 1) barrier_arrive(empty_barrier);
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+            keep_row_best<Columns / 4>(best[b][r], best_column[b][r], first_centroid, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
     }
-    // Block 0's argmax runs while block 1's product is still on the tensor cores.
-    warpgroup_wait<1>();
-    fence_registers(score[0]);
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4>(best[0][r], best_column[0][r], first_centroid, [&](int j, int e) { return score[0][4 * j + 2 * r + e]; });
-    warpgroup_wait<0>();
-    fence_registers(score[1]);
-    barrier_arrive(empty_barrier);
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4>(best[1][r], best_column[1][r], first_centroid, [&](int j, int e) { return score[1][4 * j + 2 * r + e]; });
 }
 
 extern "C" __global__ void __launch_bounds__(kAssignBlockThreads, 1)
@@ -136,6 +129,7 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const element_t*
     if (warpgroup == 0)
     {
         release_registers<kAssignProducerRegisters>();
+        const RowGather<kConsumerPoints, kAssignProducerThreads> point_gather;
         const RowGather<kTileCentroids, kAssignProducerThreads> gather;
         int tile_count = 0, local = 0;
         for (int item = blockIdx.x; item < items; item += gridDim.x, ++local)
@@ -143,11 +137,11 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const element_t*
             const int g = item / items_per_group, first_point = (item % items_per_group) * kItemPoints;
             const int slot = local % kPointSlots;
             if (local >= kPointSlots) barrier_wait(point_empty + slot * kBarrierBytes, (local / kPointSlots - 1) & 1);
-            const char* point_chunks = gather.chunk_base(points + (int64)g * n * kHeadDim);
+            const char* point_chunks = point_gather.chunk_base(points + (int64)g * n * kHeadDim);
             for (int c = 0; c < kAssignConsumers; ++c)
             {
                 const int first = first_point + c * kConsumerPoints;
-                gather({point_slots + slot * kItemBytes + c * kConsumerBytes}, {point_chunks}, [&](int row) { return first + row < n ? first + row : -1; });
+                point_gather({point_slots + slot * kItemBytes + c * kConsumerBytes}, {point_chunks}, [&](int row) { return first + row < n ? first + row : -1; });
             }
             barrier_arrive_after_copies(point_full + slot * kBarrierBytes);
 

@@ -17,12 +17,14 @@ internal static class KMeansKernels
     const int AssignThreads = 128;
     const int NormWarps = 8;
     const int MeanThreads = 128;
-    const int HopperItemPoints = 256;         // as kItemPoints in kmeans_hopper.cu
+    const int HopperConsumers = 2;            // consumer warpgroups, as kAssignConsumers in kmeans_hopper.cu
+    const int HopperRowBlocks = 2;            // 64-row blocks per consumer, as kRowBlocks
+    const int HopperItemPoints = HopperConsumers * HopperRowBlocks * 64;
     const int HopperTileCentroids = 128;      // as kTileCentroids
     const int HopperPointSlots = 2;           // as kPointSlots
     const int HopperCentroidStages = 3;       // as kCentroidStages
-    const int HopperThreads = 384;            // a producer and two consumer warpgroups
-    const int HopperBarrierBytes = (2 * 2 + 2 * 3) * 8;   // full and empty per point slot and per stage
+    const int HopperThreads = (1 + HopperConsumers) * 128;   // a producer warpgroup and the consumers
+    const int HopperBarrierBytes = (2 * HopperPointSlots + 2 * HopperCentroidStages) * 8;   // full and empty per slot and per stage
     const int SharedAlignment = 1024;
 
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>

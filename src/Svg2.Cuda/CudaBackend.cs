@@ -56,14 +56,14 @@ public sealed class CudaBackend : ISvg2Backend
         int clusters = (int)initialCentroids.shape[1];
         using var scope = NewDisposeScope();
         var centroids = initialCentroids.clone();
-        var norms = empty([groups, clusters], ScalarType.Float32, points.device);
+        var scratch = KMeansKernels.AllocateCentroidScratch(library, groups, clusters, points.device);
         var labels = empty([groups, tokens], ScalarType.Int64, points.device);
         var counts = CountingSort.AllocateCounts(groups, tokens, clusters, points.device);
         var sizes = empty([groups, clusters], ScalarType.Int64, points.device);
         var offsets = empty([groups, clusters + 1], ScalarType.Int64, points.device);
         var permutation = empty([groups, tokens], ScalarType.Int64, points.device);
         for (int iteration = 0; iteration < iterations; iteration++)
-            KMeansKernels.EnqueueIteration(library, points, centroids, norms, labels, counts, sizes, offsets, permutation, IntPtr.Zero);
+            KMeansKernels.EnqueueIteration(library, points, centroids, scratch, labels, counts, sizes, offsets, permutation, IntPtr.Zero);
         return new KMeansResult(labels, centroids, sizes).MoveToOuterDisposeScope();
     }
 

@@ -21,7 +21,7 @@ namespace Svg2.Cuda;
 public sealed class CudaSvg2Pipeline : IDisposable
 {
     readonly KernelLibrary _library;
-    readonly Tensor _queryNorms, _keyNorms, _queryLabels, _keyLabels, _queryCounts, _keyCounts;
+    readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts;
     readonly AttentionWorkspace _workspace;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
@@ -31,8 +31,8 @@ public sealed class CudaSvg2Pipeline : IDisposable
         _library = KernelLibrary.For(CudaDevice.Get(device.index < 0 ? 0 : device.index), dtype, headDim);
         QueryClusters = queryClusters;
         KeyClusters = keyClusters;
-        _queryNorms = empty([groups, queryClusters], ScalarType.Float32, device);
-        _keyNorms = empty([groups, keyClusters], ScalarType.Float32, device);
+        _queryScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, queryClusters, device);
+        _keyScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, keyClusters, device);
         _queryLabels = empty([groups, queryTokens], ScalarType.Int64, device);
         _keyLabels = empty([groups, keyTokens], ScalarType.Int64, device);
         _queryCounts = CountingSort.AllocateCounts(groups, queryTokens, queryClusters, device);
@@ -79,7 +79,7 @@ public sealed class CudaSvg2Pipeline : IDisposable
     public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, q, queryCentroids, _queryNorms, _queryLabels, _queryCounts,
+            KMeansKernels.EnqueueIteration(_library, q, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
                 QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep);
     }
 
@@ -92,7 +92,7 @@ public sealed class CudaSvg2Pipeline : IDisposable
     public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, k, keyCentroids, _keyNorms, _keyLabels, _keyCounts,
+            KMeansKernels.EnqueueIteration(_library, k, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
                 KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep);
     }
 
@@ -137,7 +137,7 @@ public sealed class CudaSvg2Pipeline : IDisposable
 
     /// <summary>Device memory of the pipeline's own buffers (output excluded), in bytes.</summary>
     public long BufferBytes =>
-        new[] { _queryNorms, _keyNorms, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
+        new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
                 QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
                 _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart }
             .Sum(t => t.numel() * t.ElementSize);
@@ -145,7 +145,7 @@ public sealed class CudaSvg2Pipeline : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var tensor in new[] { _queryNorms, _keyNorms, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask, Output })
+        foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask, Output })
             tensor.Dispose();
         QueryLayout.Dispose();
         KeyLayout.Dispose();

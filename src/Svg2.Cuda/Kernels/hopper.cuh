@@ -45,7 +45,8 @@ __device__ __forceinline__ unsigned panel_offset(int row, int chunk, int rows)
                       + ((chunk % kPanelChunks) ^ (row % kSwizzleRows)) * 16);
 }
 
-// Row gathers into panelled tiles of 'Rows' rows by a block of 'Threads' threads: thread t copies
+// Row gathers into panelled tiles of 'Rows' rows by a group of 'Threads' consecutive threads (a
+// warpgroup, say; t = threadIdx.x % Threads): thread t copies
 // 16-byte chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass. With 8 | kRowsPerPass the
 // swizzle term is the same in every pass, so a thread's tile offset is computed once and each pass
 // adds a constant; a source address is one wide multiply-add of the token onto a chunk base.
@@ -62,8 +63,8 @@ struct RowGather
     unsigned chunk_bytes;   // bytes from a source row's start to this thread's chunk
 
     __device__ __forceinline__ RowGather()
-        : first_row(threadIdx.x / kRowChunks),
-          tile_offset(panel_offset(threadIdx.x / kRowChunks, threadIdx.x % kRowChunks, Rows)),
+        : first_row(threadIdx.x % Threads / kRowChunks),
+          tile_offset(panel_offset(threadIdx.x % Threads / kRowChunks, threadIdx.x % kRowChunks, Rows)),
           chunk_bytes((threadIdx.x % kRowChunks) * 16) {}
 
     // This thread's chunk of row 0 of a [tokens x kHeadDim] source: the base its copies add the token to.
@@ -109,6 +110,21 @@ __device__ __forceinline__ void barrier_arrive(unsigned barrier)
 __device__ __forceinline__ void barrier_arrive_after_copies(unsigned barrier)
 {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" :: "r"(barrier) : "memory");
+}
+
+// Arrives on 'barrier' and adds 'bytes' to the transaction count its phase waits for (bulk copies
+// complete it as their bytes land).
+__device__ __forceinline__ void barrier_arrive_expect_bytes(unsigned barrier, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(barrier), "r"(bytes) : "memory");
+}
+
+// Copies 'bytes' (a multiple of 16, both addresses 16-byte aligned) from global to shared memory
+// with the bulk copy engine; the bytes count towards the transaction count of 'barrier'.
+__device__ __forceinline__ void bulk_copy(unsigned destination, const void* source, unsigned bytes, unsigned barrier)
+{
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                 :: "r"(destination), "l"(source), "r"(bytes), "r"(barrier) : "memory");
 }
 
 // Waits until the phase of 'barrier' with this parity has completed.

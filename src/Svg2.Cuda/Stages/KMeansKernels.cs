@@ -5,8 +5,9 @@ namespace Svg2.Cuda.Stages;
 
 /// <summary>
 /// One Lloyd iteration on the GPU (kmeans.cu + layout.cu): centroid norms, fused distance/argmin
-/// assignment on tensor cores (kmeans_hopper.cu's warp-specialised wgmma kernel for the Hopper
-/// family), counting sort by label, and segmented member means in permuted order.
+/// assignment on tensor cores, counting sort by label, and segmented member means in permuted order.
+/// The Hopper family (kmeans_hopper.cu) writes the centroids as shared-memory tile images with their
+/// biases instead of bare norms, and assigns with wgmma.
 /// After an iteration, labels/sizes/offsets/permutation describe the assignment and the centroids
 /// are its member means: the layout of the last iteration is the permutation SVG2 needs.
 /// </summary>
@@ -17,14 +18,15 @@ internal static class KMeansKernels
     const int AssignThreads = 128;
     const int NormWarps = 8;
     const int MeanThreads = 128;
-    const int HopperConsumers = 2;            // consumer warpgroups, as kAssignConsumers in kmeans_hopper.cu
-    const int HopperRowBlocks = 2;            // 64-row blocks per consumer, as kRowBlocks
+    const int HopperConsumers = 2;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
+    const int HopperRowBlocks = 2;            // 64-row blocks per warpgroup, as kRowBlocks
     const int HopperItemPoints = HopperConsumers * HopperRowBlocks * 64;
     const int HopperTileCentroids = 128;      // as kTileCentroids
     const int HopperPointSlots = 2;           // as kPointSlots
     const int HopperCentroidStages = 3;       // as kCentroidStages
-    const int HopperThreads = (1 + HopperConsumers) * 128;   // a producer warpgroup and the consumers
-    const int HopperBarrierBytes = (2 * HopperPointSlots + 2 * HopperCentroidStages) * 8;   // full and empty per slot and per stage
+    const int HopperThreads = HopperConsumers * 128;
+    const int HopperBarrierBytes = 2 * HopperCentroidStages * 8;   // full and empty per stage
+    const int HopperImageThreads = 256;       // as kImageThreads
     const int SharedAlignment = 1024;
 
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
@@ -38,17 +40,32 @@ internal static class KMeansKernels
 
     /// <summary>
     /// Dynamic shared memory of one block of the Hopper assignment: two point slots, the centroid
-    /// stages with their norms (float32), the barriers and the alignment slack of the swizzled panels.
+    /// stages with their biases (float32), the barriers and the alignment slack of the swizzled panels.
     /// </summary>
     public static int HopperAssignSharedBytes(int rowBytes) =>
         SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileCentroids * (rowBytes + sizeof(float))
         + HopperBarrierBytes;
 
+    /// <summary>Bytes of one 128-centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
+    public static int HopperTileImageBytes(int rowBytes) => HopperTileCentroids * (rowBytes + sizeof(float));
+
+    /// <summary>
+    /// Scratch for one iteration's centroid preparation, for <paramref name="groups"/> problems of
+    /// <paramref name="clusters"/> centroids: [G, C] float32 norms, or on the Hopper family [G, tiles x
+    /// tile image] bytes.
+    /// </summary>
+    public static Tensor AllocateCentroidScratch(KernelLibrary library, long groups, int clusters, Device device)
+    {
+        if (library.Family != KernelFamily.Hopper) return empty([groups, clusters], ScalarType.Float32, device);
+        long tiles = (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
+        return empty([groups, tiles * HopperTileImageBytes(library.HeadDim * 2)], ScalarType.Byte, device);
+    }
+
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
     /// <param name="library">Kernels of the device.</param>
     /// <param name="points">[G, N, D] points.</param>
     /// <param name="centroids">[G, C, D] centroids, updated in place.</param>
-    /// <param name="norms">[G, C] float32 scratch for the centroid norms.</param>
+    /// <param name="scratch">Centroid scratch from <see cref="AllocateCentroidScratch"/>.</param>
     /// <param name="labels">[G, N] int64 output labels.</param>
     /// <param name="counts">Counting-sort scratch (<see cref="CountingSort.AllocateCounts"/>).</param>
     /// <param name="sizes">[G, C] int64 output cluster sizes.</param>
@@ -56,18 +73,34 @@ internal static class KMeansKernels
     /// <param name="permutation">[G, N] int64 output permutation (cluster-major, stable).</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
-    public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor norms, Tensor labels,
+    public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor scratch, Tensor labels,
         Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
         var pointsPointer = DevicePointer.Of(points, library.Element, nameof(points));
         var centroidsPointer = DevicePointer.Of(centroids, library.Element, nameof(centroids));
-        var normsPointer = DevicePointer.Of(norms, ScalarType.Float32, nameof(norms));
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
-        int rows = groups * clusters;
-        library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
-        afterStep?.Invoke(Steps[0]);
-        EnqueueAssignment(library, groups, tokens, clusters, pointsPointer, centroidsPointer, normsPointer, labelsPointer, stream);
+        if (library.Family == KernelFamily.Hopper)
+        {
+            var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
+            int tiles = (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
+            library.Launch("svg2_centroid_tiles", (tiles, groups), HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
+            afterStep?.Invoke(Steps[0]);
+            // Persistent: at most one block per multiprocessor walks the 256-point items of every group.
+            long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);
+            int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
+            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), HopperThreads, HopperAssignSharedBytes(library.HeadDim * 2), stream,
+                pointsPointer, imagePointer, labelsPointer, tokens, clusters, groups);
+        }
+        else
+        {
+            var normsPointer = DevicePointer.Of(scratch, ScalarType.Float32, nameof(scratch));
+            int rows = groups * clusters;
+            library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
+            afterStep?.Invoke(Steps[0]);
+            library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads,
+                AssignSharedBytes(library.HeadDim * 2), stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+        }
         afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
@@ -75,22 +108,5 @@ internal static class KMeansKernels
             DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
             centroidsPointer, centroidsPointer, tokens, clusters);
         afterStep?.Invoke(Steps[3]);
-    }
-
-    static void EnqueueAssignment(KernelLibrary library, int groups, int tokens, int clusters, DevicePointer points, DevicePointer centroids,
-        DevicePointer norms, DevicePointer labels, IntPtr stream)
-    {
-        int rowBytes = library.HeadDim * 2;
-        if (library.Family == KernelFamily.Hopper)
-        {
-            // Persistent: one block per multiprocessor walks the 128-point items of every group.
-            long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);
-            int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
-            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), HopperThreads, HopperAssignSharedBytes(rowBytes), stream,
-                points, centroids, norms, labels, tokens, clusters, groups);
-            return;
-        }
-        library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads, AssignSharedBytes(rowBytes), stream,
-            points, centroids, norms, labels, tokens, clusters);
     }
 }

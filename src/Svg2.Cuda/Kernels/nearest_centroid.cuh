@@ -1,7 +1,7 @@
 // The running nearest-centroid search shared by the k-means assignment kernels (svg2_kmeans_assign
 // in kmeans.cu with mma.sync, svg2_kmeans_assign_hopper in kmeans_hopper.cu with wgmma). Both leave
-// a tile's scores x.c - |c|^2 / 2 in the MMA accumulator layout: per row, this thread holds columns 8 j + 2 (lane % 4) + e (e = 0, 1) of the
-// tile, and the nearest centroid is the one with the largest score.
+// a tile's scores x.c - |c|^2 / 2 in the MMA accumulator layout: per row, this thread holds columns
+// 8 j + 2 (lane % 4) + e (e = 0, 1) of the tile, and the nearest centroid has the largest score.
 #pragma once
 #include "common.cuh"
 

@@ -109,6 +109,17 @@ public class CudaArgumentValidationTests
     public void HopperKMeansAssignmentFitsAnH100(int headDim) =>
         Assert.InRange(KMeansKernels.HopperAssignSharedBytes(2 * headDim), 1, H100SharedPerBlock);
 
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void HopperCentroidTileImagesSuitBulkCopies(int headDim)
+    {
+        const int BulkCopyGranule = 16;
+        int tileImage = KMeansKernels.HopperTileImageBytes(2 * headDim);
+        Assert.Equal(0, tileImage % BulkCopyGranule);
+        Assert.Equal(128 * (2 * headDim + sizeof(float)), tileImage);
+    }
+
     [Fact]
     public void MaxTilesBoundsEveryPartition()
     {

@@ -11,7 +11,8 @@
 //   is never written. Traffic: points read once; every block reads all K centroids (from L2).
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
-//   fixed summation order; empty clusters keep their previous centroid.
+//   fixed summation order; empty clusters keep their previous centroid. svg2_segment_means_wide:
+//   the same with 8 warps, for clusters of 128 members or more on average.
 #include "nearest_centroid.cuh"
 
 constexpr int kAssignWarps = 4;
@@ -27,6 +28,7 @@ constexpr int kArgmaxCandidates = kCentroidTile / 4;           // columns of a t
 constexpr int kKSteps = kHeadDim / 16;
 constexpr int kNormWarps = 8;
 constexpr int kMeanWarps = 4;
+constexpr int kWideMeanWarps = 8;
 constexpr int kLanesPerRowElements = kHeadDim / kWarpSize;     // elements of a row one lane owns
 
 extern "C" __global__ void __launch_bounds__(kNormWarps * kWarpSize)
@@ -188,11 +190,12 @@ __device__ __forceinline__ void load_row_elements(element_t (&elements)[kLanesPe
     for (int e = 0; e < kLanesPerRowElements; ++e) elements[e] = (element_t)(bits >> (16 * e));
 }
 
-extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
-svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+// The segment means with 'Warps' warps per cluster.
+template <int Warps>
+__device__ __forceinline__ void segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
+                                              const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
 {
-    __shared__ float partial[kMeanWarps][kHeadDim];
+    __shared__ float partial[Warps][kHeadDim];
     const int cluster = blockIdx.x, g = blockIdx.y;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const int64 begin = offsets[(int64)g * (k + 1) + cluster];
@@ -206,7 +209,7 @@ svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict
     // Rows are independent: unrolling lets several permutation and row loads be in flight per warp,
     // and each lane reads its elements of a row in one load.
     #pragma unroll 4
-    for (int64 s = begin + warp; s < end; s += kMeanWarps)
+    for (int64 s = begin + warp; s < end; s += Warps)
     {
         const element_t* row = group_points + group_permutation[s] * kHeadDim + lane * kLanesPerRowElements;
         element_t elements[kLanesPerRowElements];
@@ -221,12 +224,28 @@ svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict
     const int64 count = end - begin;
     element_t* out = centroids + ((int64)g * k + cluster) * kHeadDim;
     const element_t* old = previous + ((int64)g * k + cluster) * kHeadDim;
-    for (int d = threadIdx.x; d < kHeadDim; d += kMeanWarps * kWarpSize)
+    for (int d = threadIdx.x; d < kHeadDim; d += Warps * kWarpSize)
     {
         if (count == 0) { out[d] = old[d]; continue; }
         float total = 0.f;
         #pragma unroll
-        for (int w = 0; w < kMeanWarps; ++w) total += partial[w][d];
+        for (int w = 0; w < Warps; ++w) total += partial[w][d];
         out[d] = float_to_element(total / (float)count);
     }
+}
+
+extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
+svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
+                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+{
+    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, n, k);
+}
+
+// For large clusters (on average at least 128 members): twice the warps shorten each cluster's
+// chain of dependent loads; on small clusters the extra warps idle.
+extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize)
+svg2_segment_means_wide(const element_t* __restrict__ points, const int64* __restrict__ permutation,
+                        const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+{
+    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, n, k);
 }

@@ -70,7 +70,7 @@ public sealed unsafe class KernelLibrary
     /// <summary>The extern "C" kernels each program defines.</summary>
     public static IReadOnlyList<string> KernelNames(string program) => program switch
     {
-        "kmeans.cu" => ["svg2_centroid_norms", "svg2_kmeans_assign", "svg2_segment_means"],
+        "kmeans.cu" => ["svg2_centroid_norms", "svg2_kmeans_assign", "svg2_segment_means", "svg2_segment_means_wide"],
         "layout.cu" => ["svg2_label_histogram", "svg2_cluster_offsets", "svg2_stable_scatter"],
         "selection.cu" => ["svg2_select_key_clusters"],
         "attention.cu" => ["svg2_key_ranges", "svg2_plan_tiles", "svg2_sparse_attention"],

@@ -18,6 +18,8 @@ internal static class KMeansKernels
     const int AssignThreads = 128;
     const int NormWarps = 8;
     const int MeanThreads = 128;
+    const int WideMeanThreads = 256;
+    const int WideMeanClusterRows = 128;     // mean cluster size from which the 8-warp segment means pay
     const int HopperConsumers = 2;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
     const int HopperRowBlocks = 2;            // 64-row blocks per warpgroup, as kRowBlocks
     const int HopperItemPoints = HopperConsumers * HopperRowBlocks * 64;
@@ -104,8 +106,9 @@ internal static class KMeansKernels
         afterStep?.Invoke(Steps[1]);
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
-        library.Launch("svg2_segment_means", (clusters, groups), MeanThreads, 0, stream, pointsPointer,
-            DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
+        bool wide = tokens >= (long)WideMeanClusterRows * clusters;
+        library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? WideMeanThreads : MeanThreads, 0, stream,
+            pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
             centroidsPointer, centroidsPointer, tokens, clusters);
         afterStep?.Invoke(Steps[3]);
     }

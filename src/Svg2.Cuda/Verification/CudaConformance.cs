@@ -28,7 +28,8 @@ public static class CudaConformance
             {
                 var tag = $"{(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")} D{dim}";
                 results.Add(Run($"counting sort = stable sort ({tag})", () => CountingSortMatches(device, dtype, dim, seed)));
-                results.Add(Run($"k-means step vs float32 Lloyd ({tag})", () => KMeansMatches(device, dtype, dim, seed + 1)));
+                results.Add(Run($"k-means step vs float32 Lloyd ({tag})", () => KMeansMatches(device, dtype, dim, seed + 1, ManyClusters)));
+                results.Add(Run($"k-means step vs float32 Lloyd, large clusters ({tag})", () => KMeansMatches(device, dtype, dim, seed + 8, FewClusters)));
                 results.Add(Run($"sparse attention vs masked float32, small clusters ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2, SmallQueryClusters)));
                 results.Add(Run($"sparse attention vs masked float32, clusters of several tiles ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 7, LargeQueryClusters)));
             }
@@ -87,18 +88,20 @@ public static class CudaConformance
     }
 
     /// <summary>
-    /// Two k-means iterations from centroids with duplicates (so some clusters empty): labels are the
+    /// Two k-means iterations from <paramref name="clusters"/> centroids over 3000 points, with
+    /// duplicates (so some clusters empty): labels are the
     /// float32 argmin except near-ties, sizes count the labels, centroids are member means, empty
     /// clusters keep their centroid.
     /// </summary>
-    public static (bool Passed, string Detail) KMeansMatches(Device device, ScalarType dtype, int dim, int seed)
+    public static (bool Passed, string Detail) KMeansMatches(Device device, ScalarType dtype, int dim, int seed, int clusters)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
-        const int Groups = 3, Tokens = 3000, Clusters = 150;
+        const int Groups = 3, Tokens = 3000;
+        int duplicates = Math.Min(10, clusters / 4);
         var points = randn([Groups, Tokens, dim], generator: generator).to(dtype).to(device);
-        var pick = randint(0, Tokens, [Groups, Clusters], generator: generator).to(device);
-        pick.narrow(1, Clusters - 10, 10).copy_(pick.narrow(1, 0, 10));
+        var pick = randint(0, Tokens, [Groups, clusters], generator: generator).to(device);
+        pick.narrow(1, clusters - duplicates, duplicates).copy_(pick.narrow(1, 0, duplicates));
         var initial = points.gather(1, pick.unsqueeze(-1).expand(-1, -1, dim)).contiguous();
 
         var backend = new CudaBackend();
@@ -184,6 +187,10 @@ public static class CudaConformance
     }
 
     const int SmallQueryClusters = 40;
+    // k-means checks over 3000 points: 150 clusters (20 members on average) and 16 (about 190, where
+    // the segment means use their wide kernel).
+    const int ManyClusters = 150;
+    const int FewClusters = 16;
     const int LargeQueryClusters = 6;
 
     /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>

@@ -30,13 +30,14 @@
 #include "hopper.cuh"
 #include "nearest_centroid.cuh"
 
-constexpr int kAssignConsumers = 2;
+constexpr int kAssignConsumers = 4;
 constexpr int kAssignBlockThreads = kAssignConsumers * kWarpgroupThreads;
-constexpr int kRowBlocks = 2;                               // 64-row blocks per warpgroup
+constexpr int kRowBlocks = 1;                               // 64-row blocks per warpgroup
 constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one panelled tile per warpgroup
 constexpr int kItemPoints = kAssignConsumers * kConsumerPoints;
 constexpr int kTileCentroids = 128;                         // N of a full tile: one wgmma n128 per k step
 constexpr int kTailCentroids = 64;                          // N of a last tile with at most 64 centroids left
+constexpr int kTreeCandidates = 32;                         // candidates of a row one argmax tree reduces
 constexpr int kPointSlots = 2;
 constexpr int kCentroidStages = 3;
 constexpr int kBarrierBytes = 8;
@@ -95,13 +96,18 @@ __device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const
     }
 }
 
-// Folds a 64-row block's scores of a tile into its rows' running bests.
+// Folds a 64-row block's scores of a tile into its rows' running bests, in trees of at most
+// kTreeCandidates candidates (each covers 4 x Tree consecutive columns).
 template <int Columns>
 __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid)
 {
+    constexpr int Tree = Columns / 4 < kTreeCandidates ? Columns / 4 : kTreeCandidates;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
+#pragma unroll
+        for (int part = 0; part < Columns / 4 / Tree; ++part)
+            keep_row_best<Tree>(best[r], best_column[r], first_centroid + 4 * Tree * part,
+                                [&](int j, int e) { return score[4 * (j + part * Tree / 2) + 2 * r + e]; });
 }
 
 // One centroid tile of a warpgroup: its two 64-row blocks in turn.

@@ -13,6 +13,7 @@
 
 constexpr int kSortChunk = 1024;
 constexpr int kOffsetsThreads = 1024;
+constexpr int kOffsetsBatch = 8;                     // chunk counts of a cluster loaded at once
 
 extern "C" __global__ void __launch_bounds__(kWarpSize)
 svg2_label_histogram(const int64* __restrict__ labels, int* __restrict__ chunk_counts, int n, int clusters, int chunks)
@@ -38,11 +39,20 @@ svg2_cluster_offsets(int* __restrict__ chunk_counts, int64* __restrict__ sizes, 
     for (int c = threadIdx.x; c < clusters; c += kOffsetsThreads)
     {
         int running = 0;
-        for (int s = 0; s < chunks; ++s)
+        for (int first = 0; first < chunks; first += kOffsetsBatch)
         {
-            int value = counts[(int64)s * clusters + c];
-            counts[(int64)s * clusters + c] = running;
-            running += value;
+            // A batch's loads are issued together: with the in-place stores between them, each load
+            // would otherwise wait for the store before it.
+            int value[kOffsetsBatch];
+#pragma unroll
+            for (int i = 0; i < kOffsetsBatch; ++i) value[i] = first + i < chunks ? counts[(int64)(first + i) * clusters + c] : 0;
+#pragma unroll
+            for (int i = 0; i < kOffsetsBatch; ++i)
+                if (first + i < chunks)
+                {
+                    counts[(int64)(first + i) * clusters + c] = running;
+                    running += value[i];
+                }
         }
         totals[c] = running;
         sizes[(int64)g * clusters + c] = running;

@@ -20,8 +20,8 @@ internal static class KMeansKernels
     const int MeanThreads = 128;
     const int WideMeanThreads = 256;
     const int WideMeanClusterRows = 128;     // mean cluster size from which the 8-warp segment means pay
-    const int HopperConsumers = 2;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
-    const int HopperRowBlocks = 2;            // 64-row blocks per warpgroup, as kRowBlocks
+    const int HopperConsumers = 4;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
+    const int HopperRowBlocks = 1;            // 64-row blocks per warpgroup, as kRowBlocks
     const int HopperItemPoints = HopperConsumers * HopperRowBlocks * 64;
     const int HopperTileCentroids = 128;      // as kTileCentroids
     const int HopperPointSlots = 2;           // as kPointSlots

@@ -6,24 +6,23 @@
 //   in 128-byte-swizzled panels (hopper.cuh), then each row's bias -|c|^2 / 2 as float32 (-inf for
 //   rows past K, whose elements are zero). It replaces svg2_centroid_norms on Hopper. Traffic:
 //   centroids read once, the image (K rounded up to 128 rows, plus 4 bytes a row) written once.
-// svg2_kmeans_assign_hopper: persistent grid (at most one block per multiprocessor), 2 warpgroups
-//   (256 threads). A work item is 256 points of one group; the G x ceil(N / 256) items are taken
+// svg2_kmeans_assign_hopper: persistent grid (at most one block per multiprocessor), 4 warpgroups
+//   (512 threads). A work item is 256 points of one group; the G x ceil(N / 256) items are taken
 //   round-robin by the blocks, and a block's tiles form one sequence over its items.
-//   Work split: warpgroup c owns points 128 c .. 128 c + 127 of every item, as two 64-row blocks,
-//   and copies them itself (cp.async into its half of a point slot; 2 slots, so the next item's
+//   Work split: warpgroup c owns points 64 c .. 64 c + 63 of every item (kRowBlocks 64-row blocks)
+//   and copies them itself (cp.async into its part of a point slot; 2 slots, so the next item's
 //   points load while the current item runs). Thread 0 keeps kCentroidStages tiles in flight: per
 //   tile, one bulk copy of the panels and one of the biases, completing on the stage's "full"
-//   barrier; it refills a stage once both warpgroups have arrived on its "empty" barrier. Per tile,
-//   a warpgroup computes its blocks in turn: accumulators start at the bias, S (64 x 128) = x c^T
-//   is added by 8 wgmma k16 steps with both operands in shared memory, and each row's best of the
-//   tile meets its running argmax (nearest_centroid.cuh). A last tile with at most 64 centroids
-//   left uses m64n64 (QC = 300 costs 320 columns, not 384). The scores never leave registers.
+//   barrier; it refills a stage once every warpgroup has arrived on its "empty" barrier. Per tile,
+//   a warpgroup's accumulators start at the bias, S (64 x 128) = x c^T is added by 8 wgmma k16
+//   steps with both operands in shared memory, and each row's best of the tile meets its running
+//   argmax (nearest_centroid.cuh). A last tile with at most 64 centroids left uses m64n64 (QC = 300
+//   costs 320 columns, not 384). The scores never leave registers.
 // Why: with 128 points per centroid tile the assignment was bound by moving centroids from L2
-//   (about 2.85 TB/s); 256 points per tile halve that traffic. One product in flight per
-//   warpgroup: with two, ptxas runs out of registers for the wgmma pipeline and waits after every
-//   k step; the other warpgroup's products keep the tensor cores busy during one's argmax. Without
-//   a producer warpgroup (the copies are one bulk copy per tile, and each warpgroup's own points)
-//   the block is smaller and its barriers fewer (docs/cuda-performance.md).
+//   (about 2.85 TB/s); 256 points per tile halve that traffic. A warpgroup's 8 k steps form one
+//   dependent chain, and its argmax waits for them: four warpgroups keep four chains for the tensor
+//   cores while others run their argmax. Without a producer warpgroup (the copies are one bulk copy
+//   per tile, and each warpgroup's own points) the block has room for them (docs/cuda-performance.md).
 // Shared memory (D 128): 2 point slots x 64 KiB + kCentroidStages x (32 KiB + 512 B of biases) +
 //   barriers, 1024-byte aligned: 227 KiB. Traffic: points read once; every item reads the group's
 //   centroid image from L2 (33 KiB per 128 centroids).
@@ -110,7 +109,7 @@ __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_col
                                 [&](int j, int e) { return score[4 * (j + part * Tree / 2) + 2 * r + e]; });
 }
 
-// One centroid tile of a warpgroup: its two 64-row blocks in turn.
+// One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
 template <int Columns>
 __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], unsigned points,
                                                 unsigned tile, const float* tile_bias, int first_centroid, unsigned empty_barrier)

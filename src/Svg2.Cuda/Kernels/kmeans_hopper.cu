@@ -36,7 +36,6 @@ constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one panelled ti
 constexpr int kItemPoints = kAssignConsumers * kConsumerPoints;
 constexpr int kTileCentroids = 128;                         // N of a full tile: one wgmma n128 per k step
 constexpr int kTailCentroids = 64;                          // N of a last tile with at most 64 centroids left
-constexpr int kTreeCandidates = 32;                         // candidates of a row one argmax tree reduces
 constexpr int kPointSlots = 2;
 constexpr int kCentroidStages = 3;
 constexpr int kBarrierBytes = 8;
@@ -95,18 +94,13 @@ __device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const
     }
 }
 
-// Folds a 64-row block's scores of a tile into its rows' running bests, in trees of at most
-// kTreeCandidates candidates (each covers 4 x Tree consecutive columns).
+// Folds a 64-row block's scores of a tile into its rows' running bests.
 template <int Columns>
 __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid)
 {
-    constexpr int Tree = Columns / 4 < kTreeCandidates ? Columns / 4 : kTreeCandidates;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-#pragma unroll
-        for (int part = 0; part < Columns / 4 / Tree; ++part)
-            keep_row_best<Tree>(best[r], best_column[r], first_centroid + 4 * Tree * part,
-                                [&](int j, int e) { return score[4 * (j + part * Tree / 2) + 2 * r + e]; });
+        keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
 }
 
 // One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
@@ -127,8 +121,8 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
     }
 }
 
-// This warpgroup's 128 points of an item into its half of a point slot (zero rows past N), as one
-// cp.async group.
+// This warpgroup's kConsumerPoints points of an item into its part of a point slot (zero rows past
+// N), as one cp.async group.
 __device__ __forceinline__ void copy_points(unsigned slot, const element_t* points, int n, int item, int items_per_group, int consumer)
 {
     const RowGather<kConsumerPoints, kWarpgroupThreads> gather;
@@ -214,7 +208,7 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
                 nearest_in_tile<kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, stage_empty);
             else
                 nearest_in_tile<kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, stage_empty);
-            // Refill the stage with the tile kCentroidStages ahead once both warpgroups have read it.
+            // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {
                 barrier_wait(stage_empty, (sequence / kCentroidStages) & 1);

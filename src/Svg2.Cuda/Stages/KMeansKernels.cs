@@ -45,11 +45,12 @@ internal static class KMeansKernels
     /// stages with their biases (float32), the barriers and the alignment slack of the swizzled panels.
     /// </summary>
     public static int HopperAssignSharedBytes(int rowBytes) =>
-        SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileCentroids * (rowBytes + sizeof(float))
-        + HopperBarrierBytes;
+        SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileImageBytes(rowBytes) + HopperBarrierBytes;
 
     /// <summary>Bytes of one 128-centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
     public static int HopperTileImageBytes(int rowBytes) => HopperTileCentroids * (rowBytes + sizeof(float));
+
+    static int HopperTiles(int clusters) => (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
 
     /// <summary>
     /// Scratch for one iteration's centroid preparation, for <paramref name="groups"/> problems of
@@ -59,8 +60,7 @@ internal static class KMeansKernels
     public static Tensor AllocateCentroidScratch(KernelLibrary library, long groups, int clusters, Device device)
     {
         if (library.Family != KernelFamily.Hopper) return empty([groups, clusters], ScalarType.Float32, device);
-        long tiles = (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
-        return empty([groups, tiles * HopperTileImageBytes(library.HeadDim * 2)], ScalarType.Byte, device);
+        return empty([groups, (long)HopperTiles(clusters) * HopperTileImageBytes(library.HeadDim * 2)], ScalarType.Byte, device);
     }
 
     /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
@@ -85,8 +85,7 @@ internal static class KMeansKernels
         if (library.Family == KernelFamily.Hopper)
         {
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
-            int tiles = (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
-            library.Launch("svg2_centroid_tiles", (tiles, groups), HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
+            library.Launch("svg2_centroid_tiles", (HopperTiles(clusters), groups), HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
             // Persistent: at most one block per multiprocessor walks the 256-point items of every group.
             long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);

@@ -89,9 +89,8 @@ public static class CudaConformance
 
     /// <summary>
     /// Two k-means iterations from <paramref name="clusters"/> centroids over 3000 points, with
-    /// duplicates (so some clusters empty): labels are the
-    /// float32 argmin except near-ties, sizes count the labels, centroids are member means, empty
-    /// clusters keep their centroid.
+    /// duplicates (so some clusters empty): labels are the float32 argmin except near-ties, sizes
+    /// count the labels, centroids are member means, empty clusters keep their centroid.
     /// </summary>
     public static (bool Passed, string Detail) KMeansMatches(Device device, ScalarType dtype, int dim, int seed, int clusters)
     {

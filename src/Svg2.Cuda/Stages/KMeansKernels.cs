@@ -22,14 +22,13 @@ internal static class KMeansKernels
     const int WideMeanClusterRows = 128;     // mean cluster size from which the 8-warp segment means pay
     const int HopperConsumers = 4;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
     const int HopperRowBlocks = 1;            // 64-row blocks per warpgroup, as kRowBlocks
-    const int HopperItemPoints = HopperConsumers * HopperRowBlocks * 64;
+    const int HopperItemPoints = HopperConsumers * HopperRowBlocks * HopperLayout.WarpgroupRows;
     const int HopperTileCentroids = 128;      // as kTileCentroids
     const int HopperPointSlots = 2;           // as kPointSlots
     const int HopperCentroidStages = 3;       // as kCentroidStages
-    const int HopperThreads = HopperConsumers * 128;
+    const int HopperThreads = HopperConsumers * HopperLayout.WarpgroupThreads;
     const int HopperBarrierBytes = 2 * HopperCentroidStages * 8;   // full and empty per stage
     const int HopperImageThreads = 256;       // as kImageThreads
-    const int SharedAlignment = 1024;
 
     /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
     public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
@@ -45,7 +44,7 @@ internal static class KMeansKernels
     /// stages with their biases (float32), the barriers and the alignment slack of the swizzled panels.
     /// </summary>
     public static int HopperAssignSharedBytes(int rowBytes) =>
-        SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileImageBytes(rowBytes) + HopperBarrierBytes;
+        HopperLayout.SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileImageBytes(rowBytes) + HopperBarrierBytes;
 
     /// <summary>Bytes of one 128-centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
     public static int HopperTileImageBytes(int rowBytes) => HopperTileCentroids * (rowBytes + sizeof(float));

@@ -25,9 +25,8 @@ internal static class SparseAttentionKernels
     const int HopperTileKeys = 128;           // as kTileKeys in attention_hopper.cu
     const int HopperStages = 2;               // K/V stages, as kStages in attention_hopper.cu
     const int HopperTokenSlots = 2;           // as kTokenSlots
-    const int HopperThreads = 384;            // a producer and two consumer warpgroups
+    const int HopperThreads = 3 * HopperLayout.WarpgroupThreads;   // a producer and two consumer warpgroups
     const int HopperBarrierBytes = 5 * 8;     // full and empty per stage, Q full
-    const int SharedAlignment = 1024;
 
     /// <summary>Query rows per tile of the attention kernel <paramref name="library"/> launches.</summary>
     public static int TileRows(KernelLibrary library) => library.Family == KernelFamily.Hopper ? HopperTileRows : PortableTileRows;
@@ -66,7 +65,7 @@ internal static class SparseAttentionKernels
     {
         int rowBytes = headDim * 2, rangeBytes = 2 * keyClusters * sizeof(int);
         if (family == KernelFamily.Hopper)
-            return SharedAlignment + (HopperTileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperTokenSlots * HopperTileKeys * sizeof(int)
+            return HopperLayout.SharedAlignment + (HopperTileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperTokenSlots * HopperTileKeys * sizeof(int)
                    + HopperBarrierBytes + rangeBytes;
         var tuning = AttentionTuning.Current;
         return PortableTileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;

@@ -1,5 +1,6 @@
 using TorchSharp;
 using Svg2.Algorithm;
+using Svg2.Attention;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
 using static TorchSharp.torch;
@@ -17,48 +18,86 @@ namespace Svg2.Cuda;
 /// The permutation of the last k-means iteration is the layout the attention uses, so no separate
 /// permutation pass and no permuted copies of q, k, v exist. Extra memory: labels, permutations,
 /// counters (O(G x N)), the range list (O(G x QC x KC)) and the output.
+/// <para>
+/// With text rows (<see cref="TextTokens"/>, HunyuanVideo) only the video rows are clustered and
+/// only the video clusters take part in the top-p selection. The layouts and the mask carry the two
+/// text blocks after the video clusters (<see cref="TextBlocks"/>); their parts never change, so they
+/// are written once here, and the kernels write only the video parts of them.
+/// </para>
 /// </remarks>
 public sealed class CudaSvg2Pipeline : IDisposable
 {
     readonly KernelLibrary _library;
     readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts;
     readonly AttentionWorkspace _workspace;
+    readonly long _videoQueryRows, _videoKeyRows;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
-    public CudaSvg2Pipeline(long groups, long queryTokens, long keyTokens, int headDim, int queryClusters, int keyClusters, ScalarType dtype, Device device)
+    /// <param name="groups">G.</param>
+    /// <param name="queryTokens">Nq, text rows included.</param>
+    /// <param name="keyTokens">Nk, text rows included.</param>
+    /// <param name="headDim">D.</param>
+    /// <param name="queryClusters">QC, video query clusters.</param>
+    /// <param name="keyClusters">KC, video key clusters.</param>
+    /// <param name="dtype">Element type of q, k, v.</param>
+    /// <param name="device">The CUDA device.</param>
+    /// <param name="text">Trailing text rows of q and k (a joint self-attention, so Nq = Nk), or null.</param>
+    public CudaSvg2Pipeline(long groups, long queryTokens, long keyTokens, int headDim, int queryClusters, int keyClusters, ScalarType dtype, Device device,
+        TextTokens? text = null)
     {
         if (device.type != DeviceType.CUDA) throw new ArgumentException($"The CUDA pipeline needs a CUDA device; got {device}.");
+        if (text is { } trailing)
+        {
+            if (queryTokens != keyTokens)
+                throw new ArgumentException($"Text rows belong to a joint self-attention, so query and key rows must match; got {queryTokens} and {keyTokens}.", nameof(text));
+            trailing.Validate(queryTokens);
+        }
         _library = KernelLibrary.For(CudaDevice.Get(device.index < 0 ? 0 : device.index), dtype, headDim);
         QueryClusters = queryClusters;
         KeyClusters = keyClusters;
+        Text = text;
+        int textBlocks = text is null ? 0 : TextBlocks.Count;
+        _videoQueryRows = queryTokens - (text?.Count ?? 0);
+        _videoKeyRows = keyTokens - (text?.Count ?? 0);
         _queryScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, queryClusters, device);
         _keyScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, keyClusters, device);
-        _queryLabels = empty([groups, queryTokens], ScalarType.Int64, device);
-        _keyLabels = empty([groups, keyTokens], ScalarType.Int64, device);
-        _queryCounts = CountingSort.AllocateCounts(groups, queryTokens, queryClusters, device);
-        _keyCounts = CountingSort.AllocateCounts(groups, keyTokens, keyClusters, device);
-        QueryLayout = new ClusterLayout(empty([groups, queryTokens], ScalarType.Int64, device),
-            empty([groups, queryClusters], ScalarType.Int64, device), empty([groups, queryClusters + 1], ScalarType.Int64, device));
-        KeyLayout = new ClusterLayout(empty([groups, keyTokens], ScalarType.Int64, device),
-            empty([groups, keyClusters], ScalarType.Int64, device), empty([groups, keyClusters + 1], ScalarType.Int64, device));
-        BlockMask = empty([groups, queryClusters, keyClusters], ScalarType.Bool, device);
+        _queryLabels = empty([groups, _videoQueryRows], ScalarType.Int64, device);
+        _keyLabels = empty([groups, _videoKeyRows], ScalarType.Int64, device);
+        _queryCounts = CountingSort.AllocateCounts(groups, _videoQueryRows, queryClusters, device);
+        _keyCounts = CountingSort.AllocateCounts(groups, _videoKeyRows, keyClusters, device);
+        QueryLayout = AllocateLayout(groups, queryTokens, queryClusters + textBlocks, device);
+        KeyLayout = AllocateLayout(groups, keyTokens, keyClusters + textBlocks, device);
+        BlockMask = empty([groups, queryClusters + textBlocks, keyClusters + textBlocks], ScalarType.Bool, device);
+        if (text is { } rows)
+        {
+            TextBlocks.WriteLayout(QueryLayout, rows);
+            TextBlocks.WriteLayout(KeyLayout, rows);
+            TextBlocks.WriteMask(BlockMask, queryClusters, keyClusters);
+        }
         Output = empty([groups, queryTokens, headDim], dtype, device);
-        _workspace = new AttentionWorkspace(groups, queryClusters, keyClusters, device);
+        _workspace = new AttentionWorkspace(groups, queryClusters + textBlocks, keyClusters + textBlocks, device);
     }
 
-    /// <summary>QC.</summary>
+    static ClusterLayout AllocateLayout(long groups, long tokens, int clusters, Device device) =>
+        new(empty([groups, tokens], ScalarType.Int64, device), empty([groups, clusters], ScalarType.Int64, device),
+            empty([groups, clusters + 1], ScalarType.Int64, device));
+
+    /// <summary>QC, the video query clusters.</summary>
     public int QueryClusters { get; }
 
-    /// <summary>KC.</summary>
+    /// <summary>KC, the video key clusters.</summary>
     public int KeyClusters { get; }
 
-    /// <summary>The query clusters of the last call.</summary>
+    /// <summary>The trailing text rows, or null.</summary>
+    public TextTokens? Text { get; }
+
+    /// <summary>The query clusters of the last call; with text, the prompt and padding blocks follow the QC video clusters.</summary>
     public ClusterLayout QueryLayout { get; }
 
-    /// <summary>The key clusters of the last call.</summary>
+    /// <summary>The key clusters of the last call; with text, the prompt and padding blocks follow the KC video clusters.</summary>
     public ClusterLayout KeyLayout { get; }
 
-    /// <summary>[G, QC, KC] the selection of the last call.</summary>
+    /// <summary>[G, QC, KC] the selection of the last call; [G, QC + 2, KC + 2] with the text blocks.</summary>
     public Tensor BlockMask { get; }
 
     /// <summary>[G, Nq, D] the attention output of the last call, original token order.</summary>
@@ -71,29 +110,39 @@ public sealed class CudaSvg2Pipeline : IDisposable
     public CudaDevice Device => _library.Device;
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on q; <paramref name="queryCentroids"/> is updated in place.</summary>
-    /// <param name="q">[G, Nq, D] queries.</param>
+    /// <param name="q">[G, Nq, D] queries; only the video rows are clustered.</param>
     /// <param name="queryCentroids">[G, QC, D] centroids, updated in place.</param>
     /// <param name="iterations">Lloyd iterations.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
     public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
+        using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, q, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
+            KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
                 QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep);
     }
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on k; <paramref name="keyCentroids"/> is updated in place.</summary>
-    /// <param name="k">[G, Nk, D] keys.</param>
+    /// <param name="k">[G, Nk, D] keys; only the video rows are clustered.</param>
     /// <param name="keyCentroids">[G, KC, D] centroids, updated in place.</param>
     /// <param name="iterations">Lloyd iterations.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
     public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
+        using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, k, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
+            KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
                 KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep);
+    }
+
+    /// <summary>The leading video rows of <paramref name="x"/> as a view (the kernels follow its group stride).</summary>
+    static Tensor VideoRows(Tensor x, ClusterLayout layout, long videoRows, string name)
+    {
+        if (x.dim() != 3 || x.shape[0] != layout.Groups || x.shape[1] != layout.Tokens)
+            throw new ArgumentException($"{name} must be [{layout.Groups}, {layout.Tokens}, D] for this pipeline; got [{string.Join(", ", x.shape)}].", name);
+        return x.narrow(1, 0, videoRows);
     }
 
     /// <summary>Enqueues the selection from the current centroids and key sizes, then the range list and tile plan.</summary>

@@ -41,10 +41,12 @@ public static class CudaBenchmark
         double denseMs = TimeDense(q, k, v, iterations, cuda);
         log($"dense SDPA {denseMs:F2} ms");
 
-        using var pipeline = new CudaSvg2Pipeline(shape.Heads, shape.Tokens, shape.Tokens, shape.HeadDim, shape.QueryClusters, shape.KeyClusters, ScalarType.BFloat16, device);
+        using var pipeline = new CudaSvg2Pipeline(shape.Heads, shape.Tokens, shape.Tokens, shape.HeadDim, shape.QueryClusters, shape.KeyClusters, ScalarType.BFloat16, device,
+            shape.Text);
         using var generator = new Generator((ulong)seed + 1);
-        var queryCentroids = q.gather(1, randint(0, shape.Tokens, [shape.Heads, shape.QueryClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
-        var keyCentroids = k.gather(1, randint(0, shape.Tokens, [shape.Heads, shape.KeyClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        // Initial centroids are video rows: text rows are never clustered.
+        var queryCentroids = q.gather(1, randint(0, shape.VideoTokens, [shape.Heads, shape.QueryClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        var keyCentroids = k.gather(1, randint(0, shape.VideoTokens, [shape.Heads, shape.KeyClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
         using (var start = new CudaEvent(cuda))
         using (var end = new CudaEvent(cuda))
         {
@@ -67,8 +69,14 @@ public static class CudaBenchmark
                 .Concat(TimeKMeansSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
             // The segment means give each cluster one block, so the largest cluster bounds their time.
-            log($"largest cluster: q {pipeline.QueryLayout.Sizes.max().item<long>()} rows (mean {(double)shape.Tokens / shape.QueryClusters:F0}), " +
-                $"k {pipeline.KeyLayout.Sizes.max().item<long>()} rows (mean {(double)shape.Tokens / shape.KeyClusters:F0})");
+            long LargestVideoCluster(Svg2.Algorithm.ClusterLayout layout, int clusters)
+            {
+                using var sizes = layout.Sizes.narrow(1, 0, clusters);
+                using var largest = sizes.max();
+                return largest.item<long>();
+            }
+            log($"largest cluster: q {LargestVideoCluster(pipeline.QueryLayout, shape.QueryClusters)} rows (mean {(double)shape.VideoTokens / shape.QueryClusters:F0}), " +
+                $"k {LargestVideoCluster(pipeline.KeyLayout, shape.KeyClusters)} rows (mean {(double)shape.VideoTokens / shape.KeyClusters:F0})");
             return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
                 iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
         }
@@ -113,7 +121,8 @@ public static class CudaBenchmark
     static (Tensor Q, Tensor K, Tensor V) Workload(BenchmarkShape shape, Device device, long seed)
     {
         var videoShape = VideoShape.FromName(shape.Name);
-        if (videoShape.Heads != shape.Heads || videoShape.SequenceLength != shape.Tokens || videoShape.HeadDim != shape.HeadDim)
+        if (videoShape.Heads != shape.Heads || videoShape.SequenceLength != shape.Tokens || videoShape.HeadDim != shape.HeadDim
+            || videoShape.TextTokens != shape.TextRows || videoShape.PromptLength != shape.PromptRows)
             throw new InvalidOperationException($"The workload shape {shape.Name} does not match the benchmark shape.");
         using var scope = NewDisposeScope();
         using var sample = VideoLikeWorkload.Generate(videoShape, (int)seed, ScalarType.BFloat16, device);

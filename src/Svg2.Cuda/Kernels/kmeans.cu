@@ -13,6 +13,10 @@
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
 //   fixed summation order; empty clusters keep their previous centroid. svg2_segment_means_wide:
 //   the same with 8 warps, for clusters of 128 members or more on average.
+// Strides: a group's points are group_rows >= N rows apart (point_group_rows in the means), so the N
+// clustered rows can lead a longer sequence (video rows before text rows). The layout the means read
+// may be longer too: permutation_group_rows >= N entries per group, and layout_clusters >= K
+// clusters whose first K are the k-means clusters.
 #include "nearest_centroid.cuh"
 
 constexpr int kAssignWarps = 4;
@@ -75,7 +79,7 @@ __device__ __forceinline__ void load_centroid_tile(unsigned tile, unsigned tile_
 
 extern "C" __global__ void __launch_bounds__(kAssignThreads, kAssignMinBlocks)
 svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __restrict__ centroids,
-                   const float* __restrict__ centroid_norms, int64* __restrict__ labels, int n, int k)
+                   const float* __restrict__ centroid_norms, int64* __restrict__ labels, int n, int group_rows, int k)
 {
     extern __shared__ __align__(128) unsigned char shared[];
     const unsigned point_tile = shared_address(shared);
@@ -87,7 +91,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
     const int g = blockIdx.y;
     const int first_point = blockIdx.x * kPointsPerBlock;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-    const element_t* group_points = points + (int64)g * n * kHeadDim;
+    const element_t* group_points = points + (int64)g * group_rows * kHeadDim;
     const element_t* group_centroids = centroids + (int64)g * k * kHeadDim;
     const float* norms = centroid_norms + (int64)g * k;
 
@@ -193,15 +197,16 @@ __device__ __forceinline__ void load_row_elements(element_t (&elements)[kLanesPe
 // The segment means with 'Warps' warps per cluster.
 template <int Warps>
 __device__ __forceinline__ void segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                                              const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+                                              const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
+                                              int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
     __shared__ float partial[Warps][kHeadDim];
     const int cluster = blockIdx.x, g = blockIdx.y;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-    const int64 begin = offsets[(int64)g * (k + 1) + cluster];
-    const int64 end = offsets[(int64)g * (k + 1) + cluster + 1];
-    const element_t* group_points = points + (int64)g * n * kHeadDim;
-    const int64* group_permutation = permutation + (int64)g * n;
+    const int64 begin = offsets[(int64)g * (layout_clusters + 1) + cluster];
+    const int64 end = offsets[(int64)g * (layout_clusters + 1) + cluster + 1];
+    const element_t* group_points = points + (int64)g * point_group_rows * kHeadDim;
+    const int64* group_permutation = permutation + (int64)g * permutation_group_rows;
 
     float sum[kLanesPerRowElements];
     #pragma unroll
@@ -236,16 +241,18 @@ __device__ __forceinline__ void segment_means(const element_t* __restrict__ poin
 
 extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
 svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
+                   int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
-    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, n, k);
+    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters);
 }
 
 // For large clusters (on average at least 128 members): twice the warps shorten each cluster's
 // chain of dependent loads; on small clusters the extra warps idle.
 extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize)
 svg2_segment_means_wide(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                        const int64* __restrict__ offsets, const element_t* previous, element_t* centroids, int n, int k)
+                        const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
+                        int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
-    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, n, k);
+    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters);
 }

@@ -8,7 +8,8 @@
 //   centroids read once, the image (K rounded up to 128 rows, plus 4 bytes a row) written once.
 // svg2_kmeans_assign_hopper: persistent grid (at most one block per multiprocessor), 4 warpgroups
 //   (512 threads). A work item is 256 points of one group; the G x ceil(N / 256) items are taken
-//   round-robin by the blocks, and a block's tiles form one sequence over its items.
+//   round-robin by the blocks, and a block's tiles form one sequence over its items. A group's
+//   points are group_rows >= N rows apart, as in kmeans.cu.
 //   Work split: warpgroup c owns points 64 c .. 64 c + 63 of every item (kRowBlocks 64-row blocks)
 //   and copies them itself (cp.async into its part of a point slot; 2 slots, so the next item's
 //   points load while the current item runs). Thread 0 keeps kCentroidStages tiles in flight: per
@@ -123,17 +124,17 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
 
 // This warpgroup's kConsumerPoints points of an item into its part of a point slot (zero rows past
 // N), as one cp.async group.
-__device__ __forceinline__ void copy_points(unsigned slot, const element_t* points, int n, int item, int items_per_group, int consumer)
+__device__ __forceinline__ void copy_points(unsigned slot, const element_t* points, int n, int group_rows, int item, int items_per_group, int consumer)
 {
     const RowGather<kConsumerPoints, kWarpgroupThreads> gather;
     const int g = item / items_per_group, first = (item % items_per_group) * kItemPoints + consumer * kConsumerPoints;
-    gather({slot + consumer * kConsumerBytes}, {gather.chunk_base(points + (int64)g * n * kHeadDim)},
+    gather({slot + consumer * kConsumerBytes}, {gather.chunk_base(points + (int64)g * group_rows * kHeadDim)},
            [&](int row) { return first + row < n ? first + row : -1; });
 }
 
 extern "C" __global__ void __launch_bounds__(kAssignBlockThreads, 1)
 svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned char* __restrict__ image, int64* __restrict__ labels,
-                          int n, int k, int groups)
+                          int n, int group_rows, int k, int groups)
 {
     extern __shared__ unsigned char assign_shared[];
     const unsigned point_slots = aligned_shared_base(assign_shared);
@@ -172,7 +173,7 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
     __syncthreads();
     if (tid == 0)
         for (int sequence = 0; sequence < kCentroidStages && sequence < block_tiles; ++sequence) fetch_tile(sequence);
-    if (block_items > 0) copy_points(point_slots, points, n, blockIdx.x, items_per_group, consumer);
+    if (block_items > 0) copy_points(point_slots, points, n, group_rows, blockIdx.x, items_per_group, consumer);
     copy_async_commit();
 
     int sequence = 0;
@@ -183,7 +184,7 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
         const unsigned slot = point_slots + (local % kPointSlots) * kItemBytes;
         // The next item's points go to the other slot, last read by this warpgroup's previous item.
         if (local + 1 < block_items)
-            copy_points(point_slots + ((local + 1) % kPointSlots) * kItemBytes, points, n, item + gridDim.x, items_per_group, consumer);
+            copy_points(point_slots + ((local + 1) % kPointSlots) * kItemBytes, points, n, group_rows, item + gridDim.x, items_per_group, consumer);
         copy_async_commit();
         copy_async_wait<1>();
         named_barrier_sync(kWarpgroupBarrierBase + consumer, kWarpgroupThreads);

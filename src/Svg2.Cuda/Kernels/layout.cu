@@ -4,10 +4,13 @@
 // The N tokens of a problem are cut into chunks of kSortChunk; one warp owns a chunk.
 // svg2_label_histogram: grid (chunks, G); per-chunk label counts -> chunk_counts [G, chunks, C].
 // svg2_cluster_offsets: grid (G), 1024 threads; turns chunk_counts into per-cluster exclusive
-//   prefixes over chunks (in place), writes sizes [G, C] and offsets [G, C + 1] (int64).
+//   prefixes over chunks (in place), writes sizes and offsets (int64) of the first C clusters of a
+//   layout of layout_clusters >= C: sizes [G, layout_clusters], offsets [G, layout_clusters + 1]
+//   (entries 0 .. C), so clusters after C (text blocks) keep the values written once by the caller.
 // svg2_stable_scatter: grid (chunks, G); each warp walks its chunk in token order, 32 tokens at a
 //   time, ranks equal labels with __match_any_sync and writes permutation[offset + rank] = token, so
-//   the permutation is stable (original order inside a cluster).
+//   the permutation is stable (original order inside a cluster). A group's permutation is
+//   permutation_group_rows >= N entries apart; its entries N and later are the caller's.
 // Traffic: labels read twice, permutation written once, chunk_counts written and read twice.
 #include "common.cuh"
 
@@ -31,7 +34,8 @@ svg2_label_histogram(const int64* __restrict__ labels, int* __restrict__ chunk_c
 }
 
 extern "C" __global__ void __launch_bounds__(kOffsetsThreads)
-svg2_cluster_offsets(int* __restrict__ chunk_counts, int64* __restrict__ sizes, int64* __restrict__ offsets, int clusters, int chunks)
+svg2_cluster_offsets(int* __restrict__ chunk_counts, int64* __restrict__ sizes, int64* __restrict__ offsets, int clusters, int chunks,
+                     int layout_clusters)
 {
     extern __shared__ int totals[];
     const int g = blockIdx.x;
@@ -55,26 +59,26 @@ svg2_cluster_offsets(int* __restrict__ chunk_counts, int64* __restrict__ sizes, 
                 }
         }
         totals[c] = running;
-        sizes[(int64)g * clusters + c] = running;
+        sizes[(int64)g * layout_clusters + c] = running;
     }
     __syncthreads();
     if (threadIdx.x < kWarpSize)
     {
         int total = warp_exclusive_scan_in_place(totals, clusters);
-        if (threadIdx.x == 0) offsets[(int64)g * (clusters + 1) + clusters] = total;
+        if (threadIdx.x == 0) offsets[(int64)g * (layout_clusters + 1) + clusters] = total;
     }
     __syncthreads();
-    for (int c = threadIdx.x; c < clusters; c += kOffsetsThreads) offsets[(int64)g * (clusters + 1) + c] = totals[c];
+    for (int c = threadIdx.x; c < clusters; c += kOffsetsThreads) offsets[(int64)g * (layout_clusters + 1) + c] = totals[c];
 }
 
 extern "C" __global__ void __launch_bounds__(kWarpSize)
 svg2_stable_scatter(const int64* __restrict__ labels, const int* __restrict__ chunk_counts, const int64* __restrict__ offsets,
-                    int64* __restrict__ permutation, int n, int clusters, int chunks)
+                    int64* __restrict__ permutation, int n, int clusters, int chunks, int permutation_group_rows, int layout_clusters)
 {
     extern __shared__ int next[];
     const int chunk = blockIdx.x, g = blockIdx.y, lane = threadIdx.x;
     const int* prefix = chunk_counts + ((int64)g * chunks + chunk) * clusters;
-    const int64* group_offsets = offsets + (int64)g * (clusters + 1);
+    const int64* group_offsets = offsets + (int64)g * (layout_clusters + 1);
     for (int c = lane; c < clusters; c += kWarpSize) next[c] = (int)group_offsets[c] + prefix[c];
     __syncwarp();
     const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
@@ -90,6 +94,6 @@ svg2_stable_scatter(const int64* __restrict__ labels, const int* __restrict__ ch
         __syncwarp();
         if (valid && lane == leader) next[label] += __popc(peers);
         __syncwarp();
-        if (valid) permutation[(int64)g * n + position] = token;
+        if (valid) permutation[(int64)g * permutation_group_rows + position] = token;
     }
 }

@@ -4,6 +4,9 @@
 //   3. bitonic sort of (P desc, j asc) packed in 64-bit keys in shared memory (KC padded to a power of two)
 //   4. top-p cut: rank m kept iff m == 0, or the mass ranked before it is <= top_p, or m < min_kept
 //   5. mask[g, i, :] written in cluster-id order (bool bytes)
+// The mask and the key sizes may belong to layouts with more clusters than QC and KC (text blocks
+// after the video clusters): mask [G, mask_rows, mask_columns] and key sizes [G, mask_columns],
+// of which the selection reads and writes the first QC rows and KC columns.
 // In bf16-emulated mode the scores and probabilities are rounded to bf16, the prefix sums are
 // accumulated in fp32 and each is rounded to bf16 before the comparison with bf16(top_p), as
 // libtorch's cumsum of a bf16 tensor does (fp32 accumulator, bf16 outputs; same convention as
@@ -30,7 +33,7 @@ __device__ __forceinline__ float block_reduce(float value, float* scratch, bool 
 extern "C" __global__ void __launch_bounds__(kSelectThreads)
 svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const element_t* __restrict__ key_centroids,
                          const int64* __restrict__ key_sizes, unsigned char* __restrict__ mask,
-                         int qc, int kc, int padded, float top_p, int min_kept, float scale, int bf16_mode)
+                         int qc, int kc, int mask_rows, int mask_columns, int padded, float top_p, int min_kept, float scale, int bf16_mode)
 {
     extern __shared__ __align__(16) unsigned char shared[];
     unsigned long long* keys = (unsigned long long*)shared;
@@ -43,7 +46,7 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const element_t* cq = query_centroids + ((int64)g * qc + i) * kHeadDim;
     const element_t* ck = key_centroids + (int64)g * kc * kHeadDim;
-    const int64* sizes = key_sizes + (int64)g * kc;
+    const int64* sizes = key_sizes + (int64)g * mask_columns;
     for (int d = threadIdx.x; d < kHeadDim; d += kSelectThreads) query[d] = element_to_float(cq[d]);
     __syncthreads();
 
@@ -100,6 +103,6 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     }
     __syncthreads();
 
-    unsigned char* row = mask + ((int64)g * qc + i) * kc;
+    unsigned char* row = mask + ((int64)g * mask_rows + i) * mask_columns;
     for (int m = threadIdx.x; m < kc; m += kSelectThreads) row[(unsigned)keys[m]] = m < kept ? 1 : 0;
 }

@@ -17,4 +17,14 @@ public readonly record struct DevicePointer(ulong Address)
         TensorChecks.Require(tensor, dtype, name);
         return new DevicePointer((ulong)TorchSharpNative.THSTensor_data(tensor.Handle));
     }
+
+    /// <summary>
+    /// The address of a [G, N, D] tensor whose rows are dense and whose problems are
+    /// <paramref name="groupRows"/> rows apart (see <see cref="TensorChecks.GroupRowStride"/>).
+    /// </summary>
+    public static DevicePointer OfRows(Tensor tensor, ScalarType dtype, string name, out long groupRows)
+    {
+        groupRows = TensorChecks.GroupRowStride(tensor, dtype, name);
+        return new DevicePointer((ulong)TorchSharpNative.THSTensor_data(tensor.Handle));
+    }
 }

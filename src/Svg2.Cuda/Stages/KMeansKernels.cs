@@ -62,23 +62,28 @@ internal static class KMeansKernels
         return empty([groups, (long)HopperTiles(clusters) * HopperTileImageBytes(library.HeadDim * 2)], ScalarType.Byte, device);
     }
 
-    /// <summary>Enqueues one iteration; <paramref name="centroids"/> is updated in place.</summary>
+    /// <summary>
+    /// Enqueues one iteration; <paramref name="centroids"/> is updated in place. The layout outputs
+    /// may belong to a longer layout (see <see cref="CountingSort.Enqueue"/>).
+    /// </summary>
     /// <param name="library">Kernels of the device.</param>
-    /// <param name="points">[G, N, D] points.</param>
+    /// <param name="points">[G, N, D] points: contiguous, or the leading rows of a longer contiguous tensor.</param>
     /// <param name="centroids">[G, C, D] centroids, updated in place.</param>
     /// <param name="scratch">Centroid scratch from <see cref="AllocateCentroidScratch"/>.</param>
     /// <param name="labels">[G, N] int64 output labels.</param>
     /// <param name="counts">Counting-sort scratch (<see cref="CountingSort.AllocateCounts"/>).</param>
-    /// <param name="sizes">[G, C] int64 output cluster sizes.</param>
-    /// <param name="offsets">[G, C + 1] int64 output cluster offsets.</param>
-    /// <param name="permutation">[G, N] int64 output permutation (cluster-major, stable).</param>
+    /// <param name="sizes">[G, L] int64 output cluster sizes (L >= C), entries 0 .. C - 1 written.</param>
+    /// <param name="offsets">[G, L + 1] int64 output cluster offsets, entries 0 .. C written.</param>
+    /// <param name="permutation">[G, R] int64 output permutation (cluster-major, stable), entries 0 .. N - 1 written.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
     public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor scratch, Tensor labels,
         Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
-        var pointsPointer = DevicePointer.Of(points, library.Element, nameof(points));
+        var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
+        TensorChecks.RequireShape(labels, nameof(labels), groups, tokens);
+        TensorChecks.RequireShape(centroids, nameof(centroids), groups, clusters, points.shape[2]);
         var centroidsPointer = DevicePointer.Of(centroids, library.Element, nameof(centroids));
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
         if (library.Family == KernelFamily.Hopper)
@@ -90,7 +95,7 @@ internal static class KMeansKernels
             long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);
             int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
             library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), HopperThreads, HopperAssignSharedBytes(library.HeadDim * 2), stream,
-                pointsPointer, imagePointer, labelsPointer, tokens, clusters, groups);
+                pointsPointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
         }
         else
         {
@@ -99,15 +104,16 @@ internal static class KMeansKernels
             library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
             afterStep?.Invoke(Steps[0]);
             library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads,
-                AssignSharedBytes(library.HeadDim * 2), stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, clusters);
+                AssignSharedBytes(library.HeadDim * 2), stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, (int)groupRows, clusters);
         }
         afterStep?.Invoke(Steps[1]);
+        // Checks the layout's shapes before the means read them.
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
         bool wide = tokens >= (long)WideMeanClusterRows * clusters;
         library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? WideMeanThreads : MeanThreads, 0, stream,
             pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
-            centroidsPointer, centroidsPointer, tokens, clusters);
+            centroidsPointer, centroidsPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)sizes.shape[1]);
         afterStep?.Invoke(Steps[3]);
     }
 }

@@ -12,12 +12,20 @@ internal static class SelectionKernel
 
     const int Threads = 256;
 
-    /// <summary>Enqueues the selection; writes <paramref name="mask"/> [G, QC, KC] bool.</summary>
+    /// <summary>
+    /// Enqueues the selection; writes the first QC rows and KC columns of <paramref name="mask"/>
+    /// [G, QR, KR] bool (QR >= QC, KR >= KC; larger when text blocks follow the video clusters), from
+    /// the first KC entries of <paramref name="keySizes"/> [G, KR].
+    /// </summary>
     public static void Enqueue(KernelLibrary library, Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, SelectionRule rule, Tensor mask, IntPtr stream)
     {
         int groups = (int)queryCentroids.shape[0], queryClusters = (int)queryCentroids.shape[1], keyClusters = (int)keyCentroids.shape[1];
         if (keyClusters > MaxKeyClusters)
             throw new ArgumentException($"The CUDA selection supports at most {MaxKeyClusters} key clusters; got {keyClusters}.");
+        if (mask.dim() != 3 || mask.shape[0] != groups || mask.shape[1] < queryClusters || mask.shape[2] < keyClusters)
+            throw new ArgumentException($"The mask [{string.Join(", ", mask.shape)}] must be [{groups}, >= {queryClusters}, >= {keyClusters}].", nameof(mask));
+        int maskRows = (int)mask.shape[1], maskColumns = (int)mask.shape[2];
+        TensorChecks.RequireShape(keySizes, nameof(keySizes), groups, maskColumns);
         int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)keyClusters);
         int shared = padded * (sizeof(ulong) + sizeof(float)) + library.HeadDim * sizeof(float);
         library.Launch("svg2_select_key_clusters", (queryClusters, groups), Threads, shared, stream,
@@ -25,7 +33,7 @@ internal static class SelectionKernel
             DevicePointer.Of(keyCentroids, library.Element, nameof(keyCentroids)),
             DevicePointer.Of(keySizes, ScalarType.Int64, nameof(keySizes)),
             DevicePointer.Of(mask, ScalarType.Bool, nameof(mask)),
-            queryClusters, keyClusters, padded, (float)rule.TopP, rule.MinimumKept(keyClusters),
+            queryClusters, keyClusters, maskRows, maskColumns, padded, (float)rule.TopP, rule.MinimumKept(keyClusters),
             (float)(1.0 / Math.Sqrt(library.HeadDim)), rule.Precision == SelectionPrecision.BFloat16Emulated ? 1 : 0);
     }
 }

@@ -1,4 +1,5 @@
 using Svg2.Algorithm;
+using Svg2.Attention;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
 using TorchSharp;
@@ -37,6 +38,7 @@ public static class CudaConformance
         results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
         results.Add(Run("all-true mask = dense SDPA (bf16 D128)", () => AllTrueMaskEqualsDense(device, seed + 5)));
         results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
+        results.Add(Run("video + text call: text outside clustering and top-p, as two blocks", () => PipelineWithTextMatchesOperator(device, seed + 9)));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
         return results;
     }
@@ -284,6 +286,58 @@ public static class CudaConformance
         long nonFinite = eager.isfinite().logical_not().sum().item<long>();
         bool passed = outputDiffs == 0 && maskDiffs == 0 && centroidDiffs == 0 && nonFinite == 0;
         return (passed, $"graph replay vs eager: {outputDiffs} output, {maskDiffs} mask, {centroidDiffs} centroid differences; {nonFinite} NaN in eager output; density {pipeline.Density().mean().item<double>():P1}");
+    }
+
+    /// <summary>
+    /// The fused pipeline on a joint video-text call (video rows, then a prompt and its padding), against
+    /// the operator's stages on the video rows alone: k-means through the group stride gives the
+    /// centroids and labels of k-means on a contiguous copy of the video rows bit for bit, also through
+    /// the backend's own entry point; the layouts and the mask are the video ones with
+    /// <see cref="TextBlocks"/> appended; the output, text rows included, matches a masked float32
+    /// attention; the density is the block pattern's.
+    /// </summary>
+    public static (bool Passed, string Detail) PipelineWithTextMatchesOperator(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, VideoTokens = 3000, Dim = 128, QueryClusters = 24, KeyClusters = 96, Iterations = 2;
+        var text = new TextTokens(256, 96);
+        int tokens = VideoTokens + text.Count;
+        var (q, k, v) = ReferenceComputations.RandomQkv(Groups, tokens, Dim, generator, device);
+        var queryStart = q.narrow(1, 0, QueryClusters).clone();
+        var keyStart = k.narrow(1, 0, KeyClusters).clone();
+        var queryCentroids = queryStart.clone();
+        var keyCentroids = keyStart.clone();
+        var rule = new SelectionRule(0.9, 0.1);
+        using var pipeline = new CudaSvg2Pipeline(Groups, tokens, tokens, Dim, QueryClusters, KeyClusters, ScalarType.BFloat16, device, text);
+        pipeline.Output.fill_(double.NaN);
+        pipeline.Enqueue(q, k, v, queryCentroids, keyCentroids, Iterations, rule);
+
+        var backend = new CudaBackend();
+        var query = backend.KMeans(q.narrow(1, 0, VideoTokens).contiguous(), queryStart, Iterations);
+        var key = backend.KMeans(k.narrow(1, 0, VideoTokens).contiguous(), keyStart, Iterations);
+        var keyInPlace = backend.KMeans(k.narrow(1, 0, VideoTokens), keyStart, Iterations);
+        var videoMask = backend.SelectKeyClusters(query.Centroids, key.Centroids, key.Sizes, rule);
+        var expected = TextBlocks.Append(query.Labels, key.Labels, videoMask, QueryClusters, KeyClusters, text);
+        var queryLayout = backend.Layout(expected.QueryLabels, QueryClusters + TextBlocks.Count);
+        var keyLayout = backend.Layout(expected.KeyLabels, KeyClusters + TextBlocks.Count);
+
+        long Differences(Tensor actual, Tensor reference) => (actual.to(ScalarType.Float64) != reference.to(ScalarType.Float64)).sum().item<long>();
+        long centroidDiffs = Differences(queryCentroids, query.Centroids) + Differences(keyCentroids, key.Centroids)
+                             + Differences(keyInPlace.Centroids, key.Centroids) + Differences(keyInPlace.Labels, key.Labels);
+        long layoutDiffs = Differences(pipeline.QueryLayout.Permutation, queryLayout.Permutation) + Differences(pipeline.QueryLayout.Sizes, queryLayout.Sizes)
+                           + Differences(pipeline.QueryLayout.Offsets, queryLayout.Offsets) + Differences(pipeline.KeyLayout.Permutation, keyLayout.Permutation)
+                           + Differences(pipeline.KeyLayout.Sizes, keyLayout.Sizes) + Differences(pipeline.KeyLayout.Offsets, keyLayout.Offsets);
+        long maskDiffs = Differences(pipeline.BlockMask, expected.BlockMask);
+        var exact = ReferenceComputations.MaskedAttention(q, k, v, expected.QueryLabels, expected.KeyLabels, expected.BlockMask, 1.0 / Math.Sqrt(Dim));
+        double error = ReferenceComputations.RelativeError(pipeline.Output, exact);
+        double textError = ReferenceComputations.RelativeError(pipeline.Output.narrow(1, VideoTokens, text.Count), exact.narrow(1, VideoTokens, text.Count));
+        long nonFinite = pipeline.Output.isfinite().logical_not().sum().item<long>();
+        double densityGap = (pipeline.Density() - expected.Density()).abs().max().item<double>();
+        bool passed = centroidDiffs == 0 && layoutDiffs == 0 && maskDiffs == 0 && nonFinite == 0 && densityGap < 1e-9
+                      && error <= HalfPrecisionTolerance && textError <= HalfPrecisionTolerance;
+        return (passed, $"{centroidDiffs} centroid/label, {layoutDiffs} layout, {maskDiffs} mask differences; rel. error vs float32 {error:E2} " +
+                        $"(text rows {textError:E2}); {nonFinite} unwritten or non-finite; density {pipeline.Density().mean().item<double>():P1} (gap {densityGap:E1})");
     }
 
     /// <summary>Head dim 96, CPU tensors and non-contiguous tensors are refused with messages naming the problem.</summary>

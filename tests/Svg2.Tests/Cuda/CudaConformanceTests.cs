@@ -50,5 +50,8 @@ public class CudaConformanceTests
     public void SteadyStateCallReplaysFromACudaGraph() => AssertPassed(CudaConformance.GraphCaptureReplays(Gpu(), 17));
 
     [SkippableFact]
+    public void VideoTextCallKeepsTextOutsideClustering() => AssertPassed(CudaConformance.PipelineWithTextMatchesOperator(Gpu(), 18));
+
+    [SkippableFact]
     public void BadInputsAreRejected() => AssertPassed(CudaConformance.BadInputsRejected(Gpu()));
 }

@@ -60,6 +60,7 @@ public static class CudaBenchmark
             var points = new List<DensityPoint>();
             var defaultRule = new SelectionRule(0.9, 0.1);
             points.Add(Measure("top_p 0.9", defaultRule, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            log(TilePadding(pipeline));
             foreach (var target in fixedDensities)
             {
                 var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
@@ -80,6 +81,21 @@ public static class CudaBenchmark
             return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
                 iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
         }
+    }
+
+    /// <summary>
+    /// How much of the attention's work is query rows past a cluster's end: every cluster's rows are
+    /// rounded up to whole 128-row tiles (the Hopper kernel) or 64-row halves (one consumer warpgroup),
+    /// each row weighted by the keys its cluster selected.
+    /// </summary>
+    static string TilePadding(CudaSvg2Pipeline pipeline)
+    {
+        using var scope = NewDisposeScope();
+        var rows = pipeline.QueryLayout.Sizes.to(ScalarType.Float64);
+        var keys = pipeline.SelectedKeys.to(ScalarType.Float64);
+        double useful = (rows * keys).sum().item<double>();
+        double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
+        return $"query tile padding at top_p 0.9: 128-row tiles compute {Padded(128):P1} more rows x keys than the clusters hold, 64-row halves {Padded(64):P1}";
     }
 
     /// <summary>Times each kernel step of one warm k-means iteration with events recorded between the steps.</summary>

@@ -14,8 +14,12 @@
 //   fp32 registers (exp2 domain, the scale fused into the exponent), P packed to 16-bit registers in
 //   place, O (64 x D) += P V as 8 wgmma steps with P from registers and V read MN-major, then an
 //   arrival on "empty". setmaxnreg moves registers from the producer (72) to the consumers (216).
-//   Rows of a tile with no selected key produce 0; a consumer whose 64 rows are all past the
-//   cluster's end skips the MMAs but still takes part in the barriers.
+//   Rows of a tile with no selected key produce 0.
+// Split tiles: a tile of at most 64 rows (the last tile of a cluster) would leave warpgroup 2 idle.
+//   Both consumers then take its rows, each with its 64-key half of every K/V tile (S 64 x 64, 4 P V
+//   steps), and warpgroup 1 merges warpgroup 2's softmax state (row maxima, row sums, O), handed
+//   over through the free K stages, into its own before the store. At the video shapes these tiles carry
+//   about a fifth of the tiles' work (the benchmark logs the padding of 128- and 64-row tiles).
 // Why: timed apart, the gathers and the softmax each added a quarter to a tile that all threads
 //   walked in lockstep; with the gathers on their own warps and the consumers free to drift apart,
 //   the tensor cores have work while either happens (docs/cuda-performance.md).
@@ -41,28 +45,34 @@ constexpr int kTileKeys = 128;                               // N of S: one wgmm
 constexpr int kStages = 2;
 constexpr int kTokenSlots = 2;                               // the producer fills one while it gathers from the other
 constexpr int kBarrierBytes = 8;
+constexpr int kHalfTileKeys = kTileKeys / 2;                // the keys of a consumer in a split tile
 constexpr int kProducerBarrier = 1;                          // named barrier of the producer warpgroup
-constexpr int kScoreRegisters = kTileKeys / 2;               // 64 x kTileKeys fp32 over 128 threads
-constexpr int kOutputRegisters = kHeadDim / 2;
-constexpr int kScoreColumnTiles = kTileKeys / 8;
+constexpr int kConsumerBarrier = 2;                          // named barrier of the two consumers
+constexpr int kOutputRegisters = kHeadDim / 2;               // 64 x kHeadDim fp32 over 128 threads
 constexpr int kOutputColumnTiles = kHeadDim / 8;
-constexpr int kPvSteps = kTileKeys / kWgmmaK;
 constexpr int kTileQueryBytes = kTileRows * kRowBytes;
 constexpr int kTileKeyBytes = kTileKeys * kRowBytes;
+// A consumer's softmax state per thread: 2 row maxima, 2 partial row sums and O.
+constexpr int kSoftmaxStateFloats = 4 + kOutputRegisters;
+static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kStages * kTileKeyBytes, "the state fits the K stages");
 
-// The rest of one K/V tile once S = Q K^T has been issued into 's': the online softmax for this
-// warpgroup's 64 rows and O += P V. 'row_max' is in the exp2 domain; 'row_sum' holds this thread's
-// partial sums of rows g and g + 8 of its warp.
-__device__ __forceinline__ void finish_tile_hopper(float (&s)[kScoreRegisters], unsigned v_tile, int valid_keys, float scale_log2,
+// The rest of one K/V tile (or of its 'Keys' = 64-key half at 'v_tile') once S = Q K^T has been
+// issued into 's': the online softmax for this warpgroup's 64 rows and O += P V. 'row_max' is in the
+// exp2 domain; 'row_sum' holds this thread's partial sums of rows g and g + 8 of its warp.
+template <int Keys>
+__device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigned v_tile, int valid_keys, float scale_log2,
                                                    float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
 {
+    constexpr int kScoreRegisters = Keys / 2;
+    constexpr int kScoreColumnTiles = Keys / 8;
+    constexpr int kPvSteps = Keys / kWgmmaK;
     const int lane = threadIdx.x % kWarpSize;
     warpgroup_wait<0>();
     fence_registers(s);
 
     // Only the last tile of a row's key sequence can be partial. The scale is applied inside the
     // exponent (one fused multiply-add per score), so the maximum is taken on the raw scores.
-    if (valid_keys < kTileKeys)
+    if (valid_keys < Keys)
     {
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i)
@@ -111,6 +121,42 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[kScoreRegisters], 
     warpgroup_commit();
     warpgroup_wait<0>();
     fence_registers(o);
+}
+
+// The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
+// 'exchange' (the K stages, free once both have finished their last tile), which merges it
+// into its own. Returns false for the consumer whose part is done.
+__device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
+{
+    const int t = threadIdx.x % kWarpgroupThreads;
+    // Entry e of thread t at e x 128 + t: each store and load of a warp hits 32 banks once.
+    auto entry = [&](int e) -> float& { return exchange[e * kWarpgroupThreads + t]; };
+    named_barrier_sync(kConsumerBarrier, kConsumerThreads);
+    if (consumer == 1)
+    {
+        // The stages were last written by cp.async and read by wgmma; order these stores after both.
+        fence_async_shared();
+#pragma unroll
+        for (int r = 0; r < 2; ++r) entry(r) = row_max[r], entry(2 + r) = row_sum[r];
+#pragma unroll
+        for (int i = 0; i < kOutputRegisters; ++i) entry(4 + i) = o[i];
+    }
+    named_barrier_sync(kConsumerBarrier, kConsumerThreads);
+    if (consumer == 1) return false;
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        const float other_max = entry(r), merged = fmaxf(row_max[r], other_max);
+        const float base = merged == negative_infinity() ? 0.f : merged;
+        const float mine = fast_exp2(row_max[r] - base), theirs = fast_exp2(other_max - base);
+        row_max[r] = merged;
+        row_sum[r] = row_sum[r] * mine + entry(2 + r) * theirs;
+#pragma unroll
+        for (int d = 0; d < kOutputColumnTiles; ++d)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) o[4 * d + 2 * r + e] = o[4 * d + 2 * r + e] * mine + entry(4 + 4 * d + 2 * r + e) * theirs;
+    }
+    return true;
 }
 
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1)
@@ -186,12 +232,13 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         return;
     }
 
-    // Consumers: warpgroup c owns query rows 64 c .. 64 c + 63 of the tile. Nothing ties them to each
-    // other, so one's softmax overlaps the other's matrix products as their tiles drift apart.
+    // Consumers: warpgroup c owns query rows 64 c .. 64 c + 63 of the tile, or, in a split tile, the
+    // tile's rows with keys 64 c .. 64 c + 63 of every K/V tile. Nothing ties them to each other
+    // until the end, so one's softmax overlaps the other's matrix products as their tiles drift apart.
     claim_registers<kConsumerRegisters>();
     const int consumer = warpgroup - 1;
-    const bool active = consumer * kWarpgroupRows < query.rows;
-    const unsigned q_slice = q_tile + consumer * kWarpgroupRows * kPanelRowBytes;
+    const bool split = query.rows <= kWarpgroupRows;
+    const unsigned q_slice = q_tile + (split ? 0 : consumer) * kWarpgroupRows * kPanelRowBytes;
     float o[kOutputRegisters];
 #pragma unroll
     for (int i = 0; i < kOutputRegisters; ++i) o[i] = 0.f;
@@ -203,14 +250,26 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         barrier_wait(full + stage * kBarrierBytes, (j / kStages) & 1);
         // The copies were made by other threads through the generic proxy; wgmma reads through the async one.
         fence_async_shared();
-        if (active)
+        const unsigned k_stage = k_tiles + stage * kTileKeyBytes, v_stage = v_tiles + stage * kTileKeyBytes;
+        const int valid_keys = total_keys - j * kTileKeys;
+        if (!split)
         {
-            float scores[kScoreRegisters];
-            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_tiles + stage * kTileKeyBytes, kTileKeys);
-            finish_tile_hopper(scores, v_tiles + stage * kTileKeyBytes, total_keys - j * kTileKeys, scale_log2, row_max, row_sum, o);
+            float scores[kTileKeys / 2];
+            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_stage, kTileKeys);
+            finish_tile_hopper<kTileKeys>(scores, v_stage, valid_keys, scale_log2, row_max, row_sum, o);
+        }
+        else if (valid_keys > consumer * kHalfTileKeys)
+        {
+            // Rows 64 c .. of both the K and the V panels: 8-row aligned, so the swizzle is unchanged.
+            const unsigned half = consumer * kHalfTileKeys * kPanelRowBytes;
+            float scores[kHalfTileKeys / 2];
+            wgmma_rows_by_rows<kHalfTileKeys>(scores, q_slice, kTileRows, k_stage + half, kTileKeys);
+            finish_tile_hopper<kHalfTileKeys>(scores, v_stage + half, valid_keys - consumer * kHalfTileKeys, scale_log2, row_max, row_sum, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);
     }
+    float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));
+    if (split && !merge_split_tile(exchange, consumer, row_max, row_sum, o)) return;
 
 #pragma unroll
     for (int r = 0; r < 2; ++r)

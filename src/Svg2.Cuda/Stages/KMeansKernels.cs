@@ -30,8 +30,11 @@ internal static class KMeansKernels
     const int HopperBarrierBytes = 2 * HopperCentroidStages * 8;   // full and empty per stage
     const int HopperImageThreads = 256;       // as kImageThreads
 
-    /// <summary>Names of the kernel steps of one iteration, in order, as passed to the step callback.</summary>
-    public static readonly IReadOnlyList<string> Steps = ["centroid norms", "assignment", "counting sort", "segment means"];
+    /// <summary>
+    /// Names of the kernel steps of one iteration, in order, as passed to the step callback. The first
+    /// writes the centroid norms, or on the Hopper family the centroid tile images.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Steps = ["centroid norms / tiles", "assignment", "counting sort", "segment means"];
 
     /// <summary>Blocks of the assignment kernel that should share a multiprocessor, as kAssignMinBlocks in kmeans.cu.</summary>
     public const int AssignBlocksPerMultiprocessor = 3;

@@ -18,8 +18,8 @@
 // Split tiles: a tile of at most 64 rows (the last tile of a cluster) would leave warpgroup 2 idle.
 //   Both consumers then take its rows, each with its 64-key half of every K/V tile (S 64 x 64, 4 P V
 //   steps), and warpgroup 1 merges warpgroup 2's softmax state (row maxima, row sums, O), handed
-//   over through the free K stages, into its own before the store. At the video shapes these tiles carry
-//   about a fifth of the tiles' work (the benchmark logs the padding of 128- and 64-row tiles).
+//   over through the free K stages, into its own before the store. At the video shapes these tiles
+//   carry about a fifth of the tiles' work (the benchmark logs the padding of 128- and 64-row tiles).
 // Why: timed apart, the gathers and the softmax each added a quarter to a tile that all threads
 //   walked in lockstep; with the gathers on their own warps and the consumers free to drift apart,
 //   the tensor cores have work while either happens (docs/cuda-performance.md).

@@ -47,7 +47,7 @@ internal static class CountingSort
             throw new ArgumentException($"The permutation [{string.Join(", ", permutation.shape)}] must be [{groups}, >= {tokens}]: every sorted row of each problem.", nameof(permutation));
         if (sizes.dim() != 2 || sizes.shape[0] != groups || sizes.shape[1] < clusters)
             throw new ArgumentException($"The sizes [{string.Join(", ", sizes.shape)}] must be [{groups}, >= {clusters}]: every cluster of each problem.", nameof(sizes));
-        int groupRows = (int)permutation.shape[1], layoutClusters = (int)sizes.shape[1];
+        int permutationRows = (int)permutation.shape[1], layoutClusters = (int)sizes.shape[1];
         TensorChecks.RequireShape(offsets, nameof(offsets), groups, layoutClusters + 1);
         TensorChecks.RequireShape(counts, nameof(counts), groups, chunks, clusters);
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
@@ -59,6 +59,6 @@ internal static class CountingSort
         library.Launch("svg2_label_histogram", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, tokens, clusters, chunks);
         library.Launch("svg2_cluster_offsets", (groups, 1), OffsetsThreads, counterBytes, stream, countsPointer, sizesPointer, offsetsPointer, clusters, chunks, layoutClusters);
         library.Launch("svg2_stable_scatter", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, offsetsPointer, permutationPointer, tokens, clusters, chunks,
-            groupRows, layoutClusters);
+            permutationRows, layoutClusters);
     }
 }

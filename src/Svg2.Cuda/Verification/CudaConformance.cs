@@ -262,10 +262,7 @@ public static class CudaConformance
         using var generator = new Generator((ulong)seed);
         const int Groups = 4, Tokens = 8192, Dim = 128, QueryClusters = 64, KeyClusters = 256;
         var (q, k, v) = ReferenceComputations.RandomQkv(Groups, Tokens, Dim, generator, device);
-        var queryStart = q.narrow(1, 0, QueryClusters).clone();
-        var keyStart = k.narrow(1, 0, KeyClusters).clone();
-        var queryCentroids = queryStart.clone();
-        var keyCentroids = keyStart.clone();
+        var (queryStart, keyStart, queryCentroids, keyCentroids) = FirstRowsAsCentroids(q, k, QueryClusters, KeyClusters);
         var rule = new SelectionRule(0.9, 0.1);
         using var pipeline = new CudaSvg2Pipeline(Groups, Tokens, Tokens, Dim, QueryClusters, KeyClusters, ScalarType.BFloat16, device);
         pipeline.Output.fill_(double.NaN);
@@ -304,10 +301,7 @@ public static class CudaConformance
         var text = new TextTokens(256, 96);
         int tokens = VideoTokens + text.Count;
         var (q, k, v) = ReferenceComputations.RandomQkv(Groups, tokens, Dim, generator, device);
-        var queryStart = q.narrow(1, 0, QueryClusters).clone();
-        var keyStart = k.narrow(1, 0, KeyClusters).clone();
-        var queryCentroids = queryStart.clone();
-        var keyCentroids = keyStart.clone();
+        var (queryStart, keyStart, queryCentroids, keyCentroids) = FirstRowsAsCentroids(q, k, QueryClusters, KeyClusters);
         var rule = new SelectionRule(0.9, 0.1);
         using var pipeline = new CudaSvg2Pipeline(Groups, tokens, tokens, Dim, QueryClusters, KeyClusters, ScalarType.BFloat16, device, text);
         pipeline.Output.fill_(double.NaN);
@@ -338,6 +332,14 @@ public static class CudaConformance
                       && error <= HalfPrecisionTolerance && textError <= HalfPrecisionTolerance;
         return (passed, $"{centroidDiffs} centroid/label, {layoutDiffs} layout, {maskDiffs} mask differences; rel. error vs float32 {error:E2} " +
                         $"(text rows {textError:E2}); {nonFinite} unwritten or non-finite; density {pipeline.Density().mean().item<double>():P1} (gap {densityGap:E1})");
+    }
+
+    /// <summary>Starting centroids from the first rows of q and of k, and working copies a pipeline updates in place.</summary>
+    static (Tensor QueryStart, Tensor KeyStart, Tensor Query, Tensor Key) FirstRowsAsCentroids(Tensor q, Tensor k, int queryClusters, int keyClusters)
+    {
+        var queryStart = q.narrow(1, 0, queryClusters).clone();
+        var keyStart = k.narrow(1, 0, keyClusters).clone();
+        return (queryStart, keyStart, queryStart.clone(), keyStart.clone());
     }
 
     /// <summary>Head dim 96, CPU tensors and non-contiguous tensors are refused with messages naming the problem.</summary>

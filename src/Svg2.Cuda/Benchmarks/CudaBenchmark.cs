@@ -1,6 +1,7 @@
 using Svg2.Workloads;
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -95,7 +96,9 @@ public static class CudaBenchmark
         var keys = pipeline.SelectedKeys.to(ScalarType.Float64);
         double useful = (rows * keys).sum().item<double>();
         double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
-        return $"query tile padding at top_p 0.9: 128-row tiles compute {Padded(128):P1} more rows x keys than the clusters hold, 64-row halves {Padded(64):P1}";
+        const int tile = SparseAttentionKernels.HopperTileRows, half = HopperLayout.WarpgroupRows;
+        return $"query tile padding at top_p 0.9: {tile}-row tiles compute {Padded(tile):P1} more rows x keys than the clusters hold, " +
+               $"{half}-row halves {Padded(half):P1}";
     }
 
     /// <summary>Times each kernel step of one warm k-means iteration with events recorded between the steps.</summary>

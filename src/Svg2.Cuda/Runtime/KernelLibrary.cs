@@ -60,7 +60,7 @@ public sealed unsafe class KernelLibrary
     /// <summary>Head dimension D.</summary>
     public int HeadDim { get; }
 
-    /// <summary>The sparse attention kernel this library launches.</summary>
+    /// <summary>The implementations of the k-means assignment and the sparse attention this library launches.</summary>
     public KernelFamily Family { get; }
 
     /// <summary>The NVRTC options (macros) that specialise the kernels.</summary>

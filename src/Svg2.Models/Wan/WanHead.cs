@@ -27,12 +27,21 @@ public sealed class WanHead : nn.Module
         register_parameter("modulation", Modulation);
     }
 
-    /// <summary>x [B, S, dim] float32, timeEmbedding [B, dim] float32; returns [B, S, channels] float32.</summary>
-    public Tensor Forward(Tensor x, Tensor timeEmbedding)
+    /// <summary>
+    /// x [B, S, dim], timeEmbedding [B, dim] float32; returns [B, S, channels] float32. Reference numerics
+    /// normalise, modulate and project in float32; fast numerics, as diffusers, round the modulated
+    /// norm (computed in float32) to x's dtype and project in the weights' dtype.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor timeEmbedding, WanNumerics numerics, Kernels.IWanBlockKernels kernels)
     {
         using var scope = NewDisposeScope();
-        var e = (Modulation.to(ScalarType.Float32) + timeEmbedding.unsqueeze(1)).chunk(2, 1);
-        var modulated = WanNorms.LayerNorm(x, null, null, _eps) * (1 + e[1]) + e[0];
+        var e = Modulation.to(ScalarType.Float32) + timeEmbedding.unsqueeze(1);
+        if (numerics == WanNumerics.Fast)
+        {
+            var normalised = kernels.ModulatedLayerNorm(x, null, null, e.select(1, 0).contiguous(), e.select(1, 1).contiguous(), _eps);
+            return Linear.ApplyInWeightType(normalised).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+        var modulated = WanNorms.LayerNorm(x, null, null, _eps) * (1 + e.narrow(1, 1, 1)) + e.narrow(1, 0, 1);
         return Linear.ApplyInFloat32(modulated).MoveToOuterDisposeScope();
     }
 }

@@ -25,11 +25,14 @@ public sealed class WanMlp : nn.Module
         register_module("2", Second);
     }
 
-    /// <summary>Runs in the weights' dtype.</summary>
-    public Tensor Forward(Tensor x)
+    /// <summary>Runs in the weights' dtype, marking its products and activation for a profiler when <paramref name="run"/> has one.</summary>
+    public Tensor Forward(Tensor x, WanBlockRun? run = null)
     {
+        run?.Enter(Profiling.WanOpClass.Gemm);
         using var hidden = First.ApplyInWeightType(x);
+        run?.Enter(Profiling.WanOpClass.Elementwise);
         using var activated = Activate(hidden, _activation);
+        run?.Enter(Profiling.WanOpClass.Gemm);
         return Second.ApplyInWeightType(activated);
     }
 

@@ -1,4 +1,6 @@
 using Svg2.Models.Attention;
+using Svg2.Models.Kernels;
+using Svg2.Models.Profiling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,8 +15,10 @@ namespace Svg2.Models.Wan;
 /// <remarks>
 /// Self-attention goes through <see cref="SelfAttentionProcessor"/>, called once per block with the
 /// layer, step and guidance pass; the model does not know which method runs. Weights may be float32
-/// or bf16; with bf16 weights the numerics follow the reference's bf16 autocast (linear layers and
-/// attention in bf16, norms, modulation, residual stream, time embedding and head in float32).
+/// or bf16. <see cref="Numerics"/> chooses where a forward rounds: <see cref="WanNumerics.Reference"/>
+/// follows the reference's bf16 autocast (linear layers and attention in bf16; norms, modulation,
+/// residual stream, time embedding and head in float32), <see cref="WanNumerics.Fast"/> keeps the
+/// residual stream in the weights' dtype with fused norm, rotation and residual kernels on a GPU.
 /// Inference only: parameters do not require gradients.
 /// </remarks>
 public sealed class WanModel : nn.Module
@@ -24,6 +28,30 @@ public sealed class WanModel : nn.Module
 
     /// <summary>Self-attention method for every block; dense SDPA by default.</summary>
     public ISelfAttentionProcessor SelfAttentionProcessor { get; set; } = DenseAttentionProcessor.Instance;
+
+    /// <summary>Where forwards round; <see cref="WanNumerics.Fast"/> by default (conformance checks use <see cref="WanNumerics.Reference"/>).</summary>
+    public WanNumerics Numerics { get; set; } = WanNumerics.Fast;
+
+    /// <summary>Receives the op-class boundaries of every forward (for a time breakdown), or null.</summary>
+    public IOpProfiler? Profiler { get; set; }
+
+    /// <summary>
+    /// The kernels of the fast numerics' memory-bound steps: the fused CUDA kernels where they can run
+    /// (bf16/fp16 weights on a GPU with a working driver and NVRTC), the portable operations otherwise;
+    /// <see cref="BlockKernelsFallbackReason"/> says why. Settable, for example to compare both.
+    /// </summary>
+    public IWanBlockKernels BlockKernels
+    {
+        get => _blockKernels ??= WanBlockKernelChoice.For(Device, WeightType, out _blockKernelsFallbackReason);
+        set => (_blockKernels, _blockKernelsFallbackReason) = (value, null);
+    }
+
+    /// <summary>Why <see cref="BlockKernels"/> are the portable operations, or null when they are the chosen ones.</summary>
+    public string? BlockKernelsFallbackReason => BlockKernels is TorchWanBlockKernels ? _blockKernelsFallbackReason : null;
+
+    IWanBlockKernels? _blockKernels;
+    string? _blockKernelsFallbackReason;
+    WanRotaryEmbedding? _rope;
 
     internal Conv3d PatchEmbedding { get; }
     internal WanMlp TextEmbedding { get; }
@@ -86,6 +114,7 @@ public sealed class WanModel : nn.Module
         var forward = context ?? new ForwardContext(0);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
+        Profiler?.Enter(WanOpClass.OutsideBlocks);
         var latents = ValidatedLatents(inputs);
         long batch = latents.shape[0];
 
@@ -100,16 +129,44 @@ public sealed class WanModel : nn.Module
         if (ImageEmbedding is not null)
             text = cat([ImageEmbedding.Forward(inputs.ClipFeatures!.to(Device)).to(text.dtype), text], 1);
 
-        using var rope = new WanRotaryEmbedding(grid, Config.HeadDim, Device);
+        var run = new WanBlockRun(RotaryEmbeddingFor(grid), SelfAttentionProcessor, forward, Numerics, BlockKernels, Profiler);
         for (int layer = 0; layer < Blocks.Count; layer++)
         {
             using var blockScope = NewDisposeScope();
-            x = Blocks[layer].Forward(x, timeModulation, text, rope, SelfAttentionProcessor, forward);
+            Profiler?.BlockStarts(layer);
+            if (Numerics == WanNumerics.Fast)
+            {
+                Blocks[layer].ForwardInPlace(x, timeModulation, text, run);
+            }
+            else
+            {
+                x = Blocks[layer].Forward(x, timeModulation, text, run);
+                x = x.MoveToOuterDisposeScope();
+            }
             blockOutput?.Invoke(layer, x);
-            x = x.MoveToOuterDisposeScope();
         }
-        var output = Head.Forward(x, timeEmbedding);
+        Profiler?.Enter(WanOpClass.OutsideBlocks);
+        var output = Head.Forward(x, timeEmbedding, Numerics, BlockKernels);
         return Unpatchify(output, grid).MoveToOuterDisposeScope();
+    }
+
+    // The tables depend only on the grid: a sampling loop builds them once, not once per step.
+    WanRotaryEmbedding RotaryEmbeddingFor(LatentGrid grid)
+    {
+        if (_rope is { } cached && cached.Grid == grid) return cached;
+        _rope?.Dispose();
+        return _rope = new WanRotaryEmbedding(grid, Config.HeadDim, Device);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _rope?.Dispose();
+            _rope = null;
+        }
+        base.Dispose(disposing);
     }
 
     Tensor ValidatedLatents(WanInputs inputs)

@@ -12,6 +12,9 @@ public sealed class WanRmsNorm : nn.Module
 {
     readonly double _eps;
 
+    /// <summary>Added to the mean square before the root.</summary>
+    public double Eps => _eps;
+
     /// <summary>The learned scale, [dim].</summary>
     public Parameter Weight { get; }
 

@@ -30,8 +30,9 @@ public sealed class WanRotaryEmbedding : IDisposable
         using var scope = NewDisposeScope();
         // The same angle table as the workload generator's: one implementation of Wan's 3D RoPE.
         var angles = new Rope3D(headDim, Theta).Angles(grid.Frames, grid.Height, grid.Width);
-        Cos = angles.cos().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
-        Sin = angles.sin().to(ScalarType.Float32, device).MoveToOuterDisposeScope();
+        // The tables belong to this object (a model keeps it across forwards), not to a caller's scope.
+        Cos = angles.cos().to(ScalarType.Float32, device).DetachFromDisposeScope();
+        Sin = angles.sin().to(ScalarType.Float32, device).DetachFromDisposeScope();
     }
 
     /// <summary>Rotates x, [B, S, H, D], in float32; returns float32 of the same shape.</summary>
@@ -39,13 +40,23 @@ public sealed class WanRotaryEmbedding : IDisposable
     {
         if (x.shape.Length != 4 || x.shape[1] != Grid.Tokens || x.shape[3] != Cos.shape[1] * 2)
             throw new ArgumentException($"Rotary embedding for {Grid.Tokens} tokens and head width {Cos.shape[1] * 2} cannot apply to [{string.Join(", ", x.shape)}].");
+        return Rotate(x, Cos, Sin);
+    }
+
+    /// <summary>
+    /// Rotates the interleaved pairs (2j, 2j+1) of x, [B, S, H, D], by the angles whose cosines and sines
+    /// are <paramref name="cos"/> and <paramref name="sin"/>, [S, D/2]; in float32, returns float32.
+    /// </summary>
+    public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
         using var scope = NewDisposeScope();
-        var pairs = x.to(ScalarType.Float32).view(x.shape[0], x.shape[1], x.shape[2], -1, 2);
+        long tokens = x.shape[1];
+        var pairs = x.to(ScalarType.Float32).view(x.shape[0], tokens, x.shape[2], -1, 2);
         var real = pairs.select(-1, 0);
         var imaginary = pairs.select(-1, 1);
-        var cos = Cos.view(1, Grid.Tokens, 1, -1);
-        var sin = Sin.view(1, Grid.Tokens, 1, -1);
-        var rotated = stack([real * cos - imaginary * sin, real * sin + imaginary * cos], -1);
+        var c = cos.view(1, tokens, 1, -1);
+        var s = sin.view(1, tokens, 1, -1);
+        var rotated = stack([real * c - imaginary * s, real * s + imaginary * c], -1);
         return rotated.flatten(3).MoveToOuterDisposeScope();
     }
 

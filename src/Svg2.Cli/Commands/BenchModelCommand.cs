@@ -1,15 +1,19 @@
 using System.CommandLine;
-using Svg2.Cuda;
-using Svg2.Cuda.Runtime;
-using Svg2.Methods;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Svg2.Attention;
+using Svg2.Cli.Rendering;
 using Svg2.Configuration;
+using Svg2.Cuda;
+using Svg2.Cuda.Benchmarks;
+using Svg2.Cuda.Runtime;
 using Svg2.IO;
+using Svg2.Methods;
 using Svg2.Models.Attention;
 using Svg2.Models.Benchmarking;
+using Svg2.Models.Kernels;
+using Svg2.Models.Profiling;
 using Svg2.Models.Wan;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,9 +22,10 @@ namespace Svg2.Cli.Commands;
 
 /// <summary>
 /// <c>svg2 bench-model</c>: times Wan 2.1 transformer forwards with random weights, dense SDPA against
-/// SVG2 (no warm-up), on a reduced number of full-width layers, and projects the full model and the
-/// reference sampling schedule. With the hidden --weights/--inputs/--out options it instead runs one
-/// dense forward from files and writes every block's output (for conformance checks).
+/// SVG2 (no warm-up), on a reduced number of full-width layers, splits each forward into op classes,
+/// and projects the full model and the reference sampling schedule. With the hidden
+/// --weights/--inputs/--out options it instead runs one dense forward from files and writes every
+/// block's output (for conformance checks, in reference numerics unless --numerics says otherwise).
 /// </summary>
 public static class BenchModelCommand
 {
@@ -28,6 +33,8 @@ public static class BenchModelCommand
     const int ReferenceSteps = 50;
     const int ReferenceDenseSteps = 10;
     const int GuidancePasses = 2;
+    const int StandaloneIterations = 5;
+    const int KernelIterations = 20;
 
     /// <summary>Builds the command.</summary>
     public static Command Create()
@@ -37,48 +44,59 @@ public static class BenchModelCommand
         var shape = new Option<string>("--shape") { Description = "Video size: 480p (832x480, 81 frames), 720p (1280x720, 81 frames) or tiny.", DefaultValueFactory = _ => "480p" };
         shape.AcceptOnlyFromAmong("480p", "720p", "tiny");
         var layers = new Option<int>("--layers") { Description = "Blocks to build and time; the full depth is extrapolated per layer.", DefaultValueFactory = _ => 2 };
-        var steps = new Option<int>("--steps") { Description = "Forwards timed per method (the first, k-means from scratch, is reported apart).", DefaultValueFactory = _ => 4 };
-        var topP = new Option<double>("--top-p") { Description = "SVG2 top-p (the attention mass each query cluster keeps).", DefaultValueFactory = _ => 0.9 };
+        var steps = new Option<int>("--steps") { Description = "Forwards timed per method, at least 2 (the first, k-means from scratch, is reported apart).", DefaultValueFactory = _ => 4 };
+        var topP = new Option<double>("--top-p") { Description = "SVG2 top-p (the attention mass each query cluster keeps); ignored with --density.", DefaultValueFactory = _ => 0.9 };
+        var density = new Option<double?>("--density") { Description = "Aim SVG2 at this density: each layer's first sparse call searches the top-p that reaches it, and later calls keep that top-p (the density reached is reported)." };
         var queryClusters = new Option<int>("--query-clusters") { Description = "SVG2 query clusters per head.", DefaultValueFactory = _ => 300 };
         var keyClusters = new Option<int>("--key-clusters") { Description = "SVG2 key clusters per head.", DefaultValueFactory = _ => 1000 };
         var dtype = new Option<string>("--dtype") { Description = "Weight dtype: bf16 or fp32.", DefaultValueFactory = _ => "bf16" };
         dtype.AcceptOnlyFromAmong("bf16", "fp32");
+        var numerics = new Option<string?>("--numerics") { Description = "reference (the public code under autocast: float32 residual stream) or fast (residual stream in the weights' dtype, fused kernels). Default: fast; reference for conformance runs." };
+        numerics.AcceptOnlyFromAmong("reference", "fast");
         var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)." };
         var report = new Option<string?>("--report") { Description = "Append the results as markdown to this file." };
         var weights = new Option<string?>("--weights") { Description = "Conformance: checkpoint to load (file or folder).", Hidden = true };
         var inputs = new Option<string?>("--inputs") { Description = "Conformance: safetensors with latents, timesteps, context (and clip_fea, y).", Hidden = true };
         var output = new Option<string?>("--out") { Description = "Conformance: safetensors to write block.{i} and output to.", Hidden = true };
 
-        var density = new Option<double?>("--density") { Description = "Aim SVG2 at this density instead of a top-p: random weights give nearly uniform attention, where the mass a cluster set holds tracks its share of keys, so top-p is set to the density (the density reached is reported)." };
-        var command = new Command("bench-model", "Time Wan 2.1 transformer steps with dense attention and with SVG2, and project the full model and sampling schedule.");
-        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, device, report, weights, inputs, output })
+        var command = new Command("bench-model", "Time Wan 2.1 transformer steps with dense attention and with SVG2, split them into op classes, and project the full model and sampling schedule.");
+        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, numerics, device, report, weights, inputs, output })
             command.Options.Add(option);
 
-        command.SetAction(parse =>
+        command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var config = WanConfig.Named(parse.GetValue(model)!) with { Layers = parse.GetValue(layers) };
+            int layerCount = parse.GetValue(layers), stepCount = parse.GetValue(steps);
+            if (layerCount < 1) throw new ArgumentException($"--layers must be at least 1; got {layerCount}.");
+            var config = WanConfig.Named(parse.GetValue(model)!) with { Layers = layerCount };
             var scalarType = parse.GetValue(dtype) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
             var target = new Device(parse.GetValue(device) ?? (cuda.is_available() ? "cuda" : "cpu"));
+            var numericsName = parse.GetValue(numerics);
             if (parse.GetValue(weights) is { } weightPath)
             {
-                RunConformance(config, scalarType, target, weightPath,
+                RunConformance(config, scalarType, target, numericsName == "fast" ? WanNumerics.Fast : WanNumerics.Reference, weightPath,
                     parse.GetValue(inputs) ?? throw new ArgumentException("--weights needs --inputs."),
                     parse.GetValue(output) ?? throw new ArgumentException("--weights needs --out."));
                 return 0;
             }
+            if (stepCount < 2) throw new ArgumentException($"--steps must be at least 2 (the first forward is timed apart); got {stepCount}.");
             var options = new Svg2Options
             {
                 TopP = parse.GetValue(topP), QueryClusters = parse.GetValue(queryClusters), KeyClusters = parse.GetValue(keyClusters),
             };
             if (parse.GetValue(density) is { } aim)
-                options = options with { TopP = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
-            var text = RunBenchmark(parse.GetValue(model)!, parse.GetValue(shape)!, config, scalarType, target, parse.GetValue(steps), options);
+                options = options with { TargetDensity = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
+            options.Validate();
+            var run = new ModelRun(parse.GetValue(model)!, parse.GetValue(shape)!, config, scalarType, target,
+                numericsName == "reference" ? WanNumerics.Reference : WanNumerics.Fast, stepCount, options);
+            var text = RunBenchmark(run);
             Console.Write(text);
             if (parse.GetValue(report) is { } reportPath) File.AppendAllText(reportPath, text);
             return 0;
-        });
+        }));
         return command;
     }
+
+    sealed record ModelRun(string ModelName, string Shape, WanConfig Config, ScalarType Dtype, Device Device, WanNumerics Numerics, int Steps, Svg2Options Options);
 
     static (long Frames, long Height, long Width) LatentSize(string shape) => shape switch
     {
@@ -88,14 +106,15 @@ public static class BenchModelCommand
         _ => (2, 8, 8),
     };
 
-    static string RunBenchmark(string modelName, string shape, WanConfig config, ScalarType dtype, Device device, int steps, Svg2Options options)
+    static string RunBenchmark(ModelRun run)
     {
-        int fullLayers = WanConfig.Named(modelName).Layers;
-        var (frames, height, width) = LatentSize(shape);
+        var (config, device) = (run.Config, run.Device);
+        int fullLayers = WanConfig.Named(run.ModelName).Layers;
+        var (frames, height, width) = LatentSize(run.Shape);
         long memoryBefore = DeviceMemory.UsedBytes(device);
 
         manual_seed(1234);
-        using var wan = new WanModel(config, device, dtype);
+        using var wan = new WanModel(config, device, run.Dtype) { Numerics = run.Numerics };
         // Inputs are drawn on the CPU (seeded the same on every device) and moved.
         var generator = new Generator(99);
         Tensor Normal(params long[] shape) => randn(shape, generator: generator).to(device);
@@ -107,51 +126,42 @@ public static class BenchModelCommand
             config.ModelType == WanModelType.ImageToVideo ? Normal(1, config.InDim - 16, frames, height, width) : null);
         var grid = wan.GridFor(frames, height, width);
 
-        // One untimed forward loads kernels and libraries so that neither method pays for it.
+        // One untimed forward compiles kernels and loads libraries so that neither method pays for it.
         wan.Forward(inputs).Dispose();
-        var dense = WanForwardBenchmark.Measure("dense (SDPA)", wan, inputs, DenseAttentionProcessor.Instance, steps);
+        var dense = WanForwardBenchmark.Measure("dense (SDPA)", wan, inputs, DenseAttentionProcessor.Instance, run.Steps);
         long memoryDense = DeviceMemory.UsedBytes(device);
+
         using var state = new Svg2ModelState(config.Layers);
         // The CUDA kernels take bf16/fp16 CUDA tensors; float32 weights or the CPU use the portable reference.
-        var attention = new Svg2Attention(options, device.type == DeviceType.CUDA && dtype != ScalarType.Float32 ? new CudaBackend() : null);
+        using var backend = device.type == DeviceType.CUDA && run.Dtype != ScalarType.Float32 ? new CudaBackend() : null;
+        var attention = new Svg2Attention(run.Options, backend);
         // Compiling the kernels (NVRTC, once per process) must not land in the first forward, which the
         // projection scales by the layer count as the k-means initialisation of every layer.
-        if (attention.Backend is CudaBackend && TensorChecks.IsSupportedHeadDim(config.HeadDim))
-            KernelLibrary.For(CudaDevice.Get(Math.Max(0, (int)device.index)), dtype, config.HeadDim);
+        if (backend is not null && TensorChecks.IsSupportedHeadDim(config.HeadDim))
+            KernelLibrary.For(CudaDevice.Get(Math.Max(0, (int)device.index)), run.Dtype, config.HeadDim);
         var svg2 = new Svg2AttentionProcessor(attention, state, DenseWarmupPolicy.None);
-        var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, steps, svg2);
+        var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, run.Steps, svg2);
         long memorySparse = DeviceMemory.UsedBytes(device);
 
-        double denseFull = dense.ProjectedForwardMs(fullLayers);
-        double sparseFull = sparse.ProjectedForwardMs(fullLayers);
-        double sparseFirstFull = sparse.ProjectedFirstForwardMs(fullLayers);
-        double denseVideo = ReferenceSteps * GuidancePasses * denseFull;
-        double sparseVideo = ReferenceDenseSteps * GuidancePasses * denseFull + sparseFirstFull
-            + ((ReferenceSteps - ReferenceDenseSteps) * GuidancePasses - 1) * sparseFull;
+        double? standaloneMs = device.type == DeviceType.CUDA
+            ? OperatorInModelComparison.StandaloneMs(wan, inputs, svg2, run.Steps, StandaloneIterations)
+            : null;
+        var kernels = device.type == DeviceType.CUDA && wan.BlockKernels is CudaWanBlockKernels
+            ? TransformerKernelBenchmark.Measure(device, run.Dtype, config.Heads, config.HeadDim, grid.Tokens, KernelIterations)
+            : null;
+        var peaks = device.type == DeviceType.CUDA ? DevicePeaks.For(CudaDevice.Get(Math.Max(0, (int)device.index)).Name) : null;
 
-        var inv = CultureInfo.InvariantCulture;
-        var text = new StringBuilder();
-        text.AppendLine(inv, $"### bench-model: Wan {modelName}, {shape} (latent {frames}x{height}x{width}, {grid.Tokens} tokens), {dtype}, {device.type}");
-        text.AppendLine();
-        text.AppendLine(inv, $"Measured with {config.Layers} of {fullLayers} layers at full width, {steps} forwards per method (batch 1, one guidance pass); SVG2 with {options.QueryClusters}/{options.KeyClusters} clusters, top-p {options.TopP}, no dense warm-up, {attention.Backend.Name} backend.");
-        text.AppendLine();
-        text.AppendLine("| method | first forward (ms) | forward (ms) | attention (ms) | attention share | per block (ms) | outside blocks (ms) | density | full-depth forward (ms) | device memory in use after (GiB) |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var (timing, memory) in new[] { (dense, memoryDense), (sparse, memorySparse) })
-            text.AppendLine(inv, $"| {timing.Method} | {timing.FirstForwardMs:F1} | {timing.ForwardMs:F1} | {timing.AttentionMs:F1} | {timing.AttentionShare:P1} | {timing.BlockMs:F2} | {timing.OutsideBlocksMs:F1} | {(timing.MeanDensity is { } d ? d.ToString("P1", inv) : "1 (dense)")} | {timing.ProjectedForwardMs(fullLayers):F1} | {Gib(memory, memoryBefore)} |");
-        text.AppendLine();
-        text.AppendLine(inv, $"Per-step speedup of the transformer (full depth, steady state): {denseFull / sparseFull:F2}x.");
-        text.AppendLine(inv, $"Projected video ({ReferenceSteps} steps, first {ReferenceDenseSteps} dense, {GuidancePasses} guidance passes): dense {denseVideo / 1000:F1} s, SVG2 {sparseVideo / 1000:F1} s, end-to-end transformer speedup {denseVideo / sparseVideo:F2}x.");
-        text.AppendLine("Device memory is the driver's used memory minus the figure before the model was built; the caching allocator keeps what it reserved, so the SVG2 row is the larger of both peaks.");
-        text.AppendLine();
-        return text.ToString();
+        return new ModelBenchmarkReport(run.ModelName, run.Shape, (frames, height, width), grid.Tokens, config, fullLayers, run.Dtype, device, run.Numerics,
+            wan.BlockKernels.Name, wan.BlockKernelsFallbackReason, run.Options, attention.Backend.Name, run.Steps,
+            [(dense, Gib(memoryDense, memoryBefore)), (sparse, Gib(memorySparse, memoryBefore))], standaloneMs, kernels, peaks,
+            new ReferenceSchedule(ReferenceSteps, ReferenceDenseSteps, GuidancePasses)).Render();
     }
 
     static string Gib(long used, long before) => used < 0 || before < 0 ? "n/a" : ((used - before) / (double)(1L << 30)).ToString("F2", CultureInfo.InvariantCulture);
 
-    static void RunConformance(WanConfig config, ScalarType dtype, Device device, string weights, string inputsPath, string outputPath)
+    static void RunConformance(WanConfig config, ScalarType dtype, Device device, WanNumerics numerics, string weights, string inputsPath, string outputPath)
     {
-        using var wan = new WanModel(config, device, dtype);
+        using var wan = new WanModel(config, device, dtype) { Numerics = numerics };
         WanCheckpoint.Load(wan, weights);
         using var file = SafeTensorsFile.Open(inputsPath);
         Tensor? Optional(string name) => file.Contains(name) ? file.Read(name).to(device) : null;
@@ -162,7 +172,7 @@ public static class BenchModelCommand
             results.Add(new($"block.{layer}", x.to(ScalarType.Float32, CPU).DetachFromDisposeScope())));
         results.Add(new("output", output.to(ScalarType.Float32, CPU)));
         SafeTensorsWriter.Write(outputPath, results);
-        Console.WriteLine($"Wrote {results.Count} tensors to {outputPath}.");
+        Console.WriteLine($"Wrote {results.Count} tensors to {outputPath} ({numerics.ToString().ToLowerInvariant()} numerics, {wan.BlockKernels.Name} block kernels).");
     }
 
     /// <summary>The CUDA driver's view of device memory (TorchSharp exposes no allocator statistics).</summary>

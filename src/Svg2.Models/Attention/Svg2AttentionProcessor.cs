@@ -34,6 +34,12 @@ public sealed class Svg2AttentionProcessor : ISelfAttentionProcessor
     /// <summary>The warm-up policy.</summary>
     public DenseWarmupPolicy Policy { get; }
 
+    /// <summary>The sparse operator every sparse call runs.</summary>
+    public Svg2Attention Attention => _attention;
+
+    /// <summary>The centroid caches (and chosen top-p values) per layer and pass.</summary>
+    public Svg2ModelState State => _state;
+
     /// <summary>
     /// Called after every call with its mode and, for sparse calls, the operator's result for each guidance
     /// pass of the batch (valid only during the callback). For statistics; reading densities synchronises.

@@ -1,5 +1,6 @@
-using Svg2.Attention;
+using System.Diagnostics;
 using Svg2.Models.Attention;
+using Svg2.Models.Profiling;
 using Svg2.Models.Wan;
 using static TorchSharp.torch;
 
@@ -8,14 +9,14 @@ namespace Svg2.Models.Benchmarking;
 /// <summary>
 /// Times transformer forwards of a Wan model with one self-attention processor: forward i runs as
 /// denoising step i, so an SVG2 processor initialises its centroids in the first forward and
-/// warm-starts them afterwards. Per-block and attention times come from device synchronisation at
-/// block and attention boundaries.
+/// warm-starts them afterwards. Op classes and blocks are split by device events (no host
+/// synchronisation inside a forward), so the device runs as it would in a sampling loop.
 /// </summary>
 public static class WanForwardBenchmark
 {
     /// <summary>Runs <paramref name="forwards"/> forwards (at least 2) and summarises them.</summary>
     /// <param name="method">Name for reports.</param>
-    /// <param name="model">The model; its processor is restored afterwards.</param>
+    /// <param name="model">The model; its processor and profiler are restored afterwards.</param>
     /// <param name="inputs">Inputs of every forward.</param>
     /// <param name="processor">The attention method to time.</param>
     /// <param name="forwards">Forwards to run; forward i is step i.</param>
@@ -24,59 +25,45 @@ public static class WanForwardBenchmark
         Svg2AttentionProcessor? svg2 = null)
     {
         if (forwards < 2) throw new ArgumentException($"At least 2 forwards are needed (the first is timed apart); got {forwards}.");
-        var clock = new DeviceClock(model.Device);
-        var timed = new TimedProcessor(processor, clock);
-        var densities = new List<double>();
+        using var timeline = new DeviceTimeline(model.Device);
+        var profiler = new OpClassProfiler(timeline);
+        // Densities stay on the device until the forward has ended: reading one inside would stall the queue.
+        var densities = new List<Tensor>();
         if (svg2 is not null)
-            svg2.Observer = (_, _, results) => densities.AddRange(results.SelectMany(r => r.DensityPerHead()));
-        var previous = model.SelfAttentionProcessor;
-        model.SelfAttentionProcessor = timed;
+            svg2.Observer = (_, _, results) => densities.AddRange(results.Select(r => r.Density.clone().DetachFromDisposeScope()));
+        var (previousProcessor, previousProfiler) = (model.SelfAttentionProcessor, model.Profiler);
+        model.SelfAttentionProcessor = processor;
+        model.Profiler = profiler;
         try
         {
-            double first = 0, total = 0, attention = 0;
-            var blockSpans = new List<double>();
+            double first = 0;
+            var later = new List<(ForwardProfile Profile, double HostMs)>();
+            var laterDensities = new List<double>();
             for (int step = 0; step < forwards; step++)
             {
-                timed.AttentionMs = 0;
-                var spans = new List<double>();
-                double start = clock.NowMs();
-                double blockStart = start;
-                using var output = model.Forward(inputs, new ForwardContext(step), (_, _) =>
+                profiler.Begin();
+                var host = Stopwatch.StartNew();
+                using (model.Forward(inputs, new ForwardContext(step)))
                 {
-                    double now = clock.NowMs();
-                    spans.Add(now - blockStart);
-                    blockStart = now;
-                });
-                double elapsed = clock.NowMs() - start;
-                if (step == 0) { first = elapsed; continue; }
-                total += elapsed;
-                attention += timed.AttentionMs;
-                // The first block's span also holds the embeddings; it stands in only when it is the only block.
-                blockSpans.AddRange(spans.Count > 1 ? spans.Skip(1) : spans);
+                    double hostMs = host.Elapsed.TotalMilliseconds;
+                    var profile = profiler.End();
+                    if (step == 0) first = profile.TotalMs;
+                    else later.Add((profile, hostMs));
+                }
+                if (step > 0) laterDensities.AddRange(densities.SelectMany(d => d.cpu().reshape(-1).data<double>().ToArray()));
+                foreach (var d in densities) d.Dispose();
+                densities.Clear();
             }
-            int later = forwards - 1;
-            double forward = total / later;
-            double perBlock = blockSpans.Average();
-            return new ForwardTiming(method, model.Config.Layers, first, forward, attention / later, perBlock, forward - perBlock * model.Config.Layers,
-                densities.Count > 0 ? densities.Average() : null);
+            var classMs = Enum.GetValues<WanOpClass>().ToDictionary(c => c, c => later.Average(l => l.Profile.ClassMs[c]));
+            return new ForwardTiming(method, model.Config.Layers, first, later.Average(l => l.Profile.TotalMs), classMs,
+                later.SelectMany(l => l.Profile.BlockMs).Average(), later.Average(l => l.HostMs),
+                laterDensities.Count > 0 ? laterDensities.Average() : null);
         }
         finally
         {
-            model.SelfAttentionProcessor = previous;
+            model.SelfAttentionProcessor = previousProcessor;
+            model.Profiler = previousProfiler;
             if (svg2 is not null) svg2.Observer = null;
-        }
-    }
-
-    sealed class TimedProcessor(ISelfAttentionProcessor inner, DeviceClock clock) : ISelfAttentionProcessor
-    {
-        public double AttentionMs { get; set; }
-
-        public Tensor Process(AttentionCall call)
-        {
-            double start = clock.NowMs();
-            var output = inner.Process(call);
-            AttentionMs += clock.NowMs() - start;
-            return output;
         }
     }
 }

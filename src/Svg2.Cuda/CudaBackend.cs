@@ -1,5 +1,6 @@
 using TorchSharp;
 using Svg2.Algorithm;
+using Svg2.Attention;
 using Svg2.Backends;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
@@ -15,11 +16,80 @@ namespace Svg2.Cuda;
 /// <remarks>
 /// Supports CUDA tensors of bfloat16 or float16 with head dimension 64 or 128, contiguous [G, N, D];
 /// anything else is rejected by <see cref="Supports"/> and by a clear <see cref="ArgumentException"/>.
+/// <para>
+/// Whole calls of <see cref="Svg2Attention"/> run fused (<see cref="IFusedSvg2Backend"/>): the
+/// backend keeps one <see cref="CudaSvg2Pipeline"/> per call shape, shared by every layer and
+/// operator using this instance (about 225 MiB at Wan 720p; the per-layer state is only the centroid
+/// caches in <see cref="Svg2LayerState"/>). The cached pipelines live until
+/// <see cref="ReleasePipelines"/> or <see cref="Dispose"/>; use one backend per model, and dispose
+/// it when the model is done. The stage methods hold no state.
+/// </para>
 /// </remarks>
-public sealed class CudaBackend : ISvg2Backend
+public sealed class CudaBackend : ISvg2Backend, IFusedSvg2Backend, IDisposable
 {
+    readonly Dictionary<FusedShape, CudaSvg2Pipeline> _pipelines = [];
+    readonly Lock _gate = new();
+    bool _disposed;
+
     /// <inheritdoc/>
     public string Name => "cuda";
+
+    /// <inheritdoc/>
+    public bool CanFuse(Tensor q, Tensor k, Tensor v, TextTokens? text, out string? reason)
+    {
+        if (!Supports(q, k, v, out reason)) return false;
+        if (q.shape[1] != k.shape[1])
+            reason = $"the fused pipeline runs self-attention, with as many query as key rows (got {q.shape[1]} and {k.shape[1]}).";
+        return reason is null;
+    }
+
+    /// <summary>
+    /// The cached pipeline for <paramref name="shape"/>, made on first use. Owned by this backend:
+    /// callers must not dispose it, and must not interleave calls on it from several threads.
+    /// </summary>
+    public CudaSvg2Pipeline PipelineFor(FusedShape shape)
+    {
+        if (shape.DeviceType != DeviceType.CUDA) throw new ArgumentException($"The CUDA pipeline needs a CUDA device; got {shape.Device}.", nameof(shape));
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_pipelines.TryGetValue(shape, out var pipeline))
+            {
+                pipeline = new CudaSvg2Pipeline(shape.Groups, shape.Tokens, shape.Tokens, shape.HeadDim, shape.QueryClusters, shape.KeyClusters,
+                    shape.DType, shape.Device, shape.Text);
+                _pipelines.Add(shape, pipeline);
+            }
+            return pipeline;
+        }
+    }
+
+    IFusedSvg2Pipeline IFusedSvg2Backend.PipelineFor(FusedShape shape) => PipelineFor(shape);
+
+    /// <summary>Pipelines cached now (one per call shape seen).</summary>
+    public int CachedPipelines
+    {
+        get { lock (_gate) return _pipelines.Count; }
+    }
+
+    /// <summary>
+    /// Frees the cached pipelines (for example between videos of another resolution); later calls
+    /// make them again. Work already enqueued on them is ordered before the frees by the stream.
+    /// </summary>
+    public void ReleasePipelines()
+    {
+        lock (_gate)
+        {
+            foreach (var pipeline in _pipelines.Values) pipeline.Dispose();
+            _pipelines.Clear();
+        }
+    }
+
+    /// <summary>Frees the cached pipelines; the backend cannot fuse calls afterwards.</summary>
+    public void Dispose()
+    {
+        lock (_gate) _disposed = true;
+        ReleasePipelines();
+    }
 
     /// <inheritdoc/>
     public bool Supports(Tensor q, Tensor k, Tensor v, out string? reason)

@@ -1,8 +1,10 @@
 using TorchSharp;
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Backends;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
+using Svg2.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda;
@@ -24,13 +26,24 @@ namespace Svg2.Cuda;
 /// text blocks after the video clusters (<see cref="TextBlocks"/>); their parts never change, so they
 /// are written once here, and the kernels write only the video parts of them.
 /// </para>
+/// <para>
+/// The buffers belong to the pipeline, not to any dispose scope active when it is made: dispose the
+/// pipeline (or the <see cref="CudaBackend"/> that caches it) to free them. <see cref="Output"/> is
+/// allocated on first use, so a pipeline that attends into callers' tensors (as
+/// <see cref="Svg2Attention"/> does) never holds one.
+/// </para>
 /// </remarks>
-public sealed class CudaSvg2Pipeline : IDisposable
+public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 {
     readonly KernelLibrary _library;
     readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts;
     readonly AttentionWorkspace _workspace;
     readonly long _videoQueryRows, _videoKeyRows;
+    readonly long _groups, _queryTokens;
+    readonly int _headDim;
+    readonly ScalarType _dtype;
+    readonly Device _device;
+    Tensor? _output;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
     /// <param name="groups">G.</param>
@@ -53,6 +66,7 @@ public sealed class CudaSvg2Pipeline : IDisposable
             trailing.Validate(queryTokens);
         }
         _library = KernelLibrary.For(CudaDevice.Get(device.index < 0 ? 0 : device.index), dtype, headDim);
+        (_groups, _queryTokens, _headDim, _dtype, _device) = (groups, queryTokens, headDim, dtype, device);
         QueryClusters = queryClusters;
         KeyClusters = keyClusters;
         Text = text;
@@ -74,9 +88,16 @@ public sealed class CudaSvg2Pipeline : IDisposable
             TextBlocks.WriteLayout(KeyLayout, rows);
             TextBlocks.WriteMask(BlockMask, queryClusters, keyClusters);
         }
-        Output = empty([groups, queryTokens, headDim], dtype, device);
         _workspace = new AttentionWorkspace(groups, queryClusters + textBlocks, keyClusters + textBlocks, device);
+        // A pipeline made inside a dispose scope (a model's forward) outlives it: it owns its buffers.
+        foreach (var buffer in Buffers()) buffer.DetachFromDisposeScope();
     }
+
+    /// <summary>Every buffer the pipeline owns, <see cref="Output"/> excluded.</summary>
+    IEnumerable<Tensor> Buffers() =>
+        [_queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
+         QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
+         _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart];
 
     static ClusterLayout AllocateLayout(long groups, long tokens, int clusters, Device device) =>
         new(empty([groups, tokens], ScalarType.Int64, device), empty([groups, clusters], ScalarType.Int64, device),
@@ -100,8 +121,20 @@ public sealed class CudaSvg2Pipeline : IDisposable
     /// <summary>[G, QC, KC] the selection of the last call; [G, QC + 2, KC + 2] with the text blocks.</summary>
     public Tensor BlockMask { get; }
 
-    /// <summary>[G, Nq, D] the attention output of the last call, original token order.</summary>
-    public Tensor Output { get; }
+    /// <summary>
+    /// [G, Nq, D] the output of the last <see cref="EnqueueAttention(Tensor, Tensor, Tensor, double, IntPtr)"/>,
+    /// original token order; allocated on first use and overwritten by every such call.
+    /// </summary>
+    public Tensor Output => _output ??= empty([_groups, _queryTokens, _headDim], _dtype, _device).DetachFromDisposeScope();
+
+    /// <summary>[G, Sv] int64 query cluster of every video row, from the last k-means iteration on q (overwritten by the next).</summary>
+    public Tensor VideoQueryLabels => _queryLabels;
+
+    /// <summary>[G, Sv] int64 key cluster of every video row, from the last k-means iteration on k (overwritten by the next).</summary>
+    public Tensor VideoKeyLabels => _keyLabels;
+
+    /// <summary>The shape the pipeline was sized for (self-attention: as many query as key rows).</summary>
+    public FusedShape Shape => new(_groups, _queryTokens, _headDim, QueryClusters, KeyClusters, _dtype, DeviceType.CUDA, _library.Device.Ordinal, Text);
 
     /// <summary>[G, QC] selected key tokens per query cluster of the last call.</summary>
     public Tensor SelectedKeys => _workspace.SelectedKeys;
@@ -158,7 +191,53 @@ public sealed class CudaSvg2Pipeline : IDisposable
 
     /// <summary>Enqueues the sparse attention into <see cref="Output"/>.</summary>
     public void EnqueueAttention(Tensor q, Tensor k, Tensor v, double scale, IntPtr stream = default) =>
-        SparseAttentionKernels.EnqueueAttention(_library, q, k, v, Output, QueryLayout, KeyLayout, _workspace, scale, stream);
+        EnqueueAttention(q, k, v, Output, scale, stream);
+
+    /// <summary>
+    /// Enqueues the sparse attention into <paramref name="output"/> [G, Nq, D] (contiguous, the dtype of q):
+    /// for callers whose output must outlive the next call of a shared pipeline.
+    /// </summary>
+    public void EnqueueAttention(Tensor q, Tensor k, Tensor v, Tensor output, double scale, IntPtr stream = default)
+    {
+        TensorChecks.Require(output, _dtype, nameof(output));
+        TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
+        SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, stream);
+    }
+
+    /// <summary>
+    /// New tensors with the labels of every row and the block mask of the last call: the video labels
+    /// and mask, with the text blocks appended by <see cref="TextBlocks.Append"/> when the pipeline has text.
+    /// </summary>
+    public BlockSparsity CopySparsity()
+    {
+        if (Text is not { } text) return new BlockSparsity(_queryLabels.clone(), _keyLabels.clone(), BlockMask.clone());
+        using var videoMask = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters);
+        return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
+    }
+
+    void IFusedSvg2Pipeline.ClusterQueries(Tensor q, Tensor queryCentroids, int iterations)
+    {
+        RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
+        EnqueueQueryKMeans(q, queryCentroids, iterations);
+    }
+
+    void IFusedSvg2Pipeline.ClusterKeys(Tensor k, Tensor keyCentroids, int iterations)
+    {
+        RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
+        EnqueueKeyKMeans(k, keyCentroids, iterations);
+    }
+
+    void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
+
+    void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
+
+    /// <summary>The scratch buffers are sized for this pipeline's cluster counts: centroids of another count must not reach the kernels.</summary>
+    void RequireCentroids(Tensor centroids, int clusters, string name, int iterations)
+    {
+        TensorChecks.Require(centroids, _dtype, name);
+        TensorChecks.RequireShape(centroids, name, _groups, clusters, _headDim);
+        if (iterations < 1) throw new ArgumentException($"k-means needs at least 1 iteration (got {iterations}).", nameof(iterations));
+    }
 
     /// <summary>Enqueues a whole steady-state call.</summary>
     public void Enqueue(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int iterations, SelectionRule rule, IntPtr stream = default)
@@ -185,17 +264,14 @@ public sealed class CudaSvg2Pipeline : IDisposable
         (QueryLayout.Sizes.to(ScalarType.Float64) * _workspace.SelectedKeys.to(ScalarType.Float64)).sum();
 
     /// <summary>Device memory of the pipeline's own buffers (output excluded), in bytes.</summary>
-    public long BufferBytes =>
-        new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
-                QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
-                _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart }
-            .Sum(t => t.numel() * t.ElementSize);
+    public long BufferBytes => Buffers().Sum(t => t.numel() * t.ElementSize);
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask, Output })
+        foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask })
             tensor.Dispose();
+        _output?.Dispose();
         QueryLayout.Dispose();
         KeyLayout.Dispose();
         _workspace.Dispose();

@@ -32,6 +32,13 @@ public sealed class Svg2Attention
     /// <summary>
     /// Runs one sparse attention call. Each batch element and head is an independent problem.
     /// </summary>
+    /// <remarks>
+    /// When the backend can fuse the call (<see cref="IFusedSvg2Backend"/>) and no quality statistics
+    /// are requested, the call runs through the backend's shared pipeline for its shape; otherwise
+    /// stage by stage through <see cref="ISvg2Backend"/>. Both give the same selection and output.
+    /// With <see cref="Svg2Options.TargetDensity"/> set, the layer's first sparse call searches its
+    /// top-p and reads densities back to the host to do so; later calls do not synchronise.
+    /// </remarks>
     /// <param name="q">[B, H, S, D] after QK-norm and rotary embedding.</param>
     /// <param name="k">[B, H, S, D].</param>
     /// <param name="v">[B, H, S, D].</param>
@@ -43,27 +50,124 @@ public sealed class Svg2Attention
         bool withQualityStatistics = false, long? qualitySampleRows = null)
     {
         AttentionInputs.Validate(q, k, v);
-        long batch = q.shape[0], heads = q.shape[1], sequence = q.shape[2];
+        text?.Validate(q.shape[2]);
         using var scope = NewDisposeScope();
-        using var clustering = Cluster(q, k, state, text);
-        var sparsity = Select(clustering, Options.SelectionRule);
         var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
-        var output = Attend(qg, kg, vg, sparsity);
-        var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
-        var result = new Svg2Result(output.reshape(batch, heads, sequence, v.shape[3]), sparsity.Density().reshape(batch, heads), sparsity,
-            clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality);
+        var call = !withQualityStatistics && FusedPipelineFor(qg, kg, vg, text) is { } pipeline
+            ? ForwardFused(pipeline, qg, kg, vg, state)
+            : ForwardStaged(q, k, qg, kg, vg, state, text, withQualityStatistics, qualitySampleRows);
+        var result = call with
+        {
+            Output = call.Output.reshape(q.shape[0], q.shape[1], q.shape[2], v.shape[3]),
+            Density = call.Density.reshape(q.shape[0], q.shape[1]),
+        };
         result.Output.MoveToOuterDisposeScope();
         result.Density.MoveToOuterDisposeScope();
-        sparsity.MoveToOuterDisposeScope();
+        result.Sparsity.MoveToOuterDisposeScope();
         return result;
     }
 
+    /// <summary>The staged call; Output [G, S, D] and Density [G].</summary>
+    Svg2Result ForwardStaged(Tensor q, Tensor k, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state, TextTokens? text,
+        bool withQualityStatistics, long? qualitySampleRows)
+    {
+        using var clustering = Cluster(q, k, state, text);
+        var rule = SelectionRuleFor(state, candidate =>
+        {
+            using var trial = Select(clustering, candidate);
+            return Methods.DensitySearch.MeanDensity(trial);
+        });
+        var sparsity = Select(clustering, rule);
+        var output = Attend(qg, kg, vg, sparsity);
+        var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
+        return new Svg2Result(output, sparsity.Density(), sparsity, clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality, rule.TopP);
+    }
+
+    /// <summary>
+    /// The fused call: k-means from the layer's centroids (copies, updated in place by the pipeline,
+    /// then adopted by the state), selection and plan, and the attention into a new output tensor (not
+    /// the pipeline's buffers, which the next layer overwrites). Output [G, S, D] and Density [G].
+    /// </summary>
+    Svg2Result ForwardFused(IFusedSvg2Pipeline pipeline, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state)
+    {
+        var (queryCentroids, keyCentroids, iterations) = ClusterFused(pipeline, qg, kg, state);
+        var rule = SelectionRuleFor(state, candidate =>
+        {
+            pipeline.Select(queryCentroids, keyCentroids, candidate);
+            using var density = pipeline.Density();
+            using var mean = density.mean();
+            return mean.cpu().item<double>();
+        });
+        pipeline.Select(queryCentroids, keyCentroids, rule);
+        var output = empty_like(qg);
+        pipeline.Attend(qg, kg, vg, output);
+        state.Adopt(queryCentroids, keyCentroids);
+        var shape = pipeline.Shape;
+        return new Svg2Result(output, pipeline.Density(), pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, iterations, null, rule.TopP);
+    }
+
+    /// <summary>
+    /// Fused k-means on q and k from the layer's centroids (or a seeded random start): returns the
+    /// updated centroids, which the caller hands to the state.
+    /// </summary>
+    (Tensor Query, Tensor Key, int Iterations) ClusterFused(IFusedSvg2Pipeline pipeline, Tensor qg, Tensor kg, Svg2LayerState state)
+    {
+        var shape = pipeline.Shape;
+        long videoRows = shape.Tokens - (shape.Text?.Count ?? 0);
+        var start = StartingCentroids(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), state, shape.QueryClusters, shape.KeyClusters);
+        // Copies: the pipeline updates centroids in place, and a warm start may be the state's own tensor.
+        var (query, key) = (start.Query.clone(), start.Key.clone());
+        pipeline.ClusterQueries(qg, query, start.Iterations);
+        pipeline.ClusterKeys(kg, key, start.Iterations);
+        return (query, key, start.Iterations);
+    }
+
+    /// <summary>
+    /// The pipeline of the backend for this call, or null when the backend cannot fuse it (then the
+    /// staged path runs).
+    /// </summary>
+    IFusedSvg2Pipeline? FusedPipelineFor(Tensor qg, Tensor kg, Tensor vg, TextTokens? text)
+    {
+        if (Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
+        var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
+        return fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
+    }
+
+    /// <summary>
+    /// The selection rule of a call: the configured one, or with a target density the layer's chosen
+    /// top-p, searched on its first call by bisection over <paramref name="meanDensityUnder"/> (which
+    /// reruns only the selection and reads its mean density back to the host).
+    /// </summary>
+    SelectionRule SelectionRuleFor(Svg2LayerState state, Func<SelectionRule, double> meanDensityUnder)
+    {
+        if (Options.TargetDensity is not { } target) return Options.SelectionRule;
+        var rule = Options.SelectionRule with { MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(Options.MinKeyClusterRatio, target) };
+        state.ChosenTopP ??= Methods.DensitySearch.Bisect(topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, target, TopPSearchSteps).Parameter;
+        return rule with { TopP = state.ChosenTopP.Value };
+    }
+
+    /// <summary>Bisection steps at most when a layer searches its top-p (2^-30 is far below any density step).</summary>
+    const int TopPSearchSteps = 30;
+
     /// <summary>
     /// Runs only the clustering of a call and updates the layer's cache: what the reference does in
-    /// dense warm-up calls when "zero-step k-means init" is on. The labels are discarded.
+    /// dense warm-up calls when "zero-step k-means init" is on. The labels are discarded. Runs fused
+    /// when the backend can (see <see cref="Forward"/>).
     /// </summary>
-    public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null) =>
+    public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
+    {
+        AttentionInputs.Validate(q, k, k);
+        text?.Validate(q.shape[2]);
+        using var scope = NewDisposeScope();
+        var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
+        if (FusedPipelineFor(qg, kg, kg, text) is { } pipeline)
+        {
+            var (query, key, _) = ClusterFused(pipeline, qg, kg, state);
+            state.Adopt(query, key);
+            return;
+        }
         Cluster(q, k, state, text).Dispose();
+    }
 
     /// <summary>
     /// The clustering stage of a call: k-means on the video rows of q and of k, warm-started from
@@ -84,18 +188,27 @@ public sealed class Svg2Attention
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(videoRows);
         var queryPoints = qg.narrow(1, 0, videoRows);
         var keyPoints = kg.narrow(1, 0, videoRows);
-        var queryStart = state.QueryWarmStart(queryPoints, queryClusters);
-        var keyStart = state.KeyWarmStart(keyPoints, keyClusters);
-        bool warm = queryStart is not null && keyStart is not null;
-        int iterations = warm ? Options.StepIterations : Options.InitIterations;
-        queryStart = warm ? queryStart : KMeans.RandomInitialCentroids(queryPoints, queryClusters, Options.Seed);
-        keyStart = warm ? keyStart : KMeans.RandomInitialCentroids(keyPoints, keyClusters, Options.Seed + 1);
-        var query = Backend.KMeans(queryPoints, queryStart!, iterations);
-        var key = Backend.KMeans(keyPoints, keyStart!, iterations);
+        var start = StartingCentroids(queryPoints, keyPoints, state, queryClusters, keyClusters);
+        var query = Backend.KMeans(queryPoints, start.Query, start.Iterations);
+        var key = Backend.KMeans(keyPoints, start.Key, start.Iterations);
         state.Store(query.Centroids, key.Centroids);
         query.MoveToOuterDisposeScope();
         key.MoveToOuterDisposeScope();
-        return new Svg2Clustering(query, key, queryClusters, keyClusters, iterations, text);
+        return new Svg2Clustering(query, key, queryClusters, keyClusters, start.Iterations, text);
+    }
+
+    /// <summary>
+    /// Where k-means starts: the state's centroids with <see cref="Svg2Options.StepIterations"/> when it
+    /// holds compatible ones for both q and k, else seeded random rows (Seed for q, Seed + 1 for k) with
+    /// <see cref="Svg2Options.InitIterations"/>. A warm start may be the state's own tensor: do not modify it.
+    /// </summary>
+    (Tensor Query, Tensor Key, int Iterations) StartingCentroids(Tensor queryPoints, Tensor keyPoints, Svg2LayerState state, int queryClusters, int keyClusters)
+    {
+        var queryStart = state.QueryWarmStart(queryPoints, queryClusters);
+        var keyStart = state.KeyWarmStart(keyPoints, keyClusters);
+        if (queryStart is not null && keyStart is not null) return (queryStart, keyStart, Options.StepIterations);
+        return (KMeans.RandomInitialCentroids(queryPoints, queryClusters, Options.Seed),
+                KMeans.RandomInitialCentroids(keyPoints, keyClusters, Options.Seed + 1), Options.InitIterations);
     }
 
     /// <summary>

@@ -20,12 +20,19 @@ public sealed class Svg2LayerState : IDisposable
     /// <summary>Calls that updated this state since the last reset.</summary>
     public int Calls { get; private set; }
 
+    /// <summary>
+    /// The top-p the layer's first sparse call chose to reach <see cref="Configuration.Svg2Options.TargetDensity"/>,
+    /// reused by every later call; null before that call, without a target, and after <see cref="Reset"/>.
+    /// </summary>
+    public double? ChosenTopP { get; internal set; }
+
     /// <summary>Forgets the centroids; the next call starts k-means from random centroids.</summary>
     public void Reset()
     {
         queryCentroids?.Dispose();
         keyCentroids?.Dispose();
         queryCentroids = keyCentroids = null;
+        ChosenTopP = null;
         Calls = 0;
     }
 
@@ -49,11 +56,16 @@ public sealed class Svg2LayerState : IDisposable
 
     internal Tensor? KeyWarmStart(Tensor points, int clusters) => WarmStart(keyCentroids, points, clusters);
 
-    /// <summary>Overwrites the cache with the centroids of the latest call.</summary>
-    internal void Store(Tensor newQueryCentroids, Tensor newKeyCentroids)
+    /// <summary>Overwrites the cache with copies of the centroids of the latest call.</summary>
+    internal void Store(Tensor newQueryCentroids, Tensor newKeyCentroids) =>
+        Adopt(newQueryCentroids.detach().clone(), newKeyCentroids.detach().clone());
+
+    /// <summary>
+    /// Overwrites the cache with the centroids of the latest call, taking ownership of the tensors
+    /// (they leave their dispose scope): for centroids the caller made for this purpose, so no copy.
+    /// </summary>
+    internal void Adopt(Tensor q, Tensor k)
     {
-        var q = newQueryCentroids.detach().clone();
-        var k = newKeyCentroids.detach().clone();
         q.DetachFromDisposeScope();
         k.DetachFromDisposeScope();
         queryCentroids?.Dispose();

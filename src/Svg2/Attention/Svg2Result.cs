@@ -12,6 +12,8 @@ namespace Svg2.Attention;
 /// <param name="KeyClusters">Key clusters used (after scaling).</param>
 /// <param name="KMeansIterations">Iterations run on Q and on K (init or warm-started count).</param>
 /// <param name="Quality">Recall and relative error against dense attention, when requested.</param>
+/// <param name="TopP">The top-p the selection used: the configured one, or with a target density the
+/// layer's chosen one (<see cref="Svg2LayerState.ChosenTopP"/>).</param>
 public sealed record Svg2Result(
     Tensor Output,
     Tensor Density,
@@ -19,7 +21,8 @@ public sealed record Svg2Result(
     int QueryClusters,
     int KeyClusters,
     int KMeansIterations,
-    AttentionQuality? Quality) : IDisposable
+    AttentionQuality? Quality,
+    double TopP) : IDisposable
 {
     /// <summary>Density per head, flattened over batch and heads (a host read).</summary>
     public double[] DensityPerHead() => Density.cpu().reshape(-1).data<double>().ToArray();

@@ -40,6 +40,17 @@ public sealed record Svg2Options
     /// </summary>
     public bool ScaleClusterCounts { get; init; } = true;
 
+    /// <summary>
+    /// The mean density (over a call's heads) each layer is driven to, in (0, 1], or null (the
+    /// default) to select by <see cref="TopP"/>. When set, it replaces top-p: the first sparse call of
+    /// every layer searches the top-p that reaches it by bisection on that call's centroids (reading
+    /// densities back to the host, on that first call only), the layer keeps the chosen value in its
+    /// <see cref="Attention.Svg2LayerState"/> and later calls reuse it. The minimum kept ratio is
+    /// lowered to <see cref="Methods.MethodCatalog.MinimumRatioFor"/> so that it cannot decide the
+    /// density by itself.
+    /// </summary>
+    public double? TargetDensity { get; init; }
+
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
 
@@ -51,6 +62,8 @@ public sealed record Svg2Options
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"TopP must lie in (0, 1] (got {TopP}).");
         if (!(MinKeyClusterRatio >= 0 && MinKeyClusterRatio <= 1))
             throw new ArgumentException($"MinKeyClusterRatio must lie in [0, 1] (got {MinKeyClusterRatio}).");
+        if (TargetDensity is { } target && !(target > 0 && target <= 1))
+            throw new ArgumentException($"TargetDensity must lie in (0, 1] (got {target}); leave it unset to select by TopP.");
         if (InitIterations < 1) throw new ArgumentException($"InitIterations must be at least 1 (got {InitIterations}).");
         if (StepIterations < 1) throw new ArgumentException($"StepIterations must be at least 1 (got {StepIterations}).");
     }

@@ -1,0 +1,46 @@
+using Svg2.Algorithm;
+using Svg2.Statistics;
+using static TorchSharp.torch;
+
+namespace Svg2.Backends;
+
+/// <summary>
+/// The stages of SVG2 calls of one <see cref="FusedShape"/> fused by a backend: buffers (labels,
+/// layouts, block mask, attention plan) are allocated once and overwritten by every call, and the
+/// permutation of the last k-means iteration is the layout the attention uses. Methods only enqueue
+/// device work; none reads values back to the host.
+/// </summary>
+/// <remarks>
+/// One pipeline is shared by all layers of a model, so it holds the state of the latest call only:
+/// copy out (<see cref="CopySparsity"/>, <see cref="Density"/>) what must outlive the call. Calls
+/// must not interleave across threads.
+/// </remarks>
+public interface IFusedSvg2Pipeline
+{
+    /// <summary>The shape the pipeline was sized for.</summary>
+    FusedShape Shape { get; }
+
+    /// <summary>Runs k-means iterations on the video rows of q; <paramref name="queryCentroids"/> [G, QC, D] (contiguous) is updated in place.</summary>
+    /// <param name="q">[G, S, D].</param>
+    /// <param name="queryCentroids">[G, QC, D], updated in place.</param>
+    /// <param name="iterations">Lloyd iterations, at least 1.</param>
+    void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations);
+
+    /// <summary>Runs k-means iterations on the video rows of k; <paramref name="keyCentroids"/> [G, KC, D] (contiguous) is updated in place.</summary>
+    /// <param name="k">[G, S, D].</param>
+    /// <param name="keyCentroids">[G, KC, D], updated in place.</param>
+    /// <param name="iterations">Lloyd iterations, at least 1.</param>
+    void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations);
+
+    /// <summary>Selects the key clusters of every query cluster from the current centroids and key sizes under <paramref name="rule"/>, and plans the attention.</summary>
+    void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule);
+
+    /// <summary>Enqueues the sparse attention of the current selection into <paramref name="output"/> [G, S, D] (same dtype as q), original token order.</summary>
+    void Attend(Tensor q, Tensor k, Tensor v, Tensor output);
+
+    /// <summary>[G] float64 density of the current selection, text blocks included (a new tensor, on the device).</summary>
+    Tensor Density();
+
+    /// <summary>New tensors holding the current labels (every row) and block mask, text blocks appended when the shape has text.</summary>
+    BlockSparsity CopySparsity();
+}

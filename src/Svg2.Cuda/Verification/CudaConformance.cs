@@ -40,10 +40,11 @@ public static class CudaConformance
         results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
         results.Add(Run("video + text call: text outside clustering and top-p, as two blocks", () => PipelineWithTextMatchesOperator(device, seed + 9)));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
+        results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
         return results;
     }
 
-    static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
+    internal static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
     {
         try
         {

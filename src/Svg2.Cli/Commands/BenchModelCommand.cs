@@ -113,7 +113,9 @@ public static class BenchModelCommand
         long memoryDense = DeviceMemory.UsedBytes(device);
         using var state = new Svg2ModelState(config.Layers);
         // The CUDA kernels take bf16/fp16 CUDA tensors; float32 weights or the CPU use the portable reference.
-        var attention = new Svg2Attention(options, device.type == DeviceType.CUDA && dtype != ScalarType.Float32 ? new CudaBackend() : null);
+        // The backend owns the fused pipeline every layer shares; disposing it frees that memory.
+        using var cudaBackend = device.type == DeviceType.CUDA && dtype != ScalarType.Float32 ? new CudaBackend() : null;
+        var attention = new Svg2Attention(options, cudaBackend);
         // Compiling the kernels (NVRTC, once per process) must not land in the first forward, which the
         // projection scales by the layer count as the k-means initialisation of every layer.
         if (attention.Backend is CudaBackend && TensorChecks.IsSupportedHeadDim(config.HeadDim))

@@ -41,10 +41,11 @@ public static class CudaConformance
         results.Add(Run("video + text call: text outside clustering and top-p, as two blocks", () => PipelineWithTextMatchesOperator(device, seed + 9)));
         results.AddRange(TransformerBlockConformance.RunAll(device, seed + 10));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
+        results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
         return results;
     }
 
-    static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
+    internal static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
     {
         try
         {

@@ -26,6 +26,8 @@ public static class TransformerBlockKernels
     const int ResidualUnroll = 4;
     // Enough resident blocks to cover each multiprocessor's 2048 threads with loads in flight.
     const int ResidualBlocksPerMultiprocessor = 8;
+    // The grid's y extent, which the residual add spends on batch elements.
+    const int MaxGridRows = 65535;
 
     /// <summary>
     /// Enqueues the modulated layer norm of every token row:
@@ -148,6 +150,8 @@ public static class TransformerBlockKernels
     {
         RequireActivation(x, nameof(x), element);
         RequireSameShape(y, nameof(y), x, element);
+        if (x.shape[0] > MaxGridRows)
+            throw new ArgumentException($"x [{Shape(x)}] has more than {MaxGridRows} batch elements (one grid row each).", nameof(x));
         if (x.shape[1] * x.shape[2] / VectorElements > int.MaxValue)
             throw new ArgumentException($"x [{Shape(x)}] has more than {int.MaxValue} 16-byte vectors per batch element; split the sequence.", nameof(x));
         if (gate is not null) RequireFloat32(gate, nameof(gate), x, x.shape[0], x.shape[2]);

@@ -34,7 +34,7 @@ public static class TransformerKernelBenchmark
     public static IReadOnlyList<KernelBandwidth> Measure(Device device, ScalarType dtype, int heads, int headDim, long tokens, int iterations)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
-        var cuda = CudaDevice.Get(device.index);
+        var cuda = CudaDevice.Get(Math.Max(0, (int)device.index));
         var library = KernelLibrary.For(cuda, dtype, headDim);
         var tag = dtype == ScalarType.BFloat16 ? "bf16" : "fp16";
         using var scope = NewDisposeScope();

@@ -37,9 +37,9 @@ public sealed record WanWorkCounts(WanConfig Config, long Tokens, int ElementByt
 
     /// <summary>
     /// The fast block's memory-bound passes over [S, dim] activations, each read or written once: three
-    /// norms (read, write), the q and k norms with rotation (2 x read, write), three residual adds
-    /// (read x and y, write x), the cross-attention's q norm and the two head merges (read, write), and
-    /// the activation over [S, ffn] (read, write): 25 x dim + 2 x ffn elements per token.
+    /// norms (read, write), the q and k norms with rotation (2 x read, write), the head-major copy of v,
+    /// three residual adds (read x and y, write x), the cross-attention's q norm and the two head merges
+    /// (read, write), and the activation over [S, ffn] (read, write): 27 x dim + 2 x ffn elements per token.
     /// </summary>
-    public double FastElementwiseBytes => (double)Tokens * ElementBytes * (25.0 * Config.Dim + 2.0 * Config.FfnDim);
+    public double FastElementwiseBytes => (double)Tokens * ElementBytes * (27.0 * Config.Dim + 2.0 * Config.FfnDim);
 }

@@ -44,7 +44,9 @@ public sealed class WanSelfAttention : WanAttentionProjections
         run.Enter(WanOpClass.Elementwise);
         var q = run.Kernels.RmsNormToHeads(qProjected, NormQ.Weight, Heads, run.Rope.Cos, run.Rope.Sin, NormQ.Eps);
         var k = run.Kernels.RmsNormToHeads(kProjected, NormK.Weight, Heads, run.Rope.Cos, run.Rope.Sin, NormK.Eps);
-        return Attend(q, k, v.view(batch, tokens, Heads, -1).transpose(1, 2), layer, run).MoveToOuterDisposeScope();
+        // v head-major too: the sparse kernels need it contiguous, and dense attention gets one layout for all three.
+        var headMajorValues = v.view(batch, tokens, Heads, -1).transpose(1, 2).contiguous();
+        return Attend(q, k, headMajorValues, layer, run).MoveToOuterDisposeScope();
     }
 
     /// <summary>The processor's attention on [B, H, S, D] q, k, v, merged back to [B, S, dim] and projected by o.</summary>

@@ -57,7 +57,7 @@ public class WanNumericsTests
         model.Numerics = WanNumerics.Fast;
         using var __ = model.Forward(inputs);
         Assert.Equal(2, seen.Count);
-        Assert.True(seen[1].Query.is_contiguous());
+        Assert.True(seen[1].Query.is_contiguous() && seen[1].Key.is_contiguous() && seen[1].Value.is_contiguous());
         Assert.True(TinyWan.RelativeError(seen[1].Query, seen[0].Query) < 1e-5);
         Assert.True(TinyWan.RelativeError(seen[1].Key, seen[0].Key) < 1e-5);
         Assert.True(TinyWan.RelativeError(seen[1].Value, seen[0].Value) < 1e-5);

@@ -14,10 +14,11 @@ public static class OperatorInModelComparison
 {
     /// <summary>
     /// Runs one more forward (step <paramref name="step"/>) that keeps layer 0's q, k, v (same layout),
-    /// then times <paramref name="iterations"/> operator calls on them; returns the mean milliseconds.
-    /// Each call updates the layer's cache, as the next step would.
+    /// then times <paramref name="iterations"/> calls on them of the SVG2 operator (with that layer's
+    /// cache and top-p; each call updates the cache, as the next step would) and of dense SDPA.
     /// </summary>
-    public static double StandaloneMs(WanModel model, WanInputs inputs, Svg2AttentionProcessor svg2, int step, int iterations)
+    /// <returns>Mean milliseconds of one SVG2 call and of one dense call.</returns>
+    public static (double Svg2Ms, double DenseMs) StandaloneMs(WanModel model, WanInputs inputs, Svg2AttentionProcessor svg2, int step, int iterations)
     {
         var capture = new CapturingProcessor(svg2);
         var previous = model.SelfAttentionProcessor;
@@ -36,11 +37,16 @@ public static class OperatorInModelComparison
         using var ___ = v;
         var state = svg2.State.For(0);
         using var timeline = new DeviceTimeline(model.Device);
-        svg2.Attention.Forward(q, k, v, state).Dispose();
-        int start = timeline.Mark();
-        for (int i = 0; i < iterations; i++) svg2.Attention.Forward(q, k, v, state).Dispose();
-        int end = timeline.Mark();
-        return timeline.Between(start, end) / iterations;
+        double Time(Func<IDisposable> call)
+        {
+            call().Dispose();
+            int start = timeline.Mark();
+            for (int i = 0; i < iterations; i++) call().Dispose();
+            return timeline.Between(start, timeline.Mark()) / iterations;
+        }
+        double sparse = Time(() => svg2.Attention.Forward(q, k, v, state));
+        double dense = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
+        return (sparse, dense);
     }
 
     sealed class CapturingProcessor(ISelfAttentionProcessor inner) : ISelfAttentionProcessor

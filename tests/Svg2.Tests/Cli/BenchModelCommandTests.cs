@@ -22,6 +22,44 @@ public sealed class BenchModelCommandTests : IDisposable
         Assert.Contains("| dense (SDPA) |", text);
         Assert.Contains("| SVG2 |", text);
         Assert.Contains("end-to-end transformer speedup", text);
+        Assert.Contains("| GEMMs (linear layers) |", text);
+        Assert.Contains("| self-attention |", text);
+        Assert.Contains("fast numerics", text);
+    }
+
+    [Fact]
+    public void ADensityTargetIsReachedOnTheFirstStep()
+    {
+        string report = Path.Combine(_directory, "density.md");
+        int code = BenchModelCommand.Create().Parse(["--model", "tiny", "--shape", "tiny", "--device", "cpu", "--dtype", "fp32", "--numerics", "reference",
+            "--steps", "2", "--query-clusters", "4", "--key-clusters", "16", "--density", "0.4", "--report", report]).Invoke();
+        Assert.Equal(0, code);
+        var text = File.ReadAllText(report);
+        Assert.Contains("density target 0.4", text);
+        var row = text.Split('\n').Single(line => line.StartsWith("| SVG2 |"));
+        double density = double.Parse(row.Split('|')[10].Trim().TrimEnd('%', ' '), System.Globalization.CultureInfo.InvariantCulture) / 100;
+        Assert.InRange(density, 0.3, 0.5);
+    }
+
+    [Theory]
+    [InlineData("--steps", "1", "--steps must be at least 2")]
+    [InlineData("--layers", "0", "--layers must be at least 1")]
+    [InlineData("--density", "1.5", "TargetDensity")]
+    public void BadArgumentsEndInOneClearLine(string option, string value, string message)
+    {
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            int code = BenchModelCommand.Create().Parse(["--model", "tiny", "--shape", "tiny", "--device", "cpu", option, value]).Invoke();
+            Assert.Equal(2, code);
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Contains(message, error.ToString());
     }
 
     [Fact]

@@ -143,7 +143,7 @@ public static class BenchModelCommand
         var sparse = WanForwardBenchmark.Measure("SVG2", wan, inputs, svg2, run.Steps, svg2);
         long memorySparse = DeviceMemory.UsedBytes(device);
 
-        (double Svg2Ms, double DenseMs)? standaloneMs = device.type == DeviceType.CUDA
+        (double Svg2Ms, double Svg2Density, double DenseMs)? standaloneMs = device.type == DeviceType.CUDA
             ? OperatorInModelComparison.StandaloneMs(wan, inputs, svg2, run.Steps, StandaloneIterations)
             : null;
         var kernels = device.type == DeviceType.CUDA && wan.BlockKernels is CudaWanBlockKernels

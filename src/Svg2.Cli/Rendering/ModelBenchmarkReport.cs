@@ -19,7 +19,7 @@ sealed record ReferenceSchedule(int Steps, int DenseSteps, int GuidancePasses);
 sealed record ModelBenchmarkReport(
     string ModelName, string Shape, (long Frames, long Height, long Width) Latent, long Tokens, WanConfig Config, int FullLayers,
     ScalarType Dtype, Device Device, WanNumerics Numerics, string BlockKernels, string? BlockKernelsFallback, Svg2Options Options, string Svg2Backend, int Steps,
-    IReadOnlyList<(ForwardTiming Timing, string MemoryGib)> Methods, (double Svg2Ms, double DenseMs)? StandaloneAttentionMs, IReadOnlyList<KernelBandwidth>? Kernels,
+    IReadOnlyList<(ForwardTiming Timing, string MemoryGib)> Methods, (double Svg2Ms, double Svg2Density, double DenseMs)? StandaloneAttentionMs, IReadOnlyList<KernelBandwidth>? Kernels,
     DevicePeaks? Peaks, ReferenceSchedule Schedule)
 {
     static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
@@ -52,7 +52,7 @@ sealed record ModelBenchmarkReport(
         if (StandaloneAttentionMs is { } standalone)
         {
             double sparseInModel = Sparse.AttentionMs / Config.Layers, denseInModel = Dense.AttentionMs / Config.Layers;
-            text.AppendLine(Invariant, $"SVG2 attention per layer inside the model {sparseInModel:F2} ms; the operator alone on layer 0's own q, k, v with its cache and top-p {standalone.Svg2Ms:F2} ms ({sparseInModel / standalone.Svg2Ms - 1:+0.0%;-0.0%} inside).");
+            text.AppendLine(Invariant, $"SVG2 attention per layer inside the model {sparseInModel:F2} ms; the operator alone on layer 0's own q, k, v with its cache and top-p {standalone.Svg2Ms:F2} ms ({sparseInModel / standalone.Svg2Ms - 1:+0.0%;-0.0%} inside), at density {standalone.Svg2Density:P2} alone and {Sparse.MeanDensity:P2} inside (both per layer as a mean over the measured layers; the operator alone runs layer 0).");
             text.AppendLine(Invariant, $"Dense attention per layer inside the model {denseInModel:F2} ms; SDPA alone on the same q, k, v {standalone.DenseMs:F2} ms ({denseInModel / standalone.DenseMs - 1:+0.0%;-0.0%} inside).");
         }
         text.AppendLine("Device memory is the driver's used memory minus the figure before the model was built; the caching allocator keeps what it reserved, so each row is the peak so far.");

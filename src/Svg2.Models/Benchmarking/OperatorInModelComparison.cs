@@ -17,8 +17,8 @@ public static class OperatorInModelComparison
     /// then times <paramref name="iterations"/> calls on them of the SVG2 operator (with that layer's
     /// cache and top-p; each call updates the cache, as the next step would) and of dense SDPA.
     /// </summary>
-    /// <returns>Mean milliseconds of one SVG2 call and of one dense call.</returns>
-    public static (double Svg2Ms, double DenseMs) StandaloneMs(WanModel model, WanInputs inputs, Svg2AttentionProcessor svg2, int step, int iterations)
+    /// <returns>Mean milliseconds of one SVG2 call, the mean density of those calls, and mean milliseconds of one dense call.</returns>
+    public static (double Svg2Ms, double Svg2Density, double DenseMs) StandaloneMs(WanModel model, WanInputs inputs, Svg2AttentionProcessor svg2, int step, int iterations)
     {
         var capture = new CapturingProcessor(svg2);
         var previous = model.SelfAttentionProcessor;
@@ -44,9 +44,18 @@ public static class OperatorInModelComparison
             for (int i = 0; i < iterations; i++) call().Dispose();
             return timeline.Between(start, timeline.Mark()) / iterations;
         }
-        double sparse = Time(() => svg2.Attention.Forward(q, k, v, state));
+        // Densities stay on the device until the timing ends: reading one would synchronise inside it.
+        var densities = new List<Tensor>();
+        double sparse = Time(() =>
+        {
+            var result = svg2.Attention.Forward(q, k, v, state);
+            densities.Add(result.Density.clone());
+            return result;
+        });
+        double density = densities.Skip(1).Average(d => d.mean().cpu().item<double>());
+        foreach (var d in densities) d.Dispose();
         double dense = Time(() => nn.functional.scaled_dot_product_attention(q, k, v));
-        return (sparse, dense);
+        return (sparse, density, dense);
     }
 
     sealed class CapturingProcessor(ISelfAttentionProcessor inner) : ISelfAttentionProcessor

@@ -16,6 +16,18 @@ namespace Svg2.IO;
 /// The file is memory-mapped and only the header is parsed on open; each tensor is copied out on
 /// request, so a multi-gigabyte shard never sits in managed memory and is never held twice.
 /// Instances are not thread-safe.
+/// <para>
+/// <see cref="Open"/> validates the whole header before anything is allocated for the data, so a
+/// corrupt or hostile file ends in a <see cref="SafeTensorsFormatException"/> naming the file (and the
+/// tensor, where one is at fault), never another exception or an allocation larger than the file:
+/// the header length lies in 1..100 MiB and inside the file; the header is well-formed UTF-8 and a
+/// JSON object (nesting at most 64 deep); no tensor name and no <c>__metadata__</c> key appears
+/// twice; each entry has a known dtype, a shape of non-negative integers and two non-negative
+/// integer <c>data_offsets</c> (no fractions, exponents or strings); its byte count, computed with
+/// overflow checks, equals the length of its range, which lies inside the data section; and the
+/// non-empty ranges tile the data section exactly, as the reference implementation requires (see
+/// <see cref="SafeTensorsLayout"/>): no overlaps, no holes, no trailing bytes.
+/// </para>
 /// </remarks>
 public sealed class SafeTensorsFile : IDisposable
 {
@@ -55,7 +67,7 @@ public sealed class SafeTensorsFile : IDisposable
 
     /// <summary>Opens a file and validates its header against the file's length.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="SafeTensorsFormatException">The file is truncated or its header is malformed.</exception>
+    /// <exception cref="SafeTensorsFormatException">The file is truncated, its header is malformed, or its data ranges overlap, leave holes or overflow (see the remarks on <see cref="SafeTensorsFile"/>).</exception>
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Safetensors file not found: {path}", path);
@@ -137,10 +149,17 @@ public sealed class SafeTensorsFile : IDisposable
 
     static (Dictionary<string, SafeTensorInfo>, IReadOnlyDictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
+        // System.Text.Json only checks UTF-8 when a string is decoded, and then throws
+        // InvalidOperationException; checking the whole header first turns that into a format error.
+        // A header length that ends inside a multi-byte character lands here too.
+        int invalidAt = SafeTensorsHeaderText.FirstInvalidUtf8(header);
+        if (invalidAt >= 0)
+            throw new SafeTensorsFormatException($"{path} has a header that is not valid UTF-8 (byte {invalidAt} of {header.Length}; a wrong header length can cut a character in two).");
         JsonDocument document;
         try
         {
-            // Writers pad the header with trailing spaces for alignment; JSON ignores them.
+            // Writers pad the header with trailing spaces for alignment; JSON ignores them. The parser's
+            // default depth limit (64) bounds deeply nested input; exceeding it is a JsonException.
             document = JsonDocument.Parse(header);
         }
         catch (JsonException e)
@@ -153,22 +172,30 @@ public sealed class SafeTensorsFile : IDisposable
                 throw new SafeTensorsFormatException($"{path} has a header that is not a JSON object.");
             var entries = new Dictionary<string, SafeTensorInfo>();
             var metadata = new Dictionary<string, string>();
+            bool sawMetadata = false;
             foreach (var property in document.RootElement.EnumerateObject())
             {
                 if (property.Name == "__metadata__")
                 {
+                    // JSON allows duplicate keys; which one wins differs between readers, so neither does.
+                    if (sawMetadata) throw new SafeTensorsFormatException($"{path}: the header holds __metadata__ twice.");
+                    sawMetadata = true;
                     if (property.Value.ValueKind != JsonValueKind.Object)
                         throw new SafeTensorsFormatException($"{path}: __metadata__ must be an object of strings.");
                     foreach (var item in property.Value.EnumerateObject())
                     {
                         if (item.Value.ValueKind != JsonValueKind.String)
                             throw new SafeTensorsFormatException($"{path}: __metadata__ value '{item.Name}' is not a string.");
-                        metadata[item.Name] = item.Value.GetString()!;
+                        if (!metadata.TryAdd(item.Name, item.Value.GetString()!))
+                            throw new SafeTensorsFormatException($"{path}: __metadata__ key '{item.Name}' appears twice.");
                     }
                     continue;
                 }
+                if (entries.ContainsKey(property.Name))
+                    throw new SafeTensorsFormatException($"{path}: tensor '{property.Name}' appears twice in the header.");
                 entries.Add(property.Name, ParseEntry(path, property.Name, property.Value, dataLength));
             }
+            SafeTensorsLayout.Validate(path, entries.Values, dataLength);
             return (entries, metadata);
         }
     }
@@ -178,33 +205,53 @@ public sealed class SafeTensorsFile : IDisposable
         string Where() => $"{path}, tensor '{name}'";
         if (element.ValueKind != JsonValueKind.Object)
             throw new SafeTensorsFormatException($"{Where()}: header entry is not an object.");
-        if (!element.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)
+        JsonElement? dtypeElement = null, shapeElement = null, offsetsElement = null;
+        foreach (var field in element.EnumerateObject())
+        {
+            // Unknown fields are ignored, as the reference reader does; known ones may appear only once.
+            ref JsonElement? slot = ref dtypeElement;
+            if (field.Name == "dtype") slot = ref dtypeElement;
+            else if (field.Name == "shape") slot = ref shapeElement;
+            else if (field.Name == "data_offsets") slot = ref offsetsElement;
+            else continue;
+            if (slot is not null) throw new SafeTensorsFormatException($"{Where()}: '{field.Name}' appears twice.");
+            slot = field.Value;
+        }
+        if (dtypeElement is not { ValueKind: JsonValueKind.String } dtypeValue)
             throw new SafeTensorsFormatException($"{Where()}: missing string 'dtype'.");
-        string dtype = dtypeElement.GetString()!;
+        string dtype = dtypeValue.GetString()!;
         if (!SafeTensorsDType.TryParse(dtype, out var type, out int elementSize))
             throw new SafeTensorsFormatException($"{Where()}: unknown or unsupported dtype '{dtype}' (supported: F64, F32, F16, BF16, I64, I32, I8, U8, BOOL).");
-        if (!element.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
+        if (shapeElement is not { ValueKind: JsonValueKind.Array } shapeValue)
             throw new SafeTensorsFormatException($"{Where()}: missing array 'shape'.");
-        var shape = new long[shapeElement.GetArrayLength()];
+        var shape = new long[shapeValue.GetArrayLength()];
         int i = 0;
-        foreach (var dimension in shapeElement.EnumerateArray())
+        foreach (var dimension in shapeValue.EnumerateArray())
         {
-            if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt64(out long size) || size < 0)
-                throw new SafeTensorsFormatException($"{Where()}: shape entry {i} is not a non-negative integer.");
+            if (!TryGetNonNegativeInteger(dimension, out long size))
+                throw new SafeTensorsFormatException($"{Where()}: shape entry {i} ({dimension.GetRawText()}) is not a non-negative integer.");
             shape[i++] = size;
         }
-        if (!element.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
-            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
-            throw new SafeTensorsFormatException($"{Where()}: 'data_offsets' must be an array of two integers.");
-        if (begin < 0 || end < begin)
-            throw new SafeTensorsFormatException($"{Where()}: data_offsets [{begin}, {end}] are not an ordered non-negative range.");
+        if (offsetsElement is not { ValueKind: JsonValueKind.Array } offsets || offsets.GetArrayLength() != 2
+            || !TryGetNonNegativeInteger(offsets[0], out long begin) || !TryGetNonNegativeInteger(offsets[1], out long end))
+            throw new SafeTensorsFormatException($"{Where()}: 'data_offsets' must be an array of two non-negative integers.");
+        if (end < begin)
+            throw new SafeTensorsFormatException($"{Where()}: data_offsets [{begin}, {end}] are not an ordered range.");
         if (end > dataLength)
             throw new SafeTensorsFormatException($"{Where()}: data_offsets [{begin}, {end}] lie outside the {dataLength} data bytes (file truncated?).");
-        var info = new SafeTensorInfo(name, dtype, type, shape, begin, end);
-        long expected = info.ElementCount * elementSize;
+        // Checked arithmetic: a corrupt shape must not wrap around to a small, plausible byte count.
+        if (!SafeTensorInfo.TryByteCount(shape, elementSize, out long expected))
+            throw new SafeTensorsFormatException($"{Where()}: {dtype} [{string.Join(", ", shape)}] holds more bytes than a 64-bit count can express.");
         if (end - begin != expected)
-            throw new SafeTensorsFormatException($"{Where()}: {end - begin} data bytes do not match {dtype} {info.ShapeText} ({expected} bytes).");
-        return info;
+            throw new SafeTensorsFormatException($"{Where()}: {end - begin} data bytes do not match {dtype} [{string.Join(", ", shape)}] ({expected} bytes).");
+        return new SafeTensorInfo(name, dtype, type, shape, begin, end);
+    }
+
+    // Only JSON integers: 1.0, 1e3, strings, booleans and null are rejected, as are values beyond Int64.
+    static bool TryGetNonNegativeInteger(JsonElement element, out long value)
+    {
+        value = 0;
+        return element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out value) && value >= 0;
     }
 
     /// <summary>Releases the file mapping; tensors already read stay valid.</summary>

@@ -151,6 +151,119 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void RejectsADuplicateTensorName() =>
+        AssertRejected(FileWithHeader("""{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"x":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}""", 4),
+            "tensor 'x' appears twice");
+
+    [Fact]
+    public void RejectsADuplicateMetadataKey() =>
+        AssertRejected(FileWithHeader("""{"__metadata__":{"a":"1","a":"2"},"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}""", 2), "key 'a' appears twice");
+
+    [Fact]
+    public void RejectsADuplicateFieldInAnEntry() =>
+        AssertRejected(FileWithHeader("""{"x":{"dtype":"U8","dtype":"F32","shape":[2],"data_offsets":[0,2]}}""", 2), "'dtype' appears twice");
+
+    [Fact]
+    public void RejectsOverlappingRangesNamingBoth()
+    {
+        string path = PathOf("bad.safetensors");
+        File.WriteAllBytes(path, FileWithHeader("""{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}}""", 6));
+        var error = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(path).Dispose());
+        Assert.Contains("'a' [0, 4)", error.Message);
+        Assert.Contains("'b' [2, 6)", error.Message);
+        Assert.Contains("overlap", error.Message);
+    }
+
+    [Fact]
+    public void RejectsAHoleBetweenRanges() =>
+        AssertRejected(FileWithHeader("""{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}}""", 6), "2 unused bytes between");
+
+    [Fact]
+    public void RejectsAHoleBeforeTheFirstRange() =>
+        AssertRejected(FileWithHeader("""{"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}""", 4), "before the first tensor 'a'");
+
+    [Fact]
+    public void RejectsTrailingDataBytes() =>
+        AssertRejected(FileWithHeader("""{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}""", 5), "3 bytes follow the last tensor 'a'");
+
+    [Fact]
+    public void AcceptsZeroLengthTensorsAnywhereInTheData()
+    {
+        string path = PathOf("empty.safetensors");
+        File.WriteAllBytes(path, FileWithHeader("""{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"z":{"dtype":"F32","shape":[0,3],"data_offsets":[2,2]}}""", 4));
+        using var file = SafeTensorsFile.Open(path);
+        using var z = file.Read("z");
+        Assert.Equal(new long[] { 0, 3 }, z.shape);
+    }
+
+    [Theory]
+    [InlineData("[4611686018427387904,4]")]
+    [InlineData("[9223372036854775807,9223372036854775807]")]
+    [InlineData("[3037000500,3037000500]")]
+    public void RejectsAShapeWhoseByteCountOverflows(string shape) =>
+        AssertRejected(FileWithHeader($$$"""{"x":{"dtype":"F64","shape":{{{shape}}},"data_offsets":[0,8]}}""", 8), "more bytes than a 64-bit count");
+
+    [Fact]
+    public void RejectsAShapeLargerThanTheFileBeforeAllocating() =>
+        AssertRejected(FileWithHeader("""{"x":{"dtype":"F32","shape":[1000000000,1000],"data_offsets":[0,8]}}""", 8), "do not match F32 [1000000000, 1000]");
+
+    [Theory]
+    [InlineData("[0,-8]", "two non-negative integers")]
+    [InlineData("[-8,0]", "two non-negative integers")]
+    [InlineData("[0,8.0]", "two non-negative integers")]
+    [InlineData("[0,8e0]", "two non-negative integers")]
+    [InlineData("[0,\"8\"]", "two non-negative integers")]
+    [InlineData("[0,null]", "two non-negative integers")]
+    [InlineData("[0,18446744073709551616]", "two non-negative integers")]
+    [InlineData("[0]", "two non-negative integers")]
+    [InlineData("{\"a\":0}", "two non-negative integers")]
+    [InlineData("[0,NaN]", "not valid JSON")]
+    [InlineData("[8,0]", "not an ordered range")]
+    public void RejectsMalformedOffsets(string offsets, string expected) =>
+        AssertRejected(FileWithHeader($$$"""{"x":{"dtype":"U8","shape":[8],"data_offsets":{{{offsets}}}}}""", 8), expected);
+
+    [Theory]
+    [InlineData("[-1]", "shape entry 0")]
+    [InlineData("[2.5]", "shape entry 0")]
+    [InlineData("[8,\"1\"]", "shape entry 1")]
+    [InlineData("8", "missing array 'shape'")]
+    public void RejectsMalformedShapes(string shape, string expected) =>
+        AssertRejected(FileWithHeader($$$"""{"x":{"dtype":"U8","shape":{{{shape}}},"data_offsets":[0,8]}}""", 8), expected);
+
+    [Fact]
+    public void RejectsAHeaderThatIsNotUtf8()
+    {
+        var bytes = FileWithHeader("""{"xy":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", 1);
+        bytes[8 + 3] = 0xC3; // "y" becomes a lead byte followed by a quote, which cannot continue it
+        AssertRejected(bytes, "not valid UTF-8 (byte 3");
+    }
+
+    [Fact]
+    public void RejectsAHeaderLengthThatCutsACharacterInTwo()
+    {
+        // The name holds "é" (C3 A9); the length stops after its first byte.
+        var bytes = FileWithHeader("""{"é":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", 1);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, 3);
+        AssertRejected(bytes, "not valid UTF-8");
+    }
+
+    [Fact]
+    public void RejectsDeeplyNestedJson() =>
+        AssertRejected(FileWithHeader("{\"x\":" + new string('[', 10_000) + new string(']', 10_000) + "}", 0), "not valid JSON");
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    [InlineData(long.MinValue)]
+    [InlineData(long.MaxValue)]
+    public void RejectsAnInvalidHeaderLength(long length)
+    {
+        var bytes = FileWithHeader("""{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", 1);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, length);
+        AssertRejected(bytes, "invalid header length");
+    }
+
+    [Fact]
     public void WriterRejectsDuplicateNames()
     {
         var tensors = new[] { new KeyValuePair<string, Tensor>("x", ones(1)), new KeyValuePair<string, Tensor>("x", ones(1)) };

@@ -99,7 +99,8 @@ public sealed class CudaBackend : ISvg2Backend, IFusedSvg2Backend, IDisposable
             reason = $"q, k and v must share a dtype (got {q.dtype}, {k.dtype}, {v.dtype}).";
         if (reason is null && (k.shape[2] != q.shape[2] || !k.shape.SequenceEqual(v.shape) || k.shape[0] != q.shape[0]))
             reason = $"k and v must be [G, Nk, D] matching q [G, Nq, D] (got q [{string.Join(", ", q.shape)}], k [{string.Join(", ", k.shape)}], v [{string.Join(", ", v.shape)}]).";
-        if (reason is null && !CudaDevice.IsAvailable(out var missing)) reason = missing;
+        // The toolchain check includes NVRTC: with the driver alone the first kernel compile would throw.
+        if (reason is null && !CudaToolchain.IsAvailable(out var missing)) reason = missing;
         return reason is null;
     }
 

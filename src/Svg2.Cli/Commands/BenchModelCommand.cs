@@ -133,7 +133,14 @@ public static class BenchModelCommand
 
         using var state = new Svg2ModelState(config.Layers);
         // The CUDA kernels take bf16/fp16 CUDA tensors; float32 weights or the CPU use the portable reference.
-        using var backend = device.type == DeviceType.CUDA && run.Dtype != ScalarType.Float32 ? new CudaBackend() : null;
+        // Without NVRTC the kernels cannot be compiled, so the reference runs and stderr says why.
+        bool cudaKernels = device.type == DeviceType.CUDA && run.Dtype != ScalarType.Float32;
+        if (cudaKernels && !CudaToolchain.IsAvailable(out var toolchainMissing))
+        {
+            Console.Error.WriteLine($"note: {toolchainMissing}; using the reference backend.");
+            cudaKernels = false;
+        }
+        using var backend = cudaKernels ? new CudaBackend() : null;
         var attention = new Svg2Attention(run.Options, backend);
         // Compiling the kernels (NVRTC, once per process) must not land in the first forward, which the
         // projection scales by the layer count as the k-means initialisation of every layer.

@@ -39,7 +39,10 @@ public sealed unsafe class CudaDevice
     /// <summary>The device for a CUDA ordinal (as in <c>cuda:0</c>), created once per process.</summary>
     public static CudaDevice Get(int ordinal) => Devices.GetOrAdd(ordinal, o => new CudaDevice(o));
 
-    /// <summary>Whether a CUDA driver and at least one device are usable.</summary>
+    /// <summary>
+    /// Whether a CUDA driver and at least one device are usable. NVRTC is not checked here; callers
+    /// that compile kernels use <see cref="CudaToolchain.IsAvailable"/>.
+    /// </summary>
     public static bool IsAvailable(out string? reason)
     {
         try

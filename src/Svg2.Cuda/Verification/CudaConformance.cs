@@ -20,7 +20,7 @@ public static class CudaConformance
     /// <summary>Runs every check on CUDA device <paramref name="ordinal"/>; a failed check never stops the others.</summary>
     public static IReadOnlyList<ConformanceResult> RunAll(int ordinal = 0, int seed = 2026)
     {
-        if (!CudaDevice.IsAvailable(out var missing))
+        if (!CudaToolchain.IsAvailable(out var missing))
             return [new ConformanceResult($"{new CudaBackend().Name} backend available", false, missing ?? "no CUDA device")];
         var device = torch.device(DeviceType.CUDA, ordinal);
         var results = new List<ConformanceResult> { Run("NVRTC compiles every kernel (bf16/fp16 x D 64/128)", () => CompileAll(ordinal)) };

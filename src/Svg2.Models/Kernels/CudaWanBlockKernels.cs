@@ -29,7 +29,7 @@ public sealed class CudaWanBlockKernels : IWanBlockKernels
     public bool Supports(Tensor x, out string? reason)
     {
         if (!TransformerBlockKernels.Supports(x, out reason)) return false;
-        return CudaDevice.IsAvailable(out reason);
+        return CudaToolchain.IsAvailable(out reason);
     }
 
     /// <inheritdoc/>

@@ -24,7 +24,7 @@ public static class WanBlockKernelChoice
             reason = $"the fused kernels take bf16 or fp16 activations, not {dtype}";
             return TorchWanBlockKernels.Instance;
         }
-        if (!CudaDevice.IsAvailable(out reason)) return TorchWanBlockKernels.Instance;
+        if (!CudaToolchain.IsAvailable(out reason)) return TorchWanBlockKernels.Instance;
         try
         {
             KernelLibrary.For(CudaDevice.Get(Math.Max(0, (int)device.index)), dtype, 128);

@@ -30,10 +30,16 @@ internal static class BenchCommand
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
-            var target = VideoShape.FromName(result.GetValue(shape)!);
+            bool stageTiming = result.GetValue(device.Device) == "cuda" && !result.GetValue(compare);
+            if (stageTiming)
+                CommandErrors.RejectUnused(result, [methods, density, statRows, json, device.DType, .. config.All],
+                    "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape and --iterations (--compare runs the method comparison on the GPU, which takes the others)");
+            else
+                CommandErrors.RejectUnused(result, [iterations], "bench on the CPU, or with --compare, measures each method once (--iterations is for the stage timing of --device cuda)");
+            if (result.GetValue(device.Device) != "cuda") CommandErrors.RejectUnused(result, [compare], "bench on the CPU always compares the methods");
             var onDevice = device.ResolveDevice(result);
-            if (onDevice.type == TorchSharp.DeviceType.CUDA && !result.GetValue(compare))
-                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
+            if (stageTiming) return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
+            var target = VideoShape.FromName(result.GetValue(shape)!);
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
             var options = config.Build(result);
             var names = ParseMethods(result.GetValue(methods)!);

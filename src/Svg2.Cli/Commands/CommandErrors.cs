@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Svg2.IO;
 
 namespace Svg2.Cli.Commands;
@@ -5,6 +6,16 @@ namespace Svg2.Cli.Commands;
 /// <summary>Turns the errors a user can cause into one clear line and exit code 2, instead of a stack trace.</summary>
 internal static class CommandErrors
 {
+    /// <summary>
+    /// Throws when any of <paramref name="unused"/> was given on the command line (not by default) for a mode
+    /// that does not use it, naming the options and what the mode is.
+    /// </summary>
+    public static void RejectUnused(ParseResult result, IEnumerable<Option> unused, string mode)
+    {
+        var given = unused.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (given.Count > 0) throw new ArgumentException($"{mode}; it does not use {string.Join(", ", given)}.");
+    }
+
     public static int Run(Func<int> action)
     {
         try

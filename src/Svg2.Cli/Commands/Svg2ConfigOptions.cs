@@ -21,10 +21,12 @@ internal sealed class Svg2ConfigOptions
 
     public Option<long> Seed => seed;
 
+    /// <summary>Every option this set adds.</summary>
+    public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed];
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed })
-            command.Options.Add(option);
+        foreach (var option in All) command.Options.Add(option);
     }
 
     public Svg2Options Build(ParseResult result)

@@ -103,4 +103,26 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void UnknownMethodIsAnError() =>
         Assert.Equal(2, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "svg3"));
+
+    [Theory]
+    [InlineData("--device cuda --qc 10", "--qc")]
+    [InlineData("--device cuda --methods svg2 --top-p 0.5", "--methods, --top-p")]
+    [InlineData("--device cuda --dtype f16", "--dtype")]
+    [InlineData("--iterations 3", "--iterations")]
+    [InlineData("--compare", "--compare")]
+    public void BenchRejectsOptionsItWouldIgnore(string arguments, string named)
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, Invoke(BenchCommand.Create(), ["--shape", "tiny", .. arguments.Split(' ')]));
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains($"does not use {named}", error.ToString());
+    }
 }

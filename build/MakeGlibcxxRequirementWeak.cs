@@ -6,7 +6,8 @@ using Microsoft.Build.Utilities;
 
 /// <summary>
 /// Marks the GLIBCXX_3.4.32 version requirement of every libLibTorchSharp.so under a folder as weak,
-/// when the host's libstdc++ does not provide that version. See LibTorchSharpCompat.targets.
+/// when the host's libstdc++ does not provide that version (or, with <see cref="Always"/>, on any host:
+/// for outputs that travel to other hosts, such as the tool package). See LibTorchSharpCompat.targets.
 /// </summary>
 public class MakeGlibcxxRequirementWeak : Task
 {
@@ -26,14 +27,19 @@ public class MakeGlibcxxRequirementWeak : Task
 
     [Required] public string Directory { get; set; } = "";
 
+    /// <summary>Patch even when this host's libstdc++ provides the version (harmless where it does).</summary>
+    public bool Always { get; set; }
+
     public override bool Execute()
     {
         if (!System.IO.Directory.Exists(Directory)) return true;
-        if (HostProvidesVersion()) return true;
+        if (!Always && HostProvidesVersion()) return true;
         foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "libLibTorchSharp.so", SearchOption.AllDirectories))
         {
             if (Patch(path))
-                Log.LogMessage(MessageImportance.High, $"libstdc++ lacks {MissingVersion}: made that requirement weak in {path}");
+                Log.LogMessage(MessageImportance.High, Always
+                    ? $"made the {MissingVersion} requirement weak in {path}"
+                    : $"libstdc++ lacks {MissingVersion}: made that requirement weak in {path}");
         }
         return !Log.HasLoggedErrors;
     }

@@ -73,11 +73,15 @@ public static class BenchModelCommand
             var numericsName = parse.GetValue(numerics);
             if (parse.GetValue(weights) is { } weightPath)
             {
+                CommandErrors.RejectUnused(parse, [shape, steps, topP, density, queryClusters, keyClusters, report],
+                    "with --weights, bench-model runs one dense forward of the given inputs");
                 RunConformance(config, scalarType, target, numericsName == "fast" ? WanNumerics.Fast : WanNumerics.Reference, weightPath,
                     parse.GetValue(inputs) ?? throw new ArgumentException("--weights needs --inputs."),
                     parse.GetValue(output) ?? throw new ArgumentException("--weights needs --out."));
                 return 0;
             }
+            if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
+            CommandErrors.RejectUnused(parse, [inputs, output], "without --weights, bench-model times random weights and inputs");
             if (stepCount < 2) throw new ArgumentException($"--steps must be at least 2 (the first forward is timed apart); got {stepCount}.");
             var options = new Svg2Options
             {

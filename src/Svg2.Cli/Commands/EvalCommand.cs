@@ -32,6 +32,7 @@ internal static class EvalCommand
         command.SetAction(result => CommandErrors.Run(() =>
         {
             string name = result.GetValue(method)!;
+            RejectUnused(result, name, config, density, parameter, grid, text);
             var options = config.Build(result);
             var onDevice = device.ResolveDevice(result);
             var (q4, k4, v4) = QkvFile.Read(result.GetValue(qkv)!);
@@ -70,5 +71,22 @@ internal static class EvalCommand
             throw new ArgumentException($"--grid must be FxHxW with positive integers (got '{text}').");
         var grid = new TokenGrid(int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]));
         return grid.Tokens == tokens ? grid : throw new ArgumentException($"--grid {text} holds {grid.Tokens} tokens; the inputs have {tokens}.");
+    }
+
+    /// <summary>Options the chosen method or budget would not read are an error, not a silent no-op.</summary>
+    static void RejectUnused(ParseResult result, string method, Svg2ConfigOptions config, Option<double?> density, Option<double?> parameter,
+        Option<string?> grid, Option<int[]?> text)
+    {
+        bool svg2 = method.Equals("svg2", StringComparison.OrdinalIgnoreCase);
+        if (result.GetValue(density) is not null)
+            CommandErrors.RejectUnused(result, [parameter, config.TopP], "with --density the budget is searched");
+        if (svg2) CommandErrors.RejectUnused(result, [parameter], "svg2 takes its budget from --top-p or --density");
+        else CommandErrors.RejectUnused(result, [.. config.Svg2Only, text], $"the {method} method does not cluster or select clusters");
+        if (!svg2 && !method.Equals("blocks", StringComparison.OrdinalIgnoreCase))
+            CommandErrors.RejectUnused(result, [config.MinRatio], $"the {method} method keeps no minimum of blocks");
+        if (!method.Equals("window", StringComparison.OrdinalIgnoreCase))
+            CommandErrors.RejectUnused(result, [grid], "only the window method reads the token grid");
+        if (method.Equals("dense", StringComparison.OrdinalIgnoreCase))
+            CommandErrors.RejectUnused(result, [density, parameter], "dense attention has no budget");
     }
 }

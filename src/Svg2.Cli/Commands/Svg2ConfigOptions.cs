@@ -21,6 +21,13 @@ internal sealed class Svg2ConfigOptions
 
     public Option<long> Seed => seed;
 
+    public Option<double?> TopP => topP;
+
+    public Option<double?> MinRatio => minRatio;
+
+    /// <summary>The options only SVG2 itself reads (the position-block baseline shares only the minimum ratio).</summary>
+    public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection];
+
     /// <summary>Every option this set adds.</summary>
     public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed];
 

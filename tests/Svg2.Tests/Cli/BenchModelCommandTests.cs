@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace Svg2.Tests.Cli;
 
+[Collection(ConsoleCollection.Name)]
 public sealed class BenchModelCommandTests : IDisposable
 {
     readonly string _directory = Directory.CreateTempSubdirectory("svg2-bench-model-").FullName;
@@ -45,6 +46,7 @@ public sealed class BenchModelCommandTests : IDisposable
     [InlineData("--steps", "1", "--steps must be at least 2")]
     [InlineData("--layers", "0", "--layers must be at least 1")]
     [InlineData("--density", "1.5", "TargetDensity")]
+    [InlineData("--inputs", "x.safetensors", "does not use --inputs")]
     public void BadArgumentsEndInOneClearLine(string option, string value, string message)
     {
         var error = new StringWriter();

@@ -6,6 +6,8 @@ using static TorchSharp.torch;
 
 namespace Svg2.Tests.Cli;
 
+// Tests here redirect the process-wide console: one collection keeps them from running at the same time.
+[Collection(ConsoleCollection.Name)]
 public sealed class CommandTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("svg2-cli-").FullName;
@@ -48,12 +50,37 @@ public sealed class CommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("blocks")]
-    [InlineData("window")]
-    [InlineData("oracle")]
-    [InlineData("dense")]
-    public void EvalRunsEveryBaseline(string method) =>
-        Assert.Equal(0, Invoke(EvalCommand.Create(), "--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, "--density", "0.5", "--grid", "4x4x4"));
+    [InlineData("blocks", "--density 0.5")]
+    [InlineData("window", "--density 0.5 --grid 4x4x4")]
+    [InlineData("oracle", "--density 0.5")]
+    [InlineData("dense", "")]
+    public void EvalRunsEveryBaseline(string method, string budget) =>
+        Assert.Equal(0, Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method,
+            .. budget.Split(' ', StringSplitOptions.RemoveEmptyEntries)]));
+
+    [Theory]
+    [InlineData("svg2", "--density 0.5 --top-p 0.8", "--top-p")]
+    [InlineData("svg2", "--parameter 0.5", "--parameter")]
+    [InlineData("svg2", "--grid 4x4x4", "--grid")]
+    [InlineData("blocks", "--density 0.5 --qc 10", "--qc")]
+    [InlineData("oracle", "--density 0.5 --min-kc-ratio 0.2", "--min-kc-ratio")]
+    [InlineData("window", "--parameter 0.5 --text 8 4", "--text")]
+    [InlineData("dense", "--density 0.5", "--density")]
+    public void EvalRejectsOptionsTheMethodWouldIgnore(string method, string arguments, string named)
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains($"does not use {named}", error.ToString());
+    }
 
     [Fact]
     public void EvalNamesAMissingTensor()

@@ -30,10 +30,17 @@ internal static class SweepCommand
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
+            var names = BenchCommand.ParseMethods(result.GetValue(methods)!);
+            CommandErrors.RejectUnused(result, [config.TopP], "sweep searches each method's budget for every density");
+            CommandErrors.RejectUnused(result, result.GetValue(qkv) is null ? [grid] : [shape],
+                result.GetValue(qkv) is null ? "the built-in workload brings its own token grid" : "with --qkv the inputs come from the file");
+            bool clusters = names.Contains("svg2", StringComparer.OrdinalIgnoreCase);
+            if (!clusters) CommandErrors.RejectUnused(result, config.Svg2Only, "without svg2 among --methods nothing clusters");
+            if (!clusters && !names.Contains("blocks", StringComparer.OrdinalIgnoreCase))
+                CommandErrors.RejectUnused(result, [config.MinRatio], "without svg2 or blocks among --methods no method keeps a minimum of blocks");
             var options = config.Build(result);
             var onDevice = device.ResolveDevice(result);
             var targets = ParseDensities(result.GetValue(densities)!);
-            var names = BenchCommand.ParseMethods(result.GetValue(methods)!);
             var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, grid, device, onDevice, (int)result.GetValue(config.Seed));
             long? rows = result.GetValue(statRows) ?? (q.shape[1] <= QualityRows.FullBelow ? null : QualityRows.Sample);
 

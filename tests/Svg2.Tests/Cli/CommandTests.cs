@@ -152,4 +152,25 @@ public sealed class CommandTests : IDisposable
         }
         Assert.Contains($"does not use {named}", error.ToString());
     }
+
+    [Theory]
+    [InlineData("--top-p 0.8", "--top-p")]
+    [InlineData("--grid 4x4x4", "--grid")]
+    [InlineData("--methods blocks,window --qc 10", "--qc")]
+    [InlineData("--methods window,oracle --min-kc-ratio 0.2", "--min-kc-ratio")]
+    public void SweepRejectsOptionsItWouldIgnore(string arguments, string named)
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, Invoke(SweepCommand.Create(), ["--shape", "tiny", "--densities", "0.3", "--out-dir", Path.Combine(folder, "sweep"), .. arguments.Split(' ')]));
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains($"does not use {named}", error.ToString());
+    }
 }

@@ -30,6 +30,24 @@ public static class AttentionInputs
             throw new ArgumentException($"q, k, v must be on one device; got {q.device}, {k.device}, {v.device}.");
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first non-finite element (NaN or infinity) of a
+    /// [B, H, S, D] tensor by batch element, head, row and column. The operator itself does not check (it would
+    /// cost a pass and a host read per call); the command line checks every input file with this.
+    /// </summary>
+    public static void RequireFinite(Tensor x, string name)
+    {
+        using var scope = NewDisposeScope();
+        var bad = x.isfinite().logical_not();
+        if (!bad.any().item<bool>()) return;
+        var first = bad.nonzero()[0].cpu().data<long>().ToArray();
+        string where = first.Length == 4
+            ? $"batch element {first[0]}, head {first[1]}, row {first[2]}, column {first[3]}"
+            : $"index [{string.Join(", ", first)}]";
+        long count = bad.sum().item<long>();
+        throw new ArgumentException($"{name} holds {count} non-finite value(s) (NaN or infinity); the first at {where}.");
+    }
+
     /// <summary>Views [B, H, S, D] as [B x H, S, D], contiguous.</summary>
     public static Tensor Flatten(Tensor x) => x.reshape(x.shape[0] * x.shape[1], x.shape[2], x.shape[3]).contiguous();
 }

@@ -10,7 +10,7 @@ public static class QkvFile
 {
     static readonly string[] SupportedTypes = ["F32", "BF16", "F16"];
 
-    /// <summary>Reads and checks q, k and v; errors name the file, the tensor and the problem.</summary>
+    /// <summary>Reads and checks q, k and v (shape, dtype, finite values); errors name the file, the tensor and the problem.</summary>
     public static (Tensor Q, Tensor K, Tensor V) Read(string path)
     {
         using var file = SafeTensorsFile.Open(path);
@@ -28,6 +28,9 @@ public static class QkvFile
             tensors[i] = file.Read(names[i]);
         }
         Attention.AttentionInputs.Validate(tensors[0], tensors[1], tensors[2]);
+        // NaN and infinity are refused here rather than propagated: the CUDA k-means assignment skips them
+        // while the reference's argmin propagates them, so the two backends would disagree on such input.
+        for (int i = 0; i < names.Length; i++) Attention.AttentionInputs.RequireFinite(tensors[i], $"Tensor '{names[i]}' in {path}");
         return (tensors[0], tensors[1], tensors[2]);
     }
 }

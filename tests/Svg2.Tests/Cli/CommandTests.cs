@@ -173,4 +173,29 @@ public sealed class CommandTests : IDisposable
         }
         Assert.Contains($"does not use {named}", error.ToString());
     }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void EvalRefusesNonFiniteInputsNamingWhere(float value)
+    {
+        var generator = new Generator(9);
+        var q = randn([1, 2, 64, 8], generator: generator);
+        q[0, 1, 37, 5] = tensor(value);
+        string path = Path.Combine(folder, "nonfinite.safetensors");
+        SafeTensorsWriter.Write(path, new Dictionary<string, Tensor> { ["q"] = q, ["k"] = randn([1, 2, 64, 8], generator: generator), ["v"] = randn([1, 2, 64, 8], generator: generator) });
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            Assert.Equal(2, Invoke(EvalCommand.Create(), "--qkv", path));
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains("Tensor 'q'", error.ToString());
+        Assert.Contains("head 1, row 37, column 5", error.ToString());
+    }
 }

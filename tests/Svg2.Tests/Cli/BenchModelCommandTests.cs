@@ -49,19 +49,9 @@ public sealed class BenchModelCommandTests : IDisposable
     [InlineData("--inputs", "x.safetensors", "does not use --inputs")]
     public void BadArgumentsEndInOneClearLine(string option, string value, string message)
     {
-        var error = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            int code = BenchModelCommand.Create().Parse(["--model", "tiny", "--shape", "tiny", "--device", "cpu", option, value]).Invoke();
-            Assert.Equal(2, code);
-        }
-        finally
-        {
-            Console.SetError(previous);
-        }
-        Assert.Contains(message, error.ToString());
+        var (code, error) = StandardError.Capture(() => BenchModelCommand.Create().Parse(["--model", "tiny", "--shape", "tiny", "--device", "cpu", option, value]).Invoke());
+        Assert.Equal(2, code);
+        Assert.Contains(message, error);
     }
 
     [Fact]

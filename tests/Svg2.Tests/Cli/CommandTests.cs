@@ -68,18 +68,9 @@ public sealed class CommandTests : IDisposable
     [InlineData("dense", "--density 0.5", "--density")]
     public void EvalRejectsOptionsTheMethodWouldIgnore(string method, string arguments, string named)
     {
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains($"does not use {named}", error.ToString());
+        var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));
+        Assert.Equal(2, code);
+        Assert.Contains($"does not use {named}", error);
     }
 
     [Fact]
@@ -87,18 +78,9 @@ public sealed class CommandTests : IDisposable
     {
         string path = Path.Combine(folder, "only-q.safetensors");
         SafeTensorsWriter.Write(path, [new("q", zeros(1, 1, 8, 4))]);
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, Invoke(EvalCommand.Create(), "--qkv", path));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains("no tensor 'k'", error.ToString());
+        var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), "--qkv", path));
+        Assert.Equal(2, code);
+        Assert.Contains("no tensor 'k'", error);
     }
 
     [Fact]
@@ -139,18 +121,9 @@ public sealed class CommandTests : IDisposable
     [InlineData("--compare", "--compare")]
     public void BenchRejectsOptionsItWouldIgnore(string arguments, string named)
     {
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, Invoke(BenchCommand.Create(), ["--shape", "tiny", .. arguments.Split(' ')]));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains($"does not use {named}", error.ToString());
+        var (code, error) = StandardError.Capture(() => Invoke(BenchCommand.Create(), ["--shape", "tiny", .. arguments.Split(' ')]));
+        Assert.Equal(2, code);
+        Assert.Contains($"does not use {named}", error);
     }
 
     [Theory]
@@ -160,18 +133,9 @@ public sealed class CommandTests : IDisposable
     [InlineData("--methods window,oracle --min-kc-ratio 0.2", "--min-kc-ratio")]
     public void SweepRejectsOptionsItWouldIgnore(string arguments, string named)
     {
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, Invoke(SweepCommand.Create(), ["--shape", "tiny", "--densities", "0.3", "--out-dir", Path.Combine(folder, "sweep"), .. arguments.Split(' ')]));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains($"does not use {named}", error.ToString());
+        var (code, error) = StandardError.Capture(() => Invoke(SweepCommand.Create(), ["--shape", "tiny", "--densities", "0.3", "--out-dir", Path.Combine(folder, "sweep"), .. arguments.Split(' ')]));
+        Assert.Equal(2, code);
+        Assert.Contains($"does not use {named}", error);
     }
 
     [Theory]
@@ -184,18 +148,9 @@ public sealed class CommandTests : IDisposable
         q[0, 1, 37, 5] = tensor(value);
         string path = Path.Combine(folder, "nonfinite.safetensors");
         SafeTensorsWriter.Write(path, new Dictionary<string, Tensor> { ["q"] = q, ["k"] = randn([1, 2, 64, 8], generator: generator), ["v"] = randn([1, 2, 64, 8], generator: generator) });
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, Invoke(EvalCommand.Create(), "--qkv", path));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains("Tensor 'q'", error.ToString());
-        Assert.Contains("head 1, row 37, column 5", error.ToString());
+        var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), "--qkv", path));
+        Assert.Equal(2, code);
+        Assert.Contains("Tensor 'q'", error);
+        Assert.Contains("head 1, row 37, column 5", error);
     }
 }

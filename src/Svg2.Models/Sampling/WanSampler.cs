@@ -17,6 +17,9 @@ public sealed class WanSampler
     /// <summary>Creates a sampler for a model (text or image to video).</summary>
     public WanSampler(WanModel model) => _model = model;
 
+    /// <summary>Called before every step with its index, before any of the step's work is queued.</summary>
+    public Action<int>? StepStarting { get; set; }
+
     /// <summary>Called after every step with its index and the new latents.</summary>
     public Action<int, Tensor>? StepCompleted { get; set; }
 
@@ -55,6 +58,7 @@ public sealed class WanSampler
         using var conditionTwice = condition is not null && guidance == GuidanceMode.Batched ? cat([condition, condition], 0) : null;
         for (int step = 0; step < scheduler.Timesteps.Count; step++)
         {
+            StepStarting?.Invoke(step);
             using var scope = NewDisposeScope();
             double t = scheduler.Timesteps[step];
             Tensor flowCond, flowUncond;

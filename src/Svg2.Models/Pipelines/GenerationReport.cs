@@ -1,0 +1,31 @@
+namespace Svg2.Models.Pipelines;
+
+/// <summary>Where a generation's time and memory went.</summary>
+/// <param name="Stages">Text encoding, denoising and decoding, in order.</param>
+/// <param name="Steps">Each denoising step.</param>
+/// <param name="LatentShape">[C, F', H', W'] of the denoised latents.</param>
+/// <param name="Tokens">Transformer tokens per frame stack (the self-attention's sequence length).</param>
+public sealed record GenerationReport(IReadOnlyList<StageReport> Stages, IReadOnlyList<StepReport> Steps, long[] LatentShape, long Tokens)
+{
+    /// <summary>Wall time of every stage together.</summary>
+    public double TotalMs => Stages.Sum(s => s.Milliseconds);
+}
+
+/// <summary>One stage of a generation.</summary>
+/// <param name="Name">"text encoding", "denoising" or "decoding".</param>
+/// <param name="Milliseconds">Its wall time, the device's queued work included.</param>
+/// <param name="PeakDeviceBytes">The most device memory in use seen during it (the CUDA driver's count, sampled
+/// after each step or stage, the caching allocator's reserve included); null on a CPU.</param>
+public sealed record StageReport(string Name, double Milliseconds, long? PeakDeviceBytes);
+
+/// <summary>One denoising step.</summary>
+/// <param name="Step">Its index.</param>
+/// <param name="Milliseconds">The whole step: every guidance pass's forward and the scheduler.</param>
+/// <param name="SelfAttentionMs">The self-attention processor's calls within it.</param>
+/// <param name="Density">Attention density of the step's sparse calls (null when all were dense).</param>
+/// <param name="OverallDensity">Density over all of the step's calls, dense calls counting 1.</param>
+public sealed record StepReport(int Step, double Milliseconds, double SelfAttentionMs, double? Density, double? OverallDensity)
+{
+    /// <summary>Everything but self-attention.</summary>
+    public double OtherMs => Milliseconds - SelfAttentionMs;
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Svg2.Models.Attention;
+using Svg2.Models.Profiling;
+using Svg2.Models.Sampling;
+using Svg2.Models.Wan;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Models.Pipelines;
+
+/// <summary>
+/// Text to video: encode the prompt and the negative prompt, denoise seeded noise with the transformer and
+/// classifier-free guidance, decode the latents to frames, and report the time and memory of each stage
+/// and step. The transformer's attention processor (dense, SVG2 or a baseline) is set on the model.
+/// </summary>
+public sealed class VideoPipeline
+{
+    readonly WanModel _model;
+    readonly IPromptEncoder _text;
+    readonly IVideoLatentCodec _codec;
+    readonly Action? _releaseText;
+
+    /// <summary>Creates the pipeline.</summary>
+    /// <param name="model">The transformer, with its attention processor set.</param>
+    /// <param name="text">The prompt encoder; its tokens must be as wide as the model's text width.</param>
+    /// <param name="codec">Latents to frames (and back).</param>
+    /// <param name="releaseText">Called once both prompts are encoded, to free the encoder's device memory before denoising.</param>
+    /// <exception cref="ArgumentException">The encoder's or codec's widths do not fit the model.</exception>
+    public VideoPipeline(WanModel model, IPromptEncoder text, IVideoLatentCodec codec, Action? releaseText = null)
+    {
+        if (text.ContextDim != model.Config.TextDim)
+            throw new ArgumentException($"The prompt encoder gives {text.ContextDim}-wide tokens; the model takes {model.Config.TextDim}.");
+        int noiseChannels = model.Config.ModelType == WanModelType.ImageToVideo ? 16 : model.Config.InDim;
+        if (codec.LatentChannels != noiseChannels || codec.LatentChannels != model.Config.OutDim)
+            throw new ArgumentException($"The codec has {codec.LatentChannels} latent channels; the model takes {noiseChannels} and predicts {model.Config.OutDim}.");
+        (_model, _text, _codec, _releaseText) = (model, text, codec, releaseText);
+    }
+
+    /// <summary>Receives the attention densities of the model's processor, when set (see <see cref="AttentionDensityMeter.Observe"/>).</summary>
+    public AttentionDensityMeter? DensityMeter { get; set; }
+
+    /// <summary>Pixels per token side: the codec's compression times the patch size.</summary>
+    public (int Height, int Width) PixelsPerToken => (_codec.SpatialCompression * _model.Config.PatchSize.Height, _codec.SpatialCompression * _model.Config.PatchSize.Width);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first request value this pipeline cannot generate.</summary>
+    public void Validate(VideoRequest request)
+    {
+        var (perHeight, perWidth) = PixelsPerToken;
+        if (request.Width < perWidth || request.Width % perWidth != 0 || request.Height < perHeight || request.Height % perHeight != 0)
+            throw new ArgumentException($"Size {request.Width}x{request.Height} must be a positive multiple of {perWidth}x{perHeight} (codec compression x patch size).");
+        int temporal = _codec.TemporalCompression;
+        if (request.Frames < 1 || (request.Frames - 1) % temporal != 0)
+            throw new ArgumentException(temporal == 1
+                ? $"Frame count must be at least 1; got {request.Frames}."
+                : $"Frame count must be {temporal}n+1 (1, {temporal + 1}, {2 * temporal + 1}, ..., 81); got {request.Frames}.");
+        if (request.Steps < 1) throw new ArgumentException($"Step count must be at least 1; got {request.Steps}.");
+        if (!(request.Guidance >= 0) || double.IsInfinity(request.Guidance)) throw new ArgumentException($"Guidance scale must be a finite number >= 0; got {request.Guidance}.");
+        if (!(request.Shift > 0) || double.IsInfinity(request.Shift)) throw new ArgumentException($"Flow shift must be a finite positive number; got {request.Shift}.");
+    }
+
+    /// <summary>Generates one video.</summary>
+    /// <param name="request">What to generate.</param>
+    /// <param name="stepDone">Called after every step with the count done and the total.</param>
+    /// <returns>The video [1, 3, F, H, W] float32 in [-1, 1] on the CPU, and the report.</returns>
+    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null)
+    {
+        Validate(request);
+        var device = _model.Device;
+        var stages = new List<StageReport>();
+        var stageWatch = Stopwatch.StartNew();
+        long stagePeak = -1;
+        void Sample() => stagePeak = Math.Max(stagePeak, DeviceMemory.UsedBytes(device));
+        void EndStage(string name)
+        {
+            if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+            Sample();
+            stages.Add(new StageReport(name, stageWatch.Elapsed.TotalMilliseconds, stagePeak < 0 ? null : stagePeak));
+            stagePeak = -1;
+            stageWatch.Restart();
+        }
+
+        using var conditional = _text.Encode(request.Prompt);
+        using var unconditional = _text.Encode(request.NegativePrompt);
+        Sample();
+        _releaseText?.Invoke();
+        EndStage("text encoding");
+
+        long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
+        long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;
+        using var noise = WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device);
+        var grid = _model.GridFor(latentFrames, latentHeight, latentWidth);
+        var steps = new List<StepReport>();
+        using var timeline = new DeviceTimeline(device);
+        var profiler = new OpClassProfiler(timeline);
+        var previousProfiler = _model.Profiler;
+        _model.Profiler = profiler;
+        var sampler = new WanSampler(_model)
+        {
+            StepStarting = _ => profiler.Begin(),
+            StepCompleted = (step, _) =>
+            {
+                var profile = profiler.End();
+                var density = DensityMeter?.Take();
+                steps.Add(new StepReport(step, profile.TotalMs, profile.ClassMs[WanOpClass.SelfAttention], density?.Sparse, density?.Overall));
+                Sample();
+                stepDone?.Invoke(step + 1, request.Steps);
+            },
+        };
+        Tensor latents;
+        try
+        {
+            latents = sampler.Sample(noise, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
+        }
+        finally
+        {
+            _model.Profiler = previousProfiler;
+        }
+        EndStage("denoising");
+
+        Tensor video;
+        using (latents)
+        using (var scope = NewDisposeScope())
+            video = _codec.Decode(latents).to(ScalarType.Float32, CPU).MoveToOuterDisposeScope();
+        EndStage("decoding");
+        return (video, new GenerationReport(stages, steps, [_codec.LatentChannels, latentFrames, latentHeight, latentWidth], grid.Tokens));
+    }
+}

@@ -16,7 +16,7 @@ public sealed class AttentionDensityMeter : IDisposable
     public void AddSparse(Tensor densityPerHead)
     {
         using var sum = densityPerHead.to(ScalarType.Float64).sum();
-        if (_sparseSum is null) _sparseSum = sum.clone();
+        if (_sparseSum is null) _sparseSum = sum.clone().DetachFromDisposeScope();
         else _sparseSum.add_(sum);
         _sparseHeads += densityPerHead.numel();
     }

@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Svg2.Cli.Rendering;
+using Svg2.Configuration;
+using Svg2.Methods;
+using Svg2.Models.Pipelines;
+using Svg2.Models.Sampling;
+using Svg2.Models.Wan;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary>
+/// <c>svg2 generate</c>: text to video with a Wan 2.1 checkpoint folder (official or diffusers layout) or
+/// the built-in small model, with dense attention, SVG2 or a baseline, writing an MP4 (or PNG frames),
+/// lossless frames on request, a timing table and a JSON report.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var modelDir = new Option<string?>("--model-dir") { Description = "Wan 2.1 checkpoint folder (the publisher's release or its diffusers layout); without it, the built-in small model trained on footage" };
+        var prompt = new Option<string?>("--prompt") { Description = "the prompt (for the built-in model: a footage source name; see its help)" };
+        var negative = new Option<string?>("--negative-prompt") { Description = "the negative prompt (default: the model's; Wan's default negative prompt for Wan)" };
+        var image = new Option<string?>("--image") { Description = "image to video: the first frame (needs an I2V checkpoint)" };
+        var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT, e.g. 832x480 (default: the model's)" };
+        var frames = new Option<int?>("--frames") { Description = "frame count, 4n+1 for Wan (default: the model's, 81 for Wan)" };
+        var steps = new Option<int?>("--steps") { Description = "denoising steps (default: the model's, 50 for Wan)" };
+        var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance scale (default: the model's, 5.0 for Wan)" };
+        var shift = new Option<double?>("--shift") { Description = "flow shift of the noise schedule (default: the model's, 5.0 for Wan)" };
+        var seed = new Option<long>("--seed") { Description = "seed of the initial noise (the same video on every device)", DefaultValueFactory = _ => 0 };
+        var solver = new Option<string>("--solver") { Description = "unipc (Wan's default) or euler", DefaultValueFactory = _ => "unipc" };
+        solver.AcceptOnlyFromAmong("unipc", "euler");
+        var guidanceMode = new Option<string>("--guidance-mode") { Description = "batched (both passes in one forward) or sequential", DefaultValueFactory = _ => "batched" };
+        guidanceMode.AcceptOnlyFromAmong("batched", "sequential");
+        var method = new Option<string>("--method") { Description = $"self-attention: {string.Join(", ", AttentionSetup.Methods)}", DefaultValueFactory = _ => "svg2" };
+        var density = new Option<double?>("--density") { Description = "drive sparse attention to this density (SVG2: per-layer top-p search; required for blocks and window)" };
+        var preset = new Option<string?>("--preset") { Description = $"SVG2 clusters and warm-up from a reference configuration: {string.Join(", ", Svg2Presets.All.Select(p => p.Name))}" };
+        var topP = new Option<double?>("--top-p") { Description = "SVG2 top-p without --density (default 0.9)" };
+        var warmupSteps = new Option<double?>("--dense-steps") { Description = "fraction of the steps that run dense attention first, for every sparse method (default 0.2, or the preset's)" };
+        var warmupLayers = new Option<double?>("--dense-layers") { Description = "fraction of the layers that always run dense (default 0.03, or the preset's)" };
+        var dtype = new Option<string?>("--dtype") { Description = "bf16 or f32 (default: bf16 on CUDA, f32 on the CPU)" };
+        dtype.AcceptOnlyFromAmong("bf16", "f32");
+        var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
+        device.AcceptOnlyFromAmong("cuda", "cpu");
+        var textOnCpu = new Option<bool>("--t5-cpu") { Description = "run the text encoder on the CPU (Wan: keeps its 11 GB off the GPU; otherwise it is freed after encoding)" };
+        var output = new Option<string>("--out") { Description = "the video file (.mp4; PNG frames in a folder of that name when ffmpeg is missing)", Required = true };
+        var lossless = new Option<string?>("--lossless") { Description = "also write the frames as PNG to this folder (for quality comparisons: H.264 is lossy)" };
+        var report = new Option<string?>("--report") { Description = "write the timings, densities and settings as JSON to this file" };
+
+        var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
+        foreach (var option in new Option[] { modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
+                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report })
+            command.Options.Add(option);
+
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            string methodName = parse.GetValue(method)!.ToLowerInvariant();
+            if (!AttentionSetup.Methods.Contains(methodName))
+                throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
+            if (methodName == "dense")
+                CommandErrors.RejectUnused(parse, [density, preset, topP, warmupSteps, warmupLayers], "--method dense runs full attention everywhere");
+            else if (methodName != "svg2")
+                CommandErrors.RejectUnused(parse, [preset, topP], $"--method {methodName} is driven to --density");
+            if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
+            if (parse.GetValue(image) is not null)
+                throw new NotSupportedException("Image to video (--image) is not supported yet: this build generates from text only.");
+
+            var outputPath = Path.GetFullPath(parse.GetValue(output)!);
+            var outputFolder = Path.GetDirectoryName(outputPath)!;
+            if (!Directory.Exists(outputFolder)) throw new DirectoryNotFoundException($"The output folder {outputFolder} does not exist.");
+
+            var onDevice = new Device(parse.GetValue(device) ?? (cuda.is_available() ? "cuda" : "cpu"));
+            if (onDevice.type == DeviceType.CUDA && !cuda.is_available())
+                throw new NotSupportedException("CUDA is not available: this build ships the CPU libtorch, or no GPU and driver were found. " +
+                    "Build with -p:LibTorch=external and put a CUDA libtorch (for example PyTorch's torch/lib) on LD_LIBRARY_PATH.");
+            var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+
+            using var model = VideoModels.Load(parse.GetValue(modelDir), new VideoModelOptions(onDevice, weightType, WanNumerics.Fast, parse.GetValue(textOnCpu)));
+            var request = BuildRequest(parse, model.Defaults, prompt, negative, size, frames, steps, guidance, shift, seed, solver, guidanceMode);
+            var pipeline = model.Pipeline();
+            pipeline.Validate(request);
+
+            var svg2Preset = parse.GetValue(preset) is { } presetName ? Svg2Presets.Get(presetName) : null;
+            var options = (svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };
+            double? target = parse.GetValue(density);
+            if (target is { } aim && methodName == "svg2")
+                options = options with { TargetDensity = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
+            var warmup = methodName == "dense" ? DenseWarmupPolicy.None
+                : DenseWarmupPolicy.FromFractions(parse.GetValue(warmupSteps) ?? svg2Preset?.Warmup.DenseSteps / (double?)svg2Preset?.Steps ?? DefaultDenseSteps,
+                    request.Steps, parse.GetValue(warmupLayers) ?? DefaultDenseLayers, model.Transformer.Config.Layers, svg2Preset?.Warmup.KMeansDuringWarmup ?? false);
+            using var attention = AttentionSetup.Create(methodName, model.Transformer, options, warmup, target);
+            model.Transformer.SelfAttentionProcessor = attention.Processor;
+            pipeline.DensityMeter = attention.Meter;
+
+            Tensor video = null!;
+            GenerationReport generation = null!;
+            AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask($"{model.Name}, {methodName}", maxValue: request.Steps);
+                    (video, generation) = pipeline.Generate(request, (done, _) => task.Value = done);
+                });
+            using (video)
+            {
+                var written = VideoOutputs.Write(video, model.Fps, outputPath, parse.GetValue(lossless));
+                var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
+                    request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
+                    warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                GenerationView.Render(run);
+                if (parse.GetValue(report) is { } reportPath) GenerationView.WriteJson(reportPath, run);
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    // The reference's Wan 720p setting: the first 20% of the steps and 3% of the layers run dense.
+    const double DefaultDenseSteps = 0.2;
+    const double DefaultDenseLayers = 0.03;
+
+    static VideoRequest BuildRequest(ParseResult parse, VideoRequest defaults, Option<string?> prompt, Option<string?> negative, Option<string?> size,
+        Option<int?> frames, Option<int?> steps, Option<double?> guidance, Option<double?> shift, Option<long> seed, Option<string> solver, Option<string> guidanceMode)
+    {
+        var (width, height) = parse.GetValue(size) is { } text ? ParseSize(text) : (defaults.Width, defaults.Height);
+        return defaults with
+        {
+            Prompt = parse.GetValue(prompt) ?? defaults.Prompt,
+            NegativePrompt = parse.GetValue(negative) ?? defaults.NegativePrompt,
+            Width = width,
+            Height = height,
+            Frames = parse.GetValue(frames) ?? defaults.Frames,
+            Steps = parse.GetValue(steps) ?? defaults.Steps,
+            Guidance = parse.GetValue(guidance) ?? defaults.Guidance,
+            Shift = parse.GetValue(shift) ?? defaults.Shift,
+            Seed = parse.GetValue(seed),
+            Solver = parse.GetValue(solver) == "euler" ? SolverKind.Euler : SolverKind.UniPC,
+            GuidanceMode = parse.GetValue(guidanceMode) == "sequential" ? GuidanceMode.Sequential : GuidanceMode.Batched,
+        };
+    }
+
+    internal static (int Width, int Height) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int width)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int height) || width < 1 || height < 1)
+            throw new ArgumentException($"--size must be WIDTHxHEIGHT with positive integers, e.g. 832x480; got '{text}'.");
+        return (width, height);
+    }
+}

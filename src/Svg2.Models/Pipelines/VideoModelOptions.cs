@@ -1,0 +1,11 @@
+using Svg2.Models.Wan;
+using static TorchSharp.torch;
+
+namespace Svg2.Models.Pipelines;
+
+/// <summary>Where and how a video model is loaded.</summary>
+/// <param name="Device">The transformer's (and by default the encoders') device.</param>
+/// <param name="DType">The transformer's weight type (the VAE and text encoder follow it on a GPU).</param>
+/// <param name="Numerics">The transformer's numerics.</param>
+/// <param name="TextOnCpu">Run the text encoder on the CPU (Wan's --t5_cpu), so its weights never reach the GPU.</param>
+public sealed record VideoModelOptions(Device Device, ScalarType DType, WanNumerics Numerics = WanNumerics.Fast, bool TextOnCpu = false);

@@ -1,5 +1,6 @@
 using Spectre.Console;
 using Svg2.Cuda.Benchmarks;
+using Svg2.Cuda.Runtime;
 
 namespace Svg2.Cli.Commands;
 
@@ -7,7 +8,7 @@ namespace Svg2.Cli.Commands;
 public static class CudaBenchmarkReport
 {
     /// <summary>Benchmarks one preset (or "all") and prints the stage timings and the comparison with dense SDPA.</summary>
-    /// <param name="shape">A <see cref="BenchmarkShape"/> preset name, or "all".</param>
+    /// <param name="shape">A <see cref="BenchmarkShape"/> preset or workload shape name, or "all" (the presets).</param>
     /// <param name="iterations">Timed iterations per measurement (10 warm-ups come first).</param>
     /// <param name="densities">Fixed densities to measure besides top_p 0.9.</param>
     /// <returns>The process exit code.</returns>
@@ -15,6 +16,9 @@ public static class CudaBenchmarkReport
     {
         densities ??= [0.10, 0.15, 0.20, 0.30];
         var shapes = shape.Equals("all", StringComparison.OrdinalIgnoreCase) ? BenchmarkShape.Presets : [BenchmarkShape.Find(shape)];
+        foreach (var preset in shapes)
+            if (!TensorChecks.IsSupportedHeadDim(preset.HeadDim))
+                throw new NotSupportedException($"The CUDA kernels take head dimension 64 or 128; shape '{preset.Name}' has {preset.HeadDim}. Run it with --device cpu.");
         foreach (var preset in shapes)
         {
             var report = CudaBenchmark.Run(preset, iterations, densities, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));

@@ -1,4 +1,6 @@
 using Svg2.Attention;
+using Svg2.Configuration;
+using Svg2.Workloads;
 
 namespace Svg2.Cuda.Benchmarks;
 
@@ -30,8 +32,20 @@ public sealed record BenchmarkShape(string Name, string Description, int Heads, 
     /// <summary>Video rows: S minus the text rows.</summary>
     public int VideoTokens => Tokens - TextRows;
 
-    /// <summary>The preset with this name, or an exception listing the names.</summary>
-    public static BenchmarkShape Find(string name) =>
-        Presets.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"Unknown shape '{name}'; presets: {string.Join(", ", Presets.Select(p => p.Name))}.");
+    /// <summary>
+    /// The preset with this name, or else the workload shape of that name (<see cref="VideoShape.Named"/>)
+    /// with the default options' cluster counts scaled to its length; an exception lists both sets of names.
+    /// </summary>
+    public static BenchmarkShape Find(string name)
+    {
+        var preset = Presets.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+        if (preset is not null) return preset;
+        if (!VideoShape.Named.TryGetValue(name, out var workload))
+            throw new ArgumentException($"Unknown shape '{name}'; presets: {string.Join(", ", Presets.Select(p => p.Name))}; workload shapes: {string.Join(", ", VideoShape.Named.Keys)}.");
+        if (workload.Batch != 1) throw new ArgumentException($"Shape '{name}' has batch {workload.Batch}; the CUDA benchmark times batch 1.");
+        int videoTokens = workload.Frames * workload.Height * workload.Width;
+        var (queryClusters, keyClusters) = new Svg2Options().ClusterCountsFor(videoTokens);
+        return new BenchmarkShape(name.ToLowerInvariant(), $"workload shape {name}: {workload.Frames}x{workload.Height}x{workload.Width} tokens, {workload.Heads} heads",
+            workload.Heads, videoTokens + workload.TextTokens, workload.HeadDim, queryClusters, keyClusters, workload.TextTokens, workload.PromptLength);
+    }
 }

@@ -22,6 +22,11 @@ internal static class CommandErrors
         {
             return action();
         }
+        catch (Exception error) when (OutOfMemoryMessage.Matches(error))
+        {
+            Console.Error.WriteLine($"error: {OutOfMemoryMessage.Describe(error)}");
+            return 2;
+        }
         catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or FileNotFoundException
                                         or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
         {

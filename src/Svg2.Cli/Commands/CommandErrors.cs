@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svg2.IO;
+using Svg2.Models.Checkpoints;
 
 namespace Svg2.Cli.Commands;
 
@@ -22,7 +23,7 @@ internal static class CommandErrors
         {
             return action();
         }
-        catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or FileNotFoundException
+        catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or CheckpointException or FileNotFoundException
                                         or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {error.Message}");

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Svg2.IO;
 using Svg2.Models.Checkpoints;
 using static TorchSharp.torch;
@@ -38,6 +39,52 @@ public sealed class PthTensorSourceTests : IDisposable
             Assert.True(got.is_contiguous(), $"{name} is not contiguous");
             Assert.True(want.eq(got).all().item<bool>(), $"{name} differs");
         }
+    }
+
+    [Fact]
+    public void ReadsAStateDictWrittenByTorchSave()
+    {
+        using var source = PthTensorSource.Open(Data("state_dict.pth"));
+        AssertSameTensors(source, Data("state_dict.safetensors"));
+        // The file really holds views: torch.save kept their offsets and strides (state_dict.json records them).
+        using var layout = JsonDocument.Parse(File.ReadAllText(Data("state_dict.json")));
+        var views = layout.RootElement;
+        Assert.Equal(20, views.GetProperty("view_rows").GetProperty("offset").GetInt32());
+        Assert.Equal([1, 10], views.GetProperty("transposed").GetProperty("stride").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([0, 1], views.GetProperty("expanded").GetProperty("stride").EnumerateArray().Select(e => e.GetInt32()));
+        foreach (var tensor in views.EnumerateObject())
+            Assert.Equal(tensor.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()), source.Describe(tensor.Name).Shape);
+    }
+
+    [Fact]
+    public void ReadsNestedDictsWrittenByTorchSave()
+    {
+        using var all = PthTensorSource.Open(Data("nested.pth"));
+        Assert.Equal(["model.encoder.weight", "model.encoder.bias"], all.Names);
+        using var model = PthTensorSource.Open(Data("nested.pth"), root: "model");
+        using var expected = SafeTensorsFile.Open(Data("state_dict.safetensors"));
+        using var weight = model.Read("encoder.weight");
+        using var bias = model.Read("encoder.bias");
+        using var f32 = expected.Read("f32");
+        using var i32 = expected.Read("i32");
+        Assert.True(weight.eq(f32).all().item<bool>());
+        Assert.True(bias.eq(i32).all().item<bool>());
+    }
+
+    [Fact]
+    public void RefusesTheExploitWrittenByPython()
+    {
+        var error = Assert.Throws<CheckpointException>(() => PthTensorSource.Open(Data("exploit.pth")));
+        Assert.Contains("'posix.system'", error.Message);
+        Assert.Contains("nothing was run", error.Message);
+    }
+
+    [Fact]
+    public void RefusesTheLegacyFileWrittenByTorchSave()
+    {
+        var error = Assert.Throws<CheckpointException>(() => PthTensorSource.Open(Data("legacy.pth")));
+        Assert.Contains("legacy (pre-1.6) serialization format", error.Message);
+        Assert.Contains("re-save it in the zip format", error.Message);
     }
 
     [Fact]

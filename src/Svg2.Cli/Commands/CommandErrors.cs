@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svg2.IO;
+using Svg2.Models.Checkpoints;
 
 namespace Svg2.Cli.Commands;
 
@@ -27,7 +28,7 @@ internal static class CommandErrors
             Console.Error.WriteLine($"error: {OutOfMemoryMessage.Describe(error)}");
             return 2;
         }
-        catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or FileNotFoundException
+        catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or CheckpointException or FileNotFoundException
                                         or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {error.Message}");

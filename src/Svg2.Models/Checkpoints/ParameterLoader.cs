@@ -43,9 +43,9 @@ public static class ParameterLoader
                 throw new CheckpointException($"{component}: the checkpoint lacks '{stored}' (expected shape [{string.Join(", ", target.shape)}]).");
             var entry = source.Describe(stored);
             if (!entry.Shape.SequenceEqual(target.shape))
-                throw new CheckpointException($"{component}: tensor '{stored}' in {entry.File} has shape {entry.ShapeText}; the model expects [{string.Join(", ", target.shape)}].");
+                throw new CheckpointException($"{component}: tensor '{stored}' has shape {entry.ShapeText}; the model expects [{string.Join(", ", target.shape)}] ({entry.File}).");
             if (target.is_floating_point() && !IsFloating(entry.Type))
-                throw new CheckpointException($"{component}: tensor '{stored}' in {entry.File} is {entry.Type}; expected a floating-point type.");
+                throw new CheckpointException($"{component}: tensor '{stored}' is {entry.Type}; expected a floating-point type ({entry.File}).");
             using var value = source.Read(stored);
             target.copy_(value);
         }

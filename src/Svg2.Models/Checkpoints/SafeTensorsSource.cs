@@ -7,6 +7,8 @@ namespace Svg2.Models.Checkpoints;
 /// <summary>
 /// Tensors from one safetensors file, or from the shards that a "*.safetensors.index.json" lists in its
 /// "weight_map" (tensor name to shard file). Files are opened on first use and kept open until disposal.
+/// A malformed file is reported as a <see cref="CheckpointException"/> (its cause the
+/// <see cref="SafeTensorsFormatException"/>).
 /// </summary>
 public sealed class SafeTensorsSource : ITensorSource
 {
@@ -19,7 +21,7 @@ public sealed class SafeTensorsSource : ITensorSource
     /// Opens a safetensors file, an index JSON file, or a folder holding <paramref name="singleFileName"/>
     /// or its index (<paramref name="singleFileName"/> + ".index.json").
     /// </summary>
-    /// <exception cref="CheckpointException">The folder holds neither, or the index is broken.</exception>
+    /// <exception cref="CheckpointException">The folder holds neither, the index is broken, or the file is malformed.</exception>
     /// <exception cref="FileNotFoundException">The path does not exist.</exception>
     public static SafeTensorsSource Open(string path, string singleFileName = "model.safetensors")
     {
@@ -50,12 +52,16 @@ public sealed class SafeTensorsSource : ITensorSource
     }
 
     /// <inheritdoc/>
-    public Tensor Read(string name) => FileOf(name).Read(name);
+    public Tensor Read(string name)
+    {
+        var file = FileOf(name);
+        return Reported(() => file.Read(name));
+    }
 
     SafeTensorsFile FileOf(string name)
     {
         if (!_fileOf.TryGetValue(name, out var path)) throw new CheckpointException($"The checkpoint holds no tensor '{name}'.");
-        if (!_open.TryGetValue(path, out var file)) _open[path] = file = SafeTensorsFile.Open(path);
+        if (!_open.TryGetValue(path, out var file)) _open[path] = file = Reported(() => SafeTensorsFile.Open(path));
         return file;
     }
 
@@ -68,14 +74,35 @@ public sealed class SafeTensorsSource : ITensorSource
 
     static Dictionary<string, string> FromFile(string file)
     {
-        using var opened = SafeTensorsFile.Open(file);
+        using var opened = Reported(() => SafeTensorsFile.Open(file));
         return opened.Names.ToDictionary(n => n, _ => file);
+    }
+
+    static T Reported<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (SafeTensorsFormatException e)
+        {
+            throw new CheckpointException(e.Message, e);
+        }
     }
 
     static Dictionary<string, string> FromIndex(string indexFile)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(indexFile))!;
-        using var document = JsonDocument.Parse(File.ReadAllBytes(indexFile));
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(indexFile));
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"Index {indexFile} is not valid JSON: {e.Message}", e);
+        }
+        using var _ = document;
         if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             throw new CheckpointException($"Index {indexFile} has no 'weight_map' object.");
         var sources = new Dictionary<string, string>();

@@ -61,7 +61,7 @@ public sealed class WanModel : nn.Module
     internal WanHead Head { get; }
     internal WanImageProjection? ImageEmbedding { get; }
 
-    /// <summary>Creates the model with random weights (replace them with <see cref="WanCheckpoint.Load"/>).</summary>
+    /// <summary>Creates the model with random weights (replace them with <see cref="WanCheckpoint.Load(WanModel, string)"/>).</summary>
     public WanModel(WanConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) : base(nameof(WanModel))
     {
         config.Validate();

@@ -15,10 +15,14 @@ public static class SafeTensorsDType
         ("BF16", ScalarType.BFloat16, 2),
         ("I64", ScalarType.Int64, 8),
         ("I32", ScalarType.Int32, 4),
+        ("I16", ScalarType.Int16, 2),
         ("I8", ScalarType.Int8, 1),
         ("U8", ScalarType.Byte, 1),
         ("BOOL", ScalarType.Bool, 1),
     ];
+
+    /// <summary>Every supported dtype name, for messages.</summary>
+    public static string SupportedNames => string.Join(", ", Known.Select(k => k.Name));
 
     /// <summary>The scalar type and element size of a safetensors dtype name, or false when the name is unknown.</summary>
     public static bool TryParse(string name, out ScalarType type, out int elementSize)
@@ -37,7 +41,7 @@ public static class SafeTensorsDType
     {
         foreach (var entry in Known)
             if (entry.Type == type) return entry.Name;
-        throw new ArgumentException($"Scalar type {type} cannot be stored in safetensors by this project (supported: {string.Join(", ", Known.Select(k => k.Name))}).");
+        throw new ArgumentException($"Scalar type {type} cannot be stored in safetensors by this project (supported: {SupportedNames}).");
     }
 
     /// <summary>Bytes per element of a TorchSharp scalar type that safetensors can store.</summary>

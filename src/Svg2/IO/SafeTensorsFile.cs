@@ -221,7 +221,7 @@ public sealed class SafeTensorsFile : IDisposable
             throw new SafeTensorsFormatException($"{Where()}: missing string 'dtype'.");
         string dtype = dtypeValue.GetString()!;
         if (!SafeTensorsDType.TryParse(dtype, out var type, out int elementSize))
-            throw new SafeTensorsFormatException($"{Where()}: unknown or unsupported dtype '{dtype}' (supported: F64, F32, F16, BF16, I64, I32, I8, U8, BOOL).");
+            throw new SafeTensorsFormatException($"{Where()}: unknown or unsupported dtype '{dtype}' (supported: {SafeTensorsDType.SupportedNames}).");
         if (shapeElement is not { ValueKind: JsonValueKind.Array } shapeValue)
             throw new SafeTensorsFormatException($"{Where()}: missing array 'shape'.");
         var shape = new long[shapeValue.GetArrayLength()];

@@ -78,4 +78,25 @@ public sealed class BenchModelCommandTests : IDisposable
         Assert.True(Models.TinyWan.RelativeError(written, expected) < 1e-6);
         Assert.Equal(new long[] { 1, 2 * 2 * 3, config.Dim }, file.Info("block.1").Shape);
     }
+
+    [Fact]
+    public void WeightsOfAnotherModelEndInOneClearLine()
+    {
+        manual_seed(5);
+        using var deeper = new WanModel(WanConfig.Tiny with { Layers = 3 });
+        string weights = Path.Combine(_directory, "deeper.safetensors");
+        WanCheckpoint.Save(deeper, weights);
+        var generator = new Generator(9);
+        string inputPath = Path.Combine(_directory, "inputs.safetensors");
+        SafeTensorsWriter.Write(inputPath, new Dictionary<string, Tensor>
+        {
+            ["latents"] = randn([1, 16, 2, 4, 6], generator: generator), ["timesteps"] = full(1, 500.0f),
+            ["context"] = randn([1, 5, WanConfig.Tiny.TextDim], generator: generator),
+        });
+        var (code, error) = StandardError.Capture(() => BenchModelCommand.Create().Parse(["--model", "tiny", "--device", "cpu", "--dtype", "fp32",
+            "--weights", weights, "--inputs", inputPath, "--out", Path.Combine(_directory, "out.safetensors")]).Invoke());
+        Assert.Equal(2, code);
+        Assert.Contains("'blocks.2.", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
 }

@@ -4,7 +4,7 @@ namespace Svg2.Models.Video;
 /// Writes an output file or folder through a temporary sibling that is moved into place only when complete, so
 /// that a failure (a crashed encoder, a full disk, a bad frame) leaves neither a partial output nor the temporary.
 /// </summary>
-internal static class AtomicOutput
+public static class AtomicOutput
 {
     /// <summary>
     /// Calls <paramref name="write"/> with a temporary path in the folder of <paramref name="path"/> (with the same

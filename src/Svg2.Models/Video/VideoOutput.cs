@@ -6,15 +6,16 @@ namespace Svg2.Models.Video;
 public static class VideoOutput
 {
     /// <summary>
-    /// Writes <paramref name="video"/> to the MP4 file <paramref name="path"/> at <paramref name="fps"/>. When no ffmpeg
-    /// is found (none on PATH, no <c>FFMPEG</c>, no <paramref name="ffmpegLocation"/>), writes PNG frames into the
-    /// folder <c>&lt;path without extension&gt;_frames</c> instead and says so in <see cref="WrittenVideo.Note"/>.
+    /// Writes <paramref name="video"/> to the MP4 file <paramref name="path"/> at <paramref name="fps"/> with
+    /// <paramref name="tools"/>. Without ffmpeg (<paramref name="tools"/> null, as <see cref="FFmpegTools.Find"/>
+    /// returns when there is none), writes PNG frames into the folder <c>&lt;path without extension&gt;_frames</c>
+    /// instead and says so in <see cref="WrittenVideo.Note"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The video has a bad layout or size, or the rate is not positive.</exception>
     /// <exception cref="VideoIOException">Writing failed; nothing partial is left behind.</exception>
-    public static WrittenVideo Write(Tensor video, string path, double fps, string? ffmpegLocation = null)
+    public static WrittenVideo Write(Tensor video, string path, double fps, FFmpegTools? tools)
     {
-        if (FFmpegTools.Find(ffmpegLocation) is { } tools)
+        if (tools is not null)
         {
             Mp4Writer.Write(video, path, fps, tools);
             return new WrittenVideo(path, false, null);

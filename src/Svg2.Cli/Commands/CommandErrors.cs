@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Svg2.IO;
 using Svg2.Models.Checkpoints;
+using Svg2.Models.Video;
 
 namespace Svg2.Cli.Commands;
 
@@ -29,7 +30,8 @@ internal static class CommandErrors
             return 2;
         }
         catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or CheckpointException or FileNotFoundException
-                                        or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
+                                        or DirectoryNotFoundException or NotSupportedException or InvalidOperationException
+                                        or VideoIOException)
         {
             Console.Error.WriteLine($"error: {error.Message}");
             return 2;

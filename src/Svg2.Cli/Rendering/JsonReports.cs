@@ -19,10 +19,14 @@ internal sealed record RunReport(
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(RunReport))]
+[JsonSerializable(typeof(CompareReport))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;
 
 internal static class JsonReports
 {
     public static void Write(string path, RunReport report) =>
         File.WriteAllText(path, JsonSerializer.Serialize(report, ReportJsonContext.Default.RunReport));
+
+    public static void Write(string path, CompareReport report) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(report, ReportJsonContext.Default.CompareReport));
 }

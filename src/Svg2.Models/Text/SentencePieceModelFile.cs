@@ -4,7 +4,8 @@ namespace Svg2.Models.Text;
 
 /// <summary>
 /// What a SentencePiece model file (spiece.model, a ModelProto message of sentencepiece_model.proto)
-/// holds for encoding: the pieces with their scores, the special ids and the normalizer settings.
+/// holds for encoding as T5TokenizerFast encodes: the pieces with their scores, the special ids and the
+/// normalizer settings (not the byte-fallback flag, which T5TokenizerFast ignores).
 /// </summary>
 /// <remarks>
 /// Microsoft.ML.Tokenizers 3.0.0 reads these files itself but fails on models without a
@@ -13,7 +14,7 @@ namespace Svg2.Models.Text;
 /// </remarks>
 internal sealed record SentencePieceModelFile(
     IReadOnlyList<(string Piece, float Score)> Pieces,
-    int ModelType, int UnknownId, int EndOfSentenceId, int PadId, bool ByteFallback, bool TreatWhitespaceAsSuffix,
+    int ModelType, int UnknownId, int EndOfSentenceId, int PadId, bool TreatWhitespaceAsSuffix,
     byte[] PrecompiledCharsMap, bool AddDummyPrefix, bool RemoveExtraWhitespaces, bool EscapeWhitespaces)
 {
     /// <summary>TrainerSpec.ModelType.UNIGRAM.</summary>
@@ -26,7 +27,7 @@ internal sealed record SentencePieceModelFile(
         var pieces = new List<(string, float)>();
         // Defaults of sentencepiece_model.proto for fields a file may omit.
         int modelType = Unigram, unknownId = 0, endId = 2, padId = -1;
-        bool byteFallback = false, suffix = false, dummyPrefix = true, removeExtra = true, escape = true;
+        bool suffix = false, dummyPrefix = true, removeExtra = true, escape = true;
         byte[] charsMap = [];
 
         var model = new CodedInputStream(File.ReadAllBytes(path));
@@ -45,7 +46,6 @@ internal sealed record SentencePieceModelFile(
                         {
                             case 3: modelType = trainer.ReadEnum(); break;
                             case 24: suffix = trainer.ReadBool(); break;
-                            case 35: byteFallback = trainer.ReadBool(); break;
                             case 40: unknownId = trainer.ReadInt32(); break;
                             case 42: endId = trainer.ReadInt32(); break;
                             case 43: padId = trainer.ReadInt32(); break;
@@ -72,7 +72,7 @@ internal sealed record SentencePieceModelFile(
                     break;
             }
         }
-        return new SentencePieceModelFile(pieces, modelType, unknownId, endId, padId, byteFallback, suffix,
+        return new SentencePieceModelFile(pieces, modelType, unknownId, endId, padId, suffix,
             charsMap, dummyPrefix, removeExtra, escape);
     }
 

@@ -12,9 +12,13 @@ namespace Svg2.Models.Text;
 /// </summary>
 /// <remarks>
 /// Reads the Hugging Face tokenizer.json (what T5TokenizerFast reads) or the SentencePiece model
-/// spiece.model. Runs of unknown characters become one unknown token, as in SentencePiece and in
-/// Hugging Face's unigram model (Microsoft.ML.Tokenizers emits one per character). Prompts are not
-/// cleaned here: see <see cref="PromptCleaner"/>.
+/// spiece.model, which is read as transformers converts it for T5TokenizerFast: byte fallback off, so
+/// characters outside the vocabulary give the unknown token where SentencePiece itself would spell
+/// their UTF-8 bytes. Runs of unknown characters become one unknown token, as in SentencePiece and in
+/// Hugging Face's unigram model (Microsoft.ML.Tokenizers emits one per character). For text with runs
+/// of spaces, or leading or trailing spaces, the tokenizer.json path follows Microsoft.ML.Tokenizers'
+/// reading of the file's normalizer, which may differ from Hugging Face's; cleaned prompts
+/// (<see cref="PromptCleaner"/>) have none.
 /// </remarks>
 public sealed class UMT5Tokenizer
 {
@@ -105,11 +109,15 @@ public sealed class UMT5Tokenizer
         if (!model.RemoveExtraWhitespaces) throw new NotSupportedException("models that keep extra white space are not supported.");
         if (model.UnknownId < 0 || model.UnknownId >= model.Pieces.Count)
             throw new InvalidDataException($"the unknown-piece id {model.UnknownId} is outside the {model.Pieces.Count} pieces.");
+        // Byte fallback off whatever the file says: transformers' T5Converter builds T5TokenizerFast that way,
+        // so Wan spells characters outside the vocabulary as one unknown token per run, not as bytes.
         var tokenizer = SentencePieceTokenizer.Create(model.Pieces, model.UnknownId, addBeginningOfSentence: false, addEndOfSentence: false,
-            model.PrecompiledCharsMap, model.AddDummyPrefix, model.EscapeWhitespaces, model.TreatWhitespaceAsSuffix, model.ByteFallback);
+            model.PrecompiledCharsMap, model.AddDummyPrefix, model.EscapeWhitespaces, model.TreatWhitespaceAsSuffix, byteFallback: false);
         // The factory finds the special pieces by name; the file's ids must agree.
         if (tokenizer.EndOfSentenceId != model.EndOfSentenceId)
             throw new InvalidDataException($"the end-of-sentence id is {model.EndOfSentenceId}, but '</s>' is piece {tokenizer.EndOfSentenceId}.");
+        if (model.PadId >= 0 && (!tokenizer.Vocabulary.TryGetValue("<pad>", out int pad) || pad != model.PadId))
+            throw new InvalidDataException($"the padding id is {model.PadId}, but that piece is not '<pad>'.");
         return tokenizer;
     }
 

@@ -9,7 +9,7 @@ namespace Svg2.Cli.Commands.Conformance;
 
 /// <summary>
 /// <c>svg2 conformance umt5</c>: loads a umT5 encoder from a safetensors file (official or transformers
-/// names; the size from the shapes), encodes the token ids and mask of an inputs file, and writes
+/// names; the size from the shapes, the maximum distance and eps of umT5-XXL), encodes the token ids and mask of an inputs file, and writes
 /// "output" [B, L, dim] (the padded batch with its mask), "trimmed.{b}" (each prompt's own positions of
 /// it, as Wan keeps them) and "unpadded.{b}" (each prompt encoded alone without padding), float32.
 /// </summary>

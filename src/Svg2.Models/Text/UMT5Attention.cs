@@ -60,7 +60,6 @@ public sealed class UMT5Attention : nn.Module
     {
         ScalarType.BFloat16 => -3.3895313892515355e38,
         ScalarType.Float16 => -65504.0,
-        ScalarType.Float64 => double.MinValue,
         _ => float.MinValue,
     };
 }

@@ -47,7 +47,6 @@ public sealed class UMT5Tokenizer
 
     UMT5Tokenizer(SentencePieceTokenizer tokenizer, string sourceFile, int textLength)
     {
-        if (textLength < 1) throw new ArgumentOutOfRangeException(nameof(textLength), textLength, "The text length must be at least 1.");
         _tokenizer = tokenizer;
         SourceFile = sourceFile;
         TextLength = textLength;
@@ -64,8 +63,10 @@ public sealed class UMT5Tokenizer
     /// </summary>
     /// <exception cref="CheckpointException">The folder holds neither file, or the file cannot be used.</exception>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="textLength"/> is below 1.</exception>
     public static UMT5Tokenizer FromFolder(string folder, int textLength = WanPromptDefaults.TextLength)
     {
+        CheckTextLength(textLength);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Tokenizer folder not found: {folder}");
         foreach (var name in new[] { TokenizerJsonFileName, SentencePieceFileName })
         {
@@ -78,8 +79,10 @@ public sealed class UMT5Tokenizer
     /// <summary>Reads a tokenizer.json (a name ending in .json) or a SentencePiece model file (any other name).</summary>
     /// <exception cref="CheckpointException">The file cannot be parsed or is not a unigram model with the T5 special pieces.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="textLength"/> is below 1.</exception>
     public static UMT5Tokenizer FromFile(string path, int textLength = WanPromptDefaults.TextLength)
     {
+        CheckTextLength(textLength);
         if (!File.Exists(path)) throw new FileNotFoundException($"Tokenizer file not found: {path}", path);
         try
         {
@@ -91,6 +94,12 @@ public sealed class UMT5Tokenizer
         {
             throw new CheckpointException($"Tokenizer {path} cannot be used: {error.Message}", error);
         }
+    }
+
+    static void CheckTextLength(int textLength)
+    {
+        // One id is the end-of-sentence token, which every prompt keeps.
+        if (textLength < 1) throw new ArgumentOutOfRangeException(nameof(textLength), textLength, "The text length must be at least 1.");
     }
 
     static SentencePieceTokenizer FromTokenizerJson(string path)

@@ -106,6 +106,10 @@ public sealed class UMT5TokenizerTests : IDisposable
     }
 
     [Fact]
+    public void ATextLengthBelowOneIsRefused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => UMT5Tokenizer.FromFile(Data("unigram.model"), textLength: 0));
+
+    [Fact]
     public void AFolderPrefersTokenizerJson()
     {
         File.Copy(Data("unigram.model"), Path.Combine(_directory, "spiece.model"));

@@ -140,11 +140,12 @@ def prepare(args):
         with torch.device("cuda"):
             hf = UMT5EncoderModel(config).float().eval()
         state = {transformers_name(n): p.float() for n, p in official.items()}
-        state["encoder.embed_tokens.weight"] = state["shared.weight"]
+        if "encoder.embed_tokens.weight" in hf.state_dict():
+            state["encoder.embed_tokens.weight"] = state["shared.weight"]
         missing, unexpected = hf.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise SystemExit(f"transformers model: missing {missing}, unexpected {unexpected}")
-        # Both names of the tied embedding, as save_pretrained-less state dicts hold them.
+        # The state dict, with the tied encoder.embed_tokens.weight where transformers lists it.
         save_file({n: t.detach().to(torch.bfloat16).cpu().contiguous() for n, t in hf.state_dict().items()},
                   os.path.join(out, "weights-transformers.safetensors"))
 

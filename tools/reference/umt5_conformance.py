@@ -6,7 +6,7 @@ at full width (dim 4096, FFN 10240, 64 heads) and 24 layers at reduced width (di
 both with a 4096-token vocabulary (the vocabulary size changes only the embedding table). It writes the
 weights under both namings, token ids with masks, and both models' outputs in float32 (TF32 off) and bf16.
 `compare` prints the relative Frobenius error of our outputs against a reference file. `tokenizer` writes the
-transformers references of the tokenizer test data (tokenizer.json and T5TokenizerFast ids).
+T5TokenizerFast references of the tokenizer test data (tokenizer.json and ids) with Hugging Face tokenizers.
 
 t5.py imports only torch and its sibling tokenizers.py (which pulls in ftfy and transformers' AutoTokenizer);
 a stand-in for the latter keeps the encoder importable without them. Nothing is downloaded.
@@ -197,30 +197,39 @@ def compare(args):
 
 
 def tokenizer(args):
-    """For every SentencePiece model in --data: the folder T5TokenizerFast saves (tokenizer.json kept, as
-    <name>-hf/tokenizer.json) and the ids of T5TokenizerFast and T5Tokenizer for the strings of
-    expected.json, in expected-hf.json (the C# tests compare against t5_tokenizer_fast)."""
-    import tempfile
-    import tokenizers as hf_tokenizers
-    import transformers
-    from transformers import T5Tokenizer, T5TokenizerFast
+    """For every SentencePiece model in --data: the tokenizer.json that transformers' T5Converter writes for
+    T5TokenizerFast (Unigram without byte fallback; Precompiled, right Strip and Replace(" {2,}", "▁")
+    normalizers; Metaspace prepending "▁"; "$A </s>"), built here with the tokenizers library because
+    transformers 5 no longer converts a bare spiece.model, saved as <name>-hf/tokenizer.json; and its ids for
+    the strings of expected.json, in expected-hf.json (the C# tests compare against t5_tokenizer_fast)."""
+    import tokenizers as hf
+    from tokenizers import Regex, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    try:
+        from sentencepiece import sentencepiece_model_pb2
+    except ImportError as error:
+        raise SystemExit(f"reading a SentencePiece model needs sentencepiece with protobuf: {error}")
     strings = json.load(open(os.path.join(args.data, "expected.json"), encoding="utf-8"))["strings"]
-    expected = {"source": f"transformers {transformers.__version__} T5TokenizerFast(vocab_file, extra_ids=0), "
-                          f"tokenizers {hf_tokenizers.__version__}", "strings": strings, "models": {}}
+    expected = {"source": f"Hugging Face tokenizers {hf.__version__} (Python) on a tokenizer.json written as "
+                          "transformers' T5Converter writes it for T5TokenizerFast(vocab_file, extra_ids=0)",
+                "strings": strings, "models": {}}
     for name in ("unigram", "unigram-bytefallback"):
-        model = os.path.join(args.data, name + ".model")
-        fast = T5TokenizerFast(vocab_file=model, extra_ids=0)
-        slow = T5Tokenizer(vocab_file=model, extra_ids=0, legacy=True)
-        expected["models"][name] = {
-            "t5_tokenizer_fast": [fast(s, add_special_tokens=True)["input_ids"] for s in strings],
-            "t5_tokenizer": [slow(s, add_special_tokens=True)["input_ids"] for s in strings],
-        }
-        with tempfile.TemporaryDirectory() as saved:
-            fast.save_pretrained(saved)
-            os.makedirs(os.path.join(args.data, name + "-hf"), exist_ok=True)
-            tokenizer_json = json.load(open(os.path.join(saved, "tokenizer.json"), encoding="utf-8"))
-            json.dump(tokenizer_json, open(os.path.join(args.data, name + "-hf", "tokenizer.json"), "w", encoding="utf-8"),
-                      ensure_ascii=False)
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(open(os.path.join(args.data, name + ".model"), "rb").read())
+        pieces = [(p.piece, p.score) for p in proto.pieces]
+        eos = next(i for i, (piece, _) in enumerate(pieces) if piece == "</s>")
+        tok = hf.Tokenizer(Unigram(pieces, unk_id=proto.trainer_spec.unk_id, byte_fallback=False))
+        tok.normalizer = normalizers.Sequence([normalizers.Precompiled(proto.normalizer_spec.precompiled_charsmap),
+                                               normalizers.Strip(left=False, right=True),
+                                               normalizers.Replace(Regex(" {2,}"), "\u2581")])
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+        tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+        tok.post_processor = processors.TemplateProcessing(single=["$A", "</s>"], pair=["$A", "</s>", "$B", "</s>"],
+                                                           special_tokens=[("</s>", eos)])
+        tok.add_special_tokens([hf.AddedToken(t, normalized=False, special=True) for t in ("<pad>", "</s>", "<unk>")])
+        os.makedirs(os.path.join(args.data, name + "-hf"), exist_ok=True)
+        tok.save(os.path.join(args.data, name + "-hf", "tokenizer.json"), pretty=False)
+        expected["models"][name] = {"t5_tokenizer_fast": [tok.encode(s).ids for s in strings]}
     json.dump(expected, open(os.path.join(args.data, "expected-hf.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
     print(f"wrote expected-hf.json and the -hf/tokenizer.json files to {args.data} ({expected['source']})")
 
@@ -239,7 +248,7 @@ def main():
     c.add_argument("--bound", type=float, default=1e-4)
     c.add_argument("--label", help="row label (default: the file name of --ours)")
     c.set_defaults(run=compare)
-    t = commands.add_parser("tokenizer", help="T5TokenizerFast references for the tokenizer test data")
+    t = commands.add_parser("tokenizer", help="T5TokenizerFast references for the tokenizer test data (needs tokenizers, sentencepiece, protobuf)")
     t.add_argument("--data", required=True, help="folder with unigram.model, unigram-bytefallback.model and expected.json")
     t.set_defaults(run=tokenizer)
     args = parser.parse_args()

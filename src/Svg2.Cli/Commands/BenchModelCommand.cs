@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
@@ -184,27 +183,5 @@ public static class BenchModelCommand
         results.Add(new("output", output.to(ScalarType.Float32, CPU)));
         SafeTensorsWriter.Write(outputPath, results);
         Console.WriteLine($"Wrote {results.Count} tensors to {outputPath} ({numerics.ToString().ToLowerInvariant()} numerics, {wan.BlockKernels.Name} block kernels).");
-    }
-
-    /// <summary>The CUDA driver's view of device memory (TorchSharp exposes no allocator statistics).</summary>
-    static class DeviceMemory
-    {
-        [DllImport("libcuda.so.1", EntryPoint = "cuMemGetInfo_v2")]
-        static extern int MemGetInfo(out nuint free, out nuint total);
-
-        /// <summary>Used bytes on the current CUDA context, or -1 on a CPU device or without a driver.</summary>
-        public static long UsedBytes(Device device)
-        {
-            if (device.type != DeviceType.CUDA) return -1;
-            try
-            {
-                cuda.synchronize(device);
-                return MemGetInfo(out var free, out var total) == 0 ? (long)(total - free) : -1;
-            }
-            catch (DllNotFoundException)
-            {
-                return -1;
-            }
-        }
     }
 }

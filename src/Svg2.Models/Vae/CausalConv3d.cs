@@ -77,5 +77,5 @@ public sealed class CausalConv3d : nn.Module
 
     Tensor PadFront(Tensor x) => nn.functional.pad(x, [0, 0, 0, 0, HistoryFrames, 0]);
 
-    Tensor Convolve(Tensor input) => nn.functional.conv3d(input, Weight, Bias, _stride, _padding);
+    Tensor Convolve(Tensor input) => VaeConvolution.Conv3d(input, Weight, Bias, _stride, _padding);
 }

@@ -56,7 +56,7 @@ public sealed class VaeResample : CausalLayer
         using var wide = source.unsqueeze(4).unsqueeze(6).expand(batch, channels, frames, height, 2, width, 2);
         using var upsampled = wide.reshape(batch, channels, frames, 2 * height, 2 * width);
         using var weight = Spatial.weight!.unsqueeze(2);
-        return nn.functional.conv3d(upsampled, weight, Spatial.bias, padding: [0, 1, 1]);
+        return VaeConvolution.Conv3d(upsampled, weight, Spatial.bias, [1, 1, 1], [0, 1, 1]);
     }
 
     // The frames after the stream's first, each made two; null when the chunk is that first frame alone.
@@ -89,7 +89,7 @@ public sealed class VaeResample : CausalLayer
         // Zero padding on the right and bottom only, then a stride-2 3x3 convolution.
         using (var padded = nn.functional.pad(x, [0, 1, 0, 1]))
         using (var weight = Spatial.weight!.unsqueeze(2))
-            spatial = nn.functional.conv3d(padded, weight, Spatial.bias, strides: [1, 2, 2]);
+            spatial = VaeConvolution.Conv3d(padded, weight, Spatial.bias, [1, 2, 2], [0, 0, 0]);
         return Mode == VaeResampleMode.Downsample3d ? HalveFrames(spatial, cache) : spatial;
     }
 

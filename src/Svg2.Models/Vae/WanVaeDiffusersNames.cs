@@ -49,18 +49,22 @@ public static class WanVaeDiffusersNames
                     _ => Fail(),
                 };
             case "downsamples" when side == "encoder":
-                return $"{side}.down_blocks.{parts[2]}.{ResidualPart(Rest(3)) ?? Rest(3)}";
+                return $"{side}.down_blocks.{parts[2]}.{ResidualPart(Rest(3)) ?? ResamplePart(Rest(3)) ?? Fail()}";
             case "upsamples" when side == "decoder":
                 int index = Index(parts[2]), perStage = numResBlocks + 2, stage = index / perStage, position = index % perStage;
                 return position <= numResBlocks
                     ? $"{side}.up_blocks.{stage}.resnets.{position}.{ResidualPart(Rest(3)) ?? Fail()}"
-                    : $"{side}.up_blocks.{stage}.upsamplers.0.{Rest(3)}";
+                    : $"{side}.up_blocks.{stage}.upsamplers.0.{ResamplePart(Rest(3)) ?? Fail()}";
             default:
                 return Fail();
         }
 
         int Index(string text) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : -1;
     }
+
+    // A resampling's tensor (the same name under both namings), or null when the name is not one.
+    static string? ResamplePart(string rest) =>
+        rest.Split('.') is ["resample", "1", _] or ["time_conv", _] ? rest : null;
 
     // A residual block's tensor under diffusers' names, or null when the name is not one (a resampling's).
     static string? ResidualPart(string rest)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Svg2.Cli.Commands;
+using Svg2.Cli.Commands.Conformance;
 
 // Logs and CI capture output through a pipe, where the console reports a width of 80 columns;
 // give tables room there instead of wrapping every cell.
@@ -13,4 +14,5 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(BenchModelCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
+root.Subcommands.Add(ConformanceCommand.Create());
 return root.Parse(args).Invoke();

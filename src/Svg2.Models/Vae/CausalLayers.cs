@@ -27,8 +27,8 @@ internal static class CausalLayers
     /// <summary>norm, SiLU, convolution (the public "head" Sequential); takes ownership of <paramref name="x"/>.</summary>
     public static Tensor Head(VaeRmsNorm norm, CausalConv3d conv, Tensor x, CausalCache cache)
     {
-        Tensor normalised;
-        using (x) normalised = norm.Forward(x);
-        using (normalised) return conv.Forward(normalised.silu_(), cache);
+        Tensor activated;
+        using (x) activated = norm.Forward(x, silu: true);
+        using (activated) return conv.Forward(activated, cache);
     }
 }

@@ -37,11 +37,11 @@ public sealed class VaeResidualBlock : CausalLayer
     {
         // Each full-size intermediate is freed as soon as the next exists: at 720p one is over a gigabyte.
         Tensor h;
-        using (var normalised = Norm1.Forward(x)) h = Conv1.Forward(normalised.silu_(), cache);
-        using (var normalised = Norm2.Forward(h))
+        using (var activated = Norm1.Forward(x, silu: true)) h = Conv1.Forward(activated, cache);
+        using (var activated = Norm2.Forward(h, silu: true))
         {
             h.Dispose();
-            h = Conv2.Forward(normalised.silu_(), cache);
+            h = Conv2.Forward(activated, cache);
         }
         if (Shortcut is null) return h.add_(x);
         using var shortcut = Shortcut.Forward(x);

@@ -39,19 +39,22 @@ public sealed class VaeRmsNorm : nn.Module
         }
     }
 
-    /// <summary>Normalises [B, C, T, H, W] in its own dtype and returns a new tensor.</summary>
-    public Tensor Forward(Tensor x)
+    /// <summary>
+    /// Normalises [B, C, T, H, W], then applies SiLU when <paramref name="silu"/>; returns a new tensor of
+    /// x's dtype. float32 and float64 compute in their own type, as the public code does; bf16 computes
+    /// in float32 and rounds once at the end, as under the public code's bf16 autocast, where norms run
+    /// in float32 and their output is rounded when it enters the next convolution.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool silu = false)
     {
-        var normalised = nn.functional.normalize(x, p: 2, dim: 1);
-        using var gamma = PerChannel(Gamma, x.dim());
-        using var scale = gamma * _scale;
-        normalised.mul_(scale);
-        if (Bias is not null)
-        {
-            using var shift = PerChannel(Bias, x.dim());
-            normalised.add_(shift);
-        }
-        return normalised;
+        using var scope = NewDisposeScope();
+        var work = x.dtype == ScalarType.BFloat16 ? x.to(ScalarType.Float32) : x;
+        var normalised = nn.functional.normalize(work, p: 2, dim: 1);
+        if (!ReferenceEquals(work, x)) work.Dispose();
+        normalised.mul_(PerChannel(Gamma, x.dim()).to(normalised.dtype) * _scale);
+        if (Bias is not null) normalised.add_(PerChannel(Bias, x.dim()).to(normalised.dtype));
+        if (silu) normalised.silu_();
+        return normalised.to(x.dtype).MoveToOuterDisposeScope();
     }
 
     // [C, 1, 1] or [C, 1, 1, 1] as [C, 1, ..., 1] for an input of `dims` dimensions.

@@ -51,6 +51,18 @@ def install_diffusers_stand_in(torch):
     sys.modules["diffusers.models.modeling_utils"].ModelMixin = ModelMixin
 
 
+def install_cuda_amp_alias(torch):
+    """The public modules use the older torch.cuda.amp.autocast spelling; where a PyTorch no longer has
+    it, an alias to torch.amp.autocast("cuda", ...) stands in."""
+    if hasattr(torch.cuda, "amp") and hasattr(torch.cuda.amp, "autocast"):
+        return
+    amp = types.ModuleType("torch.cuda.amp")
+    amp.autocast = lambda enabled=True, dtype=None, cache_enabled=True: torch.amp.autocast(
+        "cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
+    torch.cuda.amp = amp
+    sys.modules["torch.cuda.amp"] = amp
+
+
 def sdpa_flash_attention(torch):
     """A stand-in for attention.py's flash_attention(q, k, v, q_lens, k_lens, ...), q [B, Lq, H, D],
     on torch SDPA. It computes in v's dtype: float32 for the float32 reference, bf16 under autocast
@@ -77,13 +89,7 @@ def load_public_model_module(wan_repo):
     flash_attention to SDPA."""
     import torch
     install_diffusers_stand_in(torch)
-    if not hasattr(torch.cuda, "amp") or not hasattr(torch.cuda.amp, "autocast"):
-        # model.py uses the older torch.cuda.amp.autocast spelling.
-        amp = types.ModuleType("torch.cuda.amp")
-        amp.autocast = lambda enabled=True, dtype=None, cache_enabled=True: torch.amp.autocast(
-            "cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
-        torch.cuda.amp = amp
-        sys.modules["torch.cuda.amp"] = amp
+    install_cuda_amp_alias(torch)
     modules_dir = os.path.join(os.path.abspath(wan_repo), "wan", "modules")
     for name, path in (("wan", os.path.dirname(modules_dir)), ("wan.modules", modules_dir)):
         package = types.ModuleType(name)

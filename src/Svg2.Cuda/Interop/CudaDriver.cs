@@ -37,6 +37,7 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuDevicePrimaryCtxRetain(IntPtr* context, int device);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuCtxSetCurrent(IntPtr context);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuCtxSynchronize();
+    [LibraryImport(NativeLibraryNames.Driver, EntryPoint = "cuMemGetInfo_v2")] public static partial CudaResult cuMemGetInfo(nuint* free, nuint* total);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuModuleLoadData(IntPtr* module, void* image);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuModuleGetFunction(IntPtr* function, IntPtr module, byte* name);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuFuncSetAttribute(IntPtr function, int attribute, int value);

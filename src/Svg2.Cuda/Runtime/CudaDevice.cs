@@ -97,6 +97,18 @@ public sealed unsafe class CudaDevice
         CudaException.ThrowIfFailed(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
     }
 
+    /// <summary>
+    /// Free and total device memory as the driver reports them for the whole GPU: memory of other
+    /// processes, and blocks that libtorch's caching allocator keeps reserved, count as used.
+    /// </summary>
+    public (long FreeBytes, long TotalBytes) MemoryInfo()
+    {
+        MakeCurrent();
+        nuint free, total;
+        CudaException.ThrowIfFailed(CudaDriver.cuMemGetInfo(&free, &total), "cuMemGetInfo");
+        return ((long)free, (long)total);
+    }
+
     static int InitializeDriver()
     {
         NativeLibraryNames.EnsureDriver();

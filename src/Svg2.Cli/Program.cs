@@ -7,10 +7,11 @@ using Svg2.Cli.Commands;
 const int RedirectedWidth = 160;
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
 
-var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (benchmarks, evaluation, sweeps).");
+var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (benchmarks, evaluation, sweeps, training the small footage model).");
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(BenchModelCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
 return root.Parse(args).Invoke();

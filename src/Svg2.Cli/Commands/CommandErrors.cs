@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Svg2.IO;
+using Svg2.Models.Checkpoints;
 
 namespace Svg2.Cli.Commands;
 
@@ -23,7 +24,8 @@ internal static class CommandErrors
             return action();
         }
         catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or FileNotFoundException
-                                        or DirectoryNotFoundException or NotSupportedException or InvalidOperationException)
+                                        or DirectoryNotFoundException or NotSupportedException or InvalidOperationException
+                                        or CheckpointException or InvalidDataException)
         {
             Console.Error.WriteLine($"error: {error.Message}");
             return 2;

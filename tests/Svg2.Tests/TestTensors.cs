@@ -43,6 +43,9 @@ internal static class TestTensors
         return (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), 1e-300);
     }
 
+    /// <summary>Same shape and bit-identical values.</summary>
+    public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
+
     public static long[] Longs(Tensor t) => t.cpu().to(ScalarType.Int64).reshape(-1).data<long>().ToArray();
     public static bool[] Bools(Tensor t) => t.cpu().reshape(-1).data<bool>().ToArray();
     public static float[] Floats(Tensor t) => t.cpu().to(ScalarType.Float32).reshape(-1).data<float>().ToArray();

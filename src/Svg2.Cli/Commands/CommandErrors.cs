@@ -31,7 +31,7 @@ internal static class CommandErrors
         }
         catch (Exception error) when (error is ArgumentException or SafeTensorsFormatException or CheckpointException or FileNotFoundException
                                         or DirectoryNotFoundException or NotSupportedException or InvalidOperationException
-                                        or VideoIOException)
+                                        or VideoIOException or InvalidDataException)
         {
             Console.Error.WriteLine($"error: {error.Message}");
             return 2;

@@ -111,8 +111,24 @@ public sealed class WanModel : nn.Module
     /// <param name="blockOutput">Called with each block's index and output [B, S, dim] (for conformance checks).</param>
     public Tensor Forward(WanInputs inputs, ForwardContext? context = null, Action<int, Tensor>? blockOutput = null)
     {
-        var forward = context ?? new ForwardContext(0);
         using var noGrad = no_grad();
+        return Run(inputs, context ?? new ForwardContext(0), SelfAttentionProcessor, Numerics, BlockKernels, blockOutput);
+    }
+
+    /// <summary>
+    /// The predicted flow, [B, out_dim, F, H, W] float32, recording the autograd graph: the forward of
+    /// training. It runs the reference numerics (what Wan's training under bf16 autocast computes: linear
+    /// layers and attention in the weights' dtype, the residual stream in float32) with dense attention
+    /// and the portable operations, whatever <see cref="Numerics"/>, <see cref="SelfAttentionProcessor"/>
+    /// and <see cref="BlockKernels"/> say; <see cref="Profiler"/> still receives its op classes.
+    /// </summary>
+    /// <param name="inputs">Latents, timesteps and context (text to video).</param>
+    public Tensor ForwardWithGradients(WanInputs inputs) =>
+        Run(inputs, new ForwardContext(0), DenseAttentionProcessor.Instance, WanNumerics.Reference, TorchWanBlockKernels.Instance, null);
+
+    Tensor Run(WanInputs inputs, ForwardContext forward, ISelfAttentionProcessor processor, WanNumerics numerics, IWanBlockKernels kernels,
+        Action<int, Tensor>? blockOutput)
+    {
         using var scope = NewDisposeScope();
         Profiler?.Enter(WanOpClass.OutsideBlocks);
         var latents = ValidatedLatents(inputs);
@@ -129,12 +145,12 @@ public sealed class WanModel : nn.Module
         if (ImageEmbedding is not null)
             text = cat([ImageEmbedding.Forward(inputs.ClipFeatures!.to(Device)).to(text.dtype), text], 1);
 
-        var run = new WanBlockRun(RotaryEmbeddingFor(grid), SelfAttentionProcessor, forward, Numerics, BlockKernels, Profiler);
+        var run = new WanBlockRun(RotaryEmbeddingFor(grid), processor, forward, numerics, kernels, Profiler);
         for (int layer = 0; layer < Blocks.Count; layer++)
         {
             using var blockScope = NewDisposeScope();
             Profiler?.BlockStarts(layer);
-            if (Numerics == WanNumerics.Fast)
+            if (numerics == WanNumerics.Fast)
             {
                 Blocks[layer].ForwardInPlace(x, timeModulation, text, run);
             }
@@ -146,7 +162,7 @@ public sealed class WanModel : nn.Module
             blockOutput?.Invoke(layer, x);
         }
         Profiler?.Enter(WanOpClass.OutsideBlocks);
-        var output = Head.Forward(x, timeEmbedding, Numerics, BlockKernels);
+        var output = Head.Forward(x, timeEmbedding, numerics, kernels);
         return Unpatchify(output, grid).MoveToOuterDisposeScope();
     }
 

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Svg2.Cuda.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,13 +6,11 @@ namespace Svg2.Models.Profiling;
 
 /// <summary>
 /// The CUDA driver's view of device memory (TorchSharp exposes no allocator statistics): bytes in use on
-/// the device by every allocation of the process, the caching allocator's reserve included.
+/// the device by every allocation, libtorch's caching allocator's reserve included, so a figure after some
+/// work is the peak that work reserved (plus what was there before).
 /// </summary>
-public static partial class DeviceMemory
+public static class DeviceMemory
 {
-    [LibraryImport("libcuda.so.1", EntryPoint = "cuMemGetInfo_v2")]
-    private static partial int MemGetInfo(out nuint free, out nuint total);
-
     /// <summary>Used bytes on the device after its queued work ends, or -1 on a CPU device or without a driver.</summary>
     public static long UsedBytes(Device device)
     {
@@ -25,15 +23,8 @@ public static partial class DeviceMemory
 
     static (long Free, long Total) Info(Device device)
     {
-        if (device.type != DeviceType.CUDA) return (-1, -1);
-        try
-        {
-            cuda.synchronize(device);
-            return MemGetInfo(out var free, out var total) == 0 ? ((long)free, (long)total) : (-1, -1);
-        }
-        catch (DllNotFoundException)
-        {
-            return (-1, -1);
-        }
+        if (device.type != DeviceType.CUDA || !CudaDevice.IsAvailable(out _)) return (-1, -1);
+        cuda.synchronize(device);
+        return CudaDevice.Get(Math.Max(0, (int)device.index)).MemoryInfo();
     }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using Spectre.Console;
 using Svg2.IO;
 using Svg2.Models.Checkpoints;
+using Svg2.Models.Profiling;
 using Svg2.Models.Vae;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -10,12 +10,12 @@ public sealed class VideoModel : IDisposable
 {
     readonly IReadOnlyList<IDisposable> _owned;
 
-    /// <summary>Creates the model; it disposes <paramref name="owned"/> (and the transformer) when disposed.</summary>
+    /// <summary>Creates the model; it disposes <paramref name="owned"/> (the transformer when null) when disposed.</summary>
     public VideoModel(string name, WanModel transformer, IPromptEncoder text, IVideoLatentCodec codec, VideoRequest defaults, double fps,
         Action? releaseText = null, IReadOnlyList<IDisposable>? owned = null)
     {
         if (!(fps > 0)) throw new ArgumentException($"Frame rate must be positive; got {fps}.");
-        (Name, Transformer, Text, Codec, Defaults, Fps, ReleaseText, _owned) = (name, transformer, text, codec, defaults, fps, releaseText, owned ?? []);
+        (Name, Transformer, Text, Codec, Defaults, Fps, ReleaseText, _owned) = (name, transformer, text, codec, defaults, fps, releaseText, owned ?? [transformer]);
     }
 
     /// <summary>What the model is, for reports ("Wan 2.1 T2V 1.3B (diffusers layout)", ...).</summary>
@@ -45,7 +45,6 @@ public sealed class VideoModel : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        Transformer.Dispose();
         foreach (var owned in _owned) owned.Dispose();
     }
 }

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Svg2.Cli.Commands;
+using Svg2.Models.Video;
+using Svg2.Tests.Cli;
+using Svg2.Tests.Video;
+
+namespace Svg2.Tests.Pipelines;
+
+[Collection(ConsoleCollection.Name)]
+public sealed class GenerateCommandTests : IDisposable
+{
+    readonly string _folder = Directory.CreateTempSubdirectory("svg2-generate-").FullName;
+    readonly string _model;
+
+    public GenerateCommandTests()
+    {
+        _model = Path.Combine(_folder, "wan-tiny");
+        TinyWanFolder.Write(_model);
+    }
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    static int Invoke(params string[] args) => new RootCommand { GenerateCommand.Create() }.Parse(["generate", .. args]).Invoke();
+
+    string[] Base(string output, params string[] more) =>
+        ["--model-dir", _model, "--prompt", "a red kite over the sea", "--size", "32x32", "--frames", "5", "--steps", "2", "--device", "cpu", "--out", output, .. more];
+
+    [Fact]
+    public void WritesAnMp4OfTheRequestedFramesLosslessFramesAndAReport()
+    {
+        _ = FFmpegForTests.Tools;
+        string video = Path.Combine(_folder, "out.mp4"), frames = Path.Combine(_folder, "frames"), report = Path.Combine(_folder, "run.json");
+        Assert.Equal(0, Invoke(Base(video, "--method", "dense", "--lossless", frames, "--report", report)));
+
+        string counted = FFmpegForTests.Run("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames,width,height",
+            "-of", "csv=p=0", video).Trim();
+        Assert.Equal("32,32,5", counted);
+        using var lossless = PngFrames.Read(frames);
+        Assert.Equal(new long[] { 5, 32, 32, 3 }, lossless.shape);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var run = json.RootElement;
+        Assert.Equal("dense", run.GetProperty("method").GetString());
+        var steps = run.GetProperty("report").GetProperty("steps");
+        Assert.Equal(2, steps.GetArrayLength());
+        Assert.Equal(["text encoding", "denoising", "decoding"], run.GetProperty("report").GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public void TheSameSeedGivesTheSameFramesAndSparseAttentionChangesThem()
+    {
+        string dense = Path.Combine(_folder, "dense"), again = Path.Combine(_folder, "again"), sparse = Path.Combine(_folder, "sparse");
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "a.mp4"), "--method", "dense", "--lossless", dense)));
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "b.mp4"), "--method", "dense", "--lossless", again)));
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "c.mp4"), "--method", "svg2", "--density", "0.3", "--dense-steps", "0.5", "--lossless", sparse)));
+        using var a = PngFrames.Read(dense);
+        using var b = PngFrames.Read(again);
+        using var c = PngFrames.Read(sparse);
+        Assert.True(a.equal(b).all().item<bool>());
+        Assert.False(a.equal(c).all().item<bool>());
+    }
+
+    [Theory]
+    [InlineData("--size", "30x32", "multiple of 16x16")]
+    [InlineData("--frames", "6", "4n+1")]
+    [InlineData("--size", "32by32", "WIDTHxHEIGHT")]
+    public void RefusesSizesAndLengthsTheModelCannotMakeWithoutWritingAFile(string option, string value, string expected)
+    {
+        string video = Path.Combine(_folder, "bad.mp4");
+        var args = Base(video).ToList();
+        int at = args.IndexOf(option);
+        args[at + 1] = value;
+        var (code, text) = StandardError.Capture(() => Invoke([.. args]));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, text);
+        Assert.False(File.Exists(video));
+    }
+
+    [Fact]
+    public void AFolderWithoutAModelOrTokenizerIsOneClearLine()
+    {
+        Directory.Delete(Path.Combine(_model, "tokenizer"), recursive: true);
+        var (code, text) = StandardError.Capture(() => Invoke(Base(Path.Combine(_folder, "x.mp4"))));
+        Assert.Equal(2, code);
+        Assert.Contains("tokenizer", text);
+        var (wrongCode, wrongText) = StandardError.Capture(() => Invoke(Base(Path.Combine(_folder, "y.mp4")).Select(a => a == _model ? _folder : a).ToArray()));
+        Assert.Equal(2, wrongCode);
+        Assert.StartsWith("error:", wrongText.Trim());
+    }
+}

@@ -15,6 +15,7 @@ root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(BenchModelCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(QualityCommand.Create());
 root.Subcommands.Add(CompareCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(ConformanceCommand.Create());

@@ -68,7 +68,7 @@ public sealed class AttentionSetup : IDisposable
                 if (density is not { } target) throw new ArgumentException($"Method '{method}' is driven to a density: give one (--density).");
                 double ratio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, target);
                 Func<AttentionCall, IAttentionMethod> factory = method.ToLowerInvariant() == "blocks"
-                    ? _ => new PositionBlocksMethod(MinKeyBlockRatio: ratio)
+                    ? call => new PositionBlocksMethod(MatchedBlockSize(call.Grid.Tokens, options), ratio)
                     : call => new LocalWindowMethod(new TokenGrid(call.Grid.Frames, call.Grid.Height, call.Grid.Width));
                 var processor = new MethodAttentionProcessor(factory, target, warmup) { Meter = meter };
                 return new AttentionSetup(method.ToLowerInvariant(), processor, meter, null, null, null);
@@ -77,6 +77,17 @@ public sealed class AttentionSetup : IDisposable
                 meter.Dispose();
                 throw new ArgumentException($"Unknown attention method '{method}'. Known methods: {string.Join(", ", Methods)}.");
         }
+    }
+
+    /// <summary>
+    /// The position-block size that gives as many score-matrix blocks as SVG2's clusters do on a sequence of
+    /// <paramref name="tokens"/> (QC x KC after the cluster-count rule): S / sqrt(QC x KC), so that both
+    /// methods choose among blocks of the same mean area rather than blocks far coarser than clusters.
+    /// </summary>
+    public static int MatchedBlockSize(long tokens, Svg2Options options)
+    {
+        var (queryClusters, keyClusters) = options.ClusterCountsFor(tokens);
+        return (int)Math.Max(1, Math.Round(tokens / Math.Sqrt((double)queryClusters * keyClusters)));
     }
 
     // The kernels take bf16/f16 CUDA tensors with head dimension 64 or 128, and need NVRTC to compile.

@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using Svg2.Cli.Rendering;
+using Svg2.Configuration;
+using Svg2.Models.Pipelines;
+using Svg2.Models.Wan;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary>
+/// <c>svg2 quality</c>: end-to-end quality of every sparse method against dense attention, from the same
+/// noise and under the same dense warm-up, at several densities: a table, a CSV, a JSON file and Pareto
+/// plots (PSNR and SSIM against density, one line per method).
+/// </summary>
+internal static class QualityCommand
+{
+    public static Command Create()
+    {
+        var modelDir = new Option<string?>("--model-dir") { Description = "Wan 2.1 checkpoint folder; without it, the built-in small footage model" };
+        var prompts = new Option<string[]?>("--prompts") { Description = "prompts (built-in model: footage source names; default: every source)", AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<long[]>("--seeds") { Description = "noise seeds", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2] };
+        var methods = new Option<string[]>("--methods") { Description = "sparse methods: svg2, blocks, window", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => ["svg2", "blocks", "window"] };
+        var densities = new Option<double[]>("--densities") { Description = "densities every method is driven to", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.1, 0.2, 0.3, 0.4] };
+        var denseSteps = new Option<double>("--dense-steps") { Description = "share of the steps that run dense first, for every method (the paper compared at 0.3)", DefaultValueFactory = _ => 0.3 };
+        var steps = new Option<int?>("--steps") { Description = "denoising steps (default: the model's)" };
+        var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT (default: the model's)" };
+        var frames = new Option<int?>("--frames") { Description = "frame count (default: the model's)" };
+        var queryClusters = new Option<int?>("--qc") { Description = "SVG2 query clusters per head (default 300, scaled down for short sequences)" };
+        var keyClusters = new Option<int?>("--kc") { Description = "SVG2 key clusters per head (default 1000, scaled down for short sequences)" };
+        var dtype = new Option<string?>("--dtype") { Description = "bf16 or f32 (default: bf16 on CUDA, f32 on the CPU)" };
+        dtype.AcceptOnlyFromAmong("bf16", "f32");
+        var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
+        device.AcceptOnlyFromAmong("cuda", "cpu");
+        var outDir = new Option<string>("--out-dir") { Description = "folder for quality.csv, quality.json and the PSNR and SSIM plots", Required = true };
+
+        var command = new Command("quality", "Generate dense and sparse videos from the same noise and compare them (PSNR, SSIM) at several densities, per method.");
+        foreach (var option in new Option[] { modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, dtype, device, outDir })
+            command.Options.Add(option);
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            var methodNames = parse.GetValue(methods)!.Select(m => m.ToLowerInvariant()).ToList();
+            foreach (var name in methodNames)
+                if (name == "dense" || !AttentionSetup.Methods.Contains(name))
+                    throw new ArgumentException($"--methods takes sparse methods ({string.Join(", ", AttentionSetup.Methods.Where(m => m != "dense"))}); got '{name}'. Dense is always run as the reference.");
+            var targets = parse.GetValue(densities)!;
+            foreach (var d in targets)
+                if (!(d > 0 && d <= 1)) throw new ArgumentException($"--densities must lie in (0, 1]; got {d}.");
+            var folder = Path.GetFullPath(parse.GetValue(outDir)!);
+            Directory.CreateDirectory(folder);
+            var onDevice = new Device(parse.GetValue(device) ?? (cuda.is_available() ? "cuda" : "cpu"));
+            var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+
+            using var model = VideoModels.Load(parse.GetValue(modelDir), new VideoModelOptions(onDevice, weightType));
+            var promptList = parse.GetValue(prompts) ?? DefaultPrompts(model);
+            (int Width, int Height)? dimensions = parse.GetValue(size) is { } text ? GenerateCommand.ParseSize(text) : null;
+            var requests = (from prompt in promptList
+                            from seed in parse.GetValue(seeds)!
+                            select model.Defaults with
+                            {
+                                Prompt = prompt, Seed = seed, Steps = parse.GetValue(steps) ?? model.Defaults.Steps, Frames = parse.GetValue(frames) ?? model.Defaults.Frames,
+                                Width = dimensions?.Width ?? model.Defaults.Width, Height = dimensions?.Height ?? model.Defaults.Height,
+                            }).ToList();
+            var options = new Svg2Options();
+            if (parse.GetValue(queryClusters) is { } qc) options = options with { QueryClusters = qc };
+            if (parse.GetValue(keyClusters) is { } kc) options = options with { KeyClusters = kc };
+
+            AnsiConsole.MarkupLineInterpolated($"[bold]{model.Name}[/]: {requests.Count} videos per method and density, {requests[0].Width}x{requests[0].Height}, {requests[0].Frames} frames, {requests[0].Steps} steps, the first {parse.GetValue(denseSteps):P0} of the steps dense");
+            var points = QualityRun.Run(model, requests, methodNames, targets, parse.GetValue(denseSteps), options,
+                line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+            Write(folder, points);
+            return 0;
+        }));
+        return command;
+    }
+
+    static string[] DefaultPrompts(VideoModel model) =>
+        model.Text is Svg2.Models.Small.SourcePromptEncoder sources ? [.. sources.Sources] : [model.Defaults.Prompt];
+
+    static void Write(string folder, IReadOnlyList<QualityPoint> points)
+    {
+        var groups = points.Where(p => p.Method != "dense").GroupBy(p => (p.Method, p.TargetDensity)).OrderBy(g => g.Key.Method).ThenBy(g => g.Key.TargetDensity).ToList();
+        var dense = points.Where(p => p.Method == "dense").ToList();
+        var table = new Table().Title("against the dense video from the same noise (means over prompts and seeds)")
+            .AddColumns("method", "target density", "density (sparse steps)", "density (all steps)", "PSNR (dB)", "SSIM", "worst frame PSNR", "step (ms)", "self-attention (ms)");
+        table.AddRow("dense", "", "100%", "100%", "reference", "1", "", F(dense.Average(p => p.StepMs), 1), F(dense.Average(p => p.AttentionMs), 1));
+        foreach (var g in groups)
+            table.AddRow(g.Key.Method, $"{g.Key.TargetDensity:P0}", $"{g.Average(p => p.Density):P1}", $"{g.Average(p => p.OverallDensity):P1}",
+                F(g.Average(p => p.Psnr), 2), F(g.Average(p => p.Ssim), 4), F(g.Min(p => p.MinPsnr), 2), F(g.Average(p => p.StepMs), 1), F(g.Average(p => p.AttentionMs), 1));
+        AnsiConsole.Write(table);
+
+        var csv = new StringBuilder("prompt,seed,method,target_density,density,overall_density,psnr_db,ssim,min_psnr_db,step_ms,attention_ms\n");
+        foreach (var p in points)
+            csv.AppendLine(string.Join(",", Quote(p.Prompt), p.Seed, p.Method, p.TargetDensity?.ToString("R", CultureInfo.InvariantCulture) ?? "",
+                F(p.Density, 6), F(p.OverallDensity, 6), F(p.Psnr, 4), F(p.Ssim, 6), F(p.MinPsnr, 4), F(p.StepMs, 3), F(p.AttentionMs, 3)));
+        File.WriteAllText(Path.Combine(folder, "quality.csv"), csv.ToString());
+        File.WriteAllText(Path.Combine(folder, "quality.json"), JsonSerializer.Serialize(points.ToArray(), QualityJsonContext.Default.QualityPointArray));
+        var series = groups.GroupBy(g => g.Key.Method).ToList();
+        SweepPlot.Save(Path.Combine(folder, "quality-psnr.png"), "PSNR against the dense video", "PSNR (dB)",
+            series.Select(m => (m.Key, m.Select(g => (g.Average(p => p.Density), g.Average(p => p.Psnr))).ToArray())));
+        SweepPlot.Save(Path.Combine(folder, "quality-ssim.png"), "SSIM against the dense video", "SSIM",
+            series.Select(m => (m.Key, m.Select(g => (g.Average(p => p.Density), g.Average(p => p.Ssim))).ToArray())));
+        AnsiConsole.MarkupLineInterpolated($"wrote quality.csv, quality.json, quality-psnr.png and quality-ssim.png to [bold]{folder}[/]");
+    }
+
+    static string F(double value, int digits) => value.ToString("F" + digits, CultureInfo.InvariantCulture);
+
+    static string Quote(string text) => "\"" + text.Replace("\"", "\"\"") + "\"";
+}

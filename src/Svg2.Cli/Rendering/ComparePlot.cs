@@ -23,7 +23,7 @@ internal static class ComparePlot
         plot.XLabel("frame");
         plot.YLabel("PSNR (dB)");
         plot.Axes.Right.Label.Text = "SSIM";
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Bottom);
         plot.SavePng(path, WidthPixels, HeightPixels);
     }
 }

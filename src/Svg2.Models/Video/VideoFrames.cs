@@ -37,6 +37,23 @@ public static class VideoFrames
         return ((values.clamp(-1, 1) + 1) * 127.5).round_().to(ScalarType.Byte).contiguous().MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The models' input layout from RGB uint8 frames: [F, H, W, 3] gives [1, 3, F, H, W] and clips [N, F, H, W, 3]
+    /// (a <c>ClipDataset</c>'s) give [N, 3, F, H, W], with values x / 127.5 - 1 in [-1, 1], of type
+    /// <paramref name="dtype"/>, on the frames' device. <see cref="ToUInt8"/> maps the result back exactly.
+    /// </summary>
+    /// <exception cref="ArgumentException">The frames are not uint8 with 3 channels last in 4 or 5 dimensions, or <paramref name="dtype"/> is not floating.</exception>
+    public static Tensor ToModelInput(Tensor frames, ScalarType dtype = ScalarType.Float32)
+    {
+        if (frames.dtype != ScalarType.Byte || frames.dim() is not (4 or 5) || frames.shape[^1] != 3)
+            throw new ArgumentException($"Frames must be RGB uint8 [F, H, W, 3] or clips [N, F, H, W, 3]; got {frames.dtype} {Shape(frames)}.");
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16))
+            throw new ArgumentException($"The model input type must be floating; got {dtype}.");
+        using var scope = NewDisposeScope();
+        var clips = frames.dim() == 4 ? frames.unsqueeze(0) : frames;
+        return (clips.permute(0, 4, 1, 2, 3).to(ScalarType.Float32) / 127.5 - 1).to(dtype).contiguous().MoveToOuterDisposeScope();
+    }
+
     /// <summary>Throws unless <paramref name="frames"/> is uint8 [F, H, W, 3] with at least one frame and pixel.</summary>
     /// <exception cref="ArgumentException">The tensor has another type or shape; the message names it as <paramref name="name"/>.</exception>
     public static void Validate(Tensor frames, string name)

@@ -34,6 +34,7 @@ public sealed record VideoProbe(int Width, int Height, double Fps, long? FrameCo
         if (stream.Width is not > 0 || stream.Height is not > 0) throw new VideoIOException($"ffprobe gives {path} no frame size.");
         bool turned = Math.Abs(stream.Rotation) % 180 == 90;
         double fps = stream.AverageFrameRate is > 0 and < double.PositiveInfinity ? stream.AverageFrameRate : stream.RealFrameRate;
+        if (!(fps is > 0 and < double.PositiveInfinity)) throw new VideoIOException($"ffprobe gives {path} no frame rate.");
         var raw = analysis.Raw.Streams.FirstOrDefault(s => s.Index == stream.Index);
         long? frames = raw?.ExtensionData is { } extra && extra.TryGetValue("nb_frames", out var count)
             && long.TryParse(count.ValueKind == JsonValueKind.String ? count.GetString() : count.GetRawText(), NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n > 0

@@ -26,6 +26,23 @@ public sealed class VideoFramesTests
         Assert.True(TestVideos.Same(a, b));
     }
 
+    [Fact]
+    public void ModelInputMapsBackToTheSameBytes()
+    {
+        using var frames = TestVideos.Noise(4, 3, 5, 6);
+        using var input = VideoFrames.ToModelInput(frames);
+        Assert.Equal(new long[] { 1, 3, 3, 5, 6 }, input.shape);
+        Assert.InRange(input.min().item<float>(), -1f, -0.99f);
+        Assert.InRange(input.max().item<float>(), 0.99f, 1f);
+        using var back = VideoFrames.ToUInt8(input);
+        Assert.True(TestVideos.Same(frames, back));
+
+        using var clips = frames.unsqueeze(0).expand(2, -1, -1, -1, -1);
+        using var batch = VideoFrames.ToModelInput(clips, ScalarType.BFloat16);
+        Assert.Equal(new long[] { 2, 3, 3, 5, 6 }, batch.shape);
+        Assert.Equal(ScalarType.BFloat16, batch.dtype);
+    }
+
     [Theory]
     [InlineData(new long[] { 2, 3, 4 }, "[2, 3, 4]")]
     [InlineData(new long[] { 2, 3, 4, 5, 6 }, "[2, 3, 4, 5, 6]")]

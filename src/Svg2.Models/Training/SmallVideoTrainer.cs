@@ -192,12 +192,16 @@ public sealed class SmallVideoTrainer : IDisposable
         _replica.Refresh();
         var predicted = _replica.Model.PredictFlowWithGradients(noisy, levels * FlowMatching.TimestepScale, entries);
         var loss = FlowMatching.Loss(predicted, target);
-        double lossValue = loss.item<float>();
-        if (!double.IsFinite(lossValue))
-            throw new InvalidOperationException($"Training diverged at step {_step + 1}: the loss is {lossValue}. Lower the learning rate or raise the warm-up.");
         timer?.Mark("forward");
 
         loss.backward();
+        // Read once the backward is queued, so the device is not left idle while it is enqueued.
+        double lossValue = loss.item<float>();
+        if (!double.IsFinite(lossValue))
+        {
+            foreach (var parameter in _replica.Model.parameters()) parameter.grad = null;
+            throw new InvalidOperationException($"Training diverged at step {_step + 1}: the loss is {lossValue}. Lower the learning rate or raise the warm-up.");
+        }
         timer?.Mark("backward");
 
         _replica.MoveGradientsToMaster();

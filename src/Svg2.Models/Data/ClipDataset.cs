@@ -56,7 +56,7 @@ public sealed class ClipDataset : IDisposable
             [new("clips", Clips), new("source", Source), new("heldout", HeldOut)],
             new Dictionary<string, string>
             {
-                ["sources"] = JsonSerializer.Serialize(Sources),
+                ["sources"] = JsonSerializer.Serialize(Sources.ToArray(), DataJson.Default.StringArray),
                 ["fps"] = Fps.ToString("R", CultureInfo.InvariantCulture),
             });
 
@@ -70,7 +70,7 @@ public sealed class ClipDataset : IDisposable
         if (!file.Metadata.TryGetValue("sources", out var sourcesJson) || !file.Metadata.TryGetValue("fps", out var fpsText))
             throw new InvalidDataException($"{path} is not a clip dataset: its metadata lacks 'sources' or 'fps'.");
         string[] sources;
-        try { sources = JsonSerializer.Deserialize<string[]>(sourcesJson) ?? []; }
+        try { sources = JsonSerializer.Deserialize(sourcesJson, DataJson.Default.StringArray) ?? []; }
         catch (JsonException e) { throw new InvalidDataException($"{path}: metadata 'sources' is not a JSON array of names ({e.Message})."); }
         if (!double.TryParse(fpsText, NumberStyles.Float, CultureInfo.InvariantCulture, out double fps))
             throw new InvalidDataException($"{path}: metadata 'fps' is not a number ('{fpsText}').");

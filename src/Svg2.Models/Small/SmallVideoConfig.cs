@@ -48,6 +48,9 @@ public sealed record SmallVideoConfig
     /// <summary>Frame width of the clips trained on, in pixels.</summary>
     public int Width { get; init; } = 160;
 
+    /// <summary>Frame rate of the footage trained on: the rate the model's videos play at.</summary>
+    public double Fps { get; init; } = 16;
+
     /// <summary>Footage source names; the conditioning has one entry per source plus the null entry.</summary>
     public string[] Sources { get; init; } = [];
 
@@ -99,6 +102,7 @@ public sealed record SmallVideoConfig
         var duplicate = Sources.GroupBy(s => s, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"Footage source '{duplicate.Key}' appears twice (names are matched without case).");
         if (Sources.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("Footage source names must not be empty: the empty prompt selects the unconditional entry.");
+        if (!(Fps > 0) || double.IsInfinity(Fps)) throw new ArgumentException($"Frame rate must be a finite positive number (got {Fps}).");
         ValidateSize(Frames, Height, Width);
     }
 

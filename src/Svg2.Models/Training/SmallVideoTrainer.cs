@@ -89,7 +89,8 @@ public sealed class SmallVideoTrainer : IDisposable
 
     /// <summary>
     /// Starts a run from scratch on <paramref name="data"/>: the model preset of the options sized to the
-    /// dataset's clips, the codec's statistics measured on its training clips, Wan's initialisation.
+    /// dataset's clips (and at its frame rate), the codec's statistics measured on its training clips, Wan's
+    /// initialisation.
     /// </summary>
     /// <param name="data">The clips.</param>
     /// <param name="dataPath">Where they were read from (recorded in checkpoints).</param>
@@ -101,7 +102,7 @@ public sealed class SmallVideoTrainer : IDisposable
     {
         options.Validate();
         var (frames, height, width) = ((int)data.Clips.shape[1], (int)data.Clips.shape[2], (int)data.Clips.shape[3]);
-        var config = SmallVideoConfig.Named(options.Model, data.Sources.ToArray(), frames, height, width);
+        var config = SmallVideoConfig.Named(options.Model, data.Sources.ToArray(), frames, height, width) with { Fps = data.Fps };
         config.Validate();
         using var training = data.Clips[data.HeldOut.eq(0)];
         if (training.shape[0] == 0) throw new ArgumentException($"{dataPath}: every clip is held out; nothing to train on.");
@@ -192,12 +193,16 @@ public sealed class SmallVideoTrainer : IDisposable
         _replica.Refresh();
         var predicted = _replica.Model.PredictFlowWithGradients(noisy, levels * FlowMatching.TimestepScale, entries);
         var loss = FlowMatching.Loss(predicted, target);
-        double lossValue = loss.item<float>();
-        if (!double.IsFinite(lossValue))
-            throw new InvalidOperationException($"Training diverged at step {_step + 1}: the loss is {lossValue}. Lower the learning rate or raise the warm-up.");
         timer?.Mark("forward");
 
         loss.backward();
+        // Read once the backward is queued, so the device is not left idle while it is enqueued.
+        double lossValue = loss.item<float>();
+        if (!double.IsFinite(lossValue))
+        {
+            foreach (var parameter in _replica.Model.parameters()) parameter.grad = null;
+            throw new InvalidOperationException($"Training diverged at step {_step + 1}: the loss is {lossValue}. Lower the learning rate or raise the warm-up.");
+        }
         timer?.Mark("backward");
 
         _replica.MoveGradientsToMaster();

@@ -46,7 +46,15 @@ public sealed class SmallVideoSamplerTests
     public void TheBuiltInModelIsLookedForNextToTheApplication()
     {
         Assert.Equal(Path.Combine(AppContext.BaseDirectory, "models", "small-footage", "model.safetensors"), BuiltInSmallModel.ExpectedPath);
-        if (!BuiltInSmallModel.IsAvailable)
+        if (BuiltInSmallModel.IsAvailable)
+        {
+            using var model = BuiltInSmallModel.Load();
+            Assert.NotEmpty(model.Config.Sources);
+            Assert.Equal(ScalarType.Float32, model.WeightType);
+        }
+        else
+        {
             Assert.Contains("svg2 train", Assert.Throws<FileNotFoundException>(() => BuiltInSmallModel.Load()).Message);
+        }
     }
 }

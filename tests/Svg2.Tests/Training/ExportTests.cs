@@ -26,6 +26,7 @@ public sealed class ExportTests : IDisposable
         Assert.Equal(ScalarType.Float32, exported.WeightType);
         Assert.Equal(trainer.Config with { Sources = [] }, exported.Config with { Sources = [] });
         Assert.Equal(TinyFootage.Sources, exported.Config.Sources);
+        Assert.Equal(8.0, exported.Config.Fps);
         Assert.Equal(trainer.Weights.Codec.Normalisation.Mean, exported.Codec.Normalisation.Mean);
         Assert.Equal(trainer.Options.Shift, exported.Sampling.Shift);
         using var stored = Svg2.IO.SafeTensorsFile.Open(path);

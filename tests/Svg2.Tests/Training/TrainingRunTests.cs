@@ -95,6 +95,29 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void ANonFiniteLossStopsTrainingBeforeTheUpdate()
+    {
+        using var data = TinyFootage.Dataset(9);
+        using var trainer = SmallVideoTrainer.Start(data, "tiny.safetensors", TinyFootage.Options(3), CPU, runFolder: null);
+        var bias = trainer.Weights.named_parameters().Single(p => p.name == "transformer.head.head.bias").parameter;
+        using (no_grad()) bias.fill_(float.NaN);
+        var before = trainer.Weights.named_parameters().First().parameter.detach().clone();
+        Assert.Contains("diverged at step 1", Assert.Throws<InvalidOperationException>(() => trainer.TrainStep()).Message);
+        Assert.True(TestTensors.Same(before, trainer.Weights.named_parameters().First().parameter.detach()));
+        Assert.Equal(0, trainer.Step);
+    }
+
+    [Fact]
+    public void WithoutHeldOutClipsTheHeldOutLossIsNaN()
+    {
+        using var data = TinyFootage.Dataset(8, heldOut: 0);
+        using var trainer = SmallVideoTrainer.Start(data, "tiny.safetensors", TinyFootage.Options(2), CPU, Path.Combine(folder, "run"));
+        trainer.Run(null, null);
+        Assert.True(trainer.Finished);
+        Assert.All(TrainingLog.ReadHeldOut(Path.Combine(folder, "run", TrainingLog.HeldOutFileName)), row => Assert.True(double.IsNaN(row.Mean)));
+    }
+
+    [Fact]
     public void ATimeBudgetFixesTheStepCountAfterCalibration()
     {
         using var data = TinyFootage.Dataset(6);

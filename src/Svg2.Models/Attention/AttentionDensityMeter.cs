@@ -21,14 +21,6 @@ public sealed class AttentionDensityMeter : IDisposable
         _sparseHeads += densityPerHead.numel();
     }
 
-    /// <summary>Adds a sparse call whose mean density over <paramref name="heads"/> heads is already known on the host.</summary>
-    public void AddSparseMean(double meanDensity, long heads)
-    {
-        using var sum = tensor(meanDensity * heads, ScalarType.Float64);
-        AddSparse(sum.expand(1));
-        _sparseHeads += heads - 1;
-    }
-
     /// <summary>Adds a dense call over <paramref name="heads"/> heads (batch times heads).</summary>
     public void AddDense(long heads) => _denseHeads += heads;
 

@@ -6,13 +6,15 @@ namespace Svg2.Models.Attention;
 
 /// <summary>
 /// Self-attention by one of the compared methods (position blocks, the local window, the token oracle)
-/// driven to a target density on every sparse call, with the same dense warm-up policy as SVG2, so that
-/// a generated video compares methods at equal density and equal warm-up.
+/// driven to a target density, with the same dense warm-up policy as SVG2, so that a generated video
+/// compares methods at equal density and equal warm-up. As SVG2 does with a target density, each layer's
+/// first sparse call searches the budget parameter that reaches it and later calls keep that parameter.
 /// </summary>
 public sealed class MethodAttentionProcessor : ISelfAttentionProcessor
 {
     readonly Func<AttentionCall, IAttentionMethod> _methodFor;
     readonly ISelfAttentionProcessor _dense;
+    readonly Dictionary<int, double> _parameterOfLayer = [];
 
     /// <summary>Creates the processor.</summary>
     /// <param name="methodFor">The method for a call (the window method needs the call's token grid).</param>
@@ -51,15 +53,22 @@ public sealed class MethodAttentionProcessor : ISelfAttentionProcessor
         long tokens = call.Query.shape[2], headDim = call.Query.shape[3];
         Tensor Groups(Tensor t) => t.reshape(batch * heads, tokens, headDim);
         using var prepared = _methodFor(call).Prepare(Groups(call.Query), Groups(call.Key), Groups(call.Value));
-        var found = DensitySearch.Find(prepared, TargetDensity);
+        Statistics.ISparsityPattern pattern;
+        if (_parameterOfLayer.TryGetValue(call.Layer, out double parameter)) pattern = prepared.Plan(parameter);
+        else
+        {
+            var found = DensitySearch.Find(prepared, TargetDensity);
+            _parameterOfLayer[call.Layer] = found.Parameter;
+            pattern = found.Pattern;
+        }
         try
         {
-            Meter?.AddSparseMean(found.Density, batch * heads);
-            return prepared.Attend(found.Pattern).reshape(batch, heads, tokens, headDim).to(call.Query.dtype).MoveToOuterDisposeScope();
+            if (Meter is not null) Meter.AddSparse(pattern.Density());
+            return prepared.Attend(pattern).reshape(batch, heads, tokens, headDim).to(call.Query.dtype).MoveToOuterDisposeScope();
         }
         finally
         {
-            (found.Pattern as IDisposable)?.Dispose();
+            (pattern as IDisposable)?.Dispose();
         }
     }
 }

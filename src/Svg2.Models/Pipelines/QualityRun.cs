@@ -32,8 +32,9 @@ public static class QualityRun
             using var reference = Generate(model, pipeline, request, "dense", options, DenseWarmupPolicy.None, null, out var denseReport);
             points.Add(Point(request, "dense", null, denseReport, reference, reference));
             progress?.Invoke($"{request.Prompt} seed {request.Seed}: dense, {denseReport.TotalMs / 1000:F1} s");
-            foreach (var method in methods)
-                foreach (var density in densities)
+            // Densities outermost, so that a run cut short still holds every method at the densities it reached.
+            foreach (var density in densities)
+                foreach (var method in methods)
                 {
                     var methodOptions = method == "svg2" ? options with { TargetDensity = density, MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, density) } : options;
                     using var video = Generate(model, pipeline, request, method, methodOptions, warmup, density, out var report);

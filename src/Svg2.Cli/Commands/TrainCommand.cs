@@ -228,12 +228,12 @@ internal static class TrainCommand
             AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] the file is over the {ShippedModelLimitBytes / 1e6:0} MB a shipped model may take.");
         if (!samples) return;
         string gridPath = Path.Combine(exportFolder, "samples.png");
-        SampleGrid(trainer, modelPath, device, gridPath);
+        WriteSampleGrid(trainer, modelPath, device, gridPath);
         AnsiConsole.MarkupLineInterpolated($"wrote {gridPath}: per source, a training clip then a generated video (seed = source index), {SampleFramesPerRow} frames each");
     }
 
     // The exported file itself is loaded, as generation will load it.
-    static void SampleGrid(SmallVideoTrainer trainer, string modelPath, Device device, string path)
+    static void WriteSampleGrid(SmallVideoTrainer trainer, string modelPath, Device device, string path)
     {
         using var model = SmallVideoModelFile.Read(modelPath, device, device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32);
         var sampler = new SmallVideoSampler(model);
@@ -246,7 +246,7 @@ internal static class TrainCommand
                 if (examples[source] is { } clip) rows.Add(clip);
                 rows.Add(sampler.Generate(model.Config.Sources[source], seed: source));
             }
-            using var grid = Models.Training.SampleGrid.Compose(rows, SampleFramesPerRow);
+            using var grid = SampleGrid.Compose(rows, SampleFramesPerRow);
             PngImage.Save(grid, path);
         }
         finally

@@ -18,8 +18,8 @@ namespace Svg2.Models.Training;
 /// </summary>
 /// <remarks>
 /// The run folder holds <see cref="TrainingCheckpoint.FileName"/> and the logs of <see cref="TrainingLog"/>.
-/// Random draws: a CPU generator for batches, flips, condition dropout and noise levels, and a generator on
-/// the training device for the noise, both seeded from the options and saved in checkpoints.
+/// Random draws: a CPU generator for batches, flips, condition dropout and noise levels, seeded from the options
+/// and saved in checkpoints, and the noise of <see cref="StepNoise"/>, a function of the seed and the step.
 /// </remarks>
 public sealed class SmallVideoTrainer : IDisposable
 {
@@ -41,7 +41,7 @@ public sealed class SmallVideoTrainer : IDisposable
     readonly SmallVideoModel _evaluator;
     readonly AdamW _optimizer;
     readonly Generator _host;
-    readonly Generator _noise;
+    readonly StepNoise _noise;
     readonly HeldOutEvaluation _heldOut;
     readonly LearningRateSchedule _schedule;
     readonly string? _folder;
@@ -73,7 +73,7 @@ public sealed class SmallVideoTrainer : IDisposable
         _optimizer = optim.AdamW(_master.parameters(), options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
         _schedule = LearningRateSchedule.For(options);
         _host = new Generator((ulong)options.Seed + 1);
-        _noise = new Generator((ulong)options.Seed + 2, device);
+        _noise = new StepNoise(options.Seed, device);
         _data = new ClipBatches(data, _master.Codec, device, options.HorizontalFlip);
         var (heldOutLatents, heldOutSources) = _data.HeldOut();
         using (heldOutLatents)
@@ -123,7 +123,7 @@ public sealed class SmallVideoTrainer : IDisposable
         var trainer = new SmallVideoTrainer(header.Options, header.Config, header.Normalisation, data, header.Dataset, device, runFolder, header.Step);
         try
         {
-            TrainingCheckpoint.Restore(path, trainer._master, trainer._average.Model, trainer._optimizer, trainer._host, trainer._noise);
+            TrainingCheckpoint.Restore(path, trainer._master, trainer._average.Model, trainer._optimizer, trainer._host);
             trainer._step = header.Step;
             trainer._totalSteps = header.TotalSteps;
             trainer._trainingSeconds = header.TrainingSeconds;
@@ -185,7 +185,7 @@ public sealed class SmallVideoTrainer : IDisposable
         var dropped = rand([batch], ScalarType.Float64, generator: _host).lt(_options.ConditionDropout);
         var entries = sources.masked_fill(dropped, _master.Conditioning.NullIndex);
         var levels = tensor(FlowMatching.DrawLevels(batch, _options.Timesteps, _options.Shift, _host)).to(ScalarType.Float32, x0.device);
-        var noise = randn(x0.shape, ScalarType.Float32, x0.device, generator: _noise);
+        var noise = _noise.Draw(x0.shape, _step);
         var noisy = FlowMatching.NoisySample(x0, noise, levels);
         var target = FlowMatching.Target(x0, noise);
         timer?.Mark("batch");
@@ -296,7 +296,7 @@ public sealed class SmallVideoTrainer : IDisposable
     public void SaveCheckpoint()
     {
         if (_folder is null) return;
-        TrainingCheckpoint.Write(Path.Combine(_folder, TrainingCheckpoint.FileName), Header(), _master, _average.Model, _optimizer, _host, _noise);
+        TrainingCheckpoint.Write(Path.Combine(_folder, TrainingCheckpoint.FileName), Header(), _master, _average.Model, _optimizer, _host);
     }
 
     TrainingCheckpointHeader Header() =>

@@ -10,8 +10,8 @@ namespace Svg2.Models.Training;
 /// <summary>
 /// Everything a run needs to continue exactly where it stopped, in one safetensors file: the float32
 /// master weights ("master.*"), their moving average ("ema.*"), AdamW's moments ("adam.exp_avg.*",
-/// "adam.exp_avg_sq.*") and step counts ("adam.steps"), the states of the batch and noise generators
-/// ("rng.host", "rng.noise"), and the run's header (options, model, codec statistics, dataset, progress) as
+/// "adam.exp_avg_sq.*") and step counts ("adam.steps"), the state of the batch generator ("rng.host"; the
+/// noise needs none, see <see cref="StepNoise"/>), and the run's header (options, model, codec statistics, dataset, progress) as
 /// JSON in the metadata entry "run". Written to a temporary file and renamed, so a stop mid-write keeps the
 /// previous checkpoint.
 /// </summary>
@@ -24,8 +24,7 @@ public static class TrainingCheckpoint
     public const string Format = "svg2-small-video-training/1";
 
     /// <summary>Writes a checkpoint.</summary>
-    public static void Write(string path, TrainingCheckpointHeader header, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer,
-        Generator host, Generator noise)
+    public static void Write(string path, TrainingCheckpointHeader header, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer, Generator host)
     {
         using var scope = NewDisposeScope();
         var tensors = new List<KeyValuePair<string, Tensor>>();
@@ -37,7 +36,6 @@ public static class TrainingCheckpoint
         tensors.AddRange(names.Select((n, i) => new KeyValuePair<string, Tensor>("adam.exp_avg_sq." + n, states[i].exp_avg_sq)));
         tensors.Add(new("adam.steps", tensor(states.Select(s => s.step).ToArray())));
         tensors.Add(new("rng.host", host.get_state()));
-        tensors.Add(new("rng.noise", noise.get_state()));
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
@@ -67,9 +65,9 @@ public static class TrainingCheckpoint
         }
     }
 
-    /// <summary>Restores the weights, their average, the optimiser's state and the generators from a checkpoint.</summary>
+    /// <summary>Restores the weights, their average, the optimiser's state and the batch generator from a checkpoint.</summary>
     /// <exception cref="CheckpointException">A tensor is missing or does not fit.</exception>
-    public static void Restore(string path, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer, Generator host, Generator noise)
+    public static void Restore(string path, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer, Generator host)
     {
         using var source = SafeTensorsSource.Open(path);
         ParameterLoader.Load(master, source, $"training checkpoint {path} (master weights)", n => "master." + n, allowUnused: true);
@@ -91,9 +89,7 @@ public static class TrainingCheckpoint
             states[i].exp_avg_sq.copy_(squares);
         }
         using var hostState = Read(source, path, "rng.host");
-        using var noiseState = Read(source, path, "rng.noise");
         host.set_state(hostState);
-        noise.set_state(noiseState);
     }
 
     static Tensor Read(ITensorSource source, string path, string name) =>

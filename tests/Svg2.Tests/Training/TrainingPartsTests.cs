@@ -47,6 +47,21 @@ public sealed class TrainingPartsTests
     }
 
     [Fact]
+    public void StepNoiseDependsOnTheSeedAndTheStepAlone()
+    {
+        using var noise = new StepNoise(5, CPU);
+        using var third = noise.Draw([2, 3], 3);
+        using var first = noise.Draw([2, 3], 1);
+        using var again = new StepNoise(5, CPU);
+        Assert.True(TestTensors.Same(third, again.Draw([2, 3], 3)));
+        Assert.False(TestTensors.Same(third, first));
+        using var otherRun = new StepNoise(6, CPU);
+        Assert.False(TestTensors.Same(third, otherRun.Draw([2, 3], 3)));
+        Assert.NotEqual(StepNoise.SeedOf(0, 1), StepNoise.SeedOf(1, 0));
+        Assert.True(StepNoise.SeedOf(-3, int.MaxValue) >= 0);
+    }
+
+    [Fact]
     public void Bf16ComputeHandsFloat32GradientsToTheMasterWeights()
     {
         using var master = TinyFootage.Model(3);

@@ -13,9 +13,6 @@ public static class VideoModels
     /// <summary>Wan 2.1's frame rate.</summary>
     public const double WanFps = 16;
 
-    /// <summary>The frame rate of the built-in model's videos (that of its main footage source).</summary>
-    public const double SmallModelFps = 10;
-
     /// <summary>The model in <paramref name="folder"/> (a Wan 2.1 release or its diffusers layout), or the built-in small model when null.</summary>
     /// <exception cref="Checkpoints.CheckpointException">The folder holds no complete Wan 2.1 model; the message lists what is missing.</exception>
     /// <exception cref="FileNotFoundException">No folder was given and this build carries no built-in model.</exception>
@@ -43,7 +40,7 @@ public static class VideoModels
             Steps = sampling.Steps, Guidance = sampling.Guidance, Shift = sampling.Shift,
         };
         return new VideoModel($"built-in small footage model ({small.ParameterCount / 1e6:F1}M parameters)", small.Transformer, small.Conditioning,
-            small.Codec, defaults, SmallModelFps, owned: [small]);
+            small.Codec, defaults, config.Fps, owned: [small]);
     }
 
     static VideoModel LoadWan(string path, VideoModelOptions options)

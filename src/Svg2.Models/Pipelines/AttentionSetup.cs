@@ -67,11 +67,13 @@ public sealed class AttentionSetup : IDisposable
             {
                 if (density is not { } target) throw new ArgumentException($"Method '{method}' is driven to a density: give one (--density).");
                 double ratio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, target);
+                // The baselines' block attention runs on the same CUDA kernels as SVG2's where they apply.
+                var backend = ChooseBackend(model, out var note);
                 Func<AttentionCall, IAttentionMethod> factory = method.ToLowerInvariant() == "blocks"
-                    ? call => new PositionBlocksMethod(MatchedBlockSize(call.Grid.Tokens, options), ratio)
-                    : call => new LocalWindowMethod(new TokenGrid(call.Grid.Frames, call.Grid.Height, call.Grid.Width));
+                    ? call => new PositionBlocksMethod(MatchedBlockSize(call.Grid.Tokens, options), ratio, backend)
+                    : call => new LocalWindowMethod(new TokenGrid(call.Grid.Frames, call.Grid.Height, call.Grid.Width), backend);
                 var processor = new MethodAttentionProcessor(factory, target, warmup) { Meter = meter };
-                return new AttentionSetup(method.ToLowerInvariant(), processor, meter, null, null, null);
+                return new AttentionSetup(method.ToLowerInvariant(), processor, meter, null, backend, note);
             }
             default:
                 meter.Dispose();

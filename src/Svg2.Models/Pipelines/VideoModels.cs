@@ -61,8 +61,8 @@ public static class VideoModels
             {
                 Device = textDevice,
                 WeightType = ScalarType.BFloat16,
-                // On a CPU the prompt's own tokens give the same values for a fraction of the work.
-                PadToTextLength = textDevice.type == DeviceType.CUDA,
+                // Wan's way everywhere: the unpadded shortcut drifts past the bf16 bound over 24 layers.
+                PadToTextLength = true,
             });
             owned.Add(text);
 

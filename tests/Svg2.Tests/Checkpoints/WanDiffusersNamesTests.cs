@@ -55,6 +55,6 @@ public sealed class WanDiffusersNamesTests
         var mapped = names.Select(WanDiffusersNames.FromOfficial).ToList();
         Assert.Equal(names.Count, mapped.Distinct().Count());
         Assert.Equal(names, mapped.Select(WanDiffusersNames.ToOfficial));
-        Assert.Empty(names.Intersect(mapped).Where(n => !n.StartsWith("patch_embedding.")));
+        Assert.DoesNotContain(names.Intersect(mapped), n => !n.StartsWith("patch_embedding."));
     }
 }

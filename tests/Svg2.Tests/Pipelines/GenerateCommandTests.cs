@@ -112,4 +112,16 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.All(full, r => Assert.True(double.Parse(r[6], CultureInfo.InvariantCulture) > 40, $"{r[2]} at density 1: PSNR {r[6]} dB"));
         Assert.True(File.Exists(Path.Combine(outDir, "quality-psnr.png")));
     }
+
+    [Fact]
+    public void TheBuiltInModelShipsWithTheBuildAndGeneratesAnMp4OnTheCpu()
+    {
+        Assert.True(Svg2.Models.Small.BuiltInSmallModel.IsAvailable, $"the built-in model is missing at {Svg2.Models.Small.BuiltInSmallModel.ExpectedPath}");
+        _ = FFmpegForTests.Tools;
+        string video = Path.Combine(_folder, "builtin.mp4");
+        Assert.Equal(0, Invoke("--prompt", "tree.avi", "--steps", "2", "--size", "64x48", "--frames", "9", "--device", "cpu", "--out", video));
+        string counted = FFmpegForTests.Run("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames,width,height",
+            "-of", "csv=p=0", video).Trim();
+        Assert.Equal("64,48,9", counted);
+    }
 }

@@ -6,6 +6,7 @@ using Svg2.Configuration;
 using Svg2.Methods;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Sampling;
+using Svg2.Models.Text;
 using Svg2.Models.Wan;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -82,6 +83,10 @@ internal static class GenerateCommand
             var request = BuildRequest(parse, model.Defaults, prompt, negative, size, frames, steps, guidance, shift, seed, solver, guidanceMode);
             var pipeline = model.Pipeline();
             pipeline.Validate(request);
+            if (model.Text is UMT5PromptEncoder umt5)
+                foreach (var (name, text) in new[] { ("prompt", request.Prompt), ("negative prompt", request.NegativePrompt) })
+                    if (umt5.Tokenize(text) is { Truncated: true } tokens)
+                        AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] the {name} is longer than {umt5.Tokenizer.TextLength} tokens; its last {tokens.DroppedTokens} tokens are dropped, as Wan does.");
 
             var svg2Preset = parse.GetValue(preset) is { } presetName ? Svg2Presets.Get(presetName) : null;
             var options = (svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };

@@ -43,6 +43,7 @@ internal static class BenchCommand
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
             var options = config.Build(result);
             var names = ParseMethods(result.GetValue(methods)!);
+            config.RejectUnusedBy(result, names);
             long sequence = target.SequenceLength;
             long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
@@ -52,7 +53,9 @@ internal static class BenchCommand
             var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
             var grid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(sequence);
 
-            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, DeviceOptions.ChooseBackend(q, k, v));
+            var backend = DeviceOptions.ChooseBackend(q, k, v);
+            if (names.Contains(MethodCatalog.Svg2Ear)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, options));
+            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, backend);
             AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements));
             AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
             if (onDevice.type == TorchSharp.DeviceType.CPU)
@@ -68,22 +71,23 @@ internal static class BenchCommand
 
     internal static string[] ParseMethods(string list)
     {
-        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToArray();
         foreach (var name in names)
-            if (!MethodCatalog.Names.Contains(name, StringComparer.OrdinalIgnoreCase))
+            if (!MethodCatalog.Names.Contains(name))
                 throw new ArgumentException($"Unknown method '{name}'. Known methods: {string.Join(", ", MethodCatalog.Names)}.");
         return names.Length > 0 ? names : throw new ArgumentException("--methods names no method.");
     }
 
     /// <summary>
     /// Runs SVG2 first (at its top_p, or at the target density) and every other method at the
-    /// density SVG2 reached (or the target), with a progress bar.
+    /// density SVG2 reached (or the target), with a progress bar. The clustering methods start from
+    /// copies of one cold-started cache, so they share one clustering.
     /// </summary>
     internal static List<MethodMeasurement> MeasureAll(string[] names, Configuration.Svg2Options options, TokenGrid grid, TextTokens? text,
         Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows, Backends.ISvg2Backend backend)
     {
-        var ordered = names.OrderBy(n => n.Equals("svg2", StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToArray();
-        if (targetDensity is null && ordered[0] != "svg2" && ordered.Any(n => n != "dense"))
+        var ordered = names.OrderBy(n => n == MethodCatalog.Svg2 ? 0 : 1).ToArray();
+        if (targetDensity is null && ordered[0] != MethodCatalog.Svg2 && ordered.Any(n => n != "dense"))
             throw new ArgumentException("Without svg2 among --methods there is no density to compare at: give --density.");
         var measurements = new List<MethodMeasurement>();
         double? coldStart = null;
@@ -92,17 +96,19 @@ internal static class BenchCommand
             {
                 var task = context.AddTask("methods", maxValue: ordered.Length);
                 double? equalDensity = targetDensity;
-                using var layerCache = new Svg2LayerState();
+                using var coldCache = new Svg2LayerState();
                 foreach (var name in ordered)
                 {
                     task.Description = name;
-                    if (name == "svg2") coldStart = ColdStart(options, backend, text, q, k, layerCache);
-                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, layerCache);
-                    var budget = name == "svg2" && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
+                    bool clusters = MethodCatalog.Clusters(name);
+                    if (clusters && coldStart is null) coldStart = ColdStart(options, backend, text, q, k, coldCache);
+                    using var cache = clusters ? coldCache.Copy() : null;
+                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, cache);
+                    var budget = name == MethodCatalog.Svg2 && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
                     var (measurement, output) = MethodRunner.Run(method, q, k, v, budget, rows);
                     output.Dispose();
                     measurements.Add(measurement);
-                    equalDensity ??= name == "svg2" ? measurement.MeanDensity : null;
+                    equalDensity ??= name == MethodCatalog.Svg2 ? measurement.MeanDensity : null;
                     task.Increment(1);
                 }
             });

@@ -16,6 +16,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = $"workload shape: {string.Join(", ", VideoShape.Named.Keys)}", DefaultValueFactory = _ => "small" };
+        var workload = WorkloadOption();
         var methods = new Option<string>("--methods") { Description = "comma-separated methods to compare", DefaultValueFactory = _ => string.Join(",", MethodCatalog.Names) };
         var density = new Option<double?>("--density") { Description = "drive every method to this density; default: SVG2 at its top_p, the baselines at SVG2's density" };
         var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all up to 2048 rows, else a seeded sample of 1024)" };
@@ -25,14 +26,14 @@ internal static class BenchCommand
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
+        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             bool stageTiming = result.GetValue(device.Device) == "cuda" && !result.GetValue(compare);
             if (stageTiming)
-                CommandErrors.RejectUnused(result, [methods, density, statRows, json, device.DType, .. config.All],
+                CommandErrors.RejectUnused(result, [workload, methods, density, statRows, json, device.DType, .. config.All],
                     "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape and --iterations (--compare runs the method comparison on the GPU, which takes the others)");
             else
                 CommandErrors.RejectUnused(result, [iterations], "bench on the CPU, or with --compare, measures each method once (--iterations is for the stage timing of --device cuda)");
@@ -47,8 +48,9 @@ internal static class BenchCommand
             long sequence = target.SequenceLength;
             long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
-            AnsiConsole.MarkupLineInterpolated($"[bold]workload[/] {result.GetValue(shape)}: {target.Batch}x{target.Heads} heads, {target.Frames}x{target.Height}x{target.Width} tokens{(target.TextTokens > 0 ? $" + {target.TextTokens} text" : "")} (S = {sequence}), D = {target.HeadDim}, {dtype} on {onDevice.type}");
-            using var sample = VideoLikeWorkload.Generate(target, (int)result.GetValue(config.Seed), dtype, onDevice);
+            var profile = VideoLikeProfile.FromName(result.GetValue(workload)!);
+            AnsiConsole.MarkupLineInterpolated($"[bold]workload[/] {profile.Name} {result.GetValue(shape)}: {target.Batch}x{target.Heads} heads, {target.Frames}x{target.Height}x{target.Width} tokens{(target.TextTokens > 0 ? $" + {target.TextTokens} text" : "")} (S = {sequence}), D = {target.HeadDim}, {dtype} on {onDevice.type}");
+            using var sample = VideoLikeWorkload.Generate(target, (int)result.GetValue(config.Seed), dtype, onDevice, profile);
             var (q, k, v) = (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value));
             var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
             var grid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(sequence);
@@ -63,10 +65,22 @@ internal static class BenchCommand
                     "clusters on the host), so these times say nothing about speed. The fast path is the CUDA one (bench --device cuda; docs/cuda-performance.md). " +
                     "Density, recall and error do not depend on the device.[/]");
             if (result.GetValue(json) is { } path)
-                JsonReports.Write(path, new RunReport("bench", result.GetValue(shape)!, sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
+                JsonReports.Write(path, new RunReport("bench", $"{profile.Name} {result.GetValue(shape)}", sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>--workload: which profile of the built-in workload to generate.</summary>
+    internal static Option<string> WorkloadOption()
+    {
+        var option = new Option<string>("--workload")
+        {
+            Description = "built-in workload: video (default; as peaked as video DiTs) or video-hard (broader attention, looser clusters; docs/workload.md)",
+            DefaultValueFactory = _ => VideoLikeProfile.Standard.Name,
+        };
+        option.AcceptOnlyFromAmong([.. VideoLikeProfile.Named.Keys]);
+        return option;
     }
 
     internal static string[] ParseMethods(string list)

@@ -17,6 +17,7 @@ internal static class SweepCommand
     {
         var qkv = new Option<string?>("--qkv") { Description = "safetensors file with q, k, v (default: the built-in workload)" };
         var shape = new Option<string>("--shape") { Description = $"built-in workload shape: {string.Join(", ", VideoShape.Named.Keys)}", DefaultValueFactory = _ => "small" };
+        var workload = BenchCommand.WorkloadOption();
         var densities = new Option<string>("--densities") { Description = "comma-separated target densities", DefaultValueFactory = _ => "0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5" };
         var methods = new Option<string>("--methods") { Description = "comma-separated methods", DefaultValueFactory = _ => "svg2,svg2-ear,blocks,blocks-64,window,oracle" };
         var grid = new Option<string?>("--grid") { Description = "token grid FxHxW of a --qkv sequence, for the window method (default 1x1xS)" };
@@ -25,14 +26,14 @@ internal static class SweepCommand
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("sweep", "Relative error and recall against density for each method (the Pareto picture), as CSV and PNG plots.");
-        foreach (var option in new Option[] { qkv, shape, densities, methods, grid, statRows, outDir }) command.Options.Add(option);
+        foreach (var option in new Option[] { qkv, shape, workload, densities, methods, grid, statRows, outDir }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             var names = BenchCommand.ParseMethods(result.GetValue(methods)!);
             CommandErrors.RejectUnused(result, [config.TopP], "sweep searches each method's budget for every density");
-            CommandErrors.RejectUnused(result, result.GetValue(qkv) is null ? [grid] : [shape],
+            CommandErrors.RejectUnused(result, result.GetValue(qkv) is null ? [grid] : [shape, workload],
                 result.GetValue(qkv) is null ? "the built-in workload brings its own token grid" : "with --qkv the inputs come from the file");
             if (!names.Any(MethodCatalog.Clusters)) CommandErrors.RejectUnused(result, config.Svg2Only, "without svg2 or svg2-ear among --methods nothing clusters");
             if (!names.Any(MethodCatalog.KeepsMinimum))
@@ -42,7 +43,7 @@ internal static class SweepCommand
             var options = config.Build(result);
             var onDevice = device.ResolveDevice(result);
             var targets = ParseDensities(result.GetValue(densities)!);
-            var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, grid, device, onDevice, (int)result.GetValue(config.Seed));
+            var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, workload, grid, device, onDevice, (int)result.GetValue(config.Seed));
             long? rows = result.GetValue(statRows) ?? (q.shape[1] <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
             var backend = DeviceOptions.ChooseBackend(q, k, v);
@@ -94,7 +95,7 @@ internal static class SweepCommand
     }
 
     static (Tensor Q, Tensor K, Tensor V, TokenGrid Grid, TextTokens? Text, string Input) LoadInputs(ParseResult result, Option<string?> qkv,
-        Option<string> shape, Option<string?> grid, DeviceOptions device, Device onDevice, int seed)
+        Option<string> shape, Option<string> workload, Option<string?> grid, DeviceOptions device, Device onDevice, int seed)
     {
         if (result.GetValue(qkv) is { } path)
         {
@@ -104,10 +105,11 @@ internal static class SweepCommand
             return (q, k, v, EvalCommand.ParseGrid(result.GetValue(grid), q.shape[1]), null, Path.GetFileName(path));
         }
         var target = VideoShape.FromName(result.GetValue(shape)!);
-        var sample = VideoLikeWorkload.Generate(target, seed, device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice), onDevice);
+        var profile = VideoLikeProfile.FromName(result.GetValue(workload)!);
+        var sample = VideoLikeWorkload.Generate(target, seed, device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice), onDevice, profile);
         var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
         var tokenGrid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(target.SequenceLength);
-        return (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value), tokenGrid, text, $"video-like {result.GetValue(shape)}");
+        return (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value), tokenGrid, text, $"{profile.Name} {result.GetValue(shape)}");
     }
 
     static Tensor Prepare(Tensor x, ScalarType dtype, Device onDevice) => AttentionInputs.Flatten(x.to(dtype).to(onDevice));

@@ -23,7 +23,7 @@ public sealed record VideoLikeProfile(string Name, double LogitScale, double Tex
     /// for 90% of the mass): flatter logits and noisier, less separable features, so attention is broader
     /// and clusters are looser (docs/workload.md gives its statistics).
     /// </summary>
-    public static VideoLikeProfile Hard { get; } = new("video-hard", 0.45, 1.0, 0.6, 0.6);
+    public static VideoLikeProfile Hard { get; } = new("video-hard", 0.7, 1.0, 0.6, 0.6);
 
     /// <summary>The profiles by name.</summary>
     public static IReadOnlyDictionary<string, VideoLikeProfile> Named { get; } =

@@ -64,9 +64,9 @@ internal static class EvalCommand
         return command;
     }
 
-    /// <summary>The budget parameter of a clustering method at its configured options: top_p, or 1 / (1 + λ) under error routing.</summary>
+    /// <summary>The budget parameter of a clustering method at its configured options: top_p, or -log10 λ under error routing.</summary>
     internal static double Svg2Budget(Configuration.Svg2Options options) =>
-        options.Routing == Algorithm.KeyClusterRouting.ErrorAware ? options.ErrorRoutingRule.Budget : options.TopP;
+        options.Routing == Algorithm.KeyClusterRouting.ErrorAware ? Math.Min(options.ErrorRoutingRule.Level, Algorithm.ErrorRoutingRule.LevelRange.Max) : options.TopP;
 
     internal static TokenGrid ParseGrid(string? text, long tokens)
     {

@@ -45,7 +45,7 @@ public static class CompensationErrorProbe
     /// <param name="means">Means of the same clusters (QC query, KC key clusters).</param>
     /// <param name="mode">The compensation the estimate is for (not None).</param>
     /// <param name="rowsPerCluster">Probed rows per query cluster, at least 1.</param>
-    /// <returns>[G, QC, KC] float32 scores, at least 0.</returns>
+    /// <returns>[G, QC, KC] float64 scores, at least 0 (float64: they span hundreds of decades).</returns>
     public static Tensor Estimate(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, ClusterMeans means,
         CompensationMode mode, int rowsPerCluster = DefaultRowsPerCluster)
     {
@@ -85,13 +85,13 @@ public static class CompensationErrorProbe
             {
                 using var inner = NewDisposeScope();
                 long count = Math.Min(chunk, probedRows - start);
-                var logits = queries[g].narrow(0, start, count).matmul(keys32[g].t()) * scale;
+                var logits = (queries[g].narrow(0, start, count).matmul(keys32[g].t()) * scale).to(ScalarType.Float64);
                 var logNormaliser = logits.logsumexp(1, keepdim: true);
-                var probabilities = (logits - logNormaliser).exp().to(ScalarType.Float64);
+                var probabilities = (logits - logNormaliser).exp();
                 var output = probabilities.matmul(values64);
                 var outputDotValues = output.matmul(values64.t());
                 var outputDotMeans = output.matmul(valueMeans.t());
-                var compensated = (scorers[g].narrow(0, start, count).matmul(means.KeyMeans[g].t()) * scale + logSizes[g] - logNormaliser).exp().to(ScalarType.Float64);
+                var compensated = ((scorers[g].narrow(0, start, count).matmul(means.KeyMeans[g].t()) * scale + logSizes[g]).to(ScalarType.Float64) - logNormaliser).exp();
                 var outputNorms = output.square().sum(-1);
                 for (int c = 0; c < sameSize.Length; c++)
                 {
@@ -118,7 +118,7 @@ public static class CompensationErrorProbe
         var keySizes = means.KeySizes.to(ScalarType.Float64).unsqueeze(1);
         var score = blockError * tokensSquared / (keySizes.clamp_min(1) * energy.reshape(groups, 1, 1));
         var valid = probed.unsqueeze(-1) & (keySizes > 0);
-        return where(valid, score, zeros_like(score)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return where(valid, score, zeros_like(score)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Columns of <paramref name="x"/> [rows, N] for the keys of same-size clusters, as [m, rows, n].</summary>

@@ -9,7 +9,7 @@ public static class ErrorAwareSelection
     /// Keeps block (a, b) when its score reaches the threshold or when b ranks among the
     /// max(1, floor(ratio x KC)) best-scoring key clusters of a (ties by cluster id).
     /// </summary>
-    /// <param name="scores">[G, QC, KC] float32 from <see cref="CompensationErrorProbe.Estimate"/>.</param>
+    /// <param name="scores">[G, QC, KC] float64 from <see cref="CompensationErrorProbe.Estimate"/>.</param>
     /// <param name="rule">Threshold and minimum.</param>
     /// <returns>[G, QC, KC] bool.</returns>
     public static Tensor Select(Tensor scores, ErrorRoutingRule rule)

@@ -10,16 +10,20 @@ namespace Svg2.Algorithm;
 /// <param name="MinKeyClusterRatio">At least floor(ratio x KC) key clusters are kept per query cluster.</param>
 public readonly record struct ErrorRoutingRule(double Threshold, double MinKeyClusterRatio)
 {
+    /// <summary>
+    /// The range of the level -log10 λ that density searches bisect (density grows with it): from λ = 10^10,
+    /// which keeps only the minimum, to λ = 10^-330, which is 0 in double precision and keeps every block.
+    /// Scores of well-compensated blocks span hundreds of decades, so the search runs on their logarithm.
+    /// </summary>
+    public static (double Min, double Max) LevelRange => (-10, 330);
+
     /// <summary>The number of key clusters kept regardless of score.</summary>
     public int MinimumKept(long keyClusters) => new SelectionRule(1, MinKeyClusterRatio).MinimumKept(keyClusters);
 
-    /// <summary>
-    /// The threshold as a budget in (0, 1] that grows with density, 1 / (1 + λ): 1 keeps every block.
-    /// Density searches bisect this value.
-    /// </summary>
-    public double Budget => 1 / (1 + Threshold);
+    /// <summary>The level -log10 λ of this rule's threshold (positive infinity for λ = 0).</summary>
+    public double Level => -Math.Log10(Threshold);
 
-    /// <summary>The threshold λ = 1 / budget - 1 of a budget in (0, 1].</summary>
-    public static double ThresholdOf(double budget) =>
-        budget > 0 && budget <= 1 ? 1 / budget - 1 : throw new ArgumentException($"An error-routing budget must lie in (0, 1] (got {budget}).");
+    /// <summary>The threshold λ = 10^-level of a level (0 at the top of <see cref="LevelRange"/>).</summary>
+    public static double ThresholdAt(double level) =>
+        double.IsFinite(level) ? Math.Pow(10, -level) : throw new ArgumentException($"A routing level must be finite (got {level}).");
 }

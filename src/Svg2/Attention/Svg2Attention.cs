@@ -185,16 +185,20 @@ public sealed class Svg2Attention
 
     /// <summary>
     /// The error-routing rule of a call: the configured threshold, or with a target density the layer's
-    /// chosen one, searched on its first call by bisection of the budget 1 / (1 + λ) in (0, 1].
+    /// chosen one, searched on its first call by bisection of the level -log10 λ (<see cref="ErrorRoutingRule.LevelRange"/>).
     /// </summary>
     ErrorRoutingRule ErrorRoutingRuleFor(Svg2LayerState state, Func<ErrorRoutingRule, double> meanDensityUnder)
     {
         if (Options.TargetDensity is not { } target) return Options.ErrorRoutingRule;
         var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(Options.MinKeyClusterRatio, target) };
-        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdOf(Methods.DensitySearch.Bisect(
-            budget => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdOf(budget) }), 0, 1, target, TopPSearchSteps).Parameter);
+        var (low, high) = ErrorRoutingRule.LevelRange;
+        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdAt(Methods.DensitySearch.Bisect(
+            level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }), low, high, target, LevelSearchSteps).Parameter);
         return rule with { Threshold = state.ChosenErrorThreshold.Value };
     }
+
+    /// <summary>Bisection steps at most when a layer searches its routing level (340 / 2^40 decades: far below any density step).</summary>
+    const int LevelSearchSteps = 40;
 
     /// <summary>Bisection steps at most when a layer searches its top-p (2^-30 is far below any density step).</summary>
     const int TopPSearchSteps = 30;

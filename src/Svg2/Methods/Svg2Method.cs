@@ -10,7 +10,7 @@ namespace Svg2.Methods;
 /// <summary>
 /// SVG2 as a compared method: k-means clusters, then the exact blocks by the options' routing. Plain
 /// SVG2 (<c>svg2</c>) has top_p as its budget parameter; with centroid compensation the method is
-/// <c>svg2-ear</c>, whose budget under error-aware routing is 1 / (1 + λ) (<see cref="ErrorRoutingRule.Budget"/>).
+/// <c>svg2-ear</c>, whose budget under error-aware routing is the level -log10 λ (<see cref="ErrorRoutingRule.Level"/>).
 /// </summary>
 /// <param name="Options">Operator options; the budget (top_p or λ) is replaced by the planned parameter.</param>
 /// <param name="Backend">Stage implementations; the reference when null (and for compensation, which only the reference has).</param>
@@ -48,12 +48,12 @@ public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = nul
             if (options.Routing == KeyClusterRouting.ErrorAware) scores = attention.RoutingScores(q, k, v, clustering, means);
         }
 
-        public string? ParameterName => scores is null ? "top_p" : "1/(1+λ)";
-        public (double Min, double Max) ParameterRange => (1e-6, 1.0);
+        public string? ParameterName => scores is null ? "top_p" : "-log10 λ";
+        public (double Min, double Max) ParameterRange => scores is null ? (1e-6, 1.0) : ErrorRoutingRule.LevelRange;
 
         public ISparsityPattern Plan(double parameter) => scores is null
             ? attention.Select(clustering, options.SelectionRule with { TopP = parameter })
-            : attention.SelectByError(clustering, scores, options.ErrorRoutingRule with { Threshold = ErrorRoutingRule.ThresholdOf(parameter) });
+            : attention.SelectByError(clustering, scores, options.ErrorRoutingRule with { Threshold = ErrorRoutingRule.ThresholdAt(parameter) });
 
         public Tensor Attend(ISparsityPattern pattern) => attention.Attend(q, k, v, (BlockSparsity)pattern, means);
 

@@ -31,7 +31,7 @@ public class ErrorAwareRoutingTests
         Assert.True(scores.isfinite().all().item<bool>());
         Assert.True((scores >= 0).all().item<bool>());
         Assert.True((scores.select(2, 5) == 0).all().item<bool>(), "the empty key cluster costs and errs nothing");
-        Assert.True(scores.max().item<float>() > 0);
+        Assert.True(scores.max().item<double>() > 0);
     }
 
     [Fact]
@@ -45,7 +45,7 @@ public class ErrorAwareRoutingTests
                     where(inCluster, TestTensors.Normal(12, [Groups, 1, Dim]).expand(Groups, Tokens, Dim), TestTensors.Normal(13, [Groups, Tokens, Dim])));
         });
         var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, CompensationMode.PerRow);
-        Assert.True(scores.select(2, 2).max().item<float>() < 1e-6 * scores.max().item<float>());
+        Assert.True(scores.select(2, 2).max().item<double>() < 1e-6 * scores.max().item<double>());
     }
 
     [Fact]
@@ -94,12 +94,13 @@ public class ErrorAwareRoutingTests
     }
 
     [Fact]
-    public void BudgetAndThresholdAreInverse()
+    public void LevelAndThresholdAreInverse()
     {
-        Assert.Equal(1.0, new ErrorRoutingRule(0, 0).Budget);
-        Assert.Equal(0.25, new ErrorRoutingRule(3, 0).Budget, 12);
-        Assert.Equal(3, ErrorRoutingRule.ThresholdOf(0.25), 12);
-        Assert.Throws<ArgumentException>(() => ErrorRoutingRule.ThresholdOf(0));
+        Assert.Equal(double.PositiveInfinity, new ErrorRoutingRule(0, 0).Level);
+        Assert.Equal(-3, new ErrorRoutingRule(1000, 0).Level, 12);
+        Assert.Equal(1.0, ErrorRoutingRule.ThresholdAt(5) * 1e5, 12);
+        Assert.Equal(0, ErrorRoutingRule.ThresholdAt(ErrorRoutingRule.LevelRange.Max));
+        Assert.Throws<ArgumentException>(() => ErrorRoutingRule.ThresholdAt(double.NaN));
         Assert.Throws<ArgumentException>(() => ErrorAwareSelection.Select(zeros(1, 2, 3), new ErrorRoutingRule(-1, 0)));
     }
 }

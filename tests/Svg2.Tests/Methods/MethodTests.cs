@@ -106,7 +106,7 @@ public class MethodTests
         var routed = DensitySearch.Find(ear, 0.3);
         // One block moves the density by about 0.6% here, so the target is met to within a block.
         Assert.InRange(routed.Density, 0.29, 0.31);
-        Assert.Equal("1/(1+λ)", ear.ParameterName);
+        Assert.Equal("-log10 λ", ear.ParameterName);
         double plainError = AttentionQuality.Measure(Q, K, V, svg2.Attend(plain.Pattern), plain.Pattern).RelativeError.Average();
         double routedError = AttentionQuality.Measure(Q, K, V, ear.Attend(routed.Pattern), routed.Pattern).RelativeError.Average();
         Assert.True(routedError < plainError, $"svg2-ear {routedError:F4} against svg2 {plainError:F4}");
@@ -119,9 +119,10 @@ public class MethodTests
         foreach (var method in new IAttentionMethod[] { new Svg2Method(options), new Svg2Method(MethodCatalog.OptionsFor("svg2-ear", options)),
                      PositionBlocksMethod.OfSize(16, 0.25) })
         {
-            var (atFloor, _) = MethodRunner.Run(method, Q, K, V, new MethodRunner.Budget(Parameter: 1e-6));
+            using var prepared = method.Prepare(Q, K, V);
+            var (atFloor, _) = MethodRunner.Run(method.Name, prepared, 0, Q, K, V, new MethodRunner.Budget(Parameter: prepared.ParameterRange.Min));
             Assert.All(atFloor.FloorShare!, share => Assert.Equal(1.0, share));
-            var (open, _) = MethodRunner.Run(method, Q, K, V, new MethodRunner.Budget(Parameter: 1.0));
+            var (open, _) = MethodRunner.Run(method.Name, prepared, 0, Q, K, V, new MethodRunner.Budget(Parameter: prepared.ParameterRange.Max));
             Assert.All(open.FloorShare!, share => Assert.Equal(0.0, share));
         }
         Assert.Null(MethodRunner.Run(new TokenOracleMethod(), Q, K, V, new MethodRunner.Budget(Parameter: 0.3)).Measurement.FloorShare);

@@ -16,6 +16,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = $"workload shape: {string.Join(", ", VideoShape.Named.Keys)}", DefaultValueFactory = _ => "small" };
+        var workload = WorkloadOption();
         var methods = new Option<string>("--methods") { Description = "comma-separated methods to compare", DefaultValueFactory = _ => string.Join(",", MethodCatalog.Names) };
         var density = new Option<double?>("--density") { Description = "drive every method to this density; default: SVG2 at its top_p, the baselines at SVG2's density" };
         var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all up to 2048 rows, else a seeded sample of 1024)" };
@@ -25,14 +26,14 @@ internal static class BenchCommand
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
+        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             bool stageTiming = result.GetValue(device.Device) == "cuda" && !result.GetValue(compare);
             if (stageTiming)
-                CommandErrors.RejectUnused(result, [methods, density, statRows, json, device.DType, .. config.All],
+                CommandErrors.RejectUnused(result, [workload, methods, density, statRows, json, device.DType, .. config.All],
                     "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape and --iterations (--compare runs the method comparison on the GPU, which takes the others)");
             else
                 CommandErrors.RejectUnused(result, [iterations], "bench on the CPU, or with --compare, measures each method once (--iterations is for the stage timing of --device cuda)");
@@ -43,16 +44,20 @@ internal static class BenchCommand
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
             var options = config.Build(result);
             var names = ParseMethods(result.GetValue(methods)!);
+            config.RejectUnusedBy(result, names);
             long sequence = target.SequenceLength;
             long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
-            AnsiConsole.MarkupLineInterpolated($"[bold]workload[/] {result.GetValue(shape)}: {target.Batch}x{target.Heads} heads, {target.Frames}x{target.Height}x{target.Width} tokens{(target.TextTokens > 0 ? $" + {target.TextTokens} text" : "")} (S = {sequence}), D = {target.HeadDim}, {dtype} on {onDevice.type}");
-            using var sample = VideoLikeWorkload.Generate(target, (int)result.GetValue(config.Seed), dtype, onDevice);
+            var profile = VideoLikeProfile.FromName(result.GetValue(workload)!);
+            AnsiConsole.MarkupLineInterpolated($"[bold]workload[/] {profile.Name} {result.GetValue(shape)}: {target.Batch}x{target.Heads} heads, {target.Frames}x{target.Height}x{target.Width} tokens{(target.TextTokens > 0 ? $" + {target.TextTokens} text" : "")} (S = {sequence}), D = {target.HeadDim}, {dtype} on {onDevice.type}");
+            using var sample = VideoLikeWorkload.Generate(target, (int)result.GetValue(config.Seed), dtype, onDevice, profile);
             var (q, k, v) = (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value));
             var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
             var grid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(sequence);
 
-            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, DeviceOptions.ChooseBackend(q, k, v));
+            var backend = DeviceOptions.ChooseBackend(q, k, v);
+            if (names.Contains(MethodCatalog.Svg2Ear)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, options));
+            var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, backend);
             AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements));
             AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
             if (onDevice.type == TorchSharp.DeviceType.CPU)
@@ -60,30 +65,43 @@ internal static class BenchCommand
                     "clusters on the host), so these times say nothing about speed. The fast path is the CUDA one (bench --device cuda; docs/cuda-performance.md). " +
                     "Density, recall and error do not depend on the device.[/]");
             if (result.GetValue(json) is { } path)
-                JsonReports.Write(path, new RunReport("bench", result.GetValue(shape)!, sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
+                JsonReports.Write(path, new RunReport("bench", $"{profile.Name} {result.GetValue(shape)}", sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
             return 0;
         }));
         return command;
     }
 
+    /// <summary>--workload: which profile of the built-in workload to generate.</summary>
+    internal static Option<string> WorkloadOption()
+    {
+        var option = new Option<string>("--workload")
+        {
+            Description = "built-in workload: video (default; as peaked as video DiTs) or video-hard (broader attention, looser clusters; docs/workload.md)",
+            DefaultValueFactory = _ => VideoLikeProfile.Standard.Name,
+        };
+        option.AcceptOnlyFromAmong([.. VideoLikeProfile.Named.Keys]);
+        return option;
+    }
+
     internal static string[] ParseMethods(string list)
     {
-        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToArray();
         foreach (var name in names)
-            if (!MethodCatalog.Names.Contains(name, StringComparer.OrdinalIgnoreCase))
+            if (!MethodCatalog.Names.Contains(name))
                 throw new ArgumentException($"Unknown method '{name}'. Known methods: {string.Join(", ", MethodCatalog.Names)}.");
         return names.Length > 0 ? names : throw new ArgumentException("--methods names no method.");
     }
 
     /// <summary>
     /// Runs SVG2 first (at its top_p, or at the target density) and every other method at the
-    /// density SVG2 reached (or the target), with a progress bar.
+    /// density SVG2 reached (or the target), with a progress bar. The clustering methods start from
+    /// copies of one cold-started cache, so they share one clustering.
     /// </summary>
     internal static List<MethodMeasurement> MeasureAll(string[] names, Configuration.Svg2Options options, TokenGrid grid, TextTokens? text,
         Tensor q, Tensor k, Tensor v, double? targetDensity, long? rows, Backends.ISvg2Backend backend)
     {
-        var ordered = names.OrderBy(n => n.Equals("svg2", StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToArray();
-        if (targetDensity is null && ordered[0] != "svg2" && ordered.Any(n => n != "dense"))
+        var ordered = names.OrderBy(n => n == MethodCatalog.Svg2 ? 0 : 1).ToArray();
+        if (targetDensity is null && ordered[0] != MethodCatalog.Svg2 && ordered.Any(n => n != "dense"))
             throw new ArgumentException("Without svg2 among --methods there is no density to compare at: give --density.");
         var measurements = new List<MethodMeasurement>();
         double? coldStart = null;
@@ -92,17 +110,19 @@ internal static class BenchCommand
             {
                 var task = context.AddTask("methods", maxValue: ordered.Length);
                 double? equalDensity = targetDensity;
-                using var layerCache = new Svg2LayerState();
+                using var coldCache = new Svg2LayerState();
                 foreach (var name in ordered)
                 {
                     task.Description = name;
-                    if (name == "svg2") coldStart = ColdStart(options, backend, text, q, k, layerCache);
-                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, layerCache);
-                    var budget = name == "svg2" && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
+                    bool clusters = MethodCatalog.Clusters(name);
+                    if (clusters && coldStart is null) coldStart = ColdStart(options, backend, text, q, k, coldCache);
+                    using var cache = clusters ? coldCache.Copy() : null;
+                    var method = MethodCatalog.Create(name, options, grid, text, backend, equalDensity, cache);
+                    var budget = name == MethodCatalog.Svg2 && targetDensity is null ? new MethodRunner.Budget(Parameter: options.TopP) : new MethodRunner.Budget(TargetDensity: equalDensity);
                     var (measurement, output) = MethodRunner.Run(method, q, k, v, budget, rows);
                     output.Dispose();
                     measurements.Add(measurement);
-                    equalDensity ??= name == "svg2" ? measurement.MeanDensity : null;
+                    equalDensity ??= name == MethodCatalog.Svg2 ? measurement.MeanDensity : null;
                     task.Increment(1);
                 }
             });

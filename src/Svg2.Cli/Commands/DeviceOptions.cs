@@ -62,5 +62,12 @@ internal sealed class DeviceOptions
         return backend;
     }
 
+    /// <summary>Says so when an operator with <paramref name="options"/> cannot use <paramref name="backend"/> and runs on the reference.</summary>
+    public static void NoteFallback(ISvg2Backend backend, Configuration.Svg2Options options)
+    {
+        BackendChoice.For(backend, options, out var reason);
+        if (reason is not null) AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {reason}.");
+    }
+
     public static ScalarType DefaultType(Device device) => device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32;
 }

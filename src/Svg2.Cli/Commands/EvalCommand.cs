@@ -16,7 +16,7 @@ internal static class EvalCommand
         var qkv = new Option<string>("--qkv") { Description = "safetensors file with q, k, v: [B, H, S, D], F32, BF16 or F16", Required = true };
         var method = new Option<string>("--method") { Description = $"one of {string.Join(", ", MethodCatalog.Names)}", DefaultValueFactory = _ => "svg2" };
         var density = new Option<double?>("--density") { Description = "search the method's budget until the mean density matches this within 1%" };
-        var parameter = new Option<double?>("--parameter") { Description = "budget of a baseline without --density: top_p (blocks), extent in [0, 1] (window), kept fraction (oracle); SVG2 uses --top-p" };
+        var parameter = new Option<double?>("--parameter") { Description = "budget of a baseline without --density: top_p (blocks, blocks-64), extent in [0, 1] (window), kept fraction (oracle); svg2 uses --top-p, svg2-ear --error-threshold" };
         var grid = new Option<string?>("--grid") { Description = "token grid FxHxW of the sequence, for the window method (default 1x1xS)" };
         var text = new Option<int[]?>("--text") { Description = "trailing text rows and prompt length, e.g. --text 256 96 (HunyuanVideo)", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
         var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all)" };
@@ -31,7 +31,7 @@ internal static class EvalCommand
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
-            string name = result.GetValue(method)!;
+            string name = BenchCommand.ParseMethods(result.GetValue(method)!).Single().ToLowerInvariant();
             RejectUnused(result, name, config, density, parameter, grid, text);
             var options = config.Build(result);
             var onDevice = device.ResolveDevice(result);
@@ -44,9 +44,10 @@ internal static class EvalCommand
             var tokenGrid = ParseGrid(result.GetValue(grid), q.shape[1]);
             double? target = result.GetValue(density);
             var budget = target is not null ? new MethodRunner.Budget(TargetDensity: target)
-                : new MethodRunner.Budget(Parameter: name == "svg2" ? options.TopP : result.GetValue(parameter));
+                : new MethodRunner.Budget(Parameter: MethodCatalog.Clusters(name) ? Svg2Budget(MethodCatalog.OptionsFor(name, options)) : result.GetValue(parameter));
 
             var backend = DeviceOptions.ChooseBackend(q, k, v);
+            if (MethodCatalog.Clusters(name)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(name, options));
             var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, backend, target), q, k, v, budget, result.GetValue(statRows));
             AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
             AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement]));
@@ -63,6 +64,10 @@ internal static class EvalCommand
         return command;
     }
 
+    /// <summary>The budget parameter of a clustering method at its configured options: top_p, or -log10 λ under error routing.</summary>
+    internal static double Svg2Budget(Configuration.Svg2Options options) =>
+        options.Routing == Algorithm.KeyClusterRouting.ErrorAware ? Math.Min(options.ErrorRoutingRule.Level, Algorithm.ErrorRoutingRule.LevelRange.Max) : options.TopP;
+
     internal static TokenGrid ParseGrid(string? text, long tokens)
     {
         if (text is null) return TokenGrid.Sequence(tokens);
@@ -77,12 +82,13 @@ internal static class EvalCommand
     static void RejectUnused(ParseResult result, string method, Svg2ConfigOptions config, Option<double?> density, Option<double?> parameter,
         Option<string?> grid, Option<int[]?> text)
     {
-        bool svg2 = method.Equals("svg2", StringComparison.OrdinalIgnoreCase);
+        bool clusters = MethodCatalog.Clusters(method);
         if (result.GetValue(density) is not null)
-            CommandErrors.RejectUnused(result, [parameter, config.TopP], "with --density the budget is searched");
-        if (svg2) CommandErrors.RejectUnused(result, [parameter], "svg2 takes its budget from --top-p or --density");
+            CommandErrors.RejectUnused(result, [parameter, config.TopP, config.ErrorThreshold], "with --density the budget is searched");
+        if (clusters) CommandErrors.RejectUnused(result, [parameter], $"{method} takes its budget from {(method == MethodCatalog.Svg2 ? "--top-p" : "--error-threshold")} or --density");
         else CommandErrors.RejectUnused(result, [.. config.Svg2Only, text], $"the {method} method does not cluster or select clusters");
-        if (!svg2 && !method.Equals("blocks", StringComparison.OrdinalIgnoreCase))
+        if (clusters) config.RejectUnusedBy(result, [method.ToLowerInvariant()]);
+        if (!MethodCatalog.KeepsMinimum(method))
             CommandErrors.RejectUnused(result, [config.MinRatio], $"the {method} method keeps no minimum of blocks");
         if (!method.Equals("window", StringComparison.OrdinalIgnoreCase))
             CommandErrors.RejectUnused(result, [grid], "only the window method reads the token grid");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Svg2.Algorithm;
 using Svg2.Configuration;
+using Svg2.Methods;
 
 namespace Svg2.Cli.Commands;
 
@@ -16,8 +17,17 @@ internal sealed class Svg2ConfigOptions
     readonly Option<int?> stepIterations = new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
     readonly Option<string> selection = new("--selection") { Description = "fp32, or bf16 to emulate the reference's bf16 top-p numerics", DefaultValueFactory = _ => "fp32" };
     readonly Option<long> seed = new("--seed") { Description = "seed of the workload and of the k-means initialisation", DefaultValueFactory = _ => 0 };
+    readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
+    readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (default; error-aware routing) or top-p (SVG2's rule, with compensation)" };
+    readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
+    readonly Option<int?> probeRows = new("--probe-rows") { Description = $"svg2-ear with error routing: rows per query cluster the routing probe attends exactly (default {CompensationErrorProbe.DefaultRowsPerCluster})" };
 
-    public Svg2ConfigOptions() => selection.AcceptOnlyFromAmong("fp32", "bf16");
+    public Svg2ConfigOptions()
+    {
+        selection.AcceptOnlyFromAmong("fp32", "bf16");
+        compensation.AcceptOnlyFromAmong("per-row", "per-cluster");
+        routing.AcceptOnlyFromAmong("error", "top-p");
+    }
 
     public Option<long> Seed => seed;
 
@@ -25,11 +35,35 @@ internal sealed class Svg2ConfigOptions
 
     public Option<double?> MinRatio => minRatio;
 
-    /// <summary>The options only SVG2 itself reads (the position-block baseline shares only the minimum ratio).</summary>
-    public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection];
+    public Option<double?> ErrorThreshold => errorThreshold;
+
+    /// <summary>The options only the clustering methods read (the position-block baselines share only the minimum ratio).</summary>
+    public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection, .. EarOnly];
+
+    /// <summary>The options only svg2-ear reads.</summary>
+    public IReadOnlyList<Option> EarOnly => [compensation, routing, errorThreshold, probeRows];
+
+    /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
+    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold, probeRows];
 
     /// <summary>Every option this set adds.</summary>
-    public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed];
+    public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed, .. EarOnly];
+
+    /// <summary>Whether svg2-ear routes by top-p (given <c>--routing top-p</c>) instead of by estimated error.</summary>
+    public bool RoutesByTopP(ParseResult result) => result.GetValue(routing) == "top-p";
+
+    /// <summary>
+    /// Options a method given by <paramref name="names"/> would not read are an error: the svg2-ear options
+    /// without svg2-ear, --top-p for svg2-ear alone under error routing, the error-routing options under top-p routing.
+    /// </summary>
+    public void RejectUnusedBy(ParseResult result, IReadOnlyCollection<string> names)
+    {
+        bool ear = names.Contains(MethodCatalog.Svg2Ear, StringComparer.OrdinalIgnoreCase);
+        bool plain = names.Contains(MethodCatalog.Svg2, StringComparer.OrdinalIgnoreCase);
+        if (!ear) CommandErrors.RejectUnused(result, EarOnly, "only svg2-ear compensates skipped clusters and routes by error");
+        else if (RoutesByTopP(result)) CommandErrors.RejectUnused(result, ErrorRoutingOnly, "svg2-ear with --routing top-p selects by top-p");
+        else if (!plain) CommandErrors.RejectUnused(result, [topP], "svg2-ear routes by estimated error (--error-threshold); --top-p applies to svg2 or to --routing top-p");
+    }
 
     public void AddTo(Command command)
     {
@@ -51,6 +85,14 @@ internal sealed class Svg2ConfigOptions
             SelectionPrecision = result.GetValue(selection) == "bf16" ? SelectionPrecision.BFloat16Emulated : SelectionPrecision.Float32,
             Seed = result.GetValue(seed),
         };
+        if (EarOnly.Any(o => result.GetResult(o) is { Implicit: false }))
+            options = options with
+            {
+                Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
+                Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
+                ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
+                ProbeRowsPerCluster = result.GetValue(probeRows) ?? options.ProbeRowsPerCluster,
+            };
         options.Validate();
         return options;
     }

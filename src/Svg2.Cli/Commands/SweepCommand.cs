@@ -17,34 +17,37 @@ internal static class SweepCommand
     {
         var qkv = new Option<string?>("--qkv") { Description = "safetensors file with q, k, v (default: the built-in workload)" };
         var shape = new Option<string>("--shape") { Description = $"built-in workload shape: {string.Join(", ", VideoShape.Named.Keys)}", DefaultValueFactory = _ => "small" };
+        var workload = BenchCommand.WorkloadOption();
         var densities = new Option<string>("--densities") { Description = "comma-separated target densities", DefaultValueFactory = _ => "0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5" };
-        var methods = new Option<string>("--methods") { Description = "comma-separated methods", DefaultValueFactory = _ => "svg2,blocks,window,oracle" };
+        var methods = new Option<string>("--methods") { Description = "comma-separated methods", DefaultValueFactory = _ => "svg2,svg2-ear,blocks,blocks-64,window,oracle" };
         var grid = new Option<string?>("--grid") { Description = "token grid FxHxW of a --qkv sequence, for the window method (default 1x1xS)" };
         var statRows = new Option<long?>("--stat-rows") { Description = "query rows sampled for recall and error (default: all up to 2048 rows, else a seeded sample of 1024)" };
         var outDir = new Option<string>("--out-dir") { Description = "folder for sweep.csv, sweep-error.png and sweep-recall.png", DefaultValueFactory = _ => "sweep" };
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("sweep", "Relative error and recall against density for each method (the Pareto picture), as CSV and PNG plots.");
-        foreach (var option in new Option[] { qkv, shape, densities, methods, grid, statRows, outDir }) command.Options.Add(option);
+        foreach (var option in new Option[] { qkv, shape, workload, densities, methods, grid, statRows, outDir }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             var names = BenchCommand.ParseMethods(result.GetValue(methods)!);
             CommandErrors.RejectUnused(result, [config.TopP], "sweep searches each method's budget for every density");
-            CommandErrors.RejectUnused(result, result.GetValue(qkv) is null ? [grid] : [shape],
+            CommandErrors.RejectUnused(result, result.GetValue(qkv) is null ? [grid] : [shape, workload],
                 result.GetValue(qkv) is null ? "the built-in workload brings its own token grid" : "with --qkv the inputs come from the file");
-            bool clusters = names.Contains("svg2", StringComparer.OrdinalIgnoreCase);
-            if (!clusters) CommandErrors.RejectUnused(result, config.Svg2Only, "without svg2 among --methods nothing clusters");
-            if (!clusters && !names.Contains("blocks", StringComparer.OrdinalIgnoreCase))
-                CommandErrors.RejectUnused(result, [config.MinRatio], "without svg2 or blocks among --methods no method keeps a minimum of blocks");
+            if (!names.Any(MethodCatalog.Clusters)) CommandErrors.RejectUnused(result, config.Svg2Only, "without svg2 or svg2-ear among --methods nothing clusters");
+            if (!names.Any(MethodCatalog.KeepsMinimum))
+                CommandErrors.RejectUnused(result, [config.MinRatio], "no method among --methods keeps a minimum of blocks");
+            CommandErrors.RejectUnused(result, [config.ErrorThreshold], "sweep searches each method's budget for every density");
+            config.RejectUnusedBy(result, names);
             var options = config.Build(result);
             var onDevice = device.ResolveDevice(result);
             var targets = ParseDensities(result.GetValue(densities)!);
-            var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, grid, device, onDevice, (int)result.GetValue(config.Seed));
+            var (q, k, v, tokenGrid, text, input) = LoadInputs(result, qkv, shape, workload, grid, device, onDevice, (int)result.GetValue(config.Seed));
             long? rows = result.GetValue(statRows) ?? (q.shape[1] <= QualityRows.FullBelow ? null : QualityRows.Sample);
 
             var backend = DeviceOptions.ChooseBackend(q, k, v);
+            if (names.Contains(MethodCatalog.Svg2Ear)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, options));
             var points = new List<(string Method, double Target, MethodMeasurement Measurement)>();
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(context =>
@@ -92,7 +95,7 @@ internal static class SweepCommand
     }
 
     static (Tensor Q, Tensor K, Tensor V, TokenGrid Grid, TextTokens? Text, string Input) LoadInputs(ParseResult result, Option<string?> qkv,
-        Option<string> shape, Option<string?> grid, DeviceOptions device, Device onDevice, int seed)
+        Option<string> shape, Option<string> workload, Option<string?> grid, DeviceOptions device, Device onDevice, int seed)
     {
         if (result.GetValue(qkv) is { } path)
         {
@@ -102,10 +105,11 @@ internal static class SweepCommand
             return (q, k, v, EvalCommand.ParseGrid(result.GetValue(grid), q.shape[1]), null, Path.GetFileName(path));
         }
         var target = VideoShape.FromName(result.GetValue(shape)!);
-        var sample = VideoLikeWorkload.Generate(target, seed, device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice), onDevice);
+        var profile = VideoLikeProfile.FromName(result.GetValue(workload)!);
+        var sample = VideoLikeWorkload.Generate(target, seed, device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice), onDevice, profile);
         var text = target.TextTokens > 0 ? new TextTokens(target.TextTokens, target.PromptLength) : (TextTokens?)null;
         var tokenGrid = text is null ? new TokenGrid(target.Frames, target.Height, target.Width) : TokenGrid.Sequence(target.SequenceLength);
-        return (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value), tokenGrid, text, $"video-like {result.GetValue(shape)}");
+        return (AttentionInputs.Flatten(sample.Query), AttentionInputs.Flatten(sample.Key), AttentionInputs.Flatten(sample.Value), tokenGrid, text, $"{profile.Name} {result.GetValue(shape)}");
     }
 
     static Tensor Prepare(Tensor x, ScalarType dtype, Device onDevice) => AttentionInputs.Flatten(x.to(dtype).to(onDevice));
@@ -113,9 +117,10 @@ internal static class SweepCommand
     static void WriteCsv(string path, string input, IEnumerable<(string Method, double Target, MethodMeasurement Measurement)> points)
     {
         using var writer = new StreamWriter(path);
-        writer.WriteLine("input,method,target_density,density,parameter,recall,relative_error,attend_ms");
+        writer.WriteLine("input,method,target_density,density,parameter,recall,relative_error,floor_share,attend_ms");
         foreach (var (method, target, m) in points)
-            writer.WriteLine(string.Join(',', Quote(input), method, F(target), F(m.MeanDensity), F(m.Parameter), F(m.MeanRecall), F(m.MeanRelativeError), F(m.AttendMilliseconds)));
+            writer.WriteLine(string.Join(',', Quote(input), method, F(target), F(m.MeanDensity), F(m.Parameter), F(m.MeanRecall), F(m.MeanRelativeError),
+                m.MeanFloorShare is { } floor ? F(floor) : "", F(m.AttendMilliseconds)));
     }
 
     static string Quote(string text) => text.Contains(',') ? $"\"{text}\"" : text;

@@ -6,16 +6,19 @@ namespace Svg2.Cli.Rendering;
 /// <summary>Tables of method measurements.</summary>
 internal static class MeasurementTable
 {
-    /// <summary>One row per method: budget, density, recall, error and phase times.</summary>
+    /// <summary>
+    /// One row per method: budget, density, the share of query clusters at the rule's fixed minimum
+    /// ("at floor": where it is high, the floor, not the budget, set the density), recall, error and phase times.
+    /// </summary>
     public static Table Summary(string title, IEnumerable<MethodMeasurement> measurements)
     {
         var table = new Table().Title(title).Border(TableBorder.Rounded);
-        foreach (var column in new[] { "method", "budget", "density", "recall", "L2 err", "prep ms", "sel ms", "attn ms", "total ms" })
+        foreach (var column in new[] { "method", "budget", "density", "at floor", "recall", "L2 err", "prep ms", "sel ms", "attn ms", "total ms" })
             table.AddColumn(new TableColumn(column).RightAligned());
         foreach (var m in measurements)
-            table.AddRow(m.Method, m.ParameterName is null ? "-" : $"{m.ParameterName}={m.Parameter:0.###}", Percent(m.MeanDensity),
-                Percent(m.MeanRecall), m.MeanRelativeError.ToString("0.0000"), Ms(m.PrepareMilliseconds), Ms(m.PlanMilliseconds),
-                Ms(m.AttendMilliseconds), Ms(m.TotalMilliseconds));
+            table.AddRow(Markup.Escape(m.Method), Markup.Escape(m.ParameterName is null ? "-" : $"{m.ParameterName}={m.Parameter:0.###}"), Percent(m.MeanDensity),
+                m.MeanFloorShare is { } floor ? Percent(floor) : "-", Percent(m.MeanRecall), m.MeanRelativeError.ToString("0.0000"), Ms(m.PrepareMilliseconds),
+                Ms(m.PlanMilliseconds), Ms(m.AttendMilliseconds), Ms(m.TotalMilliseconds));
         return table;
     }
 
@@ -23,9 +26,9 @@ internal static class MeasurementTable
     public static Table PerHead(MethodMeasurement m, Func<int, string> label)
     {
         var table = new Table().Title($"{m.Method} per head").Border(TableBorder.Simple);
-        foreach (var column in new[] { "head", "density", "recall", "rel. L2 error" }) table.AddColumn(new TableColumn(column).RightAligned());
+        foreach (var column in new[] { "head", "density", "at floor", "recall", "rel. L2 error" }) table.AddColumn(new TableColumn(column).RightAligned());
         for (int g = 0; g < m.Density.Length; g++)
-            table.AddRow(label(g), Percent(m.Density[g]), Percent(m.Recall[g]), m.RelativeError[g].ToString("0.0000"));
+            table.AddRow(label(g), Percent(m.Density[g]), m.FloorShare is { } floor ? Percent(floor[g]) : "-", Percent(m.Recall[g]), m.RelativeError[g].ToString("0.0000"));
         return table;
     }
 

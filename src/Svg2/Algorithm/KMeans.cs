@@ -94,15 +94,8 @@ public static class KMeans
     public static (Tensor Centroids, Tensor Sizes) Update(Tensor points32, Tensor labels, Tensor previous)
     {
         using var scope = NewDisposeScope();
-        long groups = points32.shape[0], dim = points32.shape[2], clusters = previous.shape[1];
-        // index_add_ over the flattened (group, cluster) rows is several times faster than a
-        // scatter_add_ with an expanded index on the CPU.
-        var rows = (labels + arange(groups, ScalarType.Int64, labels.device).unsqueeze(1) * clusters).reshape(-1);
-        var sums = zeros([groups * clusters, dim], ScalarType.Float32, points32.device)
-            .index_add_(0, rows, points32.reshape(-1, dim), 1).reshape(groups, clusters, dim);
-        var sizes = zeros([groups * clusters], ScalarType.Int64, points32.device)
-            .index_add_(0, rows, ones(rows.shape, ScalarType.Int64, rows.device), 1).reshape(groups, clusters);
-        var means = sums / sizes.clamp_min(1).unsqueeze(-1).to(ScalarType.Float32);
+        var (sums, sizes) = ClusterMeans.SegmentSums(points32, labels, previous.shape[1]);
+        var means = ClusterMeans.Means((sums, sizes));
         var centroids = where(sizes.unsqueeze(-1) > 0, means, previous.to(ScalarType.Float32)).to(previous.dtype);
         return (centroids.MoveToOuterDisposeScope(), sizes.MoveToOuterDisposeScope());
     }

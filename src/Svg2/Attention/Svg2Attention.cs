@@ -11,16 +11,28 @@ namespace Svg2.Attention;
 /// cache), size-weighted top-p selection of key clusters, and exact variable-block sparse attention
 /// in the permuted layout, returned in the original token order.
 /// </summary>
+/// <remarks>
+/// With <see cref="Svg2Options.Compensation"/> set, the key clusters a query cluster skips are
+/// approximated from their centroid and mean value instead of dropped; with
+/// <see cref="Svg2Options.Routing"/> = <see cref="KeyClusterRouting.ErrorAware"/>, the exact blocks
+/// are those where that approximation would fail most per unit of cost (the <c>svg2-ear</c> method).
+/// </remarks>
 public sealed class Svg2Attention
 {
     /// <summary>Creates the operator.</summary>
     /// <param name="options">Validated on construction.</param>
     /// <param name="backend">Stage implementations; the portable reference when null.</param>
+    /// <remarks>
+    /// Options with centroid compensation need a backend with that capability
+    /// (<see cref="ICompensatingBackend"/>); with any other backend the operator runs on the reference
+    /// backend and <see cref="FallbackReason"/> says why.
+    /// </remarks>
     public Svg2Attention(Svg2Options options, ISvg2Backend? backend = null)
     {
         options.Validate();
         Options = options;
-        Backend = backend ?? ReferenceBackend.Instance;
+        Backend = BackendChoice.For(backend, options, out var reason);
+        FallbackReason = reason;
     }
 
     /// <summary>The configuration.</summary>
@@ -28,6 +40,9 @@ public sealed class Svg2Attention
 
     /// <summary>The stage implementations.</summary>
     public ISvg2Backend Backend { get; }
+
+    /// <summary>Why the backend given to the constructor is not the one used; null when it is.</summary>
+    public string? FallbackReason { get; }
 
     /// <summary>
     /// Runs one sparse attention call. Each batch element and head is an independent problem.
@@ -72,15 +87,36 @@ public sealed class Svg2Attention
         bool withQualityStatistics, long? qualitySampleRows)
     {
         using var clustering = Cluster(q, k, state, text);
-        var rule = SelectionRuleFor(state, candidate =>
+        using var means = Options.Compensation == CompensationMode.None ? null : Means(qg, kg, vg, clustering);
+        using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(qg, kg, vg, clustering, means!) : null;
+        var (sparsity, topP, threshold) = SelectForCall(state, clustering, scores);
+        var output = Attend(qg, kg, vg, sparsity, means);
+        var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
+        return new Svg2Result(output, sparsity.Density(), sparsity, clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality, topP, threshold);
+    }
+
+    /// <summary>
+    /// The selection of a staged call under the configured routing, with the layer's budget search on
+    /// its first call when a target density is set; returns the top-p used (NaN under error-aware
+    /// routing) and the threshold used (null under top-p routing).
+    /// </summary>
+    (BlockSparsity Sparsity, double TopP, double? Threshold) SelectForCall(Svg2LayerState state, Svg2Clustering clustering, Tensor? scores)
+    {
+        if (scores is null)
         {
-            using var trial = Select(clustering, candidate);
+            var rule = SelectionRuleFor(state, candidate =>
+            {
+                using var trial = Select(clustering, candidate);
+                return Methods.DensitySearch.MeanDensity(trial);
+            });
+            return (Select(clustering, rule), rule.TopP, null);
+        }
+        var errorRule = ErrorRoutingRuleFor(state, candidate =>
+        {
+            using var trial = SelectByError(clustering, scores, candidate);
             return Methods.DensitySearch.MeanDensity(trial);
         });
-        var sparsity = Select(clustering, rule);
-        var output = Attend(qg, kg, vg, sparsity);
-        var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
-        return new Svg2Result(output, sparsity.Density(), sparsity, clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality, rule.TopP);
+        return (SelectByError(clustering, scores, errorRule), double.NaN, errorRule.Threshold);
     }
 
     /// <summary>
@@ -103,7 +139,8 @@ public sealed class Svg2Attention
         pipeline.Attend(qg, kg, vg, output);
         state.Adopt(queryCentroids, keyCentroids);
         var shape = pipeline.Shape;
-        return new Svg2Result(output, pipeline.Density(), pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, iterations, null, rule.TopP);
+        var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, rule.MinimumKept(shape.KeyClusters));
+        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, null, rule.TopP);
     }
 
     /// <summary>
@@ -145,6 +182,23 @@ public sealed class Svg2Attention
         state.ChosenTopP ??= Methods.DensitySearch.Bisect(topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, target, TopPSearchSteps).Parameter;
         return rule with { TopP = state.ChosenTopP.Value };
     }
+
+    /// <summary>
+    /// The error-routing rule of a call: the configured threshold, or with a target density the layer's
+    /// chosen one, searched on its first call by bisection of the level -log10 λ (<see cref="ErrorRoutingRule.LevelRange"/>).
+    /// </summary>
+    ErrorRoutingRule ErrorRoutingRuleFor(Svg2LayerState state, Func<ErrorRoutingRule, double> meanDensityUnder)
+    {
+        if (Options.TargetDensity is not { } target) return Options.ErrorRoutingRule;
+        var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(Options.MinKeyClusterRatio, target) };
+        var (low, high) = ErrorRoutingRule.LevelRange;
+        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdAt(Methods.DensitySearch.Bisect(
+            level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }), low, high, target, LevelSearchSteps).Parameter);
+        return rule with { Threshold = state.ChosenErrorThreshold.Value };
+    }
+
+    /// <summary>Bisection steps at most when a layer searches its routing level (340 / 2^40 decades: far below any density step).</summary>
+    const int LevelSearchSteps = 40;
 
     /// <summary>Bisection steps at most when a layer searches its top-p (2^-30 is far below any density step).</summary>
     const int TopPSearchSteps = 30;
@@ -219,22 +273,91 @@ public sealed class Svg2Attention
     {
         using var scope = NewDisposeScope();
         var mask = Backend.SelectKeyClusters(clustering.Query.Centroids, clustering.Key.Centroids, clustering.Key.Sizes, rule);
-        var sparsity = clustering.Text is { } text
-            ? TextBlocks.Append(clustering.Query.Labels, clustering.Key.Labels, mask, clustering.QueryClusters, clustering.KeyClusters, text)
-            : new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), mask);
-        return sparsity.MoveToOuterDisposeScope();
+        return Blocks(clustering, mask, rule.MinimumKept(clustering.KeyClusters)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// The attention stage: permutation, variable-block attention over the selected blocks and the
-    /// inverse permutation.
+    /// The selection stage of error-aware routing: the blocks whose score from <see cref="RoutingScores"/>
+    /// reaches <paramref name="rule"/>'s threshold (and each query cluster's minimum), with the text
+    /// blocks appended when the call has text. Cheap: a density search may call it many times.
+    /// </summary>
+    public BlockSparsity SelectByError(Svg2Clustering clustering, Tensor scores, ErrorRoutingRule rule)
+    {
+        using var scope = NewDisposeScope();
+        var mask = ErrorAwareSelection.Select(scores, rule);
+        return Blocks(clustering, mask, rule.MinimumKept(clustering.KeyClusters)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block sparsity of a video selection: text blocks appended, the floor's share recorded.</summary>
+    static BlockSparsity Blocks(Svg2Clustering clustering, Tensor mask, int minimumKept)
+    {
+        var sparsity = clustering.Text is { } text
+            ? TextBlocks.Append(clustering.Query.Labels, clustering.Key.Labels, mask, clustering.QueryClusters, clustering.KeyClusters, text)
+            : new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), mask);
+        return WithFloorShare(sparsity, clustering.QueryClusters, clustering.KeyClusters, minimumKept);
+    }
+
+    static BlockSparsity WithFloorShare(BlockSparsity sparsity, int queryClusters, int keyClusters, int minimumKept) =>
+        sparsity with { FloorShare = SelectionFloor.Share(sparsity.BlockMask.narrow(1, 0, queryClusters).narrow(2, 0, keyClusters), minimumKept) };
+
+    /// <summary>
+    /// The means compensation stands on: of the clustered (video) rows, per query cluster, key cluster
+    /// and the values of each key cluster. Needs options with compensation.
     /// </summary>
     /// <param name="qg">[G, S, D].</param>
     /// <param name="kg">[G, S, D].</param>
     /// <param name="vg">[G, S, D].</param>
-    /// <param name="sparsity">Blocks from <see cref="Select"/>.</param>
+    /// <param name="clustering">From <see cref="Cluster"/>.</param>
+    public ClusterMeans Means(Tensor qg, Tensor kg, Tensor vg, Svg2Clustering clustering)
+    {
+        long videoRows = clustering.Query.Labels.shape[1];
+        return CompensatingBackend.Means(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows),
+            clustering.Query.Labels, clustering.Key.Labels, clustering.QueryClusters, clustering.KeyClusters);
+    }
+
+    /// <summary>
+    /// The routing probe: the error-to-cost score [G, QC, KC] of every block of video clusters under the
+    /// configured compensation (<see cref="CompensationErrorProbe"/>). Independent of the budget.
+    /// </summary>
+    public Tensor RoutingScores(Tensor qg, Tensor kg, Tensor vg, Svg2Clustering clustering, ClusterMeans means)
+    {
+        using var scope = NewDisposeScope();
+        long videoRows = clustering.Query.Labels.shape[1];
+        using var queryLayout = Backend.Layout(clustering.Query.Labels, clustering.QueryClusters);
+        using var keyLayout = Backend.Layout(clustering.Key.Labels, clustering.KeyClusters);
+        return CompensatingBackend.EstimateCompensationError(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows),
+            queryLayout, keyLayout, means, Options.Compensation, Options.ProbeRowsPerCluster).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The attention stage: permutation, variable-block attention over the selected blocks and the
+    /// inverse permutation; with compensation, every skipped block of video clusters is approximated
+    /// from <paramref name="means"/>.
+    /// </summary>
+    /// <param name="qg">[G, S, D].</param>
+    /// <param name="kg">[G, S, D].</param>
+    /// <param name="vg">[G, S, D].</param>
+    /// <param name="sparsity">Blocks from <see cref="Select"/> or <see cref="SelectByError"/>.</param>
+    /// <param name="means">From <see cref="Means"/> when the options compensate; null otherwise.</param>
     /// <returns>[G, S, D] in the original token order.</returns>
-    public Tensor Attend(Tensor qg, Tensor kg, Tensor vg, BlockSparsity sparsity) => Backend.Attend(qg, kg, vg, sparsity);
+    public Tensor Attend(Tensor qg, Tensor kg, Tensor vg, BlockSparsity sparsity, ClusterMeans? means = null)
+    {
+        if ((means is null) != (Options.Compensation == CompensationMode.None))
+            throw new ArgumentException(means is null
+                ? $"{Options.Compensation} compensation needs the cluster means of the call (Means)."
+                : "These options do not compensate skipped key clusters; pass no cluster means.", nameof(means));
+        if (means is null) return Backend.Attend(qg, kg, vg, sparsity);
+        using var scope = NewDisposeScope();
+        long queryBlocks = sparsity.BlockMask.shape[1], keyBlocks = sparsity.BlockMask.shape[2];
+        // Text blocks (after the video clusters) are never approximated.
+        var blocks = zeros_like(sparsity.BlockMask);
+        blocks.narrow(1, 0, means.QueryClusters).narrow(2, 0, means.KeyClusters).fill_(true);
+        var compensation = new CentroidCompensation(Options.Compensation, means.PadTo(queryBlocks, keyBlocks), blocks);
+        return CompensatingBackend.Attend(qg, kg, vg, sparsity, compensation).MoveToOuterDisposeScope();
+    }
+
+    ICompensatingBackend CompensatingBackend => Backend as ICompensatingBackend
+        ?? throw new InvalidOperationException($"The {Backend.Name} backend cannot compensate skipped key clusters; compensation needs options with Compensation set.");
 
     void RequireBackendSupport(Tensor q, Tensor k, Tensor v)
     {

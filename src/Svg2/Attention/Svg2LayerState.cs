@@ -26,6 +26,12 @@ public sealed class Svg2LayerState : IDisposable
     /// </summary>
     public double? ChosenTopP { get; internal set; }
 
+    /// <summary>
+    /// The error-routing threshold λ the layer's first sparse call chose to reach the target density under
+    /// error-aware routing, reused by later calls; null before that call, without a target, and after <see cref="Reset"/>.
+    /// </summary>
+    public double? ChosenErrorThreshold { get; internal set; }
+
     /// <summary>Forgets the centroids; the next call starts k-means from random centroids.</summary>
     public void Reset()
     {
@@ -33,7 +39,23 @@ public sealed class Svg2LayerState : IDisposable
         keyCentroids?.Dispose();
         queryCentroids = keyCentroids = null;
         ChosenTopP = null;
+        ChosenErrorThreshold = null;
         Calls = 0;
+    }
+
+    /// <summary>
+    /// An independent copy of this state (centroids cloned, chosen budgets and call count kept): runs that
+    /// must start from the same cache, such as two methods compared on one clustering, each take a copy.
+    /// </summary>
+    public Svg2LayerState Copy()
+    {
+        var copy = new Svg2LayerState { ChosenTopP = ChosenTopP, ChosenErrorThreshold = ChosenErrorThreshold };
+        if (queryCentroids is not null && keyCentroids is not null)
+        {
+            copy.Adopt(queryCentroids.detach().clone(), keyCentroids.detach().clone());
+            copy.Calls = Calls;
+        }
+        return copy;
     }
 
     /// <summary>

@@ -13,7 +13,9 @@ namespace Svg2.Attention;
 /// <param name="KMeansIterations">Iterations run on Q and on K (init or warm-started count).</param>
 /// <param name="Quality">Recall and relative error against dense attention, when requested.</param>
 /// <param name="TopP">The top-p the selection used: the configured one, or with a target density the
-/// layer's chosen one (<see cref="Svg2LayerState.ChosenTopP"/>).</param>
+/// layer's chosen one (<see cref="Svg2LayerState.ChosenTopP"/>); NaN under error-aware routing.</param>
+/// <param name="ErrorThreshold">The λ error-aware routing used (configured, or the layer's chosen one,
+/// <see cref="Svg2LayerState.ChosenErrorThreshold"/>); null under top-p routing.</param>
 public sealed record Svg2Result(
     Tensor Output,
     Tensor Density,
@@ -22,10 +24,17 @@ public sealed record Svg2Result(
     int KeyClusters,
     int KMeansIterations,
     AttentionQuality? Quality,
-    double TopP) : IDisposable
+    double TopP,
+    double? ErrorThreshold = null) : IDisposable
 {
     /// <summary>Density per head, flattened over batch and heads (a host read).</summary>
     public double[] DensityPerHead() => Density.cpu().reshape(-1).data<double>().ToArray();
+
+    /// <summary>
+    /// Per head (flattened over batch and heads), the share of video query clusters the selection's
+    /// fixed minimum held at the floor (<see cref="SelectionFloor"/>; a host read).
+    /// </summary>
+    public double[] FloorSharePerHead() => Sparsity.FloorShare!.cpu().reshape(-1).data<double>().ToArray();
 
     /// <inheritdoc/>
     public void Dispose()

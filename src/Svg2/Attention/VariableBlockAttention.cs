@@ -17,11 +17,21 @@ namespace Svg2.Attention;
 public static class VariableBlockAttention
 {
     /// <summary>Computes the attention; see <see cref="Backends.ISvg2Backend.BlockSparseAttention"/>.</summary>
-    public static Tensor Forward(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale)
+    /// <param name="q">[G, Nq, D] in original token order.</param>
+    /// <param name="k">[G, Nk, D] in original token order.</param>
+    /// <param name="v">[G, Nk, Dv] in original token order.</param>
+    /// <param name="queryLayout">Clusters of the query rows.</param>
+    /// <param name="keyLayout">Clusters of the key rows.</param>
+    /// <param name="blockMask">[G, QC, KC] bool: the blocks computed exactly.</param>
+    /// <param name="scale">Softmax scale.</param>
+    /// <param name="compensation">Centroid compensation of blocks not computed exactly, or null (SVG2).</param>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale,
+        CentroidCompensation? compensation = null)
     {
         Validate(q, k, v, queryLayout, keyLayout, blockMask);
+        compensation?.Validate(blockMask, v.shape[2]);
         using var scope = NewDisposeScope();
-        long groups = q.shape[0], dim = q.shape[2], valueDim = v.shape[2];
+        long groups = q.shape[0], valueDim = v.shape[2];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         var qp = ClusterPermutation.Apply(q, queryLayout.Permutation).to(ScalarType.Float32);
         var kp = ClusterPermutation.Apply(k, keyLayout.Permutation).to(ScalarType.Float32);
@@ -29,9 +39,11 @@ public static class VariableBlockAttention
         long[] queryOffsets = queryLayout.Offsets.cpu().data<long>().ToArray();
         long[] keyOffsets = keyLayout.Offsets.cpu().data<long>().ToArray();
         bool[] mask = blockMask.cpu().data<bool>().ToArray();
+        bool[]? approximated = compensation is null ? null : (compensation.Blocks & blockMask.logical_not()).cpu().data<bool>().ToArray();
 
         var output = zeros([groups, q.shape[1], valueDim], ScalarType.Float32, q.device);
         var keyRows = new List<long>();
+        var compensatedClusters = new List<long>();
         for (int g = 0; g < groups; g++)
         {
             for (int i = 0; i < queryClusters; i++)
@@ -40,23 +52,47 @@ public static class VariableBlockAttention
                 long rowCount = queryOffsets[g * (queryClusters + 1) + i + 1] - rowStart;
                 if (rowCount == 0) continue;
                 keyRows.Clear();
+                compensatedClusters.Clear();
                 for (int j = 0; j < keyClusters; j++)
                 {
-                    if (!mask[((long)g * queryClusters + i) * keyClusters + j]) continue;
+                    long block = ((long)g * queryClusters + i) * keyClusters + j;
                     long keyStart = keyOffsets[g * (keyClusters + 1) + j], keyEnd = keyOffsets[g * (keyClusters + 1) + j + 1];
-                    for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
+                    if (mask[block])
+                        for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
+                    else if (approximated?[block] == true && keyEnd > keyStart)
+                        compensatedClusters.Add(j);
                 }
-                if (keyRows.Count == 0) continue;
+                if (keyRows.Count == 0 && compensatedClusters.Count == 0) continue;
                 using var inner = NewDisposeScope();
-                var index = tensor(keyRows.ToArray(), device: q.device);
-                var keys = kp[g].index_select(0, index);
-                var values = vp[g].index_select(0, index);
                 var rows = qp[g].narrow(0, rowStart, rowCount);
-                var probabilities = (rows.matmul(keys.t()) * scale).softmax(-1);
-                output[g].narrow(0, rowStart, rowCount).copy_(probabilities.matmul(values));
+                var index = tensor(keyRows.ToArray(), ScalarType.Int64, q.device);
+                var logits = rows.matmul(kp[g].index_select(0, index).t()) * scale;
+                var values = vp[g].index_select(0, index);
+                if (compensatedClusters.Count > 0)
+                {
+                    var (centroidLogits, means) = CompensationTerms(compensation!, keyLayout.Sizes, g, i, rows, tensor(compensatedClusters.ToArray(), ScalarType.Int64, q.device), scale);
+                    logits = cat([logits, centroidLogits], 1);
+                    values = cat([values, means], 0);
+                }
+                output[g].narrow(0, rowStart, rowCount).copy_(logits.softmax(-1).matmul(values));
             }
         }
         return ClusterPermutation.Invert(output, queryLayout.Permutation).to(q.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The compensation columns of one query cluster: each compensated key cluster b acts as one
+    /// extra key of logit s_b + log n_b and value v̄_b, so the softmax over exact and extra columns
+    /// merges both with one running maximum. Only the clusters listed are read.
+    /// </summary>
+    static (Tensor Logits, Tensor Values) CompensationTerms(CentroidCompensation compensation, Tensor keySizes, int group, int queryCluster, Tensor rows, Tensor clusters, double scale)
+    {
+        var means = compensation.Means;
+        var centroids = means.KeyMeans[group].index_select(0, clusters);
+        var logSizes = keySizes[group].index_select(0, clusters).to(ScalarType.Float32).log();
+        var scorer = compensation.Mode == CompensationMode.PerRow ? rows : means.QueryMeans[group].narrow(0, queryCluster, 1);
+        var logits = (scorer.matmul(centroids.t()) * scale + logSizes).expand(rows.shape[0], -1);
+        return (logits, means.ValueMeans[group].index_select(0, clusters));
     }
 
     internal static void Validate(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask)

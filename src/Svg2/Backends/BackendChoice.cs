@@ -22,4 +22,18 @@ public static class BackendChoice
         fallbackReason = $"the {preferred.Name} backend cannot run these inputs ({reason}); using the {ReferenceBackend.Instance.Name} backend";
         return ReferenceBackend.Instance;
     }
+
+    /// <summary>
+    /// The backend for an operator with these options: <paramref name="preferred"/> (the reference when
+    /// null), unless the options compensate skipped key clusters and the preferred backend cannot
+    /// (<see cref="ICompensatingBackend"/>); then the reference, with the reason.
+    /// </summary>
+    public static ISvg2Backend For(ISvg2Backend? preferred, Configuration.Svg2Options options, out string? fallbackReason)
+    {
+        fallbackReason = null;
+        if (preferred is null) return ReferenceBackend.Instance;
+        if (options.Compensation == Algorithm.CompensationMode.None || preferred is ICompensatingBackend) return preferred;
+        fallbackReason = $"the {preferred.Name} backend has no kernels for centroid compensation and error-aware routing yet (svg2-ear); using the {ReferenceBackend.Instance.Name} backend";
+        return ReferenceBackend.Instance;
+    }
 }

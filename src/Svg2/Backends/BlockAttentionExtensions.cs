@@ -16,4 +16,15 @@ public static class BlockAttentionExtensions
         using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
         return backend.BlockSparseAttention(q, k, v, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[2]));
     }
+
+    /// <summary>
+    /// <see cref="Attend(ISvg2Backend, Tensor, Tensor, Tensor, BlockSparsity)"/> with the blocks the
+    /// pattern skips approximated by <paramref name="compensation"/> (its means over the pattern's blocks).
+    /// </summary>
+    public static Tensor Attend(this ICompensatingBackend backend, Tensor q, Tensor k, Tensor v, BlockSparsity sparsity, Algorithm.CentroidCompensation compensation)
+    {
+        using var queryLayout = backend.Layout(sparsity.QueryLabels, (int)sparsity.BlockMask.shape[1]);
+        using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
+        return backend.CompensatedBlockSparseAttention(q, k, v, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[2]), compensation);
+    }
 }

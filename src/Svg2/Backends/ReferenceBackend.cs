@@ -8,7 +8,7 @@ namespace Svg2.Backends;
 /// Every SVG2 stage in portable TorchSharp operations, on any device and dtype: the oracle the fast
 /// backends are checked against. It reads block structure on the host in the attention stage.
 /// </summary>
-public sealed class ReferenceBackend : ISvg2Backend
+public sealed class ReferenceBackend : ICompensatingBackend
 {
     /// <summary>The shared instance (the backend holds no state).</summary>
     public static ReferenceBackend Instance { get; } = new();
@@ -37,4 +37,18 @@ public sealed class ReferenceBackend : ISvg2Backend
     /// <inheritdoc/>
     public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale) =>
         VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale);
+
+    /// <inheritdoc/>
+    public ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters) =>
+        ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
+
+    /// <inheritdoc/>
+    public Tensor EstimateCompensationError(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, ClusterMeans means,
+        CompensationMode mode, int rowsPerCluster) =>
+        CompensationErrorProbe.Estimate(q, k, v, queryLayout, keyLayout, means, mode, rowsPerCluster);
+
+    /// <inheritdoc/>
+    public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
+        double scale, CentroidCompensation compensation) =>
+        VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, compensation);
 }

@@ -51,8 +51,33 @@ public sealed record Svg2Options
     /// </summary>
     public double? TargetDensity { get; init; }
 
+    /// <summary>
+    /// How the exactly computed key clusters are chosen: SVG2's top-p rule (the default) or error-aware
+    /// routing, which needs <see cref="Compensation"/>.
+    /// </summary>
+    public KeyClusterRouting Routing { get; init; } = KeyClusterRouting.TopP;
+
+    /// <summary>
+    /// How skipped key clusters are approximated: not at all (SVG2, the default), or from their key
+    /// centroid and mean value, per query row or per query cluster.
+    /// </summary>
+    public CompensationMode Compensation { get; init; } = CompensationMode.None;
+
+    /// <summary>
+    /// λ of error-aware routing (<see cref="ErrorRoutingRule"/>): a block is computed exactly when its
+    /// estimated share of the head's squared error is at least λ times its share of the score matrix.
+    /// Ignored under top-p routing and replaced by the searched value when <see cref="TargetDensity"/> is set.
+    /// </summary>
+    public double ErrorThreshold { get; init; } = 1.0;
+
+    /// <summary>Member rows of each query cluster the error-aware routing probe attends exactly.</summary>
+    public int ProbeRowsPerCluster { get; init; } = CompensationErrorProbe.DefaultRowsPerCluster;
+
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
+
+    /// <summary>The error-aware routing rule these options describe.</summary>
+    public ErrorRoutingRule ErrorRoutingRule => new(ErrorThreshold, MinKeyClusterRatio);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first value that cannot work.</summary>
     public void Validate()
@@ -66,6 +91,11 @@ public sealed record Svg2Options
             throw new ArgumentException($"TargetDensity must lie in (0, 1] (got {target}); leave it unset to select by TopP.");
         if (InitIterations < 1) throw new ArgumentException($"InitIterations must be at least 1 (got {InitIterations}).");
         if (StepIterations < 1) throw new ArgumentException($"StepIterations must be at least 1 (got {StepIterations}).");
+        if (Routing == KeyClusterRouting.ErrorAware && Compensation == CompensationMode.None)
+            throw new ArgumentException("Error-aware routing estimates the error centroid compensation leaves: set Compensation to PerRow or PerQueryCluster.");
+        if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
+            throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");
+        if (ProbeRowsPerCluster < 1) throw new ArgumentException($"ProbeRowsPerCluster must be at least 1 (got {ProbeRowsPerCluster}).");
     }
 
     /// <summary>

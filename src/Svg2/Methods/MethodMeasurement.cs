@@ -11,6 +11,8 @@ namespace Svg2.Methods;
 /// <param name="PrepareMilliseconds">Budget-independent preparation (clustering, block means).</param>
 /// <param name="PlanMilliseconds">Selection at the chosen parameter (the density search, when there was one, excluded).</param>
 /// <param name="AttendMilliseconds">The attention itself (permutation and inverse included).</param>
+/// <param name="FloorShare">[G] share of query clusters (or blocks) whose kept key clusters the rule's fixed
+/// minimum decided (<see cref="Statistics.SelectionFloor"/>); null for methods without a minimum.</param>
 public sealed record MethodMeasurement(
     string Method,
     string? ParameterName,
@@ -21,7 +23,8 @@ public sealed record MethodMeasurement(
     long RowsMeasured,
     double PrepareMilliseconds,
     double PlanMilliseconds,
-    double AttendMilliseconds)
+    double AttendMilliseconds,
+    double[]? FloorShare = null)
 {
     /// <summary>Mean density over groups.</summary>
     public double MeanDensity => Density.Average();
@@ -31,6 +34,9 @@ public sealed record MethodMeasurement(
 
     /// <summary>Mean relative error over groups.</summary>
     public double MeanRelativeError => RelativeError.Average();
+
+    /// <summary>Mean over groups of the share of query clusters at the floor; null without a minimum.</summary>
+    public double? MeanFloorShare => FloorShare?.Average();
 
     /// <summary>Preparation, planning and attention.</summary>
     public double TotalMilliseconds => PrepareMilliseconds + PlanMilliseconds + AttendMilliseconds;

@@ -61,9 +61,10 @@ public static class MethodRunner
 
         using var density = pattern.Density();
         var quality = AttentionQuality.Measure(q, k, v, output, pattern, qualitySampleRows);
+        double[]? floorShare = (pattern as BlockSparsity)?.FloorShare?.cpu().data<double>().ToArray();
         (pattern as IDisposable)?.Dispose();
         var measurement = new MethodMeasurement(name, prepared.ParameterName, parameter,
-            density.cpu().data<double>().ToArray(), quality.Recall, quality.RelativeError, quality.RowsMeasured, prepareMilliseconds, plan, attend);
+            density.cpu().data<double>().ToArray(), quality.Recall, quality.RelativeError, quality.RowsMeasured, prepareMilliseconds, plan, attend, floorShare);
         return (measurement, output);
     }
 

@@ -12,6 +12,12 @@ namespace Svg2.Statistics;
 /// <param name="BlockMask">[G, Cq, Ck] bool.</param>
 public sealed record BlockSparsity(Tensor QueryLabels, Tensor KeyLabels, Tensor BlockMask) : ISparsityPattern, IDisposable
 {
+    /// <summary>
+    /// [G] float64 share of query clusters the selection rule's fixed minimum held at the floor
+    /// (<see cref="SelectionFloor"/>), or null for a pattern without a minimum. Owned by the pattern.
+    /// </summary>
+    public Tensor? FloorShare { get; init; }
+
     /// <inheritdoc/>
     public Tensor Allowed(Tensor rows, Tensor probabilities)
     {
@@ -46,6 +52,7 @@ public sealed record BlockSparsity(Tensor QueryLabels, Tensor KeyLabels, Tensor 
         QueryLabels.MoveToOuterDisposeScope();
         KeyLabels.MoveToOuterDisposeScope();
         BlockMask.MoveToOuterDisposeScope();
+        FloorShare?.MoveToOuterDisposeScope();
         return this;
     }
 
@@ -55,5 +62,6 @@ public sealed record BlockSparsity(Tensor QueryLabels, Tensor KeyLabels, Tensor 
         QueryLabels.Dispose();
         KeyLabels.Dispose();
         BlockMask.Dispose();
+        FloorShare?.Dispose();
     }
 }

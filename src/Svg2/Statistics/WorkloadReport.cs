@@ -39,10 +39,10 @@ public static class WorkloadReport
 
     /// <summary>Generates the video-like workload for <paramref name="shape"/> and reports its
     /// concentration per head type (and over all heads).</summary>
-    public static string VideoLikeWorkload(VideoShape shape, int seed = 0, int sampledQueries = 512)
+    public static string VideoLikeWorkload(VideoShape shape, int seed = 0, int sampledQueries = 512, VideoLikeProfile? profile = null)
     {
         using var scope = NewDisposeScope();
-        using var sample = Workloads.VideoLikeWorkload.Generate(shape, seed);
+        using var sample = Workloads.VideoLikeWorkload.Generate(shape, seed, profile: profile);
         var heads = AttentionMassProfile.Compute(sample.Query, sample.Key, sampledQueries, seed);
         var byType = MassTable(heads, h => sample.HeadKinds[h.Head].ToString());
         var overall = MassTable(heads, _ => "all");

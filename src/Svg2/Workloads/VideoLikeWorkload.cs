@@ -20,18 +20,16 @@ public static class VideoLikeWorkload
     /// <summary>Width of the token feature vectors before the per-head projections.</summary>
     public const int FeatureDim = 64;
 
-    private const double TextureWeight = 0.8;
-    private const double WhiteNoiseWeight = 0.25;
-    private const double KeyProjectionNoise = 0.3;
-
     /// <summary>Generates q, k, v [B, heads, S, D] for <paramref name="shape"/>.</summary>
     /// <param name="shape">Grid, heads, head dimension, text rows and batch.</param>
     /// <param name="seed">Seed of every random choice.</param>
     /// <param name="dtype">Floating dtype of q, k and v.</param>
     /// <param name="device">Device of q, k and v (the CPU when null).</param>
-    public static VideoLikeSample Generate(VideoShape shape, int seed, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    /// <param name="profile">How peaked and separable the attention is; <see cref="VideoLikeProfile.Standard"/> when null.</param>
+    public static VideoLikeSample Generate(VideoShape shape, int seed, ScalarType dtype = ScalarType.Float32, Device? device = null, VideoLikeProfile? profile = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
+        profile ??= VideoLikeProfile.Standard;
         if (dtype is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64))
             throw new ArgumentException($"The workload dtype must be floating point; got {dtype}.", nameof(dtype));
         device ??= CPU;
@@ -51,11 +49,11 @@ public static class VideoLikeWorkload
             using var scope = NewDisposeScope();
             var scene = VideoScene.Sample(shape, random);
             segments[b].narrow(0, 0, shape.VideoTokens).copy_(tensor(scene.Segments.Select(s => (long)s).ToArray()));
-            var features = TokenFeatures(shape, scene, generator);
+            var features = TokenFeatures(shape, scene, profile, generator);
             for (int h = 0; h < shape.Heads; h++)
             {
                 using var headScope = NewDisposeScope();
-                var (q, k, v) = Head(shape, rope, recipes[h], features, generator);
+                var (q, k, v) = Head(shape, rope, recipes[h], profile, features, generator);
                 query[b, h].copy_(q.to(dtype, device));
                 key[b, h].copy_(k.to(dtype, device));
                 value[b, h].copy_(v.to(dtype, device));
@@ -67,7 +65,7 @@ public static class VideoLikeWorkload
 
     /// <summary>Feature vector of every token, float64 [S, FeatureDim]: segment feature + texture +
     /// white noise on video rows; prompt rows random, padding rows one shared feature.</summary>
-    private static Tensor TokenFeatures(VideoShape shape, VideoScene scene, Generator generator)
+    private static Tensor TokenFeatures(VideoShape shape, VideoScene scene, VideoLikeProfile profile, Generator generator)
     {
         using var scope = NewDisposeScope();
         var segmentFeatures = randn([scene.SegmentCount, FeatureDim], ScalarType.Float64, generator: generator);
@@ -79,8 +77,8 @@ public static class VideoLikeWorkload
                 [shape.Frames, shape.Height, shape.Width], mode: InterpolationMode.Trilinear, align_corners: true)
             .reshape(FeatureDim, shape.VideoTokens).t();
         texture = texture / texture.std();
-        var video = segmentFeatures.index_select(0, labels) + TextureWeight * texture
-            + WhiteNoiseWeight * randn([shape.VideoTokens, FeatureDim], ScalarType.Float64, generator: generator);
+        var video = segmentFeatures.index_select(0, labels) + profile.TextureWeight * texture
+            + profile.WhiteNoiseWeight * randn([shape.VideoTokens, FeatureDim], ScalarType.Float64, generator: generator);
         if (shape.TextTokens == 0) return video.MoveToOuterDisposeScope();
 
         var prompt = randn([shape.PromptLength, FeatureDim], ScalarType.Float64, generator: generator);
@@ -90,12 +88,12 @@ public static class VideoLikeWorkload
     }
 
     /// <summary>q, k, v of one head, float64 [S, D], RoPE applied to q and k.</summary>
-    private static (Tensor Query, Tensor Key, Tensor Value) Head(VideoShape shape, Rope3D rope, HeadRecipe recipe, Tensor features, Generator generator)
+    private static (Tensor Query, Tensor Key, Tensor Value) Head(VideoShape shape, Rope3D rope, HeadRecipe recipe, VideoLikeProfile profile, Tensor features, Generator generator)
     {
         using var scope = NewDisposeScope();
         int d = shape.HeadDim;
         var projection = randn([FeatureDim, d], ScalarType.Float64, generator: generator) / Math.Sqrt(FeatureDim);
-        var keyProjection = projection + KeyProjectionNoise * randn([FeatureDim, d], ScalarType.Float64, generator: generator) / Math.Sqrt(FeatureDim);
+        var keyProjection = projection + profile.KeyProjectionNoise * randn([FeatureDim, d], ScalarType.Float64, generator: generator) / Math.Sqrt(FeatureDim);
         var valueProjection = randn([FeatureDim, d], ScalarType.Float64, generator: generator) / Math.Sqrt(FeatureDim);
         var phases = rand([rope.Pairs], ScalarType.Float64, generator: generator) * (2 * Math.PI);
 
@@ -104,8 +102,8 @@ public static class VideoLikeWorkload
 
         // Logits are q.k / sqrt(D); a unit vector scaled by sqrt(gain * sqrt(D)) on both sides gives
         // a logit of gain times the cosine similarity.
-        double contentScale = Math.Sqrt(recipe.ContentLogit * Math.Sqrt(d));
-        double positionScale = Math.Sqrt(recipe.PositionLogit * Math.Sqrt(d));
+        double contentScale = Math.Sqrt(profile.LogitScale * recipe.ContentLogit * Math.Sqrt(d));
+        double positionScale = Math.Sqrt(profile.LogitScale * recipe.PositionLogit * Math.Sqrt(d));
         var q = contentScale * UnitRows((features.matmul(projection)) * contentMask);
         var k = contentScale * UnitRows((features.matmul(keyProjection)) * contentMask);
 

@@ -49,8 +49,24 @@ public sealed class CommandTests : IDisposable
         Assert.True(json.RootElement.GetProperty("configuration").GetProperty("topP").GetDouble() > 0);
     }
 
+    [Fact]
+    public void EvalRunsSvg2EarAtADensityAndReportsTheFloorsShare()
+    {
+        string report = Path.Combine(folder, "ear.json");
+        Assert.Equal(0, Invoke(EvalCommand.Create(), "--qkv", WriteQkv(3, [1, 3, 96, 16]), "--method", "svg2-ear", "--density", "0.3", "--json", report));
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var method = json.RootElement.GetProperty("methods")[0];
+        Assert.Equal("svg2-ear", method.GetProperty("method").GetString());
+        Assert.InRange(method.GetProperty("density").EnumerateArray().Average(d => d.GetDouble()), 0.29, 0.31);
+        Assert.Equal(3, method.GetProperty("floorShare").GetArrayLength());
+        Assert.All(method.GetProperty("floorShare").EnumerateArray(), share => Assert.InRange(share.GetDouble(), 0, 1));
+    }
+
     [Theory]
     [InlineData("blocks", "--density 0.5")]
+    [InlineData("blocks-64", "--density 0.5")]
+    [InlineData("svg2-ear", "--error-threshold 0.5 --compensation per-cluster --probe-rows 3")]
+    [InlineData("svg2-ear", "--routing top-p --top-p 0.7")]
     [InlineData("window", "--density 0.5 --grid 4x4x4")]
     [InlineData("oracle", "--density 0.5")]
     [InlineData("dense", "")]
@@ -66,6 +82,11 @@ public sealed class CommandTests : IDisposable
     [InlineData("oracle", "--density 0.5 --min-kc-ratio 0.2", "--min-kc-ratio")]
     [InlineData("window", "--parameter 0.5 --text 8 4", "--text")]
     [InlineData("dense", "--density 0.5", "--density")]
+    [InlineData("svg2", "--compensation per-row", "--compensation")]
+    [InlineData("svg2-ear", "--top-p 0.8", "--top-p")]
+    [InlineData("svg2-ear", "--routing top-p --error-threshold 2", "--error-threshold")]
+    [InlineData("svg2-ear", "--density 0.5 --error-threshold 2", "--error-threshold")]
+    [InlineData("blocks", "--density 0.5 --routing error", "--routing")]
     public void EvalRejectsOptionsTheMethodWouldIgnore(string method, string arguments, string named)
     {
         var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));
@@ -90,6 +111,22 @@ public sealed class CommandTests : IDisposable
     [Fact]
     public void BenchRunsOnTheTinyWorkload() =>
         Assert.Equal(0, Invoke(BenchCommand.Create(), "--shape", "tiny", "--methods", "svg2,blocks,dense", "--json", Path.Combine(folder, "bench.json")));
+
+    [Fact]
+    public void BenchComparesSvg2EarOnTheHardWorkload() =>
+        Assert.Equal(0, Invoke(BenchCommand.Create(), "--shape", "tiny", "--workload", "video-hard", "--methods", "svg2,svg2-ear,blocks,blocks-64"));
+
+    [Fact]
+    public void SweepWritesTheFloorsShareForMethodsWithAMinimum()
+    {
+        string outDir = Path.Combine(folder, "ear-sweep");
+        Assert.Equal(0, Invoke(SweepCommand.Create(), "--shape", "tiny", "--densities", "0.3", "--methods", "svg2-ear,oracle", "--out-dir", outDir));
+        var lines = File.ReadAllLines(Path.Combine(outDir, "sweep.csv"));
+        Assert.Contains("floor_share", lines[0]);
+        var floor = Array.IndexOf(lines[0].Split(','), "floor_share");
+        Assert.NotEqual("", lines.Single(l => l.Contains(",svg2-ear,")).Split(',')[floor]);
+        Assert.Equal("", lines.Single(l => l.Contains(",oracle,")).Split(',')[floor]);
+    }
 
     [Fact]
     public void SweepWritesCsvAndPlots()

@@ -41,4 +41,19 @@ public class BackendChoiceTests
             .Forward(x, x, x, new Svg2.Attention.Svg2LayerState()));
         Assert.Contains("declining backend cannot run", error.Message);
     }
+
+    [Fact]
+    public void CompensationFallsBackToTheReferenceOnABackendWithoutItAndSaysWhy()
+    {
+        var ear = Svg2.Methods.MethodCatalog.OptionsFor("svg2-ear", new Svg2.Configuration.Svg2Options());
+        using var cuda = new Svg2.Cuda.CudaBackend();
+        var attention = new Svg2.Attention.Svg2Attention(ear, cuda);
+        Assert.Same(ReferenceBackend.Instance, attention.Backend);
+        Assert.Contains("cuda backend has no kernels for centroid compensation", attention.FallbackReason);
+        Assert.Contains("svg2-ear", attention.FallbackReason);
+
+        var plain = new Svg2.Attention.Svg2Attention(new Svg2.Configuration.Svg2Options(), cuda);
+        Assert.Same(cuda, plain.Backend);
+        Assert.Null(plain.FallbackReason);
+    }
 }

@@ -4,11 +4,12 @@ using Svg2.Models.Attention;
 using Svg2.Models.Sampling;
 using Svg2.Models.Schedulers;
 using Svg2.Models.Wan;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Models;
 
-public class Svg2AttentionProcessorTests
+public class Svg2AttentionProcessorTests(ITestOutputHelper output)
 {
     static Svg2Options SmallOptions(double topP = 0.9, double minRatio = 0.1) => new()
     {
@@ -73,18 +74,42 @@ public class Svg2AttentionProcessorTests
         Assert.True(TinyWan.RelativeError(sparse, dense) < 1e-5);
     }
 
-    [Fact]
-    public void DenoisingWithSvg2StaysCloseToDense()
+    static (double Error, double Density) DenoisingError(string method, Svg2Options options, ITestOutputHelper? output = null)
     {
         var config = TinyWan.Config();
         var (noise, cond, uncond) = SamplingInputs(config);
         using var model = TinyWan.Model(1, config);
         using var dense = new WanSampler(model).Sample(noise, cond, uncond, new FlowUniPCScheduler(3), 5.0);
         using var state = new Svg2ModelState(config.Layers);
-        model.SelfAttentionProcessor = new Svg2AttentionProcessor(new Svg2Attention(SmallOptions(topP: 0.95)), state, new DenseWarmupPolicy(1, 0));
+        var densities = new List<double>();
+        var processor = Svg2AttentionProcessor.ForMethod(method, options, state, new DenseWarmupPolicy(1, 0));
+        processor.Observer = (_, _, results) => densities.AddRange(results.SelectMany(r => r.DensityPerHead()));
+        model.SelfAttentionProcessor = processor;
         using var sparse = new WanSampler(model).Sample(noise, cond, uncond, new FlowUniPCScheduler(3), 5.0, GuidanceMode.Sequential);
         double error = TinyWan.RelativeError(sparse, dense);
-        Assert.True(error > 0 && error < 0.5, $"relative difference {error}");
+        output?.WriteLine($"{method}: relative difference {error:F5} at mean density {densities.Average():P1}");
+        return (error, densities.Average());
+    }
+
+    [Fact]
+    public void DenoisingWithSvg2StaysCloseToDense()
+    {
+        // Measured: 0.0407 at 94% density (three steps, the first dense, top-p 0.9; top-p 0.8 gives 0.068 at 89%,
+        // 0.5 gives 0.165 at 61%). The bound leaves room for numerics, not for a selection that loses mass.
+        var (error, density) = DenoisingError("svg2", SmallOptions(topP: 0.9), output);
+        Assert.InRange(density, 0.85, 0.97);
+        Assert.True(error > 0 && error < 0.06, $"relative difference {error}");
+    }
+
+    [Fact]
+    public void Svg2EarDenoisesCloserToDenseThanSvg2AtEqualDensity()
+    {
+        // Measured: svg2 0.195 at 44% density, svg2-ear 0.0029 at 40%.
+        var options = SmallOptions() with { TargetDensity = 0.4 };
+        var (plain, plainDensity) = DenoisingError("svg2", options, output);
+        var (ear, earDensity) = DenoisingError("svg2-ear", options, output);
+        Assert.True(earDensity <= plainDensity + 0.02, $"svg2-ear density {earDensity:P1}, svg2 {plainDensity:P1}");
+        Assert.True(ear < 0.2 * plain, $"svg2-ear {ear:F5} against svg2 {plain:F5}");
     }
 
     [Fact]

@@ -34,6 +34,69 @@ public class WanForwardTests
         Assert.True(output.std().item<float>() > 1e-3f);
     }
 
+    [Theory]
+    [InlineData(WanNumerics.Reference)]
+    [InlineData(WanNumerics.Fast)]
+    public void ForwardMatchesAnIndependentFloat64Computation(WanNumerics numerics)
+    {
+        var config = TinyWan.Config(layers: 2);
+        using var model = TinyWan.Model(1, config);
+        model.Numerics = numerics;
+        var inputs = TinyWan.Inputs(2, config, batch: 2, frames: 3, height: 6, width: 4, textTokens: 5);
+        using var output = model.Forward(inputs);
+        using var expected = ReferenceForward(model, config, inputs);
+        Assert.True(TinyWan.RelativeError(output, expected) < 1e-5, $"relative error {TinyWan.RelativeError(output, expected)}");
+    }
+
+    /// <summary>
+    /// The Wan 2.1 text-to-video forward written out from the public model's description in float64, from the
+    /// parameters by their checkpoint names, with the workload's 3D RoPE (Svg2.Positional.Rope3D).
+    /// </summary>
+    static Tensor ReferenceForward(WanModel model, WanConfig config, WanInputs inputs)
+    {
+        var p = model.named_parameters().ToDictionary(n => n.name, n => n.parameter.detach().to(ScalarType.Float64));
+        Tensor Linear(string name, Tensor x) => x.matmul(p[name + ".weight"].t()) + p[name + ".bias"];
+        Tensor LayerNorm(Tensor x) => (x - x.mean([-1], keepdim: true)) / (x.var(-1, unbiased: false, keepdim: true) + config.Eps).sqrt();
+        Tensor RmsNorm(Tensor x, string name) => x / (x.square().mean([-1], keepdim: true) + config.Eps).sqrt() * p[name + ".weight"];
+        Tensor GeluTanh(Tensor x) => 0.5 * x * (1 + (Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x.pow(3))).tanh());
+        Tensor Silu(Tensor x) => x * x.sigmoid();
+        Tensor Heads(Tensor x) => x.view(x.shape[0], x.shape[1], config.Heads, -1).transpose(1, 2);
+        Tensor Attention(Tensor q, Tensor k, Tensor v) =>
+            (q.matmul(k.transpose(2, 3)) / Math.Sqrt(q.shape[3])).softmax(-1).matmul(v).transpose(1, 2).reshape(q.shape[0], q.shape[2], -1);
+
+        var latents = inputs.Latents.to(ScalarType.Float64);
+        long batch = latents.shape[0];
+        int frames = (int)latents.shape[2], height = (int)latents.shape[3] / 2, width = (int)latents.shape[4] / 2;
+        var x = nn.functional.conv3d(latents, p["patch_embedding.weight"], p["patch_embedding.bias"], strides: [1, 2, 2]).flatten(2).transpose(1, 2);
+
+        int half = config.FreqDim / 2;
+        var angles = outer(inputs.Timesteps.to(ScalarType.Float64), pow(10000.0, -arange(half, ScalarType.Float64) / half));
+        var time = Linear("time_embedding.2", Silu(Linear("time_embedding.0", cat([angles.cos(), angles.sin()], 1))));
+        var modulation = Linear("time_projection.1", Silu(time)).view(batch, 6, config.Dim);
+        var context = cat([inputs.Context.to(ScalarType.Float64), zeros(batch, config.TextLength - inputs.Context.shape[1], config.TextDim, ScalarType.Float64)], 1);
+        var text = Linear("text_embedding.2", GeluTanh(Linear("text_embedding.0", context)));
+
+        var rope = new Svg2.Positional.Rope3D(config.HeadDim);
+        for (int layer = 0; layer < config.Layers; layer++)
+        {
+            string b = $"blocks.{layer}";
+            var e = (p[b + ".modulation"] + modulation).chunk(6, 1);
+            var h = LayerNorm(x) * (1 + e[1]) + e[0];
+            var q = rope.Apply(Heads(RmsNorm(Linear(b + ".self_attn.q", h), b + ".self_attn.norm_q")), frames, height, width);
+            var k = rope.Apply(Heads(RmsNorm(Linear(b + ".self_attn.k", h), b + ".self_attn.norm_k")), frames, height, width);
+            x = x + Linear(b + ".self_attn.o", Attention(q, k, Heads(Linear(b + ".self_attn.v", h)))) * e[2];
+            var c = LayerNorm(x) * p[b + ".norm3.weight"] + p[b + ".norm3.bias"];
+            var crossed = Attention(Heads(RmsNorm(Linear(b + ".cross_attn.q", c), b + ".cross_attn.norm_q")),
+                Heads(RmsNorm(Linear(b + ".cross_attn.k", text), b + ".cross_attn.norm_k")), Heads(Linear(b + ".cross_attn.v", text)));
+            x = x + Linear(b + ".cross_attn.o", crossed);
+            x = x + Linear(b + ".ffn.2", GeluTanh(Linear(b + ".ffn.0", LayerNorm(x) * (1 + e[4]) + e[3]))) * e[5];
+        }
+        var head = p["head.modulation"] + time.unsqueeze(1);
+        var patches = Linear("head.head", LayerNorm(x) * (1 + head.narrow(1, 1, 1)) + head.narrow(1, 0, 1));
+        return patches.view(batch, frames, height, width, 1, 2, 2, config.OutDim).permute(0, 7, 1, 4, 2, 5, 3, 6)
+            .reshape(batch, config.OutDim, frames, height * 2, width * 2);
+    }
+
     [Fact]
     public void TheProcessorSeesEveryLayerWithNormalisedRotatedHeads()
     {

@@ -19,7 +19,7 @@ public class WorkloadMethodComparisonTests(ITestOutputHelper output)
         using var sample = VideoLikeWorkload.Generate(shape, seed: 5);
         var (q, k, v) = (sample.Query[0], sample.Key[0], sample.Value[0]);
         var svg2 = Recall(new Svg2Method(new Svg2Options()), q, k, v);
-        var blocks = Recall(new PositionBlocksMethod(), q, k, v);
+        var blocks = Recall(PositionBlocksMethod.OfSize(64), q, k, v);
         for (int h = 0; h < shape.Heads; h++)
             output.WriteLine($"head {h} {sample.HeadKinds[h]}: recall svg2 {svg2[h]:F3}, blocks {blocks[h]:F3}");
 

@@ -25,6 +25,24 @@ public class WorkloadStatisticsReport(ITestOutputHelper output)
         Assert.All(heads, h => Assert.True(h.Mean > 1.5, $"Head {h.Head} attends a single key: mean {h.Mean}."));
     }
 
+    [Fact]
+    public void HardProfileLiesBetweenTheDefaultWorkloadAndRealTextAttention()
+    {
+        var table = WorkloadReport.VideoLikeWorkload(VideoShape.Small, seed: 0, sampledQueries: 512, profile: VideoLikeProfile.Hard);
+        output.WriteLine("small, video-hard profile, seed 0, 512 sampled queries per head");
+        output.WriteLine(table);
+
+        double MeanShare(VideoLikeProfile profile)
+        {
+            using var sample = VideoLikeWorkload.Generate(VideoShape.Small, seed: 0, profile: profile);
+            var heads = AttentionMassProfile.Compute(sample.Query, sample.Key, sampledQueries: 256);
+            return heads.Average(h => h.PercentOfKeys(h.Mean));
+        }
+        double standard = MeanShare(VideoLikeProfile.Standard), hard = MeanShare(VideoLikeProfile.Hard);
+        // Real text attention (MiniLM) needs 33% of the keys for 90% of the mass; the default workload under 4%.
+        Assert.True(hard > 2 * standard && hard < 25, $"keys for 90% of the mass: default {standard:F2}%, hard {hard:F2}%");
+    }
+
     [SkippableFact]
     public void LargeShapeReport()
     {

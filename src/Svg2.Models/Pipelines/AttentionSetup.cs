@@ -18,7 +18,7 @@ namespace Svg2.Models.Pipelines;
 public sealed class AttentionSetup : IDisposable
 {
     /// <summary>Method names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Methods { get; } = ["dense", "svg2", "blocks", "window"];
+    public static IReadOnlyList<string> Methods { get; } = ["dense", MethodCatalog.Svg2, MethodCatalog.Svg2Ear, MethodCatalog.Blocks, "window"];
 
     readonly Svg2ModelState? _state;
     readonly CudaBackend? _backend;
@@ -54,42 +54,31 @@ public sealed class AttentionSetup : IDisposable
         {
             case "dense":
                 return new AttentionSetup("dense", new MeteredDense(meter), meter, null, null, null);
-            case "svg2":
+            case MethodCatalog.Svg2 or MethodCatalog.Svg2Ear:
             {
                 options.Validate();
                 var backend = ChooseBackend(model, out var note);
                 var state = new Svg2ModelState(model.Config.Layers);
-                var processor = new Svg2AttentionProcessor(new Svg2Attention(options, backend), state, warmup);
+                var processor = Svg2AttentionProcessor.ForMethod(method.ToLowerInvariant(), options, state, warmup, backend);
                 meter.Observe(processor);
-                return new AttentionSetup("svg2", processor, meter, state, backend, note);
+                return new AttentionSetup(method.ToLowerInvariant(), processor, meter, state, backend, note ?? processor.Attention.FallbackReason);
             }
-            case "blocks" or "window":
+            case MethodCatalog.Blocks or "window":
             {
                 if (density is not { } target) throw new ArgumentException($"Method '{method}' is driven to a density: give one (--density).");
-                double ratio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, target);
-                // The baselines' block attention runs on the same CUDA kernels as SVG2's where they apply.
+                // The baselines' block attention runs on the same CUDA kernels as SVG2's where they apply; position
+                // blocks are as many as SVG2's query and key clusters (MethodCatalog's matched granularity).
                 var backend = ChooseBackend(model, out var note);
-                Func<AttentionCall, IAttentionMethod> factory = method.ToLowerInvariant() == "blocks"
-                    ? call => new PositionBlocksMethod(MatchedBlockSize(call.Grid.Tokens, options), ratio, backend)
-                    : call => new LocalWindowMethod(new TokenGrid(call.Grid.Frames, call.Grid.Height, call.Grid.Width), backend);
-                var processor = new MethodAttentionProcessor(factory, target, warmup) { Meter = meter };
-                return new AttentionSetup(method.ToLowerInvariant(), processor, meter, null, backend, note);
+                string name = method.ToLowerInvariant();
+                var processor = new MethodAttentionProcessor(
+                    call => MethodCatalog.Create(name, options, new TokenGrid(call.Grid.Frames, call.Grid.Height, call.Grid.Width), backend: backend, targetDensity: target),
+                    target, warmup) { Meter = meter };
+                return new AttentionSetup(name, processor, meter, null, backend, note);
             }
             default:
                 meter.Dispose();
                 throw new ArgumentException($"Unknown attention method '{method}'. Known methods: {string.Join(", ", Methods)}.");
         }
-    }
-
-    /// <summary>
-    /// The position-block size that gives as many score-matrix blocks as SVG2's clusters do on a sequence of
-    /// <paramref name="tokens"/> (QC x KC after the cluster-count rule): S / sqrt(QC x KC), so that both
-    /// methods choose among blocks of the same mean area rather than blocks far coarser than clusters.
-    /// </summary>
-    public static int MatchedBlockSize(long tokens, Svg2Options options)
-    {
-        var (queryClusters, keyClusters) = options.ClusterCountsFor(tokens);
-        return (int)Math.Max(1, Math.Round(tokens / Math.Sqrt((double)queryClusters * keyClusters)));
     }
 
     // The kernels take bf16/f16 CUDA tensors with head dimension 64 or 128, and need NVRTC to compile.

@@ -95,20 +95,22 @@ public sealed class GenerateCommandTests : IDisposable
     {
         string outDir = Path.Combine(_folder, "quality");
         int code = new RootCommand { QualityCommand.Create() }.Parse(["quality", "--model-dir", _model, "--prompts", "a kite", "--seeds", "3",
-            "--methods", "svg2", "blocks", "--densities", "0.3", "1", "--dense-steps", "0.5", "--steps", "2", "--size", "64x64", "--frames", "5",
+            "--methods", "svg2", "svg2-ear", "blocks", "--densities", "0.3", "1", "--dense-steps", "0.5", "--steps", "2", "--size", "64x64", "--frames", "5",
             "--device", "cpu", "--out-dir", outDir]).Invoke();
         Assert.Equal(0, code);
         var rows = File.ReadAllLines(Path.Combine(outDir, "quality.csv")).Skip(1).Select(l => l.Split(',')).ToList();
-        Assert.Equal(5, rows.Count);
+        Assert.Equal(7, rows.Count);
         Assert.Equal("dense", rows[0][2]);
         Assert.True(double.IsPositiveInfinity(double.Parse(rows[0][6], CultureInfo.InvariantCulture)));
-        foreach (var row in rows.Skip(1))
+        // svg2-ear's routing stops adding blocks where its probe expects compensation to leave no error, so it is not
+        // asked to reach full density here.
+        foreach (var row in rows.Skip(1).Where(r => !(r[2] == "svg2-ear" && r[3] == "1")))
         {
             double target = double.Parse(row[3], CultureInfo.InvariantCulture), density = double.Parse(row[4], CultureInfo.InvariantCulture);
             Assert.True(density >= 0.5 * target && density <= Math.Min(1, 1.5 * target), $"{row[2]} driven to {target}: density {density}");
         }
         // At full density a sparse method computes every score: its video is the dense one up to rounding.
-        var full = rows.Where(r => r[3] == "1").ToList();
+        var full = rows.Where(r => r[3] == "1" && r[2] != "svg2-ear").ToList();
         Assert.All(full, r => Assert.True(double.Parse(r[6], CultureInfo.InvariantCulture) > 40, $"{r[2]} at density 1: PSNR {r[6]} dB"));
         Assert.True(File.Exists(Path.Combine(outDir, "quality-psnr.png")));
     }

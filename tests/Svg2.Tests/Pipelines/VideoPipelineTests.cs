@@ -92,7 +92,7 @@ public class VideoPipelineTests
     public void Generate_WithPositionBlocksReachesTheTargetDensity()
     {
         using var model = TinyWan.Model(5);
-        var processor = new MethodAttentionProcessor(_ => new PositionBlocksMethod(MinKeyBlockRatio: 0.05, BlockSize: 4), 0.5, DenseWarmupPolicy.None);
+        var processor = new MethodAttentionProcessor(_ => PositionBlocksMethod.OfSize(4, 0.05), 0.5, DenseWarmupPolicy.None);
         model.SelfAttentionProcessor = processor;
         using var meter = new AttentionDensityMeter();
         processor.Meter = meter;

@@ -20,7 +20,7 @@ internal sealed class Svg2ConfigOptions
     readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
     readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (default; error-aware routing) or top-p (SVG2's rule, with compensation)" };
     readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
-    readonly Option<int?> probeRows = new("--probe-rows") { Description = $"svg2-ear with error routing: rows per query cluster the routing probe attends exactly (default {CompensationErrorProbe.DefaultRowsPerCluster})" };
+    readonly Option<int?> probeRows = new("--probe-rows") { Description = $"svg2-ear with error routing: rows per query cluster the routing probe attends exactly (default: one per {CompensationErrorProbe.TokensPerProbedRow} tokens of the mean query cluster, at least {CompensationErrorProbe.MinRowsPerCluster})" };
 
     public Svg2ConfigOptions()
     {

@@ -29,12 +29,26 @@ namespace Svg2.Algorithm;
 /// size in one batched product. The expansion runs in float64, so that a block compensation represents
 /// exactly scores about 0 rather than rounding noise.
 /// </para>
-/// Cost: rows x QC probed rows against all keys, about rows x QC / S of a dense pass.
+/// Cost: rows x QC probed rows against all keys, about rows x QC / S of a dense pass. Too few rows per
+/// cluster make the estimate noisy and the routing worse than SVG2's (with 2 rows per 256-token cluster,
+/// docs/quality.md), hence <see cref="DefaultRowsPerCluster"/>.
 /// </remarks>
 public static class CompensationErrorProbe
 {
-    /// <summary>Probed rows per query cluster by default.</summary>
-    public const int DefaultRowsPerCluster = 2;
+    /// <summary>The fewest probed rows per query cluster.</summary>
+    public const int MinRowsPerCluster = 2;
+
+    /// <summary>Query tokens per probed row by default: a query cluster of n tokens gets ceil(n / 32) rows (at least 2).</summary>
+    public const int TokensPerProbedRow = 32;
+
+    /// <summary>
+    /// The default probed rows per query cluster for <paramref name="tokens"/> clustered query rows in
+    /// <paramref name="queryClusters"/> clusters: max(2, ceil(mean cluster size / 32)). The estimate of a
+    /// block's error averages over these rows, so larger clusters need more of them: about S / 32 rows in
+    /// all (3% of a dense pass) once clusters hold more than 64 tokens, 2 per cluster below.
+    /// </summary>
+    public static int DefaultRowsPerCluster(long tokens, long queryClusters) =>
+        (int)Math.Max(MinRowsPerCluster, (tokens + queryClusters * TokensPerProbedRow - 1) / (queryClusters * TokensPerProbedRow));
 
     /// <summary>Estimates the error-to-cost score of every block.</summary>
     /// <param name="q">[G, N, D] query rows that were clustered (original order).</param>
@@ -44,10 +58,10 @@ public static class CompensationErrorProbe
     /// <param name="keyLayout">The key clusters' permuted layout (KC clusters).</param>
     /// <param name="means">Means of the same clusters (QC query, KC key clusters).</param>
     /// <param name="mode">The compensation the estimate is for (not None).</param>
-    /// <param name="rowsPerCluster">Probed rows per query cluster, at least 1.</param>
+    /// <param name="rowsPerCluster">Probed rows per query cluster, at least 1 (see <see cref="DefaultRowsPerCluster"/>).</param>
     /// <returns>[G, QC, KC] float64 scores, at least 0 (float64: they span hundreds of decades).</returns>
     public static Tensor Estimate(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, ClusterMeans means,
-        CompensationMode mode, int rowsPerCluster = DefaultRowsPerCluster)
+        CompensationMode mode, int rowsPerCluster)
     {
         if (mode == CompensationMode.None) throw new ArgumentException("The error probe estimates a compensation; the mode cannot be None.");
         if (rowsPerCluster < 1) throw new ArgumentException($"The probe needs at least 1 row per query cluster (got {rowsPerCluster}).");

@@ -326,7 +326,8 @@ public sealed class Svg2Attention
         using var queryLayout = Backend.Layout(clustering.Query.Labels, clustering.QueryClusters);
         using var keyLayout = Backend.Layout(clustering.Key.Labels, clustering.KeyClusters);
         return CompensatingBackend.EstimateCompensationError(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows),
-            queryLayout, keyLayout, means, Options.Compensation, Options.ProbeRowsPerCluster).MoveToOuterDisposeScope();
+            queryLayout, keyLayout, means, Options.Compensation,
+            Options.ProbeRowsPerCluster ?? CompensationErrorProbe.DefaultRowsPerCluster(videoRows, clustering.QueryClusters)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -44,7 +44,7 @@ public class ErrorAwareRoutingTests
             return (where(inCluster, TestTensors.Normal(11, [Groups, 1, Dim]).expand(Groups, Tokens, Dim), k),
                     where(inCluster, TestTensors.Normal(12, [Groups, 1, Dim]).expand(Groups, Tokens, Dim), TestTensors.Normal(13, [Groups, Tokens, Dim])));
         });
-        var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, CompensationMode.PerRow);
+        var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, CompensationMode.PerRow, rowsPerCluster: 2);
         Assert.True(scores.select(2, 2).max().item<double>() < 1e-6 * scores.max().item<double>());
     }
 
@@ -92,6 +92,14 @@ public class ErrorAwareRoutingTests
         }
         Assert.Equal(1.0, SelectionFloor.Share(atFloor, 3).mean().item<double>());
     }
+
+    [Theory]
+    [InlineData(4608, 300, 2)]   // small: 15-token clusters
+    [InlineData(511, 63, 2)]     // MiniLM: 8-token clusters
+    [InlineData(4608, 18, 8)]    // 256-token clusters
+    [InlineData(75600, 300, 8)]  // Wan 720p: 252-token clusters
+    public void ProbedRowsGrowWithTheQueryClusters(long tokens, long clusters, int rows) =>
+        Assert.Equal(rows, CompensationErrorProbe.DefaultRowsPerCluster(tokens, clusters));
 
     [Fact]
     public void LevelAndThresholdAreInverse()

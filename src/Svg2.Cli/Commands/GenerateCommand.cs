@@ -4,6 +4,7 @@ using Spectre.Console;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
 using Svg2.Methods;
+using Svg2.Models.Attention;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Sampling;
 using Svg2.Models.Text;
@@ -50,10 +51,13 @@ internal static class GenerateCommand
         var output = new Option<string>("--out") { Description = "the video file (.mp4; PNG frames in a folder of that name when ffmpeg is missing)", Required = true };
         var lossless = new Option<string?>("--lossless") { Description = "also write the frames as PNG to this folder (for quality comparisons: H.264 is lossy)" };
         var report = new Option<string?>("--report") { Description = "write the timings, densities and settings as JSON to this file" };
+        var dumpQkv = new Option<string?>("--dump-qkv") { Description = "write q, k, v of --dump-layers at --dump-steps (conditional pass) to PREFIX-layerL-stepS.safetensors, for svg2 eval --qkv" };
+        var dumpLayers = new Option<int[]>("--dump-layers") { Description = "layers whose q, k, v --dump-qkv writes", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0] };
+        var dumpSteps = new Option<int[]>("--dump-steps") { Description = "steps at which --dump-qkv writes", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0] };
 
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
         foreach (var option in new Option[] { modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
-                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report })
+                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps })
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -97,7 +101,10 @@ internal static class GenerateCommand
                 : DenseWarmupPolicy.FromFractions(parse.GetValue(warmupSteps) ?? svg2Preset?.Warmup.DenseSteps / (double?)svg2Preset?.Steps ?? DefaultDenseSteps,
                     request.Steps, parse.GetValue(warmupLayers) ?? DefaultDenseLayers, model.Transformer.Config.Layers, svg2Preset?.Warmup.KMeansDuringWarmup ?? false);
             using var attention = AttentionSetup.Create(methodName, model.Transformer, options, warmup, target);
-            model.Transformer.SelfAttentionProcessor = attention.Processor;
+            if (parse.GetValue(dumpQkv) is null) CommandErrors.RejectUnused(parse, [dumpLayers, dumpSteps], "without --dump-qkv nothing is dumped");
+            model.Transformer.SelfAttentionProcessor = parse.GetValue(dumpQkv) is { } prefix
+                ? new QkvDumpProcessor(attention.Processor, Path.GetFullPath(prefix), parse.GetValue(dumpLayers)!.ToHashSet(), parse.GetValue(dumpSteps)!.ToHashSet())
+                : attention.Processor;
             pipeline.DensityMeter = attention.Meter;
 
             Tensor video = null!;
@@ -110,7 +117,8 @@ internal static class GenerateCommand
                 });
             using (video)
             {
-                var written = VideoOutputs.Write(video, model.Fps, outputPath, parse.GetValue(lossless));
+                var written = VideoOutputs.Write(video, model.Fps, outputPath, parse.GetValue(lossless))
+                    .Concat((model.Transformer.SelfAttentionProcessor as QkvDumpProcessor)?.Written ?? []).ToList();
                 var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
                     request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
                     warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));

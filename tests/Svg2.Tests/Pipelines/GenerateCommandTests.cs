@@ -126,4 +126,19 @@ public sealed class GenerateCommandTests : IDisposable
             "-of", "csv=p=0", video).Trim();
         Assert.Equal("64,48,9", counted);
     }
+
+    [Fact]
+    public void DumpQkvWritesTheChosenLayersAndStepsForEval()
+    {
+        string prefix = Path.Combine(_folder, "qkv");
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "d.mp4"), "--method", "dense", "--dump-qkv", prefix, "--dump-layers", "1", "--dump-steps", "0", "1")));
+        foreach (int step in new[] { 0, 1 })
+        {
+            var (q, k, v) = Svg2.IO.QkvFile.Read($"{prefix}-layer1-step{step}.safetensors");
+            Assert.Equal(new long[] { 1, 2, 2 * 2 * 2, 16 }, q.shape);
+            Assert.Equal(q.shape, k.shape);
+            Assert.Equal(q.shape, v.shape);
+        }
+        Assert.False(File.Exists($"{prefix}-layer0-step0.safetensors"));
+    }
 }

@@ -42,7 +42,10 @@ public class RealDataQualityTests
     [Fact]
     public void Svg2EarLeavesAtMostSevenTenthsOfSvg2sErrorOnRealAttentionAtEqualDensity()
     {
-        var (q4, k4, v4) = QkvFile.Read(SharedData.Path("minilm-text-qkv.safetensors"));
+        // Every third head (24 of 72, all six layers) keeps the test short; docs/quality.md has all heads.
+        var (all4q, all4k, all4v) = QkvFile.Read(SharedData.Path("minilm-text-qkv.safetensors"));
+        var heads = TorchSharp.torch.arange(0, all4q.shape[1], 3);
+        var (q4, k4, v4) = (all4q.index_select(1, heads), all4k.index_select(1, heads), all4v.index_select(1, heads));
         var (q, k, v) = (AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4));
         var options = new Svg2Options();
         var plain = new Svg2Attention(MethodCatalog.OptionsFor(MethodCatalog.Svg2, options));

@@ -70,13 +70,6 @@ public sealed record Svg2Options
     /// </summary>
     public double ErrorThreshold { get; init; } = 1.0;
 
-    /// <summary>
-    /// Member rows of each query cluster the error-aware routing probe attends exactly, or null (the default)
-    /// for <see cref="CompensationErrorProbe.DefaultRowsPerCluster"/>: one per 32 query tokens of the mean
-    /// cluster, at least 2.
-    /// </summary>
-    public int? ProbeRowsPerCluster { get; init; }
-
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
 
@@ -99,7 +92,6 @@ public sealed record Svg2Options
             throw new ArgumentException("Error-aware routing estimates the error centroid compensation leaves: set Compensation to PerRow or PerQueryCluster.");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");
-        if (ProbeRowsPerCluster < 1) throw new ArgumentException($"ProbeRowsPerCluster must be at least 1 or null (got {ProbeRowsPerCluster}).");
     }
 
     /// <summary>

@@ -65,7 +65,7 @@ public sealed class CommandTests : IDisposable
     [Theory]
     [InlineData("blocks", "--density 0.5")]
     [InlineData("blocks-64", "--density 0.5")]
-    [InlineData("svg2-ear", "--error-threshold 0.5 --compensation per-cluster --probe-rows 3")]
+    [InlineData("svg2-ear", "--error-threshold 0.5 --compensation per-cluster")]
     [InlineData("svg2-ear", "--routing top-p --top-p 0.7")]
     [InlineData("window", "--density 0.5 --grid 4x4x4")]
     [InlineData("oracle", "--density 0.5")]

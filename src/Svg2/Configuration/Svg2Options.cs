@@ -53,7 +53,7 @@ public sealed record Svg2Options
 
     /// <summary>
     /// How the exactly computed key clusters are chosen: SVG2's top-p rule (the default) or error-aware
-    /// routing, which needs <see cref="Compensation"/>.
+    /// routing, which needs per-row <see cref="Compensation"/>.
     /// </summary>
     public KeyClusterRouting Routing { get; init; } = KeyClusterRouting.TopP;
 
@@ -88,8 +88,9 @@ public sealed record Svg2Options
             throw new ArgumentException($"TargetDensity must lie in (0, 1] (got {target}); leave it unset to select by TopP.");
         if (InitIterations < 1) throw new ArgumentException($"InitIterations must be at least 1 (got {InitIterations}).");
         if (StepIterations < 1) throw new ArgumentException($"StepIterations must be at least 1 (got {StepIterations}).");
-        if (Routing == KeyClusterRouting.ErrorAware && Compensation == CompensationMode.None)
-            throw new ArgumentException("Error-aware routing estimates the error centroid compensation leaves: set Compensation to PerRow or PerQueryCluster.");
+        if (Routing == KeyClusterRouting.ErrorAware && Compensation != CompensationMode.PerRow)
+            throw new ArgumentException($"Error-aware routing estimates the error per-row centroid compensation leaves; it cannot route for {Compensation} compensation " +
+                "(per query cluster, pair it with top-p routing).");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");
     }

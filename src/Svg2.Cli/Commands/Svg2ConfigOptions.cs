@@ -18,9 +18,8 @@ internal sealed class Svg2ConfigOptions
     readonly Option<string> selection = new("--selection") { Description = "fp32, or bf16 to emulate the reference's bf16 top-p numerics", DefaultValueFactory = _ => "fp32" };
     readonly Option<long> seed = new("--seed") { Description = "seed of the workload and of the k-means initialisation", DefaultValueFactory = _ => 0 };
     readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
-    readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (default; error-aware routing) or top-p (SVG2's rule, with compensation)" };
+    readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
     readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
-    readonly Option<int?> probeRows = new("--probe-rows") { Description = $"svg2-ear with error routing: rows per query cluster the routing probe attends exactly (default: one per {CompensationErrorProbe.TokensPerProbedRow} tokens of the mean query cluster, at least {CompensationErrorProbe.MinRowsPerCluster})" };
 
     public Svg2ConfigOptions()
     {
@@ -41,16 +40,20 @@ internal sealed class Svg2ConfigOptions
     public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection, .. EarOnly];
 
     /// <summary>The options only svg2-ear reads.</summary>
-    public IReadOnlyList<Option> EarOnly => [compensation, routing, errorThreshold, probeRows];
+    public IReadOnlyList<Option> EarOnly => [compensation, routing, errorThreshold];
 
     /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
-    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold, probeRows];
+    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold];
 
     /// <summary>Every option this set adds.</summary>
     public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed, .. EarOnly];
 
-    /// <summary>Whether svg2-ear routes by top-p (given <c>--routing top-p</c>) instead of by estimated error.</summary>
-    public bool RoutesByTopP(ParseResult result) => result.GetValue(routing) == "top-p";
+    /// <summary>
+    /// Whether svg2-ear routes by top-p instead of by estimated error: given <c>--routing top-p</c>, or by default with
+    /// per-cluster compensation (error-aware routing estimates per-row compensation only).
+    /// </summary>
+    public bool RoutesByTopP(ParseResult result) =>
+        result.GetValue(routing) is { } given ? given == "top-p" : result.GetValue(compensation) == "per-cluster";
 
     /// <summary>
     /// Options a method given by <paramref name="names"/> would not read are an error: the svg2-ear options
@@ -91,7 +94,6 @@ internal sealed class Svg2ConfigOptions
                 Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
                 Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
                 ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
-                ProbeRowsPerCluster = result.GetValue(probeRows) ?? options.ProbeRowsPerCluster,
             };
         options.Validate();
         return options;

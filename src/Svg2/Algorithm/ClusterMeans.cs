@@ -4,8 +4,8 @@ namespace Svg2.Algorithm;
 
 /// <summary>
 /// Float32 member means of every cluster, the summaries centroid compensation stands on: the query
-/// means (for the per-query-cluster variant), the key means c_b and the mean values v̄_b of the keys
-/// of each key cluster, and the key-cluster sizes n_b.
+/// means (for the per-query-cluster variant and the routing probe), the key means c_b and the mean
+/// values v̄_b of the keys of each key cluster, and the cluster sizes (n_b for key clusters).
 /// </summary>
 /// <remarks>
 /// Key and value means come from one segmented sum over the concatenated [k | v] rows, so they
@@ -13,10 +13,11 @@ namespace Svg2.Algorithm;
 /// never compensated.
 /// </remarks>
 /// <param name="QueryMeans">[G, QC, D] float32.</param>
+/// <param name="QuerySizes">[G, QC] int64.</param>
 /// <param name="KeyMeans">[G, KC, D] float32.</param>
 /// <param name="ValueMeans">[G, KC, Dv] float32.</param>
 /// <param name="KeySizes">[G, KC] int64.</param>
-public sealed record ClusterMeans(Tensor QueryMeans, Tensor KeyMeans, Tensor ValueMeans, Tensor KeySizes) : IDisposable
+public sealed record ClusterMeans(Tensor QueryMeans, Tensor QuerySizes, Tensor KeyMeans, Tensor ValueMeans, Tensor KeySizes) : IDisposable
 {
     /// <summary>Query clusters QC.</summary>
     public long QueryClusters => QueryMeans.shape[1];
@@ -40,10 +41,10 @@ public sealed record ClusterMeans(Tensor QueryMeans, Tensor KeyMeans, Tensor Val
             throw new ArgumentException($"Labels {TensorPredicates.Shape(queryLabels)} and {TensorPredicates.Shape(keyLabels)} do not cover q {TensorPredicates.Shape(q)}, k {TensorPredicates.Shape(k)} and v {TensorPredicates.Shape(v)}.");
         using var scope = NewDisposeScope();
         long dim = k.shape[2];
-        var queryMeans = Means(SegmentSums(q.to(ScalarType.Float32), queryLabels, queryClusters));
+        var query = SegmentSums(q.to(ScalarType.Float32), queryLabels, queryClusters);
         var keyValue = SegmentSums(cat([k.to(ScalarType.Float32), v.to(ScalarType.Float32)], 2), keyLabels, keyClusters);
-        var (keyValueMeans, keySizes) = (Means(keyValue), keyValue.Sizes);
-        var result = new ClusterMeans(queryMeans, keyValueMeans.narrow(2, 0, dim).contiguous(), keyValueMeans.narrow(2, dim, v.shape[2]).contiguous(), keySizes);
+        var keyValueMeans = Means(keyValue);
+        var result = new ClusterMeans(Means(query), query.Sizes, keyValueMeans.narrow(2, 0, dim).contiguous(), keyValueMeans.narrow(2, dim, v.shape[2]).contiguous(), keyValue.Sizes);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -75,7 +76,7 @@ public sealed record ClusterMeans(Tensor QueryMeans, Tensor KeyMeans, Tensor Val
         if (queryClusters < QueryClusters || keyClusters < KeyClusters)
             throw new ArgumentException($"Cannot pad means of {QueryClusters} query and {KeyClusters} key clusters to {queryClusters} and {keyClusters}.");
         using var scope = NewDisposeScope();
-        var padded = new ClusterMeans(Pad(QueryMeans, queryClusters), Pad(KeyMeans, keyClusters), Pad(ValueMeans, keyClusters), Pad(KeySizes, keyClusters));
+        var padded = new ClusterMeans(Pad(QueryMeans, queryClusters), Pad(QuerySizes, queryClusters), Pad(KeyMeans, keyClusters), Pad(ValueMeans, keyClusters), Pad(KeySizes, keyClusters));
         return padded.MoveToOuterDisposeScope();
     }
 
@@ -91,6 +92,7 @@ public sealed record ClusterMeans(Tensor QueryMeans, Tensor KeyMeans, Tensor Val
     public ClusterMeans MoveToOuterDisposeScope()
     {
         QueryMeans.MoveToOuterDisposeScope();
+        QuerySizes.MoveToOuterDisposeScope();
         KeyMeans.MoveToOuterDisposeScope();
         ValueMeans.MoveToOuterDisposeScope();
         KeySizes.MoveToOuterDisposeScope();
@@ -101,6 +103,7 @@ public sealed record ClusterMeans(Tensor QueryMeans, Tensor KeyMeans, Tensor Val
     public void Dispose()
     {
         QueryMeans.Dispose();
+        QuerySizes.Dispose();
         KeyMeans.Dispose();
         ValueMeans.Dispose();
         KeySizes.Dispose();

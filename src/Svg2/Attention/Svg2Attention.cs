@@ -88,7 +88,7 @@ public sealed class Svg2Attention
     {
         using var clustering = Cluster(q, k, state, text);
         using var means = Options.Compensation == CompensationMode.None ? null : Means(qg, kg, vg, clustering);
-        using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(qg, kg, vg, clustering, means!) : null;
+        using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(kg, vg, clustering, means!) : null;
         var (sparsity, topP, threshold) = SelectForCall(state, clustering, scores);
         var output = Attend(qg, kg, vg, sparsity, means);
         var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
@@ -316,18 +316,19 @@ public sealed class Svg2Attention
     }
 
     /// <summary>
-    /// The routing probe: the error-to-cost score [G, QC, KC] of every block of video clusters under the
-    /// configured compensation (<see cref="CompensationErrorProbe"/>). Independent of the budget.
+    /// The routing probe: the error-to-cost score [G, QC, KC] of every block of video clusters
+    /// (<see cref="CompensationErrorProbe"/>). Independent of the budget.
     /// </summary>
-    public Tensor RoutingScores(Tensor qg, Tensor kg, Tensor vg, Svg2Clustering clustering, ClusterMeans means)
+    /// <param name="kg">[G, S, D].</param>
+    /// <param name="vg">[G, S, D].</param>
+    /// <param name="clustering">From <see cref="Cluster"/>.</param>
+    /// <param name="means">From <see cref="Means"/>.</param>
+    public Tensor RoutingScores(Tensor kg, Tensor vg, Svg2Clustering clustering, ClusterMeans means)
     {
         using var scope = NewDisposeScope();
-        long videoRows = clustering.Query.Labels.shape[1];
-        using var queryLayout = Backend.Layout(clustering.Query.Labels, clustering.QueryClusters);
+        long videoRows = clustering.Key.Labels.shape[1];
         using var keyLayout = Backend.Layout(clustering.Key.Labels, clustering.KeyClusters);
-        return CompensatingBackend.EstimateCompensationError(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows),
-            queryLayout, keyLayout, means, Options.Compensation,
-            Options.ProbeRowsPerCluster ?? CompensationErrorProbe.DefaultRowsPerCluster(videoRows, clustering.QueryClusters)).MoveToOuterDisposeScope();
+        return CompensatingBackend.EstimateCompensationError(kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows), keyLayout, means).MoveToOuterDisposeScope();
     }
 
     /// <summary>

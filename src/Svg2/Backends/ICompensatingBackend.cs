@@ -16,8 +16,7 @@ public interface ICompensatingBackend : ISvg2Backend
     ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters);
 
     /// <summary>The error-to-cost score of every block; see <see cref="CompensationErrorProbe.Estimate"/>.</summary>
-    Tensor EstimateCompensationError(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, ClusterMeans means,
-        CompensationMode mode, int rowsPerCluster);
+    Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means);
 
     /// <summary>
     /// <see cref="ISvg2Backend.BlockSparseAttention"/> plus the compensation of the blocks in

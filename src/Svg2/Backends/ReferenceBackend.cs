@@ -43,9 +43,8 @@ public sealed class ReferenceBackend : ICompensatingBackend
         ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
 
     /// <inheritdoc/>
-    public Tensor EstimateCompensationError(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, ClusterMeans means,
-        CompensationMode mode, int rowsPerCluster) =>
-        CompensationErrorProbe.Estimate(q, k, v, queryLayout, keyLayout, means, mode, rowsPerCluster);
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means) =>
+        CompensationErrorProbe.Estimate(k, v, keyLayout, means);
 
     /// <inheritdoc/>
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,

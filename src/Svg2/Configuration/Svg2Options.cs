@@ -53,7 +53,7 @@ public sealed record Svg2Options
 
     /// <summary>
     /// How the exactly computed key clusters are chosen: SVG2's top-p rule (the default) or error-aware
-    /// routing, which needs <see cref="Compensation"/>.
+    /// routing, which needs per-row <see cref="Compensation"/>.
     /// </summary>
     public KeyClusterRouting Routing { get; init; } = KeyClusterRouting.TopP;
 
@@ -69,13 +69,6 @@ public sealed record Svg2Options
     /// Ignored under top-p routing and replaced by the searched value when <see cref="TargetDensity"/> is set.
     /// </summary>
     public double ErrorThreshold { get; init; } = 1.0;
-
-    /// <summary>
-    /// Member rows of each query cluster the error-aware routing probe attends exactly, or null (the default)
-    /// for <see cref="CompensationErrorProbe.DefaultRowsPerCluster"/>: one per 32 query tokens of the mean
-    /// cluster, at least 2.
-    /// </summary>
-    public int? ProbeRowsPerCluster { get; init; }
 
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
@@ -95,11 +88,11 @@ public sealed record Svg2Options
             throw new ArgumentException($"TargetDensity must lie in (0, 1] (got {target}); leave it unset to select by TopP.");
         if (InitIterations < 1) throw new ArgumentException($"InitIterations must be at least 1 (got {InitIterations}).");
         if (StepIterations < 1) throw new ArgumentException($"StepIterations must be at least 1 (got {StepIterations}).");
-        if (Routing == KeyClusterRouting.ErrorAware && Compensation == CompensationMode.None)
-            throw new ArgumentException("Error-aware routing estimates the error centroid compensation leaves: set Compensation to PerRow or PerQueryCluster.");
+        if (Routing == KeyClusterRouting.ErrorAware && Compensation != CompensationMode.PerRow)
+            throw new ArgumentException($"Error-aware routing estimates the error per-row centroid compensation leaves; it cannot route for {Compensation} compensation " +
+                "(per query cluster, pair it with top-p routing).");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");
-        if (ProbeRowsPerCluster < 1) throw new ArgumentException($"ProbeRowsPerCluster must be at least 1 or null (got {ProbeRowsPerCluster}).");
     }
 
     /// <summary>

@@ -42,7 +42,8 @@ public static class MethodCatalog
     /// <summary>
     /// The operator options of a clustering method: <c>svg2</c> is top-p routing without compensation
     /// whatever <paramref name="options"/> say; <c>svg2-ear</c> keeps the compensation and routing the
-    /// options set, or, when they set no compensation, uses per-row compensation with error-aware routing.
+    /// options set, or, when they set no compensation, uses per-row compensation with error-aware routing
+    /// (its default, the configuration measured in docs/quality.md).
     /// </summary>
     public static Svg2Options OptionsFor(string name, Svg2Options options) => name.ToLowerInvariant() switch
     {

@@ -45,7 +45,7 @@ public sealed record Svg2Method(Svg2Options Options, ISvg2Backend? Backend = nul
             clustering = attention.Cluster(q.unsqueeze(0), k.unsqueeze(0), method.State ?? fresh!, method.Text);
             if (options.Compensation == CompensationMode.None) return;
             means = attention.Means(q, k, v, clustering);
-            if (options.Routing == KeyClusterRouting.ErrorAware) scores = attention.RoutingScores(q, k, v, clustering, means);
+            if (options.Routing == KeyClusterRouting.ErrorAware) scores = attention.RoutingScores(k, v, clustering, means);
         }
 
         public string? ParameterName => scores is null ? "top_p" : "-log10 λ";

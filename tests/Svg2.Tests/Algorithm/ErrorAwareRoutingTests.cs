@@ -20,13 +20,11 @@ public class ErrorAwareRoutingTests
             ClusterMeans.Of(q, k, v, queryLabels, keyLabels, QueryClusters, KeyClusters));
     }
 
-    [Theory]
-    [InlineData(CompensationMode.PerRow)]
-    [InlineData(CompensationMode.PerQueryCluster)]
-    public void ScoresAreFiniteNonNegativeAndZeroForEmptyKeyClusters(CompensationMode mode)
+    [Fact]
+    public void ScoresAreFiniteNonNegativeAndZeroForEmptyKeyClusters()
     {
         var p = Problem(1);
-        var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, mode, rowsPerCluster: 3);
+        var scores = CompensationErrorProbe.Estimate(p.K, p.V, p.KeyLayout, p.Means);
         Assert.Equal(new long[] { Groups, QueryClusters, KeyClusters }, scores.shape);
         Assert.True(scores.isfinite().all().item<bool>());
         Assert.True((scores >= 0).all().item<bool>());
@@ -44,32 +42,38 @@ public class ErrorAwareRoutingTests
             return (where(inCluster, TestTensors.Normal(11, [Groups, 1, Dim]).expand(Groups, Tokens, Dim), k),
                     where(inCluster, TestTensors.Normal(12, [Groups, 1, Dim]).expand(Groups, Tokens, Dim), TestTensors.Normal(13, [Groups, Tokens, Dim])));
         });
-        var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, CompensationMode.PerRow, rowsPerCluster: 2);
+        var scores = CompensationErrorProbe.Estimate(p.K, p.V, p.KeyLayout, p.Means);
         Assert.True(scores.select(2, 2).max().item<double>() < 1e-6 * scores.max().item<double>());
     }
 
     [Fact]
     public void TheEstimateFollowsTheErrorCompensationLeaves()
     {
-        // Across blocks, skipping the blocks with the highest scores must cost more error than skipping the lowest.
-        var p = Problem(20);
-        var scores = CompensationErrorProbe.Estimate(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, p.Means, CompensationMode.PerRow, rowsPerCluster: 4);
-        double scale = 1 / Math.Sqrt(Dim);
-        var all = ones([Groups, QueryClusters, KeyClusters], ScalarType.Bool);
-        var dense = VariableBlockAttention(p, all, scale);
-        double ErrorSkipping(Tensor skipped) =>
-            TestTensors.RelativeError(VariableBlockAttention(p, all & skipped.logical_not(), scale, new CentroidCompensation(CompensationMode.PerRow, p.Means, all)), dense);
-        var order = scores.reshape(Groups, -1).argsort(-1, descending: true);
-        Tensor Skip(long from, long count) =>
-            zeros([Groups, QueryClusters * KeyClusters], ScalarType.Bool).scatter_(1, order.narrow(1, from, count), ones([Groups, count], ScalarType.Bool)).reshape(Groups, QueryClusters, KeyClusters);
-        long quarter = QueryClusters * KeyClusters / 4;
-        double top = ErrorSkipping(Skip(0, quarter)), middle = ErrorSkipping(Skip(2 * quarter, quarter)), last = ErrorSkipping(Skip(3 * quarter, quarter));
-        Assert.True(top > 1.5 * middle && middle > last, $"skipping the top quarter {top:F4}, the third {middle:F4}, the last {last:F4}");
+        // On clustered video-like attention, skipping the blocks with the highest scores must cost more error
+        // than skipping the same number further down the ranking.
+        using var sample = Svg2.Workloads.VideoLikeWorkload.Generate(Svg2.Workloads.VideoShape.Tiny, seed: 6);
+        var attention = new Svg2.Attention.Svg2Attention(new Svg2.Configuration.Svg2Options
+        {
+            QueryClusters = 12, KeyClusters = 32, InitIterations = 8, ScaleClusterCounts = false,
+            Compensation = CompensationMode.PerRow, Routing = KeyClusterRouting.ErrorAware,
+        });
+        using var clustering = attention.Cluster(sample.Query, sample.Key, new Svg2.Attention.Svg2LayerState());
+        var (q, k, v) = (Svg2.Attention.AttentionInputs.Flatten(sample.Query), Svg2.Attention.AttentionInputs.Flatten(sample.Key), Svg2.Attention.AttentionInputs.Flatten(sample.Value));
+        using var means = attention.Means(q, k, v, clustering);
+        var scores = attention.RoutingScores(k, v, clustering, means);
+        long groups = scores.shape[0], blocks = scores.shape[1] * scores.shape[2];
+        var all = ones_like(scores, ScalarType.Bool);
+        var order = scores.reshape(groups, -1).argsort(-1, descending: true);
+        double ErrorSkipping(long from, long count)
+        {
+            var skipped = zeros([groups, blocks], ScalarType.Bool).scatter_(1, order.narrow(1, from, count), ones([groups, count], ScalarType.Bool)).reshape(scores.shape);
+            using var sparsity = new Svg2.Statistics.BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), all & skipped.logical_not());
+            return TestTensors.RelativeError(attention.Attend(q, k, v, sparsity, means), Svg2.Attention.DenseAttention.Forward(q, k, v));
+        }
+        long tenth = blocks / 10;
+        double top = ErrorSkipping(0, tenth), middle = ErrorSkipping(4 * tenth, tenth), last = ErrorSkipping(9 * tenth, tenth);
+        Assert.True(top > 3 * middle && middle > 3 * last, $"skipping the top tenth {top:F5}, the fifth {middle:F5}, the last {last:F5}");
     }
-
-    static Tensor VariableBlockAttention((Tensor Q, Tensor K, Tensor V, ClusterLayout QueryLayout, ClusterLayout KeyLayout, ClusterMeans Means) p, Tensor mask, double scale,
-        CentroidCompensation? compensation = null) =>
-        Svg2.Attention.VariableBlockAttention.Forward(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, mask, scale, compensation);
 
     [Fact]
     public void TheCutKeepsEveryQueryClustersMinimumAndGrowsAsTheThresholdFalls()
@@ -93,13 +97,18 @@ public class ErrorAwareRoutingTests
         Assert.Equal(1.0, SelectionFloor.Share(atFloor, 3).mean().item<double>());
     }
 
-    [Theory]
-    [InlineData(4608, 300, 2)]   // small: 15-token clusters
-    [InlineData(511, 63, 2)]     // MiniLM: 8-token clusters
-    [InlineData(4608, 18, 8)]    // 256-token clusters
-    [InlineData(75600, 300, 8)]  // Wan 720p: 252-token clusters
-    public void ProbedRowsGrowWithTheQueryClusters(long tokens, long clusters, int rows) =>
-        Assert.Equal(rows, CompensationErrorProbe.DefaultRowsPerCluster(tokens, clusters));
+    [Fact]
+    public void AnEmptyQueryClusterScoresNothing()
+    {
+        var q = TestTensors.Normal(40, [Groups, Tokens, Dim]);
+        var (k, v) = (TestTensors.Normal(41, [Groups, Tokens, Dim]), TestTensors.Normal(42, [Groups, Tokens, Dim]));
+        var queryLabels = TestTensors.LabelsWithEmptyClusters(43, Groups, Tokens, QueryClusters, 4);
+        var keyLabels = TestTensors.LabelsWithEmptyClusters(44, Groups, Tokens, KeyClusters);
+        var means = ClusterMeans.Of(q, k, v, queryLabels, keyLabels, QueryClusters, KeyClusters);
+        var scores = CompensationErrorProbe.Estimate(k, v, ClusterPermutation.FromLabels(keyLabels, KeyClusters), means);
+        Assert.True((scores.select(1, 4) == 0).all().item<bool>());
+        Assert.True((scores.select(1, 3) > 0).any().item<bool>());
+    }
 
     [Fact]
     public void LevelAndThresholdAreInverse()

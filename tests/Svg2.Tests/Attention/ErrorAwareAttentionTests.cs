@@ -100,6 +100,8 @@ public class ErrorAwareAttentionTests
         Assert.Contains("needs the cluster means", Assert.Throws<ArgumentException>(() => ear.Attend(qg, kg, vg, sparsity)).Message);
         using var means = ear.Means(qg, kg, vg, clustering);
         Assert.Contains("do not compensate", Assert.Throws<ArgumentException>(() => new Svg2Attention(Plain).Attend(qg, kg, vg, sparsity, means)).Message);
-        Assert.Contains("Compensation", Assert.Throws<ArgumentException>(() => new Svg2Attention(Plain with { Routing = KeyClusterRouting.ErrorAware })).Message);
+        Assert.Contains("cannot route for None compensation", Assert.Throws<ArgumentException>(() => new Svg2Attention(Plain with { Routing = KeyClusterRouting.ErrorAware })).Message);
+        Assert.Contains("cannot route for PerQueryCluster compensation",
+            Assert.Throws<ArgumentException>(() => new Svg2Attention(Ear with { Compensation = CompensationMode.PerQueryCluster })).Message);
     }
 }

@@ -65,7 +65,8 @@ public sealed class CommandTests : IDisposable
     [Theory]
     [InlineData("blocks", "--density 0.5")]
     [InlineData("blocks-64", "--density 0.5")]
-    [InlineData("svg2-ear", "--error-threshold 0.5 --compensation per-cluster --probe-rows 3")]
+    [InlineData("svg2-ear", "--error-threshold 0.5")]
+    [InlineData("svg2-ear", "--compensation per-cluster --top-p 0.7")]
     [InlineData("svg2-ear", "--routing top-p --top-p 0.7")]
     [InlineData("window", "--density 0.5 --grid 4x4x4")]
     [InlineData("oracle", "--density 0.5")]
@@ -92,6 +93,15 @@ public sealed class CommandTests : IDisposable
         var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));
         Assert.Equal(2, code);
         Assert.Contains($"does not use {named}", error);
+    }
+
+    [Fact]
+    public void EvalRefusesErrorRoutingForPerClusterCompensation()
+    {
+        var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), "--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", "svg2-ear",
+            "--compensation", "per-cluster", "--routing", "error"));
+        Assert.Equal(2, code);
+        Assert.Contains("cannot route for PerQueryCluster compensation", error);
     }
 
     [Fact]

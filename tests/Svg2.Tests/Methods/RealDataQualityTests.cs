@@ -53,7 +53,7 @@ public class RealDataQualityTests
         // One clustering for both, as the documented comparison.
         using var clustering = ear.Cluster(q4, k4, new Svg2LayerState());
         using var means = ear.Means(q, k, v, clustering);
-        using var scores = ear.RoutingScores(q, k, v, clustering, means);
+        using var scores = ear.RoutingScores(k, v, clustering, means);
         foreach (double density in new[] { 0.1, 0.2, 0.3 })
         {
             double ratio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, density);

@@ -24,8 +24,15 @@ namespace Svg2.Cuda;
 /// <see cref="ReleasePipelines"/> or <see cref="Dispose"/>; use one backend per model, and dispose
 /// it when the model is done. The stage methods hold no state.
 /// </para>
+/// <para>
+/// Centroid compensation (<see cref="ICompensatingBackend"/>, the <c>svg2-ear</c> method): the
+/// per-query-cluster variant runs in the attention kernels, merged into each row's softmax at the
+/// store (fused calls take their means from the k-means centroids). The per-row variant, the cluster
+/// means of staged calls and the error-aware routing probe run as portable TorchSharp operations on
+/// the device: correct, and far slower than the kernels at video sizes.
+/// </para>
 /// </remarks>
-public sealed class CudaBackend : ISvg2Backend, IFusedSvg2Backend, IDisposable
+public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisposable
 {
     readonly Dictionary<FusedShape, CudaSvg2Pipeline> _pipelines = [];
     readonly Lock _gate = new();
@@ -170,7 +177,31 @@ public sealed class CudaBackend : ISvg2Backend, IFusedSvg2Backend, IDisposable
     }
 
     /// <inheritdoc/>
-    public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale)
+    public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale) =>
+        SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null);
+
+    /// <inheritdoc/>
+    public ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters) =>
+        ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
+
+    /// <inheritdoc/>
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means) =>
+        CompensationErrorProbe.Estimate(k, v, keyLayout, means);
+
+    /// <inheritdoc/>
+    /// <remarks>Per query cluster in the attention kernel; per row through the portable reference (<see cref="VariableBlockAttention"/>).</remarks>
+    public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
+        double scale, CentroidCompensation compensation)
+    {
+        compensation.Validate(blockMask, v.shape[2]);
+        if (compensation.Mode != CompensationMode.PerQueryCluster)
+            return VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, compensation);
+        using var terms = compensation.ClusterTerms(blockMask, scale);
+        return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms);
+    }
+
+    Tensor SparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale,
+        ClusterCompensationTerms? compensation)
     {
         if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
         long groups = q.shape[0];
@@ -183,7 +214,7 @@ public sealed class CudaBackend : ISvg2Backend, IFusedSvg2Backend, IDisposable
         using var workspace = new AttentionWorkspace(groups, queryLayout.Clusters, keyLayout.Clusters, q.device);
         var output = empty_like(q);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
-        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation);
         return output;
     }
 

@@ -43,7 +43,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     readonly int _headDim;
     readonly ScalarType _dtype;
     readonly Device _device;
-    Tensor? _output;
+    Tensor? _output, _valueMeans;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
     /// <param name="groups">G.</param>
@@ -205,6 +205,36 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     }
 
     /// <summary>
+    /// Enqueues the sparse attention of the current selection with per-query-cluster centroid
+    /// compensation of every video block it leaves out (<see cref="CompensationMode.PerQueryCluster"/>),
+    /// into <paramref name="output"/>: the mean values of the key clusters (segment means over the key
+    /// layout), the terms of <see cref="ClusterCompensationTerms"/> (small TorchSharp operations on
+    /// the current stream) and the attention kernel, which merges them at its store.
+    /// </summary>
+    /// <param name="q">[G, Nq, D].</param>
+    /// <param name="k">[G, Nk, D].</param>
+    /// <param name="v">[G, Nk, D].</param>
+    /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q: the member means of the query layout.</param>
+    /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k: the member means of the key layout.</param>
+    /// <param name="output">[G, Nq, D] (contiguous, the dtype of q).</param>
+    /// <param name="scale">Softmax scale.</param>
+    public void EnqueueCompensatedAttention(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, double scale)
+    {
+        RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
+        RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
+        TensorChecks.Require(output, _dtype, nameof(output));
+        TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
+        using var scope = NewDisposeScope();
+        _valueMeans ??= zeros([_groups, KeyClusters, _headDim], _dtype, _device).DetachFromDisposeScope();
+        using (var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v)))
+            KMeansKernels.EnqueueSegmentMeans(_library, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, _valueMeans, IntPtr.Zero);
+        var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
+        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, _valueMeans, KeyLayout.Sizes.narrow(1, 0, KeyClusters), skipped, scale);
+        using var terms = videoTerms.PadTo(QueryLayout.Clusters);
+        SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, terms);
+    }
+
+    /// <summary>
     /// New tensors with the labels of every row and the block mask of the last call: the video labels
     /// and mask, with the text blocks appended by <see cref="TextBlocks.Append"/> when the pipeline has text.
     /// </summary>
@@ -230,6 +260,9 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
+
+    void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output) =>
+        EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim));
 
     /// <summary>The scratch buffers are sized for this pipeline's cluster counts: centroids of another count must not reach the kernels.</summary>
     void RequireCentroids(Tensor centroids, int clusters, string name, int iterations)
@@ -272,6 +305,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask })
             tensor.Dispose();
         _output?.Dispose();
+        _valueMeans?.Dispose();
         QueryLayout.Dispose();
         KeyLayout.Dispose();
         _workspace.Dispose();

@@ -23,6 +23,7 @@
 //   K/V byte feeds 64 rows, so L2 -> SM bandwidth bounds this design well below dense FA3 rates.
 #include "common.cuh"
 #include "key_ranges.cuh"
+#include "compensation.cuh"
 
 constexpr int kBlockRows = 64;                     // query rows per tile
 // Tuning knobs (NVRTC macros): key rows per K/V tile, query rows per warp (16 or 32: with 32 every
@@ -279,7 +280,8 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
                       element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
                       const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
                       const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
-                      int nq, int nk, int qc, int kc, float scale_log2)
+                      int nq, int nk, int qc, int kc, float scale_log2,
+                      const float* __restrict__ compensation_log2_weight, const float* __restrict__ compensation_value)
 {
     extern __shared__ __align__(128) unsigned char attention_shared[];
     unsigned char* shared = attention_shared;
@@ -356,7 +358,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
                     total_keys - j * kBlockKeys, scale_log2, row_max, row_sum, o);
     }
 
-    #pragma unroll
+    const ClusterCompensation compensation = cluster_compensation(compensation_log2_weight, compensation_value, pair);
 #pragma unroll
     for (int m = 0; m < kMTiles; ++m)
 #pragma unroll
@@ -365,13 +367,17 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
             float sum = row_sum[m][r];
             sum += __shfl_xor_sync(kFullMask, sum, 1);
             sum += __shfl_xor_sync(kFullMask, sum, 2);
-            const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+            const OutputFactors factors = output_factors(row_max[m][r], sum, compensation.log2_weight);
             const int row = warp * kRowsPerWarp + m * 16 + lane / 4 + r * 8;
             if (row >= query_rows) continue;
             const int64 token = group_query_permutation[query_begin + row];
             element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
             for (int d = 0; d < kOutputTiles; ++d)
-                *(unsigned*)(destination + d * 8) = pack_elements(o[m][d][2 * r] * inverse, o[m][d][2 * r + 1] * inverse);
+            {
+                const float2 approximated = compensation_pair(compensation, d * 8 + 2 * (lane % 4));
+                *(unsigned*)(destination + d * 8) = pack_elements(o[m][d][2 * r] * factors.exact + approximated.x * factors.approximated,
+                                                                  o[m][d][2 * r + 1] * factors.exact + approximated.y * factors.approximated);
+            }
         }
 }

@@ -28,6 +28,7 @@
 //   every selected K/V row once per 128 query rows, output once.
 #include "hopper.cuh"
 #include "key_ranges.cuh"
+#include "compensation.cuh"
 
 constexpr int kConsumerWarpgroups = 2;                        // warpgroups 1 and 2: the matrix products and softmax
 constexpr int kProducerThreads = kWarpgroupThreads;           // warpgroup 0: token lookups and gathers
@@ -164,7 +165,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
                              element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
                              const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
                              const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
-                             int nq, int nk, int qc, int kc, float scale_log2)
+                             int nq, int nk, int qc, int kc, float scale_log2,
+                             const float* __restrict__ compensation_log2_weight, const float* __restrict__ compensation_value)
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
@@ -271,19 +273,24 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));
     if (split && !merge_split_tile(exchange, consumer, row_max, row_sum, o)) return;
 
+    const ClusterCompensation compensation = cluster_compensation(compensation_log2_weight, compensation_value, pair);
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         float sum = row_sum[r];
         sum += __shfl_xor_sync(kFullMask, sum, 1);
         sum += __shfl_xor_sync(kFullMask, sum, 2);
-        const float inverse = sum > 0.f ? 1.f / sum : 0.f;
+        const OutputFactors factors = output_factors(row_max[r], sum, compensation.log2_weight);
         const int row = consumer * kWarpgroupRows + warp_in_group * 16 + lane / 4 + r * 8;
         if (row >= query.rows) continue;
         const int64 token = group_query_permutation[query.begin + row];
         element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
         for (int d = 0; d < kOutputColumnTiles; ++d)
-            *(unsigned*)(destination + d * 8) = pack_elements(o[4 * d + 2 * r] * inverse, o[4 * d + 2 * r + 1] * inverse);
+        {
+            const float2 approximated = compensation_pair(compensation, d * 8 + 2 * (lane % 4));
+            *(unsigned*)(destination + d * 8) = pack_elements(o[4 * d + 2 * r] * factors.exact + approximated.x * factors.approximated,
+                                                              o[4 * d + 2 * r + 1] * factors.exact + approximated.y * factors.approximated);
+        }
     }
 }

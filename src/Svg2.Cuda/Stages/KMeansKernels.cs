@@ -113,10 +113,30 @@ internal static class KMeansKernels
         // Checks the layout's shapes before the means read them.
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
+        EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream);
+        afterStep?.Invoke(Steps[3]);
+    }
+
+    /// <summary>
+    /// Enqueues the member means of the first C clusters of a layout over the rows of
+    /// <paramref name="points"/>, in permuted order (fixed summation order, no atomics); an empty
+    /// cluster keeps its row of <paramref name="means"/>.
+    /// </summary>
+    /// <param name="library">Kernels of the device.</param>
+    /// <param name="points">[G, N, D] rows: contiguous, or the leading rows of a longer contiguous tensor.</param>
+    /// <param name="permutation">[G, R] int64 layout permutation (R &gt;= N), clusters in order.</param>
+    /// <param name="offsets">[G, L + 1] int64 layout offsets (L &gt;= C clusters).</param>
+    /// <param name="means">[G, C, D] output, the dtype of the points.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    public static void EnqueueSegmentMeans(KernelLibrary library, Tensor points, Tensor permutation, Tensor offsets, Tensor means, IntPtr stream)
+    {
+        int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)means.shape[1];
+        var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
+        TensorChecks.RequireShape(means, nameof(means), groups, clusters, points.shape[2]);
+        var meansPointer = DevicePointer.Of(means, library.Element, nameof(means));
         bool wide = tokens >= (long)WideMeanClusterRows * clusters;
         library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? WideMeanThreads : MeanThreads, 0, stream,
             pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
-            centroidsPointer, centroidsPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)sizes.shape[1]);
-        afterStep?.Invoke(Steps[3]);
+            meansPointer, meansPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)offsets.shape[1] - 1);
     }
 }

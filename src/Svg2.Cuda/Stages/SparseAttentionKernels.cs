@@ -71,9 +71,14 @@ internal static class SparseAttentionKernels
         return PortableTileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
     }
 
-    /// <summary>Enqueues the attention itself; every row of <paramref name="output"/> is written.</summary>
+    /// <summary>
+    /// Enqueues the attention itself; every row of <paramref name="output"/> is written. With
+    /// <paramref name="compensation"/>, each row also merges its query cluster's compensation term into
+    /// its softmax at the store (compensation.cuh).
+    /// </summary>
     public static void EnqueueAttention(KernelLibrary library, Tensor q, Tensor k, Tensor v, Tensor output,
-        ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream)
+        ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream,
+        ClusterCompensationTerms? compensation = null)
     {
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
@@ -81,6 +86,14 @@ internal static class SparseAttentionKernels
         var (kernel, threads) = library.Family == KernelFamily.Hopper
             ? ("svg2_sparse_attention_hopper", HopperThreads)
             : ("svg2_sparse_attention", AttentionTuning.Current.Threads);
+        var (log2Weight, compensationValue) = (new DevicePointer(0), new DevicePointer(0));
+        if (compensation is not null)
+        {
+            TensorChecks.RequireShape(compensation.Log2Weight, "compensation.Log2Weight", groups, queryClusters);
+            TensorChecks.RequireShape(compensation.Value, "compensation.Value", groups, queryClusters, q.shape[2]);
+            log2Weight = DevicePointer.Of(compensation.Log2Weight, ScalarType.Float32, "compensation.Log2Weight");
+            compensationValue = DevicePointer.Of(compensation.Value, ScalarType.Float32, "compensation.Value");
+        }
         int shared = SharedBytes(library.Family, library.HeadDim, keyClusters);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
@@ -95,6 +108,6 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634));
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue);
     }
 }

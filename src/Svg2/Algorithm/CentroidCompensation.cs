@@ -28,4 +28,16 @@ public sealed record CentroidCompensation(CompensationMode Mode, ClusterMeans Me
         if (Means.QueryClusters != blockMask.shape[1] || Means.KeyClusters != blockMask.shape[2] || Means.ValueMeans.shape[2] != valueDim)
             throw new ArgumentException($"Cluster means cover {Means.QueryClusters} query and {Means.KeyClusters} key clusters with values of {Means.ValueMeans.shape[2]}; the block mask is {TensorPredicates.Shape(blockMask)} and values have {valueDim}.");
     }
+
+    /// <summary>
+    /// The per-query-cluster terms of the blocks this compensation approximates that
+    /// <paramref name="blockMask"/> leaves out (<see cref="CompensationMode.PerQueryCluster"/> only).
+    /// </summary>
+    public ClusterCompensationTerms ClusterTerms(Tensor blockMask, double scale)
+    {
+        if (Mode != CompensationMode.PerQueryCluster)
+            throw new InvalidOperationException($"Only per-query-cluster compensation folds into one term per query cluster; this one is {Mode}.");
+        using var approximated = Blocks & blockMask.logical_not();
+        return ClusterCompensationTerms.Of(Means.QueryMeans, Means.KeyMeans, Means.ValueMeans, Means.KeySizes, approximated, scale);
+    }
 }

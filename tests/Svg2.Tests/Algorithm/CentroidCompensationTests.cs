@@ -109,6 +109,54 @@ public class CentroidCompensationTests
         Assert.True(RelativeError(Compensated(p, mask, other), expected) > 1e-3);
     }
 
+    /// <summary>
+    /// What the CUDA kernels do with per-query-cluster compensation, written out in float64: each row's
+    /// exact softmax over its selected keys merged at the end with its cluster's one folded term
+    /// (weight 2^Log2Weight, value Value). It must equal the compensation of every skipped cluster.
+    /// </summary>
+    [Fact]
+    public void ClusterTermsMergedIntoTheExactSoftmaxEqualPerQueryClusterCompensation()
+    {
+        var p = Make(80, emptyKeyClusters: [2]);
+        var mask = RandomMask(81, 0.4);
+        // Query cluster 1 of group 0 computes nothing exactly, query cluster 0 of group 1 everything.
+        mask[0, 1].fill_(false);
+        mask[1, 0].fill_(true);
+        var compensation = new CentroidCompensation(CompensationMode.PerQueryCluster, p.Means, ones_like(mask));
+        using var terms = compensation.ClusterTerms(mask, Scale);
+
+        var elementMask = mask.gather(1, p.QueryLabels.unsqueeze(-1).expand(-1, -1, KeyClusters)).gather(2, p.KeyLabels.unsqueeze(1).expand(-1, Tokens, -1));
+        var logits = (p.Q.to(ScalarType.Float64).bmm(p.K.to(ScalarType.Float64).transpose(1, 2)) * Scale).masked_fill(elementMask.logical_not(), double.NegativeInfinity);
+        var termLogit = (terms.Log2Weight.to(ScalarType.Float64) * Math.Log(2)).gather(1, p.QueryLabels).unsqueeze(-1);
+        var termValue = terms.Value.to(ScalarType.Float64).gather(1, p.QueryLabels.unsqueeze(-1).expand(-1, -1, Dim));
+        var top = maximum(logits.amax([-1], keepdim: true), termLogit);
+        var exact = (logits - top).exp();
+        var approximated = (termLogit - top).exp();
+        var merged = (exact.bmm(p.V.to(ScalarType.Float64)) + approximated * termValue) / (exact.sum([-1], keepdim: true) + approximated);
+
+        var expected = Expected(p, TestTensors.Bools(mask), CompensationMode.PerQueryCluster);
+        Assert.True(RelativeError(merged, expected) < 1e-5);
+        // A query cluster that skips nothing has no term: weight -inf and a zero value.
+        Assert.True(double.IsNegativeInfinity(terms.Log2Weight[1, 0].item<float>()));
+        Assert.True((terms.Value[1, 0] == 0).all().item<bool>());
+        Assert.True(terms.Log2Weight[0, 1].isfinite().item<bool>());
+    }
+
+    [Fact]
+    public void ClusterTermsPaddedForTextClustersApproximateNothing()
+    {
+        var p = Make(90);
+        var mask = RandomMask(91, 0.3);
+        using var terms = new CentroidCompensation(CompensationMode.PerQueryCluster, p.Means, ones_like(mask)).ClusterTerms(mask, Scale);
+        using var padded = terms.PadTo(QueryClusters + 2);
+        Assert.Equal(new long[] { Groups, QueryClusters + 2 }, padded.Log2Weight.shape);
+        Assert.Equal(new long[] { Groups, QueryClusters + 2, Dim }, padded.Value.shape);
+        Assert.True(padded.Log2Weight.narrow(1, QueryClusters, 2).isneginf().all().item<bool>());
+        Assert.True((padded.Value.narrow(1, QueryClusters, 2) == 0).all().item<bool>());
+        Assert.True(padded.Log2Weight.narrow(1, 0, QueryClusters).eq(terms.Log2Weight).all().item<bool>());
+        Assert.Throws<InvalidOperationException>(() => new CentroidCompensation(CompensationMode.PerRow, p.Means, ones_like(mask)).ClusterTerms(mask, Scale));
+    }
+
     [Fact]
     public void WithEveryClusterSelectedCompensationLeavesExactAttention()
     {

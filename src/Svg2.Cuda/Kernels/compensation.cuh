@@ -1,0 +1,52 @@
+// Centroid compensation per query cluster (svg2-ear, per-cluster variant), merged into the attention
+// kernels' store. The key clusters a query cluster skips are folded, outside the kernel, into one
+// softmax term per query cluster: weight 2^log2_weight, in the exp2 domain of the kernels' row
+// maxima (log2 of sum_b n_b exp(qbar . c_b * scale)), and value the weighted mean of their mean
+// values. Each row of the cluster adds that term to its own exact softmax at the store, so the
+// cost is one [D] float load per row and nothing in the key loop.
+// Arrays: log2_weight [G x QC] float, value [G x QC x D] float; a null log2_weight means none.
+#pragma once
+#include "common.cuh"
+
+// The factors of a row's output, o * exact + compensation value * approximated, from its exact part
+// (row_max in the exp2 domain, row_sum its full sum) and its cluster's compensation weight. With no
+// compensation (log2_weight -inf) this is 1 / row_sum and 0; a row with neither part gives 0 and 0.
+struct OutputFactors
+{
+    float exact;
+    float approximated;
+};
+
+__device__ __forceinline__ OutputFactors output_factors(float row_max, float row_sum, float log2_weight)
+{
+    const float top = fmaxf(row_max, log2_weight);
+    if (top == negative_infinity()) return {0.f, 0.f};
+    const float exact = fast_exp2(row_max - top), approximated = fast_exp2(log2_weight - top);
+    const float inverse = 1.f / (row_sum * exact + approximated);
+    return {exact * inverse, approximated * inverse};
+}
+
+// The compensation of query cluster 'pair' (g * QC + cluster): its log2 weight (-inf without
+// compensation) and its value row (null without).
+struct ClusterCompensation
+{
+    float log2_weight;
+    const float* value;
+};
+
+__device__ __forceinline__ ClusterCompensation cluster_compensation(const float* log2_weights, const float* values, int64 pair)
+{
+    if (log2_weights == nullptr) return {negative_infinity(), nullptr};
+    return {log2_weights[pair], values + pair * kHeadDim};
+}
+
+// Columns 'column' and 'column' + 1 of the compensation value (0 without compensation).
+__device__ __forceinline__ float2 compensation_pair(const ClusterCompensation& compensation, int column)
+{
+    if (compensation.value == nullptr)
+    {
+        const float2 zero = {0.f, 0.f};
+        return zero;
+    }
+    return *(const float2*)(compensation.value + column);
+}

@@ -200,7 +200,8 @@ public static class CudaBenchmark
     {
         // The operator first: it shares the pipeline, and the stage loop below then leaves the pipeline
         // (key sizes, layouts) consistent with this benchmark's centroids for the next selection.
-        var (operatorMs, operatorDensity) = TimeOperator(rule, backend, q, k, v, iterations, shape, cuda);
+        var (operatorMs, operatorDensity) = TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda);
+        var (compensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda);
         double scale = 1.0 / Math.Sqrt(shape.HeadDim);
         var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
         var sums = new double[4];
@@ -234,26 +235,28 @@ public static class CudaBenchmark
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
-            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity);
+            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, compensatedMs);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
+            $"with per-query-cluster compensation {point.CompensatedOperatorMs:F2} ms ({point.CompensationOverhead:+0.0%;-0.0%}); " +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
     }
 
     /// <summary>
     /// Mean time of a warm <see cref="Svg2Attention.Forward"/> call on [1, H, S, D] inputs with the CUDA
-    /// backend under <paramref name="rule"/> (cold first call from random centroids, then the warm-ups,
-    /// untimed), and the mean density of its last call.
+    /// backend under <paramref name="rule"/> and <paramref name="compensation"/> (cold first call from
+    /// random centroids, then the warm-ups, untimed), and the mean density of its last call.
     /// </summary>
-    static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CudaBackend backend, Tensor q, Tensor k, Tensor v, int iterations,
-        BenchmarkShape shape, CudaDevice cuda)
+    static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
+        int iterations, BenchmarkShape shape, CudaDevice cuda)
     {
         var options = new Svg2Options
         {
             QueryClusters = shape.QueryClusters, KeyClusters = shape.KeyClusters, TopP = rule.TopP, MinKeyClusterRatio = rule.MinKeyClusterRatio,
             SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
+            Compensation = compensation,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

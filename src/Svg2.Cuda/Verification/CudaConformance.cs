@@ -42,6 +42,7 @@ public static class CudaConformance
         results.AddRange(TransformerBlockConformance.RunAll(device, seed + 10));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
         results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
+        results.AddRange(CompensationConformance.RunAll(device, seed + 20));
         return results;
     }
 

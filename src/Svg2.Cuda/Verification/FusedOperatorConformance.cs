@@ -167,7 +167,7 @@ public static class FusedOperatorConformance
     /// q, k, v [1, H, S, D] bf16: q and k rows are noisy copies of a few centres per head (so k-means
     /// has structure to find), v standard normal.
     /// </summary>
-    static (Tensor Q, Tensor K, Tensor V) ClusteredQkv(long tokens, Generator generator, Device device)
+    internal static (Tensor Q, Tensor K, Tensor V) ClusteredQkv(long tokens, Generator generator, Device device)
     {
         Tensor Clustered()
         {

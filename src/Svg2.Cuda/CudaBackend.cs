@@ -25,11 +25,12 @@ namespace Svg2.Cuda;
 /// it when the model is done. The stage methods hold no state.
 /// </para>
 /// <para>
-/// Centroid compensation (<see cref="ICompensatingBackend"/>, the <c>svg2-ear</c> method): the
-/// per-query-cluster variant runs in the attention kernels, merged into each row's softmax at the
-/// store (fused calls take their means from the k-means centroids). The per-row variant, the cluster
-/// means of staged calls and the error-aware routing probe run as portable TorchSharp operations on
-/// the device: correct, and far slower than the kernels at video sizes.
+/// Centroid compensation (<see cref="ICompensatingBackend"/>, the <c>svg2-ear</c> method) runs in the
+/// attention kernels: per query cluster merged into each row's softmax at the store (both kernel
+/// families), per row as one extra key per skipped cluster (the Hopper kernel; the portable kernels
+/// fall back to the reference attention for it). Fused calls take their means from the k-means
+/// centroids. The cluster means of staged calls and the error-aware routing probe run as portable
+/// TorchSharp operations on the device: correct, and far slower than the kernels at video sizes.
 /// </para>
 /// </remarks>
 public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisposable
@@ -178,7 +179,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
 
     /// <inheritdoc/>
     public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale) =>
-        SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null);
+        SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null, null);
 
     /// <inheritdoc/>
     public ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters) =>
@@ -189,19 +190,31 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         CompensationErrorProbe.Estimate(k, v, keyLayout, means);
 
     /// <inheritdoc/>
-    /// <remarks>Per query cluster in the attention kernel; per row through the portable reference (<see cref="VariableBlockAttention"/>).</remarks>
+    /// <remarks>
+    /// In the attention kernel; per row on the portable kernels (GPUs before Hopper) through the
+    /// reference attention (<see cref="VariableBlockAttention"/>).
+    /// </remarks>
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
         double scale, CentroidCompensation compensation)
     {
         compensation.Validate(blockMask, v.shape[2]);
-        if (compensation.Mode != CompensationMode.PerQueryCluster)
+        if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
+        if (compensation.Mode == CompensationMode.PerQueryCluster)
+        {
+            using var terms = compensation.ClusterTerms(blockMask, scale);
+            return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms, null);
+        }
+        var library = LibraryFor(q);
+        if (library.Family != KernelFamily.Hopper)
             return VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, compensation);
-        using var terms = compensation.ClusterTerms(blockMask, scale);
-        return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms);
+        var means = compensation.Means;
+        using var centroidKeys = CentroidKeys.Enqueue(library, means.KeyMeans, means.ValueMeans, means.KeySizes, blockMask.contiguous(),
+            compensation.Blocks.contiguous(), keyLayout, scale, IntPtr.Zero);
+        return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null, centroidKeys);
     }
 
     Tensor SparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale,
-        ClusterCompensationTerms? compensation)
+        ClusterCompensationTerms? compensation, CentroidKeys? centroidKeys)
     {
         if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
         long groups = q.shape[0];
@@ -214,7 +227,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         using var workspace = new AttentionWorkspace(groups, queryLayout.Clusters, keyLayout.Clusters, q.device);
         var output = empty_like(q);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
-        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation);
+        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation, centroidKeys);
         return output;
     }
 

@@ -43,7 +43,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     readonly int _headDim;
     readonly ScalarType _dtype;
     readonly Device _device;
-    Tensor? _output, _valueMeans;
+    Tensor? _output, _valueMeans, _compensable;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
     /// <param name="groups">G.</param>
@@ -204,12 +204,17 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, stream);
     }
 
+    /// <summary>Per query cluster on every GPU; per row with the Hopper kernels.</summary>
+    public bool Compensates(CompensationMode mode) =>
+        mode == CompensationMode.PerQueryCluster || (mode == CompensationMode.PerRow && _library.Family == KernelFamily.Hopper);
+
     /// <summary>
-    /// Enqueues the sparse attention of the current selection with per-query-cluster centroid
-    /// compensation of every video block it leaves out (<see cref="CompensationMode.PerQueryCluster"/>),
-    /// into <paramref name="output"/>: the mean values of the key clusters (segment means over the key
-    /// layout), the terms of <see cref="ClusterCompensationTerms"/> (small TorchSharp operations on
-    /// the current stream) and the attention kernel, which merges them at its store.
+    /// Enqueues the sparse attention of the current selection with centroid compensation of every
+    /// video block it leaves out, into <paramref name="output"/>: the mean values of the key clusters
+    /// (segment means over the key layout), then per query cluster the terms of
+    /// <see cref="ClusterCompensationTerms"/> (small TorchSharp operations on the current stream), which
+    /// the kernel merges at its store, or per row the <see cref="CentroidKeys"/> the Hopper kernel
+    /// attends after the exact keys.
     /// </summary>
     /// <param name="q">[G, Nq, D].</param>
     /// <param name="k">[G, Nk, D].</param>
@@ -218,8 +223,11 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k: the member means of the key layout.</param>
     /// <param name="output">[G, Nq, D] (contiguous, the dtype of q).</param>
     /// <param name="scale">Softmax scale.</param>
-    public void EnqueueCompensatedAttention(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, double scale)
+    /// <param name="mode">Per query cluster or per row (see <see cref="Compensates"/>).</param>
+    public void EnqueueCompensatedAttention(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, double scale,
+        CompensationMode mode)
     {
+        if (!Compensates(mode)) throw new ArgumentException($"This pipeline cannot compensate {mode} (per row needs the Hopper kernels).", nameof(mode));
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
         TensorChecks.Require(output, _dtype, nameof(output));
@@ -228,8 +236,20 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         _valueMeans ??= zeros([_groups, KeyClusters, _headDim], _dtype, _device).DetachFromDisposeScope();
         using (var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v)))
             KMeansKernels.EnqueueSegmentMeans(_library, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, _valueMeans, IntPtr.Zero);
+        var keySizes = KeyLayout.Sizes.narrow(1, 0, KeyClusters);
+        if (mode == CompensationMode.PerRow)
+        {
+            if (_compensable is null)
+            {
+                _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
+                _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
+            }
+            using var centroidKeys = CentroidKeys.Enqueue(_library, keyCentroids, _valueMeans, keySizes, BlockMask, _compensable, KeyLayout, scale, IntPtr.Zero);
+            SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, centroidKeys: centroidKeys);
+            return;
+        }
         var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
-        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, _valueMeans, KeyLayout.Sizes.narrow(1, 0, KeyClusters), skipped, scale);
+        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, _valueMeans, keySizes, skipped, scale);
         using var terms = videoTerms.PadTo(QueryLayout.Clusters);
         SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, terms);
     }
@@ -261,8 +281,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
 
-    void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output) =>
-        EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim));
+    void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode) =>
+        EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim), mode);
 
     /// <summary>The scratch buffers are sized for this pipeline's cluster counts: centroids of another count must not reach the kernels.</summary>
     void RequireCentroids(Tensor centroids, int clusters, string name, int iterations)
@@ -306,6 +326,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
             tensor.Dispose();
         _output?.Dispose();
         _valueMeans?.Dispose();
+        _compensable?.Dispose();
         QueryLayout.Dispose();
         KeyLayout.Dispose();
         _workspace.Dispose();

@@ -201,7 +201,11 @@ public static class CudaBenchmark
         // The operator first: it shares the pipeline, and the stage loop below then leaves the pipeline
         // (key sizes, layouts) consistent with this benchmark's centroids for the next selection.
         var (operatorMs, operatorDensity) = TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda);
-        var (compensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda);
+        var (clusterCompensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda);
+        // Per row fuses only with the Hopper kernels; on others it would time the portable reference.
+        double rowCompensatedMs = pipeline.Compensates(CompensationMode.PerRow)
+            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda).Milliseconds
+            : double.NaN;
         double scale = 1.0 / Math.Sqrt(shape.HeadDim);
         var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
         var sums = new double[4];
@@ -235,11 +239,12 @@ public static class CudaBenchmark
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
-            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, compensatedMs);
+            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
-            $"with per-query-cluster compensation {point.CompensatedOperatorMs:F2} ms ({point.CompensationOverhead:+0.0%;-0.0%}); " +
+            $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
+            $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
     }

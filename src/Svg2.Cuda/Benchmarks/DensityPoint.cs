@@ -17,14 +17,19 @@ namespace Svg2.Cuda.Benchmarks;
 /// allocation, copies of labels and mask and the density for its result).</param>
 /// <param name="OperatorDensity">Mean density of the operator's last timed call (its own centroid cache, so it may differ
 /// slightly from <paramref name="Density"/>).</param>
-/// <param name="CompensatedOperatorMs">The same warm operator call with per-query-cluster centroid compensation of the skipped
+/// <param name="ClusterCompensatedMs">The same warm operator call with per-query-cluster centroid compensation of the skipped
 /// clusters (<c>svg2-ear --routing top-p --compensation per-cluster</c>: value means, compensation terms and the kernel's merge).</param>
+/// <param name="RowCompensatedMs">The same with per-row compensation (<c>svg2-ear --routing top-p</c>: value means, the centroid
+/// key lists and one extra key per skipped cluster in the kernel's key loop), or NaN where the kernels cannot fuse it.</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
-    double OperatorMs, double OperatorDensity, double CompensatedOperatorMs)
+    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs)
 {
     /// <summary>What per-query-cluster compensation adds to the whole operator's time, as a fraction of it.</summary>
-    public double CompensationOverhead => CompensatedOperatorMs / OperatorMs - 1;
+    public double ClusterCompensationOverhead => ClusterCompensatedMs / OperatorMs - 1;
+
+    /// <summary>What per-row compensation adds to the whole operator's time, as a fraction of it.</summary>
+    public double RowCompensationOverhead => RowCompensatedMs / OperatorMs - 1;
 
     /// <summary>The sum of the four stages, enqueued back to back on the pipeline.</summary>
     public double TotalMs => KMeansQueryMs + KMeansKeyMs + SelectionMs + AttentionMs;

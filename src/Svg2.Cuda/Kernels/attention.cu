@@ -110,6 +110,40 @@ svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict_
     }
 }
 
+// svg2_centroid_keys: grid (QC, G), 128 threads. The key clusters a query cluster approximates under
+//   per-row compensation (compensation.cuh): compensable, not selected and not empty, in order.
+extern "C" __global__ void __launch_bounds__(kRangeThreads)
+svg2_centroid_keys(const unsigned char* __restrict__ mask, const unsigned char* __restrict__ compensable, const int64* __restrict__ key_offsets,
+                   int* __restrict__ centroid_list, int* __restrict__ centroid_count, int qc, int kc)
+{
+    __shared__ int prefix[kRangeThreads];
+    __shared__ int total;
+    const int i = blockIdx.x, g = blockIdx.y;
+    const int64 pair = (int64)g * qc + i;
+    const unsigned char* selected = mask + pair * kc;
+    const unsigned char* allowed = compensable + pair * kc;
+    const int64* offsets = key_offsets + (int64)g * (kc + 1);
+    const int per_thread = (kc + kRangeThreads - 1) / kRangeThreads;
+    const int first = threadIdx.x * per_thread, last = min(kc, first + per_thread);
+    auto approximated = [&](int j) { return allowed[j] && !selected[j] && offsets[j + 1] > offsets[j]; };
+
+    int count = 0;
+    for (int j = first; j < last; ++j) count += approximated(j) ? 1 : 0;
+    prefix[threadIdx.x] = count;
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        const int sum = warp_exclusive_scan_in_place(prefix, kRangeThreads);
+        if (threadIdx.x == 0) total = sum;
+    }
+    __syncthreads();
+    int* list = centroid_list + pair * kc;
+    int r = prefix[threadIdx.x];
+    for (int j = first; j < last; ++j)
+        if (approximated(j)) list[r++] = j;
+    if (threadIdx.x == 0) centroid_count[pair] = total;
+}
+
 extern "C" __global__ void __launch_bounds__(kPlanThreads)
 svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
                 int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded, int rows_per_tile)

@@ -23,9 +23,13 @@
 // Why: timed apart, the gathers and the softmax each added a quarter to a tile that all threads
 //   walked in lockstep; with the gathers on their own warps and the consumers free to drift apart,
 //   the tensor cores have work while either happens (docs/cuda-performance.md).
+// Centroid compensation (compensation.cuh): per query cluster, one term merged at the store; per row,
+//   the skipped clusters' centroids and mean values as extra K/V tiles after the exact ones, gathered
+//   by cluster id from the centroid tensors, with a per-column score bias ln(n_b) / scale.
 // Shared memory: Q 32 KiB + 2 stages x (K 32 KiB + V 32 KiB) + 2 token lists + 5 barriers + the
-//   range list (8 x KC bytes); 1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once,
-//   every selected K/V row once per 128 query rows, output once.
+//   range list (8 x KC bytes) + with per-row compensation the centroid list and biases (8 x KC bytes);
+//   1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once, every selected K/V row
+//   (and centroid row) once per 128 query rows, output once.
 #include "hopper.cuh"
 #include "key_ranges.cuh"
 #include "compensation.cuh"
@@ -60,8 +64,10 @@ static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kStages
 // The rest of one K/V tile (or of its 'Keys' = 64-key half at 'v_tile') once S = Q K^T has been
 // issued into 's': the online softmax for this warpgroup's 64 rows and O += P V. 'row_max' is in the
 // exp2 domain; 'row_sum' holds this thread's partial sums of rows g and g + 8 of its warp.
+// 'column_bias' (per-row compensation's centroid keys, in raw score units) is added to the scores of
+// its columns; null for exact keys.
 template <int Keys>
-__device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigned v_tile, int valid_keys, float scale_log2,
+__device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigned v_tile, int valid_keys, const float* column_bias, float scale_log2,
                                                    float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
 {
     constexpr int kScoreRegisters = Keys / 2;
@@ -73,7 +79,16 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
 
     // Only the last tile of a row's key sequence can be partial. The scale is applied inside the
     // exponent (one fused multiply-add per score), so the maximum is taken on the raw scores.
-    if (valid_keys < Keys)
+    if (column_bias != nullptr)
+    {
+#pragma unroll
+        for (int i = 0; i < kScoreRegisters; ++i)
+        {
+            const int column = (i / 4) * 8 + 2 * (lane % 4) + (i & 1);
+            s[i] = column < valid_keys ? s[i] + column_bias[column] : negative_infinity();
+        }
+    }
+    else if (valid_keys < Keys)
     {
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i)
@@ -166,7 +181,10 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
                              const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
                              const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
                              int nq, int nk, int qc, int kc, float scale_log2,
-                             const float* __restrict__ compensation_log2_weight, const float* __restrict__ compensation_value)
+                             const float* __restrict__ compensation_log2_weight, const float* __restrict__ compensation_value,
+                             const int* __restrict__ centroid_list, const int* __restrict__ centroid_count,
+                             const element_t* __restrict__ centroid_keys, const element_t* __restrict__ centroid_values,
+                             const float* __restrict__ centroid_bias, int centroid_clusters)
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
@@ -183,6 +201,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     int* tokens = (int*)(tiles_end + (2 * kStages + 1) * kBarrierBytes);   // [kTokenSlots][kTileKeys]
     int* starts = tokens + kTokenSlots * kTileKeys;           // [kc]
     int* ends = starts + kc;                                  // [kc]
+    int* centroid_ids = ends + kc;                            // [kc], with per-row compensation only
+    float* centroid_biases = (float*)(centroid_ids + kc);     // [kc], with per-row compensation only
 
     const int tid = threadIdx.x, lane = tid % kWarpSize;
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
@@ -198,9 +218,13 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     }
     const int64 pair = (int64)g * qc + query.cluster;
     const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
+    const int centroid_keys_count = load_centroid_keys(centroid_ids, centroid_biases, pair, kc, centroid_list, centroid_count,
+                                                       centroid_bias + (int64)g * centroid_clusters, kTileThreads);
     __syncthreads();
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
-    const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
+    // The exact keys' tiles, then the centroid keys' tiles (per-row compensation), each sequence from a fresh tile.
+    const int exact_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
+    const int key_tiles = exact_tiles + (centroid_keys_count + kTileKeys - 1) / kTileKeys;
     const int64* group_query_permutation = query_permutation + (int64)g * nq;
 
     if (warpgroup == 0)
@@ -216,17 +240,26 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         const RowGather<kTileKeys, kProducerThreads> gather;
         const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
         const char* v_chunks = gather.chunk_base(v + (int64)g * nk * kHeadDim);
+        // Centroid rows are gathered by cluster id from the centroid tensors (only read when listed).
+        const char* centroid_k_chunks = centroid_keys == nullptr ? k_chunks : gather.chunk_base(centroid_keys + (int64)g * centroid_clusters * kHeadDim);
+        const char* centroid_v_chunks = centroid_values == nullptr ? v_chunks : gather.chunk_base(centroid_values + (int64)g * centroid_clusters * kHeadDim);
         const int64* group_key_permutation = key_permutation + (int64)g * nk;
         int cursor = 0;
         for (int j = 0; j < key_tiles; ++j)
         {
             const int stage = j % kStages;
+            const bool centroid_tile = j >= exact_tiles;
             int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
             for (int row = tid; row < kTileKeys; row += kProducerThreads)
-                tile_tokens[row] = key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation);
+            {
+                const int centroid_row = (j - exact_tiles) * kTileKeys + row;
+                tile_tokens[row] = !centroid_tile ? key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation)
+                                                  : centroid_row < centroid_keys_count ? centroid_ids[centroid_row] : -1;
+            }
             named_barrier_sync(kProducerBarrier, kProducerThreads);
             if (j >= kStages) barrier_wait(empty + stage * kBarrierBytes, (j / kStages - 1) & 1);
-            gather({k_tiles + stage * kTileKeyBytes, v_tiles + stage * kTileKeyBytes}, {k_chunks, v_chunks},
+            gather({k_tiles + stage * kTileKeyBytes, v_tiles + stage * kTileKeyBytes},
+                   {centroid_tile ? centroid_k_chunks : k_chunks, centroid_tile ? centroid_v_chunks : v_chunks},
                    [&](int row) { return tile_tokens[row]; });
             barrier_arrive_after_copies(full + stage * kBarrierBytes);
         }
@@ -253,12 +286,14 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         // The copies were made by other threads through the generic proxy; wgmma reads through the async one.
         fence_async_shared();
         const unsigned k_stage = k_tiles + stage * kTileKeyBytes, v_stage = v_tiles + stage * kTileKeyBytes;
-        const int valid_keys = total_keys - j * kTileKeys;
+        const bool centroid_tile = j >= exact_tiles;
+        const int valid_keys = centroid_tile ? centroid_keys_count - (j - exact_tiles) * kTileKeys : total_keys - j * kTileKeys;
+        const float* bias = centroid_tile ? centroid_biases + (j - exact_tiles) * kTileKeys : nullptr;
         if (!split)
         {
             float scores[kTileKeys / 2];
             wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_stage, kTileKeys);
-            finish_tile_hopper<kTileKeys>(scores, v_stage, valid_keys, scale_log2, row_max, row_sum, o);
+            finish_tile_hopper<kTileKeys>(scores, v_stage, valid_keys, bias, scale_log2, row_max, row_sum, o);
         }
         else if (valid_keys > consumer * kHalfTileKeys)
         {
@@ -266,7 +301,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
             const unsigned half = consumer * kHalfTileKeys * kPanelRowBytes;
             float scores[kHalfTileKeys / 2];
             wgmma_rows_by_rows<kHalfTileKeys>(scores, q_slice, kTileRows, k_stage + half, kTileKeys);
-            finish_tile_hopper<kHalfTileKeys>(scores, v_stage + half, valid_keys - consumer * kHalfTileKeys, scale_log2, row_max, row_sum, o);
+            finish_tile_hopper<kHalfTileKeys>(scores, v_stage + half, valid_keys - consumer * kHalfTileKeys,
+                                              bias == nullptr ? nullptr : bias + consumer * kHalfTileKeys, scale_log2, row_max, row_sum, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);
     }

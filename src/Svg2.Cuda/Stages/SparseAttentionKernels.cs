@@ -59,14 +59,15 @@ internal static class SparseAttentionKernels
 
     /// <summary>
     /// Dynamic shared memory of one attention block: the Q tile, the K/V stages, token lists, barriers
-    /// (Hopper) and the query cluster's range list (8 bytes per key cluster).
+    /// (Hopper), the query cluster's range list (8 bytes per key cluster) and, with per-row
+    /// compensation (Hopper), its centroid key list and biases (8 bytes per key cluster).
     /// </summary>
-    public static int SharedBytes(KernelFamily family, int headDim, int keyClusters)
+    public static int SharedBytes(KernelFamily family, int headDim, int keyClusters, bool centroidKeys = false)
     {
         int rowBytes = headDim * 2, rangeBytes = 2 * keyClusters * sizeof(int);
         if (family == KernelFamily.Hopper)
             return HopperLayout.SharedAlignment + (HopperTileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperTokenSlots * HopperTileKeys * sizeof(int)
-                   + HopperBarrierBytes + rangeBytes;
+                   + HopperBarrierBytes + rangeBytes + (centroidKeys ? keyClusters * (sizeof(int) + sizeof(float)) : 0);
         var tuning = AttentionTuning.Current;
         return PortableTileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
     }
@@ -74,12 +75,15 @@ internal static class SparseAttentionKernels
     /// <summary>
     /// Enqueues the attention itself; every row of <paramref name="output"/> is written. With
     /// <paramref name="compensation"/>, each row also merges its query cluster's compensation term into
-    /// its softmax at the store (compensation.cuh).
+    /// its softmax at the store; with <paramref name="centroidKeys"/> (Hopper only), each row also attends
+    /// the centroid keys of its query cluster (compensation.cuh).
     /// </summary>
     public static void EnqueueAttention(KernelLibrary library, Tensor q, Tensor k, Tensor v, Tensor output,
         ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream,
-        ClusterCompensationTerms? compensation = null)
+        ClusterCompensationTerms? compensation = null, CentroidKeys? centroidKeys = null)
     {
+        if (centroidKeys is not null && library.Family != KernelFamily.Hopper)
+            throw new ArgumentException("Per-row centroid compensation runs in the Hopper attention kernel; this GPU uses the portable kernels.");
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         int tileRows = TileRows(library);
@@ -94,10 +98,15 @@ internal static class SparseAttentionKernels
             log2Weight = DevicePointer.Of(compensation.Log2Weight, ScalarType.Float32, "compensation.Log2Weight");
             compensationValue = DevicePointer.Of(compensation.Value, ScalarType.Float32, "compensation.Value");
         }
-        int shared = SharedBytes(library.Family, library.HeadDim, keyClusters);
+        if (centroidKeys is not null)
+        {
+            TensorChecks.RequireShape(centroidKeys.List, "centroidKeys.List", groups, queryClusters, keyClusters);
+            TensorChecks.RequireShape(centroidKeys.Keys, "centroidKeys.Keys", groups, centroidKeys.Clusters, q.shape[2]);
+        }
+        int shared = SharedBytes(library.Family, library.HeadDim, keyClusters, centroidKeys is not null);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
-        library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream,
+        KernelArgument[] arguments = [
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
             DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
@@ -108,6 +117,19 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue);
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue];
+        if (library.Family == KernelFamily.Hopper)
+            arguments = [.. arguments, .. CentroidKeyArguments(centroidKeys, library.Element)];
+        library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream, arguments);
+    }
+
+    /// <summary>The Hopper kernel's per-row compensation arguments: list, count, keys, values, biases and their cluster count (null pointers without).</summary>
+    static KernelArgument[] CentroidKeyArguments(CentroidKeys? keys, ScalarType element)
+    {
+        var none = new DevicePointer(0);
+        if (keys is null) return [none, none, none, none, none, 0];
+        return [DevicePointer.Of(keys.List, ScalarType.Int32, "centroidKeys.List"), DevicePointer.Of(keys.Count, ScalarType.Int32, "centroidKeys.Count"),
+                DevicePointer.Of(keys.Keys, element, "centroidKeys.Keys"), DevicePointer.Of(keys.Values, element, "centroidKeys.Values"),
+                DevicePointer.Of(keys.Bias, ScalarType.Float32, "centroidKeys.Bias"), keys.Clusters];
     }
 }

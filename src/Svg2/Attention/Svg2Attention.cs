@@ -136,8 +136,8 @@ public sealed class Svg2Attention
         });
         pipeline.Select(queryCentroids, keyCentroids, rule);
         var output = empty_like(qg);
-        if (Options.Compensation == CompensationMode.PerQueryCluster) pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output);
-        else pipeline.Attend(qg, kg, vg, output);
+        if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
+        else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation);
         state.Adopt(queryCentroids, keyCentroids);
         var shape = pipeline.Shape;
         var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, rule.MinimumKept(shape.KeyClusters));
@@ -162,15 +162,16 @@ public sealed class Svg2Attention
 
     /// <summary>
     /// The pipeline of the backend for this call, or null when the backend cannot fuse it (then the
-    /// staged path runs). Fused calls route by top-p and compensate per query cluster or not at all;
-    /// per-row compensation and error-aware routing run staged.
+    /// staged path runs). Fused calls route by top-p, with the compensation the pipeline takes; error-aware
+    /// routing runs staged.
     /// </summary>
     IFusedSvg2Pipeline? FusedPipelineFor(Tensor qg, Tensor kg, Tensor vg, TextTokens? text)
     {
-        if (Options.Compensation == CompensationMode.PerRow || Options.Routing == KeyClusterRouting.ErrorAware) return null;
+        if (Options.Routing == KeyClusterRouting.ErrorAware) return null;
         if (Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
-        return fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
+        var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
+        return Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation) ? pipeline : null;
     }
 
     /// <summary>

@@ -38,12 +38,15 @@ public interface IFusedSvg2Pipeline
     /// <summary>Enqueues the sparse attention of the current selection into <paramref name="output"/> [G, S, D] (same dtype as q), original token order.</summary>
     void Attend(Tensor q, Tensor k, Tensor v, Tensor output);
 
+    /// <summary>Whether <see cref="AttendCompensated"/> takes this compensation mode.</summary>
+    bool Compensates(CompensationMode mode);
+
     /// <summary>
-    /// As <see cref="Attend"/>, plus per-query-cluster centroid compensation of every video block the
-    /// selection leaves out (<see cref="CompensationMode.PerQueryCluster"/>). The centroids, as the last
-    /// k-means iterations left them, are the member means of the current layouts.
+    /// As <see cref="Attend"/>, plus centroid compensation of every video block the selection leaves
+    /// out. The centroids, as the last k-means iterations left them, are the member means of the
+    /// current layouts.
     /// </summary>
-    void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output);
+    void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode);
 
     /// <summary>[G] float64 density of the current selection, text blocks included (a new tensor, on the device).</summary>
     Tensor Density();

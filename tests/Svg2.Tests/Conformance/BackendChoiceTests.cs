@@ -46,14 +46,20 @@ public class BackendChoiceTests
     public void CompensationFallsBackToTheReferenceOnABackendWithoutItAndSaysWhy()
     {
         var ear = Svg2.Methods.MethodCatalog.OptionsFor("svg2-ear", new Svg2.Configuration.Svg2Options());
-        using var cuda = new Svg2.Cuda.CudaBackend();
-        var attention = new Svg2.Attention.Svg2Attention(ear, cuda);
+        var declining = new DecliningBackend();
+        var attention = new Svg2.Attention.Svg2Attention(ear, declining);
         Assert.Same(ReferenceBackend.Instance, attention.Backend);
-        Assert.Contains("cuda backend has no kernels for centroid compensation", attention.FallbackReason);
+        Assert.Contains("declining backend has no kernels for centroid compensation", attention.FallbackReason);
         Assert.Contains("svg2-ear", attention.FallbackReason);
 
-        var plain = new Svg2.Attention.Svg2Attention(new Svg2.Configuration.Svg2Options(), cuda);
-        Assert.Same(cuda, plain.Backend);
+        var plain = new Svg2.Attention.Svg2Attention(new Svg2.Configuration.Svg2Options(), declining);
+        Assert.Same(declining, plain.Backend);
         Assert.Null(plain.FallbackReason);
+
+        // The CUDA backend compensates (its kernels, or the reference attention where they cannot).
+        using var cuda = new Svg2.Cuda.CudaBackend();
+        var onCuda = new Svg2.Attention.Svg2Attention(ear, cuda);
+        Assert.Same(cuda, onCuda.Backend);
+        Assert.Null(onCuda.FallbackReason);
     }
 }

@@ -41,18 +41,19 @@ public sealed class VideoPipeline
     {
         if (text.ContextDim != model.Config.TextDim)
             throw new ArgumentException($"The prompt encoder gives {text.ContextDim}-wide tokens; the model takes {model.Config.TextDim}.");
-        int noiseChannels = model.Config.ModelType == WanModelType.ImageToVideo ? 16 : model.Config.InDim;
-        if (codec.LatentChannels != noiseChannels || codec.LatentChannels != model.Config.OutDim)
-            throw new ArgumentException($"The codec has {codec.LatentChannels} latent channels; the model takes {noiseChannels} and predicts {model.Config.OutDim}.");
-        if (model.Config.ModelType == WanModelType.ImageToVideo)
+        bool imageToVideo = model.Config.ModelType == WanModelType.ImageToVideo;
+        // Image to video concatenates the condition (the mask, one channel per frame of a latent frame, and the
+        // first frame's latents) to the noise.
+        int inputChannels = imageToVideo ? 2 * codec.LatentChannels + codec.TemporalCompression : codec.LatentChannels;
+        if (model.Config.InDim != inputChannels || codec.LatentChannels != model.Config.OutDim)
+            throw new ArgumentException($"The codec has {codec.LatentChannels} latent channels, making {inputChannels} input channels" +
+                (imageToVideo ? $" with the image condition ({codec.TemporalCompression} mask and {codec.LatentChannels} latent)" : "") +
+                $"; the model takes {model.Config.InDim} and predicts {model.Config.OutDim}.");
+        if (imageToVideo)
         {
             if (image is null) throw new ArgumentException("An image-to-video model needs an image encoder.");
             if (image.FeatureDim != model.Config.ImageDim)
                 throw new ArgumentException($"The image encoder gives {image.FeatureDim}-wide tokens; the model takes {model.Config.ImageDim}.");
-            int conditionChannels = codec.TemporalCompression + codec.LatentChannels;
-            if (model.Config.InDim != codec.LatentChannels + conditionChannels)
-                throw new ArgumentException($"The model takes {model.Config.InDim} input channels; the codec gives {codec.LatentChannels} noise and " +
-                    $"{conditionChannels} condition channels ({codec.TemporalCompression} mask and {codec.LatentChannels} latent).");
         }
         else if (image is not null) throw new ArgumentException("A text-to-video model takes no image encoder.");
         (_model, _text, _codec, _releaseText, _image, _releaseImage) = (model, text, codec, releaseText, image, releaseImage);

@@ -15,6 +15,8 @@ sealed partial class TransformersClipView : ITensorSource
 {
     const string Prefix = "vision_model.";
     const string Fused = "{q,k,v}";
+    const string ClassEmbedding = "embeddings.class_embedding";
+    const string PositionEmbedding = "embeddings.position_embedding.weight";
     readonly ITensorSource _inner;
 
     /// <summary>Views <paramref name="inner"/>, which the caller keeps owning.</summary>
@@ -47,9 +49,6 @@ sealed partial class TransformersClipView : ITensorSource
         } + kind;
     }
 
-    const string ClassEmbedding = "embeddings.class_embedding";
-    const string PositionEmbedding = "embeddings.position_embedding.weight";
-
     internal static string[] Parts(string label) => label.Contains(Fused, StringComparison.Ordinal)
         ? new[] { "q", "k", "v" }.Select(p => label.Replace(Fused, p, StringComparison.Ordinal)).ToArray()
         : [label];
@@ -78,7 +77,8 @@ sealed partial class TransformersClipView : ITensorSource
     {
         var entry = Describe(label);
         var parts = Parts(label).Select(_inner.Read).ToArray();
-        try { return parts.Length == 1 ? parts[0].reshape(entry.Shape).clone() : cat(parts, 0); }
+        // A reshape is a view that keeps the storage alive after the part's own handle is freed.
+        try { return parts.Length == 1 ? parts[0].reshape(entry.Shape) : cat(parts, 0); }
         finally { foreach (var part in parts) part.Dispose(); }
     }
 

@@ -115,17 +115,16 @@ public sealed class VideoPipeline
         _releaseText?.Invoke();
         EndStage("text encoding");
 
-        Tensor? clipFeatures = null, imageCondition = null;
-        if (request.Image is { } firstFrame)
+        using var clip = request.Image is { } image ? _image!.Encode(image) : null;
+        if (clip is not null)
         {
-            clipFeatures = _image!.Encode(firstFrame);
             Sample();
             _releaseImage?.Invoke();
-            imageCondition = ImageToVideoCondition.Build(_codec, firstFrame, request.Frames, request.Height, request.Width);
-            EndStage("image encoding");
         }
-        using var clip = clipFeatures;
-        using var condition = imageCondition;
+        using var condition = request.Image is { } firstFrame
+            ? ImageToVideoCondition.Build(_codec, firstFrame, request.Frames, request.Height, request.Width)
+            : null;
+        if (condition is not null) EndStage("image encoding");
 
         long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
         long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;

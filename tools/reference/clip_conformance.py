@@ -65,9 +65,9 @@ def install_torchvision_stand_in(torch):
     transforms = types.ModuleType("torchvision.transforms")
     transforms.Compose, transforms.Normalize, transforms.Resize, transforms.ToTensor = Compose, Normalize, NotRun, NotRun
     transforms.InterpolationMode = types.SimpleNamespace(BICUBIC="bicubic")
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules["torchvision"], sys.modules["torchvision.transforms"] = torchvision, transforms
+    package = types.ModuleType("torchvision")
+    package.transforms = transforms
+    sys.modules["torchvision"], sys.modules["torchvision.transforms"] = package, transforms
     return True
 
 

@@ -13,12 +13,15 @@ a stand-in for the latter keeps the encoder importable without them. Nothing is 
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
 import sys
 import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conformance_common import (add_compare_command, compare_columns, load_wan_module, randomize,  # noqa: E402
+                                strict_float32)
 
 SIZES = {
     # name: (dim, dim_attn, dim_ffn, heads, layers)
@@ -33,21 +36,11 @@ SEED = 20261205
 
 
 def load_public_t5(wan_repo):
-    """Imports wan/modules/t5.py by path under stand-in `wan` and `wan.modules` packages, so that neither
-    package's __init__.py runs, with a stand-in for its tokenizers module."""
-    modules_dir = os.path.join(os.path.abspath(wan_repo), "wan", "modules")
-    for name, path in (("wan", os.path.dirname(modules_dir)), ("wan.modules", modules_dir)):
-        package = types.ModuleType(name)
-        package.__path__ = [path]
-        sys.modules[name] = package
+    """Imports wan/modules/t5.py by path (see conformance_common.load_wan_module), with a stand-in for its
+    tokenizers module."""
     tokenizers = types.ModuleType("wan.modules.tokenizers")
     tokenizers.HuggingfaceTokenizer = None  # the encoder never touches it
-    sys.modules["wan.modules.tokenizers"] = tokenizers
-    spec = importlib.util.spec_from_file_location("wan.modules.t5", os.path.join(modules_dir, "t5.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["wan.modules.t5"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_wan_module(wan_repo, "t5", stand_ins={"tokenizers": tokenizers})
 
 
 def transformers_name(name):
@@ -72,25 +65,25 @@ def transformers_name(name):
     }[rest]
 
 
-def randomize(model, dim, head_dim, torch):
+def randomize_weights(model, dim, head_dim, torch):
     """Random weights at scales that keep every part of the encoder at work (the public init makes the
     attention nearly uniform and the position bias negligible), rounded to bf16 values so that the float32
     and bf16 runs use the same numbers."""
     generator = torch.Generator(device="cuda").manual_seed(SEED)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
-                p.normal_(1.0, 0.1, generator=generator)
-            elif "pos_embedding" in name:
-                p.normal_(0.0, 0.5, generator=generator)
-            elif name == "token_embedding.weight":
-                p.normal_(0.0, 1.0, generator=generator)
-            elif name.endswith("attn.q.weight"):
-                # T5 does not scale scores by 1/sqrt(d): the query weights carry that factor.
-                p.normal_(0.0, 1.0 / math.sqrt(dim * head_dim), generator=generator)
-            else:
-                p.normal_(0.0, 1.0 / math.sqrt(p.shape[1]), generator=generator)
-            p.copy_(p.to(torch.bfloat16).float())
+
+    def fill(name, p):
+        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+            p.normal_(1.0, 0.1, generator=generator)
+        elif "pos_embedding" in name:
+            p.normal_(0.0, 0.5, generator=generator)
+        elif name == "token_embedding.weight":
+            p.normal_(0.0, 1.0, generator=generator)
+        elif name.endswith("attn.q.weight"):
+            # T5 does not scale scores by 1/sqrt(d): the query weights carry that factor.
+            p.normal_(0.0, 1.0 / math.sqrt(dim * head_dim), generator=generator)
+        else:
+            p.normal_(0.0, 1.0 / math.sqrt(p.shape[1]), generator=generator)
+    randomize(model.named_parameters(), fill, torch)
 
 
 def make_inputs(torch):
@@ -116,9 +109,7 @@ def prepare(args):
     import torch
     from safetensors.torch import save_file
     from transformers import UMT5Config, UMT5EncoderModel
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    strict_float32(torch)
     t5 = load_public_t5(args.wan_repo)
     inputs = make_inputs(torch)
     for size in args.sizes:
@@ -130,7 +121,7 @@ def prepare(args):
         with torch.device("cuda"):
             public = t5.T5Encoder(vocab=VOCAB, dim=dim, dim_attn=dim_attn, dim_ffn=dim_ffn, num_heads=heads,
                                   num_layers=layers, num_buckets=BUCKETS, shared_pos=False).float().eval()
-        randomize(public, dim, dim_attn // heads, torch)
+        randomize_weights(public, dim, dim_attn // heads, torch)
         official = {n: p.detach().to(torch.bfloat16).cpu().contiguous() for n, p in public.state_dict().items()}
         save_file(official, os.path.join(out, "weights-official.safetensors"))
 
@@ -162,38 +153,14 @@ def prepare(args):
         torch.cuda.empty_cache()
 
 
-def relative_error(ours, reference, torch):
-    ours, reference = ours.double(), reference.double()
-    return (torch.linalg.vector_norm(ours - reference) / torch.linalg.vector_norm(reference)).item()
-
-
 def compare(args):
-    import torch
-    from safetensors.torch import load_file
-    reference = load_file(args.reference)
-    ours = load_file(args.ours)
-    prompts = sorted(int(k.split(".")[1]) for k in reference if k.startswith("trimmed."))
-    columns = {"output": [("output", "output")],
-               "trimmed": [(f"trimmed.{b}", f"trimmed.{b}") for b in prompts],
-               "unpadded": [(f"unpadded.{b}", f"trimmed.{b}") for b in prompts]}
-    errors = {}
-    for column, pairs in columns.items():
-        column_errors = []
-        for our_key, reference_key in pairs:
-            if our_key not in ours:
-                raise SystemExit(f"{args.ours} has no tensor {our_key}")
-            if ours[our_key].shape != reference[reference_key].shape:
-                raise SystemExit(f"{our_key}: ours {tuple(ours[our_key].shape)}, reference {tuple(reference[reference_key].shape)}")
-            column_errors.append(relative_error(ours[our_key], reference[reference_key], torch))
-        # NaN, the worst possible outcome, must survive max().
-        errors[column] = math.nan if any(math.isnan(e) for e in column_errors) else max(column_errors)
-    label = args.label or os.path.basename(args.ours)
-    # Columns: label, output, worst trimmed prompt, worst unpadded prompt, bound.
-    print(f"| {label} | " + " | ".join(f"{e:.1e}" for e in errors.values()) + f" | {args.bound:g} |")
-    failed = [k for k, e in errors.items() if not e <= args.bound]
-    if failed:
-        print(f"FAILED: {', '.join(failed)} above {args.bound:g}", file=sys.stderr)
-        sys.exit(1)
+    def columns(reference):
+        prompts = sorted(int(k.split(".")[1]) for k in reference if k.startswith("trimmed."))
+        # Columns: output, worst trimmed prompt, worst unpadded prompt.
+        return {"output": [("output", "output")],
+                "trimmed": [(f"trimmed.{b}", f"trimmed.{b}") for b in prompts],
+                "unpadded": [(f"unpadded.{b}", f"trimmed.{b}") for b in prompts]}
+    compare_columns(args, columns)
 
 
 def tokenizer(args):
@@ -242,12 +209,7 @@ def main():
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=list(SIZES))
     p.add_argument("--out", required=True)
     p.set_defaults(run=prepare)
-    c = commands.add_parser("compare", help="relative Frobenius errors; exit 1 above the bound")
-    c.add_argument("--reference", required=True)
-    c.add_argument("--ours", required=True)
-    c.add_argument("--bound", type=float, default=1e-4)
-    c.add_argument("--label", help="row label (default: the file name of --ours)")
-    c.set_defaults(run=compare)
+    add_compare_command(commands, compare)
     t = commands.add_parser("tokenizer", help="T5TokenizerFast references for the tokenizer test data (needs tokenizers, sentencepiece, protobuf)")
     t.add_argument("--data", required=True, help="folder with unigram.model, unigram-bytefallback.model and expected.json")
     t.set_defaults(run=tokenizer)

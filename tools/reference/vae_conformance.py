@@ -11,14 +11,14 @@ vae.py needs only torch and einops; nothing is downloaded and the public code is
 """
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wan_conformance import install_cuda_amp_alias  # noqa: E402
+from conformance_common import (add_compare_command, compare_columns, install_cuda_amp_alias,  # noqa: E402
+                                load_wan_module, randomize, strict_float32)
 
 # The public _video_vae configuration (wan/modules/vae.py) with WanVAE's z_dim.
 ARCHITECTURE = dict(z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
@@ -28,33 +28,29 @@ KEYS = ("decoded", "encoded")
 
 
 def load_public_vae_module(wan_repo, torch):
-    """Imports wan/modules/vae.py by file path, without running the wan package's __init__.py (which
-    pulls in T5, the DiT and the pipelines)."""
+    """Imports wan/modules/vae.py by file path (see conformance_common.load_wan_module)."""
     install_cuda_amp_alias(torch)
-    path = os.path.join(os.path.abspath(wan_repo), "wan", "modules", "vae.py")
-    spec = importlib.util.spec_from_file_location("wan_public_vae", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_wan_module(wan_repo, "vae")
 
 
-def randomize(model, torch):
+def randomize_weights(model, torch):
     """Every parameter random (the public init zeroes the attention projections and sets every gamma to
     one, which would hide those paths), then rounded to bf16 values so that the bf16 and float32 runs
     use the same numbers. The decoder's last convolution is drawn smaller so that the output mostly
     stays inside the [-1, 1] clamp, where errors remain visible."""
     generator = torch.Generator().manual_seed(SEED)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("gamma"):
-                value = 1.0 + 0.1 * torch.randn(p.shape, generator=generator)
-            elif name.endswith("bias"):
-                value = 0.02 * torch.randn(p.shape, generator=generator)
-            else:
-                value = torch.randn(p.shape, generator=generator) / math.sqrt(p[0].numel())
-                if name == "decoder.head.2.weight":
-                    value *= 0.5
-            p.copy_(value.to(torch.bfloat16).float())
+
+    def fill(name, p):
+        if name.endswith("gamma"):
+            value = 1.0 + 0.1 * torch.randn(p.shape, generator=generator)
+        elif name.endswith("bias"):
+            value = 0.02 * torch.randn(p.shape, generator=generator)
+        else:
+            value = torch.randn(p.shape, generator=generator) / math.sqrt(p[0].numel())
+            if name == "decoder.head.2.weight":
+                value *= 0.5
+        p.copy_(value)
+    randomize(model.named_parameters(), fill, torch)
 
 
 def public_wrapper(module, model, dtype, device):
@@ -73,15 +69,13 @@ def public_wrapper(module, model, dtype, device):
 def prepare(args):
     import torch
     from safetensors.torch import save_file
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    strict_float32(torch)
     module = load_public_vae_module(args.wan_repo, torch)
     os.makedirs(args.out, exist_ok=True)
     cuda = args.device == "cuda"
 
     model = module.WanVAE_(dim=args.base_dim, **ARCHITECTURE).eval().requires_grad_(False)
-    randomize(model, torch)
+    randomize_weights(model, torch)
     model = model.to(args.device)
     weights = {name: t.detach().float().cpu().contiguous() for name, t in model.state_dict().items()}
     save_file(weights, os.path.join(args.out, "vae.safetensors"))
@@ -123,27 +117,8 @@ def prepare(args):
 
 
 def compare(args):
-    import torch
-    from safetensors.torch import load_file
-    reference = load_file(args.reference)
-    ours = load_file(args.ours)
-    errors = []
-    for key in KEYS:
-        if key not in reference or key not in ours:
-            raise SystemExit(f"{key}: missing in {args.reference if key not in reference else args.ours}")
-        ref, our = reference[key].double(), ours[key].double()
-        if ref.shape != our.shape:
-            raise SystemExit(f"{key}: reference shape {tuple(ref.shape)}, ours {tuple(our.shape)}")
-        errors.append((torch.linalg.vector_norm(our - ref) / torch.linalg.vector_norm(ref)).item())
-    label = args.label or os.path.basename(args.ours)
-    bound = f"{args.bound:g}" if args.bound is not None else "(information)"
-    # Columns: label, decoded, encoded, bound.
-    print(f"| {label} | " + " | ".join(f"{e:.1e}" for e in errors) + f" | {bound} |")
-    if args.bound is not None:
-        failed = [k for k, e in zip(KEYS, errors) if not e <= args.bound]
-        if failed:
-            print(f"FAILED: {', '.join(failed)} above {args.bound:g}", file=sys.stderr)
-            sys.exit(1)
+    # Columns: decoded, encoded.
+    compare_columns(args, lambda reference: {key: [(key, key)] for key in KEYS})
 
 
 def main():
@@ -158,12 +133,8 @@ def main():
     p.add_argument("--base-dim", type=int, default=96, help="96 for Wan 2.1; smaller for quick checks")
     p.add_argument("--device", default="cuda")
     p.set_defaults(run=prepare)
-    c = commands.add_parser("compare", help="relative Frobenius error of decoded and encoded; exit 1 above the bound")
-    c.add_argument("--reference", required=True)
-    c.add_argument("--ours", required=True)
-    c.add_argument("--bound", type=float, help="fail above this; without it the row is information only")
-    c.add_argument("--label", help="row label (default: the file name of --ours)")
-    c.set_defaults(run=compare)
+    add_compare_command(commands, compare, bound_default=None,
+                        help_text="relative Frobenius error of decoded and encoded; exit 1 above the bound")
     args = parser.parse_args()
     args.run(args)
 

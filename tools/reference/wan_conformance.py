@@ -11,11 +11,14 @@ Nothing is downloaded.
 """
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
 import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conformance_common import (add_compare_command, compare_columns, install_cuda_amp_alias,  # noqa: E402
+                                load_wan_module, randomize, sdpa_flash_attention, strict_float32)
 
 VARIANTS = {
     # The public configuration files (wan/configs/wan_*.py): width, FFN width, heads.
@@ -51,78 +54,36 @@ def install_diffusers_stand_in(torch):
     sys.modules["diffusers.models.modeling_utils"].ModelMixin = ModelMixin
 
 
-def install_cuda_amp_alias(torch):
-    """The public modules use the older torch.cuda.amp.autocast spelling; where a PyTorch no longer has
-    it, an alias to torch.amp.autocast("cuda", ...) stands in."""
-    if hasattr(torch.cuda, "amp") and hasattr(torch.cuda.amp, "autocast"):
-        return
-    amp = types.ModuleType("torch.cuda.amp")
-    amp.autocast = lambda enabled=True, dtype=None, cache_enabled=True: torch.amp.autocast(
-        "cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
-    torch.cuda.amp = amp
-    sys.modules["torch.cuda.amp"] = amp
-
-
-def sdpa_flash_attention(torch):
-    """A stand-in for attention.py's flash_attention(q, k, v, q_lens, k_lens, ...), q [B, Lq, H, D],
-    on torch SDPA. It computes in v's dtype: float32 for the float32 reference, bf16 under autocast
-    (where the public function would also cast to bf16 for the flash kernel)."""
-    def flash_attention(q, k, v, q_lens=None, k_lens=None, dropout_p=0.0, softmax_scale=None, q_scale=None,
-                        causal=False, window_size=(-1, -1), deterministic=False, dtype=None, version=None):
-        if q_lens is not None or q_scale is not None or causal or dropout_p or tuple(window_size) != (-1, -1):
-            raise NotImplementedError("The SDPA stand-in covers only the calls WanModel makes.")
-        out_dtype = q.dtype
-        q, k = q.to(v.dtype), k.to(v.dtype)
-        mask = None
-        if k_lens is not None and bool((k_lens.cpu() < k.size(1)).any()):
-            positions = torch.arange(k.size(1), device=k.device)
-            mask = (positions[None, :] < k_lens.to(k.device)[:, None])[:, None, None, :]
-        x = torch.nn.functional.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, scale=softmax_scale)
-        return x.transpose(1, 2).contiguous().to(out_dtype)
-    return flash_attention
-
-
 def load_public_model_module(wan_repo):
-    """Imports wan/modules/model.py by file path under stand-in `wan` and `wan.modules` packages, so
-    that neither package's __init__.py (which pulls in T5, the VAE, pipelines) runs, and routes its
-    flash_attention to SDPA."""
+    """Imports wan/modules/attention.py and model.py by file path (see conformance_common.load_wan_module)
+    and routes the model's flash_attention to SDPA."""
     import torch
     install_diffusers_stand_in(torch)
     install_cuda_amp_alias(torch)
-    modules_dir = os.path.join(os.path.abspath(wan_repo), "wan", "modules")
-    for name, path in (("wan", os.path.dirname(modules_dir)), ("wan.modules", modules_dir)):
-        package = types.ModuleType(name)
-        package.__path__ = [path]
-        sys.modules[name] = package
-    for name in ("attention", "model"):
-        full = "wan.modules." + name
-        spec = importlib.util.spec_from_file_location(full, os.path.join(modules_dir, name + ".py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[full] = module
-        spec.loader.exec_module(module)
-    model_module = sys.modules["wan.modules.model"]
+    load_wan_module(wan_repo, "attention")
+    model_module = load_wan_module(wan_repo, "model")
     model_module.flash_attention = sdpa_flash_attention(torch)
     return model_module
 
 
-def randomize(model, torch):
+def randomize_weights(model, torch):
     """Every parameter random (the public init zeroes the head, which would make the output zero),
     then rounded to bf16 values so that bf16 and float32 weights are the same numbers."""
     generator = torch.Generator(device="cuda").manual_seed(SEED)
-    with torch.no_grad():
-        for module in model.modules():
-            is_norm = isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm")
-            for name, p in module.named_parameters(recurse=False):
-                if name == "modulation":
-                    p.normal_(generator=generator).div_(math.sqrt(p.shape[-1]))
-                elif is_norm and name == "weight":
-                    p.normal_(1.0, 0.1, generator=generator)
-                elif p.dim() == 1:
-                    p.normal_(0.0, 0.02, generator=generator)
-                else:
-                    p.normal_(0.0, 1.0 / math.sqrt(p[0].numel()), generator=generator)
-                p.copy_(p.to(torch.bfloat16).float())
+    norms = {name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.LayerNorm) or type(module).__name__.endswith("RMSNorm")}
+
+    def fill(name, p):
+        owner, _, leaf = name.rpartition(".")
+        if leaf == "modulation":
+            p.normal_(generator=generator).div_(math.sqrt(p.shape[-1]))
+        elif owner in norms and leaf == "weight":
+            p.normal_(1.0, 0.1, generator=generator)
+        elif p.dim() == 1:
+            p.normal_(0.0, 0.02, generator=generator)
+        else:
+            p.normal_(0.0, 1.0 / math.sqrt(p[0].numel()), generator=generator)
+    randomize(model.named_parameters(), fill, torch)
 
 
 def make_inputs(variant, torch):
@@ -174,15 +135,13 @@ def reference_forward(model, inputs, bf16, torch):
 def prepare(args):
     import torch
     from safetensors.torch import save_file
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    strict_float32(torch)
     model_module = load_public_model_module(args.wan_repo)
     os.makedirs(args.out, exist_ok=True)
 
     config = dict(SHARED, **VARIANTS[args.variant], num_layers=args.layers)
     model = model_module.WanModel(**config).cuda().float().eval()
-    randomize(model, torch)
+    randomize_weights(model, torch)
     weights = {name: t.detach().to(torch.bfloat16).cpu().contiguous() for name, t in model.state_dict().items()}
     save_file(weights, os.path.join(args.out, "diffusion_pytorch_model.safetensors"))
     inputs = make_inputs(args.variant, torch)
@@ -196,26 +155,11 @@ def prepare(args):
 
 
 def compare(args):
-    import torch
-    from safetensors.torch import load_file
-    reference = load_file(args.reference)
-    ours = load_file(args.ours)
-    keys = sorted((k for k in reference if k.startswith("block.")), key=lambda k: int(k.split(".")[1])) + ["output"]
-    errors = []
-    for key in keys:
-        if key not in ours:
-            raise SystemExit(f"{args.ours} has no tensor {key}")
-        ref, our = reference[key].double(), ours[key].double()
-        if ref.shape != our.shape:
-            raise SystemExit(f"{key}: reference shape {tuple(ref.shape)}, ours {tuple(our.shape)}")
-        errors.append((torch.linalg.vector_norm(our - ref) / torch.linalg.vector_norm(ref)).item())
-    label = args.label or os.path.basename(args.ours)
-    # Columns: label, then each key in order (block.0, block.1, ..., output), then the bound.
-    print(f"| {label} | " + " | ".join(f"{e:.1e}" for e in errors) + f" | {args.bound:g} |")
-    failed = [k for k, e in zip(keys, errors) if not e <= args.bound]
-    if failed:
-        print(f"FAILED: {', '.join(failed)} above {args.bound:g}", file=sys.stderr)
-        sys.exit(1)
+    # Columns: each block's output in order (block.0, block.1, ...), then the final output.
+    def columns(reference):
+        keys = sorted((k for k in reference if k.startswith("block.")), key=lambda k: int(k.split(".")[1])) + ["output"]
+        return {key: [(key, key)] for key in keys}
+    compare_columns(args, columns)
 
 
 def main():
@@ -227,12 +171,7 @@ def main():
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--out", required=True)
     p.set_defaults(run=prepare)
-    c = commands.add_parser("compare", help="relative Frobenius error per tensor; exit 1 above the bound")
-    c.add_argument("--reference", required=True)
-    c.add_argument("--ours", required=True)
-    c.add_argument("--bound", type=float, default=1e-4)
-    c.add_argument("--label", help="row label (default: the file name of --ours)")
-    c.set_defaults(run=compare)
+    add_compare_command(commands, compare, help_text="relative Frobenius error per tensor; exit 1 above the bound")
     args = parser.parse_args()
     args.run(args)
 

@@ -7,7 +7,9 @@ using Svg2.Methods;
 using Svg2.Models.Attention;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Sampling;
+using Svg2.Models.Schedulers;
 using Svg2.Models.Text;
+using Svg2.Models.Video;
 using Svg2.Models.Wan;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,9 +18,14 @@ namespace Svg2.Cli.Commands;
 
 /// <summary>
 /// <c>svg2 generate</c>: text to video with a Wan 2.1 checkpoint folder (official or diffusers layout) or
-/// the built-in small model, with dense attention, SVG2 or a baseline, writing an MP4 (or PNG frames),
-/// lossless frames on request, a timing table and a JSON report.
+/// the built-in small model, or image to video (<c>--image</c>) with a Wan 2.1 I2V folder, with dense attention,
+/// SVG2 or a baseline, writing an MP4 (or PNG frames), lossless frames on request, a timing table and a JSON report.
 /// </summary>
+/// <remarks>
+/// Image to video sizes the video as Wan's generate.py does: <c>--size</c> (or the model's default) gives the
+/// area, and the image gives the aspect ratio (<see cref="ImageToVideoSize"/>); without <c>--shift</c>, an area of
+/// 832 x 480 samples with shift 3.
+/// </remarks>
 internal static class GenerateCommand
 {
     public static Command Create()
@@ -26,8 +33,8 @@ internal static class GenerateCommand
         var modelDir = new Option<string?>("--model-dir") { Description = "Wan 2.1 checkpoint folder (the publisher's release or its diffusers layout); without it, the built-in small model trained on footage" };
         var prompt = new Option<string?>("--prompt") { Description = "the prompt (for the built-in model: a footage source name; see its help)" };
         var negative = new Option<string?>("--negative-prompt") { Description = "the negative prompt (default: the model's; Wan's default negative prompt for Wan)" };
-        var image = new Option<string?>("--image") { Description = "image to video: the first frame (needs an I2V checkpoint)" };
-        var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT, e.g. 832x480 (default: the model's)" };
+        var image = new Option<string?>("--image") { Description = "image to video: the first frame, PNG, JPEG, WebP or BMP (needs a Wan 2.1 I2V checkpoint)" };
+        var size = new Option<string?>("--size") { Description = "WIDTHxHEIGHT, e.g. 832x480 (default: the model's); with --image the area, the image giving the aspect ratio" };
         var frames = new Option<int?>("--frames") { Description = "frame count, 4n+1 for Wan (default: the model's, 81 for Wan)" };
         var steps = new Option<int?>("--steps") { Description = "denoising steps (default: the model's, 50 for Wan)" };
         var guidance = new Option<double?>("--guidance") { Description = "classifier-free guidance scale (default: the model's, 5.0 for Wan)" };
@@ -70,9 +77,6 @@ internal static class GenerateCommand
             else if (methodName != "svg2")
                 CommandErrors.RejectUnused(parse, [preset, topP], $"--method {methodName} is driven to --density");
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
-            if (parse.GetValue(image) is not null)
-                throw new NotSupportedException("Image to video (--image) is not supported yet: this build generates from text only.");
-
             var outputPath = Path.GetFullPath(parse.GetValue(output)!);
             var outputFolder = Path.GetDirectoryName(outputPath)!;
             if (!Directory.Exists(outputFolder)) throw new DirectoryNotFoundException($"The output folder {outputFolder} does not exist.");
@@ -83,8 +87,28 @@ internal static class GenerateCommand
                     "Build with -p:LibTorch=external and put a CUDA libtorch (for example PyTorch's torch/lib) on LD_LIBRARY_PATH.");
             var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
 
+            // Read before the model, so that an unreadable image costs no loading time.
+            string? imagePath = parse.GetValue(image) is { } given ? Path.GetFullPath(given) : null;
+            using var firstFrame = imagePath is null ? null : ImageFile.ReadSigned(imagePath);
+
             using var model = VideoModels.Load(parse.GetValue(modelDir), new VideoModelOptions(onDevice, weightType, WanNumerics.Fast, parse.GetValue(textOnCpu)));
+            if (model.Image is null && firstFrame is not null)
+                throw new ArgumentException($"--image needs an image-to-video checkpoint; {model.Name} is text to video.");
+            if (model.Image is not null && firstFrame is null)
+                throw new ArgumentException($"{model.Name} is image to video: give the first frame with --image.");
             var request = BuildRequest(parse, model.Defaults, prompt, negative, size, frames, steps, guidance, shift, seed, solver, guidanceMode);
+            if (firstFrame is not null)
+            {
+                long area = (long)request.Width * request.Height;
+                var (videoWidth, videoHeight) = ImageToVideoSize.For((int)firstFrame.shape[2], (int)firstFrame.shape[1], area,
+                    model.Codec.SpatialCompression, model.Transformer.Config.PatchSize.Height);
+                request = request with
+                {
+                    Image = firstFrame, Width = videoWidth, Height = videoHeight,
+                    Shift = parse.GetValue(shift) ?? FlowShift.WanDefaultFor(imageToVideo: true, area, model.Defaults.Shift),
+                };
+                AnsiConsole.MarkupLineInterpolated($"Image to video: a {firstFrame.shape[2]}x{firstFrame.shape[1]} image at an area of {area:N0} pixels gives {videoWidth}x{videoHeight}.");
+            }
             var pipeline = model.Pipeline();
             pipeline.Validate(request);
             if (model.Text is UMT5PromptEncoder umt5)
@@ -121,7 +145,7 @@ internal static class GenerateCommand
                     .Concat((model.Transformer.SelfAttentionProcessor as QkvDumpProcessor)?.Written ?? []).ToList();
                 var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
                     request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
-                    warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                    warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), imagePath);
                 GenerationView.Render(run);
                 if (parse.GetValue(report) is { } reportPath) GenerationView.WriteJson(reportPath, run);
             }

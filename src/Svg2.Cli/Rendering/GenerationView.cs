@@ -28,7 +28,8 @@ internal sealed record GenerationRun(
     int DenseWarmupLayers,
     IReadOnlyList<string> Outputs,
     GenerationReport Report,
-    string Date);
+    string Date,
+    string? Image = null);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]

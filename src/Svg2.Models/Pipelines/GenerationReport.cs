@@ -1,7 +1,7 @@
 namespace Svg2.Models.Pipelines;
 
 /// <summary>Where a generation's time and memory went.</summary>
-/// <param name="Stages">Text encoding, denoising and decoding, in order.</param>
+/// <param name="Stages">Text encoding, image encoding (image to video only), denoising and decoding, in order.</param>
 /// <param name="Steps">Each denoising step.</param>
 /// <param name="LatentShape">[C, F', H', W'] of the denoised latents.</param>
 /// <param name="Tokens">Transformer tokens per frame stack (the self-attention's sequence length).</param>
@@ -12,7 +12,7 @@ public sealed record GenerationReport(IReadOnlyList<StageReport> Stages, IReadOn
 }
 
 /// <summary>One stage of a generation.</summary>
-/// <param name="Name">"text encoding", "denoising" or "decoding".</param>
+/// <param name="Name">"text encoding", "image encoding" (CLIP and the VAE-encoded first frame), "denoising" or "decoding".</param>
 /// <param name="Milliseconds">Its wall time, the device's queued work included.</param>
 /// <param name="PeakDeviceBytes">The most device memory in use seen during it (the CUDA driver's count, sampled
 /// after each step or stage, the caching allocator's reserve included); null on a CPU.</param>

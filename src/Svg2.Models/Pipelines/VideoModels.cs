@@ -1,3 +1,4 @@
+using Svg2.Models.Clip;
 using Svg2.Models.Small;
 using Svg2.Models.Text;
 using Svg2.Models.Vae;
@@ -13,7 +14,11 @@ public static class VideoModels
     /// <summary>Wan 2.1's frame rate.</summary>
     public const double WanFps = 16;
 
-    /// <summary>The model in <paramref name="folder"/> (a Wan 2.1 release or its diffusers layout), or the built-in small model when null.</summary>
+    /// <summary>
+    /// The model in <paramref name="folder"/> (a Wan 2.1 text- or image-to-video release or its diffusers layout), or
+    /// the built-in small model when null. An image-to-video model also loads its CLIP image encoder (bf16 on a GPU,
+    /// freed once the first frame is encoded).
+    /// </summary>
     /// <exception cref="Checkpoints.CheckpointException">The folder holds no complete Wan 2.1 model; the message lists what is missing.</exception>
     /// <exception cref="FileNotFoundException">No folder was given and this build carries no built-in model.</exception>
     public static VideoModel Load(string? folder, VideoModelOptions options) =>
@@ -46,8 +51,7 @@ public static class VideoModels
     static VideoModel LoadWan(string path, VideoModelOptions options)
     {
         var folder = WanModelFolder.Open(path);
-        if (folder.Config.ModelType != WanModelType.TextToVideo)
-            throw new NotSupportedException($"{path} holds a Wan 2.1 image-to-video model; generation supports text to video only in this build.");
+        bool imageToVideo = folder.Config.ModelType == WanModelType.ImageToVideo;
         var owned = new List<IDisposable>();
         try
         {
@@ -71,16 +75,32 @@ public static class VideoModels
             owned.Add(vae);
             vae.LoadWeights(vaeWeights);
 
+            ClipImageEncoder? image = null;
+            if (imageToVideo)
+            {
+                using var imageWeights = folder.OpenImageEncoderWeights();
+                var imageConfig = folder.Layout == WanFolderLayout.Diffusers
+                    ? ClipCheckpoint.ReadTransformersConfig(Path.Combine(folder.ImageEncoderPath!, "config.json"))
+                    : null;
+                var imageType = options.Device.type == DeviceType.CUDA ? ScalarType.BFloat16 : options.DType;
+                image = ClipImageEncoder.Load(imageWeights, imageConfig, options.Device, imageType);
+                owned.Add(image);
+            }
+
             var defaults = new VideoRequest
             {
-                Prompt = "", NegativePrompt = WanPromptDefaults.NegativePrompt,
+                Prompt = "", NegativePrompt = imageToVideo ? WanPromptDefaults.ImageToVideoNegativePrompt : WanPromptDefaults.NegativePrompt,
                 Width = folder.Config.Dim >= 5120 ? 1280 : 832, Height = folder.Config.Dim >= 5120 ? 720 : 480,
+                // generate.py samples image to video with 40 steps, text to video with 50.
+                Steps = imageToVideo ? 40 : 50,
                 Shift = folder.FlowShift ?? Schedulers.FlowShift.WanDefault,
             };
             string size = folder.Config.Dim >= 5120 ? "14B" : "1.3B";
-            // The text encoder leaves the GPU once both prompts are encoded, as Wan's offload_model does.
+            // The encoders leave the GPU once their inputs are encoded, as Wan's offload_model does.
             Action? release = textDevice.type == DeviceType.CUDA ? text.Release : null;
-            return new VideoModel($"Wan 2.1 T2V {size} ({folder.Layout} layout)", transformer, text, vae, defaults, WanFps, release, owned);
+            Action? releaseImage = image is not null && options.Device.type == DeviceType.CUDA ? image.Release : null;
+            return new VideoModel($"Wan 2.1 {(imageToVideo ? "I2V" : "T2V")} {size} ({folder.Layout} layout)", transformer, text, vae, defaults, WanFps, release, owned,
+                image, releaseImage);
         }
         catch
         {

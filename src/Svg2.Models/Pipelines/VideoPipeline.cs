@@ -9,32 +9,58 @@ using static TorchSharp.torch;
 namespace Svg2.Models.Pipelines;
 
 /// <summary>
-/// Text to video: encode the prompt and the negative prompt, denoise seeded noise with the transformer and
-/// classifier-free guidance, decode the latents to frames, and report the time and memory of each stage
-/// and step. The transformer's attention processor (dense, SVG2 or a baseline) is set on the model.
+/// Text (or image) to video: encode the prompt and the negative prompt, for image to video also the first
+/// frame (its image tokens and its latent condition, <see cref="ImageToVideoCondition"/>), denoise seeded
+/// noise with the transformer and classifier-free guidance, decode the latents to frames, and report the
+/// time and memory of each stage and step. The transformer's attention processor (dense, SVG2 or a
+/// baseline) is set on the model.
 /// </summary>
+/// <remarks>
+/// Image to video guides as the public code does: both passes see the image tokens and the condition, and
+/// only the text differs (the prompt or the negative prompt).
+/// </remarks>
 public sealed class VideoPipeline
 {
     readonly WanModel _model;
     readonly IPromptEncoder _text;
     readonly IVideoLatentCodec _codec;
     readonly Action? _releaseText;
+    readonly IImageEncoder? _image;
+    readonly Action? _releaseImage;
 
     /// <summary>Creates the pipeline.</summary>
     /// <param name="model">The transformer, with its attention processor set.</param>
     /// <param name="text">The prompt encoder; its tokens must be as wide as the model's text width.</param>
     /// <param name="codec">Latents to frames (and back).</param>
     /// <param name="releaseText">Called once both prompts are encoded, to free the encoder's device memory before denoising.</param>
-    /// <exception cref="ArgumentException">The encoder's or codec's widths do not fit the model.</exception>
-    public VideoPipeline(WanModel model, IPromptEncoder text, IVideoLatentCodec codec, Action? releaseText = null)
+    /// <param name="image">Image to video: the image encoder (required for an image-to-video model, refused otherwise).</param>
+    /// <param name="releaseImage">Called once the first frame is encoded, to free the image encoder's device memory.</param>
+    /// <exception cref="ArgumentException">The encoders' or codec's widths do not fit the model, or the image encoder is missing or not wanted.</exception>
+    public VideoPipeline(WanModel model, IPromptEncoder text, IVideoLatentCodec codec, Action? releaseText = null,
+        IImageEncoder? image = null, Action? releaseImage = null)
     {
         if (text.ContextDim != model.Config.TextDim)
             throw new ArgumentException($"The prompt encoder gives {text.ContextDim}-wide tokens; the model takes {model.Config.TextDim}.");
-        int noiseChannels = model.Config.ModelType == WanModelType.ImageToVideo ? 16 : model.Config.InDim;
-        if (codec.LatentChannels != noiseChannels || codec.LatentChannels != model.Config.OutDim)
-            throw new ArgumentException($"The codec has {codec.LatentChannels} latent channels; the model takes {noiseChannels} and predicts {model.Config.OutDim}.");
-        (_model, _text, _codec, _releaseText) = (model, text, codec, releaseText);
+        bool imageToVideo = model.Config.ModelType == WanModelType.ImageToVideo;
+        // Image to video concatenates the condition (the mask, one channel per frame of a latent frame, and the
+        // first frame's latents) to the noise.
+        int inputChannels = imageToVideo ? 2 * codec.LatentChannels + codec.TemporalCompression : codec.LatentChannels;
+        if (model.Config.InDim != inputChannels || codec.LatentChannels != model.Config.OutDim)
+            throw new ArgumentException($"The codec has {codec.LatentChannels} latent channels, making {inputChannels} input channels" +
+                (imageToVideo ? $" with the image condition ({codec.TemporalCompression} mask and {codec.LatentChannels} latent)" : "") +
+                $"; the model takes {model.Config.InDim} and predicts {model.Config.OutDim}.");
+        if (imageToVideo)
+        {
+            if (image is null) throw new ArgumentException("An image-to-video model needs an image encoder.");
+            if (image.FeatureDim != model.Config.ImageDim)
+                throw new ArgumentException($"The image encoder gives {image.FeatureDim}-wide tokens; the model takes {model.Config.ImageDim}.");
+        }
+        else if (image is not null) throw new ArgumentException("A text-to-video model takes no image encoder.");
+        (_model, _text, _codec, _releaseText, _image, _releaseImage) = (model, text, codec, releaseText, image, releaseImage);
     }
+
+    /// <summary>True for an image-to-video model: requests need <see cref="VideoRequest.Image"/>.</summary>
+    public bool TakesImage => _image is not null;
 
     /// <summary>Receives the attention densities of the model's processor, when set (see <see cref="AttentionDensityMeter.Observe"/>).</summary>
     public AttentionDensityMeter? DensityMeter { get; set; }
@@ -53,6 +79,10 @@ public sealed class VideoPipeline
             throw new ArgumentException(temporal == 1
                 ? $"Frame count must be at least 1; got {request.Frames}."
                 : $"Frame count must be {temporal}n+1 (1, {temporal + 1}, {2 * temporal + 1}, ..., 81); got {request.Frames}.");
+        if (TakesImage && request.Image is null) throw new ArgumentException("This is an image-to-video model: give the first frame (an image).");
+        if (!TakesImage && request.Image is not null) throw new ArgumentException("This is a text-to-video model: it takes no image (image to video needs an I2V checkpoint).");
+        if (request.Image is { } image && (image.dim() != 3 || image.shape[0] != 3 || image.shape[1] < 1 || image.shape[2] < 1 || !image.is_floating_point()))
+            throw new ArgumentException($"The first frame must be an image [3, H, W] of a floating type; got {image.dtype} [{string.Join(", ", image.shape)}].");
         if (request.Steps < 1) throw new ArgumentException($"Step count must be at least 1; got {request.Steps}.");
         if (!(request.Guidance >= 0) || double.IsInfinity(request.Guidance)) throw new ArgumentException($"Guidance scale must be a finite number >= 0; got {request.Guidance}.");
         if (!(request.Shift > 0) || double.IsInfinity(request.Shift)) throw new ArgumentException($"Flow shift must be a finite positive number; got {request.Shift}.");
@@ -85,6 +115,17 @@ public sealed class VideoPipeline
         _releaseText?.Invoke();
         EndStage("text encoding");
 
+        using var clip = request.Image is { } image ? _image!.Encode(image) : null;
+        if (clip is not null)
+        {
+            Sample();
+            _releaseImage?.Invoke();
+        }
+        using var condition = request.Image is { } firstFrame
+            ? ImageToVideoCondition.Build(_codec, firstFrame, request.Frames, request.Height, request.Width)
+            : null;
+        if (condition is not null) EndStage("image encoding");
+
         long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
         long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;
         using var noise = WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device);
@@ -109,7 +150,7 @@ public sealed class VideoPipeline
         Tensor latents;
         try
         {
-            latents = sampler.Sample(noise, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
+            latents = sampler.Sample(noise, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode, clip, condition);
         }
         finally
         {

@@ -1,9 +1,10 @@
 using Svg2.Models.Sampling;
 using Svg2.Models.Schedulers;
+using static TorchSharp.torch;
 
 namespace Svg2.Models.Pipelines;
 
-/// <summary>What to generate: prompt, size, length, sampling schedule and seed (Wan 2.1's defaults).</summary>
+/// <summary>What to generate: prompt, first frame for image to video, size, length, sampling schedule and seed (Wan 2.1's defaults).</summary>
 public sealed record VideoRequest
 {
     /// <summary>The prompt.</summary>
@@ -11,6 +12,14 @@ public sealed record VideoRequest
 
     /// <summary>The negative prompt of classifier-free guidance's unconditional pass.</summary>
     public string NegativePrompt { get; init; } = "";
+
+    /// <summary>
+    /// Image to video: the first frame, [3, H, W] float32 in [-1, 1] of any size (see
+    /// <see cref="Video.ImageFile.ReadSigned"/>); it is resized to <see cref="Width"/> x <see cref="Height"/>
+    /// for the latent condition and to the CLIP input for the image tokens (<see cref="ImageToVideoSize"/> gives
+    /// Wan's size for it). Null for text to video. The caller keeps owning it.
+    /// </summary>
+    public Tensor? Image { get; init; }
 
     /// <summary>Frame width in pixels.</summary>
     public int Width { get; init; } = 832;

@@ -15,4 +15,10 @@ public static class WanPromptDefaults
     public const string NegativePrompt =
         "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，" +
         "多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走";
+
+    /// <summary>
+    /// The negative prompt of Wan 2.1 image to video (wan/configs/wan_i2v_14B.py): "camera shake" (镜头晃动)
+    /// before <see cref="NegativePrompt"/>.
+    /// </summary>
+    public const string ImageToVideoNegativePrompt = "镜头晃动，" + NegativePrompt;
 }

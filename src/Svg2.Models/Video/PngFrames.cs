@@ -49,7 +49,7 @@ public static class PngFrames
         {
             for (int i = 0; i < files.Count; i++)
             {
-                using var rgba = ReadRgba(files[i]);
+                using var rgba = ImageFile.ReadRgba(files[i]);
                 if (video is null) video = empty([files.Count, rgba.shape[0], rgba.shape[1], 3], ScalarType.Byte);
                 else if (rgba.shape[0] != video.shape[1] || rgba.shape[1] != video.shape[2])
                     throw new VideoIOException($"{files[i]} is {rgba.shape[1]}x{rgba.shape[0]} but {Path.GetFileName(files[0])} is {video.shape[2]}x{video.shape[1]} (W x H): the frames of a folder must share one size.");
@@ -84,23 +84,5 @@ public static class PngFrames
             using var file = File.Create(path);
             png.SaveTo(file);
         }
-    }
-
-    static unsafe Tensor ReadRgba(string path)
-    {
-        using var codec = SKCodec.Create(path, out var status)
-            ?? throw new VideoIOException($"{path} is not a readable image ({status}).");
-        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = empty([info.Height, info.Width, 4], ScalarType.Byte);
-        fixed (byte* pixels = rgba.bytes)
-        {
-            var result = codec.GetPixels(info, (IntPtr)pixels);
-            if (result != SKCodecResult.Success)
-            {
-                rgba.Dispose();
-                throw new VideoIOException($"{path} could not be decoded ({result}).");
-            }
-        }
-        return rgba;
     }
 }

@@ -40,3 +40,17 @@ sealed class HashPromptEncoder(int width) : IPromptEncoder
         return cat(tokens, 1);
     }
 }
+
+/// <summary>An image encoder for pipeline tests: three seeded tokens shifted by the image's mean.</summary>
+sealed class MeanImageEncoder(int width) : IImageEncoder
+{
+    public int FeatureDim => width;
+    public int Calls { get; private set; }
+
+    public Tensor Encode(Tensor image)
+    {
+        Calls++;
+        using var tokens = randn([1, 3, width], generator: new Generator(77));
+        return tokens + image.mean().item<float>();
+    }
+}

@@ -122,4 +122,44 @@ public class VideoPipelineTests
         Assert.Contains("tokens", Assert.Throws<ArgumentException>(() => new VideoPipeline(model, new HashPromptEncoder(7), new BlockCodec(4))).Message);
         Assert.Contains("latent channels", Assert.Throws<ArgumentException>(() => new VideoPipeline(model, new HashPromptEncoder(model.Config.TextDim), new BlockCodec(5))).Message);
     }
+
+    [Fact]
+    public void ImageToVideo_EqualsTheSamplerRunByHandWithWansConditionAndTheImageTokensInBothPasses()
+    {
+        using var model = TinyWan.Model(8, TinyWan.Config(Svg2.Models.Wan.WanModelType.ImageToVideo));
+        var text = new HashPromptEncoder(model.Config.TextDim);
+        var image = new MeanImageEncoder(model.Config.ImageDim);
+        var codec = new BlockCodec(4);
+        bool released = false;
+        using var firstFrame = rand([3, 20, 30], generator: new Generator(9)) * 2 - 1;
+        var request = Request() with { Image = firstFrame };
+        var (video, report) = new VideoPipeline(model, text, codec, image: image, releaseImage: () => released = true).Generate(request);
+
+        using var noise = WanSampler.Noise(4, 3, 6, 8, request.Seed, CPU);
+        using var cond = text.Encode(request.Prompt);
+        using var uncond = text.Encode(request.NegativePrompt);
+        using var clip = image.Encode(firstFrame);
+        using var condition = ImageToVideoCondition.Build(codec, firstFrame, request.Frames, request.Height, request.Width);
+        using var latents = new WanSampler(model).Sample(noise, cond, uncond, request.CreateScheduler(), request.Guidance, request.GuidanceMode, clip, condition);
+        using var expected = codec.Decode(latents);
+        using (video) Assert.True(video.allclose(expected, rtol: 0, atol: 0));
+        Assert.True(released);
+        Assert.Equal(["text encoding", "image encoding", "denoising", "decoding"], report.Stages.Select(s => s.Name));
+    }
+
+    [Fact]
+    public void ImageToVideo_NeedsAnEncoderAndAnImageAndTextToVideoRefusesThem()
+    {
+        using var i2v = TinyWan.Model(10, TinyWan.Config(Svg2.Models.Wan.WanModelType.ImageToVideo));
+        using var t2v = TinyWan.Model(11);
+        var text = new HashPromptEncoder(i2v.Config.TextDim);
+        using var firstFrame = zeros(3, 12, 16);
+        Assert.Contains("needs an image encoder", Assert.Throws<ArgumentException>(() => new VideoPipeline(i2v, text, new BlockCodec(4))).Message);
+        Assert.Contains("tokens", Assert.Throws<ArgumentException>(() => new VideoPipeline(i2v, text, new BlockCodec(4), image: new MeanImageEncoder(5))).Message);
+        Assert.Contains("takes no image encoder", Assert.Throws<ArgumentException>(() => new VideoPipeline(t2v, text, new BlockCodec(4), image: new MeanImageEncoder(12))).Message);
+        var pipeline = new VideoPipeline(i2v, text, new BlockCodec(4), image: new MeanImageEncoder(i2v.Config.ImageDim));
+        Assert.Contains("give the first frame", Assert.Throws<ArgumentException>(() => pipeline.Validate(Request())).Message);
+        Assert.Contains("[3, H, W]", Assert.Throws<ArgumentException>(() => pipeline.Validate(Request() with { Image = zeros(1, 3, 12, 16) })).Message);
+        Assert.Contains("takes no image", Assert.Throws<ArgumentException>(() => new VideoPipeline(t2v, text, new BlockCodec(4)).Validate(Request() with { Image = firstFrame })).Message);
+    }
 }

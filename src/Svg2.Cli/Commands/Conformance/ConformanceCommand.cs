@@ -14,6 +14,7 @@ public static class ConformanceCommand
         var command = new Command("conformance", "Run a model component on files written by a reference driver (tools/reference) and write its outputs for comparison.");
         command.Subcommands.Add(UMT5ConformanceCommand.Create());
         command.Subcommands.Add(VaeConformanceCommand.Create());
+        command.Subcommands.Add(ClipConformanceCommand.Create());
         return command;
     }
 }

@@ -7,20 +7,8 @@
 # information. Prints one row per comparison; exits 1 when any row is above its bound (after running all).
 # Usage: run_clip_conformance.sh SVG2_BINARY WAN_REPO OUTDIR
 set -uo pipefail
-if [ $# -ne 3 ]; then
-    echo "usage: $0 SVG2_BINARY WAN_REPO OUTDIR" >&2
-    exit 2
-fi
-svg2=$1 wan_repo=$2 dir=$3
 driver="$(dirname "$0")/clip_conformance.py"
-rows=()
-status=0
-
-compare() {  # label reference ours [bound]
-    local row
-    row=$(python3 "$driver" compare --label "$1" --reference "$2" --ours "$3" ${4:+--bound "$4"}) || status=1
-    rows+=("$row")
-}
+source "$(dirname "$0")/conformance_common.sh"
 
 python3 "$driver" prepare --wan-repo "$wan_repo" --out "$dir" || exit 1
 for run in fp32:1e-4 bf16:2e-2; do

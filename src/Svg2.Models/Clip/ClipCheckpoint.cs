@@ -126,20 +126,8 @@ public static partial class ClipCheckpoint
     /// <see cref="InferConfig"/>) on <paramref name="device"/> in <paramref name="dtype"/> and loads it.
     /// </summary>
     /// <exception cref="CheckpointException">As <see cref="InferConfig"/> and <see cref="Load(ClipVisionEncoder, ITensorSource)"/>.</exception>
-    public static ClipVisionEncoder Load(ITensorSource source, ClipVisionConfig? config = null, Device? device = null, ScalarType dtype = ScalarType.BFloat16)
-    {
-        var encoder = new ClipVisionEncoder(config ?? InferConfig(source), device, dtype);
-        try
-        {
-            Load(encoder, source);
-            return encoder;
-        }
-        catch
-        {
-            encoder.Dispose();
-            throw;
-        }
-    }
+    public static ClipVisionEncoder Load(ITensorSource source, ClipVisionConfig? config = null, Device? device = null, ScalarType dtype = ScalarType.BFloat16) =>
+        DisposeOnFailure.Run(new ClipVisionEncoder(config ?? InferConfig(source), device, dtype), encoder => Load(encoder, source));
 
     // The source under per-parameter labels: the official names themselves, or the transformers view's.
     static (ITensorSource View, Func<string, string> Label) Named(ITensorSource source, ClipWeightNames names) =>

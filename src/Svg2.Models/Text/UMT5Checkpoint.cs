@@ -124,20 +124,8 @@ public static partial class UMT5Checkpoint
     /// <paramref name="device"/> in <paramref name="dtype"/> and loads it.
     /// </summary>
     /// <exception cref="CheckpointException">As <see cref="InferConfig"/> and <see cref="Load(UMT5Encoder, ITensorSource)"/>.</exception>
-    public static UMT5Encoder Load(ITensorSource source, Device? device = null, ScalarType dtype = ScalarType.BFloat16, UMT5Config? defaults = null)
-    {
-        var encoder = new UMT5Encoder(InferConfig(source, defaults), device, dtype);
-        try
-        {
-            Load(encoder, source);
-            return encoder;
-        }
-        catch
-        {
-            encoder.Dispose();
-            throw;
-        }
-    }
+    public static UMT5Encoder Load(ITensorSource source, Device? device = null, ScalarType dtype = ScalarType.BFloat16, UMT5Config? defaults = null) =>
+        DisposeOnFailure.Run(new UMT5Encoder(InferConfig(source, defaults), device, dtype), encoder => Load(encoder, source));
 
     static string StoredName(string officialName, UMT5WeightNames names, ITensorSource source)
     {

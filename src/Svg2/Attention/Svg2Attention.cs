@@ -64,8 +64,7 @@ public sealed class Svg2Attention
     public Svg2Result Forward(Tensor q, Tensor k, Tensor v, Svg2LayerState state, TextTokens? text = null,
         bool withQualityStatistics = false, long? qualitySampleRows = null)
     {
-        AttentionInputs.Validate(q, k, v);
-        text?.Validate(q.shape[2]);
+        ValidateInputs(q, k, v, text);
         using var scope = NewDisposeScope();
         var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
         var call = !withQualityStatistics && FusedPipelineFor(qg, kg, vg, text) is { } pipeline
@@ -86,7 +85,7 @@ public sealed class Svg2Attention
     Svg2Result ForwardStaged(Tensor q, Tensor k, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state, TextTokens? text,
         bool withQualityStatistics, long? qualitySampleRows)
     {
-        using var clustering = Cluster(q, k, state, text);
+        using var clustering = ClusterValidated(q, k, state, text);
         using var means = Options.Compensation == CompensationMode.None ? null : Means(qg, kg, vg, clustering);
         using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(kg, vg, clustering, means!) : null;
         var (sparsity, topP, threshold) = SelectForCall(state, clustering, scores);
@@ -210,8 +209,7 @@ public sealed class Svg2Attention
     /// </summary>
     public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
     {
-        AttentionInputs.Validate(q, k, k);
-        text?.Validate(q.shape[2]);
+        ValidateInputs(q, k, null, text);
         using var scope = NewDisposeScope();
         var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
         if (FusedPipelineFor(qg, kg, kg, text) is { } pipeline)
@@ -220,7 +218,7 @@ public sealed class Svg2Attention
             state.Adopt(query, key);
             return;
         }
-        Cluster(q, k, state, text).Dispose();
+        ClusterValidated(q, k, state, text).Dispose();
     }
 
     /// <summary>
@@ -233,8 +231,27 @@ public sealed class Svg2Attention
     /// <param name="text">Trailing text rows, excluded from clustering.</param>
     public Svg2Clustering Cluster(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
     {
-        AttentionInputs.Validate(q, k, k);
+        ValidateInputs(q, k, null, text);
+        return ClusterValidated(q, k, state, text);
+    }
+
+    /// <summary>
+    /// Shape, dtype and device checks of a call's inputs (v is null for the calls that only cluster), and
+    /// with <see cref="Svg2Options.CheckFinite"/> their finiteness, which reads a flag back to the host.
+    /// </summary>
+    void ValidateInputs(Tensor q, Tensor k, Tensor? v, TextTokens? text)
+    {
+        AttentionInputs.Validate(q, k, v ?? k);
         text?.Validate(q.shape[2]);
+        if (!Options.CheckFinite) return;
+        AttentionInputs.RequireFinite(q, "q");
+        AttentionInputs.RequireFinite(k, "k");
+        if (v is not null) AttentionInputs.RequireFinite(v, "v");
+    }
+
+    /// <summary><see cref="Cluster"/> on inputs <see cref="ValidateInputs"/> has checked.</summary>
+    Svg2Clustering ClusterValidated(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text)
+    {
         using var scope = NewDisposeScope();
         var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
         RequireBackendSupport(qg, kg, kg);

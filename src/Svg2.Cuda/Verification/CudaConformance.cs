@@ -42,10 +42,13 @@ public static class CudaConformance
         results.AddRange(TransformerBlockConformance.RunAll(device, seed + 10));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
         results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
+        results.AddRange(NonFiniteConformance.RunAll(device, seed + 20));
+        results.AddRange(DeterminismConformance.RunAll(device, seed + 30));
         return results;
     }
 
-    internal static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
+    /// <summary>Runs one check; an exception becomes a failed result carrying its type and message.</summary>
+    public static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
     {
         try
         {

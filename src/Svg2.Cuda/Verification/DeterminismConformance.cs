@@ -76,9 +76,10 @@ public static class DeterminismConformance
             var outputs = new List<Tensor>();
             for (int call = 0; call < 2; call++)
             {
-                var result = attention.Forward(q, k, v, state);
-                outputs.AddRange([result.Output, result.Density, result.Sparsity.QueryLabels, result.Sparsity.KeyLabels, result.Sparsity.BlockMask,
-                                  state.QueryCentroids!.clone(), state.KeyCentroids!.clone()]);
+                using var result = attention.Forward(q, k, v, state);
+                // Copies: the result and the pipeline behind it are released before the comparison.
+                outputs.AddRange(new[] { result.Output, result.Density, result.Sparsity.QueryLabels, result.Sparsity.KeyLabels, result.Sparsity.BlockMask,
+                                         state.QueryCentroids!, state.KeyCentroids! }.Select(t => t.clone()));
             }
             return outputs;
         }

@@ -65,6 +65,8 @@ internal static class GenerateCommand
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             if (!AttentionSetup.Methods.Contains(methodName))
                 throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
+            if (parse.GetValue(modelDir) is null)
+                CommandErrors.RejectUnused(parse, [textOnCpu], "the built-in small model has no T5 text encoder (its prompt names a footage source)");
             if (methodName == "dense")
                 CommandErrors.RejectUnused(parse, [density, preset, topP, warmupSteps, warmupLayers], "--method dense runs full attention everywhere");
             else if (methodName != "svg2")
@@ -72,8 +74,6 @@ internal static class GenerateCommand
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
             if (parse.GetValue(image) is not null)
                 throw new NotSupportedException("Image to video (--image) is not supported yet: this build generates from text only.");
-            if (parse.GetValue(modelDir) is null)
-                CommandErrors.RejectUnused(parse, [textOnCpu], "the built-in small model has no T5 text encoder (its prompt names a footage source)");
 
             var outputPath = Path.GetFullPath(parse.GetValue(output)!);
             var outputFolder = Path.GetDirectoryName(outputPath)!;

@@ -19,10 +19,10 @@ internal static class OutOfMemoryCheck
     const int Heads = 40, Dim = 128;
     const long HugeTokens = 1L << 27;
 
-    public static ConformanceResult Run(int ordinal) =>
-        CudaConformance.Run("out of GPU memory: one-line error, then a normal call succeeds", () => FailsCleanlyThenRecovers(torch.device(DeviceType.CUDA, ordinal)));
+    public static ConformanceResult Run(int ordinal, int seed) =>
+        CudaConformance.Run("out of GPU memory: one-line error, then a normal call succeeds", () => FailsCleanlyThenRecovers(torch.device(DeviceType.CUDA, ordinal), seed));
 
-    static (bool Passed, string Detail) FailsCleanlyThenRecovers(Device device)
+    static (bool Passed, string Detail) FailsCleanlyThenRecovers(Device device, int seed)
     {
         using var scope = NewDisposeScope();
         using var backend = new CudaBackend();
@@ -43,7 +43,7 @@ internal static class OutOfMemoryCheck
         }
         bool oneLine = !message.Contains('\n') && message.StartsWith("the GPU ran out of memory: ", StringComparison.Ordinal);
 
-        using var generator = new Generator(7);
+        using var generator = new Generator((ulong)seed);
         Tensor Small() => randn([1, 2, 2048, Dim], generator: generator).to(ScalarType.BFloat16).to(device);
         var (q, k, v) = (Small(), Small(), Small());
         using var smallState = new Svg2LayerState();

@@ -32,7 +32,7 @@ public static class VerifyCommand
                 throw new ArgumentException($"--ordinal {gpu} names no CUDA device; this machine has {torch.cuda.device_count()}.");
             var results = CudaConformance.RunAll(gpu, parse.GetValue(seed)).ToList();
             // Last, so that every other check has run before the process meets an allocation failure.
-            if (available) results.Add(OutOfMemoryCheck.Run(gpu));
+            if (available) results.Add(OutOfMemoryCheck.Run(gpu, parse.GetValue(seed) + 60));
             var table = new Table().AddColumn("check").AddColumn("result").AddColumn("detail");
             foreach (var result in results)
                 table.AddRow(Markup.Escape(result.Check), result.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(result.Detail));

@@ -53,6 +53,8 @@ public sealed class Svg2Attention
     /// stage by stage through <see cref="ISvg2Backend"/>. Both give the same selection and output.
     /// With <see cref="Svg2Options.TargetDensity"/> set, the layer's first sparse call searches its
     /// top-p and reads densities back to the host to do so; later calls do not synchronise.
+    /// NaN or infinity in q, k or v: with <see cref="Svg2Options.CheckFinite"/> an <see cref="ArgumentException"/>
+    /// names the first; otherwise it propagates alike on every backend (docs/design.md, "Non-finite inputs").
     /// </remarks>
     /// <param name="q">[B, H, S, D] after QK-norm and rotary embedding.</param>
     /// <param name="k">[B, H, S, D].</param>

@@ -58,12 +58,9 @@ internal static class BenchCommand
             var backend = DeviceOptions.ChooseBackend(q, k, v);
             if (names.Contains(MethodCatalog.Svg2Ear)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, options));
             var measurements = MeasureAll(names, options, grid, text, q, k, v, result.GetValue(density), rows, backend);
-            AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements));
+            AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements,
+                onDevice.type == TorchSharp.DeviceType.CPU));
             AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
-            if (onDevice.type == TorchSharp.DeviceType.CPU)
-                AnsiConsole.MarkupLine("[grey]On the CPU the sparse methods run portable TorchSharp code written as a correctness reference (SVG2 loops over " +
-                    "clusters on the host), so these times say nothing about speed. The fast path is the CUDA one (bench --device cuda; docs/cuda-performance.md). " +
-                    "Density, recall and error do not depend on the device.[/]");
             if (result.GetValue(json) is { } path)
                 JsonReports.Write(path, new RunReport("bench", $"{profile.Name} {result.GetValue(shape)}", sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
             return 0;

@@ -174,9 +174,14 @@ public static class BenchModelCommand
         using var wan = new WanModel(config, device, dtype) { Numerics = numerics };
         WanCheckpoint.Load(wan, weights);
         using var file = SafeTensorsFile.Open(inputsPath);
-        Tensor? Optional(string name) => file.Contains(name) ? file.Read(name).to(device) : null;
-        var inputs = new WanInputs(file.Read("latents").to(device), file.Read("timesteps").to(device), file.Read("context").to(device),
-            Optional("clip_fea"), Optional("y"));
+        Tensor Read(string name)
+        {
+            var tensor = file.Read(name);
+            AttentionInputs.RequireFinite(tensor, $"Tensor '{name}' in {inputsPath}");
+            return tensor.to(device);
+        }
+        Tensor? Optional(string name) => file.Contains(name) ? Read(name) : null;
+        var inputs = new WanInputs(Read("latents"), Read("timesteps"), Read("context"), Optional("clip_fea"), Optional("y"));
         var results = new List<KeyValuePair<string, Tensor>>();
         using var output = wan.Forward(inputs, blockOutput: (layer, x) =>
             results.Add(new($"block.{layer}", x.to(ScalarType.Float32, CPU).DetachFromDisposeScope())));

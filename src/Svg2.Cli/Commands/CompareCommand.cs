@@ -31,6 +31,8 @@ internal static class CompareCommand
         command.SetAction(result => CommandErrors.Run(() =>
         {
             string a = result.GetValue(first)!, b = result.GetValue(second)!;
+            if (Directory.Exists(a) && Directory.Exists(b))
+                CommandErrors.RejectUnused(result, [ffmpeg], "A and B are both folders of PNG frames, which are read without ffmpeg");
             var tools = FFmpegTools.Find(result.GetValue(ffmpeg));
             using var videoA = VideoReader.Read(a, tools: tools);
             using var videoB = VideoReader.Read(b, tools: tools);

@@ -26,6 +26,8 @@ internal static class DataCommand
         foreach (var option in new Option[] { footage, output, frames, size, stride, heldOut, seed, fps, maxBytes, ffmpeg }) command.Options.Add(option);
         command.SetAction(result => CommandErrors.Run(() =>
         {
+            if (result.GetValue(heldOut) == 0)
+                CommandErrors.RejectUnused(result, [seed], "with --heldout-fraction 0 nothing is held out, and the seed only places the held-out regions");
             var options = new FootageOptions
             {
                 ClipFrames = result.GetValue(frames),

@@ -50,7 +50,7 @@ internal static class EvalCommand
             if (MethodCatalog.Clusters(name)) DeviceOptions.NoteFallback(backend, MethodCatalog.OptionsFor(name, options));
             var (measurement, output) = MethodRunner.Run(MethodCatalog.Create(name, options, tokenGrid, textTokens, backend, target), q, k, v, budget, result.GetValue(statRows));
             AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
-            AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement]));
+            AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement], onDevice.type == TorchSharp.DeviceType.CPU));
             if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
             if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensitySearch.RelativeTolerance * target.Value)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] density {measurement.MeanDensity:P2} is the closest {name} reaches to {target:P2} on this input.");

@@ -72,6 +72,8 @@ internal static class GenerateCommand
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             if (!AttentionSetup.Methods.Contains(methodName))
                 throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
+            if (parse.GetValue(modelDir) is null)
+                CommandErrors.RejectUnused(parse, [textOnCpu], "the built-in small model has no T5 text encoder (its prompt names a footage source)");
             if (methodName == "dense")
                 CommandErrors.RejectUnused(parse, [density, preset, topP, warmupSteps, warmupLayers], "--method dense runs full attention everywhere");
             else if (methodName != "svg2")

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
+using Svg2.Methods;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Wan;
 using TorchSharp;
@@ -47,6 +48,8 @@ internal static class QualityCommand
             foreach (var name in methodNames)
                 if (name == "dense" || !AttentionSetup.Methods.Contains(name))
                     throw new ArgumentException($"--methods takes sparse methods ({string.Join(", ", AttentionSetup.Methods.Where(m => m != "dense"))}); got '{name}'. Dense is always run as the reference.");
+            if (!methodNames.Any(MethodCatalog.Clusters))
+                CommandErrors.RejectUnused(parse, [queryClusters, keyClusters], "without svg2 or svg2-ear among --methods nothing clusters");
             var targets = parse.GetValue(densities)!;
             foreach (var d in targets)
                 if (!(d > 0 && d <= 1)) throw new ArgumentException($"--densities must lie in (0, 1]; got {d}.");

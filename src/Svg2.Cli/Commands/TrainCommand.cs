@@ -102,7 +102,8 @@ internal static class TrainCommand
 
             if (parse.GetValue(profile))
             {
-                CommandErrors.RejectUnused(parse, [resume, run, export, maxMinutes, noSamples, logEvery], "--profile times steps of a new model and writes nothing");
+                CommandErrors.RejectUnused(parse, [resume, run, export, maxMinutes, noSamples, logEvery, steps, checkpointEvery],
+                    "--profile times steps of a new model (--max-steps of them) and writes nothing");
                 string dataPath = parse.GetValue(data) ?? throw new ArgumentException("--profile needs --data.");
                 Profile(dataPath, Options(), onDevice, parse.GetValue(maxSteps) ?? DefaultProfileSteps);
                 return 0;

@@ -24,6 +24,10 @@ constexpr int kSwizzleRows = 8;                          // XOR pattern period o
 
 __device__ __forceinline__ float negative_infinity() { return __int_as_float(0xff800000); }
 
+// True for NaN only: the one value unequal to itself (the kernels compile without fast-math flags, so
+// the comparison is kept).
+__device__ __forceinline__ bool is_nan(float x) { return x != x; }
+
 __device__ __forceinline__ float element_to_float(element_t x)
 {
 #if SVG2_ELEMENT_FP16
@@ -196,7 +200,8 @@ __device__ __forceinline__ void block_bitonic_sort(unsigned long long* keys, int
 }
 
 // The smallest (distance, index) pair over the 4 lanes of a quad (the lanes that share an MMA
-// accumulator row); ties keep the lower index.
+// accumulator row); ties keep the lower index. A NaN distance counts as the smallest, as in
+// torch.argmin (the reference's assignment): the lowest index with a NaN wins.
 __device__ __forceinline__ void quad_argmin(float& best, int& index)
 {
 #pragma unroll
@@ -204,6 +209,9 @@ __device__ __forceinline__ void quad_argmin(float& best, int& index)
     {
         const float other = __shfl_xor_sync(kFullMask, best, offset);
         const int other_index = __shfl_xor_sync(kFullMask, index, offset);
-        if (other < best || (other == best && other_index < index)) { best = other; index = other_index; }
+        const bool other_nan = is_nan(other), best_nan = is_nan(best);
+        const bool take = other_nan ? (!best_nan || other_index < index)
+                                    : (!best_nan && (other < best || (other == best && other_index < index)));
+        if (take) { best = other; index = other_index; }
     }
 }

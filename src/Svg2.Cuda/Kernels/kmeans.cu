@@ -8,7 +8,8 @@
 //   they end as the score x.c - |c|^2 / 2 (the distance is |x|^2 - 2 x score, |x|^2 the same for
 //   every centroid); a pairwise tree finds each row's best of the tile (depth 4 instead of a
 //   16-long dependent chain) and a running argmax keeps the nearest, so the N x K distance matrix
-//   is never written. Traffic: points read once; every block reads all K centroids (from L2).
+//   is never written; a NaN distance wins, as in torch.argmin (nearest_centroid.cuh). Traffic:
+//   points read once; every block reads all K centroids (from L2).
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
 //   fixed summation order; empty clusters keep their previous centroid. svg2_segment_means_wide:
@@ -166,7 +167,7 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         for (int m = 0; m < kAssignMTiles; ++m)
 #pragma unroll
             for (int r = 0; r < 2; ++r)
-                keep_row_best<kArgmaxCandidates>(best[m][r], best_index[m][r], t * kCentroidTile,
+                keep_row_best<kArgmaxCandidates>(best[m][r], best_index[m][r], t * kCentroidTile, k - t * kCentroidTile,
                                                  [&](int j, int e) { return dot[m][j][2 * r + e]; });
         __syncthreads();
     }

@@ -97,17 +97,19 @@ __device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const
 
 // Folds a 64-row block's scores of a tile into its rows' running bests.
 template <int Columns>
-__device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid)
+__device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid,
+                                                int valid_columns)
 {
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
+        keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, valid_columns, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
 }
 
 // One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
 template <int Columns>
 __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], unsigned points,
-                                                unsigned tile, const float* tile_bias, int first_centroid, unsigned empty_barrier)
+                                                unsigned tile, const float* tile_bias, int first_centroid, int valid_columns,
+                                                unsigned empty_barrier)
 {
 #pragma unroll
     for (int b = 0; b < kRowBlocks; ++b)
@@ -118,7 +120,7 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
         warpgroup_wait<0>();
         fence_registers(score);
         if (b == kRowBlocks - 1) barrier_arrive(empty_barrier);
-        keep_block_best<Columns>(best[b], best_column[b], score, first_centroid);
+        keep_block_best<Columns>(best[b], best_column[b], score, first_centroid, valid_columns);
     }
 }
 
@@ -206,9 +208,9 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
             const unsigned tile = centroid_stages + stage * kTileBytes;
             const float* tile_bias = biases + stage * kTileCentroids;
             if (k - first_centroid <= kTailCentroids)
-                nearest_in_tile<kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, stage_empty);
+                nearest_in_tile<kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, k - first_centroid, stage_empty);
             else
-                nearest_in_tile<kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, stage_empty);
+                nearest_in_tile<kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, k - first_centroid, stage_empty);
             // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {

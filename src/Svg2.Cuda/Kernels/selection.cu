@@ -73,14 +73,17 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     const float total = fmaxf(block_reduce(local_sum, scratch, false), kMinimumMass);
 
     // Non-negative floats order like their bit patterns; inverting them sorts larger P first, and the
-    // low word keeps ties in cluster-id order. Padding sorts last.
+    // low word keeps ties in cluster-id order. Padding sorts last. A NaN P (a NaN or infinite score
+    // makes the whole row NaN) takes the bits above +inf, so it sorts first as in the reference's
+    // descending sort, ties in id order.
     for (int j = threadIdx.x; j < padded; j += kSelectThreads)
     {
         if (j < kc)
         {
             float p = scores[j] / total;
             if (bf16_mode) p = round_to_bf16(p);
-            keys[j] = ((unsigned long long)(~__float_as_uint(p)) << 32) | (unsigned)j;
+            const unsigned bits = is_nan(p) ? 0x7fffffffu : __float_as_uint(p);
+            keys[j] = ((unsigned long long)(~bits) << 32) | (unsigned)j;
         }
         else keys[j] = ~0ull;
     }
@@ -90,13 +93,15 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     {
         // The cumulative mass only grows, so the kept ranks are a prefix: find where it ends.
         // In bf16 mode each prefix is rounded to bf16 for the comparison; the sum itself stays fp32.
+        // A rank is kept while its mass before is <= the threshold, so a NaN mass (a NaN row) keeps
+        // only the first rank and the minimum, as the reference's comparison does.
         const float threshold = bf16_mode ? round_to_bf16(top_p) : top_p;
         float mass = 0.f;
         int by_mass = kc;
         for (int m = 0; m < kc; ++m)
         {
             const float before = bf16_mode ? round_to_bf16(mass) : mass;
-            if (m > 0 && before > threshold) { by_mass = m; break; }
+            if (m > 0 && !(before <= threshold)) { by_mass = m; break; }
             mass += __uint_as_float(~(unsigned)(keys[m] >> 32));
         }
         kept = max(by_mass, min(min_kept, kc));

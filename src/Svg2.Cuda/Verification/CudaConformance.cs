@@ -38,6 +38,8 @@ public static class CudaConformance
         results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
         results.Add(Run("all-true mask = dense SDPA (bf16 D128)", () => AllTrueMaskEqualsDense(device, seed + 5)));
         results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
+        results.AddRange(DeterminismConformance.RunAll(device, seed + 40));
+        results.AddRange(NonFiniteConformance.RunAll(device, seed + 50));
         results.Add(Run("video + text call: text outside clustering and top-p, as two blocks", () => PipelineWithTextMatchesOperator(device, seed + 9)));
         results.AddRange(TransformerBlockConformance.RunAll(device, seed + 10));
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
@@ -46,7 +48,8 @@ public static class CudaConformance
         return results;
     }
 
-    internal static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
+    /// <summary>Runs one check; an exception becomes a failed result carrying its type and message.</summary>
+    public static ConformanceResult Run(string check, Func<(bool Passed, string Detail)> body)
     {
         try
         {

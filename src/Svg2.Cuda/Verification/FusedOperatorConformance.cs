@@ -16,7 +16,7 @@ public static class FusedOperatorConformance
 {
     const int Heads = 4, VideoTokens = 3000, Dim = 128, TrueClusters = 24;
 
-    static readonly Svg2Options Options = new()
+    internal static readonly Svg2Options Options = new()
     {
         QueryClusters = 32, KeyClusters = 128, TopP = 0.9, MinKeyClusterRatio = 0.1, InitIterations = 10, StepIterations = 2, ScaleClusterCounts = false,
     };
@@ -189,5 +189,5 @@ public static class FusedOperatorConformance
         return ReferenceComputations.RelativeError(AttentionInputs.Flatten(result.Output), exact);
     }
 
-    static long Differences(Tensor actual, Tensor expected) => (actual.to(ScalarType.Float64) != expected.to(ScalarType.Float64)).sum().item<long>();
+    internal static long Differences(Tensor actual, Tensor expected) => (actual.to(ScalarType.Float64) != expected.to(ScalarType.Float64)).sum().item<long>();
 }

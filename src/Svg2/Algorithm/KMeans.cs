@@ -59,7 +59,8 @@ public static class KMeans
     }
 
     /// <summary>
-    /// The nearest centroid of every point, ties to the lowest id.
+    /// The nearest centroid of every point, ties to the lowest id; a NaN distance wins (the first NaN, as
+    /// torch.argmin returns it), which the CUDA kernels reproduce.
     /// argmin_k |x - c_k|^2 = argmin_k (|c_k|^2 - 2 x.c_k): |x|^2 is the same for every k.
     /// </summary>
     /// <param name="points32">[G, N, D] float32.</param>

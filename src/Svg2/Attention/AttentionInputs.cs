@@ -32,8 +32,9 @@ public static class AttentionInputs
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> naming the first non-finite element (NaN or infinity) of a
-    /// [B, H, S, D] tensor by batch element, head, row and column. The operator itself does not check (it would
-    /// cost a pass and a host read per call); the command line checks every input file with this.
+    /// [B, H, S, D] tensor by batch element, head, row and column (other ranks by index). The operator checks
+    /// only with <see cref="Configuration.Svg2Options.CheckFinite"/> (a pass and a host read per call); the
+    /// command line checks every input file with this.
     /// </summary>
     public static void RequireFinite(Tensor x, string name)
     {

@@ -53,6 +53,8 @@ public sealed class Svg2Attention
     /// stage by stage through <see cref="ISvg2Backend"/>. Both give the same selection and output.
     /// With <see cref="Svg2Options.TargetDensity"/> set, the layer's first sparse call searches its
     /// top-p and reads densities back to the host to do so; later calls do not synchronise.
+    /// NaN or infinity in q, k or v: with <see cref="Svg2Options.CheckFinite"/> an <see cref="ArgumentException"/>
+    /// names the first; otherwise it propagates alike on every backend (docs/design.md, "Non-finite inputs").
     /// </remarks>
     /// <param name="q">[B, H, S, D] after QK-norm and rotary embedding.</param>
     /// <param name="k">[B, H, S, D].</param>
@@ -64,8 +66,7 @@ public sealed class Svg2Attention
     public Svg2Result Forward(Tensor q, Tensor k, Tensor v, Svg2LayerState state, TextTokens? text = null,
         bool withQualityStatistics = false, long? qualitySampleRows = null)
     {
-        AttentionInputs.Validate(q, k, v);
-        text?.Validate(q.shape[2]);
+        ValidateInputs(q, k, v, text);
         using var scope = NewDisposeScope();
         var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
         var call = !withQualityStatistics && FusedPipelineFor(qg, kg, vg, text) is { } pipeline
@@ -86,7 +87,7 @@ public sealed class Svg2Attention
     Svg2Result ForwardStaged(Tensor q, Tensor k, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state, TextTokens? text,
         bool withQualityStatistics, long? qualitySampleRows)
     {
-        using var clustering = Cluster(q, k, state, text);
+        using var clustering = ClusterValidated(q, k, state, text);
         using var means = Options.Compensation == CompensationMode.None ? null : Means(qg, kg, vg, clustering);
         using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(kg, vg, clustering, means!) : null;
         var (sparsity, topP, threshold) = SelectForCall(state, clustering, scores);
@@ -214,8 +215,7 @@ public sealed class Svg2Attention
     /// </summary>
     public void RefineCentroids(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
     {
-        AttentionInputs.Validate(q, k, k);
-        text?.Validate(q.shape[2]);
+        ValidateInputs(q, k, null, text);
         using var scope = NewDisposeScope();
         var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
         if (FusedPipelineFor(qg, kg, kg, text) is { } pipeline)
@@ -224,7 +224,7 @@ public sealed class Svg2Attention
             state.Adopt(query, key);
             return;
         }
-        Cluster(q, k, state, text).Dispose();
+        ClusterValidated(q, k, state, text).Dispose();
     }
 
     /// <summary>
@@ -237,8 +237,27 @@ public sealed class Svg2Attention
     /// <param name="text">Trailing text rows, excluded from clustering.</param>
     public Svg2Clustering Cluster(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text = null)
     {
-        AttentionInputs.Validate(q, k, k);
+        ValidateInputs(q, k, null, text);
+        return ClusterValidated(q, k, state, text);
+    }
+
+    /// <summary>
+    /// Shape, dtype and device checks of a call's inputs (v is null for the calls that only cluster), and
+    /// with <see cref="Svg2Options.CheckFinite"/> their finiteness, which reads a flag back to the host.
+    /// </summary>
+    void ValidateInputs(Tensor q, Tensor k, Tensor? v, TextTokens? text)
+    {
+        AttentionInputs.Validate(q, k, v ?? k);
         text?.Validate(q.shape[2]);
+        if (!Options.CheckFinite) return;
+        AttentionInputs.RequireFinite(q, "q");
+        AttentionInputs.RequireFinite(k, "k");
+        if (v is not null) AttentionInputs.RequireFinite(v, "v");
+    }
+
+    /// <summary><see cref="Cluster"/> on inputs <see cref="ValidateInputs"/> has checked.</summary>
+    Svg2Clustering ClusterValidated(Tensor q, Tensor k, Svg2LayerState state, TextTokens? text)
+    {
         using var scope = NewDisposeScope();
         var (qg, kg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k));
         RequireBackendSupport(qg, kg, kg);

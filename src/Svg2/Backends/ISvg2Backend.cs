@@ -26,7 +26,9 @@ public interface ISvg2Backend
 
     /// <summary>
     /// Lloyd's k-means under squared Euclidean distance, a fixed number of iterations, from the given
-    /// initial centroids. Ties go to the lowest cluster id; empty clusters keep their centroid.
+    /// initial centroids. Ties go to the lowest cluster id; empty clusters keep their centroid. A NaN
+    /// distance beats every number and the lowest id among NaNs wins, as torch.argmin does
+    /// (docs/design.md, "Non-finite inputs").
     /// </summary>
     /// <param name="points">[G, N, D].</param>
     /// <param name="initialCentroids">[G, K, D], same dtype as <paramref name="points"/>.</param>
@@ -41,7 +43,8 @@ public interface ISvg2Backend
     ClusterLayout Layout(Tensor labels, int clusters);
 
     /// <summary>
-    /// The critical key clusters of every query cluster by the size-weighted centroid top-p rule.
+    /// The critical key clusters of every query cluster by the size-weighted centroid top-p rule. A row
+    /// whose probabilities are NaN (a NaN or infinite score) keeps the rule's minimum, the lowest ids.
     /// </summary>
     /// <param name="queryCentroids">[G, QC, D].</param>
     /// <param name="keyCentroids">[G, KC, D].</param>

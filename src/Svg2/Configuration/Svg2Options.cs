@@ -70,6 +70,15 @@ public sealed record Svg2Options
     /// </summary>
     public double ErrorThreshold { get; init; } = 1.0;
 
+    /// <summary>
+    /// When true, every call first checks q, k and v for NaN and infinity and throws
+    /// <see cref="ArgumentException"/> naming the tensor, the batch element, head, row and column of the
+    /// first such value. Off by default: the check is an extra pass over the inputs and reads a flag
+    /// back to the host, which synchronises a GPU call. Unchecked non-finite inputs propagate the same
+    /// way on every backend (docs/design.md, "Non-finite inputs").
+    /// </summary>
+    public bool CheckFinite { get; init; }
+
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
 

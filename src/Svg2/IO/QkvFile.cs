@@ -28,8 +28,8 @@ public static class QkvFile
             tensors[i] = file.Read(names[i]);
         }
         Attention.AttentionInputs.Validate(tensors[0], tensors[1], tensors[2]);
-        // NaN and infinity are refused here rather than propagated: the CUDA k-means assignment skips them
-        // while the reference's argmin propagates them, so the two backends would disagree on such input.
+        // NaN and infinity are refused here rather than propagated: in the operator they make a head's
+        // clustering degenerate and its output NaN or meaningless (docs/design.md, "Non-finite inputs").
         for (int i = 0; i < names.Length; i++) Attention.AttentionInputs.RequireFinite(tensors[i], $"Tensor '{names[i]}' in {path}");
         return (tensors[0], tensors[1], tensors[2]);
     }

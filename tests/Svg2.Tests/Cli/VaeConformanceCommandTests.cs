@@ -39,6 +39,22 @@ public sealed class VaeConformanceCommandTests : IDisposable
         Assert.True(TestTensors.RelativeError(file.Read("encoded"), model.Encode(video)) < 1e-6);
     }
 
+    [Fact]
+    public void NonFiniteInputsAreRefusedNamingTheElement()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyVae.Model(54, dtype: ScalarType.Float32);
+        var latents = TinyVae.Latents(55, 2, dtype: ScalarType.Float32);
+        latents[0, 3, 1, 1, 2] = tensor(float.NaN);
+        string inputs = Path.Combine(_folder, "nan.safetensors");
+        SafeTensorsWriter.Write(inputs, [new("latents", latents)]);
+        var (code, error) = StandardError.Capture(() =>
+            Invoke("--weights", Weights(model), "--inputs", inputs, "--out", Path.Combine(_folder, "out.safetensors"), "--device", "cpu", "--base-dim", "4"));
+        Assert.Equal(2, code);
+        Assert.Contains($"Tensor 'latents' in {inputs} holds 1 non-finite value(s)", error);
+        Assert.Contains("index [0, 3, 1, 1, 2]", error);
+    }
+
     [Theory]
     [InlineData("--base-dim 4 --inputs x.safetensors", "--inputs and --out go together")]
     [InlineData("--base-dim 4", "Give --inputs (with --out), --time-decode, or both")]

@@ -54,4 +54,27 @@ public class CudaConformanceTests
 
     [SkippableFact]
     public void BadInputsAreRejected() => AssertPassed(CudaConformance.BadInputsRejected(Gpu()));
+
+    [SkippableTheory]
+    [InlineData(ScalarType.BFloat16, 128)]
+    [InlineData(ScalarType.Float16, 64)]
+    public void NonFiniteAssignmentMatchesTheReference(ScalarType dtype, int dim) => AssertPassed(NonFiniteConformance.AssignmentMatches(Gpu(), dtype, dim, 19));
+
+    [SkippableTheory]
+    [InlineData(Svg2.Algorithm.SelectionPrecision.Float32)]
+    [InlineData(Svg2.Algorithm.SelectionPrecision.BFloat16Emulated)]
+    public void NonFiniteSelectionMatchesTheReference(Svg2.Algorithm.SelectionPrecision precision) =>
+        AssertPassed(NonFiniteConformance.SelectionMatches(Gpu(), precision, 20));
+
+    [SkippableFact]
+    public void NonFiniteAttentionMatchesTheReference() => AssertPassed(NonFiniteConformance.AttentionMatches(Gpu(), ScalarType.BFloat16, 128, 21));
+
+    [SkippableFact]
+    public void NonFiniteOperatorMatchesTheReference() => AssertPassed(NonFiniteConformance.OperatorMatches(Gpu(), 22));
+
+    [SkippableFact]
+    public void EveryStageRepeatsBitForBit() => AssertPassed(DeterminismConformance.StagesRepeat(Gpu(), ScalarType.BFloat16, 128, 23));
+
+    [SkippableFact]
+    public void TheFusedOperatorRepeatsBitForBit() => AssertPassed(DeterminismConformance.OperatorRepeats(Gpu(), 24));
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
+using Svg2.Attention;
 using Svg2.IO;
 using Svg2.Models.Checkpoints;
 using Svg2.Models.Profiling;
@@ -43,6 +44,8 @@ public static class VaeConformanceCommand
             if (inputPath is null && timing is null) throw new ArgumentException("Give --inputs (with --out), --time-decode, or both.");
             if ((inputPath is null) != (outputPath is null)) throw new ArgumentException("--inputs and --out go together.");
             var target = new Device(parse.GetValue(device) ?? (cuda.is_available() ? "cuda" : "cpu"));
+            if (target.type != DeviceType.CUDA)
+                CommandErrors.RejectUnused(parse, [tf32], "on the CPU convolutions run in float32 (--tf32 sets cuDNN's on CUDA)");
             if (target.type == DeviceType.CUDA)
             {
                 if (!cuda.is_available()) throw new NotSupportedException("CUDA is not available: build with -p:LibTorch=external and put a CUDA libtorch on LD_LIBRARY_PATH.");
@@ -75,6 +78,7 @@ public static class VaeConformanceCommand
             if (file.Contains("latents"))
             {
                 using var latents = file.Read("latents");
+                AttentionInputs.RequireFinite(latents, $"Tensor 'latents' in {inputPath}");
                 var (decoded, seconds) = Timed(device, () => vae.Decode(latents));
                 rows.Add(["decode", Shape(latents), Shape(decoded), Seconds(seconds), Gib(DeviceMemory.UsedBytes(device), start)]);
                 results.Add(new("decoded", ToCpu(decoded)));
@@ -82,6 +86,7 @@ public static class VaeConformanceCommand
             if (file.Contains("video"))
             {
                 using var video = file.Read("video");
+                AttentionInputs.RequireFinite(video, $"Tensor 'video' in {inputPath}");
                 var (encoded, seconds) = Timed(device, () => vae.Encode(video));
                 rows.Add(["encode", Shape(video), Shape(encoded), Seconds(seconds), Gib(DeviceMemory.UsedBytes(device), start)]);
                 results.Add(new("encoded", ToCpu(encoded)));

@@ -24,7 +24,9 @@ public sealed record StageReport(string Name, double Milliseconds, long? PeakDev
 /// <param name="SelfAttentionMs">The self-attention processor's calls within it.</param>
 /// <param name="Density">Attention density of the step's sparse calls (null when all were dense).</param>
 /// <param name="OverallDensity">Density over all of the step's calls, dense calls counting 1.</param>
-public sealed record StepReport(int Step, double Milliseconds, double SelfAttentionMs, double? Density, double? OverallDensity)
+/// <param name="PeakDeviceBytes">Device memory in use at the step's end (the CUDA driver's count, the caching allocator's
+/// reserve included, so it holds the most the step's work reserved); null on a CPU.</param>
+public sealed record StepReport(int Step, double Milliseconds, double SelfAttentionMs, double? Density, double? OverallDensity, long? PeakDeviceBytes = null)
 {
     /// <summary>Everything but self-attention.</summary>
     public double OtherMs => Milliseconds - SelfAttentionMs;

@@ -58,13 +58,30 @@ public sealed class VideoPipeline
         if (!(request.Shift > 0) || double.IsInfinity(request.Shift)) throw new ArgumentException($"Flow shift must be a finite positive number; got {request.Shift}.");
     }
 
+    /// <summary>The shape [1, C, F', H', W'] of a request's latents (and of its initial noise).</summary>
+    public long[] LatentShape(VideoRequest request) =>
+        [1, _codec.LatentChannels, (request.Frames - 1) / _codec.TemporalCompression + 1,
+         request.Height / _codec.SpatialCompression, request.Width / _codec.SpatialCompression];
+
     /// <summary>Generates one video.</summary>
     /// <param name="request">What to generate.</param>
     /// <param name="stepDone">Called after every step with the count done and the total.</param>
+    /// <param name="noise">Initial latents of <see cref="LatentShape"/> to start from instead of the request's
+    /// seeded draw (for instance another implementation's noise, to compare the two from the same start).</param>
+    /// <param name="stepLatents">Called after every step with its index and the new latents (float32, on the device;
+    /// valid during the call only).</param>
     /// <returns>The video [1, 3, F, H, W] float32 in [-1, 1] on the CPU, and the report.</returns>
-    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null)
+    /// <exception cref="ArgumentException">The request cannot be generated (see <see cref="Validate"/>), or the noise's shape is not <see cref="LatentShape"/>.</exception>
+    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null, Tensor? noise = null,
+        Action<int, Tensor>? stepLatents = null)
     {
         Validate(request);
+        var shape = LatentShape(request);
+        if (noise is not null && !noise.shape.SequenceEqual(shape))
+            throw new ArgumentException($"The initial noise has shape [{string.Join(", ", noise.shape)}]; " +
+                $"a {request.Width}x{request.Height} video of {request.Frames} frames needs latents [{string.Join(", ", shape)}].");
+        if (noise is not null && !noise.is_floating_point())
+            throw new ArgumentException($"The initial noise is {noise.dtype}; it must be floating-point.");
         var device = _model.Device;
         var stages = new List<StageReport>();
         var stageWatch = Stopwatch.StartNew();
@@ -85,9 +102,10 @@ public sealed class VideoPipeline
         _releaseText?.Invoke();
         EndStage("text encoding");
 
-        long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
-        long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;
-        using var noise = WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device);
+        var (latentFrames, latentHeight, latentWidth) = (shape[2], shape[3], shape[4]);
+        using var start = noise is null
+            ? WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device)
+            : noise.to(ScalarType.Float32, device, copy: true);
         var grid = _model.GridFor(latentFrames, latentHeight, latentWidth);
         var steps = new List<StepReport>();
         using var timeline = new DeviceTimeline(device);
@@ -97,19 +115,21 @@ public sealed class VideoPipeline
         var sampler = new WanSampler(_model)
         {
             StepStarting = _ => profiler.Begin(),
-            StepCompleted = (step, _) =>
+            StepCompleted = (step, x) =>
             {
                 var profile = profiler.End();
                 var density = DensityMeter?.Take();
-                steps.Add(new StepReport(step, profile.TotalMs, profile.ClassMs[WanOpClass.SelfAttention], density?.Sparse, density?.Overall));
-                Sample();
+                long used = DeviceMemory.UsedBytes(device);
+                stagePeak = Math.Max(stagePeak, used);
+                steps.Add(new StepReport(step, profile.TotalMs, profile.ClassMs[WanOpClass.SelfAttention], density?.Sparse, density?.Overall, used < 0 ? null : used));
+                stepLatents?.Invoke(step, x);
                 stepDone?.Invoke(step + 1, request.Steps);
             },
         };
         Tensor latents;
         try
         {
-            latents = sampler.Sample(noise, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
+            latents = sampler.Sample(start, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
         }
         finally
         {

@@ -25,7 +25,8 @@ internal sealed class GenerationTensors : IDisposable
         SafeTensorsWriter.Write(path, [.. _tensors, new("latents", last), new("video", video)]);
     }
 
-    void Keep(string name, Tensor tensor) => _tensors.Add(new(name, tensor.to(ScalarType.Float32, CPU, copy: true).contiguous()));
+    // Observers run inside the sampler's per-step dispose scope: the copy must outlive it.
+    void Keep(string name, Tensor tensor) => _tensors.Add(new(name, tensor.to(ScalarType.Float32, CPU, copy: true).DetachFromDisposeScope()));
 
     public void Dispose()
     {

@@ -58,6 +58,8 @@ internal static class GenerateCommand
         numerics.AcceptOnlyFromAmong("fast", "reference");
         var textDtype = new Option<string>("--t5-dtype") { Description = "the umT5 text encoder's weight type: bf16 (as Wan runs it) or f32 (for comparisons with a float32 reference)", DefaultValueFactory = _ => "bf16" };
         textDtype.AcceptOnlyFromAmong("bf16", "f32");
+        var vaeDtype = new Option<string?>("--vae-dtype") { Description = "the VAE's weight type, bf16 or f32 (default: --dtype's; Wan's own pipeline decodes in f32)" };
+        vaeDtype.AcceptOnlyFromAmong("bf16", "f32");
         var noise = new Option<string?>("--noise") { Description = "start from this initial noise instead of --seed's: a safetensors file with a float tensor 'noise' [1, 16, F', H', W'] (or [16, F', H', W'])" };
         var saveTensors = new Option<string?>("--save-tensors") { Description = "write the initial noise, each step's latents, the final latents and the decoded video (float32) to this safetensors file" };
         var randomWeights = new Option<string?>("--random-weights") { Description = "instead of a checkpoint, Wan 2.1 T2V of this size (14B, 1.3B or tiny) with seeded random weights built on the device: measures memory and speed; the video is noise" };
@@ -65,7 +67,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
         foreach (var option in new Option[] { modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
-                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype,
+                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
                      noise, saveTensors, randomWeights })
             command.Options.Add(option);
 
@@ -92,10 +94,11 @@ internal static class GenerateCommand
                 throw new NotSupportedException("CUDA is not available: this build ships the CPU libtorch, or no GPU and driver were found. " +
                     "Build with -p:LibTorch=external and put a CUDA libtorch (for example PyTorch's torch/lib) on LD_LIBRARY_PATH.");
             var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
-            // float32 means float32 throughout: cuDNN would otherwise run the VAE's float32 convolutions in TF32.
+            // --dtype f32 means float32 throughout: cuDNN would otherwise run the VAE's float32 convolutions in TF32.
             if (weightType == ScalarType.Float32 && onDevice.type == DeviceType.CUDA) backends.cudnn.allow_tf32 = false;
+            ScalarType? vaeType = parse.GetValue(vaeDtype) switch { "bf16" => ScalarType.BFloat16, "f32" => ScalarType.Float32, _ => null };
             var modelOptions = new VideoModelOptions(onDevice, weightType, parse.GetValue(numerics) == "reference" ? WanNumerics.Reference : WanNumerics.Fast,
-                parse.GetValue(textOnCpu), parse.GetValue(textDtype) == "f32" ? ScalarType.Float32 : ScalarType.BFloat16);
+                parse.GetValue(textOnCpu), parse.GetValue(textDtype) == "f32" ? ScalarType.Float32 : ScalarType.BFloat16, vaeType);
 
             using var model = parse.GetValue(randomWeights) is { } randomSize
                 ? VideoModels.LoadRandom(randomSize, modelOptions)

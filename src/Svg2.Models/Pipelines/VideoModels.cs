@@ -74,7 +74,7 @@ public static class VideoModels
             RandomWeights.Fill(encoder, seed + 1);
             var text = new UMT5PromptEncoder(tokenizer, encoder);
             owned.Add(text);
-            var vae = new WanVae(vaeConfig, options.Device, options.DType);
+            var vae = new WanVae(vaeConfig, options.Device, options.VaeDType ?? options.DType);
             owned.Add(vae);
             RandomWeights.Fill(vae, seed + 2);
             return Assemble($"Wan 2.1 T2V {name} with random weights (a memory and speed measurement: the video is noise)", transformer, text, vae,
@@ -109,7 +109,7 @@ public static class VideoModels
             owned.Add(text);
 
             using var vaeWeights = folder.OpenVaeWeights();
-            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.DType);
+            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.VaeDType ?? options.DType);
             owned.Add(vae);
             vae.LoadWeights(vaeWeights);
 

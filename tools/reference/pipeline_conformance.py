@@ -147,7 +147,7 @@ def run_public(text2video, out, precision, torch):
     result = {"noise": captured["noise"].contiguous()}
     for i, latents in enumerate(steps):
         result[f"latents.{i}"] = latents.contiguous()
-    result["latents"] = steps[-1].contiguous()
+    result["latents"] = steps[-1].clone()  # safetensors refuses two names for one storage
     result["video"] = video.detach().float().cpu().unsqueeze(0).contiguous()
     del pipeline
     torch.cuda.empty_cache()

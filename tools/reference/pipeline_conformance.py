@@ -24,6 +24,7 @@ Nothing is downloaded.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -138,7 +139,7 @@ def run_public(text2video, out, precision, torch):
         return result
     solver.step = step
     try:
-        with torch.no_grad(), (sdpa_kernel(SDPBackend.MATH) if fp32 else _nothing()):
+        with torch.no_grad(), (sdpa_kernel(SDPBackend.MATH) if fp32 else contextlib.nullcontext()):
             video = pipeline.generate(PROMPT, size=(WIDTH, HEIGHT), frame_num=FRAMES, shift=SHIFT, sample_solver="unipc",
                                       sampling_steps=STEPS, guide_scale=GUIDANCE, n_prompt=NEGATIVE, seed=SEED, offload_model=True)
     finally:
@@ -152,14 +153,6 @@ def run_public(text2video, out, precision, torch):
     del pipeline
     torch.cuda.empty_cache()
     return result
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def prepare(args):

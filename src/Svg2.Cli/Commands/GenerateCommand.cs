@@ -153,7 +153,7 @@ internal static class GenerateCommand
                     written.Add(tensorsPath);
                 }
                 var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
-                    request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
+                    request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), modelOptions.Numerics.ToString(), target,
                     warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
                 GenerationView.Render(run);
                 if (parse.GetValue(report) is { } reportPath) GenerationView.WriteJson(reportPath, run);

@@ -23,6 +23,7 @@ internal sealed record GenerationRun(
     string Solver,
     string Device,
     string DType,
+    string Numerics,
     double? TargetDensity,
     int DenseWarmupSteps,
     int DenseWarmupLayers,

@@ -97,7 +97,7 @@ def install_diffusers_stand_in(torch):
 
 def install_optional_stand_ins():
     """Stand-ins for packages the public pipeline imports that a machine may lack; returns the names stood in.
-    ftfy: identity (prompts for which ftfy.fix_text changes nothing must be used); regex: the standard re
+    ftfy: identity (use prompts on which ftfy.fix_text changes nothing that basic_clean's html.unescape does not); regex: the standard re
     (the public code uses only re.sub with \\s+); tqdm: the plain iterable."""
     stood_in = []
     for name, fill in (("ftfy", lambda m: setattr(m, "fix_text", lambda text, **kwargs: text)),

@@ -56,14 +56,14 @@ internal static class GenerationView
 
         var steps = new Table().Title("denoising steps").AddColumns("steps", "mode", "per step (ms)", "self-attention (ms)", "the rest (ms)", "attention density",
             "peak device memory (GiB)");
-        foreach (var group in report.Steps.GroupBy(s => s.Density is null ? "dense" : "sparse"))
+        foreach (var phase in report.Phases)
         {
-            var list = group.ToList();
+            var list = report.Steps.Where(s => phase.Steps.Contains(s.Step)).ToList();
             string range = list.Count == 1 ? $"{list[0].Step}" : $"{list[0].Step}-{list[^1].Step}";
             var densities = list.Where(s => s.Density is not null).Select(s => s.Density!.Value).ToList();
-            steps.AddRow(range, group.Key, Ms(list.Average(s => s.Milliseconds)), Ms(list.Average(s => s.SelfAttentionMs)), Ms(list.Average(s => s.OtherMs)),
+            steps.AddRow(range, phase.Mode, Ms(list.Average(s => s.Milliseconds)), Ms(list.Average(s => s.SelfAttentionMs)), Ms(list.Average(s => s.OtherMs)),
                 densities.Count == 0 ? "1 (dense)" : $"{densities.Average():P1} (min {densities.Min():P1}, max {densities.Max():P1})",
-                Gib(list.Max(s => s.PeakDeviceBytes)));
+                Gib(phase.PeakDeviceBytes));
         }
         AnsiConsole.Write(steps);
         if (run.MethodNote is { } note) AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {note}");

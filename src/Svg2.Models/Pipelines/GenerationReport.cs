@@ -9,7 +9,19 @@ public sealed record GenerationReport(IReadOnlyList<StageReport> Stages, IReadOn
 {
     /// <summary>Wall time of every stage together.</summary>
     public double TotalMs => Stages.Sum(s => s.Milliseconds);
+
+    /// <summary>The denoising phases: the steps whose attention was all dense (the warm-up) and those with sparse calls.</summary>
+    public IReadOnlyList<PhaseReport> Phases =>
+        Steps.GroupBy(s => s.Density is null ? "dense" : "sparse")
+            .Select(g => new PhaseReport(g.Key, g.Select(s => s.Step).ToArray(), g.Max(s => s.PeakDeviceBytes)))
+            .ToList();
 }
+
+/// <summary>One denoising phase.</summary>
+/// <param name="Mode">"dense" (every attention call dense: the warm-up, or a dense run) or "sparse".</param>
+/// <param name="Steps">The steps' indices.</param>
+/// <param name="PeakDeviceBytes">The most device memory in use at the end of any of its steps (see <see cref="StepReport.PeakDeviceBytes"/>); null on a CPU.</param>
+public sealed record PhaseReport(string Mode, int[] Steps, long? PeakDeviceBytes);
 
 /// <summary>One stage of a generation.</summary>
 /// <param name="Name">"text encoding", "denoising" or "decoding".</param>

@@ -153,6 +153,9 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Contains("random weights", run.GetProperty("model").GetString());
         Assert.Equal(["text encoding", "denoising", "decoding"], run.GetProperty("report").GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()));
         Assert.All(run.GetProperty("report").GetProperty("steps").EnumerateArray(), s => Assert.Equal(JsonValueKind.Null, s.GetProperty("peakDeviceBytes").ValueKind));
+        var phase = Assert.Single(run.GetProperty("report").GetProperty("phases").EnumerateArray());
+        Assert.Equal("dense", phase.GetProperty("mode").GetString());
+        Assert.Equal([0, 1], phase.GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
         using var file = SafeTensorsFile.Open(tensors);
         using var frames = file.Read("video");
         Assert.True(frames.isfinite().all().item<bool>());

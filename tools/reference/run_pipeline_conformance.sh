@@ -6,14 +6,23 @@
 # guidance, the transformer in reference numerics, dense attention. Information rows: our bf16 run with the
 # VAE in bf16 (the default of --dtype bf16) and the public bf16 pipeline against the public float32 one.
 # Prints one row per comparison (noise, the latents after each step, the final latents, the decoded video)
-# and writes them to OUTDIR/results.md; exits 1 when any row is above its bound (after running all of them).
-# Usage: run_pipeline_conformance.sh SVG2_BINARY WAN_REPO OUTDIR
+# and writes them to OUTDIR/results.md with the logs and JSON reports of our runs; the model folder (about 0.6 GB,
+# mostly the VAE) and the tensors stay in WORKDIR (default: a temporary folder, removed at the end unless WORKDIR is
+# set). Exits 1 when any row is above its bound (after running all of them).
+# Usage: [WORKDIR=DIR] run_pipeline_conformance.sh SVG2_BINARY WAN_REPO OUTDIR
 set -uo pipefail
 if [ $# -ne 3 ]; then
     echo "usage: $0 SVG2_BINARY WAN_REPO OUTDIR" >&2
     exit 2
 fi
-svg2=$1 wan_repo=$2 dir=$3
+svg2=$1 wan_repo=$2 results=$3
+mkdir -p "$results"
+if [ -n "${WORKDIR:-}" ]; then
+    dir=$WORKDIR
+else
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+fi
 driver="$(dirname "$0")/pipeline_conformance.py"
 torch_lib=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -27,7 +36,9 @@ compare() {  # label reference ours what [bound]
 }
 
 start=$(date +%s)
-python3 "$driver" prepare --wan-repo "$wan_repo" --out "$dir" || exit 1
+python3 "$driver" prepare --wan-repo "$wan_repo" --out "$dir" 2>&1 | tee "$results/prepare.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+cp "$dir/request.json" "$results/"
 echo "prepare: $(( $(date +%s) - start )) s"
 request="$dir/request.json"
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]], end='')" "$request" "$1"; }
@@ -40,9 +51,9 @@ ours() {  # name reference what bound generate-options...
     local name=$1 reference=$2 what=$3 bound=$4
     shift 4
     local out="$dir/ours-$name.safetensors"
-    "$svg2" generate "${common[@]}" "$@" --save-tensors "$out" --out "$dir/ours-$name.mp4" --report "$dir/ours-$name.json" \
-        > "$dir/ours-$name.log" 2>&1 \
-        || { status=1; rows+=("| $name | svg2 failed (see ours-$name.log) | |"); tail -5 "$dir/ours-$name.log"; return; }
+    "$svg2" generate "${common[@]}" "$@" --save-tensors "$out" --out "$dir/ours-$name.mp4" --report "$results/ours-$name.json" \
+        > "$results/ours-$name.log" 2>&1 \
+        || { status=1; rows+=("| $name | svg2 failed (see ours-$name.log) | |"); tail -5 "$results/ours-$name.log"; return; }
     compare "$name" "$dir/reference-$reference.safetensors" "$out" "$what" "$bound"
 }
 
@@ -63,5 +74,5 @@ separator="|$(echo "${header#|}" | sed 's/[^|]*|/---|/g')"
     echo "$header"
     echo "$separator"
     printf '%s\n' "${rows[@]}"
-} | tee "$dir/results.md"
+} | tee "$results/results.md"
 exit $status

@@ -1,6 +1,6 @@
-"""Shared parts of the whole-pipeline conformance driver: stand-ins that make the public Wan 2.1 pipeline
-importable without diffusers (and without ftfy, regex or tqdm where a machine lacks them), the loading of
-public files by path under stand-in packages, and the relative-error row with its bound.
+"""What the whole-pipeline conformance driver needs beyond conformance_common.py: stand-ins that make the public
+Wan 2.1 pipeline importable without diffusers (and without ftfy, regex or tqdm where a machine lacks them), and
+the loading of public files outside wan/modules (the solvers, the pipeline) by path under stand-in packages.
 
 The stand-ins replace only what the public code imports for bookkeeping: diffusers' config and scheduler
 mixins (which record constructor arguments as `self.config`), its model loading (`from_pretrained` from a
@@ -113,40 +113,22 @@ def install_optional_stand_ins():
     return stood_in
 
 
-def stand_in_packages(wan_repo, names):
-    """Empty packages `wan`, `wan.modules`, ... whose __path__ is the checkout's folder, so that public
-    files load by path without running any __init__.py (which would import every pipeline)."""
-    root = os.path.abspath(wan_repo)
-    for name in names:
-        package = types.ModuleType(name)
-        package.__path__ = [os.path.join(root, *name.split("."))]
-        sys.modules[name] = package
-
-
 def load_by_path(wan_repo, name):
-    """Imports the public file for module `name` (e.g. wan.modules.t5) from the checkout."""
-    path = os.path.join(os.path.abspath(wan_repo), *name.split(".")) + ".py"
+    """Imports the public file of module `name` (wan.text2video, wan.utils.fm_solvers, ...) from the checkout
+    under stand-in packages (empty modules whose __path__ is the checkout's folder), so that no __init__.py
+    runs (wan/__init__.py and wan/utils/__init__.py import every pipeline); wan/modules files go through
+    conformance_common.load_wan_module, which makes the same packages."""
+    root = os.path.abspath(wan_repo)
+    parts = name.split(".")
+    for depth in range(1, len(parts)):
+        package_name = ".".join(parts[:depth])
+        if package_name not in sys.modules:
+            package = types.ModuleType(package_name)
+            package.__path__ = [os.path.join(root, *parts[:depth])]
+            sys.modules[package_name] = package
+    path = os.path.join(root, *parts) + ".py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def relative_error(reference, ours, torch):
-    """||ours - reference|| / ||reference||, Frobenius, in float64."""
-    reference, ours = reference.double(), ours.double()
-    if reference.shape != ours.shape:
-        raise SystemExit(f"reference shape {tuple(reference.shape)}, ours {tuple(ours.shape)}")
-    return (torch.linalg.vector_norm(ours - reference) / torch.linalg.vector_norm(reference)).item()
-
-
-def report_row(label, keys, errors, bound):
-    """Prints `| label | e1 | e2 | ... | bound |` and exits 1 when a bound is given and an error is above it."""
-    shown = f"{bound:g}" if bound is not None else "(information)"
-    print(f"| {label} | " + " | ".join(f"{e:.1e}" for e in errors) + f" | {shown} |")
-    if bound is not None:
-        failed = [k for k, e in zip(keys, errors) if not e <= bound]
-        if failed:
-            print(f"FAILED: {', '.join(failed)} above {bound:g}", file=sys.stderr)
-            sys.exit(1)

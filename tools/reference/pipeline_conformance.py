@@ -18,7 +18,7 @@ of width 512 (8 heads, FFN 1280, 4096 ids); the VAE is Wan 2.1's at full size.
 
 The public files are loaded by path under stand-in packages (no __init__.py runs); diffusers is replaced by
 the stand-ins of pipeline_common.py, wan/distributed/fsdp.py (unused without FSDP) by an empty module, the
-transformer's flash_attention by PyTorch SDPA (wan_conformance.py), and t5.py's umt5_xxl factory by the same
+transformer's flash_attention by PyTorch SDPA (conformance_common.py), and t5.py's umt5_xxl factory by the same
 factory at the reduced size. ftfy, regex and tqdm are stood in where missing (the output says which).
 Nothing is downloaded.
 """
@@ -33,6 +33,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_common as common  # noqa: E402
+from conformance_common import (add_compare_command, compare_columns, install_cuda_amp_alias,  # noqa: E402
+                                load_wan_module, sdpa_flash_attention, strict_float32)
 
 DIT = dict(model_type="t2v", patch_size=[1, 2, 2], text_len=512, in_dim=16, dim=256, ffn_dim=512, freq_dim=256,
            text_dim=512, out_dim=16, num_heads=2, num_layers=2, window_size=[-1, -1], qk_norm=True,
@@ -51,21 +53,23 @@ TOKENIZER = "google/umt5-xxl"
 
 def load_public(wan_repo, torch):
     """The public text2video module and the modules it builds on, loaded by path with the stand-ins."""
-    import wan_conformance
     stood_in = common.install_optional_stand_ins()
     common.install_diffusers_stand_in(torch)
-    wan_conformance.install_cuda_amp_alias(torch)
-    common.stand_in_packages(wan_repo, ["wan", "wan.modules", "wan.utils", "wan.distributed"])
-    fsdp = types.ModuleType("wan.distributed.fsdp")
-    fsdp.shard_model = None
-    sys.modules["wan.distributed.fsdp"] = fsdp
-    for name in ("wan.modules.attention", "wan.modules.model", "wan.modules.tokenizers", "wan.modules.t5",
-                 "wan.modules.vae", "wan.utils.fm_solvers", "wan.utils.fm_solvers_unipc"):
-        common.load_by_path(wan_repo, name)
-    sys.modules["wan.modules.model"].flash_attention = wan_conformance.sdpa_flash_attention(torch)
+    install_cuda_amp_alias(torch)
+    for name in ("attention", "model", "tokenizers", "t5", "vae"):
+        load_wan_module(wan_repo, name)
+    sys.modules["wan.modules.model"].flash_attention = sdpa_flash_attention(torch)
     t5 = sys.modules["wan.modules.t5"]
     full_size = t5.umt5_xxl
     t5.umt5_xxl = lambda **kwargs: full_size(**dict(T5, **kwargs))
+    common.load_by_path(wan_repo, "wan.utils.fm_solvers")
+    common.load_by_path(wan_repo, "wan.utils.fm_solvers_unipc")
+    # wan/distributed/fsdp.py serves only FSDP sharding, which a one-GPU run never asks for.
+    distributed = types.ModuleType("wan.distributed")
+    distributed.__path__ = []
+    fsdp = types.ModuleType("wan.distributed.fsdp")
+    fsdp.shard_model = None
+    sys.modules.update({"wan.distributed": distributed, "wan.distributed.fsdp": fsdp})
     text2video = common.load_by_path(wan_repo, "wan.text2video")
     if stood_in:
         print(f"stand-ins for missing packages: {', '.join(stood_in)}")
@@ -82,21 +86,21 @@ def write_folder(out, repo_root, torch):
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(dict(_class_name="WanModel", _diffusers_version="0.30.0", **DIT), f, indent=2)
     dit = model_module.WanModel(**DIT).cuda().float().eval()
-    wan_conformance.randomize(dit, torch)
+    wan_conformance.randomize_weights(dit, torch)
     save_file({k: v.detach().to(torch.bfloat16).cpu().contiguous() for k, v in dit.state_dict().items()},
               os.path.join(out, "diffusion_pytorch_model.safetensors"))
     del dit
 
     t5_module = sys.modules["wan.modules.t5"]
     encoder = t5_module.umt5_xxl(encoder_only=True, return_tokenizer=False, dtype=torch.float32, device="cuda").eval()
-    umt5_conformance.randomize(encoder, T5["dim"], T5["dim_attn"] // T5["num_heads"], torch)
+    umt5_conformance.randomize_weights(encoder, T5["dim"], T5["dim_attn"] // T5["num_heads"], torch)
     torch.save({k: v.detach().to(torch.bfloat16).cpu().contiguous() for k, v in encoder.state_dict().items()},
                os.path.join(out, T5_FILE))
     del encoder
 
     vae_module = sys.modules["wan.modules.vae"]
     vae = vae_module.WanVAE_(dim=96, **vae_conformance.ARCHITECTURE).eval()
-    vae_conformance.randomize(vae, torch)
+    vae_conformance.randomize_weights(vae, torch)
     torch.save({k: v.detach().float().contiguous() for k, v in vae.state_dict().items()}, os.path.join(out, VAE_FILE))
     del vae
 
@@ -116,7 +120,7 @@ def run_public(text2video, out, precision, torch):
     """WanT2V.generate on the folder; returns noise, latents after each step, final latents and video."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     fp32 = precision == "fp32"
-    torch.backends.cuda.matmul.allow_tf32 = False
+    strict_float32(torch)
     # Wan leaves cuDNN's TF32 at PyTorch's default (on) for its float32 VAE; the float32 reference is strict.
     torch.backends.cudnn.allow_tf32 = not fp32
     dtype = torch.float32 if fp32 else torch.bfloat16
@@ -159,7 +163,6 @@ def run_public(text2video, out, precision, torch):
 def prepare(args):
     import torch
     from safetensors.torch import save_file
-    torch.set_float32_matmul_precision("highest")
     os.makedirs(args.out, exist_ok=True)
     text2video = load_public(args.wan_repo, torch)
     write_folder(args.out, args.repo, torch)
@@ -181,18 +184,11 @@ def prepare(args):
 
 
 def compare(args):
-    import torch
-    from safetensors.torch import load_file
-    reference = load_file(args.reference)
-    ours = load_file(args.ours)
-    steps = sorted((k for k in reference if k.startswith("latents.")), key=lambda k: int(k.split(".")[1]))
-    keys = ["noise", *steps, "latents", "video"] if args.what == "all" else ["video"]
-    errors = []
-    for key in keys:
-        if key not in ours:
-            raise SystemExit(f"{args.ours} has no tensor {key}")
-        errors.append(common.relative_error(reference[key], ours[key], torch))
-    common.report_row(args.label or os.path.basename(args.ours), keys, errors, args.bound)
+    def columns(reference):
+        steps = sorted((k for k in reference if k.startswith("latents.")), key=lambda k: int(k.split(".")[1]))
+        keys = ["noise", *steps, "latents", "video"] if args.what == "all" else ["video"]
+        return {key: [(key, key)] for key in keys}
+    compare_columns(args, columns)
 
 
 def main():
@@ -204,14 +200,9 @@ def main():
     p.add_argument("--repo", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."),
                    help="this project's checkout (for tests/data/tokenizer)")
     p.set_defaults(run=prepare)
-    c = commands.add_parser("compare", help="relative Frobenius errors; exit 1 above the bound")
-    c.add_argument("--reference", required=True)
-    c.add_argument("--ours", required=True)
+    c = add_compare_command(commands, compare, bound_default=None)
     c.add_argument("--what", choices=("all", "video"), default="all",
                    help="all: noise, each step's latents, final latents and video; video: the decoded frames only")
-    c.add_argument("--bound", type=float, help="fail above this; without it the row is information only")
-    c.add_argument("--label", help="row label (default: the file name of --ours)")
-    c.set_defaults(run=compare)
     args = parser.parse_args()
     args.run(args)
 

@@ -73,6 +73,7 @@ internal static class GenerateCommand
 
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            if (parse.GetValue(randomWeights) is not null) CommandErrors.RejectUnused(parse, [modelDir], "--random-weights builds the model instead of reading one");
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             if (!AttentionSetup.Methods.Contains(methodName))
                 throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
@@ -81,7 +82,6 @@ internal static class GenerateCommand
             else if (methodName != "svg2")
                 CommandErrors.RejectUnused(parse, [preset, topP], $"--method {methodName} is driven to --density");
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
-            if (parse.GetValue(randomWeights) is not null) CommandErrors.RejectUnused(parse, [modelDir], "--random-weights builds the model instead of reading one");
             if (parse.GetValue(image) is not null)
                 throw new NotSupportedException("Image to video (--image) is not supported yet: this build generates from text only.");
 
@@ -153,7 +153,7 @@ internal static class GenerateCommand
                     written.Add(tensorsPath);
                 }
                 var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
-                    request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), modelOptions.Numerics.ToString(), target,
+                    request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
                     warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
                 GenerationView.Render(run);
                 if (parse.GetValue(report) is { } reportPath) GenerationView.WriteJson(reportPath, run);

@@ -23,7 +23,6 @@ internal sealed record GenerationRun(
     string Solver,
     string Device,
     string DType,
-    string Numerics,
     double? TargetDensity,
     int DenseWarmupSteps,
     int DenseWarmupLayers,

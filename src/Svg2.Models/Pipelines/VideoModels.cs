@@ -43,12 +43,58 @@ public static class VideoModels
             small.Codec, defaults, config.Fps, owned: [small]);
     }
 
+    static VideoModel LoadWan(string path, VideoModelOptions options)
+    {
+        var folder = WanModelFolder.Open(path);
+        if (folder.Config.ModelType != WanModelType.TextToVideo)
+            throw new NotSupportedException($"{path} holds a Wan 2.1 image-to-video model; generation supports text to video only in this build.");
+        var owned = new List<IDisposable>();
+        try
+        {
+            var transformer = folder.LoadTransformer(options.Device, options.DType);
+            owned.Add(transformer);
+            transformer.Numerics = options.Numerics;
+
+            var textDevice = options.TextOnCpu ? CPU : options.Device;
+            using var textWeights = folder.OpenTextEncoderWeights();
+            var text = UMT5PromptEncoder.Load(folder.TokenizerPath, textWeights, new UMT5PromptEncoderOptions
+            {
+                Device = textDevice,
+                WeightType = options.TextDType,
+                // Wan's way everywhere: the unpadded shortcut drifts past the bf16 bound over 24 layers.
+                PadToTextLength = true,
+            });
+            owned.Add(text);
+
+            using var vaeWeights = folder.OpenVaeWeights();
+            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.VaeDType ?? options.DType);
+            owned.Add(vae);
+            vae.LoadWeights(vaeWeights);
+
+            var defaults = new VideoRequest
+            {
+                Prompt = "", NegativePrompt = WanPromptDefaults.NegativePrompt,
+                Width = folder.Config.Dim >= 5120 ? 1280 : 832, Height = folder.Config.Dim >= 5120 ? 720 : 480,
+                Shift = folder.FlowShift ?? Schedulers.FlowShift.WanDefault,
+            };
+            string size = folder.Config.Dim >= 5120 ? "14B" : "1.3B";
+            // The text encoder leaves the GPU once both prompts are encoded, as Wan's offload_model does.
+            Action? release = textDevice.type == DeviceType.CUDA ? text.Release : null;
+            return new VideoModel($"Wan 2.1 T2V {size} ({folder.Layout} layout)", transformer, text, vae, defaults, WanFps, release, owned);
+        }
+        catch
+        {
+            foreach (var item in owned) item.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// A Wan 2.1 text-to-video model of a published size with seeded random weights built directly on the device
     /// (umT5-XXL, the transformer and the VAE, with a character tokenizer): no checkpoint is read or written. For
     /// measuring memory and speed at full size; the video it generates is noise.
     /// </summary>
-    /// <param name="size">14B, 1.3B, or tiny (a few-thousand-parameter model for tests on a CPU).</param>
+    /// <param name="size">14B, 1.3B, or tiny (a small model for tests on a CPU).</param>
     /// <param name="options">Device, weight types and numerics, as for a checkpoint.</param>
     /// <param name="seed">Seed of the weights.</param>
     /// <exception cref="ArgumentException">Unknown size.</exception>
@@ -66,7 +112,7 @@ public static class VideoModels
         var owned = new List<IDisposable>();
         try
         {
-            var transformer = new WanModel(config, options.Device, options.DType);
+            var transformer = new WanModel(config, options.Device, options.DType) { Numerics = options.Numerics };
             owned.Add(transformer);
             RandomWeights.Fill(transformer, seed);
             var encoder = new UMT5Encoder(textConfig, options.TextOnCpu ? CPU : options.Device, options.TextDType);
@@ -77,65 +123,21 @@ public static class VideoModels
             var vae = new WanVae(vaeConfig, options.Device, options.VaeDType ?? options.DType);
             owned.Add(vae);
             RandomWeights.Fill(vae, seed + 2);
-            return Assemble($"Wan 2.1 T2V {name} with random weights (a memory and speed measurement: the video is noise)", transformer, text, vae,
-                Schedulers.FlowShift.WanDefault, options, owned);
-        }
-        catch
-        {
-            foreach (var item in owned) item.Dispose();
-            throw;
-        }
-    }
 
-    static VideoModel LoadWan(string path, VideoModelOptions options)
-    {
-        var folder = WanModelFolder.Open(path);
-        if (folder.Config.ModelType != WanModelType.TextToVideo)
-            throw new NotSupportedException($"{path} holds a Wan 2.1 image-to-video model; generation supports text to video only in this build.");
-        var owned = new List<IDisposable>();
-        try
-        {
-            var transformer = folder.LoadTransformer(options.Device, options.DType);
-            owned.Add(transformer);
-
-            using var textWeights = folder.OpenTextEncoderWeights();
-            var text = UMT5PromptEncoder.Load(folder.TokenizerPath, textWeights, new UMT5PromptEncoderOptions
+            var defaults = new VideoRequest
             {
-                Device = options.TextOnCpu ? CPU : options.Device,
-                WeightType = options.TextDType,
-                // Wan's way everywhere: the unpadded shortcut drifts past the bf16 bound over 24 layers.
-                PadToTextLength = true,
-            });
-            owned.Add(text);
-
-            using var vaeWeights = folder.OpenVaeWeights();
-            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.VaeDType ?? options.DType);
-            owned.Add(vae);
-            vae.LoadWeights(vaeWeights);
-
-            string size = folder.Config.Dim >= 5120 ? "14B" : "1.3B";
-            return Assemble($"Wan 2.1 T2V {size} ({folder.Layout} layout)", transformer, text, vae,
-                folder.FlowShift ?? Schedulers.FlowShift.WanDefault, options, owned);
+                Prompt = "", NegativePrompt = WanPromptDefaults.NegativePrompt,
+                Width = config.Dim >= 5120 ? 1280 : 832, Height = config.Dim >= 5120 ? 720 : 480,
+            };
+            // As for a checkpoint: the text encoder leaves the GPU once both prompts are encoded.
+            Action? release = text.Device.type == DeviceType.CUDA ? text.Release : null;
+            return new VideoModel($"Wan 2.1 T2V {name} with random weights (a memory and speed measurement: the video is noise)",
+                transformer, text, vae, defaults, WanFps, release, owned);
         }
         catch
         {
             foreach (var item in owned) item.Dispose();
             throw;
         }
-    }
-
-    // Wan's defaults (720p for the 14B width, 480p otherwise) and its offload: the text encoder leaves the GPU once both prompts are encoded, as Wan's offload_model does.
-    static VideoModel Assemble(string name, WanModel transformer, UMT5PromptEncoder text, WanVae vae, double shift, VideoModelOptions options,
-        IReadOnlyList<IDisposable> owned)
-    {
-        transformer.Numerics = options.Numerics;
-        var config = transformer.Config;
-        var defaults = new VideoRequest
-        {
-            Prompt = "", NegativePrompt = WanPromptDefaults.NegativePrompt,
-            Width = config.Dim >= 5120 ? 1280 : 832, Height = config.Dim >= 5120 ? 720 : 480, Shift = shift,
-        };
-        Action? release = text.Device.type == DeviceType.CUDA ? text.Release : null;
-        return new VideoModel(name, transformer, text, vae, defaults, WanFps, release, owned);
     }
 }

@@ -66,22 +66,22 @@ public sealed class VideoPipeline
     /// <summary>Generates one video.</summary>
     /// <param name="request">What to generate.</param>
     /// <param name="stepDone">Called after every step with the count done and the total.</param>
-    /// <param name="noise">Initial latents of <see cref="LatentShape"/> to start from instead of the request's
+    /// <param name="initialNoise">Initial latents of <see cref="LatentShape"/> to start from instead of the request's
     /// seeded draw (for instance another implementation's noise, to compare the two from the same start).</param>
     /// <param name="stepLatents">Called after every step with its index and the new latents (float32, on the device;
     /// valid during the call only).</param>
     /// <returns>The video [1, 3, F, H, W] float32 in [-1, 1] on the CPU, and the report.</returns>
     /// <exception cref="ArgumentException">The request cannot be generated (see <see cref="Validate"/>), or the noise's shape is not <see cref="LatentShape"/>.</exception>
-    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null, Tensor? noise = null,
+    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null, Tensor? initialNoise = null,
         Action<int, Tensor>? stepLatents = null)
     {
         Validate(request);
         var shape = LatentShape(request);
-        if (noise is not null && !noise.shape.SequenceEqual(shape))
-            throw new ArgumentException($"The initial noise has shape [{string.Join(", ", noise.shape)}]; " +
+        if (initialNoise is not null && !initialNoise.shape.SequenceEqual(shape))
+            throw new ArgumentException($"The initial noise has shape [{string.Join(", ", initialNoise.shape)}]; " +
                 $"a {request.Width}x{request.Height} video of {request.Frames} frames needs latents [{string.Join(", ", shape)}].");
-        if (noise is not null && !noise.is_floating_point())
-            throw new ArgumentException($"The initial noise is {noise.dtype}; it must be floating-point.");
+        if (initialNoise is not null && !initialNoise.is_floating_point())
+            throw new ArgumentException($"The initial noise is {initialNoise.dtype}; it must be floating-point.");
         var device = _model.Device;
         var stages = new List<StageReport>();
         var stageWatch = Stopwatch.StartNew();
@@ -102,10 +102,10 @@ public sealed class VideoPipeline
         _releaseText?.Invoke();
         EndStage("text encoding");
 
-        var (latentFrames, latentHeight, latentWidth) = (shape[2], shape[3], shape[4]);
-        using var start = noise is null
-            ? WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device)
-            : noise.to(ScalarType.Float32, device, copy: true);
+        long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
+        long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;
+        using var noise = WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device);
+        if (initialNoise is not null) noise.copy_(initialNoise);
         var grid = _model.GridFor(latentFrames, latentHeight, latentWidth);
         var steps = new List<StepReport>();
         using var timeline = new DeviceTimeline(device);
@@ -129,7 +129,7 @@ public sealed class VideoPipeline
         Tensor latents;
         try
         {
-            latents = sampler.Sample(start, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
+            latents = sampler.Sample(noise, conditional, unconditional, request.CreateScheduler(), request.Guidance, request.GuidanceMode);
         }
         finally
         {

@@ -61,14 +61,26 @@ internal static class GenerateCommand
         var dumpQkv = new Option<string?>("--dump-qkv") { Description = "write q, k, v of --dump-layers at --dump-steps (conditional pass) to PREFIX-layerL-stepS.safetensors, for svg2 eval --qkv" };
         var dumpLayers = new Option<int[]>("--dump-layers") { Description = "layers whose q, k, v --dump-qkv writes", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0] };
         var dumpSteps = new Option<int[]>("--dump-steps") { Description = "steps at which --dump-qkv writes", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0] };
+        var numerics = new Option<string>("--numerics") { Description = "the transformer's numerics: fast (bf16 residual stream, fused kernels) or reference (the public code's, for conformance checks)", DefaultValueFactory = _ => "fast" };
+        numerics.AcceptOnlyFromAmong("fast", "reference");
+        var textDtype = new Option<string>("--t5-dtype") { Description = "the umT5 text encoder's weight type: bf16 (as Wan runs it) or f32 (for comparisons with a float32 reference)", DefaultValueFactory = _ => "bf16" };
+        textDtype.AcceptOnlyFromAmong("bf16", "f32");
+        var vaeDtype = new Option<string?>("--vae-dtype") { Description = "the VAE's weight type, bf16 or f32 (default: --dtype's; Wan's own pipeline decodes in f32)" };
+        vaeDtype.AcceptOnlyFromAmong("bf16", "f32");
+        var noise = new Option<string?>("--noise") { Description = "start from this initial noise instead of --seed's: a safetensors file with a float tensor 'noise' [1, 16, F', H', W'] (or [16, F', H', W'])" };
+        var saveTensors = new Option<string?>("--save-tensors") { Description = "write the initial noise, each step's latents, the final latents and the decoded video (float32) to this safetensors file" };
+        var randomWeights = new Option<string?>("--random-weights") { Description = "instead of a checkpoint, Wan 2.1 T2V of this size (14B, 1.3B or tiny) with seeded random weights built on the device: measures memory and speed; the video is noise" };
+        randomWeights.AcceptOnlyFromAmong("14B", "1.3B", "tiny", "14b", "1.3b");
 
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
         foreach (var option in new Option[] { modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
-                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps })
+                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
+                     noise, saveTensors, randomWeights })
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            if (parse.GetValue(randomWeights) is not null) CommandErrors.RejectUnused(parse, [modelDir], "--random-weights builds the model instead of reading one");
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             if (!AttentionSetup.Methods.Contains(methodName))
                 throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
@@ -88,12 +100,19 @@ internal static class GenerateCommand
                 throw new NotSupportedException("CUDA is not available: this build ships the CPU libtorch, or no GPU and driver were found. " +
                     "Build with -p:LibTorch=external and put a CUDA libtorch (for example PyTorch's torch/lib) on LD_LIBRARY_PATH.");
             var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+            // --dtype f32 means float32 throughout: cuDNN would otherwise run the VAE's float32 convolutions in TF32.
+            if (weightType == ScalarType.Float32 && onDevice.type == DeviceType.CUDA) backends.cudnn.allow_tf32 = false;
+            ScalarType? vaeType = parse.GetValue(vaeDtype) switch { "bf16" => ScalarType.BFloat16, "f32" => ScalarType.Float32, _ => null };
+            var modelOptions = new VideoModelOptions(onDevice, weightType, parse.GetValue(numerics) == "reference" ? WanNumerics.Reference : WanNumerics.Fast,
+                parse.GetValue(textOnCpu), parse.GetValue(textDtype) == "f32" ? ScalarType.Float32 : ScalarType.BFloat16, vaeType);
 
             // Read before the model, so that an unreadable image costs no loading time.
             string? imagePath = parse.GetValue(image) is { } given ? Path.GetFullPath(given) : null;
             using var firstFrame = imagePath is null ? null : ImageFile.ReadSigned(imagePath);
 
-            using var model = VideoModels.Load(parse.GetValue(modelDir), new VideoModelOptions(onDevice, weightType, WanNumerics.Fast, parse.GetValue(textOnCpu)));
+            using var model = parse.GetValue(randomWeights) is { } randomSize
+                ? VideoModels.LoadRandom(randomSize, modelOptions)
+                : VideoModels.Load(parse.GetValue(modelDir), modelOptions);
             if (model.Image is null && firstFrame is not null)
                 throw new ArgumentException($"--image needs an image-to-video checkpoint; {model.Name} is text to video.");
             if (model.Image is not null && firstFrame is null)
@@ -132,6 +151,14 @@ internal static class GenerateCommand
                 ? new QkvDumpProcessor(attention.Processor, Path.GetFullPath(prefix), parse.GetValue(dumpLayers)!.ToHashSet(), parse.GetValue(dumpSteps)!.ToHashSet())
                 : attention.Processor;
             pipeline.DensityMeter = attention.Meter;
+            using var startNoise = parse.GetValue(noise) is { } noisePath ? NoiseFile.Read(Path.GetFullPath(noisePath), pipeline.LatentShape(request)) : null;
+            using var tensors = parse.GetValue(saveTensors) is null ? null : new GenerationTensors();
+            if (tensors is not null)
+            {
+                var shape = pipeline.LatentShape(request);
+                using var seeded = startNoise is null ? WanSampler.Noise(shape[1], shape[2], shape[3], shape[4], request.Seed, CPU) : null;
+                tensors.Noise(startNoise ?? seeded!);
+            }
 
             Tensor video = null!;
             GenerationReport generation = null!;
@@ -139,12 +166,18 @@ internal static class GenerateCommand
                 .Start(context =>
                 {
                     var task = context.AddTask($"{model.Name}, {methodName}", maxValue: request.Steps);
-                    (video, generation) = pipeline.Generate(request, (done, _) => task.Value = done);
+                    (video, generation) = pipeline.Generate(request, (done, _) => task.Value = done, startNoise, tensors is null ? null : tensors.Step);
                 });
             using (video)
             {
                 var written = VideoOutputs.Write(video, model.Fps, outputPath, parse.GetValue(lossless))
                     .Concat((model.Transformer.SelfAttentionProcessor as QkvDumpProcessor)?.Written ?? []).ToList();
+                if (tensors is not null)
+                {
+                    var tensorsPath = Path.GetFullPath(parse.GetValue(saveTensors)!);
+                    tensors.Write(tensorsPath, video);
+                    written.Add(tensorsPath);
+                }
                 var run = new GenerationRun(model.Name, methodName, attention.Note, request.Prompt, request.NegativePrompt, request.Width, request.Height, request.Frames,
                     request.Steps, request.Guidance, request.Shift, request.Seed, request.Solver.ToString(), onDevice.ToString(), weightType.ToString(), target,
                     warmup.DenseSteps, warmup.DenseLayers, written, generation, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), imagePath);

@@ -42,7 +42,8 @@ internal static class GenerationView
     public static void WriteJson(string path, GenerationRun run) =>
         File.WriteAllText(path, JsonSerializer.Serialize(run, GenerationJsonContext.Default.GenerationRun));
 
-    /// <summary>Stages with their time and peak memory, then the denoising steps summarised by kind (dense warm-up, sparse).</summary>
+    /// <summary>Stages with their time and peak memory, then the denoising steps summarised by kind (dense warm-up, sparse), each
+    /// with its peak memory.</summary>
     public static void Render(GenerationRun run)
     {
         var report = run.Report;
@@ -53,14 +54,16 @@ internal static class GenerationView
         stages.AddRow("[bold]total[/]", $"[bold]{Seconds(report.TotalMs)}[/]", "100%", "");
         AnsiConsole.Write(stages);
 
-        var steps = new Table().Title("denoising steps").AddColumns("steps", "mode", "per step (ms)", "self-attention (ms)", "the rest (ms)", "attention density");
-        foreach (var group in report.Steps.GroupBy(s => s.Density is null ? "dense" : "sparse"))
+        var steps = new Table().Title("denoising steps").AddColumns("steps", "mode", "per step (ms)", "self-attention (ms)", "the rest (ms)", "attention density",
+            "peak device memory (GiB)");
+        foreach (var phase in report.Phases)
         {
-            var list = group.ToList();
+            var list = report.Steps.Where(s => phase.Steps.Contains(s.Step)).ToList();
             string range = list.Count == 1 ? $"{list[0].Step}" : $"{list[0].Step}-{list[^1].Step}";
             var densities = list.Where(s => s.Density is not null).Select(s => s.Density!.Value).ToList();
-            steps.AddRow(range, group.Key, Ms(list.Average(s => s.Milliseconds)), Ms(list.Average(s => s.SelfAttentionMs)), Ms(list.Average(s => s.OtherMs)),
-                densities.Count == 0 ? "1 (dense)" : $"{densities.Average():P1} (min {densities.Min():P1}, max {densities.Max():P1})");
+            steps.AddRow(range, phase.Mode, Ms(list.Average(s => s.Milliseconds)), Ms(list.Average(s => s.SelfAttentionMs)), Ms(list.Average(s => s.OtherMs)),
+                densities.Count == 0 ? "1 (dense)" : $"{densities.Average():P1} (min {densities.Min():P1}, max {densities.Max():P1})",
+                Gib(phase.PeakDeviceBytes));
         }
         AnsiConsole.Write(steps);
         if (run.MethodNote is { } note) AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] {note}");

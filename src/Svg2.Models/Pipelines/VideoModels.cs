@@ -64,14 +64,14 @@ public static class VideoModels
             var text = UMT5PromptEncoder.Load(folder.TokenizerPath, textWeights, new UMT5PromptEncoderOptions
             {
                 Device = textDevice,
-                WeightType = ScalarType.BFloat16,
+                WeightType = options.TextDType,
                 // Wan's way everywhere: the unpadded shortcut drifts past the bf16 bound over 24 layers.
                 PadToTextLength = true,
             });
             owned.Add(text);
 
             using var vaeWeights = folder.OpenVaeWeights();
-            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.DType);
+            var vae = new WanVae(VaeConfigOf(vaeWeights), options.Device, options.VaeDType ?? options.DType);
             owned.Add(vae);
             vae.LoadWeights(vaeWeights);
 
@@ -101,6 +101,58 @@ public static class VideoModels
             Action? releaseImage = image is not null && options.Device.type == DeviceType.CUDA ? image.Release : null;
             return new VideoModel($"Wan 2.1 {(imageToVideo ? "I2V" : "T2V")} {size} ({folder.Layout} layout)", transformer, text, vae, defaults, WanFps, release, owned,
                 image, releaseImage);
+        }
+        catch
+        {
+            foreach (var item in owned) item.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A Wan 2.1 text-to-video model of a published size with seeded random weights built directly on the device
+    /// (umT5-XXL, the transformer and the VAE, with a character tokenizer): no checkpoint is read or written. For
+    /// measuring memory and speed at full size; the video it generates is noise.
+    /// </summary>
+    /// <param name="size">14B, 1.3B, or tiny (a small model for tests on a CPU).</param>
+    /// <param name="options">Device, weight types and numerics, as for a checkpoint.</param>
+    /// <param name="seed">Seed of the weights.</param>
+    /// <exception cref="ArgumentException">Unknown size.</exception>
+    public static VideoModel LoadRandom(string size, VideoModelOptions options, long seed = 0)
+    {
+        var (config, textConfig, vaeConfig, name) = size.ToLowerInvariant() switch
+        {
+            "14b" => (WanConfig.TextToVideo14B, UMT5Config.Xxl, WanVaeConfig.Wan21, "14B"),
+            "1.3b" => (WanConfig.TextToVideo1_3B, UMT5Config.Xxl, WanVaeConfig.Wan21, "1.3B"),
+            "tiny" => (WanConfig.Tiny, UMT5Config.Tiny, WanVaeConfig.Wan21 with { BaseDim = 8 }, "tiny"),
+            _ => throw new ArgumentException($"Unknown model size '{size}' for random weights (expected 14B, 1.3B or tiny)."),
+        };
+        var tokenizer = UMT5Tokenizer.Characters(config.TextLength);
+        textConfig = textConfig with { VocabularySize = Math.Max(textConfig.VocabularySize, tokenizer.VocabularySize) };
+        var owned = new List<IDisposable>();
+        try
+        {
+            var transformer = new WanModel(config, options.Device, options.DType) { Numerics = options.Numerics };
+            owned.Add(transformer);
+            RandomWeights.Fill(transformer, seed);
+            var encoder = new UMT5Encoder(textConfig, options.TextOnCpu ? CPU : options.Device, options.TextDType);
+            owned.Add(encoder);
+            RandomWeights.Fill(encoder, seed + 1);
+            var text = new UMT5PromptEncoder(tokenizer, encoder);
+            owned.Add(text);
+            var vae = new WanVae(vaeConfig, options.Device, options.VaeDType ?? options.DType);
+            owned.Add(vae);
+            RandomWeights.Fill(vae, seed + 2);
+
+            var defaults = new VideoRequest
+            {
+                Prompt = "", NegativePrompt = WanPromptDefaults.NegativePrompt,
+                Width = config.Dim >= 5120 ? 1280 : 832, Height = config.Dim >= 5120 ? 720 : 480,
+            };
+            // As for a checkpoint: the text encoder leaves the GPU once both prompts are encoded.
+            Action? release = text.Device.type == DeviceType.CUDA ? text.Release : null;
+            return new VideoModel($"Wan 2.1 T2V {name} with random weights (a memory and speed measurement: the video is noise)",
+                transformer, text, vae, defaults, WanFps, release, owned);
         }
         catch
         {

@@ -88,13 +88,30 @@ public sealed class VideoPipeline
         if (!(request.Shift > 0) || double.IsInfinity(request.Shift)) throw new ArgumentException($"Flow shift must be a finite positive number; got {request.Shift}.");
     }
 
+    /// <summary>The shape [1, C, F', H', W'] of a request's latents (and of its initial noise).</summary>
+    public long[] LatentShape(VideoRequest request) =>
+        [1, _codec.LatentChannels, (request.Frames - 1) / _codec.TemporalCompression + 1,
+         request.Height / _codec.SpatialCompression, request.Width / _codec.SpatialCompression];
+
     /// <summary>Generates one video.</summary>
     /// <param name="request">What to generate.</param>
     /// <param name="stepDone">Called after every step with the count done and the total.</param>
+    /// <param name="initialNoise">Initial latents of <see cref="LatentShape"/> to start from instead of the request's
+    /// seeded draw (for instance another implementation's noise, to compare the two from the same start).</param>
+    /// <param name="stepLatents">Called after every step with its index and the new latents (float32, on the device;
+    /// valid during the call only).</param>
     /// <returns>The video [1, 3, F, H, W] float32 in [-1, 1] on the CPU, and the report.</returns>
-    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null)
+    /// <exception cref="ArgumentException">The request cannot be generated (see <see cref="Validate"/>), or the noise's shape is not <see cref="LatentShape"/>.</exception>
+    public (Tensor Video, GenerationReport Report) Generate(VideoRequest request, Action<int, int>? stepDone = null, Tensor? initialNoise = null,
+        Action<int, Tensor>? stepLatents = null)
     {
         Validate(request);
+        var shape = LatentShape(request);
+        if (initialNoise is not null && !initialNoise.shape.SequenceEqual(shape))
+            throw new ArgumentException($"The initial noise has shape [{string.Join(", ", initialNoise.shape)}]; " +
+                $"a {request.Width}x{request.Height} video of {request.Frames} frames needs latents [{string.Join(", ", shape)}].");
+        if (initialNoise is not null && !initialNoise.is_floating_point())
+            throw new ArgumentException($"The initial noise is {initialNoise.dtype}; it must be floating-point.");
         var device = _model.Device;
         var stages = new List<StageReport>();
         var stageWatch = Stopwatch.StartNew();
@@ -129,6 +146,7 @@ public sealed class VideoPipeline
         long latentFrames = (request.Frames - 1) / _codec.TemporalCompression + 1;
         long latentHeight = request.Height / _codec.SpatialCompression, latentWidth = request.Width / _codec.SpatialCompression;
         using var noise = WanSampler.Noise(_codec.LatentChannels, latentFrames, latentHeight, latentWidth, request.Seed, device);
+        if (initialNoise is not null) noise.copy_(initialNoise);
         var grid = _model.GridFor(latentFrames, latentHeight, latentWidth);
         var steps = new List<StepReport>();
         using var timeline = new DeviceTimeline(device);
@@ -138,12 +156,14 @@ public sealed class VideoPipeline
         var sampler = new WanSampler(_model)
         {
             StepStarting = _ => profiler.Begin(),
-            StepCompleted = (step, _) =>
+            StepCompleted = (step, x) =>
             {
                 var profile = profiler.End();
                 var density = DensityMeter?.Take();
-                steps.Add(new StepReport(step, profile.TotalMs, profile.ClassMs[WanOpClass.SelfAttention], density?.Sparse, density?.Overall));
-                Sample();
+                long used = DeviceMemory.UsedBytes(device);
+                stagePeak = Math.Max(stagePeak, used);
+                steps.Add(new StepReport(step, profile.TotalMs, profile.ClassMs[WanOpClass.SelfAttention], density?.Sparse, density?.Overall, used < 0 ? null : used));
+                stepLatents?.Invoke(step, x);
                 stepDone?.Invoke(step + 1, request.Steps);
             },
         };

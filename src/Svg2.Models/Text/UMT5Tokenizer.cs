@@ -96,6 +96,28 @@ public sealed class UMT5Tokenizer
         }
     }
 
+    /// <summary>
+    /// A tokenizer of single characters for runs without a tokenizer file (random-weight measurement runs):
+    /// <c>&lt;pad&gt;</c> 0, <c>&lt;/s&gt;</c> 1, <c>&lt;unk&gt;</c> 2, then every printable ASCII character with and
+    /// without SentencePiece's word-start mark, so a prompt gives about one id per character.
+    /// </summary>
+    public static UMT5Tokenizer Characters(int textLength = WanPromptDefaults.TextLength)
+    {
+        CheckTextLength(textLength);
+        var pieces = new List<(string Piece, float Score)> { ("<pad>", 0), ("</s>", 0), ("<unk>", 0) };
+        for (char c = '!'; c <= '~'; c++)
+        {
+            pieces.Add(("\u2581" + c, -1));
+            pieces.Add((c.ToString(), -2));
+        }
+        var tokenizer = SentencePieceTokenizer.Create(pieces, 2, addBeginningOfSentence: false, addEndOfSentence: false,
+            null, true, true, false, byteFallback: false);
+        return new UMT5Tokenizer(tokenizer, "(built-in character tokenizer)", textLength);
+    }
+
+    /// <summary>Ids the tokenizer can give: its vocabulary's size.</summary>
+    public int VocabularySize => _tokenizer.Vocabulary.Count;
+
     static void CheckTextLength(int textLength)
     {
         // One id is the end-of-sentence token, which every prompt keeps.

@@ -2,9 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Svg2.Cli.Commands;
+using Svg2.IO;
 using Svg2.Models.Video;
 using Svg2.Tests.Cli;
 using Svg2.Tests.Video;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Svg2.Tests.Pipelines;
 
@@ -88,6 +91,79 @@ public sealed class GenerateCommandTests : IDisposable
         var (wrongCode, wrongText) = StandardError.Capture(() => Invoke(Base(Path.Combine(_folder, "y.mp4")).Select(a => a == _model ? _folder : a).ToArray()));
         Assert.Equal(2, wrongCode);
         Assert.StartsWith("error:", wrongText.Trim());
+    }
+
+    [Fact]
+    public void StartsFromGivenNoiseAndSavesItsLatentsAndVideo()
+    {
+        // 5 frames of 32x32 through a VAE of 4x temporal and 8x spatial compression: latents [1, 16, 2, 4, 4].
+        var generator = new Generator(17);
+        using var given = randn([1, 16, 2, 4, 4], generator: generator);
+        string noise = Path.Combine(_folder, "noise.safetensors");
+        SafeTensorsWriter.Write(noise, [new("noise", given)]);
+        string saved = Path.Combine(_folder, "saved.safetensors"), seeded = Path.Combine(_folder, "seeded.safetensors");
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "a.mp4"), "--method", "dense", "--noise", noise, "--save-tensors", saved, "--seed", "5")));
+        Assert.Equal(0, Invoke(Base(Path.Combine(_folder, "b.mp4"), "--method", "dense", "--save-tensors", seeded, "--seed", "5")));
+
+        using var file = SafeTensorsFile.Open(saved);
+        var tensors = file.ReadAll();
+        using var seededFile = SafeTensorsFile.Open(seeded);
+        var fromSeed = seededFile.ReadAll();
+        try
+        {
+            Assert.Equal(["noise", "latents.0", "latents.1", "latents", "video"], tensors.Keys);
+            Assert.True(tensors["noise"].equal(given).all().item<bool>());
+            Assert.True(tensors["latents"].equal(tensors["latents.1"]).all().item<bool>());
+            Assert.Equal(new long[] { 1, 3, 5, 32, 32 }, tensors["video"].shape);
+            Assert.True(tensors["video"].isfinite().all().item<bool>());
+            // The seed's own noise is what the pipeline draws; the given noise changes the result.
+            using var drawn = Svg2.Models.Sampling.WanSampler.Noise(16, 2, 4, 4, 5, CPU);
+            Assert.True(fromSeed["noise"].equal(drawn).all().item<bool>());
+            Assert.False(fromSeed["latents"].allclose(tensors["latents"]));
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values.Concat(fromSeed.Values)) tensor.Dispose();
+        }
+    }
+
+    [Fact]
+    public void NoiseOfAnotherShapeIsOneLineNamingBothShapes()
+    {
+        using var wrong = zeros([1, 16, 3, 4, 4]);
+        string noise = Path.Combine(_folder, "wrong.safetensors");
+        SafeTensorsWriter.Write(noise, [new("noise", wrong)]);
+        string video = Path.Combine(_folder, "wrong.mp4");
+        var (code, text) = StandardError.Capture(() => Invoke(Base(video, "--method", "dense", "--noise", noise)));
+        Assert.Equal(2, code);
+        Assert.Contains("[1, 16, 3, 4, 4]", text);
+        Assert.Contains("[1, 16, 2, 4, 4]", text);
+        Assert.Contains("wrong.safetensors", text);
+        Assert.False(File.Exists(video));
+    }
+
+    [Fact]
+    public void RandomWeightsBuildAModelWithoutAFolderAndReportEveryStage()
+    {
+        string video = Path.Combine(_folder, "random.mp4"), report = Path.Combine(_folder, "random.json"), tensors = Path.Combine(_folder, "random.safetensors");
+        Assert.Equal(0, Invoke("--random-weights", "tiny", "--prompt", "a kite", "--size", "32x32", "--frames", "5", "--steps", "2", "--device", "cpu",
+            "--method", "dense", "--out", video, "--report", report, "--save-tensors", tensors));
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var run = json.RootElement;
+        Assert.Contains("random weights", run.GetProperty("model").GetString());
+        Assert.Equal(["text encoding", "denoising", "decoding"], run.GetProperty("report").GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("name").GetString()));
+        Assert.All(run.GetProperty("report").GetProperty("steps").EnumerateArray(), s => Assert.Equal(JsonValueKind.Null, s.GetProperty("peakDeviceBytes").ValueKind));
+        var phase = Assert.Single(run.GetProperty("report").GetProperty("phases").EnumerateArray());
+        Assert.Equal("dense", phase.GetProperty("mode").GetString());
+        Assert.Equal([0, 1], phase.GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
+        using var file = SafeTensorsFile.Open(tensors);
+        using var frames = file.Read("video");
+        Assert.True(frames.isfinite().all().item<bool>());
+        Assert.True(frames.std().item<float>() > 0);
+
+        var (code, text) = StandardError.Capture(() => Invoke("--random-weights", "tiny", "--model-dir", _model, "--device", "cpu", "--out", video));
+        Assert.Equal(2, code);
+        Assert.Contains("--model-dir", text);
     }
 
     [Fact]

@@ -139,4 +139,21 @@ public sealed class UMT5TokenizerTests : IDisposable
         var error = Assert.Throws<CheckpointException>(() => UMT5Tokenizer.FromFile(path));
         Assert.Contains(path, error.Message);
     }
+
+    [Fact]
+    public void TheCharacterTokenizerGivesOneIdPerCharacterThenEndOfSentenceAndPadding()
+    {
+        var tokenizer = UMT5Tokenizer.Characters(textLength: 16);
+        Assert.Equal(3 + 2 * 94, tokenizer.VocabularySize);
+        var tokens = tokenizer.Tokenize("ab c");
+        // "▁a", "b", "▁c", then </s> and padding.
+        Assert.Equal(4, tokens.Length);
+        Assert.Equal(tokenizer.EndOfSentenceId, tokens.Ids[3]);
+        Assert.All(tokens.Ids[4..], id => Assert.Equal(tokenizer.PadId, id));
+        Assert.All(tokens.Ids[..3], id => Assert.True(id > 2 && id < tokenizer.VocabularySize));
+        Assert.Equal(3, tokens.Ids.Take(3).Distinct().Count());
+        var longPrompt = tokenizer.Tokenize(new string('x', 40));
+        Assert.True(longPrompt.Truncated);
+        Assert.Equal(16, longPrompt.Length);
+    }
 }

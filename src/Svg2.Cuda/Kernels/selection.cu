@@ -70,7 +70,10 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
         scores[j] = weight;
         local_sum += weight;
     }
-    const float total = fmaxf(block_reduce(local_sum, scratch, false), kMinimumMass);
+    // A NaN weight (a NaN or infinite score) makes the sum NaN, and then every P, as in the reference,
+    // whose maximum propagates NaN: fmaxf would drop it and leave the finite columns' P finite.
+    const float sum = block_reduce(local_sum, scratch, false);
+    const float total = is_nan(sum) ? sum : fmaxf(sum, kMinimumMass);
 
     // Non-negative floats order like their bit patterns; inverting them sorts larger P first, and the
     // low word keeps ties in cluster-id order. Padding sorts last. A NaN P (a NaN or infinite score

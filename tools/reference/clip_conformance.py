@@ -159,12 +159,10 @@ def transformers_reference(visual, pixels, out, torch):
     with torch.device("cuda"):
         hf = CLIPVisionModel(config).float().eval()
     shapes = {n: t.shape for n, t in hf.state_dict().items()}
-    expected = {transformers_name(n) for n in visual.state_dict() if n != "head" and ".attn.to_qkv." not in n}
-    if not expected <= shapes.keys():
-        # This transformers version names the vision tower otherwise: the official-name rows still run.
-        print(f"transformers {__import__('transformers').__version__} lacks {sorted(expected - shapes.keys())[:4]} "
-              f"(its embeddings: {[n for n in shapes if 'embeddings' in n]}): no transformers reference written")
-        return
+    # Published image_encoder folders (and transformers 4) name the tower's tensors "vision_model.*";
+    # transformers 5's state dict leaves that prefix out. The weights file keeps the published names.
+    published = "vision_model."
+    local = (lambda n: n) if any(n.startswith(published) for n in shapes) else (lambda n: n[len(published):])
     state = {}
     for name, tensor in visual.state_dict().items():
         if name == "head":
@@ -172,13 +170,15 @@ def transformers_reference(visual, pixels, out, torch):
         if ".attn.to_qkv." in name:
             layer, kind = name.split(".")[1], name.rsplit(".", 1)[1]
             for part, chunk in zip("qkv", tensor.chunk(3, 0)):
-                state[f"vision_model.encoder.layers.{layer}.self_attn.{part}_proj.{kind}"] = chunk
+                state[local(f"vision_model.encoder.layers.{layer}.self_attn.{part}_proj.{kind}")] = chunk
         else:
-            state[transformers_name(name)] = tensor.reshape(shapes[transformers_name(name)])
+            key = local(transformers_name(name))
+            state[key] = tensor.reshape(shapes[key])
     missing, unexpected = hf.load_state_dict(state, strict=False)
     if [m for m in missing if not m.endswith("position_ids")] or unexpected:
         raise SystemExit(f"transformers model: missing {missing}, unexpected {unexpected}")
-    save_file({n: t.detach().to(torch.bfloat16).cpu().contiguous() for n, t in hf.state_dict().items() if not n.endswith("position_ids")},
+    save_file({(n if n.startswith(published) else published + n): t.detach().to(torch.bfloat16).cpu().contiguous()
+               for n, t in hf.state_dict().items() if not n.endswith("position_ids")},
               os.path.join(out, "weights-transformers.safetensors"))
     hf.config.to_json_file(os.path.join(out, "config-transformers.json"))
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH):

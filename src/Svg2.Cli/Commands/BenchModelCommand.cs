@@ -1,16 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
 using Svg2.Cuda;
-using Svg2.Cuda.Benchmarks;
 using Svg2.Cuda.Runtime;
+using Svg2.Evaluation.Benchmarks;
 using Svg2.IO;
-using Svg2.Methods;
 using Svg2.Models.Attention;
-using Svg2.Models.Benchmarking;
 using Svg2.Models.Kernels;
 using Svg2.Models.Profiling;
 using Svg2.Models.Wan;
@@ -87,7 +84,7 @@ public static class BenchModelCommand
                 TopP = parse.GetValue(topP), QueryClusters = parse.GetValue(queryClusters), KeyClusters = parse.GetValue(keyClusters),
             };
             if (parse.GetValue(density) is { } aim)
-                options = options with { TargetDensity = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
+                options = options with { TargetDensity = aim, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, aim) };
             options.Validate();
             var run = new ModelRun(parse.GetValue(model)!, parse.GetValue(shape)!, config, scalarType, target,
                 numericsName == "reference" ? WanNumerics.Reference : WanNumerics.Fast, stepCount, options);

@@ -1,6 +1,6 @@
 using Svg2.Configuration;
-using Svg2.Cuda.Benchmarks;
-using Svg2.Workloads;
+using Svg2.Evaluation.Benchmarks;
+using Svg2.Evaluation.Workloads;
 
 namespace Svg2.Tests.Cuda;
 

@@ -1,4 +1,5 @@
-using Svg2.Statistics;
+using Svg2.Algorithm;
+using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Workloads;

@@ -17,14 +17,19 @@ namespace Svg2.Evaluation.Benchmarks;
 public sealed record BenchmarkShape(string Name, string Description, int Heads, int Tokens, int HeadDim, int QueryClusters, int KeyClusters,
     int TextRows = 0, int PromptRows = 0)
 {
-    /// <summary>The shapes of the reference configurations.</summary>
+    /// <summary>The shapes timed by default: Wan 2.1 14B at 720p, Wan 2.1 1.3B at 480p and HunyuanVideo at 720p.</summary>
     public static readonly IReadOnlyList<BenchmarkShape> Presets =
-    [
-        new("wan-14b-720p", "Wan 2.1 14B, 720p, 81 frames", 40, 75_600, 128, 300, 1000),
-        new("wan-1.3b-480p", "Wan 2.1 1.3B, 480p (832x480), 81 frames", 12, 32_760, 128, 200, 1000),
-        new("hunyuan-720p", "HunyuanVideo 720p, 129 frames, 118,800 video rows + 256 text rows (96 prompt, 160 padding) as two extra blocks",
-            24, 119_056, 128, 400, 1000, TextRows: 256, PromptRows: 96),
-    ];
+        [Of(ModelGeometries.Wan14B720p), Of(ModelGeometries.Wan1_3B480p), Of(ModelGeometries.Hunyuan720p)];
+
+    /// <summary>The call of a model geometry: its workload (<see cref="VideoShape.Of"/>) with the reference's cluster counts.</summary>
+    public static BenchmarkShape Of(ModelGeometry geometry)
+    {
+        var workload = VideoShape.Of(geometry);
+        string text = workload.TextTokens == 0 ? ""
+            : $", {workload.VideoTokens:N0} video rows + {workload.TextTokens} text rows ({workload.PromptLength} prompt, {workload.TextTokens - workload.PromptLength} padding) as two extra blocks";
+        return new BenchmarkShape(geometry.Name, geometry.Description + text, workload.Heads, workload.SequenceLength, workload.HeadDim,
+            geometry.QueryClusters, geometry.KeyClusters, workload.TextTokens, workload.PromptLength);
+    }
 
     /// <summary>The text rows of the call, or null when it has none.</summary>
     public TextTokens? Text => TextRows > 0 ? new TextTokens(TextRows, PromptRows) : null;
@@ -33,13 +38,13 @@ public sealed record BenchmarkShape(string Name, string Description, int Heads, 
     public int VideoTokens => Tokens - TextRows;
 
     /// <summary>
-    /// The preset with this name, or else the workload shape of that name (<see cref="VideoShape.Named"/>)
-    /// with the default options' cluster counts scaled to its length; an exception lists both sets of names.
+    /// The shape of the model geometry with this name (<see cref="ModelGeometries"/>), or else the workload
+    /// shape of that name (<see cref="VideoShape.Named"/>) with the default options' cluster counts scaled
+    /// to its length; an exception lists both sets of names.
     /// </summary>
     public static BenchmarkShape Find(string name)
     {
-        var preset = Presets.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
-        if (preset is not null) return preset;
+        if (ModelGeometries.Find(name) is { } geometry) return Presets.FirstOrDefault(p => p.Name == geometry.Name) ?? Of(geometry);
         if (!VideoShape.Named.TryGetValue(name, out var workload))
             throw new ArgumentException($"Unknown shape '{name}'; presets: {string.Join(", ", Presets.Select(p => p.Name))}; workload shapes: {string.Join(", ", VideoShape.Named.Keys)}.");
         if (workload.Batch != 1) throw new ArgumentException($"Shape '{name}' has batch {workload.Batch}; the CUDA benchmark times batch 1.");

@@ -1,3 +1,5 @@
+using Svg2.Configuration;
+
 namespace Svg2.Evaluation.Workloads;
 
 /// <summary>
@@ -60,35 +62,38 @@ public sealed record VideoShape(int Frames, int Height, int Width, int Heads, in
     public static VideoShape Small { get; } = new(8, 18, 32, 8, 64);
 
     /// <summary>Wan 2.1 T2V 1.3B at 480x832, 81 frames: 21x30x52 = 32,760 tokens, 12 heads.</summary>
-    public static VideoShape Wan13B480p { get; } = new(21, 30, 52, 12, 128);
+    public static VideoShape Wan13B480p => Named[ModelGeometries.Wan1_3B480p.Name];
 
     /// <summary>Wan 2.1 T2V 14B at 720x1280, 81 frames: 21x45x80 = 75,600 tokens, 40 heads.</summary>
-    public static VideoShape Wan14B720p { get; } = new(21, 45, 80, 40, 128);
+    public static VideoShape Wan14B720p => Named[ModelGeometries.Wan14B720p.Name];
 
     /// <summary>Wan 2.1 I2V 14B at 480p from a square image (624x624): 21x39x39 = 31,941 tokens, 40 heads.</summary>
-    public static VideoShape WanI2V480p { get; } = new(21, 39, 39, 40, 128);
+    public static VideoShape WanI2V480p => Named[ModelGeometries.WanI2V480p.Name];
 
     /// <summary>HunyuanVideo at 720x1280, 129 frames: 33x45x80 = 118,800 video rows + 256 text rows, 24 heads.</summary>
-    public static VideoShape Hunyuan720p { get; } = new(33, 45, 80, 24, 128, TextTokens: 256, PromptLength: DefaultPromptLength);
+    public static VideoShape Hunyuan720p => Named[ModelGeometries.Hunyuan720p.Name];
 
     /// <summary>HunyuanVideo at 480x720, 129 frames: 33x30x45 = 44,550 video rows + 256 text rows, 24 heads.</summary>
-    public static VideoShape Hunyuan480p { get; } = new(33, 30, 45, 24, 128, TextTokens: 256, PromptLength: DefaultPromptLength);
+    public static VideoShape Hunyuan480p => Named[ModelGeometries.Hunyuan480p.Name];
 
     /// <summary>Cosmos-1.0 at 704x1280, 121 frames: 16x44x80 = 56,320 tokens, 40 heads.</summary>
-    public static VideoShape Cosmos720p { get; } = new(16, 44, 80, 40, 128);
+    public static VideoShape Cosmos720p => Named[ModelGeometries.Cosmos720p.Name];
 
-    /// <summary>The named shapes, by the names the command line accepts.</summary>
-    public static IReadOnlyDictionary<string, VideoShape> Named { get; } = new Dictionary<string, VideoShape>(StringComparer.OrdinalIgnoreCase)
+    /// <summary>
+    /// The workload of a model geometry: its grid, heads and text rows, batch 1, and when it has text
+    /// rows a templated prompt of typical length among them.
+    /// </summary>
+    public static VideoShape Of(ModelGeometry geometry)
     {
-        ["tiny"] = Tiny,
-        ["small"] = Small,
-        ["wan-1.3b-480p"] = Wan13B480p,
-        ["wan-14b-720p"] = Wan14B720p,
-        ["wan-i2v-480p"] = WanI2V480p,
-        ["hunyuan-720p"] = Hunyuan720p,
-        ["hunyuan-480p"] = Hunyuan480p,
-        ["cosmos-720p"] = Cosmos720p,
-    };
+        ArgumentNullException.ThrowIfNull(geometry);
+        return new(geometry.LatentFrames, geometry.TokensHigh, geometry.TokensWide, geometry.Heads, geometry.HeadDim,
+            geometry.TextTokens, Math.Min(DefaultPromptLength, geometry.TextTokens));
+    }
+
+    /// <summary>The named shapes, by the names the command line accepts: the test and default sizes, then every <see cref="ModelGeometries"/> entry.</summary>
+    public static IReadOnlyDictionary<string, VideoShape> Named { get; } = new[] { ("tiny", Tiny), ("small", Small) }
+        .Concat(ModelGeometries.All.Select(g => (g.Name, Of(g))))
+        .ToDictionary(named => named.Item1, named => named.Item2, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The named shape <paramref name="name"/> (case-insensitive).</summary>
     public static VideoShape FromName(string name) =>

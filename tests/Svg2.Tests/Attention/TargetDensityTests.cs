@@ -1,7 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Configuration;
-using Svg2.Evaluation.Methods;
 using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 

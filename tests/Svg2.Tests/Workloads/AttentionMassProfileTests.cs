@@ -1,4 +1,3 @@
-using Svg2.Algorithm;
 using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 

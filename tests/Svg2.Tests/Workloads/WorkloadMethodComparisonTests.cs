@@ -1,4 +1,3 @@
-using Svg2.Algorithm;
 using Svg2.Configuration;
 using Svg2.Evaluation.Methods;
 using Svg2.Evaluation.Statistics;

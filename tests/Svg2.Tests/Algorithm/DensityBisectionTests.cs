@@ -1,7 +1,6 @@
 using Svg2.Algorithm;
-using Svg2.Evaluation.Methods;
 
-namespace Svg2.Tests.Methods;
+namespace Svg2.Tests.Algorithm;
 
 /// <summary><see cref="DensityBisection.Bisect"/>, the search shared by the method sweeps and the operator's target density.</summary>
 public class DensityBisectionTests

@@ -1,10 +1,9 @@
-using TorchSharp;
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Backends;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
-using Svg2.Statistics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda;

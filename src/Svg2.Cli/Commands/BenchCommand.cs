@@ -2,8 +2,8 @@ using System.CommandLine;
 using Spectre.Console;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
-using Svg2.Methods;
-using Svg2.Workloads;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Workloads;
 using static TorchSharp.torch;
 
 namespace Svg2.Cli.Commands;

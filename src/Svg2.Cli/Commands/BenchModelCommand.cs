@@ -1,16 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
 using Svg2.Cuda;
-using Svg2.Cuda.Benchmarks;
 using Svg2.Cuda.Runtime;
+using Svg2.Evaluation.Benchmarks;
 using Svg2.IO;
-using Svg2.Methods;
 using Svg2.Models.Attention;
-using Svg2.Models.Benchmarking;
 using Svg2.Models.Kernels;
 using Svg2.Models.Profiling;
 using Svg2.Models.Wan;
@@ -46,8 +43,8 @@ public static class BenchModelCommand
         var steps = new Option<int>("--steps") { Description = "Forwards timed per method, at least 2 (the first, k-means from scratch, is reported apart).", DefaultValueFactory = _ => 4 };
         var topP = new Option<double>("--top-p") { Description = "SVG2 top-p (the attention mass each query cluster keeps); ignored with --density.", DefaultValueFactory = _ => 0.9 };
         var density = new Option<double?>("--density") { Description = "Aim SVG2 at this density: each layer's first sparse call searches the top-p that reaches it, and later calls keep that top-p (the density reached is reported)." };
-        var queryClusters = new Option<int>("--query-clusters") { Description = "SVG2 query clusters per head.", DefaultValueFactory = _ => 300 };
-        var keyClusters = new Option<int>("--key-clusters") { Description = "SVG2 key clusters per head.", DefaultValueFactory = _ => 1000 };
+        var queryClusters = new Option<int?>("--query-clusters") { Description = "SVG2 query clusters per head (default: the reference's for the shape, 200 at 480p and 300 at 720p)." };
+        var keyClusters = new Option<int?>("--key-clusters") { Description = "SVG2 key clusters per head (default: the reference's, 1000)." };
         var dtype = new Option<string>("--dtype") { Description = "Weight dtype: bf16 or fp32.", DefaultValueFactory = _ => "bf16" };
         dtype.AcceptOnlyFromAmong("bf16", "fp32");
         var numerics = new Option<string?>("--numerics") { Description = "reference (the public code under autocast: float32 residual stream) or fast (residual stream in the weights' dtype, fused kernels). Default: fast; reference for conformance runs." };
@@ -82,12 +79,17 @@ public static class BenchModelCommand
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
             CommandErrors.RejectUnused(parse, [inputs, output], "without --weights, bench-model times random weights and inputs");
             if (stepCount < 2) throw new ArgumentException($"--steps must be at least 2 (the first forward is timed apart); got {stepCount}.");
-            var options = new Svg2Options
+            var defaults = GeometryFor(parse.GetValue(shape)!) is { } geometry
+                ? new Svg2Options { QueryClusters = geometry.QueryClusters, KeyClusters = geometry.KeyClusters }
+                : new Svg2Options();
+            var options = defaults with
             {
-                TopP = parse.GetValue(topP), QueryClusters = parse.GetValue(queryClusters), KeyClusters = parse.GetValue(keyClusters),
+                TopP = parse.GetValue(topP),
+                QueryClusters = parse.GetValue(queryClusters) ?? defaults.QueryClusters,
+                KeyClusters = parse.GetValue(keyClusters) ?? defaults.KeyClusters,
             };
             if (parse.GetValue(density) is { } aim)
-                options = options with { TargetDensity = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
+                options = options with { TargetDensity = aim, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, aim) };
             options.Validate();
             var run = new ModelRun(parse.GetValue(model)!, parse.GetValue(shape)!, config, scalarType, target,
                 numericsName == "reference" ? WanNumerics.Reference : WanNumerics.Fast, stepCount, options);
@@ -101,19 +103,28 @@ public static class BenchModelCommand
 
     sealed record ModelRun(string ModelName, string Shape, WanConfig Config, ScalarType Dtype, Device Device, WanNumerics Numerics, int Steps, Svg2Options Options);
 
-    static (long Frames, long Height, long Width) LatentSize(string shape) => shape switch
+    /// <summary>
+    /// The Wan geometry whose token grid and cluster counts a <c>--shape</c> stands for (the grid is the
+    /// same for every Wan variant at a resolution); null for the smoke-test size.
+    /// </summary>
+    internal static ModelGeometry? GeometryFor(string shape) => shape switch
     {
-        // VAE stride (4, 8, 8) on 81 frames: 21 latent frames.
-        "480p" => (21, 60, 104),
-        "720p" => (21, 90, 160),
-        _ => (2, 8, 8),
+        "480p" => ModelGeometries.Wan1_3B480p,
+        "720p" => ModelGeometries.Wan14B720p,
+        _ => null,
     };
+
+    /// <summary>The latent video the transformer takes for <paramref name="shape"/>: the geometry's tokens times the patch size.</summary>
+    internal static (long Frames, long Height, long Width) LatentSize(string shape, WanConfig config) =>
+        GeometryFor(shape) is { } geometry
+            ? (geometry.LatentFrames * config.PatchSize.Frames, geometry.TokensHigh * config.PatchSize.Height, geometry.TokensWide * config.PatchSize.Width)
+            : (2, 8, 8);
 
     static string RunBenchmark(ModelRun run)
     {
         var (config, device) = (run.Config, run.Device);
         int fullLayers = WanConfig.Named(run.ModelName).Layers;
-        var (frames, height, width) = LatentSize(run.Shape);
+        var (frames, height, width) = LatentSize(run.Shape, config);
         long memoryBefore = DeviceMemory.UsedBytes(device);
 
         manual_seed(1234);

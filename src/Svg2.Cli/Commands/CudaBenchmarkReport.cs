@@ -1,6 +1,6 @@
 using Spectre.Console;
-using Svg2.Cuda.Benchmarks;
 using Svg2.Cuda.Runtime;
+using Svg2.Evaluation.Benchmarks;
 
 namespace Svg2.Cli.Commands;
 

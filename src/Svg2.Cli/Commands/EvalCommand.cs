@@ -1,10 +1,10 @@
 using System.CommandLine;
 using Spectre.Console;
+using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
+using Svg2.Evaluation.Methods;
 using Svg2.IO;
-using Svg2.Methods;
-using static TorchSharp.torch;
 
 namespace Svg2.Cli.Commands;
 
@@ -52,7 +52,7 @@ internal static class EvalCommand
             AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
             AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement], onDevice.type == TorchSharp.DeviceType.CPU));
             if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
-            if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensitySearch.RelativeTolerance * target.Value)
+            if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensityBisection.RelativeTolerance * target.Value)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] density {measurement.MeanDensity:P2} is the closest {name} reaches to {target:P2} on this input.");
             if (result.GetValue(outPath) is { } path)
                 SafeTensorsWriter.Write(path, [new("out", output.reshape(q4.shape).cpu())]);

@@ -3,7 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Models;
 using Svg2.Models.Attention;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Sampling;
@@ -141,7 +141,7 @@ internal static class GenerateCommand
             var options = (svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };
             double? target = parse.GetValue(density);
             if (target is { } aim && methodName == "svg2")
-                options = options with { TargetDensity = aim, MinKeyClusterRatio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, aim) };
+                options = options with { TargetDensity = aim, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, aim) };
             var warmup = methodName == "dense" ? DenseWarmupPolicy.None
                 : DenseWarmupPolicy.FromFractions(parse.GetValue(warmupSteps) ?? svg2Preset?.Warmup.DenseSteps / (double?)svg2Preset?.Steps ?? DefaultDenseSteps,
                     request.Steps, parse.GetValue(warmupLayers) ?? DefaultDenseLayers, model.Transformer.Config.Layers, svg2Preset?.Warmup.KMeansDuringWarmup ?? false);

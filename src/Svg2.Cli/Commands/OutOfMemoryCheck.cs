@@ -1,7 +1,7 @@
 using Svg2.Attention;
 using Svg2.Configuration;
 using Svg2.Cuda;
-using Svg2.Cuda.Verification;
+using Svg2.Evaluation.Verification;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -5,9 +5,9 @@ using System.Text.Json;
 using Spectre.Console;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Models;
 using Svg2.Models.Pipelines;
-using Svg2.Models.Wan;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Svg2.Algorithm;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
 
 namespace Svg2.Cli.Commands;
 

@@ -3,9 +3,10 @@ using System.Globalization;
 using Spectre.Console;
 using Svg2.Attention;
 using Svg2.Cli.Rendering;
+using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Workloads;
 using Svg2.IO;
-using Svg2.Methods;
-using Svg2.Workloads;
 using static TorchSharp.torch;
 
 namespace Svg2.Cli.Commands;
@@ -55,7 +56,7 @@ internal static class SweepCommand
                     var task = context.AddTask("sweep", maxValue: names.Length * targets.Length);
                     foreach (var name in names)
                         // Targets that configure the method alike share one preparation (one clustering).
-                        foreach (var group in targets.GroupBy(t => MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, t)))
+                        foreach (var group in targets.GroupBy(t => TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, t)))
                         {
                             var method = MethodCatalog.Create(name, options, tokenGrid, text, backend, group.First());
                             var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Svg2.Cuda.Runtime;
-using Svg2.Cuda.Verification;
+using Svg2.Evaluation.Verification;
 using TorchSharp;
 
 namespace Svg2.Cli.Commands;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
 
 namespace Svg2.Cli.Rendering;
 

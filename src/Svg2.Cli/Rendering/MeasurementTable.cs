@@ -1,5 +1,5 @@
 using Spectre.Console;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
 
 namespace Svg2.Cli.Rendering;
 

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Svg2.Configuration;
-using Svg2.Cuda.Benchmarks;
-using Svg2.Models.Benchmarking;
+using Svg2.Evaluation.Benchmarks;
 using Svg2.Models.Profiling;
 using Svg2.Models.Wan;
 using static TorchSharp.torch;

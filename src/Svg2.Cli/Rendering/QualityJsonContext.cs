@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using Svg2.Models.Pipelines;
+using Svg2.Evaluation.Models;
 
 namespace Svg2.Cli.Rendering;
 

@@ -1,7 +1,5 @@
 using Svg2.Attention;
-using Svg2.Backends;
 using Svg2.Configuration;
-using Svg2.Methods;
 using static TorchSharp.torch;
 
 namespace Svg2.Models.Attention;
@@ -32,22 +30,6 @@ public sealed class Svg2AttentionProcessor : ISelfAttentionProcessor
         Policy = policy;
         _dense = dense ?? DenseAttentionProcessor.Instance;
     }
-
-    /// <summary>
-    /// The processor of a named clustering method: <c>svg2</c> (top-p routing, skipped clusters dropped) or
-    /// <c>svg2-ear</c> (centroid compensation and error-aware routing; see <see cref="MethodCatalog.OptionsFor"/>).
-    /// Without a kernel for compensation a CUDA backend is replaced by the reference for <c>svg2-ear</c>
-    /// (<see cref="Svg2Attention.FallbackReason"/> says so).
-    /// </summary>
-    /// <param name="method">svg2 or svg2-ear.</param>
-    /// <param name="options">The operator options the method starts from.</param>
-    /// <param name="state">Centroid caches, one per layer (and pass).</param>
-    /// <param name="policy">Which calls run dense.</param>
-    /// <param name="backend">Stage implementations; the reference when null.</param>
-    /// <param name="dense">Dense attention for warm-up calls; SDPA when null.</param>
-    public static Svg2AttentionProcessor ForMethod(string method, Svg2Options options, Svg2ModelState state, DenseWarmupPolicy policy,
-        ISvg2Backend? backend = null, ISelfAttentionProcessor? dense = null) =>
-        new(new Svg2Attention(MethodCatalog.OptionsFor(method, options), backend), state, policy, dense);
 
     /// <summary>The warm-up policy.</summary>
     public DenseWarmupPolicy Policy { get; }

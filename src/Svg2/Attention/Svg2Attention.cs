@@ -1,7 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Backends;
 using Svg2.Configuration;
-using Svg2.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Attention;
@@ -48,8 +47,8 @@ public sealed class Svg2Attention
     /// Runs one sparse attention call. Each batch element and head is an independent problem.
     /// </summary>
     /// <remarks>
-    /// When the backend can fuse the call (<see cref="IFusedSvg2Backend"/>) and no quality statistics
-    /// are requested, the call runs through the backend's shared pipeline for its shape; otherwise
+    /// When the backend can fuse the call (<see cref="IFusedSvg2Backend"/>) and no quality probe
+    /// is given, the call runs through the backend's shared pipeline for its shape; otherwise
     /// stage by stage through <see cref="ISvg2Backend"/>. Both give the same selection and output.
     /// With <see cref="Svg2Options.TargetDensity"/> set, the layer's first sparse call searches its
     /// top-p and reads densities back to the host to do so; later calls do not synchronise.
@@ -61,17 +60,16 @@ public sealed class Svg2Attention
     /// <param name="v">[B, H, S, D].</param>
     /// <param name="state">The layer's centroid cache: read for the warm start, then overwritten.</param>
     /// <param name="text">Trailing text rows (HunyuanVideo), or null for video only.</param>
-    /// <param name="withQualityStatistics">Also measure recall and relative error against dense attention (costs a dense pass, in chunks).</param>
-    /// <param name="qualitySampleRows">Measure quality on this many seeded query rows instead of all.</param>
+    /// <param name="qualityProbe">An evaluation's measurement of the call (for example against dense attention); the call then runs staged.</param>
     public Svg2Result Forward(Tensor q, Tensor k, Tensor v, Svg2LayerState state, TextTokens? text = null,
-        bool withQualityStatistics = false, long? qualitySampleRows = null)
+        IAttentionQualityProbe? qualityProbe = null)
     {
         ValidateInputs(q, k, v, text);
         using var scope = NewDisposeScope();
         var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
-        var call = !withQualityStatistics && FusedPipelineFor(qg, kg, vg, text) is { } pipeline
+        var call = qualityProbe is null && FusedPipelineFor(qg, kg, vg, text) is { } pipeline
             ? ForwardFused(pipeline, qg, kg, vg, state)
-            : ForwardStaged(q, k, qg, kg, vg, state, text, withQualityStatistics, qualitySampleRows);
+            : ForwardStaged(q, k, qg, kg, vg, state, text, qualityProbe);
         var result = call with
         {
             Output = call.Output.reshape(q.shape[0], q.shape[1], q.shape[2], v.shape[3]),
@@ -85,15 +83,15 @@ public sealed class Svg2Attention
 
     /// <summary>The staged call; Output [G, S, D] and Density [G].</summary>
     Svg2Result ForwardStaged(Tensor q, Tensor k, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state, TextTokens? text,
-        bool withQualityStatistics, long? qualitySampleRows)
+        IAttentionQualityProbe? qualityProbe)
     {
         using var clustering = ClusterValidated(q, k, state, text);
         using var means = Options.Compensation == CompensationMode.None ? null : Means(qg, kg, vg, clustering);
         using var scores = Options.Routing == KeyClusterRouting.ErrorAware ? RoutingScores(kg, vg, clustering, means!) : null;
         var (sparsity, topP, threshold) = SelectForCall(state, clustering, scores);
         var output = Attend(qg, kg, vg, sparsity, means);
-        var quality = withQualityStatistics ? AttentionQuality.Measure(qg, kg, vg, output, sparsity, qualitySampleRows, Options.Seed) : null;
-        return new Svg2Result(output, sparsity.Density(), sparsity, clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, quality, topP, threshold);
+        qualityProbe?.Measure(qg, kg, vg, output, sparsity);
+        return new Svg2Result(output, sparsity.Density(), sparsity, clustering.QueryClusters, clustering.KeyClusters, clustering.Iterations, topP, threshold);
     }
 
     /// <summary>
@@ -108,14 +106,14 @@ public sealed class Svg2Attention
             var rule = SelectionRuleFor(state, candidate =>
             {
                 using var trial = Select(clustering, candidate);
-                return Methods.DensitySearch.MeanDensity(trial);
+                return DensityBisection.MeanDensity(trial);
             });
             return (Select(clustering, rule), rule.TopP, null);
         }
         var errorRule = ErrorRoutingRuleFor(state, candidate =>
         {
             using var trial = SelectByError(clustering, scores, candidate);
-            return Methods.DensitySearch.MeanDensity(trial);
+            return DensityBisection.MeanDensity(trial);
         });
         return (SelectByError(clustering, scores, errorRule), double.NaN, errorRule.Threshold);
     }
@@ -142,7 +140,7 @@ public sealed class Svg2Attention
         state.Adopt(queryCentroids, keyCentroids);
         var shape = pipeline.Shape;
         var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, rule.MinimumKept(shape.KeyClusters));
-        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, null, rule.TopP);
+        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, rule.TopP);
     }
 
     /// <summary>
@@ -183,8 +181,8 @@ public sealed class Svg2Attention
     SelectionRule SelectionRuleFor(Svg2LayerState state, Func<SelectionRule, double> meanDensityUnder)
     {
         if (Options.TargetDensity is not { } target) return Options.SelectionRule;
-        var rule = Options.SelectionRule with { MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(Options.MinKeyClusterRatio, target) };
-        state.ChosenTopP ??= Methods.DensitySearch.Bisect(topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, target, TopPSearchSteps).Parameter;
+        var rule = Options.SelectionRule with { MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(Options.MinKeyClusterRatio, target) };
+        state.ChosenTopP ??= DensityBisection.Bisect(topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, target, TopPSearchSteps).Parameter;
         return rule with { TopP = state.ChosenTopP.Value };
     }
 
@@ -195,9 +193,9 @@ public sealed class Svg2Attention
     ErrorRoutingRule ErrorRoutingRuleFor(Svg2LayerState state, Func<ErrorRoutingRule, double> meanDensityUnder)
     {
         if (Options.TargetDensity is not { } target) return Options.ErrorRoutingRule;
-        var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = Methods.MethodCatalog.MinimumRatioFor(Options.MinKeyClusterRatio, target) };
+        var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(Options.MinKeyClusterRatio, target) };
         var (low, high) = ErrorRoutingRule.LevelRange;
-        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdAt(Methods.DensitySearch.Bisect(
+        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdAt(DensityBisection.Bisect(
             level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }), low, high, target, LevelSearchSteps).Parameter);
         return rule with { Threshold = state.ChosenErrorThreshold.Value };
     }

@@ -1,4 +1,4 @@
-using Svg2.Statistics;
+using Svg2.Algorithm;
 using static TorchSharp.torch;
 
 namespace Svg2.Attention;
@@ -11,7 +11,6 @@ namespace Svg2.Attention;
 /// <param name="QueryClusters">Query clusters used (after scaling).</param>
 /// <param name="KeyClusters">Key clusters used (after scaling).</param>
 /// <param name="KMeansIterations">Iterations run on Q and on K (init or warm-started count).</param>
-/// <param name="Quality">Recall and relative error against dense attention, when requested.</param>
 /// <param name="TopP">The top-p the selection used: the configured one, or with a target density the
 /// layer's chosen one (<see cref="Svg2LayerState.ChosenTopP"/>); NaN under error-aware routing.</param>
 /// <param name="ErrorThreshold">The λ error-aware routing used (configured, or the layer's chosen one,
@@ -23,7 +22,6 @@ public sealed record Svg2Result(
     int QueryClusters,
     int KeyClusters,
     int KMeansIterations,
-    AttentionQuality? Quality,
     double TopP,
     double? ErrorThreshold = null) : IDisposable
 {

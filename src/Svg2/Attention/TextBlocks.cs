@@ -1,5 +1,4 @@
 using Svg2.Algorithm;
-using Svg2.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Attention;

@@ -46,7 +46,7 @@ public sealed record Svg2Options
     /// every layer searches the top-p that reaches it by bisection on that call's centroids (reading
     /// densities back to the host, on that first call only), the layer keeps the chosen value in its
     /// <see cref="Attention.Svg2LayerState"/> and later calls reuse it. The minimum kept ratio is
-    /// lowered to <see cref="Methods.MethodCatalog.MinimumRatioFor"/> so that it cannot decide the
+    /// lowered to <see cref="TargetDensityFloor"/> so that it cannot decide the
     /// density by itself.
     /// </summary>
     public double? TargetDensity { get; init; }

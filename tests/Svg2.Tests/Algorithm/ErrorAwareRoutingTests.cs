@@ -1,5 +1,4 @@
 using Svg2.Algorithm;
-using Svg2.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Algorithm;
@@ -51,7 +50,7 @@ public class ErrorAwareRoutingTests
     {
         // On clustered video-like attention, skipping the blocks with the highest scores must cost more error
         // than skipping the same number further down the ranking.
-        using var sample = Svg2.Workloads.VideoLikeWorkload.Generate(Svg2.Workloads.VideoShape.Tiny, seed: 6);
+        using var sample = Svg2.Evaluation.Workloads.VideoLikeWorkload.Generate(Svg2.Evaluation.Workloads.VideoShape.Tiny, seed: 6);
         var attention = new Svg2.Attention.Svg2Attention(new Svg2.Configuration.Svg2Options
         {
             QueryClusters = 12, KeyClusters = 32, InitIterations = 8, ScaleClusterCounts = false,
@@ -67,7 +66,7 @@ public class ErrorAwareRoutingTests
         double ErrorSkipping(long from, long count)
         {
             var skipped = zeros([groups, blocks], ScalarType.Bool).scatter_(1, order.narrow(1, from, count), ones([groups, count], ScalarType.Bool)).reshape(scores.shape);
-            using var sparsity = new Svg2.Statistics.BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), all & skipped.logical_not());
+            using var sparsity = new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), all & skipped.logical_not());
             return TestTensors.RelativeError(attention.Attend(q, k, v, sparsity, means), Svg2.Attention.DenseAttention.Forward(q, k, v));
         }
         long tenth = blocks / 10;

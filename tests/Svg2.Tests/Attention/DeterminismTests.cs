@@ -1,8 +1,8 @@
 using Svg2.Attention;
 using Svg2.Configuration;
+using Svg2.Evaluation.Workloads;
 using Svg2.Models.Wan;
 using Svg2.Tests.Models;
-using Svg2.Workloads;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Attention;

@@ -2,8 +2,9 @@ using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Backends;
 using Svg2.Configuration;
-using Svg2.Methods;
-using Svg2.Workloads;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
+using Svg2.Evaluation.Workloads;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Attention;
@@ -51,10 +52,11 @@ public class ErrorAwareAttentionTests
     public void AtEqualDensityTheErrorIsBelowSvg2s()
     {
         var (q, k, v) = Workload(3);
-        using var plain = new Svg2Attention(Plain with { TargetDensity = 0.15 }).Forward(q, k, v, new Svg2LayerState(), withQualityStatistics: true);
-        using var ear = new Svg2Attention(Ear with { TargetDensity = 0.15 }).Forward(q, k, v, new Svg2LayerState(), withQualityStatistics: true);
+        var (plainQuality, earQuality) = (new QualityProbe(), new QualityProbe());
+        using var plain = new Svg2Attention(Plain with { TargetDensity = 0.15 }).Forward(q, k, v, new Svg2LayerState(), qualityProbe: plainQuality);
+        using var ear = new Svg2Attention(Ear with { TargetDensity = 0.15 }).Forward(q, k, v, new Svg2LayerState(), qualityProbe: earQuality);
         Assert.InRange(Density(ear), Density(plain) * 0.97, Density(plain) * 1.03);
-        double plainError = plain.Quality!.RelativeError.Average(), earError = ear.Quality!.RelativeError.Average();
+        double plainError = plainQuality.Quality!.RelativeError.Average(), earError = earQuality.Quality!.RelativeError.Average();
         Assert.True(earError < 0.7 * plainError, $"svg2-ear {earError:F4} against svg2 {plainError:F4}");
     }
 

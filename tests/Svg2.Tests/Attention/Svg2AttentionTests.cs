@@ -1,5 +1,6 @@
 using Svg2.Attention;
 using Svg2.Configuration;
+using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Attention;
@@ -42,12 +43,13 @@ public class Svg2AttentionTests
     {
         var (q, k, v) = Inputs(50, 1, 2, 128, 32, ScalarType.BFloat16);
         using var state = new Svg2LayerState();
-        using var result = new Svg2Attention(Small with { TopP = 1.0 }).Forward(q, k, v, state, withQualityStatistics: true);
+        var probe = new QualityProbe();
+        using var result = new Svg2Attention(Small with { TopP = 1.0 }).Forward(q, k, v, state, qualityProbe: probe);
         var dense = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
         Assert.True(TestTensors.RelativeError(result.Output, dense) < 1.5e-2);
         Assert.All(result.DensityPerHead(), d => Assert.Equal(1.0, d, 12));
-        Assert.All(result.Quality!.Recall, r => Assert.Equal(1.0, r, 5));
-        Assert.All(result.Quality.RelativeError, e => Assert.InRange(e, 0, 1.5e-2));
+        Assert.All(probe.Quality!.Recall, r => Assert.Equal(1.0, r, 5));
+        Assert.All(probe.Quality.RelativeError, e => Assert.InRange(e, 0, 1.5e-2));
     }
 
     [Fact]
@@ -55,19 +57,21 @@ public class Svg2AttentionTests
     {
         var (q, k, v) = Inputs(60, 1, 2, 140, 16);
         using var state = new Svg2LayerState();
-        using var result = new Svg2Attention(Small with { TopP = 0.5, MinKeyClusterRatio = 0 }).Forward(q, k, v, state, withQualityStatistics: true);
+        var probe = new QualityProbe();
+        using var result = new Svg2Attention(Small with { TopP = 0.5, MinKeyClusterRatio = 0 }).Forward(q, k, v, state, qualityProbe: probe);
         var probabilities = (Flat(q).to(ScalarType.Float64).bmm(Flat(k).to(ScalarType.Float64).transpose(1, 2)) / 4.0).softmax(-1);
         var allowed = result.Sparsity.Allowed(arange(140, ScalarType.Int64), empty(0));
         var recall = TestTensors.Floats((probabilities * allowed).sum(-1).mean([1]));
         var dense = probabilities.bmm(Flat(v).to(ScalarType.Float64));
         for (int g = 0; g < 2; g++)
         {
-            Assert.Equal(recall[g], result.Quality!.Recall[g], 4);
-            Assert.Equal(TestTensors.RelativeError(Flat(result.Output)[g], dense[g]), result.Quality.RelativeError[g], 4);
-            Assert.True(result.Quality.Recall[g] < 1.0, "a 0.5 cut must drop some attention mass");
+            Assert.Equal(recall[g], probe.Quality!.Recall[g], 4);
+            Assert.Equal(TestTensors.RelativeError(Flat(result.Output)[g], dense[g]), probe.Quality.RelativeError[g], 4);
+            Assert.True(probe.Quality.Recall[g] < 1.0, "a 0.5 cut must drop some attention mass");
         }
-        using var sampled = new Svg2Attention(Small with { TopP = 0.5, MinKeyClusterRatio = 0 }).Forward(q, k, v, new Svg2LayerState(), withQualityStatistics: true, qualitySampleRows: 40);
-        Assert.Equal(40, sampled.Quality!.RowsMeasured);
+        var sampledProbe = new QualityProbe(sampleRows: 40);
+        using var sampled = new Svg2Attention(Small with { TopP = 0.5, MinKeyClusterRatio = 0 }).Forward(q, k, v, new Svg2LayerState(), qualityProbe: sampledProbe);
+        Assert.Equal(40, sampledProbe.Quality!.RowsMeasured);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
+using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Attention;
@@ -28,7 +29,7 @@ public class TargetDensityTests
         using var state = new Svg2LayerState();
         using var result = new Svg2Attention(Options with { TargetDensity = target }).Forward(q, k, v, state);
         double density = MeanDensity(result);
-        Assert.InRange(density, target * (1 - DensitySearch.RelativeTolerance), target * (1 + DensitySearch.RelativeTolerance));
+        Assert.InRange(density, target * (1 - DensityBisection.RelativeTolerance), target * (1 + DensityBisection.RelativeTolerance));
         Assert.Equal(state.ChosenTopP, result.TopP);
         Assert.InRange(result.TopP, 0, 1);
     }
@@ -53,7 +54,7 @@ public class TargetDensityTests
         using (var other = attention.Forward(q2, k2, v2, second))
         {
             Assert.Equal(second.ChosenTopP, other.TopP);
-            Assert.InRange(MeanDensity(other), 0.25 * (1 - DensitySearch.RelativeTolerance), 0.25 * (1 + DensitySearch.RelativeTolerance));
+            Assert.InRange(MeanDensity(other), 0.25 * (1 - DensityBisection.RelativeTolerance), 0.25 * (1 + DensityBisection.RelativeTolerance));
         }
 
         first.Reset();
@@ -87,9 +88,10 @@ public class TargetDensityTests
     {
         var (q, k, v) = Inputs(600);
         using var state = new Svg2LayerState();
-        using var result = new Svg2Attention(Options with { TargetDensity = 0.2 }).Forward(q, k, v, state, withQualityStatistics: true, qualitySampleRows: 64);
-        Assert.NotNull(result.Quality);
-        Assert.InRange(MeanDensity(result), 0.2 * (1 - DensitySearch.RelativeTolerance), 0.2 * (1 + DensitySearch.RelativeTolerance));
+        var probe = new QualityProbe(sampleRows: 64);
+        using var result = new Svg2Attention(Options with { TargetDensity = 0.2 }).Forward(q, k, v, state, qualityProbe: probe);
+        Assert.NotNull(probe.Quality);
+        Assert.InRange(MeanDensity(result), 0.2 * (1 - DensityBisection.RelativeTolerance), 0.2 * (1 + DensityBisection.RelativeTolerance));
     }
 
     [Theory]

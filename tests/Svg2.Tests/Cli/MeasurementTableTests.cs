@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Spectre.Console;
 using Svg2.Cli.Rendering;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
 
 namespace Svg2.Tests.Cli;
 

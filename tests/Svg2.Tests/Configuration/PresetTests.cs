@@ -15,8 +15,8 @@ public class PresetTests
     public void PresetsReproduceTheSpecification(string name, int heads, int sequence, int queryClusters, int steps, int denseSteps, int denseLayers, bool zeroStepInit)
     {
         var preset = Svg2Presets.Get(name);
-        Assert.Equal(heads, preset.Heads);
-        Assert.Equal(sequence, preset.SequenceLength);
+        Assert.Equal(heads, preset.Geometry.Heads);
+        Assert.Equal(sequence, preset.Geometry.SequenceLength);
         Assert.Equal(queryClusters, preset.Options.QueryClusters);
         Assert.Equal(1000, preset.Options.KeyClusters);
         Assert.Equal(0.9, preset.Options.TopP);
@@ -26,7 +26,7 @@ public class PresetTests
         Assert.Equal(denseSteps, preset.Warmup.DenseSteps);
         Assert.Equal(denseLayers, preset.Warmup.DenseLayers);
         Assert.Equal(zeroStepInit, preset.Warmup.KMeansDuringWarmup);
-        Assert.Equal(preset.Options.ClusterCountsFor(preset.VideoTokens), (preset.Options.QueryClusters, 1000));
+        Assert.Equal(preset.Options.ClusterCountsFor(preset.Geometry.VideoTokens), (preset.Options.QueryClusters, 1000));
     }
 
     [Fact]

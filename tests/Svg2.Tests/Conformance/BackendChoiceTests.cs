@@ -45,7 +45,7 @@ public class BackendChoiceTests
     [Fact]
     public void CompensationFallsBackToTheReferenceOnABackendWithoutItAndSaysWhy()
     {
-        var ear = Svg2.Methods.MethodCatalog.OptionsFor("svg2-ear", new Svg2.Configuration.Svg2Options());
+        var ear = Svg2.Evaluation.Methods.MethodCatalog.OptionsFor("svg2-ear", new Svg2.Configuration.Svg2Options());
         var declining = new DecliningBackend();
         var attention = new Svg2.Attention.Svg2Attention(ear, declining);
         Assert.Same(ReferenceBackend.Instance, attention.Backend);

@@ -143,7 +143,7 @@ public abstract class BackendConformanceTests
 
         var output = Backend.BlockSparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale);
 
-        var allowed = new Statistics.BlockSparsity(queryLabels, keyLabels, blockMask).Allowed(arange(tokens, ScalarType.Int64, Device), empty(0));
+        var allowed = new Svg2.Algorithm.BlockSparsity(queryLabels, keyLabels, blockMask).Allowed(arange(tokens, ScalarType.Int64, Device), empty(0));
         var expected = TestTensors.MaskedAttention64(q.cpu(), k.cpu(), v.cpu(), allowed.cpu(), scale);
         Assert.Equal(dtype, output.dtype);
         Assert.Equal(new long[] { groups, tokens, dim }, output.shape);

@@ -1,6 +1,6 @@
 using Svg2.Configuration;
-using Svg2.Cuda.Benchmarks;
-using Svg2.Workloads;
+using Svg2.Evaluation.Benchmarks;
+using Svg2.Evaluation.Workloads;
 
 namespace Svg2.Tests.Cuda;
 
@@ -9,7 +9,9 @@ public class BenchmarkShapeTests
     [Theory]
     [InlineData("wan-14b-720p", 40, 75_600, 300)]
     [InlineData("WAN-1.3B-480P", 12, 32_760, 200)]
-    public void Find_GivesThePresetByName(string name, int heads, int tokens, int queryClusters)
+    [InlineData("hunyuan-480p", 24, 44_806, 200)]
+    [InlineData("cosmos-720p", 40, 56_320, 400)]
+    public void Find_GivesTheModelGeometryByNameWithTheReferenceClusterCounts(string name, int heads, int tokens, int queryClusters)
     {
         var shape = BenchmarkShape.Find(name);
         Assert.Equal((heads, tokens, queryClusters), (shape.Heads, shape.Tokens, shape.QueryClusters));
@@ -18,9 +20,7 @@ public class BenchmarkShapeTests
     [Theory]
     [InlineData("small")]
     [InlineData("tiny")]
-    [InlineData("hunyuan-480p")]
-    [InlineData("cosmos-720p")]
-    public void Find_TakesEveryWorkloadShapeWithTheScaledDefaultClusterCounts(string name)
+    public void Find_TakesTheOtherWorkloadShapesWithTheScaledDefaultClusterCounts(string name)
     {
         var workload = VideoShape.FromName(name);
         var shape = BenchmarkShape.Find(name);

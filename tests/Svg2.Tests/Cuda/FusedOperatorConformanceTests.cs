@@ -1,6 +1,6 @@
 using Svg2.Attention;
 using Svg2.Cuda.Runtime;
-using Svg2.Cuda.Verification;
+using Svg2.Evaluation.Verification;
 using TorchSharp;
 using static TorchSharp.torch;
 

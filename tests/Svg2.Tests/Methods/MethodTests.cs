@@ -1,6 +1,7 @@
+using Svg2.Algorithm;
 using Svg2.Configuration;
-using Svg2.Methods;
-using Svg2.Statistics;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Methods;
@@ -36,7 +37,7 @@ public class MethodTests
     {
         using var prepared = Create(name).Prepare(Q, K, V);
         var pattern = prepared.Plan(prepared.ParameterRange.Max);
-        Assert.Equal(1.0, DensitySearch.MeanDensity(pattern), 9);
+        Assert.Equal(1.0, DensityBisection.MeanDensity(pattern), 9);
         Assert.True(TestTensors.RelativeError(prepared.Attend(pattern), Dense) < 1e-4);
     }
 
@@ -48,7 +49,7 @@ public class MethodTests
         var found = DensitySearch.Find(prepared, 0.3);
         // A window on so small a grid has only a few tile radii, so its densities are coarse steps.
         if (name == "window") Assert.InRange(found.Density, 0.1, 0.5);
-        else Assert.InRange(found.Density, 0.3 * (1 - DensitySearch.RelativeTolerance) - 0.01, 0.3 * (1 + DensitySearch.RelativeTolerance) + 0.01);
+        else Assert.InRange(found.Density, 0.3 * (1 - DensityBisection.RelativeTolerance) - 0.01, 0.3 * (1 + DensityBisection.RelativeTolerance) + 0.01);
         var output = prepared.Attend(found.Pattern);
         var probabilities = (Q.bmm(K.transpose(1, 2)) / Math.Sqrt(Dim)).softmax(-1);
         var allowed = found.Pattern.Allowed(arange(Grid.Tokens, ScalarType.Int64), probabilities);
@@ -66,7 +67,7 @@ public class MethodTests
         var mask = pattern.BlockMask[0];
         Assert.True((mask == mask.t()).all().item<bool>());
         Assert.True(mask.diagonal().all().item<bool>(), "each tile attends itself");
-        Assert.True(DensitySearch.MeanDensity(pattern) < DensitySearch.MeanDensity(prepared.Plan(0.5)));
+        Assert.True(DensityBisection.MeanDensity(pattern) < DensityBisection.MeanDensity(prepared.Plan(0.5)));
     }
 
     [Fact]

@@ -1,9 +1,9 @@
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
 using Svg2.IO;
-using Svg2.Methods;
-using Svg2.Statistics;
 
 namespace Svg2.Tests.Methods;
 
@@ -56,14 +56,14 @@ public class RealDataQualityTests
         using var scores = ear.RoutingScores(k, v, clustering, means);
         foreach (double density in new[] { 0.1, 0.2, 0.3 })
         {
-            double ratio = MethodCatalog.MinimumRatioFor(options.MinKeyClusterRatio, density);
-            double topP = DensitySearch.Bisect(p => MeanDensity(plain.Select(clustering, new(p, ratio))), 0, 1, density).Parameter;
+            double ratio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, density);
+            double topP = DensityBisection.Bisect(p => MeanDensity(plain.Select(clustering, new(p, ratio))), 0, 1, density).Parameter;
             var (low, high) = ErrorRoutingRule.LevelRange;
-            double level = DensitySearch.Bisect(l => MeanDensity(ear.SelectByError(clustering, scores, new(ErrorRoutingRule.ThresholdAt(l), ratio))), low, high, density).Parameter;
+            double level = DensityBisection.Bisect(l => MeanDensity(ear.SelectByError(clustering, scores, new(ErrorRoutingRule.ThresholdAt(l), ratio))), low, high, density).Parameter;
             using var plainBlocks = plain.Select(clustering, new(topP, ratio));
             using var earBlocks = ear.SelectByError(clustering, scores, new(ErrorRoutingRule.ThresholdAt(level), ratio));
-            Assert.InRange(DensitySearch.MeanDensity(plainBlocks), density * 0.98, density * 1.02);
-            Assert.InRange(DensitySearch.MeanDensity(earBlocks), density * 0.98, density * 1.02);
+            Assert.InRange(DensityBisection.MeanDensity(plainBlocks), density * 0.98, density * 1.02);
+            Assert.InRange(DensityBisection.MeanDensity(earBlocks), density * 0.98, density * 1.02);
             double plainError = AttentionQuality.Measure(q, k, v, plain.Attend(q, k, v, plainBlocks), plainBlocks).RelativeError.Average();
             double earError = AttentionQuality.Measure(q, k, v, ear.Attend(q, k, v, earBlocks, means), earBlocks).RelativeError.Average();
             Assert.True(earError <= 0.7 * plainError, $"at {density:P0}: svg2-ear {earError:F4}, svg2 {plainError:F4}");
@@ -73,6 +73,6 @@ public class RealDataQualityTests
     /// <summary>The mean density of a trial pattern, which is disposed.</summary>
     static double MeanDensity(BlockSparsity pattern)
     {
-        using (pattern) return DensitySearch.MeanDensity(pattern);
+        using (pattern) return DensityBisection.MeanDensity(pattern);
     }
 }

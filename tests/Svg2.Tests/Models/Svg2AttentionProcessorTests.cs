@@ -1,5 +1,6 @@
 using Svg2.Attention;
 using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
 using Svg2.Models.Attention;
 using Svg2.Models.Sampling;
 using Svg2.Models.Schedulers;
@@ -82,7 +83,7 @@ public class Svg2AttentionProcessorTests(ITestOutputHelper output)
         using var dense = new WanSampler(model).Sample(noise, cond, uncond, new FlowUniPCScheduler(3), 5.0);
         using var state = new Svg2ModelState(config.Layers);
         var densities = new List<double>();
-        var processor = Svg2AttentionProcessor.ForMethod(method, options, state, new DenseWarmupPolicy(1, 0));
+        var processor = new Svg2AttentionProcessor(new Svg2Attention(MethodCatalog.OptionsFor(method, options)), state, new DenseWarmupPolicy(1, 0));
         processor.Observer = (_, _, results) => densities.AddRange(results.SelectMany(r => r.DensityPerHead()));
         model.SelfAttentionProcessor = processor;
         using var sparse = new WanSampler(model).Sample(noise, cond, uncond, new FlowUniPCScheduler(3), 5.0, GuidanceMode.Sequential);

@@ -1,6 +1,7 @@
 using Svg2.Attention;
 using Svg2.Configuration;
-using Svg2.Methods;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Models;
 using Svg2.Models.Attention;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Sampling;

@@ -1,4 +1,4 @@
-using Svg2.Statistics;
+using Svg2.Evaluation.Statistics;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Workloads;

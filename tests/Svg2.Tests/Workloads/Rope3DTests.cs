@@ -1,5 +1,5 @@
+using Svg2.Evaluation.Workloads;
 using Svg2.Positional;
-using Svg2.Workloads;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Workloads;

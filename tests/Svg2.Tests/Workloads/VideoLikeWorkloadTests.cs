@@ -1,4 +1,4 @@
-using Svg2.Workloads;
+using Svg2.Evaluation.Workloads;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

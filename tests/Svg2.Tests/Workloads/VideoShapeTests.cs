@@ -1,4 +1,4 @@
-using Svg2.Workloads;
+using Svg2.Evaluation.Workloads;
 
 namespace Svg2.Tests.Workloads;
 
@@ -9,6 +9,7 @@ public class VideoShapeTests
     [InlineData("small", 8, 18, 32, 8, 64, 0, 4_608)]
     [InlineData("wan-1.3b-480p", 21, 30, 52, 12, 128, 0, 32_760)]
     [InlineData("wan-14b-720p", 21, 45, 80, 40, 128, 0, 75_600)]
+    [InlineData("wan-i2v-720p", 21, 60, 60, 40, 128, 0, 75_600)]
     [InlineData("wan-i2v-480p", 21, 39, 39, 40, 128, 0, 31_941)]
     [InlineData("hunyuan-720p", 33, 45, 80, 24, 128, 256, 119_056)]
     [InlineData("hunyuan-480p", 33, 30, 45, 24, 128, 256, 44_806)]
@@ -25,7 +26,7 @@ public class VideoShapeTests
     [Fact]
     public void EveryNamedShapeIsListedOnceAndLookupIgnoresCase()
     {
-        Assert.Equal(8, VideoShape.Named.Count);
+        Assert.Equal(9, VideoShape.Named.Count);
         Assert.Same(VideoShape.Wan14B720p, VideoShape.FromName("WAN-14B-720P"));
     }
 

@@ -1,7 +1,7 @@
 using Svg2.Configuration;
-using Svg2.Methods;
-using Svg2.Statistics;
-using Svg2.Workloads;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
+using Svg2.Evaluation.Workloads;
 using Xunit.Abstractions;
 
 namespace Svg2.Tests.Workloads;

@@ -1,5 +1,5 @@
-using Svg2.Statistics;
-using Svg2.Workloads;
+using Svg2.Evaluation.Statistics;
+using Svg2.Evaluation.Workloads;
 using Xunit.Abstractions;
 
 namespace Svg2.Tests.Workloads;

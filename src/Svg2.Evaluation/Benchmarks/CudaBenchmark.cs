@@ -1,0 +1,287 @@
+using Svg2.Algorithm;
+using Svg2.Attention;
+using Svg2.Backends;
+using Svg2.Configuration;
+using Svg2.Cuda;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using Svg2.Evaluation.Workloads;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Evaluation.Benchmarks;
+
+/// <summary>
+/// Times the CUDA SVG2 call stage by stage with CUDA events against PyTorch's dense SDPA in the same
+/// run: at the density top_p 0.9 gives and at fixed densities chosen by bisection on top_p. The
+/// whole-operator figure (and the speedup) is a call of <see cref="Svg2Attention.Forward"/> with a
+/// <see cref="CudaBackend"/>, which runs the same pipeline the stages are timed on.
+/// </summary>
+public static class CudaBenchmark
+{
+    const int WarmupIterations = 10;
+    const int InitIterations = 50;
+    const int StepIterations = 2;
+    const int BisectionSteps = 18;
+
+    /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
+    public const string WorkloadDescription =
+        "the built-in video-like workload (moving objects over a background, Wan's 3D RoPE, local, temporal, semantic and mixed heads; docs/workload.md), bf16";
+
+    /// <summary>Runs the benchmark for one shape.</summary>
+    /// <param name="shape">The attention call.</param>
+    /// <param name="iterations">Timed iterations per measurement (at least 20 recommended; fewer on the largest shapes).</param>
+    /// <param name="fixedDensities">Target densities besides top_p 0.9 (e.g. 0.1, 0.2, 0.3).</param>
+    /// <param name="log">Progress lines.</param>
+    /// <param name="ordinal">CUDA device.</param>
+    /// <param name="seed">Seed of the workload.</param>
+    public static BenchmarkReport Run(BenchmarkShape shape, int iterations, IReadOnlyList<double> fixedDensities, Action<string>? log = null, int ordinal = 0, long seed = 2026)
+    {
+        log ??= _ => { };
+        var device = torch.device(DeviceType.CUDA, ordinal);
+        var cuda = CudaDevice.Get(ordinal);
+        var library = KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim);
+        using var scope = NewDisposeScope();
+        var (q, k, v) = Workload(shape, device, seed);
+        log($"{shape.Name}: inputs [{shape.Heads}, {shape.Tokens}, {shape.HeadDim}] bf16 generated");
+
+        double denseMs = TimeDense(q, k, v, iterations, cuda);
+        log($"dense SDPA {denseMs:F2} ms");
+
+        // The stages are timed on the backend's own pipeline for this shape, the one the operator runs.
+        using var backend = new CudaBackend();
+        var pipeline = backend.PipelineFor(new FusedShape(shape.Heads, shape.Tokens, shape.HeadDim, shape.QueryClusters, shape.KeyClusters,
+            ScalarType.BFloat16, DeviceType.CUDA, ordinal, shape.Text));
+        using var generator = new Generator((ulong)seed + 1);
+        // Initial centroids are video rows: text rows are never clustered.
+        var queryCentroids = q.gather(1, randint(0, shape.VideoTokens, [shape.Heads, shape.QueryClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        var keyCentroids = k.gather(1, randint(0, shape.VideoTokens, [shape.Heads, shape.KeyClusters, 1], generator: generator).to(device).expand(-1, -1, shape.HeadDim)).contiguous();
+        using (var start = new CudaEvent(cuda))
+        using (var end = new CudaEvent(cuda))
+        {
+            start.Record();
+            pipeline.EnqueueQueryKMeans(q, queryCentroids, InitIterations);
+            pipeline.EnqueueKeyKMeans(k, keyCentroids, InitIterations);
+            end.Record();
+            var initMs = CudaEvent.Elapsed(start, end);
+            log($"k-means init ({InitIterations} iterations, q and k) {initMs:F1} ms");
+
+            var points = new List<DensityPoint>();
+            var defaultRule = new SelectionRule(0.9, 0.1);
+            points.Add(Measure("top_p 0.9", defaultRule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            log(TilePadding(pipeline));
+            foreach (var target in fixedDensities)
+            {
+                var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
+                points.Add(Measure($"fixed {target:P0}", rule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            }
+            var steps = TimeKMeansSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
+                .Concat(TimeKMeansSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
+            log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
+            // The segment means give each cluster one block, so the largest cluster bounds their time.
+            long LargestVideoCluster(Svg2.Algorithm.ClusterLayout layout, int clusters)
+            {
+                using var sizes = layout.Sizes.narrow(1, 0, clusters);
+                using var largest = sizes.max();
+                return largest.item<long>();
+            }
+            log($"largest cluster: q {LargestVideoCluster(pipeline.QueryLayout, shape.QueryClusters)} rows (mean {(double)shape.VideoTokens / shape.QueryClusters:F0}), " +
+                $"k {LargestVideoCluster(pipeline.KeyLayout, shape.KeyClusters)} rows (mean {(double)shape.VideoTokens / shape.KeyClusters:F0})");
+            return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
+                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
+        }
+    }
+
+    /// <summary>
+    /// How much of the attention's work is query rows past a cluster's end: every cluster's rows are
+    /// rounded up to whole 128-row tiles (the Hopper kernel) or 64-row halves (one consumer warpgroup),
+    /// each row weighted by the keys its cluster selected.
+    /// </summary>
+    static string TilePadding(CudaSvg2Pipeline pipeline)
+    {
+        using var scope = NewDisposeScope();
+        var rows = pipeline.QueryLayout.Sizes.to(ScalarType.Float64);
+        var keys = pipeline.SelectedKeys.to(ScalarType.Float64);
+        double useful = (rows * keys).sum().item<double>();
+        double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
+        const int tile = SparseAttentionKernels.HopperTileRows, half = HopperLayout.WarpgroupRows;
+        return $"query tile padding at top_p 0.9: {tile}-row tiles compute {Padded(tile):P1} more rows x keys than the clusters hold, " +
+               $"{half}-row halves {Padded(half):P1}";
+    }
+
+    /// <summary>Times each kernel step of one warm k-means iteration with events recorded between the steps.</summary>
+    static IEnumerable<KMeansStepTime> TimeKMeansSteps(string tensor, Action<Action<string>> enqueueIteration, int iterations, CudaDevice cuda)
+    {
+        var totals = new Dictionary<string, double>();
+        var order = new List<string>();
+        for (int i = 0; i < WarmupIterations + iterations; i++)
+        {
+            var marks = new List<(string Step, CudaEvent Event)>();
+            using var start = new CudaEvent(cuda);
+            start.Record();
+            try
+            {
+                enqueueIteration(step =>
+                {
+                    var mark = new CudaEvent(cuda);
+                    mark.Record();
+                    marks.Add((step, mark));
+                });
+                if (i < WarmupIterations) continue;
+                var previous = start;
+                foreach (var (step, mark) in marks)
+                {
+                    if (!totals.ContainsKey(step)) order.Add(step);
+                    totals[step] = totals.GetValueOrDefault(step) + CudaEvent.Elapsed(previous, mark);
+                    previous = mark;
+                }
+            }
+            finally
+            {
+                foreach (var (_, mark) in marks) mark.Dispose();
+            }
+        }
+        return order.Select(step => new KMeansStepTime(tensor, step, totals[step] / iterations));
+    }
+
+    /// <summary>q, k, v [H, S, D] bf16 from the built-in video-like workload of the same shape.</summary>
+    static (Tensor Q, Tensor K, Tensor V) Workload(BenchmarkShape shape, Device device, long seed)
+    {
+        var videoShape = VideoShape.FromName(shape.Name);
+        if (videoShape.Heads != shape.Heads || videoShape.SequenceLength != shape.Tokens || videoShape.HeadDim != shape.HeadDim
+            || videoShape.TextTokens != shape.TextRows || videoShape.PromptLength != shape.PromptRows)
+            throw new InvalidOperationException($"The workload shape {shape.Name} does not match the benchmark shape.");
+        using var scope = NewDisposeScope();
+        using var sample = VideoLikeWorkload.Generate(videoShape, (int)seed, ScalarType.BFloat16, device);
+        Tensor Heads(Tensor x) => x.squeeze(0).contiguous().MoveToOuterDisposeScope();
+        return (Heads(sample.Query), Heads(sample.Key), Heads(sample.Value));
+    }
+
+    static double TimeDense(Tensor q, Tensor k, Tensor v, int iterations, CudaDevice cuda)
+    {
+        var q4 = q.unsqueeze(0);
+        var k4 = k.unsqueeze(0);
+        var v4 = v.unsqueeze(0);
+        for (int i = 0; i < WarmupIterations; i++)
+        {
+            using var warm = NewDisposeScope();
+            nn.functional.scaled_dot_product_attention(q4, k4, v4);
+        }
+        using var start = new CudaEvent(cuda);
+        using var end = new CudaEvent(cuda);
+        start.Record();
+        for (int i = 0; i < iterations; i++)
+        {
+            using var timed = NewDisposeScope();
+            nn.functional.scaled_dot_product_attention(q4, k4, v4);
+        }
+        end.Record();
+        return CudaEvent.Elapsed(start, end) / iterations;
+    }
+
+    /// <summary>
+    /// The rule whose selection (minimum ratio 0, so densities under the 10% floor are reachable)
+    /// gives the target density for the current centroids: bisection on top_p.
+    /// </summary>
+    static SelectionRule RuleForDensity(double target, CudaSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids)
+    {
+        double low = 0, high = 1;
+        for (int step = 0; step < BisectionSteps; step++)
+        {
+            double middle = (low + high) / 2;
+            pipeline.EnqueueSelection(queryCentroids, keyCentroids, new SelectionRule(middle, 0));
+            using var density = pipeline.Density();
+            if (density.mean().item<double>() < target) low = middle; else high = middle;
+        }
+        return new SelectionRule(high, 0);
+    }
+
+    static DensityPoint Measure(string label, SelectionRule rule, CudaBackend backend, CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor v,
+        Tensor queryCentroids, Tensor keyCentroids, int iterations, double denseMs, BenchmarkShape shape, CudaDevice cuda, Action<string> log)
+    {
+        // The operator first: it shares the pipeline, and the stage loop below then leaves the pipeline
+        // (key sizes, layouts) consistent with this benchmark's centroids for the next selection.
+        var (operatorMs, operatorDensity) = TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda);
+        var (clusterCompensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda);
+        // Per row fuses only with the Hopper kernels; on others it would time the portable reference.
+        double rowCompensatedMs = pipeline.Compensates(CompensationMode.PerRow)
+            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda).Milliseconds
+            : double.NaN;
+        double scale = 1.0 / Math.Sqrt(shape.HeadDim);
+        var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
+        var sums = new double[4];
+        // Host time to enqueue one call (launch arguments, checks, launches): hidden while the GPU is
+        // busy, and gone when the call is replayed from a CUDA graph.
+        var enqueue = new System.Diagnostics.Stopwatch();
+        try
+        {
+            for (int i = 0; i < WarmupIterations + iterations; i++)
+            {
+                if (i >= WarmupIterations) enqueue.Start();
+                events[0].Record();
+                pipeline.EnqueueQueryKMeans(q, queryCentroids, StepIterations);
+                events[1].Record();
+                pipeline.EnqueueKeyKMeans(k, keyCentroids, StepIterations);
+                events[2].Record();
+                pipeline.EnqueueSelection(queryCentroids, keyCentroids, rule);
+                events[3].Record();
+                pipeline.EnqueueAttention(q, k, v, scale);
+                events[4].Record();
+                enqueue.Stop();
+                if (i < WarmupIterations) continue;
+                for (int stage = 0; stage < 4; stage++) sums[stage] += CudaEvent.Elapsed(events[stage], events[stage + 1]);
+            }
+        }
+        finally
+        {
+            foreach (var e in events) e.Dispose();
+        }
+        double density, entries;
+        using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
+        using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
+        var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
+            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs);
+        log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
+            $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
+            $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
+            $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
+            $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
+            $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
+        return point;
+    }
+
+    /// <summary>
+    /// Mean time of a warm <see cref="Svg2Attention.Forward"/> call on [1, H, S, D] inputs with the CUDA
+    /// backend under <paramref name="rule"/> and <paramref name="compensation"/> (cold first call from
+    /// random centroids, then the warm-ups, untimed), and the mean density of its last call.
+    /// </summary>
+    static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
+        int iterations, BenchmarkShape shape, CudaDevice cuda)
+    {
+        var options = new Svg2Options
+        {
+            QueryClusters = shape.QueryClusters, KeyClusters = shape.KeyClusters, TopP = rule.TopP, MinKeyClusterRatio = rule.MinKeyClusterRatio,
+            SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
+            Compensation = compensation,
+        };
+        var attention = new Svg2Attention(options, backend);
+        using var state = new Svg2LayerState();
+        using var scope = NewDisposeScope();
+        var (q4, k4, v4) = (q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0));
+        for (int i = 0; i < 1 + WarmupIterations; i++)
+            attention.Forward(q4, k4, v4, state, shape.Text).Dispose();
+        using var start = new CudaEvent(cuda);
+        using var end = new CudaEvent(cuda);
+        Svg2Result? last = null;
+        start.Record();
+        for (int i = 0; i < iterations; i++)
+        {
+            last?.Dispose();
+            last = attention.Forward(q4, k4, v4, state, shape.Text);
+        }
+        end.Record();
+        double milliseconds = CudaEvent.Elapsed(start, end) / iterations;
+        using (last)
+            return (milliseconds, last!.DensityPerHead().Average());
+    }
+}

@@ -1,0 +1,66 @@
+using Svg2.Algorithm;
+using static TorchSharp.torch;
+
+namespace Svg2.Evaluation.Statistics;
+
+/// <summary>
+/// How close a sparse attention output is to dense attention, per group (head):
+/// <see cref="Recall"/>, the mean share of each query's exact attention mass that falls on keys the
+/// pattern allowed, and <see cref="RelativeError"/>, ||O_sparse - O_dense|| / ||O_dense|| over the
+/// measured rows.
+/// </summary>
+/// <param name="Recall">[G] mean recall per group.</param>
+/// <param name="RelativeError">[G] relative L2 error per group.</param>
+/// <param name="RowsMeasured">Query rows the figures cover (all rows, or a seeded sample).</param>
+public sealed record AttentionQuality(double[] Recall, double[] RelativeError, long RowsMeasured)
+{
+    /// <summary>
+    /// Measures a sparse output against exact attention, in row chunks: the largest temporary is a
+    /// chunk of rows by all keys, kept under <see cref="ChunkBudget.MaxElements"/>.
+    /// </summary>
+    /// <param name="q">[G, Nq, D].</param>
+    /// <param name="k">[G, Nk, D].</param>
+    /// <param name="v">[G, Nk, Dv].</param>
+    /// <param name="sparseOutput">[G, Nq, Dv] the output to judge, original order.</param>
+    /// <param name="pattern">The keys each row was allowed.</param>
+    /// <param name="sampleRows">Measure only this many rows, drawn without replacement with <paramref name="seed"/>; null for all.</param>
+    /// <param name="seed">Seed of the row sample.</param>
+    public static AttentionQuality Measure(Tensor q, Tensor k, Tensor v, Tensor sparseOutput, ISparsityPattern pattern, long? sampleRows = null, long seed = 0)
+    {
+        using var scope = NewDisposeScope();
+        long groups = q.shape[0], queries = q.shape[1], keys = k.shape[1];
+        var rows = SampleRows(queries, sampleRows, seed).to(q.device);
+        long measured = rows.shape[0];
+        double scale = 1.0 / Math.Sqrt(q.shape[2]);
+        var keys32 = k.to(ScalarType.Float32).transpose(1, 2);
+        var values32 = v.to(ScalarType.Float32);
+        var recallSum = zeros([groups], ScalarType.Float64, q.device);
+        var errorSquares = zeros([groups], ScalarType.Float64, q.device);
+        var referenceSquares = zeros([groups], ScalarType.Float64, q.device);
+        // Three float32 temporaries of [G, chunk, Nk] live at once.
+        long chunk = ChunkBudget.Rows(3 * groups * keys, measured);
+        for (long start = 0; start < measured; start += chunk)
+        {
+            using var inner = NewDisposeScope();
+            var chunkRows = rows.narrow(0, start, Math.Min(chunk, measured - start));
+            var probabilities = (q.index_select(1, chunkRows).to(ScalarType.Float32).bmm(keys32) * scale).softmax(-1);
+            var allowed = pattern.Allowed(chunkRows, probabilities);
+            recallSum.add_((probabilities * allowed).sum([1, 2]).to(ScalarType.Float64));
+            var dense = probabilities.bmm(values32);
+            var difference = sparseOutput.index_select(1, chunkRows).to(ScalarType.Float32) - dense;
+            errorSquares.add_(difference.square().sum([1, 2]).to(ScalarType.Float64));
+            referenceSquares.add_(dense.square().sum([1, 2]).to(ScalarType.Float64));
+        }
+        var recall = (recallSum / measured).cpu().data<double>().ToArray();
+        var relativeError = (errorSquares.sqrt() / referenceSquares.sqrt().clamp_min(1e-30)).cpu().data<double>().ToArray();
+        return new AttentionQuality(recall, relativeError, measured);
+    }
+
+    static Tensor SampleRows(long queries, long? sampleRows, long seed)
+    {
+        if (sampleRows is null || sampleRows.Value >= queries) return arange(queries, ScalarType.Int64);
+        if (sampleRows.Value < 1) throw new ArgumentException($"The row sample must hold at least one row (got {sampleRows}).");
+        using var generator = new TorchSharp.torch.Generator((ulong)seed);
+        return randperm(queries, generator: generator).narrow(0, 0, sampleRows.Value).sort().Values;
+    }
+}

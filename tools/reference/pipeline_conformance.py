@@ -68,7 +68,7 @@ def load_public(wan_repo, torch):
     distributed = types.ModuleType("wan.distributed")
     distributed.__path__ = []
     fsdp = types.ModuleType("wan.distributed.fsdp")
-    fsdp.shard_model = None
+    fsdp.shard_model = lambda module, **kwargs: module
     sys.modules.update({"wan.distributed": distributed, "wan.distributed.fsdp": fsdp})
     text2video = common.load_by_path(wan_repo, "wan.text2video")
     if stood_in:

@@ -52,6 +52,26 @@ public class WorkloadStatisticsReport(ITestOutputHelper output)
         Assert.Contains("| all |", table);
     }
 
+    /// <summary>
+    /// The same statistics for q, k, v files a model wrote (<c>svg2 generate --dump-qkv</c>), for example the
+    /// built-in small model's: SVG2_QKV_REPORT is a list of such files separated by the path separator.
+    /// </summary>
+    [SkippableFact]
+    public void DumpedAttentionReport()
+    {
+        var files = Environment.GetEnvironmentVariable("SVG2_QKV_REPORT");
+        Skip.If(string.IsNullOrEmpty(files), "Set SVG2_QKV_REPORT to files written by svg2 generate --dump-qkv.");
+        foreach (var file in files!.Split(Path.PathSeparator))
+        {
+            var (q, k, _) = Svg2.IO.QkvFile.Read(file);
+            var heads = AttentionMassProfile.Compute(q, k, sampledQueries: 256);
+            output.WriteLine($"{Path.GetFileName(file)} ([{string.Join(", ", q.shape)}]), 256 sampled queries per head");
+            output.WriteLine(WorkloadReport.MassTable(heads, _ => "all"));
+            Assert.Equal(q.shape[0] * q.shape[1], heads.Count);
+            Assert.All(heads, h => Assert.InRange(h.Median, 1, q.shape[2]));
+        }
+    }
+
     [Fact]
     public void RealTextAttentionReport()
     {

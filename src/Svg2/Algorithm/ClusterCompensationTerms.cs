@@ -44,7 +44,12 @@ public sealed record ClusterCompensationTerms(Tensor Log2Weight, Tensor Value) :
         var logWeight = logits.logsumexp(-1, keepdim: true);
         // A cluster with nothing approximated has -inf - -inf = NaN weights: they become 0.
         var weights = (logits - logWeight).exp().nan_to_num(0.0, 0.0, 0.0);
-        var value = weights.bmm(valueMeans.to(ScalarType.Float32));
+        // A matrix product would spread a non-finite mean value to every cluster through 0 x NaN: a NaN reaches
+        // only the clusters that approximate its cluster, as in the reference's extra columns.
+        var values32 = valueMeans.to(ScalarType.Float32);
+        var value = weights.bmm(values32.nan_to_num(0.0, 0.0, 0.0));
+        var poisoned = (approximated & values32.isfinite().logical_not().any(-1).unsqueeze(1)).any(-1, keepdim: true);
+        value = value.masked_fill(poisoned, double.NaN);
         var terms = new ClusterCompensationTerms((logWeight.squeeze(-1) / Math.Log(2)).contiguous(), value.contiguous());
         terms.Log2Weight.MoveToOuterDisposeScope();
         terms.Value.MoveToOuterDisposeScope();

@@ -143,6 +143,25 @@ public class CentroidCompensationTests
     }
 
     [Fact]
+    public void NonFiniteMeansReachOnlyTheClusterTermsThatFoldTheirCluster()
+    {
+        var p = Make(95);
+        var nan = p.Means with { KeyMeans = p.Means.KeyMeans.clone(), ValueMeans = p.Means.ValueMeans.clone() };
+        nan.KeyMeans.select(1, 2).fill_(double.NaN);
+        nan.ValueMeans.select(1, 2).fill_(double.NaN);
+        // Query cluster 0 computes cluster 2 exactly, query cluster 1 approximates it, query cluster 2 computes everything.
+        var mask = zeros([Groups, QueryClusters, KeyClusters], ScalarType.Bool);
+        mask.select(1, 0).narrow(1, 0, 3).fill_(true);
+        mask.select(1, 1).narrow(1, 0, 2).fill_(true);
+        mask.select(1, 2).fill_(true);
+        using var terms = new CentroidCompensation(CompensationMode.PerQueryCluster, nan, ones_like(mask)).ClusterTerms(mask, Scale);
+        var nanClusters = terms.Log2Weight.isnan() | terms.Value.isnan().any(-1);
+        var expected = zeros([Groups, QueryClusters], ScalarType.Bool);
+        expected.select(1, 1).fill_(true);
+        Assert.Equal(TestTensors.Bools(expected), TestTensors.Bools(nanClusters));
+    }
+
+    [Fact]
     public void ClusterTermsPaddedForTextClustersApproximateNothing()
     {
         var p = Make(90);

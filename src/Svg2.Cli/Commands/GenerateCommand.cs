@@ -3,6 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
 using Svg2.Evaluation.Models;
 using Svg2.Models.Attention;
 using Svg2.Models.Pipelines;
@@ -47,7 +48,8 @@ internal static class GenerateCommand
         var method = new Option<string>("--method") { Description = $"self-attention: {string.Join(", ", AttentionSetup.Methods)}", DefaultValueFactory = _ => "svg2" };
         var density = new Option<double?>("--density") { Description = "drive sparse attention to this density (SVG2: per-layer top-p search; required for blocks and window)" };
         var preset = new Option<string?>("--preset") { Description = $"SVG2 clusters and warm-up from a reference configuration: {string.Join(", ", Svg2Presets.All.Select(p => p.Name))}" };
-        var topP = new Option<double?>("--top-p") { Description = "SVG2 top-p without --density (default 0.9)" };
+        var topP = new Option<double?>("--top-p") { Description = "SVG2 top-p without --density (default 0.9; svg2-ear with --routing top-p too)" };
+        var ear = new EarOptions();
         var warmupSteps = new Option<double?>("--dense-steps") { Description = "fraction of the steps that run dense attention first, for every sparse method (default 0.2, or the preset's)" };
         var warmupLayers = new Option<double?>("--dense-layers") { Description = "fraction of the layers that always run dense (default 0.03, or the preset's)" };
         var dtype = new Option<string?>("--dtype") { Description = "bf16 or f32 (default: bf16 on CUDA, f32 on the CPU)" };
@@ -73,9 +75,9 @@ internal static class GenerateCommand
         randomWeights.AcceptOnlyFromAmong("14B", "1.3B", "tiny", "14b", "1.3b");
 
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
-        foreach (var option in new Option[] { modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
-                     preset, topP, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
-                     noise, saveTensors, randomWeights })
+        foreach (Option option in (Option[])[modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
+                     preset, topP, .. ear.All, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
+                     noise, saveTensors, randomWeights])
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -88,8 +90,14 @@ internal static class GenerateCommand
                 CommandErrors.RejectUnused(parse, [textOnCpu], "the built-in small model has no T5 text encoder (its prompt names a footage source)");
             if (methodName == "dense")
                 CommandErrors.RejectUnused(parse, [density, preset, topP, warmupSteps, warmupLayers], "--method dense runs full attention everywhere");
-            else if (methodName != "svg2")
+            else if (methodName is not (MethodCatalog.Svg2 or MethodCatalog.Svg2Ear))
                 CommandErrors.RejectUnused(parse, [preset, topP], $"--method {methodName} is driven to --density");
+            if (methodName != MethodCatalog.Svg2Ear)
+                CommandErrors.RejectUnused(parse, ear.All, "only svg2-ear compensates skipped clusters and routes by error");
+            else if (ear.RoutesByTopP(parse))
+                CommandErrors.RejectUnused(parse, ear.ErrorRoutingOnly, "svg2-ear with --routing top-p selects by top-p");
+            else
+                CommandErrors.RejectUnused(parse, [topP], "svg2-ear routes by estimated error (--error-threshold, or --density); --top-p applies to svg2 or to --routing top-p");
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
             var outputPath = Path.GetFullPath(parse.GetValue(output)!);
             var outputFolder = Path.GetDirectoryName(outputPath)!;
@@ -139,8 +147,9 @@ internal static class GenerateCommand
 
             var svg2Preset = parse.GetValue(preset) is { } presetName ? Svg2Presets.Get(presetName) : null;
             var options = (svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };
+            if (methodName == MethodCatalog.Svg2Ear) options = ear.ApplyTo(parse, options);
             double? target = parse.GetValue(density);
-            if (target is { } aim && methodName == "svg2")
+            if (target is { } aim && methodName is MethodCatalog.Svg2 or MethodCatalog.Svg2Ear)
                 options = options with { TargetDensity = aim, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, aim) };
             var warmup = methodName == "dense" ? DenseWarmupPolicy.None
                 : DenseWarmupPolicy.FromFractions(parse.GetValue(warmupSteps) ?? svg2Preset?.Warmup.DenseSteps / (double?)svg2Preset?.Steps ?? DefaultDenseSteps,

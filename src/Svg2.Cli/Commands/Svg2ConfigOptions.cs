@@ -17,15 +17,11 @@ internal sealed class Svg2ConfigOptions
     readonly Option<int?> stepIterations = new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
     readonly Option<string> selection = new("--selection") { Description = "fp32, or bf16 to emulate the reference's bf16 top-p numerics", DefaultValueFactory = _ => "fp32" };
     readonly Option<long> seed = new("--seed") { Description = "seed of the workload and of the k-means initialisation", DefaultValueFactory = _ => 0 };
-    readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
-    readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
-    readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
+    readonly EarOptions ear = new();
 
     public Svg2ConfigOptions()
     {
         selection.AcceptOnlyFromAmong("fp32", "bf16");
-        compensation.AcceptOnlyFromAmong("per-row", "per-cluster");
-        routing.AcceptOnlyFromAmong("error", "top-p");
     }
 
     public Option<long> Seed => seed;
@@ -34,26 +30,22 @@ internal sealed class Svg2ConfigOptions
 
     public Option<double?> MinRatio => minRatio;
 
-    public Option<double?> ErrorThreshold => errorThreshold;
+    public Option<double?> ErrorThreshold => ear.ErrorThreshold;
 
     /// <summary>The options only the clustering methods read (the position-block baselines share only the minimum ratio).</summary>
     public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection, .. EarOnly];
 
     /// <summary>The options only svg2-ear reads.</summary>
-    public IReadOnlyList<Option> EarOnly => [compensation, routing, errorThreshold];
+    public IReadOnlyList<Option> EarOnly => ear.All;
 
     /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
-    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold];
+    public IReadOnlyList<Option> ErrorRoutingOnly => ear.ErrorRoutingOnly;
 
     /// <summary>Every option this set adds.</summary>
     public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed, .. EarOnly];
 
-    /// <summary>
-    /// Whether svg2-ear routes by top-p instead of by estimated error: given <c>--routing top-p</c>, or by default with
-    /// per-cluster compensation (error-aware routing estimates per-row compensation only).
-    /// </summary>
-    public bool RoutesByTopP(ParseResult result) =>
-        result.GetValue(routing) is { } given ? given == "top-p" : result.GetValue(compensation) == "per-cluster";
+    /// <summary>Whether svg2-ear routes by top-p instead of by estimated error (<see cref="EarOptions.RoutesByTopP"/>).</summary>
+    public bool RoutesByTopP(ParseResult result) => ear.RoutesByTopP(result);
 
     /// <summary>
     /// Options a method given by <paramref name="names"/> would not read are an error: the svg2-ear options
@@ -88,13 +80,7 @@ internal sealed class Svg2ConfigOptions
             SelectionPrecision = result.GetValue(selection) == "bf16" ? SelectionPrecision.BFloat16Emulated : SelectionPrecision.Float32,
             Seed = result.GetValue(seed),
         };
-        if (EarOnly.Any(o => result.GetResult(o) is { Implicit: false }))
-            options = options with
-            {
-                Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
-                Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
-                ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
-            };
+        options = ear.ApplyTo(result, options);
         options.Validate();
         return options;
     }

@@ -65,6 +65,38 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.False(a.equal(c).all().item<bool>());
     }
 
+    [Fact]
+    public void Svg2EarTakesItsCompensationAndRoutingAndIsDrivenToTheDensity()
+    {
+        double SparseDensity(string method, string density, params string[] more)
+        {
+            string report = Path.Combine(_folder, $"{method}-{density}.json");
+            Assert.Equal(0, Invoke(Base(Path.Combine(_folder, $"{method}-{density}.mp4"), ["--method", method, "--density", density, "--dense-steps", "0.5",
+                "--report", report, .. more])));
+            using var json = JsonDocument.Parse(File.ReadAllText(report));
+            Assert.Equal(method, json.RootElement.GetProperty("method").GetString());
+            return json.RootElement.GetProperty("report").GetProperty("steps").EnumerateArray().Last().GetProperty("density").GetDouble();
+        }
+        string[] ear = ["--routing", "top-p", "--compensation", "per-cluster"];
+        // Top-p routing selects what SVG2 selects at the same target (the clustering is the same); the target is honoured.
+        double low = SparseDensity("svg2-ear", "0.2", ear), high = SparseDensity("svg2-ear", "0.8", ear);
+        Assert.Equal(SparseDensity("svg2", "0.2"), low, 6);
+        Assert.True(high > low, $"density at target 0.8 ({high}) should exceed that at 0.2 ({low})");
+    }
+
+    [Theory]
+    [InlineData("svg2", "--routing", "top-p", "only svg2-ear")]
+    [InlineData("svg2-ear", "--top-p", "0.8", "--top-p applies to svg2")]
+    [InlineData("blocks", "--compensation", "per-row", "only svg2-ear")]
+    public void Svg2EarOptionsWithAMethodThatIgnoresThemAreRefused(string method, string option, string value, string expected)
+    {
+        string video = Path.Combine(_folder, "refused.mp4");
+        var (code, text) = StandardError.Capture(() => Invoke(Base(video, "--method", method, "--density", "0.3", option, value)));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, text);
+        Assert.False(File.Exists(video));
+    }
+
     [Theory]
     [InlineData("--size", "30x32", "multiple of 16x16")]
     [InlineData("--frames", "6", "4n+1")]

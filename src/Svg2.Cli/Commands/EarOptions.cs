@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Svg2.Algorithm;
+using Svg2.Configuration;
+
+namespace Svg2.Cli.Commands;
+
+/// <summary>The svg2-ear options (compensation, routing, error threshold), shared by the commands that run svg2-ear.</summary>
+internal sealed class EarOptions
+{
+    readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
+    readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
+    readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
+
+    public EarOptions()
+    {
+        compensation.AcceptOnlyFromAmong("per-row", "per-cluster");
+        routing.AcceptOnlyFromAmong("error", "top-p");
+    }
+
+    public Option<double?> ErrorThreshold => errorThreshold;
+
+    /// <summary>Every svg2-ear option.</summary>
+    public IReadOnlyList<Option> All => [compensation, routing, errorThreshold];
+
+    /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
+    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold];
+
+    /// <summary>
+    /// Whether svg2-ear routes by top-p instead of by estimated error: given <c>--routing top-p</c>, or by default with
+    /// per-cluster compensation (error-aware routing estimates per-row compensation only).
+    /// </summary>
+    public bool RoutesByTopP(ParseResult result) =>
+        result.GetValue(routing) is { } given ? given == "top-p" : result.GetValue(compensation) == "per-cluster";
+
+    /// <summary>
+    /// <paramref name="options"/> with the compensation and routing the command line gives; unchanged when it gives
+    /// none (svg2-ear's default, per row with error-aware routing, then comes from the method).
+    /// </summary>
+    public Svg2Options ApplyTo(ParseResult result, Svg2Options options) =>
+        !All.Any(o => result.GetResult(o) is { Implicit: false }) ? options : options with
+        {
+            Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
+            Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
+            ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
+        };
+}

@@ -25,7 +25,7 @@ internal static class QualityCommand
         var modelDir = new Option<string?>("--model-dir") { Description = "Wan 2.1 checkpoint folder; without it, the built-in small footage model" };
         var prompts = new Option<string[]?>("--prompts") { Description = "prompts (built-in model: footage source names; default: every source)", AllowMultipleArgumentsPerToken = true };
         var seeds = new Option<long[]>("--seeds") { Description = "noise seeds", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [1, 2] };
-        var methods = new Option<string[]>("--methods") { Description = "sparse methods: svg2, blocks, window", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => ["svg2", "blocks", "window"] };
+        var methods = new Option<string[]>("--methods") { Description = "sparse methods: svg2, svg2-ear, blocks, window", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => ["svg2", "blocks", "window"] };
         var densities = new Option<double[]>("--densities") { Description = "densities every method is driven to", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.1, 0.2, 0.3, 0.4] };
         var denseSteps = new Option<double>("--dense-steps") { Description = "share of the steps that run dense first, for every method (the paper compared at 0.3)", DefaultValueFactory = _ => 0.3 };
         var steps = new Option<int?>("--steps") { Description = "denoising steps (default: the model's)" };
@@ -38,9 +38,10 @@ internal static class QualityCommand
         var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
         device.AcceptOnlyFromAmong("cuda", "cpu");
         var outDir = new Option<string>("--out-dir") { Description = "folder for quality.csv, quality.json and the PSNR and SSIM plots", Required = true };
+        var ear = new EarOptions();
 
         var command = new Command("quality", "Generate dense and sparse videos from the same noise and compare them (PSNR, SSIM) at several densities, per method.");
-        foreach (var option in new Option[] { modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, dtype, device, outDir })
+        foreach (Option option in (Option[])[modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, dtype, device, outDir, .. ear.All])
             command.Options.Add(option);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -50,6 +51,10 @@ internal static class QualityCommand
                     throw new ArgumentException($"--methods takes sparse methods ({string.Join(", ", AttentionSetup.Methods.Where(m => m != "dense"))}); got '{name}'. Dense is always run as the reference.");
             if (!methodNames.Any(MethodCatalog.Clusters))
                 CommandErrors.RejectUnused(parse, [queryClusters, keyClusters], "without svg2 or svg2-ear among --methods nothing clusters");
+            if (!methodNames.Contains(MethodCatalog.Svg2Ear))
+                CommandErrors.RejectUnused(parse, ear.All, "only svg2-ear compensates skipped clusters and routes by error");
+            else if (ear.RoutesByTopP(parse))
+                CommandErrors.RejectUnused(parse, ear.ErrorRoutingOnly, "svg2-ear with --routing top-p selects by top-p");
             var targets = parse.GetValue(densities)!;
             foreach (var d in targets)
                 if (!(d > 0 && d <= 1)) throw new ArgumentException($"--densities must lie in (0, 1]; got {d}.");
@@ -71,6 +76,8 @@ internal static class QualityCommand
             var options = new Svg2Options();
             if (parse.GetValue(queryClusters) is { } qc) options = options with { QueryClusters = qc };
             if (parse.GetValue(keyClusters) is { } kc) options = options with { KeyClusters = kc };
+            // svg2 ignores these (MethodCatalog.OptionsFor turns compensation off for it).
+            options = ear.ApplyTo(parse, options);
 
             AnsiConsole.MarkupLineInterpolated($"[bold]{model.Name}[/]: {requests.Count} videos per method and density, {requests[0].Width}x{requests[0].Height}, {requests[0].Frames} frames, {requests[0].Steps} steps, the first {parse.GetValue(denseSteps):P0} of the steps dense");
             var points = QualityRun.Run(model, requests, methodNames, targets, parse.GetValue(denseSteps), options,

@@ -34,6 +34,15 @@ public sealed class IgnoredOptionTests : IDisposable
         AssertRefused(Run(VerifyCommand.Create(), "--ordinal", "-1"), "--ordinal must be at least 0");
 
     [Fact]
+    public void QualityRefusesSvg2EarOptionsWithoutSvg2Ear() =>
+        AssertRefused(Run(QualityCommand.Create(), "--methods", "svg2", "blocks", "--routing", "top-p", "--out-dir", folder), "only svg2-ear");
+
+    [Fact]
+    public void QualityRefusesTheErrorThresholdUnderTopPRouting() =>
+        AssertRefused(Run(QualityCommand.Create(), "--methods", "svg2-ear", "--routing", "top-p", "--error-threshold", "2", "--out-dir", folder),
+            "svg2-ear with --routing top-p selects by top-p");
+
+    [Fact]
     public void CompareRefusesFfmpegForTwoFrameFolders()
     {
         string a = Directory.CreateDirectory(Path.Combine(folder, "a")).FullName, b = Directory.CreateDirectory(Path.Combine(folder, "b")).FullName;

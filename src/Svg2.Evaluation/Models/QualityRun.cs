@@ -1,4 +1,5 @@
 using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
 using Svg2.Models.Pipelines;
 using Svg2.Models.Quality;
 using Svg2.Models.Video;
@@ -37,7 +38,8 @@ public static class QualityRun
             foreach (var density in densities)
                 foreach (var method in methods)
                 {
-                    var methodOptions = method == "svg2" ? options with { TargetDensity = density, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, density) } : options;
+                    // The clustering methods search their budget parameter per layer; the baselines get the density directly.
+                    var methodOptions = MethodCatalog.Clusters(method) ? options with { TargetDensity = density, MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, density) } : options;
                     using var video = Generate(model, pipeline, request, method, methodOptions, warmup, density, out var report);
                     var point = Point(request, method, density, report, video, reference);
                     points.Add(point);

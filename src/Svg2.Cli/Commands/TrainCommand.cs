@@ -60,6 +60,7 @@ internal static class TrainCommand
         var evalEvery = new Option<int>("--eval-every") { Description = "steps between held-out evaluations", DefaultValueFactory = _ => defaults.EvalEvery };
         var evalLevels = new Option<int>("--eval-levels") { Description = "noise levels of the held-out loss", DefaultValueFactory = _ => defaults.EvalLevels };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "steps between checkpoints", DefaultValueFactory = _ => defaults.CheckpointEvery };
+        var initial = new Option<string?>("--init") { Description = "start a new run from this exported model's weights (same preset and clips) instead of Wan's initialisation" };
         var precision = new Option<string?>("--precision") { Description = "bf16 or f32 compute (float32 weights either way; default: bf16 on CUDA, f32 on the CPU)" };
         precision.AcceptOnlyFromAmong("bf16", "f32");
         var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
@@ -71,7 +72,7 @@ internal static class TrainCommand
         var noSamples = new Option<bool>("--no-samples") { Description = "do not generate the sample grid when the run finishes" };
 
         Option[] recipe = [model, steps, budget, batch, learningRate, warmup, schedule, floor, weightDecay, clip, emaDecay, dropout, timesteps, shift, noFlip, seed,
-            evalEvery, evalLevels, checkpointEvery, precision];
+            evalEvery, evalLevels, checkpointEvery, precision, initial];
         var command = new Command("train", "Train the small footage model (Wan architecture, pixel-unshuffle latents, per-source conditioning) on a clip dataset, resumably.");
         foreach (var option in recipe.Concat([data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples])) command.Options.Add(option);
 
@@ -91,7 +92,7 @@ internal static class TrainCommand
                 EmaDecay = parse.GetValue(emaDecay), ConditionDropout = parse.GetValue(dropout),
                 Timesteps = parse.GetValue(timesteps) == "uniform" ? TimestepSampling.Uniform : TimestepSampling.LogitNormal,
                 Shift = parse.GetValue(shift), HorizontalFlip = !parse.GetValue(noFlip), Seed = parse.GetValue(seed), EvalEvery = parse.GetValue(evalEvery),
-                EvalLevels = parse.GetValue(evalLevels), CheckpointEvery = parse.GetValue(checkpointEvery),
+                EvalLevels = parse.GetValue(evalLevels), CheckpointEvery = parse.GetValue(checkpointEvery), InitialWeights = parse.GetValue(initial),
                 Precision = parse.GetValue(precision) switch
                 {
                     "bf16" => ComputePrecision.BFloat16,

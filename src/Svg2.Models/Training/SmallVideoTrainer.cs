@@ -61,6 +61,11 @@ public sealed class SmallVideoTrainer : IDisposable
         var sampling = SmallVideoSampling.Default with { Shift = options.Shift };
         _master = new SmallVideoModel(config, normalisation, sampling, device);
         _master.Initialise(options.Seed);
+        if (resumeStep is null && options.InitialWeights is { } initial)
+        {
+            using var trained = SmallVideoModelFile.Read(initial, device);
+            _master.CopyFrom(trained);
+        }
         var average = new SmallVideoModel(config, normalisation, sampling, device);
         average.CopyFrom(_master);
         _average = new ExponentialMovingAverage(average, options.EmaDecay);
@@ -106,9 +111,26 @@ public sealed class SmallVideoTrainer : IDisposable
         config.Validate();
         using var training = data.Clips[data.HeldOut.eq(0)];
         if (training.shape[0] == 0) throw new ArgumentException($"{dataPath}: every clip is held out; nothing to train on.");
-        var normalisation = ChannelNormalisation.Measure(training, config.SpatialFactor);
+        var normalisation = options.InitialWeights is { } initial
+            ? InitialNormalisation(initial, config)
+            : ChannelNormalisation.Measure(training, config.SpatialFactor);
         return new SmallVideoTrainer(options, config, normalisation, data, DatasetFingerprint.Of(data, dataPath), device, runFolder, resumeStep: null);
     }
+
+    /// <summary>The channel statistics of the model file a run starts from, once its configuration is known to be the run's.</summary>
+    /// <exception cref="ArgumentException">The file describes another model or other clips.</exception>
+    static ChannelNormalisation InitialNormalisation(string path, SmallVideoConfig config)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"No model file to start the run from at {path}.", path);
+        var (fileConfig, normalisation, _, _) = SmallVideoModelFile.ReadMetadata(path);
+        if (!fileConfig.Sources.SequenceEqual(config.Sources) || fileConfig with { Sources = config.Sources } != config)
+            throw new ArgumentException($"{path} holds a model for other clips or another preset: its configuration is {Describe(fileConfig)}, " +
+                $"this run's is {Describe(config)}.");
+        return normalisation;
+    }
+
+    static string Describe(SmallVideoConfig config) =>
+        $"width {config.Dim}, {config.Layers} layers, {config.Frames} frames of {config.Width}x{config.Height} at {config.Fps:G4} fps, sources [{string.Join(", ", config.Sources)}]";
 
     /// <summary>Continues the run whose checkpoint is in <paramref name="runFolder"/>, with its options, on the same clips.</summary>
     /// <exception cref="FileNotFoundException">The folder holds no checkpoint.</exception>

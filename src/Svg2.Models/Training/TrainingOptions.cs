@@ -78,6 +78,14 @@ public sealed record TrainingOptions
     /// <summary>Steps between checkpoints (also written when an invocation stops).</summary>
     public int CheckpointEvery { get; init; } = 500;
 
+    /// <summary>
+    /// An exported model file (<see cref="Small.SmallVideoModelFile"/>) whose weights start the run instead of
+    /// Wan's initialisation, with a fresh optimiser state: the way to continue training beyond a finished run
+    /// whose checkpoint is gone. Its configuration must be the one the preset and the dataset give, and its
+    /// channel statistics are kept, since its weights were trained on them.
+    /// </summary>
+    public string? InitialWeights { get; init; }
+
     /// <summary>Where forwards and backwards compute.</summary>
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
 

@@ -54,6 +54,30 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(File.ReadAllLines(Path.Combine(whole, TrainingLog.HeldOutFileName)), File.ReadAllLines(Path.Combine(split, TrainingLog.HeldOutFileName)));
     }
 
+    [Fact]
+    public void ARunStartsFromAnExportedModelsWeightsAndStatistics()
+    {
+        using var data = TinyFootage.Dataset(6);
+        string exported = Path.Combine(folder, "exported.safetensors");
+        using (var first = SmallVideoTrainer.Start(data, "tiny.safetensors", TinyFootage.Options(3), CPU, runFolder: null))
+        {
+            first.Run(null, null);
+            Svg2.Models.Small.SmallVideoModelFile.Write(first.Average, exported, ScalarType.Float32);
+        }
+        using var saved = Svg2.Models.Small.SmallVideoModelFile.Read(exported);
+        using var continued = SmallVideoTrainer.Start(data, "tiny.safetensors", TinyFootage.Options(3) with { InitialWeights = exported, Seed = 11 }, CPU, runFolder: null);
+        foreach (var ((name, a), (_, b)) in saved.named_parameters().Zip(continued.Weights.named_parameters()))
+            Assert.True(TestTensors.Same(a, b), $"the run's {name} is not the exported model's");
+        foreach (var ((name, a), (_, b)) in saved.named_parameters().Zip(continued.Average.named_parameters()))
+            Assert.True(TestTensors.Same(a, b), $"the moving average's {name} is not the exported model's");
+        Assert.Equal(saved.Codec.Normalisation.Mean, continued.Weights.Codec.Normalisation.Mean);
+        Assert.Equal(saved.Codec.Normalisation.Std, continued.Weights.Codec.Normalisation.Std);
+
+        using var other = TinyFootage.Dataset(7, width: 32);
+        var error = Assert.Throws<ArgumentException>(() => SmallVideoTrainer.Start(other, "other.safetensors", TinyFootage.Options(3) with { InitialWeights = exported }, CPU, runFolder: null));
+        Assert.Contains("configuration", error.Message);
+    }
+
     static string WithoutSeconds(string row) => row[..row.LastIndexOf(',')];
 
     [Fact]

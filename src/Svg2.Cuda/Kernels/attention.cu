@@ -25,24 +25,39 @@
 #include "key_ranges.cuh"
 #include "compensation.cuh"
 
-constexpr int kBlockRows = 64;                     // query rows per tile
-// Tuning knobs (NVRTC macros): key rows per K/V tile, query rows per warp (16 or 32: with 32 every
-// K/V fragment read from shared memory feeds two MMA row tiles), and the occupancy hint.
+#ifndef SVG2_ATTENTION_TILE_ROWS
+#error "SVG2_ATTENTION_TILE_ROWS must be defined (SparseAttentionTraits)"
+#endif
 #ifndef SVG2_ATTENTION_BLOCK_KEYS
-#define SVG2_ATTENTION_BLOCK_KEYS 64
+#error "SVG2_ATTENTION_BLOCK_KEYS must be defined (SparseAttentionTraits)"
 #endif
 #ifndef SVG2_ATTENTION_WARP_ROWS
-#define SVG2_ATTENTION_WARP_ROWS 16
+#error "SVG2_ATTENTION_WARP_ROWS must be defined (SparseAttentionTraits)"
 #endif
 #ifndef SVG2_ATTENTION_MIN_BLOCKS
-#define SVG2_ATTENTION_MIN_BLOCKS 2
+#error "SVG2_ATTENTION_MIN_BLOCKS must be defined (SparseAttentionTraits)"
 #endif
+#ifndef SVG2_ATTENTION_KEY_VALUE_BUFFERS
+#error "SVG2_ATTENTION_KEY_VALUE_BUFFERS must be defined (SparseAttentionTraits)"
+#endif
+#ifndef SVG2_ATTENTION_RANGE_THREADS
+#error "SVG2_ATTENTION_RANGE_THREADS must be defined (SparseAttentionTraits)"
+#endif
+#ifndef SVG2_ATTENTION_PLAN_THREADS
+#error "SVG2_ATTENTION_PLAN_THREADS must be defined (SparseAttentionTraits)"
+#endif
+
+constexpr int kBlockRows = SVG2_ATTENTION_TILE_ROWS;         // query rows per tile
+// Tuning knobs (SVG2_ATTENTION_TUNING on the host): key rows per K/V tile, query rows per warp (16 or
+// 32: with 32 every K/V fragment read from shared memory feeds two MMA row tiles), and the occupancy hint.
 constexpr int kBlockKeys = SVG2_ATTENTION_BLOCK_KEYS;
 constexpr int kRowsPerWarp = SVG2_ATTENTION_WARP_ROWS;
 constexpr int kMTiles = kRowsPerWarp / 16;
 constexpr int kAttentionWarps = kBlockRows / kRowsPerWarp;
 constexpr int kAttentionThreads = kAttentionWarps * kWarpSize;
 constexpr int kMinBlocksPerMultiprocessor = SVG2_ATTENTION_MIN_BLOCKS;
+constexpr int kKeyValueBuffers = SVG2_ATTENTION_KEY_VALUE_BUFFERS;
+static_assert(kKeyValueBuffers == 2, "the loop loads the next K/V tile while it reads the current one (copy_async_wait<1>)");
 static_assert(kAttentionThreads >= kBlockKeys, "one thread per key row of a tile computes its token");
 static_assert(kBlockKeys % 16 == 0 && kRowsPerWarp % 16 == 0, "MMA tile granularity");
 constexpr int kScoreTiles = kBlockKeys / 8;        // 8-column MMA tiles of S
@@ -50,8 +65,8 @@ constexpr int kOutputTiles = kHeadDim / 8;         // 8-column MMA tiles of O
 constexpr int kKSteps = kHeadDim / 16;
 constexpr int kQueryTileBytes = kBlockRows * kRowBytes;
 constexpr int kKeyTileBytes = kBlockKeys * kRowBytes;
-constexpr int kRangeThreads = 128;
-constexpr int kPlanThreads = 1024;
+constexpr int kRangeThreads = SVG2_ATTENTION_RANGE_THREADS;
+constexpr int kPlanThreads = SVG2_ATTENTION_PLAN_THREADS;
 
 extern "C" __global__ void __launch_bounds__(kRangeThreads)
 svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict__ key_offsets,
@@ -327,9 +342,9 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
 
     const unsigned q_tile = shared_address(shared);
     const unsigned k_tiles = q_tile + kQueryTileBytes;
-    const unsigned v_tiles = k_tiles + 2 * kKeyTileBytes;
-    int* tokens = (int*)(shared + kQueryTileBytes + 4 * kKeyTileBytes);          // [2][kBlockKeys]
-    int* starts = tokens + 2 * kBlockKeys;                                         // [kc]
+    const unsigned v_tiles = k_tiles + kKeyValueBuffers * kKeyTileBytes;
+    int* tokens = (int*)(shared + kQueryTileBytes + 2 * kKeyValueBuffers * kKeyTileBytes);   // [kKeyValueBuffers][kBlockKeys]
+    int* starts = tokens + kKeyValueBuffers * kBlockKeys;                                     // [kc]
     int* ends = starts + kc;                                                       // [kc]
 
     const int tid = threadIdx.x, warp = tid / kWarpSize, lane = tid % kWarpSize;
@@ -378,7 +393,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
 
     for (int j = 0; j < key_tiles; ++j)
     {
-        const int next = (j + 1) % 2;
+        const int next = (j + 1) % kKeyValueBuffers;
         if (tid < kBlockKeys) tokens[next * kBlockKeys + tid] = pending;
         __syncthreads();
         if (j + 1 < key_tiles)
@@ -387,7 +402,7 @@ svg2_sparse_attention(const element_t* __restrict__ q, const element_t* __restri
         if (tid < kBlockKeys) pending = key_token((j + 2) * kBlockKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
         copy_async_wait<1>();
         __syncthreads();
-        const int current = j % 2;
+        const int current = j % kKeyValueBuffers;
         attend_tile(q_fragments, k_tiles + current * kKeyTileBytes, v_tiles + current * kKeyTileBytes,
                     total_keys - j * kBlockKeys, scale_log2, row_max, row_sum, o);
     }

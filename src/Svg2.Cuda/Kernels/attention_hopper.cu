@@ -34,7 +34,20 @@
 #include "key_ranges.cuh"
 #include "compensation.cuh"
 
-constexpr int kConsumerWarpgroups = 2;                        // warpgroups 1 and 2: the matrix products and softmax
+#ifndef SVG2_ATTENTION_HOPPER_CONSUMERS
+#error "SVG2_ATTENTION_HOPPER_CONSUMERS must be defined (SparseAttentionTraits)"
+#endif
+#ifndef SVG2_ATTENTION_HOPPER_TILE_KEYS
+#error "SVG2_ATTENTION_HOPPER_TILE_KEYS must be defined (SparseAttentionTraits)"
+#endif
+#ifndef SVG2_ATTENTION_HOPPER_STAGES
+#error "SVG2_ATTENTION_HOPPER_STAGES must be defined (SparseAttentionTraits)"
+#endif
+#ifndef SVG2_ATTENTION_HOPPER_TOKEN_SLOTS
+#error "SVG2_ATTENTION_HOPPER_TOKEN_SLOTS must be defined (SparseAttentionTraits)"
+#endif
+
+constexpr int kConsumerWarpgroups = SVG2_ATTENTION_HOPPER_CONSUMERS;  // warpgroups 1 and 2: the matrix products and softmax
 constexpr int kProducerThreads = kWarpgroupThreads;           // warpgroup 0: token lookups and gathers
 constexpr int kConsumerThreads = kConsumerWarpgroups * kWarpgroupThreads;
 constexpr int kTileThreads = kProducerThreads + kConsumerThreads;
@@ -46,10 +59,11 @@ constexpr int kConsumerRegisters = 216;
 static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * kStartRegisters,
               "registers the block owns");
 constexpr int kTileRows = kConsumerWarpgroups * kWarpgroupRows;
-constexpr int kTileKeys = 128;                               // N of S: one wgmma n128 per k step
-constexpr int kStages = 2;
-constexpr int kTokenSlots = 2;                               // the producer fills one while it gathers from the other
-constexpr int kBarrierBytes = 8;
+constexpr int kTileKeys = SVG2_ATTENTION_HOPPER_TILE_KEYS;    // N of S: one wgmma n128 per k step
+constexpr int kStages = SVG2_ATTENTION_HOPPER_STAGES;
+constexpr int kTokenSlots = SVG2_ATTENTION_HOPPER_TOKEN_SLOTS; // the producer fills one while it gathers from the other
+static_assert(kConsumerWarpgroups == 2, "a split tile hands warpgroup 2's state to warpgroup 1");
+static_assert(kTileKeys == 128, "S is one wgmma n128 per k step, a split tile's half one n64");
 constexpr int kHalfTileKeys = kTileKeys / 2;                // the keys of a consumer in a split tile
 constexpr int kProducerBarrier = 1;                          // named barrier of the producer warpgroup
 constexpr int kConsumerBarrier = 2;                          // named barrier of the two consumers

@@ -2,13 +2,15 @@
 // 16-bit patterns (bf16 or fp16, chosen by SVG2_ELEMENT_FP16) converted with PTX, and the warp
 // matrix instructions (ldmatrix, mma.sync m16n8k16, cp.async) are written as inline PTX.
 // SVG2_HEAD_DIM (64 or 128) is a compile-time constant.
+// Every shape the host also needs (threads, tile sizes, shared-memory layout) is an NVRTC macro that
+// the host's kernel traits (Svg2.Cuda.Traits) define; a missing one is a compile error, never a default.
 #pragma once
 
 #ifndef SVG2_HEAD_DIM
 #error "SVG2_HEAD_DIM must be defined (64 or 128)"
 #endif
 #ifndef SVG2_ELEMENT_FP16
-#define SVG2_ELEMENT_FP16 0
+#error "SVG2_ELEMENT_FP16 must be defined (1 for fp16, 0 for bf16)"
 #endif
 
 typedef unsigned short element_t;   // raw bf16 or fp16 bits

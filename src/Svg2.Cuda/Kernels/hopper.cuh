@@ -14,8 +14,21 @@
 #pragma once
 #include "common.cuh"
 
-constexpr int kWarpgroupThreads = 128;
-constexpr int kWarpgroupRows = 64;                         // M of every wgmma
+#ifndef SVG2_WARPGROUP_THREADS
+#error "SVG2_WARPGROUP_THREADS must be defined (HopperTraits)"
+#endif
+#ifndef SVG2_WARPGROUP_ROWS
+#error "SVG2_WARPGROUP_ROWS must be defined (HopperTraits)"
+#endif
+#ifndef SVG2_SHARED_ALIGNMENT
+#error "SVG2_SHARED_ALIGNMENT must be defined (HopperTraits)"
+#endif
+#ifndef SVG2_BARRIER_BYTES
+#error "SVG2_BARRIER_BYTES must be defined (HopperTraits)"
+#endif
+
+constexpr int kWarpgroupThreads = SVG2_WARPGROUP_THREADS;
+constexpr int kWarpgroupRows = SVG2_WARPGROUP_ROWS;        // M of every wgmma
 constexpr int kPanelElements = 64;                         // elements of one 128-byte panel row
 constexpr int kPanelRowBytes = kPanelElements * 2;
 constexpr int kPanelChunks = kPanelRowBytes / 16;
@@ -23,7 +36,8 @@ constexpr int kSwizzleAtomBytes = kSwizzleRows * kPanelRowBytes;   // 8 rows x 1
 constexpr int kWgmmaK = 16;                                 // reduction depth of one wgmma
 constexpr int kStepsPerPanel = kPanelElements / kWgmmaK;
 constexpr int kWgmmaKSteps = kHeadDim / kWgmmaK;
-constexpr int kSharedAlignment = 1024;                      // the swizzle pattern repeats every 1024 bytes
+constexpr int kSharedAlignment = SVG2_SHARED_ALIGNMENT;     // the swizzle pattern repeats every 1024 bytes
+constexpr int kBarrierBytes = SVG2_BARRIER_BYTES;           // one mbarrier
 constexpr int kRegisterFile = 65536;                        // 32-bit registers of one multiprocessor
 
 // Registers per thread a block of 'Threads' threads starts with when it owns the whole register
@@ -31,6 +45,10 @@ constexpr int kRegisterFile = 65536;                        // 32-bit registers 
 template <int Threads>
 constexpr int kStartRegistersFor = kRegisterFile / Threads / 8 * 8;
 static_assert(kHeadDim % kPanelElements == 0, "whole panels");
+static_assert(kWarpgroupThreads == 4 * kWarpSize, "a warpgroup is four consecutive warps");
+static_assert(kWarpgroupRows == 64, "M of wgmma.mma_async is 64 rows");
+static_assert(kSharedAlignment % kSwizzleAtomBytes == 0, "panels start where the 128-byte swizzle pattern restarts");
+static_assert(kBarrierBytes == sizeof(unsigned long long), "an mbarrier is one 64-bit word");
 
 // The first kSharedAlignment-aligned shared address at or after 'pointer' (callers reserve the slack).
 __device__ __forceinline__ unsigned aligned_shared_base(const void* pointer)

@@ -20,20 +20,42 @@
 // clusters whose first K are the k-means clusters.
 #include "nearest_centroid.cuh"
 
-constexpr int kAssignWarps = 4;
+#ifndef SVG2_KMEANS_ASSIGN_WARPS
+#error "SVG2_KMEANS_ASSIGN_WARPS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_ASSIGN_ROW_TILES
+#error "SVG2_KMEANS_ASSIGN_ROW_TILES must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_ASSIGN_MIN_BLOCKS
+#error "SVG2_KMEANS_ASSIGN_MIN_BLOCKS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_CENTROID_TILE
+#error "SVG2_KMEANS_CENTROID_TILE must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_NORM_WARPS
+#error "SVG2_KMEANS_NORM_WARPS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_MEAN_WARPS
+#error "SVG2_KMEANS_MEAN_WARPS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_WIDE_MEAN_WARPS
+#error "SVG2_KMEANS_WIDE_MEAN_WARPS must be defined (KMeansTraits)"
+#endif
+
+constexpr int kAssignWarps = SVG2_KMEANS_ASSIGN_WARPS;
 constexpr int kAssignThreads = kAssignWarps * kWarpSize;
 constexpr int kMmaRows = 16;                                   // rows of one m16n8k16 tile
-constexpr int kAssignMTiles = 2;                               // row tiles per warp share each centroid fragment
+constexpr int kAssignMTiles = SVG2_KMEANS_ASSIGN_ROW_TILES;     // row tiles per warp share each centroid fragment
 constexpr int kPointsPerWarp = kAssignMTiles * kMmaRows;
 constexpr int kPointsPerBlock = kAssignWarps * kPointsPerWarp;
-constexpr int kAssignMinBlocks = 3;
-constexpr int kCentroidTile = 64;
+constexpr int kAssignMinBlocks = SVG2_KMEANS_ASSIGN_MIN_BLOCKS;
+constexpr int kCentroidTile = SVG2_KMEANS_CENTROID_TILE;
 constexpr int kCentroidPairs = kCentroidTile / 16;             // ldmatrix.x4 loads two 8-column tiles
 constexpr int kArgmaxCandidates = kCentroidTile / 4;           // columns of a tile one lane holds per row
 constexpr int kKSteps = kHeadDim / 16;
-constexpr int kNormWarps = 8;
-constexpr int kMeanWarps = 4;
-constexpr int kWideMeanWarps = 8;
+constexpr int kNormWarps = SVG2_KMEANS_NORM_WARPS;
+constexpr int kMeanWarps = SVG2_KMEANS_MEAN_WARPS;
+constexpr int kWideMeanWarps = SVG2_KMEANS_WIDE_MEAN_WARPS;
 constexpr int kLanesPerRowElements = kHeadDim / kWarpSize;     // elements of a row one lane owns
 
 extern "C" __global__ void __launch_bounds__(kNormWarps * kWarpSize)

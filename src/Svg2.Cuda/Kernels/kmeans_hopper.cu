@@ -30,22 +30,40 @@
 #include "hopper.cuh"
 #include "nearest_centroid.cuh"
 
-constexpr int kAssignConsumers = 4;
+#ifndef SVG2_KMEANS_HOPPER_CONSUMERS
+#error "SVG2_KMEANS_HOPPER_CONSUMERS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_HOPPER_ROW_BLOCKS
+#error "SVG2_KMEANS_HOPPER_ROW_BLOCKS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_HOPPER_TILE_CENTROIDS
+#error "SVG2_KMEANS_HOPPER_TILE_CENTROIDS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_HOPPER_POINT_SLOTS
+#error "SVG2_KMEANS_HOPPER_POINT_SLOTS must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_HOPPER_CENTROID_STAGES
+#error "SVG2_KMEANS_HOPPER_CENTROID_STAGES must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_HOPPER_IMAGE_THREADS
+#error "SVG2_KMEANS_HOPPER_IMAGE_THREADS must be defined (KMeansTraits)"
+#endif
+
+constexpr int kAssignConsumers = SVG2_KMEANS_HOPPER_CONSUMERS;
 constexpr int kAssignBlockThreads = kAssignConsumers * kWarpgroupThreads;
-constexpr int kRowBlocks = 1;                               // 64-row blocks per warpgroup
+constexpr int kRowBlocks = SVG2_KMEANS_HOPPER_ROW_BLOCKS;     // 64-row blocks per warpgroup
 constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one panelled tile per warpgroup
 constexpr int kItemPoints = kAssignConsumers * kConsumerPoints;
-constexpr int kTileCentroids = 128;                         // N of a full tile: one wgmma n128 per k step
+constexpr int kTileCentroids = SVG2_KMEANS_HOPPER_TILE_CENTROIDS;  // N of a full tile: one wgmma n128 per k step
 constexpr int kTailCentroids = 64;                          // N of a last tile with at most 64 centroids left
-constexpr int kPointSlots = 2;
-constexpr int kCentroidStages = 3;
-constexpr int kBarrierBytes = 8;
+constexpr int kPointSlots = SVG2_KMEANS_HOPPER_POINT_SLOTS;
+constexpr int kCentroidStages = SVG2_KMEANS_HOPPER_CENTROID_STAGES;
 constexpr int kConsumerBytes = kConsumerPoints * kRowBytes;
 constexpr int kItemBytes = kItemPoints * kRowBytes;
 constexpr int kTileBytes = kTileCentroids * kRowBytes;
 constexpr int kTileBiasBytes = kTileCentroids * sizeof(float);
 constexpr int kTileImageBytes = kTileBytes + kTileBiasBytes;    // one tile of the centroid image
-constexpr int kImageThreads = 256;
+constexpr int kImageThreads = SVG2_KMEANS_HOPPER_IMAGE_THREADS;
 constexpr int kImageRowsPerPass = kImageThreads / kRowChunks;
 static_assert(kRowChunks <= kWarpSize && kTileCentroids % kImageRowsPerPass == 0, "a row's chunks in one warp, whole passes");
 constexpr int kWarpgroupBarrierBase = 1;                    // named barrier 1 + c: warpgroup c

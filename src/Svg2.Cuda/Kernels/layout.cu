@@ -14,8 +14,15 @@
 // Traffic: labels read twice, permutation written once, chunk_counts written and read twice.
 #include "common.cuh"
 
-constexpr int kSortChunk = 1024;
-constexpr int kOffsetsThreads = 1024;
+#ifndef SVG2_SORT_CHUNK
+#error "SVG2_SORT_CHUNK must be defined (CountingSortTraits)"
+#endif
+#ifndef SVG2_SORT_OFFSETS_THREADS
+#error "SVG2_SORT_OFFSETS_THREADS must be defined (CountingSortTraits)"
+#endif
+
+constexpr int kSortChunk = SVG2_SORT_CHUNK;
+constexpr int kOffsetsThreads = SVG2_SORT_OFFSETS_THREADS;
 constexpr int kOffsetsBatch = 8;                     // chunk counts of a cluster loaded at once
 
 extern "C" __global__ void __launch_bounds__(kWarpSize)

@@ -14,7 +14,11 @@
 // (from L2), KC bytes of mask written.
 #include "common.cuh"
 
-constexpr int kSelectWarps = 8;
+#ifndef SVG2_SELECT_WARPS
+#error "SVG2_SELECT_WARPS must be defined (SelectionTraits)"
+#endif
+
+constexpr int kSelectWarps = SVG2_SELECT_WARPS;
 constexpr int kSelectThreads = kSelectWarps * kWarpSize;
 constexpr float kMinimumMass = 1e-12f;
 

@@ -6,8 +6,8 @@
 //
 // Row kernels (svg2_modulated_layer_norm, svg2_rms_norm_to_heads): one block per token row. The
 //   host picks T = 32 * ceil(V / (32 * kRowVectorsPerThread)) threads for the row's V = W / 8
-//   vectors (T <= kMaxRowThreads, so W <= kMaxRowWidth = 8192); thread t owns vectors t, t + T, ...
-//   (at most kRowVectorsPerThread of them, 32 floats, held in registers), so consecutive threads
+//   vectors (T <= kMaxRowThreads, so W <= 8 x kMaxRowThreads x kRowVectorsPerThread = 8192); thread t
+//   owns vectors t, t + T, ... (at most kRowVectorsPerThread of them, 32 floats, held in registers), so consecutive threads
 //   touch consecutive 16 bytes and the row is read from global memory exactly once. Statistics are
 //   block sums: warp shuffles, then one float per warp through shared memory.
 //   - svg2_modulated_layer_norm: out = ((x - mean) * rsqrt(var + eps) * weight + bias) * (1 + scale[b])
@@ -26,19 +26,30 @@
 //   bytes read, 2 bytes written (the float32 gate row of W floats is shared and L2-resident).
 #include "common.cuh"
 
+#ifndef SVG2_ROW_VECTORS_PER_THREAD
+#error "SVG2_ROW_VECTORS_PER_THREAD must be defined (TransformerBlockTraits)"
+#endif
+#ifndef SVG2_ROW_MAX_THREADS
+#error "SVG2_ROW_MAX_THREADS must be defined (TransformerBlockTraits)"
+#endif
+#ifndef SVG2_RESIDUAL_THREADS
+#error "SVG2_RESIDUAL_THREADS must be defined (TransformerBlockTraits)"
+#endif
+#ifndef SVG2_RESIDUAL_UNROLL
+#error "SVG2_RESIDUAL_UNROLL must be defined (TransformerBlockTraits)"
+#endif
+
 constexpr int kVectorElements = kChunkElements;          // elements in one 16-byte vector
 constexpr int kVectorWords = kVectorElements / 2;        // 32-bit words of packed element pairs
-constexpr int kRowVectorsPerThread = 4;                  // register budget: 32 floats of the row per thread
-constexpr int kMaxRowThreads = 256;
+constexpr int kRowVectorsPerThread = SVG2_ROW_VECTORS_PER_THREAD;   // register budget: 32 floats of the row per thread
+constexpr int kMaxRowThreads = SVG2_ROW_MAX_THREADS;
 constexpr int kMaxRowWarps = kMaxRowThreads / kWarpSize;
-constexpr int kMaxRowWidth = kMaxRowThreads * kRowVectorsPerThread * kVectorElements;
-constexpr int kResidualThreads = 256;
-constexpr int kResidualUnroll = 4;
+constexpr int kResidualThreads = SVG2_RESIDUAL_THREADS;
+constexpr int kResidualUnroll = SVG2_RESIDUAL_UNROLL;
 constexpr int kHalfHeadDim = kHeadDim / 2;               // rotation pairs per head (cos/sin row length)
 constexpr unsigned kLowHalf = 0xffffu;
 constexpr int kHalfBits = 16;
 
-static_assert(kMaxRowWidth == 8192, "the host's maximum width (TransformerBlockKernels.MaxWidth) assumes 8192");
 static_assert(kHeadDim % kVectorElements == 0, "a vector never straddles two heads");
 
 __device__ __forceinline__ void unpack_vector(uint4 bits, float (&values)[kVectorElements])

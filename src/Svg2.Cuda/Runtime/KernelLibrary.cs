@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Svg2.Cuda.Interop;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Runtime;
@@ -23,12 +24,12 @@ public sealed unsafe class KernelLibrary
         Element = element;
         HeadDim = headDim;
         Family = KernelFamilyChoice.For(device.Architecture, Environment.GetEnvironmentVariable(KernelFamilyChoice.Setting));
+        Traits = KernelTraits.For(element, headDim);
         device.MakeCurrent();
         var headers = KernelSources.Headers.Select(h => (h, KernelSources.Read(h))).ToList();
-        var options = CompileOptions(element, headDim);
         foreach (var program in KernelSources.ProgramsFor(Family))
         {
-            var cubin = KernelCompiler.Compile(program, KernelSources.Read(program), headers, options, device.Architecture);
+            var cubin = KernelCompiler.Compile(program, KernelSources.Read(program), headers, Traits.CompileOptions(program), device.Architecture);
             IntPtr module;
             fixed (byte* image = cubin)
                 CudaException.ThrowIfFailed(CudaDriver.cuModuleLoadData(&module, image), $"cuModuleLoadData({program}, {device.Architecture})");
@@ -63,9 +64,12 @@ public sealed unsafe class KernelLibrary
     /// <summary>The implementations of the k-means assignment and the sparse attention this library launches.</summary>
     public KernelFamily Family { get; }
 
-    /// <summary>The NVRTC options (macros) that specialise the kernels.</summary>
-    public static IReadOnlyList<string> CompileOptions(ScalarType element, int headDim) =>
-        [$"-DSVG2_HEAD_DIM={headDim}", $"-DSVG2_ELEMENT_FP16={(element == ScalarType.Float16 ? 1 : 0)}", .. Stages.AttentionTuning.Current.CompileOptions];
+    /// <summary>The compile-time shapes of the kernels: their macros, launch geometry and shared memory.</summary>
+    internal KernelTraits Traits { get; }
+
+    /// <summary>The NVRTC options (macros) that specialise <paramref name="program"/> for this process's <see cref="AttentionTuning"/>.</summary>
+    public static IReadOnlyList<string> CompileOptions(string program, ScalarType element, int headDim) =>
+        KernelTraits.For(element, headDim).CompileOptions(program);
 
     /// <summary>The extern "C" kernels each program defines.</summary>
     public static IReadOnlyList<string> KernelNames(string program) => program switch

@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -13,8 +14,6 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal sealed class CentroidKeys : IDisposable
 {
-    const int ListThreads = 128;   // as kRangeThreads in attention.cu
-
     CentroidKeys(Tensor keys, Tensor values, Tensor bias, Tensor list, Tensor count) =>
         (Keys, Values, Bias, List, Count) = (keys, values, bias, list, count);
 
@@ -67,7 +66,7 @@ internal sealed class CentroidKeys : IDisposable
             compensable = compensable.clone();
             compensable.narrow(2, clusters, keyClusters - clusters).fill_(false);
         }
-        library.Launch("svg2_centroid_keys", ((int)queryClusters, (int)groups), ListThreads, 0, stream,
+        library.Launch("svg2_centroid_keys", ((int)queryClusters, (int)groups), SparseAttentionTraits.RangeThreads, 0, stream,
             DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)), DevicePointer.Of(compensable, ScalarType.Bool, nameof(compensable)),
             DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets"),
             DevicePointer.Of(result.List, ScalarType.Int32, nameof(List)), DevicePointer.Of(result.Count, ScalarType.Int32, nameof(Count)),

@@ -1,4 +1,5 @@
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -9,17 +10,11 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal static class CountingSort
 {
-    /// <summary>Tokens per chunk, as kSortChunk in layout.cu.</summary>
-    public const int Chunk = 1024;
-
     /// <summary>Largest cluster count: the per-chunk counters must fit in shared memory.</summary>
     public const int MaxClusters = 32768;
 
-    const int OffsetsThreads = 1024;
-    const int WarpThreads = 32;
-
     /// <summary>Chunks of a problem with <paramref name="tokens"/> tokens.</summary>
-    public static int Chunks(long tokens) => (int)((tokens + Chunk - 1) / Chunk);
+    public static int Chunks(long tokens) => (int)((tokens + CountingSortTraits.Chunk - 1) / CountingSortTraits.Chunk);
 
     /// <summary>Scratch counters [G, chunks, C] int32.</summary>
     public static Tensor AllocateCounts(long groups, long tokens, int clusters, Device device) =>
@@ -56,9 +51,9 @@ internal static class CountingSort
         var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
         var permutationPointer = DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation));
         int counterBytes = clusters * sizeof(int);
-        library.Launch("svg2_label_histogram", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, tokens, clusters, chunks);
-        library.Launch("svg2_cluster_offsets", (groups, 1), OffsetsThreads, counterBytes, stream, countsPointer, sizesPointer, offsetsPointer, clusters, chunks, layoutClusters);
-        library.Launch("svg2_stable_scatter", (chunks, groups), WarpThreads, counterBytes, stream, labelsPointer, countsPointer, offsetsPointer, permutationPointer, tokens, clusters, chunks,
+        library.Launch("svg2_label_histogram", (chunks, groups), CountingSortTraits.ChunkThreads, counterBytes, stream, labelsPointer, countsPointer, tokens, clusters, chunks);
+        library.Launch("svg2_cluster_offsets", (groups, 1), CountingSortTraits.OffsetsThreads, counterBytes, stream, countsPointer, sizesPointer, offsetsPointer, clusters, chunks, layoutClusters);
+        library.Launch("svg2_stable_scatter", (chunks, groups), CountingSortTraits.ChunkThreads, counterBytes, stream, labelsPointer, countsPointer, offsetsPointer, permutationPointer, tokens, clusters, chunks,
             permutationRows, layoutClusters);
     }
 }

@@ -1,4 +1,5 @@
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -13,46 +14,13 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal static class KMeansKernels
 {
-    const int PointsPerBlock = 128;
-    const int CentroidTile = 64;
-    const int AssignThreads = 128;
-    const int NormWarps = 8;
-    const int MeanThreads = 128;
-    const int WideMeanThreads = 256;
     const int WideMeanClusterRows = 128;     // mean cluster size from which the 8-warp segment means pay
-    const int HopperConsumers = 4;            // warpgroups, as kAssignConsumers in kmeans_hopper.cu
-    const int HopperRowBlocks = 1;            // 64-row blocks per warpgroup, as kRowBlocks
-    const int HopperItemPoints = HopperConsumers * HopperRowBlocks * HopperLayout.WarpgroupRows;
-    const int HopperTileCentroids = 128;      // as kTileCentroids
-    const int HopperPointSlots = 2;           // as kPointSlots
-    const int HopperCentroidStages = 3;       // as kCentroidStages
-    const int HopperThreads = HopperConsumers * HopperLayout.WarpgroupThreads;
-    const int HopperBarrierBytes = 2 * HopperCentroidStages * 8;   // full and empty per stage
-    const int HopperImageThreads = 256;       // as kImageThreads
 
     /// <summary>
     /// Names of the kernel steps of one iteration, in order, as passed to the step callback. The first
     /// writes the centroid norms, or on the Hopper family the centroid tile images.
     /// </summary>
     public static readonly IReadOnlyList<string> Steps = ["centroid norms / tiles", "assignment", "counting sort", "segment means"];
-
-    /// <summary>Blocks of the assignment kernel that should share a multiprocessor, as kAssignMinBlocks in kmeans.cu.</summary>
-    public const int AssignBlocksPerMultiprocessor = 3;
-
-    /// <summary>Dynamic shared memory of one assignment block: the point block, two centroid tiles and their norms (float32).</summary>
-    public static int AssignSharedBytes(int rowBytes) => (PointsPerBlock + 2 * CentroidTile) * rowBytes + 2 * CentroidTile * sizeof(float);
-
-    /// <summary>
-    /// Dynamic shared memory of one block of the Hopper assignment: two point slots, the centroid
-    /// stages with their biases (float32), the barriers and the alignment slack of the swizzled panels.
-    /// </summary>
-    public static int HopperAssignSharedBytes(int rowBytes) =>
-        HopperLayout.SharedAlignment + HopperPointSlots * HopperItemPoints * rowBytes + HopperCentroidStages * HopperTileImageBytes(rowBytes) + HopperBarrierBytes;
-
-    /// <summary>Bytes of one 128-centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
-    public static int HopperTileImageBytes(int rowBytes) => HopperTileCentroids * (rowBytes + sizeof(float));
-
-    static int HopperTiles(int clusters) => (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
 
     /// <summary>
     /// Scratch for one iteration's centroid preparation, for <paramref name="groups"/> problems of
@@ -62,7 +30,7 @@ internal static class KMeansKernels
     public static Tensor AllocateCentroidScratch(KernelLibrary library, long groups, int clusters, Device device)
     {
         if (library.Family != KernelFamily.Hopper) return empty([groups, clusters], ScalarType.Float32, device);
-        return empty([groups, (long)HopperTiles(clusters) * HopperTileImageBytes(library.HeadDim * 2)], ScalarType.Byte, device);
+        return empty([groups, (long)KMeansTraits.HopperTiles(clusters) * library.Traits.KMeans.HopperTileImageBytes], ScalarType.Byte, device);
     }
 
     /// <summary>
@@ -92,22 +60,23 @@ internal static class KMeansKernels
         if (library.Family == KernelFamily.Hopper)
         {
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
-            library.Launch("svg2_centroid_tiles", (HopperTiles(clusters), groups), HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
+            library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
             // Persistent: at most one block per multiprocessor walks the 256-point items of every group.
-            long items = (long)groups * ((tokens + HopperItemPoints - 1) / HopperItemPoints);
+            long items = (long)groups * ((tokens + KMeansTraits.HopperItemPoints - 1) / KMeansTraits.HopperItemPoints);
             int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
-            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), HopperThreads, HopperAssignSharedBytes(library.HeadDim * 2), stream,
+            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), KMeansTraits.HopperThreads, library.Traits.KMeans.HopperAssignSharedBytes, stream,
                 pointsPointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
         }
         else
         {
             var normsPointer = DevicePointer.Of(scratch, ScalarType.Float32, nameof(scratch));
             int rows = groups * clusters;
-            library.Launch("svg2_centroid_norms", ((rows + NormWarps - 1) / NormWarps, 1), NormWarps * 32, 0, stream, centroidsPointer, normsPointer, rows);
+            library.Launch("svg2_centroid_norms", ((rows + KMeansTraits.NormRowsPerBlock - 1) / KMeansTraits.NormRowsPerBlock, 1), KMeansTraits.NormThreads, 0, stream,
+                centroidsPointer, normsPointer, rows);
             afterStep?.Invoke(Steps[0]);
-            library.Launch("svg2_kmeans_assign", ((tokens + PointsPerBlock - 1) / PointsPerBlock, groups), AssignThreads,
-                AssignSharedBytes(library.HeadDim * 2), stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, (int)groupRows, clusters);
+            library.Launch("svg2_kmeans_assign", ((tokens + KMeansTraits.PointsPerBlock - 1) / KMeansTraits.PointsPerBlock, groups), KMeansTraits.AssignThreads,
+                library.Traits.KMeans.AssignSharedBytes, stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, (int)groupRows, clusters);
         }
         afterStep?.Invoke(Steps[1]);
         // Checks the layout's shapes before the means read them.
@@ -135,7 +104,7 @@ internal static class KMeansKernels
         TensorChecks.RequireShape(means, nameof(means), groups, clusters, points.shape[2]);
         var meansPointer = DevicePointer.Of(means, library.Element, nameof(means));
         bool wide = tokens >= (long)WideMeanClusterRows * clusters;
-        library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? WideMeanThreads : MeanThreads, 0, stream,
+        library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? KMeansTraits.WideMeanThreads : KMeansTraits.MeanThreads, 0, stream,
             pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
             meansPointer, meansPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)offsets.shape[1] - 1);
     }

@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -9,8 +10,6 @@ internal static class SelectionKernel
 {
     /// <summary>Largest key-cluster count the in-shared-memory sort supports.</summary>
     public const int MaxKeyClusters = 8192;
-
-    const int Threads = 256;
 
     /// <summary>
     /// Enqueues the selection; writes the first QC rows and KC columns of <paramref name="mask"/>
@@ -27,8 +26,7 @@ internal static class SelectionKernel
         int maskRows = (int)mask.shape[1], maskColumns = (int)mask.shape[2];
         TensorChecks.RequireShape(keySizes, nameof(keySizes), groups, maskColumns);
         int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)keyClusters);
-        int shared = padded * (sizeof(ulong) + sizeof(float)) + library.HeadDim * sizeof(float);
-        library.Launch("svg2_select_key_clusters", (queryClusters, groups), Threads, shared, stream,
+        library.Launch("svg2_select_key_clusters", (queryClusters, groups), SelectionTraits.Threads, SelectionTraits.SharedBytes(padded, library.HeadDim), stream,
             DevicePointer.Of(queryCentroids, library.Element, nameof(queryCentroids)),
             DevicePointer.Of(keyCentroids, library.Element, nameof(keyCentroids)),
             DevicePointer.Of(keySizes, ScalarType.Int64, nameof(keySizes)),

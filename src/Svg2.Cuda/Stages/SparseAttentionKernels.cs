@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -10,26 +11,8 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal static class SparseAttentionKernels
 {
-    /// <summary>Query rows per tile of the portable kernel, as kBlockRows in attention.cu.</summary>
-    public const int PortableTileRows = 64;
-
-    /// <summary>Query rows per tile of the Hopper kernel, as kTileRows in attention_hopper.cu.</summary>
-    public const int HopperTileRows = 128;
-
     /// <summary>Largest query-cluster count the planner's in-shared-memory sort supports.</summary>
     public const int MaxQueryClusters = 8192;
-
-    const int RangeThreads = 128;
-    const int PlanThreads = 1024;
-    const int KeyValueBuffers = 2;
-    const int HopperTileKeys = 128;           // as kTileKeys in attention_hopper.cu
-    const int HopperStages = 2;               // K/V stages, as kStages in attention_hopper.cu
-    const int HopperTokenSlots = 2;           // as kTokenSlots
-    const int HopperThreads = 3 * HopperLayout.WarpgroupThreads;   // a producer and two consumer warpgroups
-    const int HopperBarrierBytes = 5 * 8;     // full and empty per stage, Q full
-
-    /// <summary>Query rows per tile of the attention kernel <paramref name="library"/> launches.</summary>
-    public static int TileRows(KernelLibrary library) => library.Family == KernelFamily.Hopper ? HopperTileRows : PortableTileRows;
 
     /// <summary>The most tiles any head can have: every cluster adds at most one partial tile.</summary>
     public static int MaxTiles(long queryTokens, long queryClusters, int tileRows) => (int)((queryTokens + tileRows - 1) / tileRows + queryClusters);
@@ -40,7 +23,7 @@ internal static class SparseAttentionKernels
         int groups = (int)queryLayout.Groups, queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         if (queryClusters > MaxQueryClusters)
             throw new ArgumentException($"The CUDA attention planner supports at most {MaxQueryClusters} query clusters; got {queryClusters}.");
-        library.Launch("svg2_key_ranges", (queryClusters, groups), RangeThreads, 0, stream,
+        library.Launch("svg2_key_ranges", (queryClusters, groups), SparseAttentionTraits.RangeThreads, 0, stream,
             DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)),
             DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets"),
             DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
@@ -49,27 +32,12 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
             queryClusters, keyClusters);
         int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)queryClusters);
-        library.Launch("svg2_plan_tiles", (groups, 1), PlanThreads, padded * sizeof(ulong) + queryClusters * sizeof(int), stream,
+        library.Launch("svg2_plan_tiles", (groups, 1), SparseAttentionTraits.PlanThreads, padded * sizeof(ulong) + queryClusters * sizeof(int), stream,
             DevicePointer.Of(queryLayout.Sizes, ScalarType.Int64, "queryLayout.Sizes"),
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryClusters, padded, TileRows(library));
-    }
-
-    /// <summary>
-    /// Dynamic shared memory of one attention block: the Q tile, the K/V stages, token lists, barriers
-    /// (Hopper), the query cluster's range list (8 bytes per key cluster) and, with per-row
-    /// compensation (Hopper), its centroid key list and biases (8 bytes per key cluster).
-    /// </summary>
-    public static int SharedBytes(KernelFamily family, int headDim, int keyClusters, bool centroidKeys = false)
-    {
-        int rowBytes = headDim * 2, rangeBytes = 2 * keyClusters * sizeof(int);
-        if (family == KernelFamily.Hopper)
-            return HopperLayout.SharedAlignment + (HopperTileRows + 2 * HopperStages * HopperTileKeys) * rowBytes + HopperTokenSlots * HopperTileKeys * sizeof(int)
-                   + HopperBarrierBytes + rangeBytes + (centroidKeys ? keyClusters * (sizeof(int) + sizeof(float)) : 0);
-        var tuning = AttentionTuning.Current;
-        return PortableTileRows * rowBytes + 2 * KeyValueBuffers * tuning.BlockKeys * rowBytes + KeyValueBuffers * tuning.BlockKeys * sizeof(int) + rangeBytes;
+            queryClusters, padded, SparseAttentionTraits.TileRows(library.Family));
     }
 
     /// <summary>
@@ -86,10 +54,8 @@ internal static class SparseAttentionKernels
             throw new ArgumentException("Per-row centroid compensation runs in the Hopper attention kernel; this GPU uses the portable kernels.");
         int groups = (int)q.shape[0], queryTokens = (int)q.shape[1], keyTokens = (int)k.shape[1];
         int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
-        int tileRows = TileRows(library);
-        var (kernel, threads) = library.Family == KernelFamily.Hopper
-            ? ("svg2_sparse_attention_hopper", HopperThreads)
-            : ("svg2_sparse_attention", AttentionTuning.Current.Threads);
+        int tileRows = SparseAttentionTraits.TileRows(library.Family);
+        var (kernel, threads) = library.Traits.Attention.Launch(library.Family);
         var (log2Weight, compensationValue) = (new DevicePointer(0), new DevicePointer(0));
         if (compensation is not null)
         {
@@ -103,7 +69,7 @@ internal static class SparseAttentionKernels
             TensorChecks.RequireShape(centroidKeys.List, "centroidKeys.List", groups, queryClusters, keyClusters);
             TensorChecks.RequireShape(centroidKeys.Keys, "centroidKeys.Keys", groups, centroidKeys.Clusters, q.shape[2]);
         }
-        int shared = SharedBytes(library.Family, library.HeadDim, keyClusters, centroidKeys is not null);
+        int shared = library.Traits.Attention.SharedBytes(library.Family, keyClusters, centroidKeys is not null);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
         KernelArgument[] arguments = [

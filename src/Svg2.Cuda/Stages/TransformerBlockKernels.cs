@@ -1,4 +1,5 @@
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,17 +14,11 @@ namespace Svg2.Cuda.Stages;
 public static class TransformerBlockKernels
 {
     /// <summary>The widest row (W) the row kernels hold in registers: 256 threads x 4 vectors x 8 elements.</summary>
-    public const int MaxWidth = MaxRowThreads * RowVectorsPerThread * VectorElements;
+    public const int MaxWidth = TransformerBlockTraits.MaxWidth;
 
     /// <summary>Elements in one 16-byte vector: rows are moved in whole vectors, so W must be a multiple of it.</summary>
-    public const int VectorElements = 8;
+    public const int VectorElements = TransformerBlockTraits.VectorElements;
 
-    const int VectorBytes = 16;
-    const int WarpSize = 32;
-    const int RowVectorsPerThread = 4;
-    const int MaxRowThreads = 256;
-    const int ResidualThreads = 256;
-    const int ResidualUnroll = 4;
     // Enough resident blocks to cover each multiprocessor's 2048 threads with loads in flight.
     const int ResidualBlocksPerMultiprocessor = 8;
     // The grid's y extent, which the residual add spends on batch elements.
@@ -51,7 +46,7 @@ public static class TransformerBlockKernels
         RequireLibraryDevice(library, x, nameof(x));
         long batch = x.shape[0], tokens = x.shape[1];
         int width = (int)x.shape[2];
-        library.Launch("svg2_modulated_layer_norm", (checked((int)(batch * tokens)), 1), RowThreads(width), 0, stream,
+        library.Launch("svg2_modulated_layer_norm", (checked((int)(batch * tokens)), 1), TransformerBlockTraits.RowThreads(width), 0, stream,
             Address(x, library.Element, nameof(x)), Address(output, library.Element, nameof(output)),
             OptionalAddress(weight, nameof(weight)), OptionalAddress(bias, nameof(bias)),
             OptionalAddress(shift, nameof(shift)), OptionalAddress(scale, nameof(scale)),
@@ -72,10 +67,11 @@ public static class TransformerBlockKernels
         long batch = x.shape[0];
         int width = (int)x.shape[2];
         int batchVectors = (int)(x.shape[1] * width / VectorElements);
-        long blocksNeeded = ((long)batchVectors + ResidualThreads * ResidualUnroll - 1) / (ResidualThreads * ResidualUnroll);
+        long blocksNeeded = ((long)batchVectors + TransformerBlockTraits.ResidualThreads * TransformerBlockTraits.ResidualUnroll - 1)
+            / (TransformerBlockTraits.ResidualThreads * TransformerBlockTraits.ResidualUnroll);
         long residentBlocks = Math.Max(1, (long)library.Device.Multiprocessors * ResidualBlocksPerMultiprocessor / Math.Max(1, batch));
         int blocks = (int)Math.Min(blocksNeeded, residentBlocks);
-        library.Launch("svg2_gated_residual_add", (blocks, checked((int)batch)), ResidualThreads, 0, stream,
+        library.Launch("svg2_gated_residual_add", (blocks, checked((int)batch)), TransformerBlockTraits.ResidualThreads, 0, stream,
             Address(x, library.Element, nameof(x)), Address(y, library.Element, nameof(y)), OptionalAddress(gate, nameof(gate)),
             batchVectors, width);
     }
@@ -101,7 +97,7 @@ public static class TransformerBlockKernels
         RequireLibraryDevice(library, x, nameof(x));
         long batch = x.shape[0], tokens = x.shape[1];
         int width = (int)x.shape[2];
-        library.Launch("svg2_rms_norm_to_heads", (checked((int)(batch * tokens)), 1), RowThreads(width), 0, stream,
+        library.Launch("svg2_rms_norm_to_heads", (checked((int)(batch * tokens)), 1), TransformerBlockTraits.RowThreads(width), 0, stream,
             Address(x, library.Element, nameof(x)), Address(weight, ScalarType.Float32, nameof(weight)),
             OptionalAddress(cos, nameof(cos)), OptionalAddress(sin, nameof(sin)), Address(output, library.Element, nameof(output)),
             checked((int)Math.Max(1, tokens)), width, (float)eps);
@@ -119,14 +115,6 @@ public static class TransformerBlockKernels
         reason = x.device_type != DeviceType.CUDA ? $"x is on {x.device}, not a CUDA device."
             : ActivationProblem(x, "x", x.dtype);
         return reason is null;
-    }
-
-    /// <summary>Threads of a row block: enough whole warps that no thread holds more than 4 vectors of the row.</summary>
-    internal static int RowThreads(int width)
-    {
-        int vectors = width / VectorElements;
-        int threads = (vectors + RowVectorsPerThread - 1) / RowVectorsPerThread;
-        return Math.Max(WarpSize, (threads + WarpSize - 1) / WarpSize * WarpSize);
     }
 
     /// <summary>The checks of <see cref="EnqueueModulatedLayerNorm"/> that need no library (and so no GPU).</summary>
@@ -254,8 +242,8 @@ public static class TransformerBlockKernels
     static DevicePointer Address(Tensor tensor, ScalarType dtype, string name)
     {
         var pointer = DevicePointer.Of(tensor, dtype, name);
-        if (pointer.Address % VectorBytes != 0)
-            throw new ArgumentException($"{name} [{Shape(tensor)}] starts at an address that is not {VectorBytes}-byte aligned (a view with a storage offset?); pass a fresh or .clone()d tensor.", name);
+        if (pointer.Address % TransformerBlockTraits.VectorBytes != 0)
+            throw new ArgumentException($"{name} [{Shape(tensor)}] starts at an address that is not {TransformerBlockTraits.VectorBytes}-byte aligned (a view with a storage offset?); pass a fresh or .clone()d tensor.", name);
         return pointer;
     }
 

@@ -5,6 +5,7 @@ using Svg2.Configuration;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
+using Svg2.Cuda.Traits;
 using Svg2.Evaluation.Workloads;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -104,7 +105,7 @@ public static class CudaBenchmark
         var keys = pipeline.SelectedKeys.to(ScalarType.Float64);
         double useful = (rows * keys).sum().item<double>();
         double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
-        const int tile = SparseAttentionKernels.HopperTileRows, half = HopperLayout.WarpgroupRows;
+        const int tile = SparseAttentionTraits.HopperTileRows, half = HopperTraits.WarpgroupRows;
         return $"query tile padding at top_p 0.9: {tile}-row tiles compute {Padded(tile):P1} more rows x keys than the clusters hold, " +
                $"{half}-row halves {Padded(half):P1}";
     }

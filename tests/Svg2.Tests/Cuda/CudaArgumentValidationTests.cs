@@ -2,6 +2,7 @@ using Svg2.Algorithm;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Cuda;
@@ -57,69 +58,6 @@ public class CudaArgumentValidationTests
         Assert.Contains("[2, 10]", error.Message);
     }
 
-    [Theory]
-    [InlineData("64,16,2", 64, 16, 2, 128)]
-    [InlineData("32,32,3", 32, 32, 3, 64)]
-    [InlineData(null, 64, 16, 2, 128)]
-    public void AttentionTuningParses(string? text, int keys, int warpRows, int minBlocks, int threads)
-    {
-        var tuning = AttentionTuning.Parse(text);
-        Assert.Equal((keys, warpRows, minBlocks, threads), (tuning.BlockKeys, tuning.WarpRows, tuning.MinBlocks, tuning.Threads));
-    }
-
-    [Theory]
-    [InlineData("64,16")]
-    [InlineData("48,24,2")]
-    [InlineData("128,16,2")]
-    [InlineData("64,32,0")]
-    public void BadAttentionTuningIsRejected(string text) =>
-        Assert.Contains("SVG2_ATTENTION_TUNING", Assert.Throws<ArgumentException>(() => AttentionTuning.Parse(text)).Message);
-
-    // An H100 (sm_90) gives a block at most 227 KiB of dynamic shared memory and a multiprocessor 228 KiB, of
-    // which the driver keeps 1 KiB per resident block.
-    const int H100SharedPerBlock = 227 * 1024, H100SharedPerMultiprocessor = 228 * 1024, DriverSharedPerBlock = 1024;
-
-    [Theory]
-    [InlineData(64, 1000)]
-    [InlineData(128, 1000)]
-    [InlineData(128, 2000)]
-    public void HopperAttentionFitsAnH100(int headDim, int keyClusters) =>
-        Assert.InRange(SparseAttentionKernels.SharedBytes(KernelFamily.Hopper, headDim, keyClusters), 1, H100SharedPerBlock);
-
-    [Theory]
-    [InlineData(KernelFamily.Hopper)]
-    [InlineData(KernelFamily.Portable)]
-    public void AttentionSharedMemoryGrowsOnlyByTheRangeList(KernelFamily family)
-    {
-        int perCluster = 2 * sizeof(int);
-        Assert.Equal(500 * perCluster, SparseAttentionKernels.SharedBytes(family, 128, 1500) - SparseAttentionKernels.SharedBytes(family, 128, 1000));
-        Assert.True(SparseAttentionKernels.SharedBytes(family, 64, 1000) < SparseAttentionKernels.SharedBytes(family, 128, 1000));
-    }
-
-    [Theory]
-    [InlineData(64)]
-    [InlineData(128)]
-    public void KMeansAssignmentBlocksShareAnH100Multiprocessor(int headDim) =>
-        Assert.InRange(KMeansKernels.AssignBlocksPerMultiprocessor * (KMeansKernels.AssignSharedBytes(2 * headDim) + DriverSharedPerBlock),
-            1, H100SharedPerMultiprocessor);
-
-    [Theory]
-    [InlineData(64)]
-    [InlineData(128)]
-    public void HopperKMeansAssignmentFitsAnH100(int headDim) =>
-        Assert.InRange(KMeansKernels.HopperAssignSharedBytes(2 * headDim), 1, H100SharedPerBlock);
-
-    [Theory]
-    [InlineData(64)]
-    [InlineData(128)]
-    public void HopperCentroidTileImagesSuitBulkCopies(int headDim)
-    {
-        const int BulkCopyGranule = 16;
-        int tileImage = KMeansKernels.HopperTileImageBytes(2 * headDim);
-        Assert.Equal(0, tileImage % BulkCopyGranule);
-        Assert.Equal(128 * (2 * headDim + sizeof(float)), tileImage);
-    }
-
     [Fact]
     public void MaxTilesBoundsEveryPartition()
     {
@@ -129,21 +67,12 @@ public class CudaArgumentValidationTests
             int clusters = random.Next(1, 50);
             var sizes = Enumerable.Range(0, clusters).Select(_ => random.Next(0, 300)).ToArray();
             int tokens = sizes.Sum();
-            foreach (int rows in new[] { SparseAttentionKernels.PortableTileRows, SparseAttentionKernels.HopperTileRows })
+            foreach (int rows in new[] { SparseAttentionTraits.PortableTileRows, SparseAttentionTraits.HopperTileRows })
             {
                 int tiles = sizes.Sum(s => (s + rows - 1) / rows);
                 Assert.True(tiles <= SparseAttentionKernels.MaxTiles(tokens, clusters, rows));
             }
         }
-    }
-
-    [Fact]
-    public void CompileOptionsCarryHeadDimAndElementType()
-    {
-        var options = KernelLibrary.CompileOptions(ScalarType.Float16, 64);
-        Assert.Contains("-DSVG2_HEAD_DIM=64", options);
-        Assert.Contains("-DSVG2_ELEMENT_FP16=1", options);
-        Assert.Contains("-DSVG2_ELEMENT_FP16=0", KernelLibrary.CompileOptions(ScalarType.BFloat16, 128));
     }
 
     [Fact]

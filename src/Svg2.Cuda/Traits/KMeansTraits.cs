@@ -1,0 +1,97 @@
+namespace Svg2.Cuda.Traits;
+
+/// <summary>
+/// The compile-time shape of the k-means kernels for one head dimension: the portable assignment,
+/// centroid norms and segment means of kmeans.cu, and the Hopper assignment and centroid tile
+/// images of kmeans_hopper.cu; their macros, launch geometry and dynamic shared memory.
+/// </summary>
+internal sealed class KMeansTraits
+{
+    const int AssignWarps = 4;
+    const int AssignRowTiles = 2;                  // 16-row MMA tiles per warp, sharing each centroid fragment
+    const int MmaRows = 16;                        // M of mma.sync m16n8k16
+    const int CentroidTile = 64;                   // centroids per shared-memory tile (double-buffered)
+    const int NormWarps = 8;                       // one warp per centroid row
+    const int MeanWarps = 4;
+    const int WideMeanWarps = 8;
+
+    /// <summary>Points of one portable assignment block.</summary>
+    public const int PointsPerBlock = AssignWarps * AssignRowTiles * MmaRows;
+
+    /// <summary>Threads of one portable assignment block.</summary>
+    public const int AssignThreads = AssignWarps * KernelTraits.WarpSize;
+
+    /// <summary>Blocks of the portable assignment that should share a multiprocessor (the occupancy hint).</summary>
+    public const int AssignBlocksPerMultiprocessor = 3;
+
+    /// <summary>Centroid rows whose norms one block computes.</summary>
+    public const int NormRowsPerBlock = NormWarps;
+
+    /// <summary>Threads of one centroid-norm block.</summary>
+    public const int NormThreads = NormWarps * KernelTraits.WarpSize;
+
+    /// <summary>Threads of one segment-means block.</summary>
+    public const int MeanThreads = MeanWarps * KernelTraits.WarpSize;
+
+    /// <summary>Threads of one block of the wide segment means (large clusters).</summary>
+    public const int WideMeanThreads = WideMeanWarps * KernelTraits.WarpSize;
+
+    const int HopperConsumers = 4;                 // warpgroups, each with its own points
+    const int HopperRowBlocks = 1;                 // 64-row blocks per warpgroup
+    const int HopperPointSlots = 2;                // the next item's points load while the current one runs
+    const int HopperCentroidStages = 3;
+
+    /// <summary>Points of one work item of the Hopper assignment.</summary>
+    public const int HopperItemPoints = HopperConsumers * HopperRowBlocks * HopperTraits.WarpgroupRows;
+
+    /// <summary>Centroids of one tile image of the Hopper family.</summary>
+    public const int HopperTileCentroids = 128;
+
+    /// <summary>Threads of one Hopper assignment block.</summary>
+    public const int HopperThreads = HopperConsumers * HopperTraits.WarpgroupThreads;
+
+    /// <summary>Threads of one centroid-tile-image block.</summary>
+    public const int HopperImageThreads = 256;
+
+    /// <summary>The shape for head dimension <paramref name="headDim"/>.</summary>
+    public KMeansTraits(int headDim) => HeadDim = headDim;
+
+    /// <summary>Head dimension D.</summary>
+    public int HeadDim { get; }
+
+    int RowBytes => HeadDim * 2;
+
+    /// <summary>Dynamic shared memory of one portable assignment block: the point block, two centroid tiles and their norms (float32).</summary>
+    public int AssignSharedBytes => (PointsPerBlock + 2 * CentroidTile) * RowBytes + 2 * CentroidTile * sizeof(float);
+
+    /// <summary>Bytes of one centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
+    public int HopperTileImageBytes => HopperTileCentroids * (RowBytes + sizeof(float));
+
+    /// <summary>
+    /// Dynamic shared memory of one block of the Hopper assignment: the point slots, the centroid
+    /// stages with their biases, a full and an empty barrier per stage and the alignment slack of the panels.
+    /// </summary>
+    public int HopperAssignSharedBytes =>
+        HopperTraits.SharedAlignment + HopperPointSlots * HopperItemPoints * RowBytes + HopperCentroidStages * HopperTileImageBytes
+        + 2 * HopperCentroidStages * HopperTraits.BarrierBytes;
+
+    /// <summary>Centroid tiles of the Hopper family for <paramref name="clusters"/> centroids.</summary>
+    public static int HopperTiles(int clusters) => (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
+
+    /// <summary>The macros of kmeans.cu.</summary>
+    public static IReadOnlyList<KernelMacro> Macros { get; } =
+    [
+        new("SVG2_KMEANS_ASSIGN_WARPS", AssignWarps), new("SVG2_KMEANS_ASSIGN_ROW_TILES", AssignRowTiles),
+        new("SVG2_KMEANS_ASSIGN_MIN_BLOCKS", AssignBlocksPerMultiprocessor), new("SVG2_KMEANS_CENTROID_TILE", CentroidTile),
+        new("SVG2_KMEANS_NORM_WARPS", NormWarps), new("SVG2_KMEANS_MEAN_WARPS", MeanWarps), new("SVG2_KMEANS_WIDE_MEAN_WARPS", WideMeanWarps),
+    ];
+
+    /// <summary>The macros of kmeans_hopper.cu.</summary>
+    public static IReadOnlyList<KernelMacro> HopperMacros { get; } =
+    [
+        .. HopperTraits.Macros,
+        new("SVG2_KMEANS_HOPPER_CONSUMERS", HopperConsumers), new("SVG2_KMEANS_HOPPER_ROW_BLOCKS", HopperRowBlocks),
+        new("SVG2_KMEANS_HOPPER_TILE_CENTROIDS", HopperTileCentroids), new("SVG2_KMEANS_HOPPER_POINT_SLOTS", HopperPointSlots),
+        new("SVG2_KMEANS_HOPPER_CENTROID_STAGES", HopperCentroidStages), new("SVG2_KMEANS_HOPPER_IMAGE_THREADS", HopperImageThreads),
+    ];
+}

@@ -29,6 +29,12 @@ public static class RoutingProbeConformance
     /// <summary>Least share of selected blocks two selections must have in common (intersection over union).</summary>
     public const double SelectionOverlap = 0.97;
 
+    /// <summary>
+    /// Least overlap of the fused and staged selections: the staged probe takes float32 member means where the
+    /// fused one takes the bf16 centroids, so blocks near the threshold may differ by that rounding alone.
+    /// </summary>
+    public const double StagedSelectionOverlap = 0.9;
+
     /// <summary>The density budget at which the selections are compared.</summary>
     public const double Budget = 0.15;
 
@@ -91,18 +97,19 @@ public static class RoutingProbeConformance
         var viaBackend = backend.EstimateCompensationError(k, v, layout, means);
         double backendGap = (viaBackend - scores).abs().max().item<double>();
 
-        var (worst, compared) = WorstRelativeError(scores, reference);
+        var (worst, compared, above) = WorstRelativeError(scores, reference);
         double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
         bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap == 0;
-        return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2}; selections at {density:P1} " +
+        return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
                         $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}");
     }
 
     /// <summary>
     /// The default svg2-ear (per-row compensation, error-aware routing, a target density) through the
     /// fused pipeline against the same options staged (a quality probe forces the staged path, with the
-    /// fused call's threshold): the blocks and outputs agree; and the fused blocks against the float64
-    /// reference probe over the fused call's own clusters (float32 member means) at the same threshold.
+    /// fused call's threshold): the blocks mostly and the outputs agree; and the fused blocks against the
+    /// float64 reference probe over the fused call's own clusters and means (its centroids, the mean values
+    /// in the element type) at the same threshold.
     /// </summary>
     public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed)
     {
@@ -134,12 +141,15 @@ public static class RoutingProbeConformance
             double stagedOverlap = Overlap(sparsity.BlockMask, stagedResult.Sparsity.BlockMask);
             double outputGap = ReferenceComputations.RelativeError(fused.Output, stagedResult.Output);
             using var keyLayout = ClusterPermutation.FromLabels(sparsity.KeyLabels, fused.KeyClusters);
-            using var means = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, fused.QueryClusters, fused.KeyClusters);
-            var referenceScores = CompensationErrorProbe.Estimate(kg.to(ScalarType.Float32), vg.to(ScalarType.Float32), keyLayout, means);
+            // The means the fused call used: its centroids (the state adopted them) and the mean values in the element type.
+            using var memberMeans = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, fused.QueryClusters, fused.KeyClusters);
+            using var means = new ClusterMeans(state.QueryCentroids!.to(ScalarType.Float32), memberMeans.QuerySizes.alias(), state.KeyCentroids!.to(ScalarType.Float32),
+                memberMeans.ValueMeans.to(vg.dtype).to(ScalarType.Float32), memberMeans.KeySizes.alias());
+            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means);
             var referenceMask = ErrorAwareSelection.Select(referenceScores, new ErrorRoutingRule(threshold, floorRatio));
             double referenceOverlap = Overlap(sparsity.BlockMask, referenceMask);
             bool finite = fused.Output.isfinite().all().item<bool>();
-            passed &= finite && double.IsFinite(threshold) && double.IsNaN(fused.TopP) && stagedOverlap >= SelectionOverlap && referenceOverlap >= SelectionOverlap
+            passed &= finite && double.IsFinite(threshold) && double.IsNaN(fused.TopP) && stagedOverlap >= StagedSelectionOverlap && referenceOverlap >= SelectionOverlap
                       && outputGap <= CudaConformance.HalfPrecisionTolerance;
             details.Add($"{call}: λ {threshold:E2} at density {fused.DensityPerHead().Average():P1}; blocks vs staged {stagedOverlap:P2}, vs reference routing {referenceOverlap:P2}; " +
                         $"output vs staged {outputGap:E2}{(finite ? "" : "; non-finite output")}");
@@ -167,12 +177,13 @@ public static class RoutingProbeConformance
     }
 
     /// <summary>The largest relative error of <paramref name="actual"/> over the blocks whose reference score is at least <see cref="MattersBelowMax"/> of its head's largest.</summary>
-    static (double Worst, long Compared) WorstRelativeError(Tensor actual, Tensor reference)
+    static (double Worst, long Compared, long Above) WorstRelativeError(Tensor actual, Tensor reference)
     {
         var headMax = reference.amax([1, 2], keepdim: true);
         var matters = reference >= headMax * MattersBelowMax;
         var relative = ((actual - reference).abs() / reference.clamp_min(1e-300)).masked_select(matters);
-        return (relative.numel() == 0 ? double.PositiveInfinity : relative.max().item<double>(), relative.numel());
+        if (relative.numel() == 0) return (double.PositiveInfinity, 0, 0);
+        return (relative.max().item<double>(), relative.numel(), (relative > ScoreTolerance).sum().item<long>());
     }
 
     /// <summary>

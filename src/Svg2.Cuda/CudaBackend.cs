@@ -29,8 +29,8 @@ namespace Svg2.Cuda;
 /// attention kernels: per query cluster merged into each row's softmax at the store (both kernel
 /// families), per row as one extra key per skipped cluster (the Hopper kernel; the portable kernels
 /// fall back to the reference attention for it). Fused calls take their means from the k-means
-/// centroids. The cluster means of staged calls and the error-aware routing probe run as portable
-/// TorchSharp operations on the device: correct, and far slower than the kernels at video sizes.
+/// centroids. The error-aware routing probe runs in its own kernels (probe.cu), staged and fused; the
+/// cluster means of staged calls run as portable TorchSharp operations on the device.
 /// </para>
 /// </remarks>
 public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisposable
@@ -186,8 +186,27 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
 
     /// <inheritdoc/>
-    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means) =>
-        CompensationErrorProbe.Estimate(k, v, keyLayout, means);
+    /// <remarks>
+    /// In the probe kernels (probe.cu) for k and v the kernels take (CUDA, bf16/fp16, head dimension 64 or
+    /// 128, values as wide as keys); anything else runs the reference (<see cref="CompensationErrorProbe.Estimate"/>).
+    /// The kernels round the query and key means to the element type of k (their MMA operands).
+    /// </remarks>
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means)
+    {
+        if (!ProbeKernelsTake(k, v)) return CompensationErrorProbe.Estimate(k, v, keyLayout, means);
+        if (keyLayout.Tokens != k.shape[1] || means.KeyClusters != keyLayout.Clusters || means.QueryMeans.shape[0] != k.shape[0]
+            || means.QueryMeans.shape[2] != k.shape[2] || means.ValueMeans.shape[2] != v.shape[2])
+            throw new ArgumentException($"The probe's inputs disagree: k [{string.Join(", ", k.shape)}], v [{string.Join(", ", v.shape)}], " +
+                $"a key layout of {keyLayout.Tokens} rows in {keyLayout.Clusters} clusters, means [{string.Join(", ", means.QueryMeans.shape)}] and [{string.Join(", ", means.KeyMeans.shape)}].");
+        return RoutingProbeKernels.Scores(LibraryFor(k), k, v, keyLayout.Permutation, keyLayout.Offsets, means.QueryMeans, means.KeyMeans,
+            means.ValueMeans, means.QuerySizes, means.KeySizes);
+    }
+
+    /// <summary>Whether the probe kernels take these keys and values (they may be the leading rows of longer tensors).</summary>
+    static bool ProbeKernelsTake(Tensor k, Tensor v) =>
+        k.device_type == DeviceType.CUDA && v.device_type == DeviceType.CUDA && k.dim() == 3 && v.dim() == 3 && k.dtype == v.dtype
+        && TensorChecks.IsSupportedElement(k.dtype) && TensorChecks.IsSupportedHeadDim(k.shape[2]) && v.shape.SequenceEqual(k.shape)
+        && CudaToolchain.IsAvailable(out _);
 
     /// <inheritdoc/>
     /// <remarks>

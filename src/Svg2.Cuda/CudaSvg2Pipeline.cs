@@ -43,6 +43,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     readonly ScalarType _dtype;
     readonly Device _device;
     Tensor? _output, _valueMeans, _compensable;
+    long _keyLayoutVersion;
+    (long KeyLayoutVersion, ulong Values)? _valueMeansOf;
 
     /// <summary>Allocates the buffers for G problems of Nq query and Nk key tokens.</summary>
     /// <param name="groups">G.</param>
@@ -164,6 +166,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
     {
         using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
+        _keyLayoutVersion++;
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
                 KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep);
@@ -232,9 +235,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         TensorChecks.Require(output, _dtype, nameof(output));
         TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
         using var scope = NewDisposeScope();
-        _valueMeans ??= zeros([_groups, KeyClusters, _headDim], _dtype, _device).DetachFromDisposeScope();
-        using (var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v)))
-            KMeansKernels.EnqueueSegmentMeans(_library, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, _valueMeans, IntPtr.Zero);
+        var valueMeans = EnqueueValueMeans(v);
         var keySizes = KeyLayout.Sizes.narrow(1, 0, KeyClusters);
         if (mode == CompensationMode.PerRow)
         {
@@ -243,14 +244,64 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
                 _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
                 _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
             }
-            using var centroidKeys = CentroidKeys.Enqueue(_library, keyCentroids, _valueMeans, keySizes, BlockMask, _compensable, KeyLayout, scale, IntPtr.Zero);
+            using var centroidKeys = CentroidKeys.Enqueue(_library, keyCentroids, valueMeans, keySizes, BlockMask, _compensable, KeyLayout, scale, IntPtr.Zero);
             SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, centroidKeys: centroidKeys);
             return;
         }
         var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
-        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, _valueMeans, keySizes, skipped, scale);
+        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, valueMeans, keySizes, skipped, scale);
         using var terms = videoTerms.PadTo(QueryLayout.Clusters);
         SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, terms);
+    }
+
+    /// <summary>
+    /// The mean values of the key clusters of the current key layout (segment means over v), enqueued
+    /// unless this v's means were already computed for this layout (the probe's, reused by the attention
+    /// of the same call). The layout changes with every key k-means call.
+    /// </summary>
+    Tensor EnqueueValueMeans(Tensor v)
+    {
+        _valueMeans ??= zeros([_groups, KeyClusters, _headDim], _dtype, _device).DetachFromDisposeScope();
+        using var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v));
+        var source = (_keyLayoutVersion, DevicePointer.OfRows(videoValues, _dtype, nameof(v), out _).Address);
+        if (_valueMeansOf != source)
+        {
+            KMeansKernels.EnqueueSegmentMeans(_library, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, _valueMeans, IntPtr.Zero);
+            _valueMeansOf = source;
+        }
+        return _valueMeans;
+    }
+
+    /// <summary>
+    /// Enqueues the routing probe of error-aware routing over the current layouts (probe.cu) and returns
+    /// the [G, QC, KC] float64 scores of <see cref="CompensationErrorProbe"/> (a new tensor). The query
+    /// and key means are the centroids (the member means after the last k-means iterations), the mean
+    /// values the segment means over v, which the compensated attention of the same call reuses.
+    /// </summary>
+    /// <param name="k">[G, Nk, D].</param>
+    /// <param name="v">[G, Nk, D].</param>
+    /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q.</param>
+    /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k.</param>
+    public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids)
+    {
+        RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
+        RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
+        using var scope = NewDisposeScope();
+        var valueMeans = EnqueueValueMeans(v);
+        using var videoKeys = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
+        using var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v));
+        var scores = RoutingProbeKernels.Scores(_library, videoKeys, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, queryCentroids, keyCentroids,
+            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters));
+        return scores.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sets the video part of <see cref="BlockMask"/> to <paramref name="mask"/> [G, QC, KC] bool and enqueues the plan.</summary>
+    public void EnqueueBlockSelection(Tensor mask)
+    {
+        TensorChecks.Require(mask, ScalarType.Bool, nameof(mask));
+        TensorChecks.RequireShape(mask, nameof(mask), _groups, QueryClusters, KeyClusters);
+        using (var video = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters)) video.copy_(mask);
+        EnqueuePlan();
     }
 
     /// <summary>
@@ -277,6 +328,14 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     }
 
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
+
+    /// <summary>The probe kernels run on every GPU the pipeline does.</summary>
+    public bool EstimatesCompensationError => true;
+
+    Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids) =>
+        EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids);
+
+    void IFusedSvg2Pipeline.SelectBlocks(Tensor mask) => EnqueueBlockSelection(mask);
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
 

@@ -37,17 +37,20 @@ public static class CudaBenchmarkReport
         AnsiConsole.MarkupLine($"[grey]workload: {Markup.Escape(report.Workload)}[/]");
         var table = new Table();
         foreach (var column in new[] { "point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)", "selection+plan (ms)", "attention (ms)",
-                                       "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup", "ear per cluster (ms)", "overhead", "ear per row (ms)", "overhead" })
+                                       "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup", "ear per cluster (ms)", "overhead", "ear per row (ms)", "overhead",
+                                       "svg2-ear (ms)", "overhead", "svg2-ear density" })
             table.AddColumn(column);
         foreach (var p in report.Points)
             table.AddRow(Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
                 $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}",
                 $"{p.OperatorMs:F2}", $"{p.OperatorDensity:P1}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x",
-                $"{p.ClusterCompensatedMs:F2}", $"{p.ClusterCompensationOverhead:+0.0%;-0.0%}", $"{p.RowCompensatedMs:F2}", $"{p.RowCompensationOverhead:+0.0%;-0.0%}");
+                $"{p.ClusterCompensatedMs:F2}", $"{p.ClusterCompensationOverhead:+0.0%;-0.0%}", $"{p.RowCompensatedMs:F2}", $"{p.RowCompensationOverhead:+0.0%;-0.0%}",
+                $"{p.EarMs:F2}", $"{p.EarOverhead:+0.0%;-0.0%}", $"{p.EarDensity:P1}");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("[grey]ear per cluster / per row: the operator with centroid compensation of the skipped key clusters (svg2-ear with top-p routing), " +
                                "per query cluster merged at the kernel's store, per row as one extra key per skipped cluster (Hopper kernels only; NaN elsewhere). " +
-                               "svg2-ear's error-aware routing probe runs as portable TorchSharp operations on the GPU and is not timed here.[/]");
+                               "svg2-ear: the default method, per-row compensation routed by estimated error (the probe kernels, selection by score, " +
+                               "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed.[/]");
         var steps = new Table().AddColumn("k-means, one warm iteration").AddColumns(report.KMeansSteps.Select(s => s.Step).Distinct().ToArray());
         foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Tensor))
             steps.AddRow([tensor.Key, .. tensor.Select(s => $"{s.Milliseconds:F3} ms")]);

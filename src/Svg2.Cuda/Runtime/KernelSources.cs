@@ -8,7 +8,7 @@ public static class KernelSources
     const string Prefix = "Svg2.Cuda.Kernels.";
 
     /// <summary>Translation units (.cu), one per kernel family.</summary>
-    public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu", "transformer_block.cu"];
+    public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu", "transformer_block.cu", "probe.cu"];
 
     /// <summary>Translation units compiled only for Hopper (sm_90a).</summary>
     public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu"];

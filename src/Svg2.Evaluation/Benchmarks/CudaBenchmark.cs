@@ -208,6 +208,9 @@ public static class CudaBenchmark
         double rowCompensatedMs = pipeline.Compensates(CompensationMode.PerRow)
             ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda).Milliseconds
             : double.NaN;
+        var (earMs, earDensity) = pipeline.Compensates(CompensationMode.PerRow)
+            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, errorRoutingDensity: operatorDensity)
+            : (double.NaN, double.NaN);
         double scale = 1.0 / Math.Sqrt(shape.HeadDim);
         var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
         var sums = new double[4];
@@ -241,12 +244,14 @@ public static class CudaBenchmark
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
-            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs);
+            sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
+            earMs, earDensity);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
             $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
+            $"svg2-ear (per row, error routing) {point.EarMs:F2} ms ({point.EarOverhead:+0.0%;-0.0%}) at density {point.EarDensity:P1}; " +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
     }
@@ -254,16 +259,21 @@ public static class CudaBenchmark
     /// <summary>
     /// Mean time of a warm <see cref="Svg2Attention.Forward"/> call on [1, H, S, D] inputs with the CUDA
     /// backend under <paramref name="rule"/> and <paramref name="compensation"/> (cold first call from
-    /// random centroids, then the warm-ups, untimed), and the mean density of its last call.
+    /// random centroids, then the warm-ups, untimed), and the mean density of its last call. With
+    /// <paramref name="errorRoutingDensity"/>, the call routes by estimated error instead of top-p, its
+    /// threshold searched on the cold call to reach that density (the layer's chosen threshold, fixed for
+    /// the timed calls).
     /// </summary>
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
-        int iterations, BenchmarkShape shape, CudaDevice cuda)
+        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null)
     {
         var options = new Svg2Options
         {
             QueryClusters = shape.QueryClusters, KeyClusters = shape.KeyClusters, TopP = rule.TopP, MinKeyClusterRatio = rule.MinKeyClusterRatio,
             SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
             Compensation = compensation,
+            Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
+            TargetDensity = errorRoutingDensity,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

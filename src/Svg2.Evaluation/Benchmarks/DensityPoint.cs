@@ -23,10 +23,17 @@ namespace Svg2.Evaluation.Benchmarks;
 /// clusters (<c>svg2-ear --routing top-p --compensation per-cluster</c>: value means, compensation terms and the kernel's merge).</param>
 /// <param name="RowCompensatedMs">The same with per-row compensation (<c>svg2-ear --routing top-p</c>: value means, the centroid
 /// key lists and one extra key per skipped cluster in the kernel's key loop), or NaN where the kernels cannot fuse it.</param>
+/// <param name="EarMs">The default <c>svg2-ear</c>: per-row compensation with error-aware routing (the probe kernels, the
+/// selection by score, the compensated attention), its threshold searched on the first, untimed call to reach
+/// <paramref name="OperatorDensity"/> and then fixed; NaN where the kernels cannot fuse per-row compensation.</param>
+/// <param name="EarDensity">Mean density of its last timed call (NaN where not timed).</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
-    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs)
+    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity)
 {
+    /// <summary>What the default svg2-ear adds to the whole operator's time (SVG2 at the same density), as a fraction of it.</summary>
+    public double EarOverhead => EarMs / OperatorMs - 1;
+
     /// <summary>What per-query-cluster compensation adds to the whole operator's time, as a fraction of it.</summary>
     public double ClusterCompensationOverhead => ClusterCompensatedMs / OperatorMs - 1;
 

@@ -1,4 +1,3 @@
-using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Configuration;
 using Svg2.Cuda;
@@ -63,9 +62,6 @@ public sealed class AttentionSetup : IDisposable
                 var methodOptions = MethodCatalog.OptionsFor(method, options);
                 var processor = new Svg2AttentionProcessor(new Svg2Attention(methodOptions, backend), state, warmup);
                 meter.Observe(processor);
-                // The routing probe has no kernel: on the GPU it runs as TorchSharp operations, far slower than the fused calls.
-                if (backend is not null && methodOptions.Routing == KeyClusterRouting.ErrorAware)
-                    note ??= "svg2-ear's error-aware routing probe runs as portable TorchSharp operations on the GPU (slow at video sizes); --routing top-p runs svg2-ear in the fused kernels";
                 return new AttentionSetup(method.ToLowerInvariant(), processor, meter, state, backend, note ?? processor.Attention.FallbackReason);
             }
             case MethodCatalog.Blocks or "window":

@@ -46,6 +46,7 @@ public static class CudaConformance
         results.Add(Run("bad inputs rejected with clear errors", () => BadInputsRejected(device)));
         results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
         results.AddRange(CompensationConformance.RunAll(device, seed + 20));
+        results.AddRange(RoutingProbeConformance.RunAll(device, seed + 30));
         return results;
     }
 

@@ -102,12 +102,33 @@ public static class CompensationErrorProbe
             }
         }
 
-        var querySizes = means.QuerySizes.to(ScalarType.Float64);
-        var energy = (querySizes * squaredOutput).sum(1).clamp_min(1e-30);
+        return Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The scores from the probe's squared errors: S^2 |E_ab|^2 / (n_b E) with E = sum_a n_a |o_a|^2 per
+    /// head, 0 for blocks of an empty query or key cluster. Every implementation of the probe ends here.
+    /// </summary>
+    /// <param name="squaredError">[G, QC, KC] |E_ab|^2 (float64 keeps the tiny ones).</param>
+    /// <param name="squaredOutput">[G, QC] |o_a|^2 of the probed mean rows.</param>
+    /// <param name="querySizes">[G, QC] int64 n_a.</param>
+    /// <param name="keySizes">[G, KC] int64 n_b.</param>
+    /// <param name="tokens">S, the key rows probed.</param>
+    /// <returns>[G, QC, KC] float64, at least 0 where the inputs are.</returns>
+    public static Tensor Scores(Tensor squaredError, Tensor squaredOutput, Tensor querySizes, Tensor keySizes, long tokens)
+    {
+        if (squaredError.dim() != 3 || !squaredOutput.shape.SequenceEqual(squaredError.shape[..2])
+            || !querySizes.shape.SequenceEqual(squaredOutput.shape) || !keySizes.shape.SequenceEqual(new[] { squaredError.shape[0], squaredError.shape[2] }))
+            throw new ArgumentException($"The probe's squared errors {TensorPredicates.Shape(squaredError)} must be [G, QC, KC] with squared outputs " +
+                $"{TensorPredicates.Shape(squaredOutput)} and query sizes {TensorPredicates.Shape(querySizes)} [G, QC], key sizes {TensorPredicates.Shape(keySizes)} [G, KC].");
+        using var scope = NewDisposeScope();
+        long groups = squaredError.shape[0];
+        var queryCounts = querySizes.to(ScalarType.Float64);
+        var energy = (queryCounts * squaredOutput.to(ScalarType.Float64)).sum(1).clamp_min(1e-30);
         double tokensSquared = (double)tokens * tokens;
-        var keySizes = means.KeySizes.to(ScalarType.Float64).unsqueeze(1);
-        var score = squaredError * tokensSquared / (keySizes.clamp_min(1) * energy.reshape(groups, 1, 1));
-        var valid = (querySizes > 0).unsqueeze(-1) & (keySizes > 0);
+        var keyCounts = keySizes.to(ScalarType.Float64).unsqueeze(1);
+        var score = squaredError.to(ScalarType.Float64) * tokensSquared / (keyCounts.clamp_min(1) * energy.reshape(groups, 1, 1));
+        var valid = (queryCounts > 0).unsqueeze(-1) & (keyCounts > 0);
         return where(valid, score, zeros_like(score)).MoveToOuterDisposeScope();
     }
 

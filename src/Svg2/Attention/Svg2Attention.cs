@@ -126,21 +126,59 @@ public sealed class Svg2Attention
     Svg2Result ForwardFused(IFusedSvg2Pipeline pipeline, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state)
     {
         var (queryCentroids, keyCentroids, iterations) = ClusterFused(pipeline, qg, kg, state);
-        var rule = SelectionRuleFor(state, candidate =>
-        {
-            pipeline.Select(queryCentroids, keyCentroids, candidate);
-            using var density = pipeline.Density();
-            using var mean = density.mean();
-            return mean.cpu().item<double>();
-        });
-        pipeline.Select(queryCentroids, keyCentroids, rule);
+        var shape = pipeline.Shape;
+        var (minimumKept, topP, threshold) = Options.Routing == KeyClusterRouting.ErrorAware
+            ? SelectFusedByError(pipeline, kg, vg, queryCentroids, keyCentroids, state)
+            : SelectFusedByTopP(pipeline, queryCentroids, keyCentroids, state);
         var output = empty_like(qg);
         if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
         else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation);
         state.Adopt(queryCentroids, keyCentroids);
-        var shape = pipeline.Shape;
-        var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, rule.MinimumKept(shape.KeyClusters));
-        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, rule.TopP);
+        var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, minimumKept);
+        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, topP, threshold);
+    }
+
+    /// <summary>The fused top-p selection of a call (the layer's search first when a target density is set).</summary>
+    (int MinimumKept, double TopP, double? Threshold) SelectFusedByTopP(IFusedSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids,
+        Svg2LayerState state)
+    {
+        var rule = SelectionRuleFor(state, candidate =>
+        {
+            pipeline.Select(queryCentroids, keyCentroids, candidate);
+            return MeanDensity(pipeline);
+        });
+        pipeline.Select(queryCentroids, keyCentroids, rule);
+        return (rule.MinimumKept(pipeline.Shape.KeyClusters), rule.TopP, null);
+    }
+
+    /// <summary>
+    /// The fused error-aware selection of a call: the probe kernels' scores, then the blocks of the
+    /// routing rule (the layer's search first when a target density is set).
+    /// </summary>
+    (int MinimumKept, double TopP, double? Threshold) SelectFusedByError(IFusedSvg2Pipeline pipeline, Tensor kg, Tensor vg, Tensor queryCentroids,
+        Tensor keyCentroids, Svg2LayerState state)
+    {
+        using var scores = pipeline.EstimateCompensationError(kg, vg, queryCentroids, keyCentroids);
+        void SelectUnder(ErrorRoutingRule rule)
+        {
+            using var mask = ErrorAwareSelection.Select(scores, rule);
+            pipeline.SelectBlocks(mask);
+        }
+        var errorRule = ErrorRoutingRuleFor(state, candidate =>
+        {
+            SelectUnder(candidate);
+            return MeanDensity(pipeline);
+        });
+        SelectUnder(errorRule);
+        return (errorRule.MinimumKept(pipeline.Shape.KeyClusters), double.NaN, errorRule.Threshold);
+    }
+
+    /// <summary>The mean density of the pipeline's current selection over the call's heads (a host read).</summary>
+    static double MeanDensity(IFusedSvg2Pipeline pipeline)
+    {
+        using var density = pipeline.Density();
+        using var mean = density.mean();
+        return mean.cpu().item<double>();
     }
 
     /// <summary>
@@ -161,16 +199,17 @@ public sealed class Svg2Attention
 
     /// <summary>
     /// The pipeline of the backend for this call, or null when the backend cannot fuse it (then the
-    /// staged path runs). Fused calls route by top-p, with the compensation the pipeline takes; error-aware
-    /// routing runs staged.
+    /// staged path runs): the pipeline must take the compensation mode and, under error-aware routing,
+    /// run the probe.
     /// </summary>
     IFusedSvg2Pipeline? FusedPipelineFor(Tensor qg, Tensor kg, Tensor vg, TextTokens? text)
     {
-        if (Options.Routing == KeyClusterRouting.ErrorAware) return null;
         if (Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
-        return Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation) ? pipeline : null;
+        bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
+        bool routes = Options.Routing != KeyClusterRouting.ErrorAware || pipeline.EstimatesCompensationError;
+        return compensates && routes ? pipeline : null;
     }
 
     /// <summary>

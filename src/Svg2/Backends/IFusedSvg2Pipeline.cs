@@ -34,6 +34,28 @@ public interface IFusedSvg2Pipeline
     /// <summary>Selects the key clusters of every query cluster from the current centroids and key sizes under <paramref name="rule"/>, and plans the attention.</summary>
     void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule);
 
+    /// <summary>Whether <see cref="EstimateCompensationError"/> runs on this pipeline (error-aware routing can fuse).</summary>
+    bool EstimatesCompensationError { get; }
+
+    /// <summary>
+    /// The routing probe of error-aware routing over the current layouts (see
+    /// <see cref="CompensationErrorProbe.Estimate"/>): a new [G, QC, KC] float64 tensor of scores, on the
+    /// device. The centroids, as the last k-means iterations left them, are the member means of the
+    /// layouts; the mean values of the key clusters it computes are reused by the
+    /// <see cref="AttendCompensated"/> that follows with the same v.
+    /// </summary>
+    /// <param name="k">[G, S, D].</param>
+    /// <param name="v">[G, S, D].</param>
+    /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q.</param>
+    /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k.</param>
+    Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids);
+
+    /// <summary>
+    /// Sets the selection to <paramref name="mask"/> [G, QC, KC] bool over the video clusters (text
+    /// blocks as the shape fixes them) and plans the attention: the selection of error-aware routing.
+    /// </summary>
+    void SelectBlocks(Tensor mask);
+
     /// <summary>Enqueues the sparse attention of the current selection into <paramref name="output"/> [G, S, D] (same dtype as q), original token order.</summary>
     void Attend(Tensor q, Tensor k, Tensor v, Tensor output);
 

@@ -1,0 +1,140 @@
+using Svg2.Algorithm;
+using Svg2.Cuda.Runtime;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>
+/// The routing probe of error-aware routing on the GPU (probe.cu): the exact softmax of every query
+/// cluster's mean row over all keys in key splits, their merge, and the squared compensation error
+/// |E_ab|^2 of every block; <see cref="CompensationErrorProbe.Scores"/> turns them into the scores.
+/// </summary>
+/// <remarks>
+/// The constants mirror probe.cu's; the kernels take only the library's head dimension and element
+/// type as macros. The mean rows and centroids are rounded to the element type (the MMA operands); the
+/// mean values stay float32, since the error is defined against the exact means compensation uses.
+/// </remarks>
+internal static class RoutingProbeKernels
+{
+    const int Threads = 128;              // kProbeThreads
+    const int TileRows = 64;              // kProbeRows: query-cluster means per block
+    const int TileKeys = 64;              // kTileKeys
+    const int CentroidRows = 8;           // kCentroidRows
+    const int DescriptorBytes = 2 * 4 * 5 * 4 + 2 * 4 + 2 * 4;   // chunk sets, counts, range
+    const int MergeWarps = 8;             // kMergeWarps
+    const int BlocksPerMultiprocessor = 2;
+    const int MinimumSplitKeys = 1024;    // keys per split below which splitting stops paying for its merge
+
+    /// <summary>Dynamic shared memory of one probe block: query, key, value and centroid tiles, descriptors and the head's offsets (int32).</summary>
+    public static int SharedBytes(int headDim, int keyClusters) =>
+        (TileRows + 2 * TileKeys + CentroidRows) * headDim * 2 + DescriptorBytes + (keyClusters + 1) * sizeof(int);
+
+    /// <summary>
+    /// Key splits per head: enough blocks to fill the GPU a few times over, no split under
+    /// <see cref="MinimumSplitKeys"/> keys, at most one per key cluster.
+    /// </summary>
+    public static int Splits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens)
+    {
+        long blocks = groups * QueryTiles(queryClusters);
+        long wanted = (2L * BlocksPerMultiprocessor * multiprocessors + blocks - 1) / blocks;
+        return (int)Math.Clamp(Math.Min(wanted, tokens / MinimumSplitKeys), 1, Math.Max(1, keyClusters));
+    }
+
+    static int QueryTiles(int queryClusters) => (queryClusters + TileRows - 1) / TileRows;
+
+    /// <summary>
+    /// Enqueues the probe: <paramref name="squaredError"/> [G, QC, KC] float64 |E_ab|^2 (0 for empty key
+    /// clusters) and <paramref name="squaredOutput"/> [G, QC] float32 |o_a|^2; every element of both is written.
+    /// </summary>
+    /// <param name="library">Kernels of the device (element type and head dimension of k and v).</param>
+    /// <param name="k">[G, N, D] keys in original order: contiguous, or the leading rows of a longer contiguous tensor.</param>
+    /// <param name="v">[G, N, D] values, laid out as <paramref name="k"/>.</param>
+    /// <param name="permutation">[G, R] int64 key layout permutation (R &gt;= N).</param>
+    /// <param name="offsets">[G, L + 1] int64 key layout offsets (L &gt;= KC; the first KC clusters cover the N rows).</param>
+    /// <param name="queryMeans">[G, QC, D] mean rows, the element type.</param>
+    /// <param name="keyMeans">[G, KC, D] key means c_b, the element type.</param>
+    /// <param name="valueMeans">[G, KC, D] float32 mean values v̄_b.</param>
+    /// <param name="scale">Softmax scale.</param>
+    /// <param name="squaredError">[G, QC, KC] float64 output.</param>
+    /// <param name="squaredOutput">[G, QC] float32 output.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
+        Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream)
+    {
+        long groups = k.shape[0], tokens = k.shape[1];
+        int queryClusters = (int)queryMeans.shape[1], keyClusters = (int)keyMeans.shape[1], dim = library.HeadDim;
+        var keysPointer = DevicePointer.OfRows(k, library.Element, nameof(k), out long groupRows);
+        var valuesPointer = DevicePointer.OfRows(v, library.Element, nameof(v), out long valueRows);
+        if (valueRows != groupRows || !v.shape.SequenceEqual(k.shape) || k.shape[2] != dim)
+            throw new ArgumentException($"The probe takes k and v of one layout [G, N, {dim}]; got k [{string.Join(", ", k.shape)}] ({groupRows} rows apart), v [{string.Join(", ", v.shape)}] ({valueRows} rows apart).");
+        TensorChecks.RequireShape(queryMeans, nameof(queryMeans), groups, queryClusters, dim);
+        TensorChecks.RequireShape(keyMeans, nameof(keyMeans), groups, keyClusters, dim);
+        TensorChecks.RequireShape(valueMeans, nameof(valueMeans), groups, keyClusters, dim);
+        TensorChecks.RequireShape(squaredError, nameof(squaredError), groups, queryClusters, keyClusters);
+        TensorChecks.RequireShape(squaredOutput, nameof(squaredOutput), groups, queryClusters);
+        if (permutation.dim() != 2 || permutation.shape[0] != groups || permutation.shape[1] < tokens)
+            throw new ArgumentException($"permutation must be [{groups}, R >= {tokens}]; got [{string.Join(", ", permutation.shape)}].", nameof(permutation));
+        if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
+            throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
+        int shared = SharedBytes(dim, keyClusters);
+        if (shared > library.Device.MaxSharedBytesPerBlock)
+            throw new ArgumentException($"The routing probe keeps a head's key-cluster offsets in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
+        int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens), tiles = QueryTiles(queryClusters);
+        float scaleLog2 = (float)(scale * 1.4426950408889634);
+        using var scope = NewDisposeScope();
+        var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
+        var partialSum = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
+        var partialOutput = empty([groups, splits, queryClusters, dim], ScalarType.Float32, k.device);
+        var lse = empty([groups, queryClusters], ScalarType.Float32, k.device);
+        var output = empty([groups, queryClusters, dim], ScalarType.Float32, k.device);
+        var queryPointer = DevicePointer.Of(queryMeans, library.Element, nameof(queryMeans));
+        var valueMeansPointer = DevicePointer.Of(valueMeans, ScalarType.Float32, nameof(valueMeans));
+        var permutationPointer = DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation));
+        var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
+        int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
+        var grid = (tiles * splits, (int)groups);
+        library.Launch("svg2_probe_softmax", grid, Threads, shared, stream,
+            queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
+            queryClusters, keyClusters, splits, tiles, scaleLog2,
+            DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
+            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)));
+        int rows = (int)(groups * queryClusters);
+        library.Launch("svg2_probe_merge", ((rows + MergeWarps - 1) / MergeWarps, 1), MergeWarps * 32, 0, stream,
+            DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
+            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
+            DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
+            (int)groups, queryClusters, splits);
+        library.Launch("svg2_probe_errors", grid, Threads, shared, stream,
+            queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
+            permutationPointer, permutationRows, offsetsPointer, layoutClusters, queryClusters, keyClusters, splits, tiles, scaleLog2,
+            DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)), DevicePointer.Of(output, ScalarType.Float32, nameof(output)),
+            DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)));
+    }
+
+    /// <summary>
+    /// The scores of <see cref="CompensationErrorProbe.Estimate"/> from the kernels: the means converted
+    /// to the kernels' operand types, the probe, and the shared normalisation.
+    /// </summary>
+    /// <param name="library">Kernels of the device.</param>
+    /// <param name="k">[G, N, D] keys (see <see cref="Enqueue"/>).</param>
+    /// <param name="v">[G, N, D] values.</param>
+    /// <param name="permutation">Key layout permutation [G, R].</param>
+    /// <param name="offsets">Key layout offsets [G, L + 1].</param>
+    /// <param name="queryMeans">[G, QC, D] any floating dtype.</param>
+    /// <param name="keyMeans">[G, KC, D] any floating dtype.</param>
+    /// <param name="valueMeans">[G, KC, D] any floating dtype.</param>
+    /// <param name="querySizes">[G, QC] int64.</param>
+    /// <param name="keySizes">[G, KC] int64.</param>
+    /// <returns>[G, QC, KC] float64 scores.</returns>
+    public static Tensor Scores(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
+        Tensor valueMeans, Tensor querySizes, Tensor keySizes)
+    {
+        using var scope = NewDisposeScope();
+        long groups = k.shape[0];
+        var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
+        var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);
+        Enqueue(library, k, v, permutation, offsets, queryMeans.to(library.Element).contiguous(), keyMeans.to(library.Element).contiguous(),
+            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero);
+        return CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]).MoveToOuterDisposeScope();
+    }
+}

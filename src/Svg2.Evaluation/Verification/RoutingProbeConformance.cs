@@ -1,0 +1,212 @@
+using Svg2.Algorithm;
+using Svg2.Attention;
+using Svg2.Backends;
+using Svg2.Configuration;
+using Svg2.Cuda;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Svg2.Evaluation.Verification;
+
+/// <summary>
+/// Checks of svg2-ear's error-aware routing on the <see cref="CudaBackend"/>: the probe kernels
+/// (probe.cu) against the float64 reference probe (<see cref="CompensationErrorProbe.Estimate"/>) on the
+/// same inputs, and the fused svg2-ear operator (probe, selection and per-row compensation) against the
+/// staged one and against the reference routing over its own clusters.
+/// </summary>
+public static class RoutingProbeConformance
+{
+    /// <summary>Relative error allowed on the scores of the blocks that matter (see <see cref="MattersBelowMax"/>).</summary>
+    public const double ScoreTolerance = 1e-2;
+
+    /// <summary>Blocks scoring under this fraction of their head's largest score are not compared (their relative error does not decide any selection).</summary>
+    public const double MattersBelowMax = 1e-6;
+
+    /// <summary>Least share of selected blocks two selections must have in common (intersection over union).</summary>
+    public const double SelectionOverlap = 0.97;
+
+    /// <summary>
+    /// Least overlap of the fused and staged selections: the staged probe takes float32 member means where the
+    /// fused one takes the bf16 centroids, so blocks near the threshold may differ by that rounding alone.
+    /// </summary>
+    public const double StagedSelectionOverlap = 0.9;
+
+    /// <summary>The density budget at which the selections are compared.</summary>
+    public const double Budget = 0.15;
+
+    /// <summary>Runs every check on <paramref name="device"/>; a failed check never stops the others.</summary>
+    public static IReadOnlyList<ConformanceResult> RunAll(Device device, int seed) =>
+    [
+        .. from variant in new[] { (ScalarType.BFloat16, 64), (ScalarType.BFloat16, 128), (ScalarType.Float16, 128) }
+           select CudaConformance.Run($"routing probe kernels vs float64 reference probe ({(variant.Item1 == ScalarType.BFloat16 ? "bf16" : "fp16")} D{variant.Item2})",
+               () => KernelMatchesReference(device, variant.Item1, variant.Item2, seed + variant.Item2)),
+        CudaConformance.Run("fused svg2-ear (error routing, per-row compensation) vs staged and vs the float64 reference routing",
+            () => FusedMatchesStagedAndReference(device, seed + 1)),
+    ];
+
+    /// <summary>
+    /// The kernels' squared errors and scores against the reference on the same inputs (means rounded to the
+    /// element type, as the kernels take them): clustered keys and values with empty key clusters,
+    /// clusters shorter than one 16-key chunk, of a chunk and a bit, and longer than a 64-key tile; a query
+    /// tile that is partly past QC; several key splits. Outputs are NaN before the launch and every element
+    /// is checked after; empty key clusters must score exactly 0.
+    /// </summary>
+    public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, QueryClusters = 70;
+        int[] fixedSizes = [0, 0, 0, 1, 3, 7, 15, 16, 17, 31, 33, 64, 65, 100, 200, 300];
+        const int KeyClusters = 96;
+        var random = new Random(seed);
+        var sizes = Enumerable.Range(0, Groups).Select(_ => fixedSizes.Concat(Enumerable.Range(0, KeyClusters - fixedSizes.Length).Select(_ => random.Next(1, 121)))
+            .OrderBy(_ => random.Next()).ToArray()).ToArray();
+        int tokens = sizes.Max(s => s.Sum());
+        // Every head holds the same number of rows: the last non-empty cluster of a shorter head takes the rest.
+        for (int g = 0; g < Groups; g++)
+        {
+            int last = Array.FindLastIndex(sizes[g], s => s > 0);
+            sizes[g][last] += tokens - sizes[g].Sum();
+        }
+        var keyLabels = stack(sizes.Select(s => ShuffledLabels(s, random)).ToArray()).to(device);
+        var (k, v) = ClusteredKeysAndValues(keyLabels, KeyClusters, dim, dtype, generator, device);
+        using var backend = new CudaBackend();
+        using var layout = backend.Layout(keyLabels, KeyClusters);
+        using var memberMeans = ClusterMeans.Of(k, k, v, keyLabels, keyLabels, KeyClusters, KeyClusters);
+        var querySizes = randint(1, 200, [Groups, QueryClusters], generator: generator).to(device);
+        querySizes[0][5].fill_(0);
+        var queryMeans = (randn([Groups, QueryClusters, dim], generator: generator) * 1.5).to(device);
+        // The kernels' operands: the query and key means in the element type; the mean values stay float32.
+        using var means = new ClusterMeans(queryMeans.to(dtype).to(ScalarType.Float32), querySizes, memberMeans.KeyMeans.to(dtype).to(ScalarType.Float32),
+            memberMeans.ValueMeans.alias(), memberMeans.KeySizes.alias());
+        var reference = CompensationErrorProbe.Estimate(k, v, layout, means);
+
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
+        var squaredError = full([Groups, QueryClusters, KeyClusters], double.NaN, ScalarType.Float64, device);
+        var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
+        RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
+            means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero);
+        long unwritten = squaredError.isfinite().logical_not().sum().item<long>() + squaredOutput.isfinite().logical_not().sum().item<long>();
+        var empty = (means.KeySizes == 0).unsqueeze(1).expand_as(squaredError);
+        long nonZeroEmpty = (squaredError.masked_select(empty) != 0).sum().item<long>();
+        var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, k.shape[1]);
+        var viaBackend = backend.EstimateCompensationError(k, v, layout, means);
+        double backendGap = (viaBackend - scores).abs().max().item<double>();
+
+        var (worst, compared, above) = WorstRelativeError(scores, reference);
+        double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
+        bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap == 0;
+        return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
+                        $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}");
+    }
+
+    /// <summary>
+    /// The default svg2-ear (per-row compensation, error-aware routing, a target density) through the
+    /// fused pipeline against the same options staged (a quality probe forces the staged path, with the
+    /// fused call's threshold): the blocks mostly and the outputs agree; and the fused blocks against the
+    /// float64 reference probe over the fused call's own clusters and means (its centroids, the mean values
+    /// in the element type) at the same threshold.
+    /// </summary>
+    public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Tokens = 3000;
+        var (q, k, v) = FusedOperatorConformance.ClusteredQkv(Tokens, generator, device);
+        var options = MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, new Svg2Options
+        {
+            QueryClusters = 32, KeyClusters = 128, MinKeyClusterRatio = 0.05, InitIterations = 10, StepIterations = 2, ScaleClusterCounts = false,
+            TargetDensity = 0.2,
+        });
+        using var backend = new CudaBackend();
+        var fusedAttention = new Svg2Attention(options, backend);
+        using var state = new Svg2LayerState();
+        using var stagedState = new Svg2LayerState();
+        var (qg, kg, vg) = (AttentionInputs.Flatten(q), AttentionInputs.Flatten(k), AttentionInputs.Flatten(v));
+        // The minimum per query cluster a target density sets (the staged and reference selections take it too).
+        double floorRatio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, options.TargetDensity!.Value);
+        bool passed = fusedAttention.FallbackReason is null;
+        var details = new List<string>();
+        foreach (var call in new[] { "cold", "warm" })
+        {
+            using var fused = fusedAttention.Forward(q, k, v, state);
+            double threshold = fused.ErrorThreshold ?? double.NaN;
+            var staged = new Svg2Attention(options with { TargetDensity = null, ErrorThreshold = threshold, MinKeyClusterRatio = floorRatio }, backend);
+            using var stagedResult = staged.Forward(q, k, v, stagedState, qualityProbe: new QualityProbe(64, options.Seed));
+            var sparsity = fused.Sparsity;
+            double stagedOverlap = Overlap(sparsity.BlockMask, stagedResult.Sparsity.BlockMask);
+            double outputGap = ReferenceComputations.RelativeError(fused.Output, stagedResult.Output);
+            using var keyLayout = ClusterPermutation.FromLabels(sparsity.KeyLabels, fused.KeyClusters);
+            // The means the fused call used: its centroids (the state adopted them) and the mean values in the element type.
+            using var memberMeans = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, fused.QueryClusters, fused.KeyClusters);
+            using var means = new ClusterMeans(state.QueryCentroids!.to(ScalarType.Float32), memberMeans.QuerySizes.alias(), state.KeyCentroids!.to(ScalarType.Float32),
+                memberMeans.ValueMeans.to(vg.dtype).to(ScalarType.Float32), memberMeans.KeySizes.alias());
+            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means);
+            var referenceMask = ErrorAwareSelection.Select(referenceScores, new ErrorRoutingRule(threshold, floorRatio));
+            double referenceOverlap = Overlap(sparsity.BlockMask, referenceMask);
+            bool finite = fused.Output.isfinite().all().item<bool>();
+            passed &= finite && double.IsFinite(threshold) && double.IsNaN(fused.TopP) && stagedOverlap >= StagedSelectionOverlap && referenceOverlap >= SelectionOverlap
+                      && outputGap <= CudaConformance.HalfPrecisionTolerance;
+            details.Add($"{call}: λ {threshold:E2} at density {fused.DensityPerHead().Average():P1}; blocks vs staged {stagedOverlap:P2}, vs reference routing {referenceOverlap:P2}; " +
+                        $"output vs staged {outputGap:E2}{(finite ? "" : "; non-finite output")}");
+        }
+        bool fusedRun = backend.PipelineFor(FusedShape.Of(qg, options.QueryClusters, options.KeyClusters, null)).Compensates(options.Compensation);
+        passed &= backend.CachedPipelines == 1;
+        return (passed, string.Join("; ", details) + $"; {(fusedRun ? "fused" : "staged (per row fuses with the Hopper kernels)")}");
+    }
+
+    /// <summary>Labels of a head holding <paramref name="sizes"/>[b] rows of cluster b, in random order.</summary>
+    static Tensor ShuffledLabels(int[] sizes, Random random) =>
+        tensor(sizes.SelectMany((size, cluster) => Enumerable.Repeat((long)cluster, size)).OrderBy(_ => random.Next()).ToArray());
+
+    /// <summary>Keys and values around a random centre per cluster (keys spread 0.3, values 0.5), in <paramref name="dtype"/>.</summary>
+    static (Tensor K, Tensor V) ClusteredKeysAndValues(Tensor labels, int clusters, int dim, ScalarType dtype, Generator generator, Device device)
+    {
+        long groups = labels.shape[0], tokens = labels.shape[1];
+        Tensor Around(double spread)
+        {
+            var centres = randn([groups, clusters, dim], generator: generator).to(device);
+            var noise = (randn([groups, tokens, dim], generator: generator) * spread).to(device);
+            return (centres.gather(1, labels.unsqueeze(-1).expand(-1, -1, dim)) + noise).to(dtype);
+        }
+        return (Around(0.3), Around(0.5));
+    }
+
+    /// <summary>The largest relative error of <paramref name="actual"/> over the blocks whose reference score is at least <see cref="MattersBelowMax"/> of its head's largest.</summary>
+    static (double Worst, long Compared, long Above) WorstRelativeError(Tensor actual, Tensor reference)
+    {
+        var headMax = reference.amax([1, 2], keepdim: true);
+        var matters = reference >= headMax * MattersBelowMax;
+        var relative = ((actual - reference).abs() / reference.clamp_min(1e-300)).masked_select(matters);
+        if (relative.numel() == 0) return (double.PositiveInfinity, 0, 0);
+        return (relative.max().item<double>(), relative.numel(), (relative > ScoreTolerance).sum().item<long>());
+    }
+
+    /// <summary>
+    /// The overlap of the selections both scores make at the rule that gives the reference <see cref="Budget"/>
+    /// density (no minimum per query cluster): the level -log10 λ found by bisection.
+    /// </summary>
+    static double SelectionAgreement(Tensor scores, Tensor reference, Tensor querySizes, Tensor keySizes, out double density)
+    {
+        var weights = (querySizes.to(ScalarType.Float64).unsqueeze(-1) * keySizes.to(ScalarType.Float64).unsqueeze(1));
+        weights /= weights.sum([1, 2], keepdim: true);
+        double DensityOf(Tensor mask) => (mask.to(ScalarType.Float64) * weights).sum([1, 2]).mean().item<double>();
+        var (low, high) = ErrorRoutingRule.LevelRange;
+        var probe = DensityBisection.Bisect(level => DensityOf(ErrorAwareSelection.Select(reference, new ErrorRoutingRule(ErrorRoutingRule.ThresholdAt(level), 0))),
+            low, high, Budget);
+        var rule = new ErrorRoutingRule(ErrorRoutingRule.ThresholdAt(probe.Parameter), 0);
+        density = probe.Density;
+        return Overlap(ErrorAwareSelection.Select(scores, rule), ErrorAwareSelection.Select(reference, rule));
+    }
+
+    /// <summary>Selected blocks in common over selected blocks in either (1 when neither selects any).</summary>
+    static double Overlap(Tensor a, Tensor b)
+    {
+        double union = (a | b).sum().item<long>();
+        return union == 0 ? 1 : (a & b).sum().item<long>() / union;
+    }
+}

@@ -1,0 +1,53 @@
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
+using Svg2.Evaluation.Verification;
+using TorchSharp;
+
+namespace Svg2.Tests.Cuda;
+
+/// <summary>The host side of the routing probe kernels (probe.cu), and their GPU checks where a GPU is present.</summary>
+public class RoutingProbeKernelTests
+{
+    [Fact]
+    public void TheProgramIsRegisteredWithTheConstantsTheHostMirrors()
+    {
+        Assert.Contains("probe.cu", KernelSources.Programs);
+        var source = KernelSources.Read("probe.cu");
+        foreach (var kernel in KernelLibrary.KernelNames("probe.cu"))
+            Assert.Contains($"{kernel}(", source);
+        Assert.Contains("constexpr int kProbeWarps = 4;", source);
+        Assert.Contains("constexpr int kChunkKeys = 16;", source);
+        Assert.Contains("constexpr int kTileChunks = 4;", source);
+        Assert.Contains("constexpr int kCentroidRows = 8;", source);
+        Assert.Contains("constexpr int kMergeWarps = 8;", source);
+    }
+
+    [Theory]
+    [InlineData(128, 1000)]
+    [InlineData(64, 17)]
+    public void SharedMemoryHoldsTheTilesDescriptorsAndOffsets(int headDim, int keyClusters)
+    {
+        // Query tile 64 rows, key and value tiles 64 rows each, 8 centroid rows; 2 x 4 chunk descriptors of 5 ints,
+        // 2 counts and the 2-int range; the offsets as int32.
+        int expected = (64 + 2 * 64 + 8) * headDim * 2 + (2 * 4 * 5 + 2 + 2) * 4 + (keyClusters + 1) * 4;
+        Assert.Equal(expected, RoutingProbeKernels.SharedBytes(headDim, keyClusters));
+    }
+
+    [Theory]
+    [InlineData(132, 40, 300, 1000, 75_600, 3)]      // Wan 14B 720p on an H100: 200 blocks without splits
+    [InlineData(132, 12, 200, 1000, 32_760, 11)]     // Wan 1.3B 480p: 48 blocks without splits
+    [InlineData(132, 1, 64, 8, 4_000, 3)]            // few keys: no split under 1024 of them
+    [InlineData(132, 2, 30, 2, 100_000, 2)]          // at most one split per key cluster
+    [InlineData(132, 400, 300, 1000, 75_600, 1)]     // enough blocks already
+    public void SplitsFillTheGpuWithinLimits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int expected) =>
+        Assert.Equal(expected, RoutingProbeKernels.Splits(multiprocessors, groups, queryClusters, keyClusters, tokens));
+
+    [SkippableFact]
+    public void KernelsMatchTheReferenceProbe()
+    {
+        Skip.IfNot(CudaDevice.IsAvailable(out var reason), $"no CUDA device: {reason}");
+        Skip.IfNot(torch.cuda.is_available(), "libtorch has no CUDA");
+        var failures = RoutingProbeConformance.RunAll(torch.device(DeviceType.CUDA, 0), 23).Where(r => !r.Passed).ToList();
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures.Select(f => $"{f.Check}: {f.Detail}")));
+    }
+}

@@ -32,13 +32,33 @@
 //   cluster, and per sweep-2 cluster its centroid row; the output is 8 bytes per (a, b).
 #include "common.cuh"
 
-constexpr int kProbeWarps = 4;
+#ifndef SVG2_PROBE_WARPS
+#error "SVG2_PROBE_WARPS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_CHUNK_KEYS
+#error "SVG2_PROBE_CHUNK_KEYS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_TILE_CHUNKS
+#error "SVG2_PROBE_TILE_CHUNKS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_CENTROID_ROWS
+#error "SVG2_PROBE_CENTROID_ROWS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_MERGE_WARPS
+#error "SVG2_PROBE_MERGE_WARPS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_FIXED_SHARED_BYTES
+#error "SVG2_PROBE_FIXED_SHARED_BYTES must be defined (RoutingProbeTraits)"
+#endif
+
+constexpr int kProbeWarps = SVG2_PROBE_WARPS;
 constexpr int kProbeThreads = kProbeWarps * kWarpSize;
 constexpr int kProbeRows = kProbeWarps * 16;                 // query-cluster means per block
-constexpr int kChunkKeys = 16;                               // keys per MMA chunk (k of the P V product)
-constexpr int kTileChunks = 4;                               // chunks staged together
+constexpr int kChunkKeys = SVG2_PROBE_CHUNK_KEYS;            // keys per MMA chunk (k of the P V product)
+constexpr int kTileChunks = SVG2_PROBE_TILE_CHUNKS;          // chunks staged together
 constexpr int kTileKeys = kTileChunks * kChunkKeys;          // key slots per staged tile
-constexpr int kCentroidRows = 8;                             // one n-tile of centroid logits per tile
+constexpr int kCentroidRows = SVG2_PROBE_CENTROID_ROWS;      // one n-tile of centroid logits per tile
+static_assert(kChunkKeys == 16, "a chunk is the k extent of one m16n8k16 MMA");
 constexpr int kProbeKSteps = kHeadDim / 16;
 constexpr int kValueTiles = kHeadDim / 8;                    // 8-column MMA tiles of T and o
 constexpr int kProbeQueryBytes = kProbeRows * kRowBytes;
@@ -50,12 +70,13 @@ constexpr int kProbeChunkOffset = kProbeQueryBytes + 2 * kProbeKeyBytes + kProbe
 constexpr int kProbeCountOffset = kProbeChunkOffset + 2 * kTileChunks * 5 * 4;
 constexpr int kProbeRangeOffset = kProbeCountOffset + 2 * 4;
 constexpr int kProbeFixedBytes = kProbeRangeOffset + 2 * 4;
-constexpr int kMergeWarps = 8;
+constexpr int kMergeWarps = SVG2_PROBE_MERGE_WARPS;
 constexpr int kProbeRowsPerPass = kProbeThreads / kRowChunks;
 static_assert(kProbeThreads % kRowChunks == 0 && kTileKeys % kProbeRowsPerPass == 0 && kProbeRows % kProbeRowsPerPass == 0, "whole rows per pass");
 static_assert(kCentroidRows >= kTileChunks && kProbeKSteps % 2 == 0, "one centroid row per chunk; two k-steps per centroid load");
 static_assert(kProbeThreads >= kProbeRows, "one thread per row when zeroing empty clusters");
 static_assert(kProbeFixedBytes % 16 == 0, "the offsets follow 16-byte aligned");
+static_assert(kProbeFixedBytes == SVG2_PROBE_FIXED_SHARED_BYTES, "the host reserves the layout's size (RoutingProbeTraits)");
 
 // One chunk of a staged tile: 'count' keys of 'cluster' from permuted row 'start'; 'size' is the
 // cluster's size; 'first' / 'last' mark the cluster's first and last chunk.

@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -10,24 +11,13 @@ namespace Svg2.Cuda.Stages;
 /// |E_ab|^2 of every block; <see cref="CompensationErrorProbe.Scores"/> turns them into the scores.
 /// </summary>
 /// <remarks>
-/// The constants mirror probe.cu's; the kernels take only the library's head dimension and element
-/// type as macros. The mean rows and centroids are rounded to the element type (the MMA operands); the
+/// The block shape and shared memory come from <see cref="RoutingProbeTraits"/>. The mean rows and centroids are rounded to the element type (the MMA operands); the
 /// mean values stay float32, since the error is defined against the exact means compensation uses.
 /// </remarks>
 internal static class RoutingProbeKernels
 {
-    const int Threads = 128;              // kProbeThreads
-    const int TileRows = 64;              // kProbeRows: query-cluster means per block
-    const int TileKeys = 64;              // kTileKeys
-    const int CentroidRows = 8;           // kCentroidRows
-    const int DescriptorBytes = 2 * 4 * 5 * 4 + 2 * 4 + 2 * 4;   // chunk sets, counts, range
-    const int MergeWarps = 8;             // kMergeWarps
     const int BlocksPerMultiprocessor = 2;
     const int MinimumSplitKeys = 1024;    // keys per split below which splitting stops paying for its merge
-
-    /// <summary>Dynamic shared memory of one probe block: query, key, value and centroid tiles, descriptors and the head's offsets (int32).</summary>
-    public static int SharedBytes(int headDim, int keyClusters) =>
-        (TileRows + 2 * TileKeys + CentroidRows) * headDim * 2 + DescriptorBytes + (keyClusters + 1) * sizeof(int);
 
     /// <summary>
     /// Key splits per head: enough blocks to fill the GPU a few times over, no split under
@@ -40,7 +30,7 @@ internal static class RoutingProbeKernels
         return (int)Math.Clamp(Math.Min(wanted, tokens / MinimumSplitKeys), 1, Math.Max(1, keyClusters));
     }
 
-    static int QueryTiles(int queryClusters) => (queryClusters + TileRows - 1) / TileRows;
+    static int QueryTiles(int queryClusters) => (queryClusters + RoutingProbeTraits.TileRows - 1) / RoutingProbeTraits.TileRows;
 
     /// <summary>
     /// Enqueues the probe: <paramref name="squaredError"/> [G, QC, KC] float64 |E_ab|^2 (0 for empty key
@@ -76,7 +66,7 @@ internal static class RoutingProbeKernels
             throw new ArgumentException($"permutation must be [{groups}, R >= {tokens}]; got [{string.Join(", ", permutation.shape)}].", nameof(permutation));
         if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
             throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
-        int shared = SharedBytes(dim, keyClusters);
+        int shared = RoutingProbeTraits.SharedBytes(dim, keyClusters);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The routing probe keeps a head's key-cluster offsets in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
         int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens), tiles = QueryTiles(queryClusters);
@@ -93,18 +83,18 @@ internal static class RoutingProbeKernels
         var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
         int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
         var grid = (tiles * splits, (int)groups);
-        library.Launch("svg2_probe_softmax", grid, Threads, shared, stream,
+        library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
             queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
             DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)));
         int rows = (int)(groups * queryClusters);
-        library.Launch("svg2_probe_merge", ((rows + MergeWarps - 1) / MergeWarps, 1), MergeWarps * 32, 0, stream,
+        library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
             DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
             DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
             DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
             (int)groups, queryClusters, splits);
-        library.Launch("svg2_probe_errors", grid, Threads, shared, stream,
+        library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
             permutationPointer, permutationRows, offsetsPointer, layoutClusters, queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)), DevicePointer.Of(output, ScalarType.Float32, nameof(output)),

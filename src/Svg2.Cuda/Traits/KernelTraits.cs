@@ -50,6 +50,7 @@ internal sealed class KernelTraits
             "attention.cu" => Attention.PortableMacros,
             "attention_hopper.cu" => SparseAttentionTraits.HopperMacros,
             "transformer_block.cu" => TransformerBlockTraits.Macros,
+            "probe.cu" => RoutingProbeTraits.Macros(HeadDim),
             _ => throw new ArgumentException($"No kernel traits describe the program {program}."),
         },
     ];

@@ -1,5 +1,6 @@
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
+using Svg2.Cuda.Traits;
 using Svg2.Evaluation.Verification;
 using TorchSharp;
 
@@ -9,17 +10,12 @@ namespace Svg2.Tests.Cuda;
 public class RoutingProbeKernelTests
 {
     [Fact]
-    public void TheProgramIsRegisteredWithTheConstantsTheHostMirrors()
+    public void TheProgramIsRegisteredWithItsKernels()
     {
         Assert.Contains("probe.cu", KernelSources.Programs);
         var source = KernelSources.Read("probe.cu");
         foreach (var kernel in KernelLibrary.KernelNames("probe.cu"))
             Assert.Contains($"{kernel}(", source);
-        Assert.Contains("constexpr int kProbeWarps = 4;", source);
-        Assert.Contains("constexpr int kChunkKeys = 16;", source);
-        Assert.Contains("constexpr int kTileChunks = 4;", source);
-        Assert.Contains("constexpr int kCentroidRows = 8;", source);
-        Assert.Contains("constexpr int kMergeWarps = 8;", source);
     }
 
     [Theory]
@@ -30,7 +26,7 @@ public class RoutingProbeKernelTests
         // Query tile 64 rows, key and value tiles 64 rows each, 8 centroid rows; 2 x 4 chunk descriptors of 5 ints,
         // 2 counts and the 2-int range; the offsets as int32.
         int expected = (64 + 2 * 64 + 8) * headDim * 2 + (2 * 4 * 5 + 2 + 2) * 4 + (keyClusters + 1) * 4;
-        Assert.Equal(expected, RoutingProbeKernels.SharedBytes(headDim, keyClusters));
+        Assert.Equal(expected, RoutingProbeTraits.SharedBytes(headDim, keyClusters));
     }
 
     [Theory]

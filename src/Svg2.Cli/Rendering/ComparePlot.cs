@@ -11,6 +11,7 @@ internal static class ComparePlot
 
     public static void Save(string path, string title, VideoComparison comparison)
     {
+        PlotFonts.Ensure();
         var plot = new Plot();
         var frames = Enumerable.Range(0, comparison.FrameCount).Select(i => (double)i).ToArray();
         // An identical frame's infinite PSNR is drawn at the cap the mean uses.

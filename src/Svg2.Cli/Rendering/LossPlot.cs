@@ -15,6 +15,7 @@ internal static class LossPlot
     {
         var steps = TrainingLog.ReadSteps(Path.Combine(runFolder, TrainingLog.StepFileName));
         var heldOut = TrainingLog.ReadHeldOut(Path.Combine(runFolder, TrainingLog.HeldOutFileName));
+        PlotFonts.Ensure();
         var plot = new Plot();
         if (steps.Count > 0)
         {

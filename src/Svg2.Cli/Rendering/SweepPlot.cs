@@ -16,6 +16,7 @@ internal static class SweepPlot
     public static void Save(string path, string title, string yLabel, IEnumerable<(string Method, (double Density, double Value)[] Points)> series,
         bool logarithmic = false)
     {
+        PlotFonts.Ensure();
         var plot = new Plot();
         foreach (var (method, points) in series)
         {

@@ -282,7 +282,10 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="v">[G, Nk, D].</param>
     /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q.</param>
     /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k.</param>
-    public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids)
+    /// <param name="variant">The probe's walk (null: <see cref="RoutingProbeKernels.DefaultVariant"/>).</param>
+    /// <param name="afterStep">Called after each probe kernel and the normalisation (see <see cref="RoutingProbeKernels.Scores"/>), for timing.</param>
+    public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant? variant = null,
+        Action<string>? afterStep = null)
     {
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
@@ -291,7 +294,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         using var videoKeys = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         using var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v));
         var scores = RoutingProbeKernels.Scores(_library, videoKeys, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, queryCentroids, keyCentroids,
-            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters));
+            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters), variant, afterStep);
         return scores.MoveToOuterDisposeScope();
     }
 

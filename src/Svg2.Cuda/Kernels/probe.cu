@@ -50,6 +50,9 @@
 #ifndef SVG2_PROBE_FIXED_SHARED_BYTES
 #error "SVG2_PROBE_FIXED_SHARED_BYTES must be defined (RoutingProbeTraits)"
 #endif
+#ifndef SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES
+#error "SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES must be defined (RoutingProbeTraits)"
+#endif
 
 constexpr int kProbeWarps = SVG2_PROBE_WARPS;
 constexpr int kProbeThreads = kProbeWarps * kWarpSize;
@@ -77,6 +80,17 @@ static_assert(kCentroidRows >= kTileChunks && kProbeKSteps % 2 == 0, "one centro
 static_assert(kProbeThreads >= kProbeRows, "one thread per row when zeroing empty clusters");
 static_assert(kProbeFixedBytes % 16 == 0, "the offsets follow 16-byte aligned");
 static_assert(kProbeFixedBytes == SVG2_PROBE_FIXED_SHARED_BYTES, "the host reserves the layout's size (RoutingProbeTraits)");
+// The pipelined walk's layout: the query tile, two stages (keys, raw then centred values, centroids, and
+// the fp32 mean value of each chunk's cluster), three descriptor sets with their counts (padded to 4),
+// the split's cluster range (padded to 4), then the head's offsets.
+constexpr int kProbeMeanBytes = kTileChunks * kHeadDim * 4;
+constexpr int kStageBytes = 2 * kProbeKeyBytes + kProbeCentroidBytes + kProbeMeanBytes;
+constexpr int kPipelinedChunkOffset = kProbeQueryBytes + 2 * kStageBytes;
+constexpr int kPipelinedCountOffset = kPipelinedChunkOffset + 3 * kTileChunks * 5 * 4;
+constexpr int kPipelinedRangeOffset = kPipelinedCountOffset + 4 * 4;
+constexpr int kPipelinedFixedBytes = kPipelinedRangeOffset + 4 * 4;
+static_assert(kPipelinedFixedBytes % 16 == 0 && kStageBytes % 16 == 0, "16-byte aligned stages and offsets");
+static_assert(kPipelinedFixedBytes == SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES, "the host reserves the layout's size (RoutingProbeTraits)");
 
 // One chunk of a staged tile: 'count' keys of 'cluster' from permuted row 'start'; 'size' is the
 // cluster's size; 'first' / 'last' mark the cluster's first and last chunk.
@@ -176,6 +190,33 @@ __device__ __forceinline__ int next_chunks(ProbeChunk* chunks, int& cluster, int
     return count;
 }
 
+// 8 values of one 16-byte chunk centred on their cluster's mean value in fp32, rounded to fp16.
+__device__ __forceinline__ uint4 centre_values(uint4 raw, const float* mean)
+{
+    const float4 mean_low = *(const float4*)mean, mean_high = *(const float4*)(mean + 4);
+    const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
+    const float means[8] = {mean_low.x, mean_low.y, mean_low.z, mean_low.w, mean_high.x, mean_high.y, mean_high.z, mean_high.w};
+    unsigned out[4];
+#pragma unroll
+    for (int w = 0; w < 4; ++w)
+        out[w] = pack_half2(element_to_float((element_t)(words[w] & 0xffffu)) - means[2 * w],
+                            element_to_float((element_t)(words[w] >> 16)) - means[2 * w + 1]);
+    return make_uint4(out[0], out[1], out[2], out[3]);
+}
+
+// Row t of the centroid tile: c_b of the cluster whose last chunk is chunk t (other rows 0).
+__device__ __forceinline__ void stage_centroids(unsigned centroid_tile, const ProbeChunk* chunks, int count, const element_t* key_means)
+{
+    const int chunk = threadIdx.x % kRowChunks;
+    if (threadIdx.x < kCentroidRows * kRowChunks)
+    {
+        const int row = threadIdx.x / kRowChunks;
+        const bool valid = row < count && (chunks[row].flags & kLastChunk);
+        const element_t* source = key_means + (int64)(valid ? chunks[row].cluster : 0) * kHeadDim + chunk * kChunkElements;
+        copy_async_16(centroid_tile + tile_offset(row, chunk), source, valid);
+    }
+}
+
 // Stages a tile: keys by cp.async (masked slots zero-filled); values centred on their cluster's mean
 // value in fp32, rounded to fp16 and stored (masked slots 0); with centroids, row t of the centroid
 // tile holds c_b of the cluster whose last chunk is chunk t (other rows 0).
@@ -194,31 +235,68 @@ __device__ __forceinline__ void stage_tile(unsigned k_tile, unsigned char* v_til
         const int64 element = token * kHeadDim + chunk * kChunkElements;
         const unsigned offset = tile_offset(row, chunk);
         copy_async_16(k_tile + offset, k + element, valid);
-        uint4 packed = make_uint4(0u, 0u, 0u, 0u);
-        if (valid)
-        {
-            const uint4 raw = *(const uint4*)(v + element);
-            const float* mean = value_means + (int64)chunks[c].cluster * kHeadDim + chunk * kChunkElements;
-            const float4 mean_low = *(const float4*)mean, mean_high = *(const float4*)(mean + 4);
-            const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
-            const float means[8] = {mean_low.x, mean_low.y, mean_low.z, mean_low.w, mean_high.x, mean_high.y, mean_high.z, mean_high.w};
-            unsigned out[4];
-#pragma unroll
-            for (int w = 0; w < 4; ++w)
-                out[w] = pack_half2(element_to_float((element_t)(words[w] & 0xffffu)) - means[2 * w],
-                                    element_to_float((element_t)(words[w] >> 16)) - means[2 * w + 1]);
-            packed = make_uint4(out[0], out[1], out[2], out[3]);
-        }
-        *(uint4*)(v_tile + offset) = packed;
+        *(uint4*)(v_tile + offset) = valid ? centre_values(*(const uint4*)(v + element), value_means + (int64)chunks[c].cluster * kHeadDim + chunk * kChunkElements)
+                                           : make_uint4(0u, 0u, 0u, 0u);
     }
-    if (key_means != nullptr && threadIdx.x < kCentroidRows * kRowChunks)
-    {
-        const int row = threadIdx.x / kRowChunks;
-        const bool valid = row < count && (chunks[row].flags & kLastChunk);
-        const element_t* source = key_means + (int64)(valid ? chunks[row].cluster : 0) * kHeadDim + chunk * kChunkElements;
-        copy_async_16(centroid_tile + tile_offset(row, chunk), source, valid);
-    }
+    if (key_means != nullptr) stage_centroids(centroid_tile, chunks, count, key_means);
     copy_async_commit();
+}
+
+// The pipelined form of stage_tile: everything by cp.async into one stage (keys, raw values, centroids,
+// the chunks' fp32 mean values), so the copies of the next tile run under the MMAs of this one;
+// centre_stage then centres the values in place. The permutation is read for all of a thread's rows
+// before its first copy: each copy's asm is a compiler barrier, and reads after it would each wait
+// their own round trip.
+__device__ __forceinline__ void stage_tile_async(unsigned char* stage, const ProbeChunk* chunks, int count, const element_t* k, const element_t* v,
+                                                 const int64* permutation, const float* value_means, const element_t* key_means)
+{
+    const unsigned k_tile = shared_address(stage), v_tile = k_tile + kProbeKeyBytes, centroid_tile = v_tile + kProbeKeyBytes;
+    const unsigned mean_tile = centroid_tile + kProbeCentroidBytes;
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+    constexpr int kRowsPerThread = kTileKeys / kProbeRowsPerPass;
+    int tokens[kRowsPerThread];
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i)
+    {
+        const int row = first_row + i * kProbeRowsPerPass;
+        const int c = row / kChunkKeys, slot = row % kChunkKeys;
+        tokens[i] = c < count && slot < chunks[c].count ? (int)permutation[chunks[c].start + slot] : -1;
+    }
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i)
+    {
+        const int row = first_row + i * kProbeRowsPerPass;
+        const bool valid = tokens[i] >= 0;
+        const int64 element = (int64)(valid ? tokens[i] : 0) * kHeadDim + chunk * kChunkElements;
+        const unsigned offset = tile_offset(row, chunk);
+        copy_async_16(k_tile + offset, k + element, valid);
+        copy_async_16(v_tile + offset, v + element, valid);
+    }
+    constexpr int kMeanCopies = kTileChunks * kHeadDim / 4;
+    for (int i = threadIdx.x; i < kMeanCopies; i += kProbeThreads)
+    {
+        const int c = i / (kHeadDim / 4), part = i % (kHeadDim / 4);
+        if (c < count) copy_async_16(mean_tile + i * 16, value_means + (int64)chunks[c].cluster * kHeadDim + part * 4, true);
+    }
+    if (key_means != nullptr) stage_centroids(centroid_tile, chunks, count, key_means);
+    copy_async_commit();
+}
+
+// Centres a landed stage's values in place (masked slots stay 0, as the zero-filled copies left them).
+__device__ __forceinline__ void centre_stage(unsigned char* stage, const ProbeChunk* chunks, int count)
+{
+    unsigned char* v_tile = stage + kProbeKeyBytes;
+    const float* mean_tile = (const float*)(stage + 2 * kProbeKeyBytes + kProbeCentroidBytes);
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kTileKeys / kProbeRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kProbeRowsPerPass;
+        const int c = row / kChunkKeys, slot = row % kChunkKeys;
+        if (c >= count || slot >= chunks[c].count) continue;
+        uint4* cell = (uint4*)(v_tile + tile_offset(row, chunk));
+        *cell = centre_values(*cell, mean_tile + c * kHeadDim + chunk * kChunkElements);
+    }
 }
 
 // The state of one warp: its 16 mean rows as A fragments, the open cluster's T~, P~ and running
@@ -341,8 +419,47 @@ __device__ __forceinline__ void load_mean_value(float (&mean)[kValueTiles][2], c
     }
 }
 
+// The MMAs of one staged tile: with Errors first the centroid logits q̄ . c of the tile's centroid rows,
+// then every chunk into the open cluster, and 'at_cluster_end' on each cluster's last chunk.
+template <bool Errors, typename ClusterEnd>
+__device__ __forceinline__ void probe_tile(ProbeWarp& w, unsigned k_tile, unsigned v_tile, unsigned centroid_tile, const ProbeChunk* chunks, int count,
+                                           float scale_log2, ClusterEnd& at_cluster_end)
+{
+    const int lane = threadIdx.x % kWarpSize;
+    float centroid_logits[4] = {0.f, 0.f, 0.f, 0.f};
+    if (Errors)
+    {
+        // q̄ . c for the tile's centroid rows, two k-steps per ldmatrix.x4 (rows 0-7, four 16-byte chunks).
+        const int row = lane % 8;
+#pragma unroll
+        for (int kk = 0; kk < kProbeKSteps; kk += 2)
+        {
+            unsigned b[4];
+            load_matrix_x4(b, centroid_tile + tile_offset(row, kk * 2 + lane / 8));
+            mma_16x8x16(centroid_logits, w.q[kk], b[0], b[1]);
+            mma_16x8x16(centroid_logits, w.q[kk + 1], b[2], b[3]);
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) centroid_logits[e] *= scale_log2;
+    }
+    for (int c = 0; c < count; ++c)
+    {
+        const ProbeChunk chunk = chunks[c];
+        accumulate_chunk(w, k_tile, v_tile, c, chunk, scale_log2);
+        if (!(chunk.flags & kLastChunk)) continue;
+        // The centroid logit of chunk c is column c, held by lane (quad, c / 2) as element c % 2 (row r: + 2 r).
+        // (Selects, not an index by c: a dynamic index would put the array in local memory.)
+        const int source = (lane & ~3) | (c / 2);
+        const bool odd = c % 2 != 0;
+        const float logit0 = __shfl_sync(kFullMask, odd ? centroid_logits[1] : centroid_logits[0], source);
+        const float logit1 = __shfl_sync(kFullMask, odd ? centroid_logits[3] : centroid_logits[2], source);
+        at_cluster_end(chunk, logit0, logit1);
+    }
+}
+
 // Sweep 1 and 2 share the walk over the split's clusters; 'at_cluster_end' folds (sweep 1) or
 // scores (sweep 2) each finished cluster, with the tile's centroid logits when sweep 2 staged them.
+// One tile at a time: stage, wait, compute.
 template <bool Errors, typename ClusterEnd>
 __device__ __forceinline__ void probe_walk(ProbeWarp& w, const ProbeBlock& block, unsigned char* shared, const int* offsets,
                                            const element_t* k, const element_t* v, const int64* permutation,
@@ -355,7 +472,6 @@ __device__ __forceinline__ void probe_walk(ProbeWarp& w, const ProbeBlock& block
     const unsigned centroid_tile = v_tile + kProbeKeyBytes;
     ProbeChunk* chunk_sets = (ProbeChunk*)(shared + kProbeChunkOffset);
     int* chunk_counts = (int*)(shared + kProbeCountOffset);
-    const int lane = threadIdx.x % kWarpSize;
     int cluster = block.first, position = 0;
     for (int tile = 0;; ++tile)
     {
@@ -368,36 +484,63 @@ __device__ __forceinline__ void probe_walk(ProbeWarp& w, const ProbeBlock& block
         stage_tile(k_tile, v_bytes, centroid_tile, chunks, count, k, v, permutation, value_means, Errors ? key_means : nullptr);
         copy_async_wait<0>();
         __syncthreads();
-        float centroid_logits[4] = {0.f, 0.f, 0.f, 0.f};
-        if (Errors)
-        {
-            // q̄ . c for the tile's centroid rows, two k-steps per ldmatrix.x4 (rows 0-7, four 16-byte chunks).
-            const int row = lane % 8;
-#pragma unroll
-            for (int kk = 0; kk < kProbeKSteps; kk += 2)
-            {
-                unsigned b[4];
-                load_matrix_x4(b, centroid_tile + tile_offset(row, kk * 2 + lane / 8));
-                mma_16x8x16(centroid_logits, w.q[kk], b[0], b[1]);
-                mma_16x8x16(centroid_logits, w.q[kk + 1], b[2], b[3]);
-            }
-#pragma unroll
-            for (int e = 0; e < 4; ++e) centroid_logits[e] *= scale_log2;
-        }
-        for (int c = 0; c < count; ++c)
-        {
-            const ProbeChunk chunk = chunks[c];
-            accumulate_chunk(w, k_tile, v_tile, c, chunk, scale_log2);
-            if (!(chunk.flags & kLastChunk)) continue;
-            // The centroid logit of chunk c is column c, held by lane (quad, c / 2) as element c % 2 (row r: + 2 r).
-            // (Selects, not an index by c: a dynamic index would put the array in local memory.)
-            const int source = (lane & ~3) | (c / 2);
-            const bool odd = c % 2 != 0;
-            const float logit0 = __shfl_sync(kFullMask, odd ? centroid_logits[1] : centroid_logits[0], source);
-            const float logit1 = __shfl_sync(kFullMask, odd ? centroid_logits[3] : centroid_logits[2], source);
-            at_cluster_end(chunk, logit0, logit1);
-        }
+        probe_tile<Errors>(w, k_tile, v_tile, centroid_tile, chunks, count, scale_log2, at_cluster_end);
     }
+}
+
+// The same walk with the copies of tile t + 1 in flight while tile t is computed (two stages, three
+// descriptor sets: thread 0 lays out tile t + 2 while the others may still read tile t's and t + 1's).
+// Per tile: issue t + 1's copies, compute t, wait, sync, centre t + 1's values, sync.
+template <bool Errors, typename ClusterEnd>
+__device__ __forceinline__ void probe_walk_pipelined(ProbeWarp& w, const ProbeBlock& block, unsigned char* shared, const int* offsets,
+                                                     const element_t* k, const element_t* v, const int64* permutation,
+                                                     const float* value_means, const element_t* key_means, float scale_log2, ClusterEnd at_cluster_end)
+{
+    unsigned char* stages = shared + kProbeQueryBytes;
+    ProbeChunk* chunk_sets = (ProbeChunk*)(shared + kPipelinedChunkOffset);
+    int* counts = (int*)(shared + kPipelinedCountOffset);
+    const element_t* centroids = Errors ? key_means : nullptr;
+    int cluster = block.first, position = 0;
+    if (threadIdx.x == 0)
+    {
+        counts[0] = next_chunks(chunk_sets, cluster, position, block.last, offsets);
+        counts[1] = next_chunks(chunk_sets + kTileChunks, cluster, position, block.last, offsets);
+    }
+    __syncthreads();
+    if (counts[0] == 0) return;
+    stage_tile_async(stages, chunk_sets, counts[0], k, v, permutation, value_means, centroids);
+    copy_async_wait<0>();
+    __syncthreads();
+    centre_stage(stages, chunk_sets, counts[0]);
+    __syncthreads();
+    for (int tile = 0;; ++tile)
+    {
+        unsigned char* current = stages + (tile % 2) * kStageBytes;
+        unsigned char* following = stages + ((tile + 1) % 2) * kStageBytes;
+        const ProbeChunk* chunks = chunk_sets + (tile % 3) * kTileChunks;
+        const ProbeChunk* following_chunks = chunk_sets + ((tile + 1) % 3) * kTileChunks;
+        const int count = counts[tile % 3], following_count = counts[(tile + 1) % 3];
+        if (following_count > 0) stage_tile_async(following, following_chunks, following_count, k, v, permutation, value_means, centroids);
+        const unsigned k_tile = shared_address(current), v_tile = k_tile + kProbeKeyBytes;
+        probe_tile<Errors>(w, k_tile, v_tile, v_tile + kProbeKeyBytes, chunks, count, scale_log2, at_cluster_end);
+        if (following_count == 0) break;
+        if (threadIdx.x == 0)
+            counts[(tile + 2) % 3] = next_chunks(chunk_sets + ((tile + 2) % 3) * kTileChunks, cluster, position, block.last, offsets);
+        copy_async_wait<0>();
+        __syncthreads();
+        centre_stage(following, following_chunks, following_count);
+        __syncthreads();
+    }
+}
+
+// The walk of the variant the host chose ('pipelined' is uniform over the grid).
+template <bool Errors, typename ClusterEnd>
+__device__ __forceinline__ void probe_walk_of(bool pipelined, ProbeWarp& w, const ProbeBlock& block, unsigned char* shared, const int* offsets,
+                                              const element_t* k, const element_t* v, const int64* permutation,
+                                              const float* value_means, const element_t* key_means, float scale_log2, ClusterEnd at_cluster_end)
+{
+    if (pipelined) probe_walk_pipelined<Errors>(w, block, shared, offsets, k, v, permutation, value_means, key_means, scale_log2, at_cluster_end);
+    else probe_walk<Errors>(w, block, shared, offsets, k, v, permutation, value_means, key_means, scale_log2, at_cluster_end);
 }
 
 // Sweep 1: partial softmax of the block's mean rows over its split's keys.
@@ -406,11 +549,11 @@ extern "C" __global__ void __launch_bounds__(kProbeThreads)
 svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __restrict__ value_means, const element_t* __restrict__ k,
                    const element_t* __restrict__ v, int64 group_rows, const int64* __restrict__ permutation, int permutation_group_rows,
                    const int64* __restrict__ key_offsets, int layout_clusters, int qc, int kc, int splits, int query_tiles, float scale_log2,
-                   float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output)
+                   float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output, int pipelined)
 {
     extern __shared__ __align__(128) unsigned char probe_shared[];
-    int* offsets = (int*)(probe_shared + kProbeFixedBytes);
-    int* range = (int*)(probe_shared + kProbeRangeOffset);
+    int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
+    int* range = (int*)(probe_shared + (pipelined ? kPipelinedRangeOffset : kProbeRangeOffset));
     const ProbeBlock block = probe_block(offsets, range, key_offsets, layout_clusters, kc, splits, query_tiles);
     const int g = block.g, warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const int row0 = block.tile * kProbeRows;
@@ -422,7 +565,7 @@ svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __res
 #pragma unroll
     for (int n = 0; n < kValueTiles; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
-    probe_walk<false>(w, block, probe_shared, offsets, k + (int64)g * group_rows * kHeadDim, v + (int64)g * group_rows * kHeadDim,
+    probe_walk_of<false>(pipelined != 0, w, block, probe_shared, offsets, k + (int64)g * group_rows * kHeadDim, v + (int64)g * group_rows * kHeadDim,
                       permutation + (int64)g * permutation_group_rows, group_means, nullptr, scale_log2,
                       [&](const ProbeChunk& chunk, float, float) {
                           float mean[kValueTiles][2];
@@ -505,11 +648,12 @@ extern "C" __global__ void __launch_bounds__(kProbeThreads)
 svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __restrict__ key_means, const float* __restrict__ value_means,
                   const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows, const int64* __restrict__ permutation,
                   int permutation_group_rows, const int64* __restrict__ key_offsets, int layout_clusters, int qc, int kc, int splits, int query_tiles,
-                  float scale_log2, const float* __restrict__ lse_log2, const float* __restrict__ output, double* __restrict__ squared_error)
+                  float scale_log2, const float* __restrict__ lse_log2, const float* __restrict__ output, double* __restrict__ squared_error,
+                  int pipelined)
 {
     extern __shared__ __align__(128) unsigned char probe_shared[];
-    int* offsets = (int*)(probe_shared + kProbeFixedBytes);
-    int* range = (int*)(probe_shared + kProbeRangeOffset);
+    int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
+    int* range = (int*)(probe_shared + (pipelined ? kPipelinedRangeOffset : kProbeRangeOffset));
     const ProbeBlock block = probe_block(offsets, range, key_offsets, layout_clusters, kc, splits, query_tiles);
     const int g = block.g, warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const int row0 = block.tile * kProbeRows;
@@ -539,7 +683,7 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
             o[n][2 * r + 1] = pair.y;
         }
     }
-    probe_walk<true>(w, block, probe_shared, offsets, k + (int64)g * group_rows * kHeadDim, v + (int64)g * group_rows * kHeadDim,
+    probe_walk_of<true>(pipelined != 0, w, block, probe_shared, offsets, k + (int64)g * group_rows * kHeadDim, v + (int64)g * group_rows * kHeadDim,
                      permutation + (int64)g * permutation_group_rows, group_means, key_means + (int64)g * kc * kHeadDim, scale_log2,
                      [&](const ProbeChunk& chunk, float logit0, float logit1) {
                          float mean[kValueTiles][2];

@@ -30,6 +30,23 @@ internal static class RoutingProbeKernels
         return (int)Math.Clamp(Math.Min(wanted, tokens / MinimumSplitKeys), 1, Math.Max(1, keyClusters));
     }
 
+    /// <summary>The environment variable that picks the walk: <c>fast</c> (the default) or <c>baseline</c>.</summary>
+    public const string VariantVariable = "SVG2_PROBE";
+
+    static readonly Lazy<RoutingProbeVariant> ConfiguredVariant = new(() => ParseVariant(Environment.GetEnvironmentVariable(VariantVariable)));
+
+    /// <summary>The walk the probe runs unless a caller names one: <see cref="VariantVariable"/>'s, else pipelined.</summary>
+    public static RoutingProbeVariant DefaultVariant => ConfiguredVariant.Value;
+
+    /// <summary>The variant a setting of <see cref="VariantVariable"/> names (unset or empty: pipelined).</summary>
+    /// <exception cref="ArgumentException">The setting names no variant.</exception>
+    public static RoutingProbeVariant ParseVariant(string? setting) => setting?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "fast" => RoutingProbeVariant.Pipelined,
+        "baseline" => RoutingProbeVariant.Baseline,
+        _ => throw new ArgumentException($"{VariantVariable} must be 'fast' or 'baseline'; got '{setting}'."),
+    };
+
     static int QueryTiles(int queryClusters) => (queryClusters + RoutingProbeTraits.TileRows - 1) / RoutingProbeTraits.TileRows;
 
     /// <summary>
@@ -48,9 +65,13 @@ internal static class RoutingProbeKernels
     /// <param name="squaredError">[G, QC, KC] float64 output.</param>
     /// <param name="squaredOutput">[G, QC] float32 output.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
+    /// <param name="afterStep">Called with "sweep 1", "merge" and "sweep 2" after each kernel is enqueued (for timing).</param>
     public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
-        Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream)
+        Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
+        Action<string>? afterStep = null)
     {
+        bool pipelined = (variant ?? DefaultVariant) == RoutingProbeVariant.Pipelined;
         long groups = k.shape[0], tokens = k.shape[1];
         int queryClusters = (int)queryMeans.shape[1], keyClusters = (int)keyMeans.shape[1], dim = library.HeadDim;
         var keysPointer = DevicePointer.OfRows(k, library.Element, nameof(k), out long groupRows);
@@ -66,7 +87,7 @@ internal static class RoutingProbeKernels
             throw new ArgumentException($"permutation must be [{groups}, R >= {tokens}]; got [{string.Join(", ", permutation.shape)}].", nameof(permutation));
         if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
             throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
-        int shared = RoutingProbeTraits.SharedBytes(dim, keyClusters);
+        int shared = RoutingProbeTraits.SharedBytes(dim, keyClusters, pipelined);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The routing probe keeps a head's key-cluster offsets in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
         int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens), tiles = QueryTiles(queryClusters);
@@ -87,18 +108,21 @@ internal static class RoutingProbeKernels
             queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
             queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
-            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)));
+            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), pipelined ? 1 : 0);
+        afterStep?.Invoke("sweep 1");
         int rows = (int)(groups * queryClusters);
         library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
             DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
             DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
             DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
             (int)groups, queryClusters, splits);
+        afterStep?.Invoke("merge");
         library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
             permutationPointer, permutationRows, offsetsPointer, layoutClusters, queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)), DevicePointer.Of(output, ScalarType.Float32, nameof(output)),
-            DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)));
+            DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)), pipelined ? 1 : 0);
+        afterStep?.Invoke("sweep 2");
     }
 
     /// <summary>
@@ -115,16 +139,20 @@ internal static class RoutingProbeKernels
     /// <param name="valueMeans">[G, KC, D] any floating dtype.</param>
     /// <param name="querySizes">[G, QC] int64.</param>
     /// <param name="keySizes">[G, KC] int64.</param>
+    /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
+    /// <param name="afterStep">Called after each kernel (see <see cref="Enqueue"/>) and with "scores" after the normalisation.</param>
     /// <returns>[G, QC, KC] float64 scores.</returns>
     public static Tensor Scores(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
-        Tensor valueMeans, Tensor querySizes, Tensor keySizes)
+        Tensor valueMeans, Tensor querySizes, Tensor keySizes, RoutingProbeVariant? variant = null, Action<string>? afterStep = null)
     {
         using var scope = NewDisposeScope();
         long groups = k.shape[0];
         var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);
         Enqueue(library, k, v, permutation, offsets, queryMeans.to(library.Element).contiguous(), keyMeans.to(library.Element).contiguous(),
-            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero);
-        return CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]).MoveToOuterDisposeScope();
+            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep);
+        var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]);
+        afterStep?.Invoke("scores");
+        return scores.MoveToOuterDisposeScope();
     }
 }

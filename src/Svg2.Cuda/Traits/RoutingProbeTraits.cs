@@ -44,8 +44,19 @@ internal static class RoutingProbeTraits
     /// </summary>
     public static int FixedSharedBytes(int headDim) => (TileRows + 2 * TileKeys + CentroidRows) * headDim * sizeof(short) + DescriptorBytes;
 
-    /// <summary>Dynamic shared memory of one probe block: the fixed part and the head's KC + 1 offsets (int32).</summary>
-    public static int SharedBytes(int headDim, int keyClusters) => FixedSharedBytes(headDim) + (keyClusters + 1) * sizeof(int);
+    // The pipelined walk's descriptors: three sets, their counts and the split's range (each padded to four int32).
+    const int PipelinedDescriptorBytes = 3 * TileChunks * ChunkDescriptorInts * sizeof(int) + 4 * sizeof(int) + 4 * sizeof(int);
+
+    /// <summary>
+    /// Shared bytes before the head's offsets in the pipelined walk: the query tile, two stages of key, value and
+    /// centroid tiles with the chunks' float32 mean values, and the descriptors. probe.cu asserts this size too.
+    /// </summary>
+    public static int PipelinedFixedSharedBytes(int headDim) =>
+        (TileRows + 2 * (2 * TileKeys + CentroidRows)) * headDim * sizeof(short) + 2 * TileChunks * headDim * sizeof(float) + PipelinedDescriptorBytes;
+
+    /// <summary>Dynamic shared memory of one probe block: the fixed part of the walk and the head's KC + 1 offsets (int32).</summary>
+    public static int SharedBytes(int headDim, int keyClusters, bool pipelined) =>
+        (pipelined ? PipelinedFixedSharedBytes(headDim) : FixedSharedBytes(headDim)) + (keyClusters + 1) * sizeof(int);
 
     /// <summary>The macros of probe.cu for <paramref name="headDim"/>.</summary>
     public static IReadOnlyList<KernelMacro> Macros(int headDim) =>
@@ -53,5 +64,6 @@ internal static class RoutingProbeTraits
         new("SVG2_PROBE_WARPS", Warps), new("SVG2_PROBE_CHUNK_KEYS", ChunkKeys), new("SVG2_PROBE_TILE_CHUNKS", TileChunks),
         new("SVG2_PROBE_CENTROID_ROWS", CentroidRows), new("SVG2_PROBE_MERGE_WARPS", MergeWarps),
         new("SVG2_PROBE_FIXED_SHARED_BYTES", FixedSharedBytes(headDim)),
+        new("SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES", PipelinedFixedSharedBytes(headDim)),
     ];
 }

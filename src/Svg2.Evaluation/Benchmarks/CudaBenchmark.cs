@@ -76,9 +76,16 @@ public static class CudaBenchmark
                 var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
                 points.Add(Measure($"fixed {target:P0}", rule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
             }
-            var steps = TimeKMeansSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
-                .Concat(TimeKMeansSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
+            var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
+                .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
+            foreach (var variant in new[] { RoutingProbeVariant.Pipelined, RoutingProbeVariant.Baseline })
+            {
+                var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, afterStep),
+                    iterations, cuda).ToList();
+                log($"error routing per call ({variant.ToString().ToLowerInvariant()} probe): " +
+                    string.Join(", ", parts.Select(s => $"{s.Step} {s.Milliseconds:F3} ms")) + $"; total {parts.Sum(s => s.Milliseconds):F2} ms");
+            }
             // The segment means give each cluster one block, so the largest cluster bounds their time.
             long LargestVideoCluster(Svg2.Algorithm.ClusterLayout layout, int clusters)
             {
@@ -110,8 +117,26 @@ public static class CudaBenchmark
                $"{half}-row halves {Padded(half):P1}";
     }
 
-    /// <summary>Times each kernel step of one warm k-means iteration with events recorded between the steps.</summary>
-    static IEnumerable<KMeansStepTime> TimeKMeansSteps(string tensor, Action<Action<string>> enqueueIteration, int iterations, CudaDevice cuda)
+    /// <summary>
+    /// One error-routed selection on the pipeline's current layouts, as <see cref="Svg2Attention"/> runs it after
+    /// the k-means: the probe's kernels and score normalisation, the selection of the blocks and their plan.
+    /// </summary>
+    static void EnqueueErrorRouting(CudaSvg2Pipeline pipeline, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant variant,
+        Action<string> afterStep)
+    {
+        using var scope = NewDisposeScope();
+        var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep);
+        var mask = ErrorAwareSelection.Select(scores, new Svg2Options().ErrorRoutingRule);
+        afterStep("error-aware selection");
+        pipeline.EnqueueBlockSelection(mask);
+        afterStep("block mask and plan");
+    }
+
+    /// <summary>
+    /// Times each step of a warm call (one k-means iteration, one error routing) with events recorded between
+    /// the steps: the mean of each step over <paramref name="iterations"/> calls after the warm-ups.
+    /// </summary>
+    static IEnumerable<KMeansStepTime> TimeSteps(string tensor, Action<Action<string>> enqueueIteration, int iterations, CudaDevice cuda)
     {
         var totals = new Dictionary<string, double>();
         var order = new List<string>();

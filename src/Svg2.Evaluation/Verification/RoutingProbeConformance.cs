@@ -35,6 +35,12 @@ public static class RoutingProbeConformance
     /// </summary>
     public const double StagedSelectionOverlap = 0.9;
 
+    /// <summary>
+    /// Largest relative difference allowed between the probe's two walks (<see cref="RoutingProbeVariant"/>): they
+    /// run the same arithmetic in the same order, so only the compiler's contraction choices may part them.
+    /// </summary>
+    public const double VariantTolerance = 1e-5;
+
     /// <summary>The density budget at which the selections are compared.</summary>
     public const double Budget = 0.15;
 
@@ -53,7 +59,8 @@ public static class RoutingProbeConformance
     /// element type, as the kernels take them): clustered keys and values with empty key clusters,
     /// clusters shorter than one 16-key chunk, of a chunk and a bit, and longer than a 64-key tile; a query
     /// tile that is partly past QC; several key splits. Outputs are NaN before the launch and every element
-    /// is checked after; empty key clusters must score exactly 0.
+    /// is checked after; empty key clusters must score exactly 0. The kernels run with the default walk, and
+    /// the other walk must give the same squared errors and outputs (<see cref="VariantTolerance"/>).
     /// </summary>
     public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed)
     {
@@ -90,6 +97,12 @@ public static class RoutingProbeConformance
         var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
         RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
             means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero);
+        var otherVariant = RoutingProbeKernels.DefaultVariant == RoutingProbeVariant.Pipelined ? RoutingProbeVariant.Baseline : RoutingProbeVariant.Pipelined;
+        var otherError = full_like(squaredError, double.NaN);
+        var otherOutput = full_like(squaredOutput, double.NaN);
+        RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
+            means.ValueMeans, 1.0 / Math.Sqrt(dim), otherError, otherOutput, IntPtr.Zero, otherVariant);
+        double variantGap = Math.Max(RelativeGap(otherError, squaredError), RelativeGap(otherOutput.to(ScalarType.Float64), squaredOutput.to(ScalarType.Float64)));
         long unwritten = squaredError.isfinite().logical_not().sum().item<long>() + squaredOutput.isfinite().logical_not().sum().item<long>();
         var empty = (means.KeySizes == 0).unsqueeze(1).expand_as(squaredError);
         long nonZeroEmpty = (squaredError.masked_select(empty) != 0).sum().item<long>();
@@ -99,9 +112,20 @@ public static class RoutingProbeConformance
 
         var (worst, compared, above) = WorstRelativeError(scores, reference);
         double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
-        bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap == 0;
+        bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap == 0
+            && variantGap <= VariantTolerance;
         return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
-                        $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}");
+                        $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}; " +
+                        $"{RoutingProbeKernels.DefaultVariant.ToString().ToLowerInvariant()} vs {otherVariant.ToString().ToLowerInvariant()} walk {variantGap:E1}");
+    }
+
+    /// <summary>The largest |a - b| / |b| over elements where b is not 0 (NaN where either is not finite), 0 where b is 0 and a is too.</summary>
+    static double RelativeGap(Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        var gap = (a - b).abs() / b.abs();
+        var bothZero = (a == 0) & (b == 0);
+        return gap.masked_fill(bothZero, 0).max().item<double>();
     }
 
     /// <summary>

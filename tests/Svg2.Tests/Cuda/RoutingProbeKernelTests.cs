@@ -26,7 +26,35 @@ public class RoutingProbeKernelTests
         // Query tile 64 rows, key and value tiles 64 rows each, 8 centroid rows; 2 x 4 chunk descriptors of 5 ints,
         // 2 counts and the 2-int range; the offsets as int32.
         int expected = (64 + 2 * 64 + 8) * headDim * 2 + (2 * 4 * 5 + 2 + 2) * 4 + (keyClusters + 1) * 4;
-        Assert.Equal(expected, RoutingProbeTraits.SharedBytes(headDim, keyClusters));
+        Assert.Equal(expected, RoutingProbeTraits.SharedBytes(headDim, keyClusters, pipelined: false));
+    }
+
+    [Theory]
+    [InlineData(128, 1000)]
+    [InlineData(64, 17)]
+    public void PipelinedSharedMemoryHoldsTwoStages(int headDim, int keyClusters)
+    {
+        // Query tile 64 rows; two stages of 64 key and 64 value rows, 8 centroid rows and 4 float32 mean rows;
+        // 3 x 4 chunk descriptors of 5 ints, the counts and the range padded to 4 ints each; the offsets as int32.
+        int expected = (64 + 2 * (2 * 64 + 8)) * headDim * 2 + 2 * 4 * headDim * 4 + (3 * 4 * 5 + 4 + 4) * 4 + (keyClusters + 1) * 4;
+        Assert.Equal(expected, RoutingProbeTraits.SharedBytes(headDim, keyClusters, pipelined: true));
+        Assert.True(2 * expected <= 227 * 1024, "two blocks fit an H100 multiprocessor");
+    }
+
+    [Theory]
+    [InlineData(null, RoutingProbeVariant.Pipelined)]
+    [InlineData("", RoutingProbeVariant.Pipelined)]
+    [InlineData("fast", RoutingProbeVariant.Pipelined)]
+    [InlineData("Baseline", RoutingProbeVariant.Baseline)]
+    public void TheVariantComesFromItsSetting(string? setting, RoutingProbeVariant expected) =>
+        Assert.Equal(expected, RoutingProbeKernels.ParseVariant(setting));
+
+    [Fact]
+    public void AnUnknownVariantIsRefusedByName()
+    {
+        var error = Assert.Throws<ArgumentException>(() => RoutingProbeKernels.ParseVariant("quick"));
+        Assert.Contains("SVG2_PROBE", error.Message);
+        Assert.Contains("quick", error.Message);
     }
 
     [Theory]

@@ -32,6 +32,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
+from cuda_timing import cuda_event_times
+
 # The shapes of BenchmarkShape.Presets (src/Svg2.Evaluation/Benchmarks/BenchmarkShape.cs, from
 # src/Svg2/Configuration/ModelGeometries.cs): heads and S = latent frames x height x width tokens,
 # plus HunyuanVideo's 256 text rows. D = 128 throughout.
@@ -48,18 +50,7 @@ DENSE_BACKENDS = {"default": None, "cudnn": SDPBackend.CUDNN_ATTENTION, "flash":
 
 def time_ms(call, warmup, iterations):
     """Median milliseconds of `call` over `iterations` CUDA-event timings after `warmup` untimed calls."""
-    for _ in range(warmup):
-        call()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iterations):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        call()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return statistics.median(cuda_event_times(call, warmup, iterations))
 
 
 def random_block_mask(heads, tokens, density, seed, device):

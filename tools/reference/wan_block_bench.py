@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from cuda_timing import cuda_event_times
+
 CONFIGS = {
     # dim, ffn, heads; the latent grid after the (1, 2, 2) patch: 81 frames through the VAE stride (4, 8, 8).
     "14b": dict(dim=5120, ffn=13824, heads=40, grid=(21, 45, 80), shape="720p"),
@@ -138,17 +140,7 @@ def randomize(module):
 
 def time_ms(fn, warmup, iterations):
     """Median and mean of per-iteration CUDA-event times, after warm-up calls (compilation included)."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iterations):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+    times = cuda_event_times(fn, warmup, iterations)
     return statistics.median(times), statistics.fmean(times)
 
 

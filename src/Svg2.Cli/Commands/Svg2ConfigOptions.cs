@@ -14,7 +14,7 @@ internal sealed class Svg2ConfigOptions
     readonly Option<double?> topP = new("--top-p") { Description = "attention mass the selected key clusters must cover, in (0, 1] (default 0.9)" };
     readonly Option<double?> minRatio = new("--min-kc-ratio") { Description = "keep at least floor(ratio x KC) key clusters (default 0.1)" };
     readonly Option<int?> initIterations = new("--init-iters") { Description = "k-means iterations from a random start (default 50)" };
-    readonly Option<int?> stepIterations = new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
+    readonly Option<int?> stepIterations = StepIterationsOption();
     readonly Option<string> selection = new("--selection") { Description = "fp32, or bf16 to emulate the reference's bf16 top-p numerics", DefaultValueFactory = _ => "fp32" };
     readonly Option<long> seed = new("--seed") { Description = "seed of the workload and of the k-means initialisation", DefaultValueFactory = _ => 0 };
     readonly EarOptions ear = new();
@@ -25,6 +25,9 @@ internal sealed class Svg2ConfigOptions
     }
 
     public Option<long> Seed => seed;
+
+    /// <summary>--step-iters: k-means iterations of a warm-started call (<see cref="Svg2Options.StepIterations"/>).</summary>
+    public static Option<int?> StepIterationsOption() => new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
 
     public Option<double?> TopP => topP;
 

@@ -34,6 +34,14 @@ public sealed class IgnoredOptionTests : IDisposable
         AssertRefused(Run(VerifyCommand.Create(), "--ordinal", "-1"), "--ordinal must be at least 0");
 
     [Fact]
+    public void QualityRefusesKMeansIterationsWithoutAClusteringMethod() =>
+        AssertRefused(Run(QualityCommand.Create(), "--methods", "blocks", "--step-iters", "1", "--out-dir", folder), "--step-iters");
+
+    [Fact]
+    public void QualityRefusesZeroKMeansIterations() =>
+        AssertRefused(Run(QualityCommand.Create(), "--methods", "svg2", "--step-iters", "0", "--out-dir", folder, "--device", "cpu", "--prompts", "nothing"), "--step-iters must be at least 1");
+
+    [Fact]
     public void QualityRefusesSvg2EarOptionsWithoutSvg2Ear() =>
         AssertRefused(Run(QualityCommand.Create(), "--methods", "svg2", "blocks", "--routing", "top-p", "--out-dir", folder), "only svg2-ear");
 

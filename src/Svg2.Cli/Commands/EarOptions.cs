@@ -9,6 +9,7 @@ internal sealed class EarOptions
 {
     readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
     readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
+    readonly Option<int?> probeKeys = new("--probe-keys") { Description = "svg2-ear with error routing: the probe attends at most this many keys of each key cluster, weighted for the rest (default: every key; runs on the reference probe)" };
     readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
 
     public EarOptions()
@@ -20,10 +21,10 @@ internal sealed class EarOptions
     public Option<double?> ErrorThreshold => errorThreshold;
 
     /// <summary>Every svg2-ear option.</summary>
-    public IReadOnlyList<Option> All => [compensation, routing, errorThreshold];
+    public IReadOnlyList<Option> All => [compensation, routing, errorThreshold, probeKeys];
 
     /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
-    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold];
+    public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold, probeKeys];
 
     /// <summary>
     /// Whether svg2-ear routes by top-p instead of by estimated error: given <c>--routing top-p</c>, or by default with
@@ -42,5 +43,8 @@ internal sealed class EarOptions
             Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
             Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
             ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
+            ProbeKeysPerCluster = result.GetValue(probeKeys) is { } keys
+                ? keys >= 1 ? keys : throw new ArgumentException($"--probe-keys must be at least 1; got {keys}.")
+                : options.ProbeKeysPerCluster,
         };
 }

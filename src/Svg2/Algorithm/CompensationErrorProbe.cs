@@ -42,8 +42,11 @@ public static class CompensationErrorProbe
     /// <param name="v">[G, N, Dv] values of those keys.</param>
     /// <param name="keyLayout">The key clusters' permuted layout (KC clusters).</param>
     /// <param name="means">Means and sizes of the query clusters and key clusters.</param>
+    /// <param name="sampledKeysPerCluster">
+    /// Attend at most this many keys of each key cluster (<see cref="ProbeKeySample"/>), or every key when null.
+    /// </param>
     /// <returns>[G, QC, KC] float64 scores, at least 0 (float64: they span hundreds of decades).</returns>
-    public static Tensor Estimate(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means)
+    public static Tensor Estimate(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null)
     {
         if (k.dim() != 3 || v.dim() != 3 || keyLayout.Tokens != k.shape[1] || k.shape[1] != v.shape[1]
             || means.KeyClusters != keyLayout.Clusters || means.KeyMeans.shape[0] != k.shape[0] || means.QueryMeans.shape[2] != k.shape[2])
@@ -64,8 +67,13 @@ public static class CompensationErrorProbe
         for (int g = 0; g < groups; g++)
         {
             using var headScope = NewDisposeScope();
-            var sameSize = SameSizeClusters.Of(keyOffsets.AsSpan(g * (int)(keyClusters + 1), (int)keyClusters + 1), k.device);
-            var values64 = values32[g].to(ScalarType.Float64);
+            var headOffsets = keyOffsets.AsSpan(g * (int)(keyClusters + 1), (int)keyClusters + 1);
+            var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(headOffsets, perCluster) : null;
+            var sampledRows = sample is null ? null : tensor(sample.Rows, ScalarType.Int64, k.device);
+            var headKeys = sampledRows is null ? keys32[g] : keys32[g].index_select(0, sampledRows);
+            var keyLogWeights = sample is null ? null : tensor(sample.LogWeights, ScalarType.Float32, k.device).to(ScalarType.Float64);
+            var sameSize = SameSizeClusters.Of(sample is null ? headOffsets : sample.Offsets, k.device);
+            var values64 = (sampledRows is null ? values32[g] : values32[g].index_select(0, sampledRows)).to(ScalarType.Float64);
             var valueMeans = means.ValueMeans[g].to(ScalarType.Float64);
             // Per cluster, its values followed by its mean value: [m, n + 1, Dv], and their Gram matrices when smaller.
             var stacked = sameSize.Select(c => cat([values64.index_select(0, c.Rows).reshape(c.Count, c.Size, valueDim),
@@ -76,7 +84,8 @@ public static class CompensationErrorProbe
                 using var inner = NewDisposeScope();
                 long count = Math.Min(chunk, queryClusters - start);
                 var rows = means.QueryMeans[g].narrow(0, start, count);
-                var logits = (rows.matmul(keys32[g].t()) * scale).to(ScalarType.Float64);
+                var logits = (rows.matmul(headKeys.t()) * scale).to(ScalarType.Float64);
+                if (keyLogWeights is not null) logits = logits + keyLogWeights;
                 var logNormaliser = logits.logsumexp(1, keepdim: true);
                 var probabilities = (logits - logNormaliser).exp();
                 var output = probabilities.matmul(values64);

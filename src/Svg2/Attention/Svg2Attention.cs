@@ -208,7 +208,8 @@ public sealed class Svg2Attention
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
         bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
-        bool routes = Options.Routing != KeyClusterRouting.ErrorAware || pipeline.EstimatesCompensationError;
+        // The probe kernels attend every key: a sampled probe runs staged, on the reference probe.
+        bool routes = Options.Routing != KeyClusterRouting.ErrorAware || (pipeline.EstimatesCompensationError && Options.ProbeKeysPerCluster is null);
         return compensates && routes ? pipeline : null;
     }
 
@@ -388,7 +389,7 @@ public sealed class Svg2Attention
         using var scope = NewDisposeScope();
         long videoRows = clustering.Key.Labels.shape[1];
         using var keyLayout = Backend.Layout(clustering.Key.Labels, clustering.KeyClusters);
-        return CompensatingBackend.EstimateCompensationError(kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows), keyLayout, means).MoveToOuterDisposeScope();
+        return CompensatingBackend.EstimateCompensationError(kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows), keyLayout, means, Options.ProbeKeysPerCluster).MoveToOuterDisposeScope();
     }
 
     /// <summary>

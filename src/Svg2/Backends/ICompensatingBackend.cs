@@ -16,7 +16,12 @@ public interface ICompensatingBackend : ISvg2Backend
     ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters);
 
     /// <summary>The error-to-cost score of every block; see <see cref="CompensationErrorProbe.Estimate"/>.</summary>
-    Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means);
+    /// <param name="k">[G, N, D] keys (original order).</param>
+    /// <param name="v">[G, N, Dv] values.</param>
+    /// <param name="keyLayout">The key clusters' layout.</param>
+    /// <param name="means">The cluster means and sizes.</param>
+    /// <param name="sampledKeysPerCluster">Probe at most this many keys of each cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
+    Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null);
 
     /// <summary>
     /// <see cref="ISvg2Backend.BlockSparseAttention"/> plus the compensation of the blocks in

@@ -43,8 +43,8 @@ public sealed class ReferenceBackend : ICompensatingBackend
         ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
 
     /// <inheritdoc/>
-    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means) =>
-        CompensationErrorProbe.Estimate(k, v, keyLayout, means);
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null) =>
+        CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster);
 
     /// <inheritdoc/>
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,

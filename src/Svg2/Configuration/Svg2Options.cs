@@ -71,6 +71,13 @@ public sealed record Svg2Options
     public double ErrorThreshold { get; init; } = 1.0;
 
     /// <summary>
+    /// Error-aware routing's probe attends at most this many keys of each key cluster, each weighted for the keys
+    /// it stands for (<see cref="ProbeKeySample"/>); null (the default) attends every key. Bounds the probe's cost
+    /// by QC x KC x this count. Sampled probes run on the reference probe (the probe kernels attend every key).
+    /// </summary>
+    public int? ProbeKeysPerCluster { get; init; }
+
+    /// <summary>
     /// When true, every call first checks q, k and v for NaN and infinity and throws
     /// <see cref="ArgumentException"/> naming the tensor, the batch element, head, row and column of the
     /// first such value. Off by default: the check is an extra pass over the inputs and reads a flag
@@ -100,6 +107,7 @@ public sealed record Svg2Options
         if (Routing == KeyClusterRouting.ErrorAware && Compensation != CompensationMode.PerRow)
             throw new ArgumentException($"Error-aware routing estimates the error per-row centroid compensation leaves; it cannot route for {Compensation} compensation " +
                 "(per query cluster, pair it with top-p routing).");
+        if (ProbeKeysPerCluster is < 1) throw new ArgumentException($"ProbeKeysPerCluster must be at least 1 (got {ProbeKeysPerCluster}).");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");
     }

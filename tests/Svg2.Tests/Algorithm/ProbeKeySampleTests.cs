@@ -1,0 +1,93 @@
+using Svg2.Algorithm;
+using static TorchSharp.torch;
+
+namespace Svg2.Tests.Algorithm;
+
+/// <summary>The key sample of a sampled routing probe, and the probe over it.</summary>
+public class ProbeKeySampleTests
+{
+    [Fact]
+    public void KeysAreSpreadOverEachClusterAndWeightedForTheRest()
+    {
+        // Clusters of 3, 0 and 7 rows, at most 2 keys each: the centres of 2 equal parts of each cluster.
+        var sample = ProbeKeySample.Of([0, 3, 3, 10], 2);
+        Assert.Equal(new long[] { 0, 2, 4, 8 }, sample.Rows);
+        Assert.Equal(new long[] { 0, 2, 2, 4 }, sample.Offsets);
+        Assert.Equal(new[] { Math.Log(1.5), Math.Log(1.5), Math.Log(3.5), Math.Log(3.5) }, sample.LogWeights.Select(w => (double)w), new ToleranceComparer(1e-6));
+    }
+
+    [Fact]
+    public void ClustersNoLargerThanTheSampleAreKeptWholeAtWeightOne()
+    {
+        var sample = ProbeKeySample.Of([0, 2, 5], 4);
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, sample.Rows);
+        Assert.Equal(new long[] { 0, 2, 5 }, sample.Offsets);
+        Assert.All(sample.LogWeights, w => Assert.Equal(0f, w));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ProbeKeySample.Of([0, 2], 0));
+    }
+
+    [Fact]
+    public void ASampleAsLargeAsEveryClusterIsTheFullProbe()
+    {
+        var (k, v, layout, means) = Problem(seed: 40);
+        long largest = layout.Sizes.max().item<long>();
+        var full = CompensationErrorProbe.Estimate(k, v, layout, means);
+        var sampled = CompensationErrorProbe.Estimate(k, v, layout, means, (int)largest);
+        Assert.True(TestTensors.Same(full, sampled), "keeping every key must reproduce the full probe exactly");
+    }
+
+    [Fact]
+    public void RoutingByASampledProbeLeavesAboutTheFullProbesError()
+    {
+        // Clustered video-like attention at Wan 720p-like cluster sizes (about 75 keys a key cluster) with per-row
+        // compensation: computing exactly the quarter of the blocks that a probe of a fifth of each cluster's keys
+        // ranks highest must leave nearly the error of the full probe's quarter, and far less than the quarter it
+        // ranks lowest. (On clusters of a few keys a sample is too noisy: docs/quality.md.)
+        using var sample = Svg2.Evaluation.Workloads.VideoLikeWorkload.Generate(Svg2.Evaluation.Workloads.VideoShape.Small, seed: 8);
+        var options = new Svg2.Configuration.Svg2Options
+        {
+            QueryClusters = 18, KeyClusters = 61, InitIterations = 8, ScaleClusterCounts = false,
+            Compensation = CompensationMode.PerRow, Routing = KeyClusterRouting.ErrorAware,
+        };
+        var attention = new Svg2.Attention.Svg2Attention(options);
+        using var clustering = attention.Cluster(sample.Query, sample.Key, new Svg2.Attention.Svg2LayerState());
+        var (q, k, v) = (Svg2.Attention.AttentionInputs.Flatten(sample.Query), Svg2.Attention.AttentionInputs.Flatten(sample.Key), Svg2.Attention.AttentionInputs.Flatten(sample.Value));
+        using var means = attention.Means(q, k, v, clustering);
+        long meanClusterKeys = k.shape[1] / options.KeyClusters;
+        var full = attention.RoutingScores(k, v, clustering, means);
+        var sampled = new Svg2.Attention.Svg2Attention(options with { ProbeKeysPerCluster = (int)(meanClusterKeys / 5) }).RoutingScores(k, v, clustering, means);
+        var dense = Svg2.Attention.DenseAttention.Forward(q, k, v);
+        double ErrorKeeping(Tensor scores, bool highest)
+        {
+            long groups = scores.shape[0], blocks = scores.shape[1] * scores.shape[2], kept = blocks / 4;
+            var order = scores.reshape(groups, -1).argsort(-1, descending: highest);
+            var mask = zeros([groups, blocks], ScalarType.Bool).scatter_(1, order.narrow(1, 0, kept), ones([groups, kept], ScalarType.Bool)).reshape(scores.shape);
+            using var sparsity = new BlockSparsity(clustering.Query.Labels.alias(), clustering.Key.Labels.alias(), mask);
+            return TestTensors.RelativeError(attention.Attend(q, k, v, sparsity, means), dense);
+        }
+        double byFull = ErrorKeeping(full, true), bySample = ErrorKeeping(sampled, true), lowest = ErrorKeeping(sampled, false);
+        Assert.True(bySample < 1.5 * byFull, $"routed by the sampled probe {bySample:F5}, by the full probe {byFull:F5}");
+        Assert.True(bySample < 0.5 * lowest, $"routed by the sampled probe {bySample:F5}, keeping its lowest-ranked quarter {lowest:F5}");
+    }
+
+    const int Groups = 2, Tokens = 512, Dim = 16, QueryClusters = 8, KeyClusters = 16;
+
+    static (Tensor K, Tensor V, ClusterLayout Layout, ClusterMeans Means) Problem(int seed)
+    {
+        // Key clusters around distinct centres with a spread that makes compensation imperfect; values tied to keys.
+        var keyLabels = TestTensors.LabelsWithEmptyClusters(seed, Groups, Tokens, KeyClusters);
+        var centres = TestTensors.Normal(seed + 1, [Groups, KeyClusters, Dim]) * 2.0;
+        var k = centres.gather(1, keyLabels.unsqueeze(-1).expand(Groups, Tokens, Dim)) + TestTensors.Normal(seed + 2, [Groups, Tokens, Dim]) * 0.7;
+        var v = k.narrow(2, 0, Dim).flip(2) + TestTensors.Normal(seed + 3, [Groups, Tokens, Dim]) * 0.5;
+        var q = TestTensors.Normal(seed + 4, [Groups, Tokens, Dim]);
+        var queryLabels = TestTensors.LabelsWithEmptyClusters(seed + 5, Groups, Tokens, QueryClusters);
+        return (k, v, ClusterPermutation.FromLabels(keyLabels, KeyClusters), ClusterMeans.Of(q, k, v, queryLabels, keyLabels, QueryClusters, KeyClusters));
+    }
+
+    sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+
+        public int GetHashCode(double value) => 0;
+    }
+}

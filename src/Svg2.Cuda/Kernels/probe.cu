@@ -13,6 +13,8 @@
 //   split, written as partial (max, sum, unnormalised output). svg2_probe_merge: one warp per row
 //   merges the splits into lse_a (exp2 domain), o_a and |o_a|^2 (for the head's E = sum n_a |o_a|^2).
 // svg2_probe_errors (sweep 2): the same keys again, with lse_a and o_a known, to |E_ab|^2 (float64).
+// svg2_probe_flash_softmax: sweep 1 of the flash variants, the same partial softmax from contiguous
+//   key ranges in original order (see there).
 // Both sweeps walk the split's clusters in permuted (cluster-contiguous) order, in 16-key chunks
 //   aligned to each cluster's start (a cluster's last chunk is masked), kTileChunks chunks per staged
 //   tile. S = q̄ K^T is bf16/fp16 mma.sync m16n8k16 with fp32 accumulation. Per cluster the kernels keep

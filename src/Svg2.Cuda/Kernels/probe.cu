@@ -13,6 +13,8 @@
 //   split, written as partial (max, sum, unnormalised output). svg2_probe_merge: one warp per row
 //   merges the splits into lse_a (exp2 domain), o_a and |o_a|^2 (for the head's E = sum n_a |o_a|^2).
 // svg2_probe_errors (sweep 2): the same keys again, with lse_a and o_a known, to |E_ab|^2 (float64).
+// svg2_probe_flash_softmax: sweep 1 of the flash variants, the same partial softmax from contiguous
+//   key ranges in original order (see there).
 // Both sweeps walk the split's clusters in permuted (cluster-contiguous) order, in 16-key chunks
 //   aligned to each cluster's start (a cluster's last chunk is masked), kTileChunks chunks per staged
 //   tile. S = q̄ K^T is bf16/fp16 mma.sync m16n8k16 with fp32 accumulation. Per cluster the kernels keep
@@ -52,6 +54,12 @@
 #endif
 #ifndef SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES
 #error "SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_FLASH_TILE_KEYS
+#error "SVG2_PROBE_FLASH_TILE_KEYS must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_FLASH_SHARED_BYTES
+#error "SVG2_PROBE_FLASH_SHARED_BYTES must be defined (RoutingProbeTraits)"
 #endif
 
 constexpr int kProbeWarps = SVG2_PROBE_WARPS;
@@ -543,6 +551,28 @@ __device__ __forceinline__ void probe_walk_of(bool pipelined, ProbeWarp& w, cons
     else probe_walk<Errors>(w, block, shared, offsets, k, v, permutation, value_means, key_means, scale_log2, at_cluster_end);
 }
 
+// Writes a warp's partial softmax of its 16 rows (row_sum already summed over the quad) at split_rows
+// (the first row of the block's split in [G, splits, QC]); rows past QC are not written.
+__device__ __forceinline__ void store_partial_softmax(const float (&o)[kValueTiles][4], const float (&row_max)[2], const float (&row_sum)[2],
+                                                      int64 split_rows, int row0, int qc, float* partial_max, float* partial_sum, float* partial_output)
+{
+    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        const int row = row0 + warp * 16 + lane / 4 + 8 * r;
+        if (row >= qc) continue;
+        if (lane % 4 == 0)
+        {
+            partial_max[split_rows + row] = row_max[r];
+            partial_sum[split_rows + row] = row_sum[r];
+        }
+        float* destination = partial_output + (split_rows + row) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+        for (int n = 0; n < kValueTiles; ++n) *(float2*)(destination + n * 8) = make_float2(o[n][2 * r], o[n][2 * r + 1]);
+    }
+}
+
 // Sweep 1: partial softmax of the block's mean rows over its split's keys.
 //   partial_max, partial_sum [G, splits, QC] (exp2 domain), partial_output [G, splits, QC, D] unnormalised.
 extern "C" __global__ void __launch_bounds__(kProbeThreads)
@@ -555,7 +585,7 @@ svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __res
     int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
     int* range = (int*)(probe_shared + (pipelined ? kPipelinedRangeOffset : kProbeRangeOffset));
     const ProbeBlock block = probe_block(offsets, range, key_offsets, layout_clusters, kc, splits, query_tiles);
-    const int g = block.g, warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+    const int g = block.g;
     const int row0 = block.tile * kProbeRows;
     ProbeWarp w;
     load_query_fragments(w, shared_address(probe_shared), query_means + (int64)g * qc * kHeadDim, qc, row0);
@@ -587,21 +617,192 @@ svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __res
                           }
                       });
 
-    const int64 split_rows = ((int64)g * splits + blockIdx.x / query_tiles) * qc;
+    store_partial_softmax(o, row_max, row_sum, ((int64)g * splits + blockIdx.x / query_tiles) * qc, row0, qc, partial_max, partial_sum, partial_output);
+}
+
+// Sweep 1 as a flash pass (RoutingProbeVariant Flash*): lse_a and o_a need no cluster structure, so a
+// split is a contiguous range of the head's keys in their original order (no permutation, no chunk
+// descriptors, no per-cluster fold), walked in kFlashTileKeys-key tiles with the standard online softmax
+// (one row maximum per tile). Two stages: the copies of tile t + 1 run under the MMAs of tile t. P.V is
+// an fp16 MMA (p in (0, 1] and the values rounded to fp16, bf16 values converted once per tile in shared
+// memory by the thread that copied them): fp16's 3 more mantissa bits than bf16 keep o_a's error near
+// the cluster walk's, whose centring this pass cannot do. Values beyond fp16's range make o_a infinite,
+// as the cluster walk's centred values do. The partial outputs are the cluster walk's, so the merge and
+// sweep 2 are unchanged.
+constexpr int kFlashTileKeys = SVG2_PROBE_FLASH_TILE_KEYS;
+constexpr int kFlashKeyGroups = kFlashTileKeys / 16;          // 16-key groups: the k extent of one P.V MMA
+constexpr int kFlashTileBytes = kFlashTileKeys * kRowBytes;
+constexpr int kFlashStageBytes = 2 * kFlashTileBytes;          // keys, then values
+static_assert(kFlashTileKeys % 16 == 0 && kFlashTileKeys % kProbeRowsPerPass == 0, "whole 16-key groups, whole rows per pass");
+static_assert(kProbeQueryBytes <= kFlashStageBytes, "the query tile is staged where the first stage goes");
+static_assert(2 * kFlashStageBytes == SVG2_PROBE_FLASH_SHARED_BYTES, "the host reserves the layout's size (RoutingProbeTraits)");
+
+// Copies keys [first, first + count) of the head into a stage (slots past count zero-filled).
+__device__ __forceinline__ void stage_flash_tile(unsigned stage, const element_t* k, const element_t* v, int64 first, int count)
+{
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kFlashTileKeys / kProbeRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kProbeRowsPerPass;
+        const bool valid = row < count;
+        const int64 element = (first + (valid ? row : 0)) * kHeadDim + chunk * kChunkElements;
+        const unsigned offset = tile_offset(row, chunk);
+        copy_async_16(stage + offset, k + element, valid);
+        copy_async_16(stage + kFlashTileBytes + offset, v + element, valid);
+    }
+    copy_async_commit();
+}
+
+// Rounds the values this thread copied into a landed stage to fp16 in place (its own copies are visible
+// to it after its wait; fp16 elements are already the MMA's type).
+__device__ __forceinline__ void flash_values_to_half(unsigned char* stage)
+{
+#if !SVG2_ELEMENT_FP16
+    const int chunk = threadIdx.x % kRowChunks, first_row = threadIdx.x / kRowChunks;
+#pragma unroll
+    for (int i = 0; i < kFlashTileKeys / kProbeRowsPerPass; ++i)
+    {
+        uint4* cell = (uint4*)(stage + kFlashTileBytes + tile_offset(first_row + i * kProbeRowsPerPass, chunk));
+        const uint4 raw = *cell;
+        const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
+        unsigned out[4];
+#pragma unroll
+        for (int w = 0; w < 4; ++w) out[w] = pack_half2(__uint_as_float(words[w] << 16), __uint_as_float(words[w] & 0xffff0000u));
+        *cell = make_uint4(out[0], out[1], out[2], out[3]);
+    }
+#endif
+}
+
+// One staged tile of 'count' keys into the warp's online softmax: o, row_max (exp2 domain) and the
+// thread's share of row_sum (summed over the quad at the end).
+__device__ __forceinline__ void flash_tile(const unsigned (&q)[kProbeKSteps][4], unsigned k_tile, unsigned v_tile, int count, float scale_log2,
+                                           float (&o)[kValueTiles][4], float (&row_max)[2], float (&row_sum)[2])
+{
+    const int lane = threadIdx.x % kWarpSize;
+    const int k_swizzle = ((lane / 8) % 2) ^ (lane % 8);
+    const int v_swizzle = (lane / 16) ^ (lane % 8);
+    float s[kFlashKeyGroups][2][4];
+#pragma unroll
+    for (int j = 0; j < kFlashKeyGroups; ++j)
+    {
+        const unsigned k_rows = k_tile + (j * 16 + lane % 8 + (lane / 16) * 8) * kRowBytes;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) s[j][h][0] = s[j][h][1] = s[j][h][2] = s[j][h][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < kProbeKSteps; ++kk)
+        {
+            unsigned b[4];
+            load_matrix_x4(b, k_rows + (((kk * 2) ^ k_swizzle) << 4));
+            mma_16x8x16(s[j][0], q[kk], b[0], b[1]);
+            mma_16x8x16(s[j][1], q[kk], b[2], b[3]);
+        }
+    }
+    // Element (j, h, e) is key j * 16 + h * 8 + 2 (lane % 4) + (e & 1) of the tile, row lane / 4 + 8 (e / 2).
+#pragma unroll
+    for (int j = 0; j < kFlashKeyGroups; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+                s[j][h][e] = j * 16 + h * 8 + 2 * (lane % 4) + (e & 1) < count ? s[j][h][e] * scale_log2 : negative_infinity();
+    bool rescale = false;
+    float correction[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
-        const int row = row0 + warp * 16 + lane / 4 + 8 * r;
-        if (row >= qc) continue;
-        if (lane % 4 == 0)
-        {
-            partial_max[split_rows + row] = row_max[r];
-            partial_sum[split_rows + row] = row_sum[r];
-        }
-        float* destination = partial_output + (split_rows + row) * kHeadDim + 2 * (lane % 4);
+        float top = negative_infinity();
 #pragma unroll
-        for (int n = 0; n < kValueTiles; ++n) *(float2*)(destination + n * 8) = make_float2(o[n][2 * r], o[n][2 * r + 1]);
+        for (int j = 0; j < kFlashKeyGroups; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) top = fmaxf(top, fmaxf(s[j][h][2 * r], s[j][h][2 * r + 1]));
+        top = fmaxf(top, __shfl_xor_sync(kFullMask, top, 1));
+        top = fmaxf(top, __shfl_xor_sync(kFullMask, top, 2));
+        const float new_max = fmaxf(row_max[r], top);
+        const float base = new_max == negative_infinity() ? 0.f : new_max;
+        correction[r] = fast_exp2(row_max[r] - base);
+        rescale |= correction[r] != 1.f;
+        row_max[r] = new_max;
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < kFlashKeyGroups; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+            {
+                s[j][h][2 * r] = fast_exp2(s[j][h][2 * r] - base);
+                s[j][h][2 * r + 1] = fast_exp2(s[j][h][2 * r + 1] - base);
+                sum += s[j][h][2 * r] + s[j][h][2 * r + 1];
+            }
+        row_sum[r] = row_sum[r] * correction[r] + sum;
     }
+    if (__any_sync(kFullMask, rescale))
+#pragma unroll
+        for (int n = 0; n < kValueTiles; ++n)
+        {
+            o[n][0] *= correction[0]; o[n][1] *= correction[0];
+            o[n][2] *= correction[1]; o[n][3] *= correction[1];
+        }
+#pragma unroll
+    for (int j = 0; j < kFlashKeyGroups; ++j)
+    {
+        const unsigned p[4] = {pack_half2(s[j][0][0], s[j][0][1]), pack_half2(s[j][0][2], s[j][0][3]),
+                               pack_half2(s[j][1][0], s[j][1][1]), pack_half2(s[j][1][2], s[j][1][3])};
+        const unsigned v_rows = v_tile + (j * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kRowBytes;
+#pragma unroll
+        for (int pair = 0; pair < kValueTiles / 2; ++pair)
+        {
+            unsigned b[4];
+            load_matrix_x4_transposed(b, v_rows + (((pair * 2) ^ v_swizzle) << 4));
+            mma_16x8x16_half(o[2 * pair], p, b[0], b[1]);
+            mma_16x8x16_half(o[2 * pair + 1], p, b[2], b[3]);
+        }
+    }
+}
+
+// Sweep 1 as a flash pass: split s of a head is its keys [N s / splits, N (s + 1) / splits) in original
+// order; the outputs are svg2_probe_softmax's.
+extern "C" __global__ void __launch_bounds__(kProbeThreads)
+svg2_probe_flash_softmax(const element_t* __restrict__ query_means, const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows,
+                         int tokens, int qc, int splits, int query_tiles, float scale_log2,
+                         float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output)
+{
+    extern __shared__ __align__(128) unsigned char probe_shared[];
+    const int g = blockIdx.y, split = blockIdx.x / query_tiles, row0 = (blockIdx.x % query_tiles) * kProbeRows;
+    const int64 first = (int64)tokens * split / splits, end = (int64)tokens * (split + 1) / splits;
+    const int tiles = (int)((end - first + kFlashTileKeys - 1) / kFlashTileKeys);
+    const unsigned stages = shared_address(probe_shared);
+    ProbeWarp w;
+    load_query_fragments(w, stages, query_means + (int64)g * qc * kHeadDim, qc, row0);
+    const element_t* keys = k + (int64)g * group_rows * kHeadDim;
+    const element_t* values = v + (int64)g * group_rows * kHeadDim;
+
+    float o[kValueTiles][4];
+#pragma unroll
+    for (int n = 0; n < kValueTiles; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
+    // Every warp holds its query fragments before the first stage overwrites the query tile.
+    __syncthreads();
+    if (tiles > 0) stage_flash_tile(stages, keys, values, first, (int)min((int64)kFlashTileKeys, end - first));
+    for (int t = 0; t < tiles; ++t)
+    {
+        const int64 start = first + (int64)t * kFlashTileKeys;
+        if (t + 1 < tiles)
+        {
+            const int64 following = start + kFlashTileKeys;
+            stage_flash_tile(stages + ((t + 1) % 2) * kFlashStageBytes, keys, values, following, (int)min((int64)kFlashTileKeys, end - following));
+            copy_async_wait<1>();
+        }
+        else copy_async_wait<0>();
+        flash_values_to_half(probe_shared + (t % 2) * kFlashStageBytes);
+        __syncthreads();
+        const unsigned current = stages + (t % 2) * kFlashStageBytes;
+        flash_tile(w.q, current, current + kFlashTileBytes, (int)min((int64)kFlashTileKeys, end - start), scale_log2, o, row_max, row_sum);
+        // The next iteration's copies overwrite this stage.
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) row_sum[r] = quad_sum(row_sum[r]);
+    store_partial_softmax(o, row_max, row_sum, ((int64)g * splits + split) * qc, row0, qc, partial_max, partial_sum, partial_output);
 }
 
 // One warp per mean row: merges the splits into lse (exp2 domain), o and |o|^2.

@@ -18,34 +18,53 @@ internal static class RoutingProbeKernels
 {
     const int BlocksPerMultiprocessor = 2;
     const int MinimumSplitKeys = 1024;    // keys per split below which splitting stops paying for its merge
+    const int Waves = 2;                  // resident grids' worth of blocks the splits aim at
+    const int FineWaves = 8;              // the same for the fine-split variants: a shorter tail of the last wave
 
     /// <summary>
-    /// Key splits per head: enough blocks to fill the GPU a few times over, no split under
+    /// Key splits per head: enough blocks to fill the GPU <paramref name="waves"/> times over, no split under
     /// <see cref="MinimumSplitKeys"/> keys, at most one per key cluster.
     /// </summary>
-    public static int Splits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens)
+    public static int Splits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int waves = Waves)
     {
         long blocks = groups * QueryTiles(queryClusters);
-        long wanted = (2L * BlocksPerMultiprocessor * multiprocessors + blocks - 1) / blocks;
+        long wanted = (waves * BlocksPerMultiprocessor * multiprocessors + blocks - 1) / blocks;
         return (int)Math.Clamp(Math.Min(wanted, tokens / MinimumSplitKeys), 1, Math.Max(1, keyClusters));
     }
 
-    /// <summary>The environment variable that picks the walk: <c>fast</c> (the default) or <c>baseline</c>.</summary>
+    /// <summary>The environment variable that picks the variant: <c>fast</c> (<see cref="PreferredVariant"/>) or a variant's name (<see cref="SettingName"/>).</summary>
     public const string VariantVariable = "SVG2_PROBE";
+
+    /// <summary>The variant the probe runs when <see cref="VariantVariable"/> is unset.</summary>
+    public const RoutingProbeVariant PreferredVariant = RoutingProbeVariant.Pipelined;
 
     static readonly Lazy<RoutingProbeVariant> ConfiguredVariant = new(() => ParseVariant(Environment.GetEnvironmentVariable(VariantVariable)));
 
-    /// <summary>The walk the probe runs unless a caller names one: <see cref="VariantVariable"/>'s, else pipelined.</summary>
+    /// <summary>The variant the probe runs unless a caller names one: <see cref="VariantVariable"/>'s, else <see cref="PreferredVariant"/>.</summary>
     public static RoutingProbeVariant DefaultVariant => ConfiguredVariant.Value;
 
-    /// <summary>The variant a setting of <see cref="VariantVariable"/> names (unset or empty: pipelined).</summary>
+    /// <summary>The setting of <see cref="VariantVariable"/> that names <paramref name="variant"/>: its name in kebab case (<c>flash-fine-splits</c>).</summary>
+    public static string SettingName(RoutingProbeVariant variant) =>
+        string.Concat(variant.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : $"{char.ToLowerInvariant(c)}"));
+
+    /// <summary>The variant a setting of <see cref="VariantVariable"/> names (unset, empty or <c>fast</c>: <see cref="PreferredVariant"/>).</summary>
     /// <exception cref="ArgumentException">The setting names no variant.</exception>
-    public static RoutingProbeVariant ParseVariant(string? setting) => setting?.Trim().ToLowerInvariant() switch
+    public static RoutingProbeVariant ParseVariant(string? setting)
     {
-        null or "" or "fast" => RoutingProbeVariant.Pipelined,
-        "baseline" => RoutingProbeVariant.Baseline,
-        _ => throw new ArgumentException($"{VariantVariable} must be 'fast' or 'baseline'; got '{setting}'."),
-    };
+        string name = setting?.Trim().ToLowerInvariant() ?? "";
+        if (name is "" or "fast") return PreferredVariant;
+        foreach (var variant in Enum.GetValues<RoutingProbeVariant>())
+            if (name == SettingName(variant) || name == variant.ToString().ToLowerInvariant()) return variant;
+        throw new ArgumentException(
+            $"{VariantVariable} must be 'fast' or one of {string.Join(", ", Enum.GetValues<RoutingProbeVariant>().Select(v => $"'{SettingName(v)}'"))}; got '{setting}'.");
+    }
+
+    /// <summary>Whether two variants run the same arithmetic in the same order (the same sweep 1 and the same splits), so their outputs agree to rounding of the compiler's contractions.</summary>
+    public static bool SameArithmetic(RoutingProbeVariant a, RoutingProbeVariant b) => FlashSweep(a) == FlashSweep(b) && SplitWaves(a) == SplitWaves(b);
+
+    static bool FlashSweep(RoutingProbeVariant variant) => variant is RoutingProbeVariant.Flash or RoutingProbeVariant.FlashFineSplits;
+
+    static int SplitWaves(RoutingProbeVariant variant) => variant is RoutingProbeVariant.FineSplits or RoutingProbeVariant.FlashFineSplits ? FineWaves : Waves;
 
     static int QueryTiles(int queryClusters) => (queryClusters + RoutingProbeTraits.TileRows - 1) / RoutingProbeTraits.TileRows;
 
@@ -71,7 +90,9 @@ internal static class RoutingProbeKernels
         Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
         Action<string>? afterStep = null)
     {
-        bool pipelined = (variant ?? DefaultVariant) == RoutingProbeVariant.Pipelined;
+        var chosen = variant ?? DefaultVariant;
+        if (!Enum.IsDefined(chosen)) throw new ArgumentOutOfRangeException(nameof(variant), chosen, "No routing probe variant of this value.");
+        bool pipelined = chosen != RoutingProbeVariant.Baseline;
         long groups = k.shape[0], tokens = k.shape[1];
         int queryClusters = (int)queryMeans.shape[1], keyClusters = (int)keyMeans.shape[1], dim = library.HeadDim;
         var keysPointer = DevicePointer.OfRows(k, library.Element, nameof(k), out long groupRows);
@@ -90,7 +111,7 @@ internal static class RoutingProbeKernels
         int shared = RoutingProbeTraits.SharedBytes(dim, keyClusters, pipelined);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The routing probe keeps a head's key-cluster offsets in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
-        int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens), tiles = QueryTiles(queryClusters);
+        int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens, SplitWaves(chosen)), tiles = QueryTiles(queryClusters);
         float scaleLog2 = (float)(scale * 1.4426950408889634);
         using var scope = NewDisposeScope();
         var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
@@ -104,16 +125,21 @@ internal static class RoutingProbeKernels
         var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
         int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
         var grid = (tiles * splits, (int)groups);
-        library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
-            queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
-            queryClusters, keyClusters, splits, tiles, scaleLog2,
-            DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
-            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), pipelined ? 1 : 0);
+        var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
+        var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
+        var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
+        if (FlashSweep(chosen))
+            library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
+                queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,
+                partialMaxPointer, partialSumPointer, partialOutputPointer);
+        else
+            library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
+                queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
+                queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
         afterStep?.Invoke("sweep 1");
         int rows = (int)(groups * queryClusters);
         library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
-            DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax)), DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum)),
-            DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput)), DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
+            partialMaxPointer, partialSumPointer, partialOutputPointer, DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
             DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
             (int)groups, queryClusters, splits);
         afterStep?.Invoke("merge");

@@ -18,6 +18,9 @@ internal static class RoutingProbeTraits
     /// <summary>Centroid rows staged beside each key tile: one n8 MMA tile, at least one per chunk.</summary>
     public const int CentroidRows = 8;
 
+    /// <summary>Keys per staged tile of the flash form of sweep 1 (four 16-key P·V groups, one row maximum per tile).</summary>
+    public const int FlashTileKeys = 64;
+
     /// <summary>Warps of the merge kernel, one query-cluster row each at a time.</summary>
     public const int MergeWarps = 8;
 
@@ -54,6 +57,12 @@ internal static class RoutingProbeTraits
     public static int PipelinedFixedSharedBytes(int headDim) =>
         (TileRows + 2 * (2 * TileKeys + CentroidRows)) * headDim * sizeof(short) + 2 * TileChunks * headDim * sizeof(float) + PipelinedDescriptorBytes;
 
+    /// <summary>
+    /// Shared bytes of the flash form of sweep 1: two stages of key and value tiles of <see cref="FlashTileKeys"/> rows
+    /// (the query tile is staged in the first before the walk). probe.cu asserts this size.
+    /// </summary>
+    public static int FlashSharedBytes(int headDim) => 2 * 2 * FlashTileKeys * headDim * sizeof(short);
+
     /// <summary>Dynamic shared memory of one probe block: the fixed part of the walk and the head's KC + 1 offsets (int32).</summary>
     public static int SharedBytes(int headDim, int keyClusters, bool pipelined) =>
         (pipelined ? PipelinedFixedSharedBytes(headDim) : FixedSharedBytes(headDim)) + (keyClusters + 1) * sizeof(int);
@@ -65,5 +74,6 @@ internal static class RoutingProbeTraits
         new("SVG2_PROBE_CENTROID_ROWS", CentroidRows), new("SVG2_PROBE_MERGE_WARPS", MergeWarps),
         new("SVG2_PROBE_FIXED_SHARED_BYTES", FixedSharedBytes(headDim)),
         new("SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES", PipelinedFixedSharedBytes(headDim)),
+        new("SVG2_PROBE_FLASH_TILE_KEYS", FlashTileKeys), new("SVG2_PROBE_FLASH_SHARED_BYTES", FlashSharedBytes(headDim)),
     ];
 }

@@ -79,12 +79,20 @@ public static class CudaBenchmark
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
-            foreach (var variant in new[] { RoutingProbeVariant.Pipelined, RoutingProbeVariant.Baseline })
+            foreach (var variant in ProbeVariantsInOrder())
             {
-                var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, afterStep),
-                    iterations, cuda).ToList();
-                log($"error routing per call ({variant.ToString().ToLowerInvariant()} probe): " +
-                    string.Join(", ", parts.Select(s => $"{s.Step} {s.Milliseconds:F3} ms")) + $"; total {parts.Sum(s => s.Milliseconds):F2} ms");
+                string label = $"error routing per call ({RoutingProbeKernels.SettingName(variant)} probe)";
+                try
+                {
+                    var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, afterStep),
+                        iterations, cuda).ToList();
+                    log($"{label}: " + string.Join(", ", parts.Select(s => $"{s.Step} {s.Milliseconds:F3} ms")) + $"; total {parts.Sum(s => s.Milliseconds):F2} ms");
+                }
+                catch (Exception error)
+                {
+                    // One variant's failure (a kernel that does not build or launch, a libtorch error) is its line's result; the others still run.
+                    log($"{label}: failed: {error.Message}");
+                }
             }
             // The segment means give each cluster one block, so the largest cluster bounds their time.
             long LargestVideoCluster(Svg2.Algorithm.ClusterLayout layout, int clusters)
@@ -99,6 +107,10 @@ public static class CudaBenchmark
                 iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
         }
     }
+
+    /// <summary>The routing probe's variants, the operator's default first, the others in declaration order.</summary>
+    static IEnumerable<RoutingProbeVariant> ProbeVariantsInOrder() =>
+        Enum.GetValues<RoutingProbeVariant>().OrderBy(variant => variant == RoutingProbeKernels.DefaultVariant ? 0 : 1);
 
     /// <summary>
     /// How much of the attention's work is query rows past a cluster's end: every cluster's rows are

@@ -36,33 +36,48 @@ public static class RoutingProbeConformance
     public const double StagedSelectionOverlap = 0.9;
 
     /// <summary>
-    /// Largest relative difference allowed between the probe's two walks (<see cref="RoutingProbeVariant"/>): they
-    /// run the same arithmetic in the same order, so only the compiler's contraction choices may part them.
+    /// Largest relative difference allowed between probe variants of the same arithmetic (<see cref="RoutingProbeKernels.SameArithmetic"/>):
+    /// they run the same operations in the same order, so only the compiler's contraction choices may part them.
     /// </summary>
     public const double VariantTolerance = 1e-5;
 
     /// <summary>The density budget at which the selections are compared.</summary>
     public const double Budget = 0.15;
 
-    /// <summary>Runs every check on <paramref name="device"/>; a failed check never stops the others.</summary>
-    public static IReadOnlyList<ConformanceResult> RunAll(Device device, int seed) =>
-    [
-        .. from variant in new[] { (ScalarType.BFloat16, 64), (ScalarType.BFloat16, 128), (ScalarType.Float16, 128) }
-           select CudaConformance.Run($"routing probe kernels vs float64 reference probe ({(variant.Item1 == ScalarType.BFloat16 ? "bf16" : "fp16")} D{variant.Item2})",
-               () => KernelMatchesReference(device, variant.Item1, variant.Item2, seed + variant.Item2)),
-        CudaConformance.Run("fused svg2-ear (error routing, per-row compensation) vs staged and vs the float64 reference routing",
-            () => FusedMatchesStagedAndReference(device, seed + 1)),
-    ];
+    /// <summary>
+    /// Runs every check on <paramref name="device"/>; a failed check never stops the others. The default probe variant
+    /// and the fused operator come first, then every other variant (<see cref="RoutingProbeVariant"/>).
+    /// </summary>
+    public static IReadOnlyList<ConformanceResult> RunAll(Device device, int seed)
+    {
+        (ScalarType Element, int Dim)[] configurations = [(ScalarType.BFloat16, 64), (ScalarType.BFloat16, 128), (ScalarType.Float16, 128)];
+        var defaultVariant = RoutingProbeKernels.DefaultVariant;
+        ConformanceResult KernelCheck(RoutingProbeVariant variant, (ScalarType Element, int Dim) c) =>
+            CudaConformance.Run($"routing probe kernels ({RoutingProbeKernels.SettingName(variant)}) vs float64 reference probe " +
+                                $"({(c.Element == ScalarType.BFloat16 ? "bf16" : "fp16")} D{c.Dim})",
+                () => KernelMatchesReference(device, c.Element, c.Dim, seed + c.Dim, variant));
+        return
+        [
+            .. configurations.Select(c => KernelCheck(defaultVariant, c)),
+            CudaConformance.Run("fused svg2-ear (error routing, per-row compensation) vs staged and vs the float64 reference routing",
+                () => FusedMatchesStagedAndReference(device, seed + 1)),
+            .. from variant in Enum.GetValues<RoutingProbeVariant>()
+               where variant != defaultVariant
+               from c in configurations
+               select KernelCheck(variant, c),
+        ];
+    }
 
     /// <summary>
     /// The kernels' squared errors and scores against the reference on the same inputs (means rounded to the
     /// element type, as the kernels take them): clustered keys and values with empty key clusters,
     /// clusters shorter than one 16-key chunk, of a chunk and a bit, and longer than a 64-key tile; a query
     /// tile that is partly past QC; several key splits. Outputs are NaN before the launch and every element
-    /// is checked after; empty key clusters must score exactly 0. The kernels run with the default walk, and
-    /// the other walk must give the same squared errors and outputs (<see cref="VariantTolerance"/>).
+    /// is checked after; empty key clusters must score exactly 0. The kernels run <paramref name="variant"/>; a variant
+    /// of the same arithmetic (<see cref="RoutingProbeKernels.SameArithmetic"/>) must give the same squared errors and
+    /// outputs (<see cref="VariantTolerance"/>), and the gap to the default variant is reported where they differ.
     /// </summary>
-    public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed)
+    public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed, RoutingProbeVariant variant)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -93,22 +108,31 @@ public static class RoutingProbeConformance
         var reference = CompensationErrorProbe.Estimate(k, v, layout, means);
 
         var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
-        var squaredError = full([Groups, QueryClusters, KeyClusters], double.NaN, ScalarType.Float64, device);
-        var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
-        RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
-            means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero);
-        var otherVariant = RoutingProbeKernels.DefaultVariant == RoutingProbeVariant.Pipelined ? RoutingProbeVariant.Baseline : RoutingProbeVariant.Pipelined;
-        var otherError = full_like(squaredError, double.NaN);
-        var otherOutput = full_like(squaredOutput, double.NaN);
-        RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
-            means.ValueMeans, 1.0 / Math.Sqrt(dim), otherError, otherOutput, IntPtr.Zero, otherVariant);
-        double variantGap = Math.Max(RelativeGap(otherError, squaredError), RelativeGap(otherOutput.to(ScalarType.Float64), squaredOutput.to(ScalarType.Float64)));
+        (Tensor SquaredError, Tensor SquaredOutput) Probe(RoutingProbeVariant walk)
+        {
+            var squaredError = full([Groups, QueryClusters, KeyClusters], double.NaN, ScalarType.Float64, device);
+            var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
+            RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
+                means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero, walk);
+            return (squaredError, squaredOutput);
+        }
+        double Gap((Tensor SquaredError, Tensor SquaredOutput) a, (Tensor SquaredError, Tensor SquaredOutput) b) =>
+            Math.Max(RelativeGap(a.SquaredError, b.SquaredError), RelativeGap(a.SquaredOutput.to(ScalarType.Float64), b.SquaredOutput.to(ScalarType.Float64)));
+        var probe = Probe(variant);
+        var (squaredError, squaredOutput) = probe;
+        var twin = Enum.GetValues<RoutingProbeVariant>().Where(other => other != variant && RoutingProbeKernels.SameArithmetic(other, variant)).ToList();
+        double variantGap = twin.Count == 0 ? 0 : twin.Max(other => Gap(Probe(other), probe));
+        var defaultVariant = RoutingProbeKernels.DefaultVariant;
+        string comparison = twin.Count > 0
+            ? $"vs {string.Join(", ", twin.Select(RoutingProbeKernels.SettingName))} (same arithmetic) {variantGap:E1}"
+            : variant == defaultVariant ? "no variant of the same arithmetic"
+            : $"vs {RoutingProbeKernels.SettingName(defaultVariant)} (other arithmetic, not bounded) {Gap(Probe(defaultVariant), probe):E1}";
         long unwritten = squaredError.isfinite().logical_not().sum().item<long>() + squaredOutput.isfinite().logical_not().sum().item<long>();
         var empty = (means.KeySizes == 0).unsqueeze(1).expand_as(squaredError);
         long nonZeroEmpty = (squaredError.masked_select(empty) != 0).sum().item<long>();
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, k.shape[1]);
-        var viaBackend = backend.EstimateCompensationError(k, v, layout, means);
-        double backendGap = (viaBackend - scores).abs().max().item<double>();
+        // The backend runs the default variant, so only its scores must be these exactly.
+        double backendGap = variant == defaultVariant ? (backend.EstimateCompensationError(k, v, layout, means) - scores).abs().max().item<double>() : 0;
 
         var (worst, compared, above) = WorstRelativeError(scores, reference);
         double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
@@ -116,7 +140,7 @@ public static class RoutingProbeConformance
             && variantGap <= VariantTolerance;
         return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
                         $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}; " +
-                        $"{RoutingProbeKernels.DefaultVariant.ToString().ToLowerInvariant()} vs {otherVariant.ToString().ToLowerInvariant()} walk {variantGap:E1}");
+                        $"{RoutingProbeKernels.SettingName(variant)} {comparison}");
     }
 
     /// <summary>The largest |a - b| / |b| over elements where b is not 0 (NaN where either is not finite), 0 where b is 0 and a is too.</summary>

@@ -42,12 +42,44 @@ public class RoutingProbeKernelTests
     }
 
     [Theory]
-    [InlineData(null, RoutingProbeVariant.Pipelined)]
-    [InlineData("", RoutingProbeVariant.Pipelined)]
-    [InlineData("fast", RoutingProbeVariant.Pipelined)]
+    [InlineData(128, 65_536)]
+    [InlineData(64, 32_768)]
+    public void FlashSharedMemoryHoldsTwoStagesOfKeysAndValues(int headDim, int expected)
+    {
+        // Two stages of 64 key and 64 value rows; the query tile (64 rows) is staged in the first.
+        Assert.Equal(expected, RoutingProbeTraits.FlashSharedBytes(headDim));
+        Assert.True(3 * expected <= 227 * 1024, "three blocks fit an H100 multiprocessor");
+    }
+
+    [Theory]
+    [InlineData(null, RoutingProbeKernels.PreferredVariant)]
+    [InlineData("", RoutingProbeKernels.PreferredVariant)]
+    [InlineData("fast", RoutingProbeKernels.PreferredVariant)]
     [InlineData("Baseline", RoutingProbeVariant.Baseline)]
+    [InlineData("pipelined", RoutingProbeVariant.Pipelined)]
+    [InlineData("fine-splits", RoutingProbeVariant.FineSplits)]
+    [InlineData(" flash ", RoutingProbeVariant.Flash)]
+    [InlineData("flash-fine-splits", RoutingProbeVariant.FlashFineSplits)]
+    [InlineData("FlashFineSplits", RoutingProbeVariant.FlashFineSplits)]
     public void TheVariantComesFromItsSetting(string? setting, RoutingProbeVariant expected) =>
         Assert.Equal(expected, RoutingProbeKernels.ParseVariant(setting));
+
+    [Fact]
+    public void EveryVariantIsNamedBySetting()
+    {
+        foreach (var variant in Enum.GetValues<RoutingProbeVariant>())
+            Assert.Equal(variant, RoutingProbeKernels.ParseVariant(RoutingProbeKernels.SettingName(variant)));
+        Assert.Equal("flash-fine-splits", RoutingProbeKernels.SettingName(RoutingProbeVariant.FlashFineSplits));
+    }
+
+    [Fact]
+    public void OnlyTheClusterWalksShareTheirArithmetic()
+    {
+        Assert.True(RoutingProbeKernels.SameArithmetic(RoutingProbeVariant.Baseline, RoutingProbeVariant.Pipelined));
+        Assert.False(RoutingProbeKernels.SameArithmetic(RoutingProbeVariant.Pipelined, RoutingProbeVariant.FineSplits));
+        Assert.False(RoutingProbeKernels.SameArithmetic(RoutingProbeVariant.Pipelined, RoutingProbeVariant.Flash));
+        Assert.False(RoutingProbeKernels.SameArithmetic(RoutingProbeVariant.Flash, RoutingProbeVariant.FlashFineSplits));
+    }
 
     [Fact]
     public void AnUnknownVariantIsRefusedByName()
@@ -65,6 +97,12 @@ public class RoutingProbeKernelTests
     [InlineData(132, 400, 300, 1000, 75_600, 1)]     // enough blocks already
     public void SplitsFillTheGpuWithinLimits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int expected) =>
         Assert.Equal(expected, RoutingProbeKernels.Splits(multiprocessors, groups, queryClusters, keyClusters, tokens));
+
+    [Theory]
+    [InlineData(132, 40, 300, 1000, 75_600, 11)]     // Wan 14B 720p on an H100: 2200 blocks, about 8 resident grids
+    [InlineData(132, 1, 64, 8, 4_000, 3)]            // few keys: still no split under 1024 of them
+    public void FineSplitsAimAtEightWaves(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int expected) =>
+        Assert.Equal(expected, RoutingProbeKernels.Splits(multiprocessors, groups, queryClusters, keyClusters, tokens, waves: 8));
 
     [SkippableFact]
     public void KernelsMatchTheReferenceProbe()

@@ -36,7 +36,7 @@ internal static class RoutingProbeKernels
     public const string VariantVariable = "SVG2_PROBE";
 
     /// <summary>The variant the probe runs when <see cref="VariantVariable"/> is unset.</summary>
-    public const RoutingProbeVariant PreferredVariant = RoutingProbeVariant.Pipelined;
+    public const RoutingProbeVariant PreferredVariant = RoutingProbeVariant.FlashFineSplits;
 
     static readonly Lazy<RoutingProbeVariant> ConfiguredVariant = new(() => ParseVariant(Environment.GetEnvironmentVariable(VariantVariable)));
 

@@ -70,14 +70,22 @@ internal static class TrainCommand
         var profile = new Option<bool>("--profile") { Description = "time the phases of a few steps of a new model and one held-out evaluation; writes nothing" };
         var logEvery = new Option<int>("--log-every") { Description = "steps between progress lines", DefaultValueFactory = _ => 50 };
         var noSamples = new Option<bool>("--no-samples") { Description = "do not generate the sample grid when the run finishes" };
+        var replot = new Option<string?>("--replot") { Description = "redraw loss.png of a run or export folder from its logs (for example after a run on a machine without fonts); trains nothing" };
 
         Option[] recipe = [model, steps, budget, batch, learningRate, warmup, schedule, floor, weightDecay, clip, emaDecay, dropout, timesteps, shift, noFlip, seed,
             evalEvery, evalLevels, checkpointEvery, precision, initial];
         var command = new Command("train", "Train the small footage model (Wan architecture, pixel-unshuffle latents, per-source conditioning) on a clip dataset, resumably.");
-        foreach (var option in recipe.Concat([data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples])) command.Options.Add(option);
+        foreach (var option in recipe.Concat([data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples, replot])) command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            if (parse.GetValue(replot) is { } plotFolder)
+            {
+                CommandErrors.RejectUnused(parse, [.. recipe, data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples],
+                    "--replot redraws a folder's loss plot and trains nothing");
+                Replot(plotFolder);
+                return 0;
+            }
             var clock = Stopwatch.StartNew();
             var onDevice = ResolveDevice(parse.GetValue(device));
             if (parse.GetValue(logEvery) < 1) throw new ArgumentException($"--log-every must be at least 1; got {parse.GetValue(logEvery)}.");
@@ -217,11 +225,25 @@ internal static class TrainCommand
             AnsiConsole.MarkupLineInterpolated($"a {budget:G3}-minute budget gives about {(budget * 60 - evalSeconds) / perStep:0} steps (--budget-minutes fixes the exact count in the run)");
     }
 
+    static void Replot(string folder)
+    {
+        string log = Path.Combine(folder, TrainingLog.StepFileName);
+        if (!File.Exists(log)) throw new FileNotFoundException($"No training log to plot in {folder} (expected {log}).", log);
+        int steps = TrainingLog.ReadSteps(log).Select(s => s.Step).DefaultIfEmpty(0).Max();
+        string path = Path.Combine(folder, LossPlotFileName);
+        LossPlot.Save(folder, path, LossPlotTitle(steps));
+        AnsiConsole.MarkupLineInterpolated($"wrote {path}");
+    }
+
+    const string LossPlotFileName = "loss.png";
+
+    static string LossPlotTitle(int steps) => $"Small footage model: loss over {steps} steps";
+
     static void Export(SmallVideoTrainer trainer, string runFolder, string exportFolder, Device device, bool samples)
     {
         string modelPath = trainer.Export(exportFolder);
-        LossPlot.Save(runFolder, Path.Combine(runFolder, "loss.png"), $"Small footage model: loss over {trainer.Step} steps");
-        File.Copy(Path.Combine(runFolder, "loss.png"), Path.Combine(exportFolder, "loss.png"), overwrite: true);
+        LossPlot.Save(runFolder, Path.Combine(runFolder, LossPlotFileName), LossPlotTitle(trainer.Step));
+        File.Copy(Path.Combine(runFolder, LossPlotFileName), Path.Combine(exportFolder, LossPlotFileName), overwrite: true);
         if (Path.GetFullPath(runFolder) != Path.GetFullPath(exportFolder))
             File.Copy(Path.Combine(runFolder, CommandsFileName), Path.Combine(exportFolder, CommandsFileName), overwrite: true);
         long bytes = new FileInfo(modelPath).Length;

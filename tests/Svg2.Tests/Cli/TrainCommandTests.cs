@@ -31,6 +31,19 @@ public sealed class TrainCommandTests : IDisposable
         ["--data", data, "--model", "tiny", "--run", run, "--device", "cpu", "--warmup", "2", "--eval-every", "3", "--batch", "2", .. more];
 
     [Fact]
+    public void ReplotRedrawsTheLossPlotOfAnExportFromItsLogs()
+    {
+        string run = Path.Combine(folder, "replotted");
+        Assert.Equal(0, Invoke(Tiny(run, "--steps", "3")));
+        string export = Path.Combine(run, "export"), plot = Path.Combine(export, "loss.png");
+        File.Delete(plot);
+        Assert.Equal(0, Invoke("--replot", export));
+        Assert.True(new FileInfo(plot).Length > 0, "the loss plot was not redrawn");
+        Assert.NotEqual(0, Invoke("--replot", Path.Combine(folder, "no-such-run")));
+        Assert.NotEqual(0, Invoke("--replot", export, "--data", data));
+    }
+
+    [Fact]
     public void ARunStoppedAndResumedFinishesWithTheExportAndSamples()
     {
         string run = Path.Combine(folder, "run");

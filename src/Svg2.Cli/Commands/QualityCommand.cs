@@ -113,11 +113,11 @@ internal static class QualityCommand
         File.WriteAllText(Path.Combine(folder, "quality.csv"), csv.ToString());
         File.WriteAllText(Path.Combine(folder, "quality.json"), JsonSerializer.Serialize(points.ToArray(), QualityJsonContext.Default.QualityPointArray));
         var series = groups.GroupBy(g => g.Key.Method).ToList();
-        SweepPlot.Save(Path.Combine(folder, "quality-psnr.png"), "PSNR against the dense video", "PSNR (dB)",
+        bool plotted = SweepPlot.Save(Path.Combine(folder, "quality-psnr.png"), "PSNR against the dense video", "PSNR (dB)",
             series.Select(m => (m.Key, m.Select(g => (g.Average(p => p.Density), g.Average(p => p.Psnr))).ToArray())));
-        SweepPlot.Save(Path.Combine(folder, "quality-ssim.png"), "SSIM against the dense video", "SSIM",
+        plotted &= SweepPlot.Save(Path.Combine(folder, "quality-ssim.png"), "SSIM against the dense video", "SSIM",
             series.Select(m => (m.Key, m.Select(g => (g.Average(p => p.Density), g.Average(p => p.Ssim))).ToArray())));
-        AnsiConsole.MarkupLineInterpolated($"wrote quality.csv, quality.json, quality-psnr.png and quality-ssim.png to [bold]{folder}[/]");
+        AnsiConsole.MarkupLineInterpolated($"wrote quality.csv, quality.json{(plotted ? ", quality-psnr.png and quality-ssim.png" : "")} to [bold]{folder}[/]");
     }
 
     static string F(double value, int digits) => value.ToString("F" + digits, CultureInfo.InvariantCulture);

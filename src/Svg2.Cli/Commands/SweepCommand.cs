@@ -76,13 +76,13 @@ internal static class SweepCommand
             string folder = result.GetValue(outDir)!;
             Directory.CreateDirectory(folder);
             WriteCsv(Path.Combine(folder, "sweep.csv"), input, points);
-            SweepPlot.Save(Path.Combine(folder, "sweep-error.png"), $"Relative L2 error vs density: {input}", "relative L2 error",
+            bool plotted = SweepPlot.Save(Path.Combine(folder, "sweep-error.png"), $"Relative L2 error vs density: {input}", "relative L2 error",
                 names.Select(n => (n, points.Where(p => p.Method == n).Select(p => (p.Measurement.MeanDensity, p.Measurement.MeanRelativeError)).ToArray())),
                 logarithmic: true);
-            SweepPlot.Save(Path.Combine(folder, "sweep-recall.png"), $"Recall vs density: {input}", "recall (attention mass kept)",
+            plotted &= SweepPlot.Save(Path.Combine(folder, "sweep-recall.png"), $"Recall vs density: {input}", "recall (attention mass kept)",
                 names.Select(n => (n, points.Where(p => p.Method == n).Select(p => (p.Measurement.MeanDensity, p.Measurement.MeanRecall)).ToArray())));
             AnsiConsole.Write(SweepTable(names, targets, points));
-            AnsiConsole.MarkupLineInterpolated($"wrote {folder}/sweep.csv, sweep-error.png, sweep-recall.png");
+            AnsiConsole.MarkupLineInterpolated($"wrote {folder}/sweep.csv{(plotted ? ", sweep-error.png, sweep-recall.png" : "")}");
             return 0;
         }));
         return command;

@@ -231,8 +231,7 @@ internal static class TrainCommand
         if (!File.Exists(log)) throw new FileNotFoundException($"No training log to plot in {folder} (expected {log}).", log);
         int steps = TrainingLog.ReadSteps(log).Select(s => s.Step).DefaultIfEmpty(0).Max();
         string path = Path.Combine(folder, LossPlotFileName);
-        LossPlot.Save(folder, path, LossPlotTitle(steps));
-        AnsiConsole.MarkupLineInterpolated($"wrote {path}");
+        if (LossPlot.Save(folder, path, LossPlotTitle(steps))) AnsiConsole.MarkupLineInterpolated($"wrote {path}");
     }
 
     const string LossPlotFileName = "loss.png";
@@ -242,15 +241,16 @@ internal static class TrainCommand
     static void Export(SmallVideoTrainer trainer, string runFolder, string exportFolder, Device device, bool samples)
     {
         string modelPath = trainer.Export(exportFolder);
-        LossPlot.Save(runFolder, Path.Combine(runFolder, LossPlotFileName), LossPlotTitle(trainer.Step));
-        File.Copy(Path.Combine(runFolder, LossPlotFileName), Path.Combine(exportFolder, LossPlotFileName), overwrite: true);
+        if (LossPlot.Save(runFolder, Path.Combine(runFolder, LossPlotFileName), LossPlotTitle(trainer.Step)))
+            File.Copy(Path.Combine(runFolder, LossPlotFileName), Path.Combine(exportFolder, LossPlotFileName), overwrite: true);
         if (Path.GetFullPath(runFolder) != Path.GetFullPath(exportFolder))
             File.Copy(Path.Combine(runFolder, CommandsFileName), Path.Combine(exportFolder, CommandsFileName), overwrite: true);
         long bytes = new FileInfo(modelPath).Length;
         AnsiConsole.MarkupLineInterpolated($"exported the moving-average weights (bf16, {bytes / 1e6:0.0} MB) to {modelPath}, with the logs, loss.png and {CommandsFileName}");
         if (bytes > ShippedModelLimitBytes)
             AnsiConsole.MarkupLineInterpolated($"[yellow]note:[/] the file is over the {ShippedModelLimitBytes / 1e6:0} MB a shipped model may take.");
-        if (!samples) return;
+        // The sample grid is a PNG drawn with SkiaSharp as the plots are: skipped, with the plots' note, where it cannot load.
+        if (!samples || !PlotFonts.Ensure()) return;
         string gridPath = Path.Combine(exportFolder, "samples.png");
         WriteSampleGrid(trainer, modelPath, device, gridPath);
         AnsiConsole.MarkupLineInterpolated($"wrote {gridPath}: per source, a training clip then a generated video (seed = source index), {SampleFramesPerRow} frames each");

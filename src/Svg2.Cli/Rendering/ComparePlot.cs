@@ -9,9 +9,10 @@ internal static class ComparePlot
     const int WidthPixels = 900;
     const int HeightPixels = 500;
 
-    public static void Save(string path, string title, VideoComparison comparison)
+    /// <returns>Whether the plot was drawn (see <see cref="PlotFonts.Ensure"/>).</returns>
+    public static bool Save(string path, string title, VideoComparison comparison)
     {
-        PlotFonts.Ensure();
+        if (!PlotFonts.Ensure()) return false;
         var plot = new Plot();
         var frames = Enumerable.Range(0, comparison.FrameCount).Select(i => (double)i).ToArray();
         // An identical frame's infinite PSNR is drawn at the cap the mean uses.
@@ -26,5 +27,6 @@ internal static class ComparePlot
         plot.Axes.Right.Label.Text = "SSIM";
         plot.ShowLegend(Edge.Bottom);
         plot.SavePng(path, WidthPixels, HeightPixels);
+        return true;
     }
 }

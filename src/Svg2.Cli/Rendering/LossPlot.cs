@@ -11,11 +11,12 @@ internal static class LossPlot
     const int Window = 50;
 
     /// <summary>Draws the curves of the run folder's logs (see <see cref="TrainingLog"/>) to a PNG file.</summary>
-    public static void Save(string runFolder, string path, string title)
+    /// <returns>Whether the plot was drawn (see <see cref="PlotFonts.Ensure"/>).</returns>
+    public static bool Save(string runFolder, string path, string title)
     {
         var steps = TrainingLog.ReadSteps(Path.Combine(runFolder, TrainingLog.StepFileName));
         var heldOut = TrainingLog.ReadHeldOut(Path.Combine(runFolder, TrainingLog.HeldOutFileName));
-        PlotFonts.Ensure();
+        if (!PlotFonts.Ensure()) return false;
         var plot = new Plot();
         if (steps.Count > 0)
         {
@@ -42,6 +43,7 @@ internal static class LossPlot
         plot.YLabel("flow-matching loss (MSE)");
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, WidthPixels, HeightPixels);
+        return true;
     }
 
     static double[] RunningMean(double[] values)

@@ -13,10 +13,11 @@ internal static class SweepPlot
     /// Saves the plot as PNG. With <paramref name="logarithmic"/>, the values are drawn on a log10 axis (errors of
     /// the methods compared span several decades); values of 0 or less are left out there.
     /// </summary>
-    public static void Save(string path, string title, string yLabel, IEnumerable<(string Method, (double Density, double Value)[] Points)> series,
+    /// <returns>Whether the plot was drawn (see <see cref="PlotFonts.Ensure"/>).</returns>
+    public static bool Save(string path, string title, string yLabel, IEnumerable<(string Method, (double Density, double Value)[] Points)> series,
         bool logarithmic = false)
     {
-        PlotFonts.Ensure();
+        if (!PlotFonts.Ensure()) return false;
         var plot = new Plot();
         foreach (var (method, points) in series)
         {
@@ -38,5 +39,6 @@ internal static class SweepPlot
         plot.YLabel(logarithmic ? yLabel + " (log scale)" : yLabel);
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, WidthPixels, HeightPixels);
+        return true;
     }
 }

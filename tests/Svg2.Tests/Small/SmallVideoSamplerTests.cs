@@ -57,4 +57,14 @@ public sealed class SmallVideoSamplerTests
             Assert.Contains("svg2 train", Assert.Throws<FileNotFoundException>(() => BuiltInSmallModel.Load()).Message);
         }
     }
+
+    [Fact]
+    public void TheBuiltInModelTakesFewerStepsOnTheCpu()
+    {
+        Assert.True(BuiltInSmallModel.IsAvailable, $"the built-in model is missing at {BuiltInSmallModel.ExpectedPath}");
+        using var model = Svg2.Models.Pipelines.VideoModels.Load(null, new Svg2.Models.Pipelines.VideoModelOptions(CPU, ScalarType.Float32));
+        using var file = BuiltInSmallModel.Load();
+        Assert.Equal(Math.Min(file.Sampling.Steps, Svg2.Models.Pipelines.VideoModels.BuiltInCpuSteps), model.Defaults.Steps);
+        Assert.True(model.Defaults.Steps < file.Sampling.Steps, "the CPU default must be shorter than the GPU's");
+    }
 }

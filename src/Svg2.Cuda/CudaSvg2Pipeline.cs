@@ -236,6 +236,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
         using var scope = NewDisposeScope();
         var valueMeans = EnqueueValueMeans(v);
+        // The probe's means serve this call's attention only: a later call recomputes them, even for a v at the same address.
+        _valueMeansOf = null;
         var keySizes = KeyLayout.Sizes.narrow(1, 0, KeyClusters);
         if (mode == CompensationMode.PerRow)
         {
@@ -256,8 +258,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 
     /// <summary>
     /// The mean values of the key clusters of the current key layout (segment means over v), enqueued
-    /// unless this v's means were already computed for this layout (the probe's, reused by the attention
-    /// of the same call). The layout changes with every key k-means call.
+    /// unless the probe of the same call already computed them for this layout and this v (the
+    /// compensated attention then consumes them). The layout changes with every key k-means call.
     /// </summary>
     Tensor EnqueueValueMeans(Tensor v)
     {

@@ -1,0 +1,58 @@
+using Svg2.Attention;
+using Svg2.Backends;
+using Svg2.Configuration;
+using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Workloads;
+using static TorchSharp.torch;
+
+namespace Svg2.Tests.Attention;
+
+/// <summary>
+/// The operator's fused call with error-aware routing (k-means, probe, error-aware selection, compensated
+/// attention through <see cref="IFusedSvg2Pipeline"/>) against its staged call, on a pipeline that runs the
+/// reference stages: the call sequence and the threshold search must give the staged result.
+/// </summary>
+public class FusedErrorRoutingTests
+{
+    static readonly Svg2Options Ear = MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, new Svg2Options
+    {
+        QueryClusters = 12, KeyClusters = 32, MinKeyClusterRatio = 0.1, InitIterations = 6, StepIterations = 2, ScaleClusterCounts = false,
+    });
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(0.2)]
+    public void TheFusedCallGivesTheStagedResult(double? targetDensity)
+    {
+        var options = Ear with { TargetDensity = targetDensity };
+        var fusedBackend = new ReferenceFusedBackend();
+        var staged = new Svg2Attention(options, ReferenceBackend.Instance);
+        var fused = new Svg2Attention(options, fusedBackend);
+        using var stagedState = new Svg2LayerState();
+        using var fusedState = new Svg2LayerState();
+        foreach (int seed in new[] { 3, 4 })
+        {
+            // The second call warm-starts k-means and, with a target, keeps the first call's threshold.
+            var sample = VideoLikeWorkload.Generate(VideoShape.Tiny, seed);
+            using var expected = staged.Forward(sample.Query, sample.Key, sample.Value, stagedState);
+            using var actual = fused.Forward(sample.Query, sample.Key, sample.Value, fusedState);
+            Assert.True(TestTensors.Same(expected.Sparsity.BlockMask, actual.Sparsity.BlockMask), $"seed {seed}: the fused call selected other blocks");
+            double error = TestTensors.RelativeError(actual.Output, expected.Output);
+            Assert.True(error < 1e-6, $"seed {seed}: fused output {error:E2} from the staged one");
+            Assert.Equal(expected.ErrorThreshold, actual.ErrorThreshold);
+        }
+        Assert.Equal(2, fusedBackend.ProbeCalls);
+    }
+
+    [Fact]
+    public void ASampledProbeRunsStaged()
+    {
+        var backend = new ReferenceFusedBackend();
+        var attention = new Svg2Attention(Ear with { ProbeKeysPerCluster = 2 }, backend);
+        using var state = new Svg2LayerState();
+        var sample = VideoLikeWorkload.Generate(VideoShape.Tiny, 5);
+        using var result = attention.Forward(sample.Query, sample.Key, sample.Value, state);
+        Assert.Equal(0, backend.ProbeCalls);
+        Assert.True(result.Output.isfinite().all().item<bool>());
+    }
+}

@@ -52,7 +52,7 @@ public static class CudaBenchmarkReport
                                "svg2-ear: the default method, per-row compensation routed by estimated error (the probe kernels, selection by score, " +
                                "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed.[/]");
         var steps = new Table().AddColumn("k-means, one warm iteration").AddColumns(report.KMeansSteps.Select(s => s.Step).Distinct().ToArray());
-        foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Tensor))
+        foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Subject))
             steps.AddRow([tensor.Key, .. tensor.Select(s => $"{s.Milliseconds:F3} ms")]);
         AnsiConsole.Write(steps);
     }

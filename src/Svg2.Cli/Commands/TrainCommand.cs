@@ -75,14 +75,14 @@ internal static class TrainCommand
         Option[] recipe = [model, steps, budget, batch, learningRate, warmup, schedule, floor, weightDecay, clip, emaDecay, dropout, timesteps, shift, noFlip, seed,
             evalEvery, evalLevels, checkpointEvery, precision, initial];
         var command = new Command("train", "Train the small footage model (Wan architecture, pixel-unshuffle latents, per-source conditioning) on a clip dataset, resumably.");
-        foreach (var option in recipe.Concat([data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples, replot])) command.Options.Add(option);
+        Option[] invocation = [data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples];
+        foreach (var option in recipe.Concat(invocation).Append(replot)) command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             if (parse.GetValue(replot) is { } plotFolder)
             {
-                CommandErrors.RejectUnused(parse, [.. recipe, data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples],
-                    "--replot redraws a folder's loss plot and trains nothing");
+                CommandErrors.RejectUnused(parse, [.. recipe, .. invocation], "--replot redraws a folder's loss plot and trains nothing");
                 Replot(plotFolder);
                 return 0;
             }

@@ -11,7 +11,7 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="Workload">How the inputs were generated.</param>
 /// <param name="KMeansSteps">One warm k-means iteration on q and on k, kernel step by kernel step.</param>
 public sealed record BenchmarkReport(BenchmarkShape Shape, string Device, double DenseMs, double InitKMeansMs, int Iterations,
-    IReadOnlyList<DensityPoint> Points, long ExtraMemoryBytes, string Workload, IReadOnlyList<KMeansStepTime> KMeansSteps)
+    IReadOnlyList<DensityPoint> Points, long ExtraMemoryBytes, string Workload, IReadOnlyList<StepTime> KMeansSteps)
 {
     /// <summary>Dense attention rate, 4 x S^2 x D x H / time.</summary>
     public double DenseTflops => 4.0 * Shape.Tokens * (double)Shape.Tokens * Shape.HeadDim * Shape.Heads / (DenseMs * 1e-3) / 1e12;

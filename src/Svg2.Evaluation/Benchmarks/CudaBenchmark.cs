@@ -78,7 +78,7 @@ public static class CudaBenchmark
             }
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
-            log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Tensor} {s.Step} {s.Milliseconds:F3} ms")));
+            log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Subject} {s.Step} {s.Milliseconds:F3} ms")));
             foreach (var variant in ProbeVariantsInOrder())
             {
                 string label = $"error routing per call ({RoutingProbeKernels.SettingName(variant)} probe)";
@@ -148,7 +148,7 @@ public static class CudaBenchmark
     /// Times each step of a warm call (one k-means iteration, one error routing) with events recorded between
     /// the steps: the mean of each step over <paramref name="iterations"/> calls after the warm-ups.
     /// </summary>
-    static IEnumerable<KMeansStepTime> TimeSteps(string tensor, Action<Action<string>> enqueueIteration, int iterations, CudaDevice cuda)
+    static IEnumerable<StepTime> TimeSteps(string subject, Action<Action<string>> enqueueCall, int iterations, CudaDevice cuda)
     {
         var totals = new Dictionary<string, double>();
         var order = new List<string>();
@@ -159,7 +159,7 @@ public static class CudaBenchmark
             start.Record();
             try
             {
-                enqueueIteration(step =>
+                enqueueCall(step =>
                 {
                     var mark = new CudaEvent(cuda);
                     mark.Record();
@@ -179,7 +179,7 @@ public static class CudaBenchmark
                 foreach (var (_, mark) in marks) mark.Dispose();
             }
         }
-        return order.Select(step => new KMeansStepTime(tensor, step, totals[step] / iterations));
+        return order.Select(step => new StepTime(subject, step, totals[step] / iterations));
     }
 
     /// <summary>q, k, v [H, S, D] bf16 from the built-in video-like workload of the same shape.</summary>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using FFMpegCore;
-using FFMpegCore.Pipes;
 using static TorchSharp.torch;
 
 namespace Svg2.Models.Video;
@@ -29,19 +28,29 @@ public static class VideoDecoder
                 : $"scale={target.Width}:{target.Height}");
         string filter = filters.Count > 0 ? $" -vf {string.Join(',', filters)}" : "";
 
-        var decoded = new MemoryStream();
-        var job = FFMpegArguments.FromFileInput(path, verifyExists: false)
-            .OutputToPipe(new StreamPipeSink(decoded), output => output
-                .ForceFormat("rawvideo")
-                .WithCustomArgument($"-an -sn -pix_fmt rgb24{filter}"));
-        FFmpegRun.Execute(job, tools, $"decode {path}");
+        // A temporary raw file rather than FFMpegCore's pipe sink: the pipe can come back empty when ffmpeg
+        // finishes before the sink connects (seen under load), and a file has no such race.
+        string raw = Path.Combine(Path.GetTempPath(), $"svg2-decode-{Guid.NewGuid():N}.rgb");
+        try
+        {
+            var job = FFMpegArguments.FromFileInput(path, verifyExists: false)
+                .OutputToFile(raw, overwrite: true, output => output
+                    .ForceFormat("rawvideo")
+                    .WithCustomArgument($"-an -sn -pix_fmt rgb24{filter}"));
+            FFmpegRun.Execute(job, tools, $"decode {path}");
 
-        long frameBytes = 3L * size.Height * size.Width;
-        if (decoded.Length == 0) throw new VideoIOException($"{path} decoded to no frames.");
-        if (decoded.Length % frameBytes != 0)
-            throw new VideoIOException($"{path} decoded to {decoded.Length} bytes, not a whole number of {size.Width}x{size.Height} RGB frames.");
-        var frames = empty([decoded.Length / frameBytes, size.Height, size.Width, 3], ScalarType.Byte);
-        frames.bytes = decoded.GetBuffer().AsSpan(0, checked((int)decoded.Length));
-        return frames;
+            long frameBytes = 3L * size.Height * size.Width;
+            long length = File.Exists(raw) ? new FileInfo(raw).Length : 0;
+            if (length == 0) throw new VideoIOException($"{path} decoded to no frames.");
+            if (length % frameBytes != 0)
+                throw new VideoIOException($"{path} decoded to {length} bytes, not a whole number of {size.Width}x{size.Height} RGB frames.");
+            var frames = empty([length / frameBytes, size.Height, size.Width, 3], ScalarType.Byte);
+            frames.bytes = File.ReadAllBytes(raw);
+            return frames;
+        }
+        finally
+        {
+            File.Delete(raw);
+        }
     }
 }

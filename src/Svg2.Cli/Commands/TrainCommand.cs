@@ -55,6 +55,7 @@ internal static class TrainCommand
         var timesteps = new Option<string>("--timesteps") { Description = "noise-level draw before the shift: logit-normal or uniform", DefaultValueFactory = _ => "logit-normal" };
         timesteps.AcceptOnlyFromAmong("logit-normal", "uniform");
         var shift = new Option<double>("--shift") { Description = "flow shift of the training noise levels (and the model's sampling shift)", DefaultValueFactory = _ => defaults.Shift };
+        var balance = new Option<double>("--source-balance") { Description = "beta in [0, 1]: draw a clip with probability proportional to (its source's training clips)^-beta; 1 draws every source equally often", DefaultValueFactory = _ => defaults.SourceBalance };
         var noFlip = new Option<bool>("--no-flip") { Description = "do not mirror training clips left to right" };
         var seed = new Option<long>("--seed") { Description = "seed of the weights, batches, noise levels and noise", DefaultValueFactory = _ => defaults.Seed };
         var evalEvery = new Option<int>("--eval-every") { Description = "steps between held-out evaluations", DefaultValueFactory = _ => defaults.EvalEvery };
@@ -72,7 +73,7 @@ internal static class TrainCommand
         var noSamples = new Option<bool>("--no-samples") { Description = "do not generate the sample grid when the run finishes" };
         var replot = new Option<string?>("--replot") { Description = "redraw loss.png of a run or export folder from its logs (for example after a run on a machine without fonts); trains nothing" };
 
-        Option[] recipe = [model, steps, budget, batch, learningRate, warmup, schedule, floor, weightDecay, clip, emaDecay, dropout, timesteps, shift, noFlip, seed,
+        Option[] recipe = [model, steps, budget, batch, learningRate, warmup, schedule, floor, weightDecay, clip, emaDecay, dropout, timesteps, shift, noFlip, balance, seed,
             evalEvery, evalLevels, checkpointEvery, precision, initial];
         var command = new Command("train", "Train the small footage model (Wan architecture, pixel-unshuffle latents, per-source conditioning) on a clip dataset, resumably.");
         Option[] invocation = [data, run, resume, export, device, maxMinutes, maxSteps, profile, logEvery, noSamples];
@@ -99,7 +100,7 @@ internal static class TrainCommand
                 MinLearningRateRatio = parse.GetValue(floor), WeightDecay = parse.GetValue(weightDecay), GradientClip = parse.GetValue(clip),
                 EmaDecay = parse.GetValue(emaDecay), ConditionDropout = parse.GetValue(dropout),
                 Timesteps = parse.GetValue(timesteps) == "uniform" ? TimestepSampling.Uniform : TimestepSampling.LogitNormal,
-                Shift = parse.GetValue(shift), HorizontalFlip = !parse.GetValue(noFlip), Seed = parse.GetValue(seed), EvalEvery = parse.GetValue(evalEvery),
+                Shift = parse.GetValue(shift), HorizontalFlip = !parse.GetValue(noFlip), SourceBalance = parse.GetValue(balance), Seed = parse.GetValue(seed), EvalEvery = parse.GetValue(evalEvery),
                 EvalLevels = parse.GetValue(evalLevels), CheckpointEvery = parse.GetValue(checkpointEvery), InitialWeights = parse.GetValue(initial),
                 Precision = parse.GetValue(precision) switch
                 {
@@ -190,7 +191,7 @@ internal static class TrainCommand
         table.AddRow("clips", $"{config.Frames} frames of {config.Width}x{config.Height} -> latents {config.LatentChannels}x{config.Frames}x{config.Height / config.SpatialFactor}x{config.Width / config.SpatialFactor}, " +
             $"{config.Tokens} tokens; {training} training and {heldOut} held-out clips of {config.Sources.Length} sources");
         table.AddRow("recipe", $"batch {options.Batch}, lr {options.LearningRate:G3} (warm-up {options.WarmupSteps}, {options.Schedule.ToString().ToLowerInvariant()}), " +
-            $"{options.Timesteps} levels with shift {options.Shift:G3}, {options.Precision} compute on {device.type.ToString().ToLowerInvariant()}");
+            $"{options.Timesteps} levels with shift {options.Shift:G3}, source balance {options.SourceBalance:G3}, {options.Precision} compute on {device.type.ToString().ToLowerInvariant()}");
         table.AddRow("run", $"step {trainer.Step} of {trainer.TotalSteps?.ToString(CultureInfo.InvariantCulture) ?? $"(fixed within a {options.BudgetMinutes:G3}-minute budget)"}, " +
             $"{trainer.TrainingSeconds / 60:0.0} min trained so far; {TrainingFlops.TrainingStep(config, options.Batch) / 1e12:G3} TFLOP per step");
         AnsiConsole.Write(table);

@@ -7,7 +7,8 @@ namespace Svg2.Models.Training;
 /// <summary>
 /// A clip dataset split into training and held-out clips, kept on the training device as uint8, and turned
 /// into normalised latents batch by batch: random training clips (with replacement), each mirrored left to
-/// right with probability 1/2 when flipping is on.
+/// right with probability 1/2 when flipping is on. Sources with few clips can be drawn more often than their
+/// share of the clips (<see cref="TrainingOptions.SourceBalance"/>).
 /// </summary>
 public sealed class ClipBatches : IDisposable
 {
@@ -15,13 +16,24 @@ public sealed class ClipBatches : IDisposable
     readonly Tensor _trainingSources;
     readonly Tensor _heldOutClips;
     readonly Tensor _heldOutSources;
+    readonly Tensor? _drawWeights;
     readonly PixelUnshuffleCodec _codec;
     readonly bool _flip;
 
     /// <summary>Splits <paramref name="data"/> by its held-out flags and copies both parts to <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentException">The dataset has no training clip.</exception>
-    public ClipBatches(ClipDataset data, PixelUnshuffleCodec codec, Device device, bool horizontalFlip)
+    /// <param name="data">The clips, their sources and held-out flags.</param>
+    /// <param name="codec">Turns clips into normalised latents.</param>
+    /// <param name="device">Where the clips are kept and the latents made.</param>
+    /// <param name="horizontalFlip">Mirror each drawn clip with probability 1/2.</param>
+    /// <param name="sourceBalance">
+    /// β in [0, 1]: a training clip is drawn with probability proportional to n_s^-β, n_s being its source's
+    /// training clips. 0 draws clips uniformly (each source by its share of the clips), 1 draws every source
+    /// equally often.
+    /// </param>
+    /// <exception cref="ArgumentException">The dataset has no training clip, or the balance lies outside [0, 1].</exception>
+    public ClipBatches(ClipDataset data, PixelUnshuffleCodec codec, Device device, bool horizontalFlip, double sourceBalance = 0)
     {
+        if (!(sourceBalance >= 0 && sourceBalance <= 1)) throw new ArgumentException($"Source balance must lie in [0, 1] (got {sourceBalance}).", nameof(sourceBalance));
         using var scope = NewDisposeScope();
         var heldOut = data.HeldOut.to(ScalarType.Bool);
         var training = heldOut.logical_not();
@@ -30,6 +42,11 @@ public sealed class ClipBatches : IDisposable
         _trainingSources = data.Source[training].DetachFromDisposeScope();
         _heldOutClips = data.Clips[heldOut].to(device).DetachFromDisposeScope();
         _heldOutSources = data.Source[heldOut].DetachFromDisposeScope();
+        if (sourceBalance > 0)
+        {
+            var clipsOfSource = _trainingSources.bincount(null).index_select(0, _trainingSources).to(ScalarType.Float64);
+            _drawWeights = clipsOfSource.pow(-sourceBalance).DetachFromDisposeScope();
+        }
         _codec = codec;
         _flip = horizontalFlip;
     }
@@ -47,7 +64,10 @@ public sealed class ClipBatches : IDisposable
     public (Tensor Latents, Tensor Sources) Next(int size, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var picks = randint(0, TrainingCount, [size], ScalarType.Int64, generator: generator);
+        // A uniform draw keeps its own generator stream, so runs without balance draw the clips they always drew.
+        var picks = _drawWeights is null
+            ? randint(0, TrainingCount, [size], ScalarType.Int64, generator: generator)
+            : multinomial(_drawWeights, size, replacement: true, generator: generator);
         var flips = rand([size], ScalarType.Float64, generator: generator).lt(0.5);
         var video = Video(_trainingClips.index_select(0, picks.to(_trainingClips.device)));
         if (_flip)
@@ -90,5 +110,6 @@ public sealed class ClipBatches : IDisposable
     {
         _trainingClips.Dispose(); _trainingSources.Dispose();
         _heldOutClips.Dispose(); _heldOutSources.Dispose();
+        _drawWeights?.Dispose();
     }
 }

@@ -79,7 +79,7 @@ public sealed class SmallVideoTrainer : IDisposable
         _schedule = LearningRateSchedule.For(options);
         _host = new Generator((ulong)options.Seed + 1);
         _noise = new StepNoise(options.Seed, device);
-        _data = new ClipBatches(data, _master.Codec, device, options.HorizontalFlip);
+        _data = new ClipBatches(data, _master.Codec, device, options.HorizontalFlip, options.SourceBalance);
         var (heldOutLatents, heldOutSources) = _data.HeldOut();
         using (heldOutLatents)
         using (heldOutSources)

@@ -66,6 +66,13 @@ public sealed record TrainingOptions
     /// <summary>Mirror each training clip left to right with probability 1/2.</summary>
     public bool HorizontalFlip { get; init; } = true;
 
+    /// <summary>
+    /// How strongly sources with few clips are drawn more often, β in [0, 1]: a clip's draw probability is
+    /// proportional to n_s^-β for a source of n_s training clips. 0 (the default) draws clips uniformly; 1 draws
+    /// every source equally often, which repeats a short source's clips many times.
+    /// </summary>
+    public double SourceBalance { get; init; }
+
     /// <summary>Seed of the initial weights, the batches, the noise levels and the noise.</summary>
     public long Seed { get; init; }
 
@@ -110,6 +117,7 @@ public sealed record TrainingOptions
         if (!(GradientClip > 0)) throw new ArgumentException($"Gradient clip must be positive (got {GradientClip}).");
         if (!(EmaDecay >= 0 && EmaDecay < 1)) throw new ArgumentException($"EMA decay must lie in [0, 1) (got {EmaDecay}).");
         if (!(ConditionDropout >= 0 && ConditionDropout < 1)) throw new ArgumentException($"Condition dropout must lie in [0, 1) (got {ConditionDropout}).");
+        if (!(SourceBalance >= 0 && SourceBalance <= 1)) throw new ArgumentException($"Source balance must lie in [0, 1] (got {SourceBalance}).");
         if (!(Shift > 0 && double.IsFinite(Shift))) throw new ArgumentException($"Flow shift must be positive (got {Shift}).");
         if (EvalEvery < 1) throw new ArgumentException($"Evaluation interval must be at least 1 step (got {EvalEvery}).");
         if (EvalLevels < 1) throw new ArgumentException($"Held-out noise levels must be at least 1 (got {EvalLevels}).");

@@ -29,6 +29,11 @@
 //   tiny mass, below float32's range, and the reference keeps them in float64 too. Centred values
 //   beyond fp16's range (|v - v̄| > 65504) make their block's error infinite (it is then computed
 //   exactly), never wrong in silence. Empty key clusters score 0.
+// A sampled probe (ProbeKeySample) walks a layout of at most m keys per cluster: cluster_log2_weights
+//   [G, KC] holds log2(n_b / m_b) of each cluster (null: every key is walked). Every key of a cluster
+//   weighs the same, so the weight lifts the cluster's maximum m_c at its end instead of each logit:
+//   the fold of sweep 1 and the final factor of sweep 2 use m_c + log2(n_b / m_b), and w~, taken with
+//   the walked count m_b relative to the unlifted m_c, equals n_b exp2(q̄.c_b scale - m_c - lift).
 // Memory traffic per block: its 64 mean rows once, every key and value row of its split once per
 //   sweep (from L2 when the head's blocks run together), the split's value means (fp32) once per
 //   cluster, and per sweep-2 cluster its centroid row; the output is 8 bytes per (a, b).
@@ -142,6 +147,12 @@ __device__ __forceinline__ double exp2_to_double(float x)
     asm("cvt.rmi.f32.f32 %0, %1;" : "=f"(whole) : "f"(x));
     const long long exponent = (long long)((int)whole + 1023) << 52;
     return (double)fast_exp2(x - whole) * __longlong_as_double(exponent);
+}
+
+// log2(n_b / m_b) of a sampled probe's cluster b of head g (0 when every key is walked).
+__device__ __forceinline__ float cluster_lift(const float* cluster_log2_weights, int g, int kc, int cluster)
+{
+    return cluster_log2_weights == nullptr ? 0.f : cluster_log2_weights[(int64)g * kc + cluster];
 }
 
 // Per block: its query tile, its split's clusters [first, last) and their offsets (int32, relative
@@ -578,8 +589,9 @@ __device__ __forceinline__ void store_partial_softmax(const float (&o)[kValueTil
 extern "C" __global__ void __launch_bounds__(kProbeThreads)
 svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __restrict__ value_means, const element_t* __restrict__ k,
                    const element_t* __restrict__ v, int64 group_rows, const int64* __restrict__ permutation, int permutation_group_rows,
-                   const int64* __restrict__ key_offsets, int layout_clusters, int qc, int kc, int splits, int query_tiles, float scale_log2,
-                   float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output, int pipelined)
+                   const int64* __restrict__ key_offsets, int layout_clusters, const float* __restrict__ cluster_log2_weights, int qc, int kc,
+                   int splits, int query_tiles, float scale_log2, float* __restrict__ partial_max, float* __restrict__ partial_sum,
+                   float* __restrict__ partial_output, int pipelined)
 {
     extern __shared__ __align__(128) unsigned char probe_shared[];
     int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
@@ -600,13 +612,15 @@ svg2_probe_softmax(const element_t* __restrict__ query_means, const float* __res
                       [&](const ProbeChunk& chunk, float, float) {
                           float mean[kValueTiles][2];
                           load_mean_value(mean, group_means, chunk.cluster);
+                          const float lift = cluster_lift(cluster_log2_weights, g, kc, chunk.cluster);
 #pragma unroll
                           for (int r = 0; r < 2; ++r)
                           {
                               const float mass = quad_sum(w.cluster_sum[r]);
-                              const float top = fmaxf(row_max[r], w.cluster_max[r]);
+                              const float cluster_top = w.cluster_max[r] + lift;
+                              const float top = fmaxf(row_max[r], cluster_top);
                               const float base = top == negative_infinity() ? 0.f : top;
-                              const float keep = fast_exp2(row_max[r] - base), add = fast_exp2(w.cluster_max[r] - base);
+                              const float keep = fast_exp2(row_max[r] - base), add = fast_exp2(cluster_top - base);
                               row_max[r] = top;
                               row_sum[r] = row_sum[r] * keep + mass * add;
 #pragma unroll
@@ -848,9 +862,9 @@ svg2_probe_merge(const float* __restrict__ partial_max, const float* __restrict_
 extern "C" __global__ void __launch_bounds__(kProbeThreads)
 svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __restrict__ key_means, const float* __restrict__ value_means,
                   const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows, const int64* __restrict__ permutation,
-                  int permutation_group_rows, const int64* __restrict__ key_offsets, int layout_clusters, int qc, int kc, int splits, int query_tiles,
-                  float scale_log2, const float* __restrict__ lse_log2, const float* __restrict__ output, double* __restrict__ squared_error,
-                  int pipelined)
+                  int permutation_group_rows, const int64* __restrict__ key_offsets, int layout_clusters, const float* __restrict__ cluster_log2_weights,
+                  int qc, int kc, int splits, int query_tiles, float scale_log2, const float* __restrict__ lse_log2, const float* __restrict__ output,
+                  double* __restrict__ squared_error, int pipelined)
 {
     extern __shared__ __align__(128) unsigned char probe_shared[];
     int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
@@ -890,6 +904,7 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
                          float mean[kValueTiles][2];
                          load_mean_value(mean, group_means, chunk.cluster);
                          const float log2_size = fast_log2((float)chunk.size);
+                         const float lift = cluster_lift(cluster_log2_weights, g, kc, chunk.cluster);
                          const float logits[2] = {logit0, logit1};
 #pragma unroll
                          for (int r = 0; r < 2; ++r)
@@ -907,7 +922,7 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
                                  }
                              squared = quad_sum(squared);
                              if (lane % 4 == r && rows[r] < qc)
-                                 group_error[(int64)rows[r] * kc + chunk.cluster] = (double)squared * exp2_to_double(2.f * (w.cluster_max[r] - lse[r]));
+                                 group_error[(int64)rows[r] * kc + chunk.cluster] = (double)squared * exp2_to_double(2.f * (w.cluster_max[r] + lift - lse[r]));
                          }
                      });
 }

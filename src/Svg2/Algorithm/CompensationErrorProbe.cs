@@ -60,6 +60,9 @@ public static class CompensationErrorProbe
         var logSizes = means.KeySizes.to(ScalarType.Float32).log();
         long[] keyOffsets = keyLayout.Offsets.cpu().data<long>().ToArray();
 
+        using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(keyLayout.Offsets, (int)keyClusters, perCluster) : null;
+        long[]? sampleOffsets = sample?.Offsets.cpu().data<long>().ToArray();
+
         var squaredError = zeros([groups, queryClusters, keyClusters], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryClusters], ScalarType.Float64, k.device);
         // The largest temporaries per probed row: its scores and value products over all keys (and clusters).
@@ -68,11 +71,12 @@ public static class CompensationErrorProbe
         {
             using var headScope = NewDisposeScope();
             var headOffsets = keyOffsets.AsSpan(g * (int)(keyClusters + 1), (int)keyClusters + 1);
-            var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(headOffsets, perCluster) : null;
-            var sampledRows = sample is null ? null : tensor(sample.Rows, ScalarType.Int64, k.device);
+            var headSampleOffsets = sampleOffsets is null ? null : sampleOffsets.AsSpan(g * (int)(keyClusters + 1), (int)keyClusters + 1).ToArray();
+            var sampledRows = sample is null ? null : sample.Positions[g].narrow(0, 0, headSampleOffsets![^1]);
             var headKeys = sampledRows is null ? keys32[g] : keys32[g].index_select(0, sampledRows);
-            var keyLogWeights = sample is null ? null : tensor(sample.LogWeights, ScalarType.Float32, k.device).to(ScalarType.Float64);
-            var sameSize = SameSizeClusters.Of(sample is null ? headOffsets : sample.Offsets, k.device);
+            var keyLogWeights = sample is null ? null
+                : sample.LogWeights[g].index_select(0, sample.Clusters[g].narrow(0, 0, headSampleOffsets![^1])).to(ScalarType.Float64);
+            var sameSize = SameSizeClusters.Of(headSampleOffsets is null ? headOffsets : headSampleOffsets.AsSpan(), k.device);
             var values64 = (sampledRows is null ? values32[g] : values32[g].index_select(0, sampledRows)).to(ScalarType.Float64);
             var valueMeans = means.ValueMeans[g].to(ScalarType.Float64);
             // Per cluster, its values followed by its mean value: [m, n + 1, Dv], and their Gram matrices when smaller.

@@ -10,20 +10,65 @@ public class ProbeKeySampleTests
     public void KeysAreSpreadOverEachClusterAndWeightedForTheRest()
     {
         // Clusters of 3, 0 and 7 rows, at most 2 keys each: the centres of 2 equal parts of each cluster.
-        var sample = ProbeKeySample.Of([0, 3, 3, 10], 2);
-        Assert.Equal(new long[] { 0, 2, 4, 8 }, sample.Rows);
-        Assert.Equal(new long[] { 0, 2, 2, 4 }, sample.Offsets);
-        Assert.Equal(new[] { Math.Log(1.5), Math.Log(1.5), Math.Log(3.5), Math.Log(3.5) }, sample.LogWeights.Select(w => (double)w), new ToleranceComparer(1e-6));
+        using var offsets = tensor(new long[] { 0, 3, 3, 10 }).unsqueeze(0);
+        using var sample = ProbeKeySample.Of(offsets, 3, 2);
+        Assert.Equal(new long[] { 0, 2, 4, 8, 0, 0 }, sample.Positions[0].data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 0, 2, 2, 0, 0 }, sample.Clusters[0].data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 2, 2, 4 }, sample.Offsets[0].data<long>().ToArray());
+        Assert.Equal(new[] { Math.Log(1.5), 0, Math.Log(3.5) }, sample.LogWeights[0].data<float>().ToArray().Select(w => (double)w), new ToleranceComparer(1e-6));
     }
 
     [Fact]
     public void ClustersNoLargerThanTheSampleAreKeptWholeAtWeightOne()
     {
-        var sample = ProbeKeySample.Of([0, 2, 5], 4);
-        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, sample.Rows);
-        Assert.Equal(new long[] { 0, 2, 5 }, sample.Offsets);
-        Assert.All(sample.LogWeights, w => Assert.Equal(0f, w));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ProbeKeySample.Of([0, 2], 0));
+        using var offsets = tensor(new long[] { 0, 2, 5 }).unsqueeze(0);
+        using var sample = ProbeKeySample.Of(offsets, 2, 4);
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, sample.Positions[0].narrow(0, 0, 5).data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 2, 5 }, sample.Offsets[0].data<long>().ToArray());
+        Assert.All(sample.LogWeights.data<float>().ToArray(), w => Assert.Equal(0f, w));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ProbeKeySample.Of(offsets, 2, 0));
+        Assert.Throws<ArgumentException>(() => ProbeKeySample.Of(offsets, 3, 2));
+    }
+
+    [Fact]
+    public void EveryHeadOfALayoutIsSampledByTheRuleAndLaterClustersAreLeftOut()
+    {
+        // Random layouts of several heads with empty, small and large clusters, and two trailing clusters
+        // (text) that are not sampled: every slot against the rule, written out per cluster.
+        const int Heads = 3, Clusters = 40, PerCluster = 5;
+        var random = new Random(17);
+        var sizes = Enumerable.Range(0, Heads).Select(_ => Enumerable.Range(0, Clusters + 2).Select(_ => random.Next(4) == 0 ? 0 : random.Next(1, 30)).ToArray()).ToArray();
+        var starts = sizes.Select(s => s.Aggregate(new List<long> { 0 }, (acc, n) => { acc.Add(acc[^1] + n); return acc; }).ToArray()).ToArray();
+        using var offsets = tensor(starts.SelectMany(s => s).ToArray()).reshape(Heads, Clusters + 3);
+        using var sample = ProbeKeySample.Of(offsets, Clusters, PerCluster);
+        Assert.Equal(new long[] { Heads, Clusters * PerCluster }, sample.Positions.shape);
+        for (int g = 0; g < Heads; g++)
+        {
+            var positions = sample.Positions[g].data<long>().ToArray();
+            var clusters = sample.Clusters[g].data<long>().ToArray();
+            var sampledOffsets = sample.Offsets[g].data<long>().ToArray();
+            var weights = sample.LogWeights[g].data<float>().ToArray();
+            var expected = new List<long>();
+            var expectedClusters = new List<long>();
+            for (int b = 0; b < Clusters; b++)
+            {
+                long n = sizes[g][b], m = Math.Min(n, PerCluster);
+                Assert.Equal(expected.Count, sampledOffsets[b]);
+                for (long i = 0; i < m; i++)
+                {
+                    expected.Add(starts[g][b] + (2 * i + 1) * n / (2 * m));
+                    expectedClusters.Add(b);
+                }
+                Assert.Equal(m == 0 ? 0 : Math.Log((double)n / m), weights[b], 5);
+            }
+            Assert.Equal(expected.Count, sampledOffsets[Clusters]);
+            Assert.Equal(expected, positions.Take(expected.Count));
+            Assert.Equal(expectedClusters, clusters.Take(expected.Count));
+            Assert.All(positions.Skip(expected.Count), p => Assert.Equal(0, p));
+        }
+        using var permutation = arange(2000, ScalarType.Int64).flip(0).expand(Heads, -1).contiguous();
+        using var rows = sample.Rows(permutation);
+        Assert.True(rows.eq(permutation.gather(1, sample.Positions)).all().item<bool>());
     }
 
     [Fact]

@@ -188,19 +188,19 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
     /// <inheritdoc/>
     /// <remarks>
     /// In the probe kernels (probe.cu) for k and v the kernels take (CUDA, bf16/fp16, head dimension 64 or
-    /// 128, values as wide as keys); anything else, and a probe of sampled keys, runs the reference
+    /// 128, values as wide as keys), sampled or not; anything else runs the reference
     /// (<see cref="CompensationErrorProbe.Estimate"/>).
     /// The kernels round the query and key means to the element type of k (their MMA operands).
     /// </remarks>
     public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null)
     {
-        if (sampledKeysPerCluster is not null || !ProbeKernelsTake(k, v)) return CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster);
+        if (!ProbeKernelsTake(k, v)) return CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster);
         if (keyLayout.Tokens != k.shape[1] || means.KeyClusters != keyLayout.Clusters || means.QueryMeans.shape[0] != k.shape[0]
             || means.QueryMeans.shape[2] != k.shape[2] || means.ValueMeans.shape[2] != v.shape[2])
             throw new ArgumentException($"The probe's inputs disagree: k [{string.Join(", ", k.shape)}], v [{string.Join(", ", v.shape)}], " +
                 $"a key layout of {keyLayout.Tokens} rows in {keyLayout.Clusters} clusters, means [{string.Join(", ", means.QueryMeans.shape)}] and [{string.Join(", ", means.KeyMeans.shape)}].");
         return RoutingProbeKernels.Scores(LibraryFor(k), k, v, keyLayout.Permutation, keyLayout.Offsets, means.QueryMeans, means.KeyMeans,
-            means.ValueMeans, means.QuerySizes, means.KeySizes);
+            means.ValueMeans, means.QuerySizes, means.KeySizes, sampledKeysPerCluster: sampledKeysPerCluster);
     }
 
     /// <summary>Whether the probe kernels take these keys and values (they may be the leading rows of longer tensors).</summary>

@@ -287,7 +287,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="variant">The probe's walk (null: <see cref="RoutingProbeKernels.DefaultVariant"/>).</param>
     /// <param name="afterStep">Called after each probe kernel and the normalisation (see <see cref="RoutingProbeKernels.Scores"/>), for timing.</param>
     public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant? variant = null,
-        Action<string>? afterStep = null)
+        Action<string>? afterStep = null, int? sampledKeysPerCluster = null)
     {
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
@@ -296,7 +296,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         using var videoKeys = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         using var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v));
         var scores = RoutingProbeKernels.Scores(_library, videoKeys, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, queryCentroids, keyCentroids,
-            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters), variant, afterStep);
+            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters), variant, afterStep, sampledKeysPerCluster);
         return scores.MoveToOuterDisposeScope();
     }
 
@@ -337,8 +337,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <summary>The probe kernels run on every GPU the pipeline does.</summary>
     public bool EstimatesCompensationError => true;
 
-    Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids) =>
-        EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids);
+    Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster) =>
+        EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, sampledKeysPerCluster: sampledKeysPerCluster);
 
     void IFusedSvg2Pipeline.SelectBlocks(Tensor mask) => EnqueueBlockSelection(mask);
 

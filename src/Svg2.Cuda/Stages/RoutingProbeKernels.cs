@@ -20,6 +20,7 @@ internal static class RoutingProbeKernels
     const int MinimumSplitKeys = 1024;    // keys per split below which splitting stops paying for its merge
     const int Waves = 2;                  // resident grids' worth of blocks the splits aim at
     const int FineWaves = 8;              // the same for the fine-split variants: a shorter tail of the last wave
+    const double Log2E = 1.4426950408889634; // log2(e): the kernels work in the exp2 domain
 
     /// <summary>
     /// Key splits per head: enough blocks to fill the GPU <paramref name="waves"/> times over, no split under
@@ -86,13 +87,19 @@ internal static class RoutingProbeKernels
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
     /// <param name="afterStep">Called with "sweep 1", "merge" and "sweep 2" after each kernel is enqueued (for timing).</param>
+    /// <param name="sample">
+    /// Walk only these keys of the layout (<see cref="ProbeKeySample"/>, built from <paramref name="offsets"/>), each
+    /// cluster weighted for the keys it stands for; null walks every key. A sample's sweep 1 walks clusters (the flash
+    /// pass reads whole contiguous key ranges), with the variant's splits.
+    /// </param>
     public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
         Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
-        Action<string>? afterStep = null)
+        Action<string>? afterStep = null, ProbeKeySample? sample = null)
     {
         var chosen = variant ?? DefaultVariant;
         if (!Enum.IsDefined(chosen)) throw new ArgumentOutOfRangeException(nameof(variant), chosen, "No routing probe variant of this value.");
         bool pipelined = chosen != RoutingProbeVariant.Baseline;
+        bool flash = FlashSweep(chosen) && sample is null;
         long groups = k.shape[0], tokens = k.shape[1];
         int queryClusters = (int)queryMeans.shape[1], keyClusters = (int)keyMeans.shape[1], dim = library.HeadDim;
         var keysPointer = DevicePointer.OfRows(k, library.Element, nameof(k), out long groupRows);
@@ -108,12 +115,23 @@ internal static class RoutingProbeKernels
             throw new ArgumentException($"permutation must be [{groups}, R >= {tokens}]; got [{string.Join(", ", permutation.shape)}].", nameof(permutation));
         if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
             throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
+        using var scope = NewDisposeScope();
+        Tensor? log2Weights = null;
+        if (sample is not null)
+        {
+            TensorChecks.RequireShape(sample.Offsets, "sample offsets", groups, keyClusters + 1);
+            // The walk reads keys through the sample's rows, clusters through its offsets.
+            permutation = sample.Rows(permutation);
+            offsets = sample.Offsets;
+            log2Weights = (sample.LogWeights * Log2E).contiguous();
+        }
+        long walkedRows = sample is null ? tokens : permutation.shape[1];
         int shared = RoutingProbeTraits.SharedBytes(dim, keyClusters, pipelined);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The routing probe keeps a head's key-cluster offsets in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
-        int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, tokens, SplitWaves(chosen)), tiles = QueryTiles(queryClusters);
-        float scaleLog2 = (float)(scale * 1.4426950408889634);
-        using var scope = NewDisposeScope();
+        int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, walkedRows, SplitWaves(chosen)), tiles = QueryTiles(queryClusters);
+        float scaleLog2 = (float)(scale * Log2E);
+        var weightsPointer = log2Weights is null ? new DevicePointer(0) : DevicePointer.Of(log2Weights, ScalarType.Float32, "sample log2 weights");
         var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
         var partialSum = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
         var partialOutput = empty([groups, splits, queryClusters, dim], ScalarType.Float32, k.device);
@@ -128,14 +146,14 @@ internal static class RoutingProbeKernels
         var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
         var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
         var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
-        if (FlashSweep(chosen))
+        if (flash)
             library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
                 queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,
                 partialMaxPointer, partialSumPointer, partialOutputPointer);
         else
             library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
                 queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
-                queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
+                weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
         afterStep?.Invoke("sweep 1");
         int rows = (int)(groups * queryClusters);
         library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
@@ -145,7 +163,7 @@ internal static class RoutingProbeKernels
         afterStep?.Invoke("merge");
         library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
-            permutationPointer, permutationRows, offsetsPointer, layoutClusters, queryClusters, keyClusters, splits, tiles, scaleLog2,
+            permutationPointer, permutationRows, offsetsPointer, layoutClusters, weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)), DevicePointer.Of(output, ScalarType.Float32, nameof(output)),
             DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)), pipelined ? 1 : 0);
         afterStep?.Invoke("sweep 2");
@@ -167,16 +185,19 @@ internal static class RoutingProbeKernels
     /// <param name="keySizes">[G, KC] int64.</param>
     /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
     /// <param name="afterStep">Called after each kernel (see <see cref="Enqueue"/>) and with "scores" after the normalisation.</param>
+    /// <param name="sampledKeysPerCluster">Walk at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
     /// <returns>[G, QC, KC] float64 scores.</returns>
     public static Tensor Scores(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
-        Tensor valueMeans, Tensor querySizes, Tensor keySizes, RoutingProbeVariant? variant = null, Action<string>? afterStep = null)
+        Tensor valueMeans, Tensor querySizes, Tensor keySizes, RoutingProbeVariant? variant = null, Action<string>? afterStep = null,
+        int? sampledKeysPerCluster = null)
     {
         using var scope = NewDisposeScope();
+        using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(offsets, (int)keyMeans.shape[1], perCluster) : null;
         long groups = k.shape[0];
         var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);
         Enqueue(library, k, v, permutation, offsets, queryMeans.to(library.Element).contiguous(), keyMeans.to(library.Element).contiguous(),
-            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep);
+            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep, sample);
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]);
         afterStep?.Invoke("scores");
         return scores.MoveToOuterDisposeScope();

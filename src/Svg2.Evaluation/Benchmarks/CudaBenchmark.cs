@@ -25,6 +25,12 @@ public static class CudaBenchmark
     const int StepIterations = 2;
     const int BisectionSteps = 18;
 
+    /// <summary>
+    /// Keys a cluster of the sampled probe timed beside the full one: at Wan 720p's 75 keys a cluster, 16 leave
+    /// 6-27% more error than the full probe and 2.3-2.9x less than SVG2 (docs/quality.md).
+    /// </summary>
+    public const int SampledProbeKeys = 16;
+
     /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
     public const string WorkloadDescription =
         "the built-in video-like workload (moving objects over a background, Wan's 3D RoPE, local, temporal, semantic and mixed heads; docs/workload.md), bf16";
@@ -79,12 +85,15 @@ public static class CudaBenchmark
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Subject} {s.Step} {s.Milliseconds:F3} ms")));
-            foreach (var variant in ProbeVariantsInOrder())
+            var probes = ProbeVariantsInOrder().Select(variant => (Variant: variant, Keys: (int?)null))
+                .Prepend((RoutingProbeKernels.DefaultVariant, SampledProbeKeys));
+            foreach (var (variant, keys) in probes)
             {
-                string label = $"error routing per call ({RoutingProbeKernels.SettingName(variant)} probe)";
+                string label = $"error routing per call ({RoutingProbeKernels.SettingName(variant)} probe" +
+                               (keys is { } m ? $", {m} sampled keys a cluster)" : ")");
                 try
                 {
-                    var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, afterStep),
+                    var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, keys, afterStep),
                         iterations, cuda).ToList();
                     log($"{label}: " + string.Join(", ", parts.Select(s => $"{s.Step} {s.Milliseconds:F3} ms")) + $"; total {parts.Sum(s => s.Milliseconds):F2} ms");
                 }
@@ -134,10 +143,10 @@ public static class CudaBenchmark
     /// the k-means: the probe's kernels and score normalisation, the selection of the blocks and their plan.
     /// </summary>
     static void EnqueueErrorRouting(CudaSvg2Pipeline pipeline, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant variant,
-        Action<string> afterStep)
+        int? sampledKeys, Action<string> afterStep)
     {
         using var scope = NewDisposeScope();
-        var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep);
+        var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep, sampledKeys);
         var mask = ErrorAwareSelection.Select(scores, new Svg2Options().ErrorRoutingRule);
         afterStep("error-aware selection");
         pipeline.EnqueueBlockSelection(mask);
@@ -248,6 +257,9 @@ public static class CudaBenchmark
         var (earMs, earDensity) = pipeline.Compensates(CompensationMode.PerRow)
             ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, errorRoutingDensity: operatorDensity)
             : (double.NaN, double.NaN);
+        var (sampledEarMs, sampledEarDensity) = pipeline.Compensates(CompensationMode.PerRow)
+            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, errorRoutingDensity: operatorDensity, probeKeys: SampledProbeKeys)
+            : (double.NaN, double.NaN);
         double scale = 1.0 / Math.Sqrt(shape.HeadDim);
         var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
         var sums = new double[4];
@@ -282,13 +294,14 @@ public static class CudaBenchmark
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
             sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
-            earMs, earDensity);
+            earMs, earDensity, sampledEarMs, sampledEarDensity);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
             $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
-            $"svg2-ear (per row, error routing) {point.EarMs:F2} ms ({point.EarOverhead:+0.0%;-0.0%}) at density {point.EarDensity:P1}; " +
+            $"svg2-ear (per row, error routing) {point.EarMs:F2} ms ({point.EarOverhead:+0.0%;-0.0%}) at density {point.EarDensity:P1}, " +
+            $"with a {SampledProbeKeys}-key sampled probe {point.SampledEarMs:F2} ms ({point.SampledEarOverhead:+0.0%;-0.0%}) at density {point.SampledEarDensity:P1}; " +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
     }
@@ -299,10 +312,10 @@ public static class CudaBenchmark
     /// random centroids, then the warm-ups, untimed), and the mean density of its last call. With
     /// <paramref name="errorRoutingDensity"/>, the call routes by estimated error instead of top-p, its
     /// threshold searched on the cold call to reach that density (the layer's chosen threshold, fixed for
-    /// the timed calls).
+    /// the timed calls), its probe walking <paramref name="probeKeys"/> sampled keys a cluster when set.
     /// </summary>
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
-        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null)
+        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null)
     {
         var options = new Svg2Options
         {
@@ -310,7 +323,7 @@ public static class CudaBenchmark
             SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
             Compensation = compensation,
             Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
-            TargetDensity = errorRoutingDensity,
+            TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

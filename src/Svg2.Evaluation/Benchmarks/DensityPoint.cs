@@ -27,10 +27,16 @@ namespace Svg2.Evaluation.Benchmarks;
 /// selection by score, the compensated attention), its threshold searched on the first, untimed call to reach
 /// <paramref name="OperatorDensity"/> and then fixed; NaN where the kernels cannot fuse per-row compensation.</param>
 /// <param name="EarDensity">Mean density of its last timed call (NaN where not timed).</param>
+/// <param name="SampledEarMs">The same svg2-ear with its probe walking <see cref="CudaBenchmark.SampledProbeKeys"/> sampled keys
+/// of each key cluster (<c>--probe-keys</c>), its threshold searched the same way; NaN where not timed.</param>
+/// <param name="SampledEarDensity">Mean density of its last timed call (NaN where not timed).</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
-    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity)
+    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity, double SampledEarMs, double SampledEarDensity)
 {
+    /// <summary>What svg2-ear with the sampled probe adds to the whole operator's time, as a fraction of it.</summary>
+    public double SampledEarOverhead => SampledEarMs / OperatorMs - 1;
+
     /// <summary>What the default svg2-ear adds to the whole operator's time (SVG2 at the same density), as a fraction of it.</summary>
     public double EarOverhead => EarMs / OperatorMs - 1;
 

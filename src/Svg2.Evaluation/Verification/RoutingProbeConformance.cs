@@ -44,6 +44,9 @@ public static class RoutingProbeConformance
     /// <summary>The density budget at which the selections are compared.</summary>
     public const double Budget = 0.15;
 
+    /// <summary>Keys per cluster of the sampled probes checked: the Wan 720p choice, and one that splits a 16-key chunk.</summary>
+    static readonly int[] SampledKeys = [16, 5];
+
     /// <summary>
     /// Runs every check on <paramref name="device"/>; a failed check never stops the others. The default probe variant
     /// and the fused operator come first, then every other variant (<see cref="RoutingProbeVariant"/>).
@@ -56,11 +59,18 @@ public static class RoutingProbeConformance
             CudaConformance.Run($"routing probe kernels ({RoutingProbeKernels.SettingName(variant)}) vs float64 reference probe " +
                                 $"({(c.Element == ScalarType.BFloat16 ? "bf16" : "fp16")} D{c.Dim})",
                 () => KernelMatchesReference(device, c.Element, c.Dim, seed + c.Dim, variant));
+        ConformanceResult SampledCheck(int keys, (ScalarType Element, int Dim) c) =>
+            CudaConformance.Run($"routing probe kernels, {keys} sampled keys a cluster ({RoutingProbeKernels.SettingName(defaultVariant)}) vs float64 reference sampled probe " +
+                                $"({(c.Element == ScalarType.BFloat16 ? "bf16" : "fp16")} D{c.Dim})",
+                () => KernelMatchesReference(device, c.Element, c.Dim, seed + c.Dim + keys, defaultVariant, keys));
         return
         [
             .. configurations.Select(c => KernelCheck(defaultVariant, c)),
+            .. from keys in SampledKeys from c in configurations select SampledCheck(keys, c),
             CudaConformance.Run("fused svg2-ear (error routing, per-row compensation) vs staged and vs the float64 reference routing",
                 () => FusedMatchesStagedAndReference(device, seed + 1)),
+            CudaConformance.Run($"fused svg2-ear with a sampled probe ({SampledKeys[0]} keys a cluster) vs staged and vs the float64 reference routing",
+                () => FusedMatchesStagedAndReference(device, seed + 2, SampledKeys[0])),
             .. from variant in Enum.GetValues<RoutingProbeVariant>()
                where variant != defaultVariant
                from c in configurations
@@ -76,8 +86,11 @@ public static class RoutingProbeConformance
     /// is checked after; empty key clusters must score exactly 0. The kernels run <paramref name="variant"/>; a variant
     /// of the same arithmetic (<see cref="RoutingProbeKernels.SameArithmetic"/>) must give the same squared errors and
     /// outputs (<see cref="VariantTolerance"/>), and the gap to the default variant is reported where they differ.
+    /// With <paramref name="sampledKeysPerCluster"/> both probes walk the same key sample (<see cref="ProbeKeySample"/>):
+    /// clusters larger and smaller than the sample, weighted and whole.
     /// </summary>
-    public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed, RoutingProbeVariant variant)
+    public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed, RoutingProbeVariant variant,
+        int? sampledKeysPerCluster = null)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -105,7 +118,8 @@ public static class RoutingProbeConformance
         // The kernels' operands: the query and key means in the element type; the mean values stay float32.
         using var means = new ClusterMeans(queryMeans.to(dtype).to(ScalarType.Float32), querySizes, memberMeans.KeyMeans.to(dtype).to(ScalarType.Float32),
             memberMeans.ValueMeans.alias(), memberMeans.KeySizes.alias());
-        var reference = CompensationErrorProbe.Estimate(k, v, layout, means);
+        var reference = CompensationErrorProbe.Estimate(k, v, layout, means, sampledKeysPerCluster);
+        using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(layout.Offsets, KeyClusters, perCluster) : null;
 
         var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
         (Tensor SquaredError, Tensor SquaredOutput) Probe(RoutingProbeVariant walk)
@@ -113,18 +127,20 @@ public static class RoutingProbeConformance
             var squaredError = full([Groups, QueryClusters, KeyClusters], double.NaN, ScalarType.Float64, device);
             var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
             RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
-                means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero, walk);
+                means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero, walk, sample: sample);
             return (squaredError, squaredOutput);
         }
         double Gap((Tensor SquaredError, Tensor SquaredOutput) a, (Tensor SquaredError, Tensor SquaredOutput) b) =>
             Math.Max(RelativeGap(a.SquaredError, b.SquaredError), RelativeGap(a.SquaredOutput.to(ScalarType.Float64), b.SquaredOutput.to(ScalarType.Float64)));
         var probe = Probe(variant);
         var (squaredError, squaredOutput) = probe;
-        var twin = Enum.GetValues<RoutingProbeVariant>().Where(other => other != variant && RoutingProbeKernels.SameArithmetic(other, variant)).ToList();
+        // A sample's walk is the same for every variant of the same splits: the unsampled twins say nothing about it.
+        var twin = sample is not null ? [] : Enum.GetValues<RoutingProbeVariant>().Where(other => other != variant && RoutingProbeKernels.SameArithmetic(other, variant)).ToList();
         double variantGap = twin.Count == 0 ? 0 : twin.Max(other => Gap(Probe(other), probe));
         var defaultVariant = RoutingProbeKernels.DefaultVariant;
         string comparison = twin.Count > 0
             ? $"vs {string.Join(", ", twin.Select(RoutingProbeKernels.SettingName))} (same arithmetic) {variantGap:E1}"
+            : sample is not null ? $"sample of {sample.PerCluster} keys a cluster"
             : variant == defaultVariant ? "no variant of the same arithmetic"
             : $"vs {RoutingProbeKernels.SettingName(defaultVariant)} (other arithmetic, not bounded) {Gap(Probe(defaultVariant), probe):E1}";
         long unwritten = squaredError.isfinite().logical_not().sum().item<long>() + squaredOutput.isfinite().logical_not().sum().item<long>();
@@ -132,7 +148,9 @@ public static class RoutingProbeConformance
         long nonZeroEmpty = (squaredError.masked_select(empty) != 0).sum().item<long>();
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, k.shape[1]);
         // The backend runs the default variant, so only its scores must be these exactly.
-        double backendGap = variant == defaultVariant ? (backend.EstimateCompensationError(k, v, layout, means) - scores).abs().max().item<double>() : 0;
+        double backendGap = variant == defaultVariant
+            ? (backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster) - scores).abs().max().item<double>()
+            : 0;
 
         var (worst, compared, above) = WorstRelativeError(scores, reference);
         double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
@@ -157,9 +175,9 @@ public static class RoutingProbeConformance
     /// fused pipeline against the same options staged (a quality probe forces the staged path, with the
     /// fused call's threshold): the blocks mostly and the outputs agree; and the fused blocks against the
     /// float64 reference probe over the fused call's own clusters and means (its centroids, the mean values
-    /// in the element type) at the same threshold.
+    /// in the element type) at the same threshold. With <paramref name="probeKeys"/> every probe walks that key sample.
     /// </summary>
-    public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed)
+    public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed, int? probeKeys = null)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -168,7 +186,7 @@ public static class RoutingProbeConformance
         var options = MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, new Svg2Options
         {
             QueryClusters = 32, KeyClusters = 128, MinKeyClusterRatio = 0.05, InitIterations = 10, StepIterations = 2, ScaleClusterCounts = false,
-            TargetDensity = 0.2,
+            TargetDensity = 0.2, ProbeKeysPerCluster = probeKeys,
         });
         using var backend = new CudaBackend();
         var fusedAttention = new Svg2Attention(options, backend);
@@ -193,7 +211,7 @@ public static class RoutingProbeConformance
             using var memberMeans = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, fused.QueryClusters, fused.KeyClusters);
             using var means = new ClusterMeans(state.QueryCentroids!.to(ScalarType.Float32), memberMeans.QuerySizes.alias(), state.KeyCentroids!.to(ScalarType.Float32),
                 memberMeans.ValueMeans.to(vg.dtype).to(ScalarType.Float32), memberMeans.KeySizes.alias());
-            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means);
+            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means, probeKeys);
             var referenceMask = ErrorAwareSelection.Select(referenceScores, new ErrorRoutingRule(threshold, floorRatio));
             double referenceOverlap = Overlap(sparsity.BlockMask, referenceMask);
             bool finite = fused.Output.isfinite().all().item<bool>();

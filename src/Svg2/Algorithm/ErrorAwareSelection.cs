@@ -18,9 +18,14 @@ public static class ErrorAwareSelection
         if (!(rule.Threshold >= 0)) throw new ArgumentException($"The routing threshold must be at least 0 (got {rule.Threshold}).");
         using var scope = NewDisposeScope();
         long keyClusters = scores.shape[2];
-        var order = scores.sort(-1, descending: true, stable: true).Indices;
-        var rank = arange(keyClusters, ScalarType.Int64, scores.device);
-        var forced = zeros_like(scores, ScalarType.Bool).scatter_(-1, order, (rank < Math.Max(1, rule.MinimumKept(keyClusters))).expand_as(order));
+        long kept = Math.Min(keyClusters, Math.Max(1, rule.MinimumKept(keyClusters)));
+        // The kept best of a stable descending sort, without the sort: every score above the kept-th largest,
+        // then the scores equal to it in cluster order until the count is reached (a selection, not a sort of KC).
+        var kth = scores.topk((int)kept, dim: -1, largest: true, sorted: false).values.amin([-1], keepdim: true);
+        var above = scores > kth;
+        var tied = scores == kth;
+        var room = kept - above.sum(-1, keepdim: true);
+        var forced = above | (tied & (tied.cumsum(-1) <= room));
         return (forced | (scores >= rule.Threshold)).MoveToOuterDisposeScope();
     }
 }

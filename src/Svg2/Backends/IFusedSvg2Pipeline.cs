@@ -48,7 +48,8 @@ public interface IFusedSvg2Pipeline
     /// <param name="v">[G, S, D].</param>
     /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q.</param>
     /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k.</param>
-    Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids);
+    /// <param name="sampledKeysPerCluster">Probe at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
+    Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster);
 
     /// <summary>
     /// Sets the selection to <paramref name="mask"/> [G, QC, KC] bool over the video clusters (text

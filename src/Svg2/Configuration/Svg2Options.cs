@@ -73,7 +73,7 @@ public sealed record Svg2Options
     /// <summary>
     /// Error-aware routing's probe attends at most this many keys of each key cluster, each weighted for the keys
     /// it stands for (<see cref="ProbeKeySample"/>); null (the default) attends every key. Bounds the probe's cost
-    /// by QC x KC x this count. Sampled probes run on the reference probe (the probe kernels attend every key).
+    /// by QC x KC x this count. On CUDA the probe kernels walk the sample (inside the fused call).
     /// </summary>
     public int? ProbeKeysPerCluster { get; init; }
 

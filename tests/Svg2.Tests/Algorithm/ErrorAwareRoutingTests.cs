@@ -96,6 +96,27 @@ public class ErrorAwareRoutingTests
         Assert.Equal(1.0, SelectionFloor.Share(atFloor, 3).mean().item<double>());
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.1)]
+    [InlineData(0.25)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    public void TheMinimumIsTheHeadOfAStableDescendingSortEvenAmongTies(double ratio)
+    {
+        // Scores drawn from a few values (zeros among them, as empty and exactly compensated clusters give), so the
+        // kept-th largest is tied in most rows; the kept clusters must be those a stable sort puts first.
+        using var generator = TestTensors.Seeded(31);
+        var scores = randint(0, 4, [Groups, QueryClusters, 40], generator: generator).to(ScalarType.Float64).pow(3);
+        var rule = new ErrorRoutingRule(1e9, ratio);
+        int kept = Math.Max(1, rule.MinimumKept(40));
+        var order = scores.sort(-1, descending: true, stable: true).Indices;
+        var expected = zeros_like(scores, ScalarType.Bool).scatter_(-1, order.narrow(-1, 0, kept), ones_like(order.narrow(-1, 0, kept), ScalarType.Bool));
+        var selected = ErrorAwareSelection.Select(scores, rule);
+        Assert.True(selected.eq(expected).all().item<bool>(), $"ratio {ratio}: {selected.ne(expected).sum().item<long>()} blocks differ from the stable sort's");
+        Assert.True((selected.sum(-1) == kept).all().item<bool>());
+    }
+
     [Fact]
     public void AnEmptyQueryClusterScoresNothing()
     {

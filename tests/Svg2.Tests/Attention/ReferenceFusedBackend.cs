@@ -86,12 +86,12 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public bool EstimatesCompensationError => true;
 
-        public Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids)
+        public Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster)
         {
             backend.ProbeCalls++;
             using var means = MeansOf(k, v);
             using var layout = backend.Layout(_keyLabels!, shape.KeyClusters);
-            return backend.EstimateCompensationError(k, v, layout, means);
+            return backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster);
         }
 
         public void SelectBlocks(Tensor mask) => Keep(ref _mask, mask);

@@ -214,30 +214,57 @@ public sealed class Svg2Attention
 
     /// <summary>
     /// The selection rule of a call: the configured one, or with a target density the layer's chosen
-    /// top-p, searched on its first call by bisection over <paramref name="meanDensityUnder"/> (which
+    /// top-p (<see cref="LayerBudget"/>), searched by bisection over <paramref name="meanDensityUnder"/> (which
     /// reruns only the selection and reads its mean density back to the host).
     /// </summary>
     SelectionRule SelectionRuleFor(Svg2LayerState state, Func<SelectionRule, double> meanDensityUnder)
     {
         if (Options.TargetDensity is not { } target) return Options.SelectionRule;
         var rule = Options.SelectionRule with { MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(Options.MinKeyClusterRatio, target) };
-        state.ChosenTopP ??= DensityBisection.Bisect(topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, target, TopPSearchSteps).Parameter;
+        state.ChosenTopP = LayerBudget(state, state.ChosenTopP, topP => meanDensityUnder(rule with { TopP = topP }), 0, 1, TopPSearchSteps);
         return rule with { TopP = state.ChosenTopP.Value };
     }
 
     /// <summary>
     /// The error-routing rule of a call: the configured threshold, or with a target density the layer's
-    /// chosen one, searched on its first call by bisection of the level -log10 λ (<see cref="ErrorRoutingRule.LevelRange"/>).
+    /// chosen one (<see cref="LayerBudget"/>), searched by bisection of the level -log10 λ (<see cref="ErrorRoutingRule.LevelRange"/>).
     /// </summary>
     ErrorRoutingRule ErrorRoutingRuleFor(Svg2LayerState state, Func<ErrorRoutingRule, double> meanDensityUnder)
     {
         if (Options.TargetDensity is not { } target) return Options.ErrorRoutingRule;
         var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(Options.MinKeyClusterRatio, target) };
         var (low, high) = ErrorRoutingRule.LevelRange;
-        state.ChosenErrorThreshold ??= ErrorRoutingRule.ThresholdAt(DensityBisection.Bisect(
-            level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }), low, high, target, LevelSearchSteps).Parameter);
+        double? chosenLevel = state.ChosenErrorThreshold is { } threshold ? (rule with { Threshold = threshold }).Level : null;
+        double level = LayerBudget(state, chosenLevel, level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }),
+            low, high, LevelSearchSteps);
+        state.ChosenErrorThreshold = ErrorRoutingRule.ThresholdAt(level);
         return rule with { Threshold = state.ChosenErrorThreshold.Value };
     }
+
+    /// <summary>
+    /// A layer's budget parameter under a target density: searched by bisection on the layer's first sparse call and
+    /// kept, since searching costs a selection per step; every <see cref="BudgetCheckInterval"/> calls the kept value's
+    /// density is read back, and it is searched again when that strays more than <see cref="BudgetDriftTolerance"/>
+    /// from the density the last search reached (not from the target, which a coarse selection may not reach at all).
+    /// The scores a budget cuts change over denoising: the compensation error falls as the video settles, so a kept
+    /// error threshold selected about a quarter fewer blocks by the last steps.
+    /// </summary>
+    double LayerBudget(Svg2LayerState state, double? chosen, Func<double, double> meanDensityAt, double low, double high, int steps)
+    {
+        if (chosen is { } kept && state.SearchedDensity is { } reached
+            && (++state.CallsSinceSearch % BudgetCheckInterval != 0 || Math.Abs(meanDensityAt(kept) / reached - 1) <= BudgetDriftTolerance))
+            return kept;
+        var search = DensityBisection.Bisect(meanDensityAt, low, high, Options.TargetDensity!.Value, steps);
+        state.SearchedDensity = search.Density;
+        state.CallsSinceSearch = 0;
+        return search.Parameter;
+    }
+
+    /// <summary>Calls of a layer with a kept budget between checks of its density (a selection and a host read each).</summary>
+    public const int BudgetCheckInterval = 4;
+
+    /// <summary>The relative gap between a kept budget's density and the target beyond which the layer searches again.</summary>
+    public const double BudgetDriftTolerance = 0.1;
 
     /// <summary>Bisection steps at most when a layer searches its routing level (340 / 2^40 decades: far below any density step).</summary>
     const int LevelSearchSteps = 40;

@@ -22,15 +22,23 @@ public sealed class Svg2LayerState : IDisposable
 
     /// <summary>
     /// The top-p the layer's first sparse call chose to reach <see cref="Configuration.Svg2Options.TargetDensity"/>,
-    /// reused by every later call; null before that call, without a target, and after <see cref="Reset"/>.
+    /// reused by later calls until a check finds its density drifted (<see cref="Svg2Attention.BudgetDriftTolerance"/>);
+    /// null before that call, without a target, and after <see cref="Reset"/>.
     /// </summary>
     public double? ChosenTopP { get; internal set; }
 
     /// <summary>
     /// The error-routing threshold λ the layer's first sparse call chose to reach the target density under
-    /// error-aware routing, reused by later calls; null before that call, without a target, and after <see cref="Reset"/>.
+    /// error-aware routing, reused by later calls until a check finds its density drifted; null before that call, without
+    /// a target, and after <see cref="Reset"/>.
     /// </summary>
     public double? ChosenErrorThreshold { get; internal set; }
+
+    /// <summary>The mean density the layer's last budget search reached (null before it): later calls are checked against it.</summary>
+    public double? SearchedDensity { get; internal set; }
+
+    /// <summary>Sparse calls that kept the chosen budget since its last search.</summary>
+    public int CallsSinceSearch { get; internal set; }
 
     /// <summary>Forgets the centroids; the next call starts k-means from random centroids.</summary>
     public void Reset()
@@ -40,6 +48,8 @@ public sealed class Svg2LayerState : IDisposable
         queryCentroids = keyCentroids = null;
         ChosenTopP = null;
         ChosenErrorThreshold = null;
+        SearchedDensity = null;
+        CallsSinceSearch = 0;
         Calls = 0;
     }
 
@@ -49,7 +59,8 @@ public sealed class Svg2LayerState : IDisposable
     /// </summary>
     public Svg2LayerState Copy()
     {
-        var copy = new Svg2LayerState { ChosenTopP = ChosenTopP, ChosenErrorThreshold = ChosenErrorThreshold };
+        var copy = new Svg2LayerState { ChosenTopP = ChosenTopP, ChosenErrorThreshold = ChosenErrorThreshold, SearchedDensity = SearchedDensity,
+            CallsSinceSearch = CallsSinceSearch };
         if (queryCentroids is not null && keyCentroids is not null)
         {
             copy.Adopt(queryCentroids.detach().clone(), keyCentroids.detach().clone());

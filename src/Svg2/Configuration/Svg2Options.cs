@@ -45,7 +45,8 @@ public sealed record Svg2Options
     /// default) to select by <see cref="TopP"/>. When set, it replaces top-p: the first sparse call of
     /// every layer searches the top-p that reaches it by bisection on that call's centroids (reading
     /// densities back to the host, on that first call only), the layer keeps the chosen value in its
-    /// <see cref="Attention.Svg2LayerState"/> and later calls reuse it. The minimum kept ratio is
+    /// <see cref="Attention.Svg2LayerState"/> and later calls reuse it, searching again when a check every
+    /// <see cref="Attention.Svg2Attention.BudgetCheckInterval"/> calls finds the density drifted. The minimum kept ratio is
     /// lowered to <see cref="TargetDensityFloor"/> so that it cannot decide the
     /// density by itself.
     /// </summary>

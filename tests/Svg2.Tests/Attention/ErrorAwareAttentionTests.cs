@@ -49,6 +49,24 @@ public class ErrorAwareAttentionTests
     }
 
     [Fact]
+    public void TheCheckCallOfAKeptThresholdIsNearTheTarget()
+    {
+        // Values shrinking call by call toward their cluster means (as the compensation error falls over denoising):
+        // a kept threshold selects fewer blocks each call; the check call searches again when it drifted.
+        var attention = new Svg2Attention(Ear with { TargetDensity = 0.2 });
+        using var state = new Svg2LayerState();
+        var (q, k, v) = Workload(4);
+        double density = 0;
+        for (int call = 0; call <= Svg2Attention.BudgetCheckInterval; call++)
+        {
+            var settled = v * Math.Pow(0.6, call) + v.mean([2], keepdim: true) * (1 - Math.Pow(0.6, call));
+            using var result = attention.Forward(q * Math.Pow(1.2, call), k, settled, state);
+            density = Density(result);
+        }
+        Assert.InRange(density, 0.2 * (1 - Svg2Attention.BudgetDriftTolerance) * 0.98, 0.2 * (1 + Svg2Attention.BudgetDriftTolerance) * 1.02);
+    }
+
+    [Fact]
     public void AtEqualDensityTheErrorIsBelowSvg2s()
     {
         var (q, k, v) = Workload(3);

@@ -64,6 +64,33 @@ public class TargetDensityTests
     }
 
     [Fact]
+    public void AKeptTopPIsSearchedAgainWhenItsDensityDrifts()
+    {
+        // Attention sharpening call by call (q scaled by 1.25 each call, as attention settles over denoising): the
+        // top-p kept from the first call gives ever lower densities, until the check every few calls searches again.
+        const double Target = 0.25;
+        var attention = new Svg2Attention(Options with { TargetDensity = Target });
+        using var state = new Svg2LayerState();
+        var (q, k, v) = Inputs(600);
+        var densities = new List<double>();
+        var topPs = new List<double>();
+        for (int call = 0; call <= Svg2Attention.BudgetCheckInterval; call++)
+        {
+            using var result = attention.Forward(q * Math.Pow(1.25, call), k, v, state);
+            densities.Add(MeanDensity(result));
+            topPs.Add(result.TopP);
+        }
+        double reached = densities[0];
+        Assert.True(densities.Skip(1).SkipLast(1).Any(d => Math.Abs(d / reached - 1) > Svg2Attention.BudgetDriftTolerance),
+            $"the kept top-p should drift on this input: densities {string.Join(", ", densities.Select(d => d.ToString("P1")))}");
+        Assert.All(topPs.Skip(1).SkipLast(1), p => Assert.Equal(topPs[0], p));
+        // The check call (the interval's count of calls after the search) searched again and is back at the target.
+        Assert.NotEqual(topPs[0], topPs[^1]);
+        Assert.InRange(densities[^1], Target * (1 - DensityBisection.RelativeTolerance), Target * (1 + DensityBisection.RelativeTolerance));
+        Assert.Equal(state.ChosenTopP, topPs[^1]);
+    }
+
+    [Fact]
     public void WithoutATargetTheConfiguredTopPIsUsedAndNothingIsStored()
     {
         var (q, k, v) = Inputs(400);

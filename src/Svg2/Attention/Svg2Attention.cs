@@ -234,7 +234,8 @@ public sealed class Svg2Attention
         if (Options.TargetDensity is not { } target) return Options.ErrorRoutingRule;
         var rule = Options.ErrorRoutingRule with { MinKeyClusterRatio = TargetDensityFloor.MinimumRatio(Options.MinKeyClusterRatio, target) };
         var (low, high) = ErrorRoutingRule.LevelRange;
-        double? chosenLevel = state.ChosenErrorThreshold is { } threshold ? (rule with { Threshold = threshold }).Level : null;
+        // A level at the top of the range gives λ = 0 in float64, whose level is infinite: clamp it back.
+        double? chosenLevel = state.ChosenErrorThreshold is { } threshold ? Math.Clamp((rule with { Threshold = threshold }).Level, low, high) : null;
         double level = LayerBudget(state, chosenLevel, level => meanDensityUnder(rule with { Threshold = ErrorRoutingRule.ThresholdAt(level) }),
             low, high, LevelSearchSteps);
         state.ChosenErrorThreshold = ErrorRoutingRule.ThresholdAt(level);

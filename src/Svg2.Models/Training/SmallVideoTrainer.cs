@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Text.Json;
 using Svg2.Models.Data;
 using Svg2.Models.Kernels;
@@ -230,7 +231,7 @@ public sealed class SmallVideoTrainer : IDisposable
         _replica.MoveGradientsToMaster();
         var parameters = _master.parameters().ToList();
         double gradientNorm = nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
-        _optimizer.step();
+        StepWithoutCollection(_optimizer);
         foreach (var parameter in parameters) parameter.grad = null;
         timer?.Mark("optimizer");
 
@@ -342,6 +343,34 @@ public sealed class SmallVideoTrainer : IDisposable
                 File.Copy(Path.Combine(_folder, log), Path.Combine(folder, log), overwrite: true);
         return path;
     }
+
+    /// <summary>Managed memory the optimiser's step may allocate without a collection (its tensor and scalar wrappers take far less).</summary>
+    const long StepAllocationBudgetBytes = 16L << 20;
+
+    /// <summary>
+    /// Runs the optimiser's step with no garbage collection inside it. TorchSharp's AdamW hands scalars it converts
+    /// implicitly to native calls without keeping them alive, so a collection during the step can finalise one in the
+    /// middle of its call; libtorch then reads a freed scalar (a rare "toFloat ... Expected false to be true" failure,
+    /// seen when the test suite's allocations made collections frequent). The region is process-wide, so trainers on
+    /// other threads take their steps one at a time.
+    /// </summary>
+    static void StepWithoutCollection(optim.Optimizer optimizer)
+    {
+        lock (StepGate)
+        {
+            bool noCollection = GC.TryStartNoGCRegion(StepAllocationBudgetBytes);
+            try
+            {
+                optimizer.step();
+            }
+            finally
+            {
+                if (noCollection && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+            }
+        }
+    }
+
+    static readonly Lock StepGate = new();
 
     /// <inheritdoc/>
     public void Dispose()

@@ -20,10 +20,16 @@ internal sealed class Fp8Operands : IDisposable
     /// <summary>Quantises [G, N, D] q, k (smoothed already, if at all) and v under <paramref name="granularity"/>.</summary>
     public static Fp8Operands Quantize(Tensor q, Tensor k, Tensor v, Fp8ScaleGranularity granularity)
     {
-        bool tiles = granularity == Fp8ScaleGranularity.PerTile;
+        long RowsPerScale(long tileRows, long rows) => granularity switch
+        {
+            Fp8ScaleGranularity.PerHead => rows,
+            Fp8ScaleGranularity.PerTile => tileRows,
+            Fp8ScaleGranularity.PerToken => 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown FP8 scale granularity."),
+        };
         return new Fp8Operands(
-            Fp8Quantizer.RowTiles(q, tiles ? Fp8Tiles.QueryTileRows : q.shape[1]),
-            Fp8Quantizer.RowTiles(k, tiles ? Fp8Tiles.KeyTileRows : k.shape[1]),
+            Fp8Quantizer.RowTiles(q, RowsPerScale(Fp8Tiles.QueryTileRows, q.shape[1])),
+            Fp8Quantizer.RowTiles(k, RowsPerScale(Fp8Tiles.KeyTileRows, k.shape[1])),
             Fp8Quantizer.Channels(v));
     }
 

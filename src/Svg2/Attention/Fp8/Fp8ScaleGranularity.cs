@@ -11,4 +11,10 @@ public enum Fp8ScaleGranularity
     /// <see cref="Fp8Tiles.KeyTileRows"/> key rows, in the row order the attention reads.
     /// </summary>
     PerTile,
+
+    /// <summary>
+    /// One scale per query row and per key row: in a kernel, the same per-row and per-column factors on the
+    /// logit accumulator as <see cref="PerTile"/>, with one float per token instead of one per tile.
+    /// </summary>
+    PerToken,
 }

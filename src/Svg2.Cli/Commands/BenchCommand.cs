@@ -47,6 +47,7 @@ internal static class BenchCommand
             var options = precision.ApplyTo(result, config.Build(result));
             var names = ParseMethods(result.GetValue(methods)!);
             foreach (var name in names) MethodCatalog.RequirePrecisionSupport(name, options);
+            if (precision.IsFp8(result)) Svg2.Attention.Fp8.Fp8Tiles.RequireHeadDim(target.HeadDim);
             config.RejectUnusedBy(result, names);
             long sequence = target.SequenceLength;
             long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);

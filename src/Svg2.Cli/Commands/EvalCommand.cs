@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Cli.Rendering;
 using Svg2.Evaluation.Methods;
 using Svg2.Evaluation.Statistics;
@@ -43,6 +44,7 @@ internal static class EvalCommand
             var (q4, k4, v4) = QkvFile.Read(result.GetValue(qkv)!);
             long headDim = q4.shape[3];
             if (result.GetValue(padHeadDim) is { } padded) (q4, k4, v4) = HeadDimPadding.Pad(q4, k4, v4, padded);
+            if (precision.IsFp8(result)) Fp8Tiles.RequireHeadDim(q4.shape[3]);
             var dtype = device.ResolveType(result) ?? q4.dtype;
             (q4, k4, v4) = (q4.to(dtype).to(onDevice), k4.to(dtype).to(onDevice), v4.to(dtype).to(onDevice));
             var (q, k, v) = (AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4));

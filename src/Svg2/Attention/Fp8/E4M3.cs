@@ -12,7 +12,7 @@ namespace Svg2.Attention.Fp8;
 /// Saturation policy (that of <c>cvt.rn.satfinite.e4m3x2.f32</c>): a finite value beyond ±448 and an
 /// infinity become ±448, NaN stays NaN. libtorch's conversion alone would turn |x| ≥ 464 into NaN.
 /// TorchSharp 0.107 has no name for the type; libtorch's type number 24 (<c>c10::ScalarType::Float8_e4m3fn</c>)
-/// passes through its casts, on the CPU and on CUDA.
+/// passes through its casts to libtorch, which converts it on the CPU (checked here against the format's table) and on CUDA.
 /// </remarks>
 public static class E4M3
 {

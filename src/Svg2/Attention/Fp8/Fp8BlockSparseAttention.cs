@@ -12,10 +12,10 @@ namespace Svg2.Attention.Fp8;
 /// <list type="number">
 /// <item>K smoothing (<see cref="Fp8AttentionSettings.SmoothKeys"/>): k ← k − mean over the head's N keys, in float32 (<see cref="KeySmoothing"/>).</item>
 /// <item>Permutation: q rows by query cluster, k and v rows by key cluster (the same layout as the bf16 path).</item>
-/// <item>Quantisation (<see cref="Fp8Quantizer"/>) in that permuted row order: Q per tile of
-///   <see cref="Fp8Tiles.QueryTileRows"/> rows and K per tile of <see cref="Fp8Tiles.KeyTileRows"/> rows
-///   (tiles counted from permuted row 0, independent of cluster boundaries), or one scale per head each
-///   (<see cref="Fp8ScaleGranularity.PerHead"/>); V per head and channel. Scales: s = absmax / 448.</item>
+/// <item>Quantisation (<see cref="Fp8Quantizer"/>) in that permuted row order, by <see cref="Fp8AttentionSettings.Scales"/>:
+///   Q and K one scale per row (<see cref="Fp8ScaleGranularity.PerToken"/>, the default), per tile of
+///   <see cref="Fp8Tiles.QueryTileRows"/> query and <see cref="Fp8Tiles.KeyTileRows"/> key rows (tiles counted from
+///   permuted row 0, independent of cluster boundaries), or per head; V per head and channel. Scales: s = absmax / 448.</item>
 /// <item>Each query cluster's key sequence is the permuted key rows of its selected key clusters, concatenated
 ///   in increasing cluster id, walked in steps of <see cref="Fp8Tiles.KeyBlockKeys"/> keys (a step may span clusters).</item>
 /// <item>Logits s = (q̂ · k̂) × (s_q[row] × s_k[key]) × scale in float32: the FP8 product, then the row's and the

@@ -25,8 +25,9 @@ internal static class BenchCommand
         var iterations = new Option<int>("--iterations") { Description = "with --device cuda: timed iterations per measurement, after 10 warm-ups", DefaultValueFactory = _ => 20 };
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
+        var precision = new PrecisionOption();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations }) command.Options.Add(option);
+        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations, precision.Option }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
@@ -39,11 +40,14 @@ internal static class BenchCommand
                 CommandErrors.RejectUnused(result, [iterations], "bench on the CPU, or with --compare, measures each method once (--iterations is for the stage timing of --device cuda)");
             if (result.GetValue(device.Device) != "cuda") CommandErrors.RejectUnused(result, [compare], "bench on the CPU always compares the methods");
             var onDevice = device.ResolveDevice(result);
+            precision.RequireDevice(result, onDevice);
             if (stageTiming) return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
             var target = VideoShape.FromName(result.GetValue(shape)!);
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
-            var options = config.Build(result);
+            var options = precision.ApplyTo(result, config.Build(result));
             var names = ParseMethods(result.GetValue(methods)!);
+            foreach (var name in names) MethodCatalog.RequirePrecisionSupport(name, options);
+            if (precision.IsFp8(result)) Svg2.Attention.Fp8.Fp8Tiles.RequireHeadDim(target.HeadDim);
             config.RejectUnusedBy(result, names);
             long sequence = target.SequenceLength;
             long? rows = result.GetValue(statRows) ?? (sequence <= QualityRows.FullBelow ? null : QualityRows.Sample);
@@ -61,6 +65,8 @@ internal static class BenchCommand
             AnsiConsole.Write(MeasurementTable.Summary($"methods at equal density ({(rows is null ? "all" : rows.ToString())} query rows measured)", measurements,
                 onDevice.type == TorchSharp.DeviceType.CPU));
             AnsiConsole.Write(HeadKindTable(measurements, sample.HeadKinds, target.Batch));
+            if (precision.IsFp8(result))
+                AnsiConsole.Write(Fp8ErrorTable.Render(Evaluation.Statistics.Fp8ErrorStudy.Run(q, k, v, options, result.GetValue(density), text)));
             if (result.GetValue(json) is { } path)
                 JsonReports.Write(path, new RunReport("bench", $"{profile.Name} {result.GetValue(shape)}", sample.Query.shape, dtype.ToString(), onDevice.type.ToString(), options, measurements, DateTime.UtcNow.ToString("O")));
             return 0;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Cli.Rendering;
 using Svg2.Configuration;
 using Svg2.Cuda;
@@ -55,8 +56,9 @@ public static class BenchModelCommand
         var inputs = new Option<string?>("--inputs") { Description = "Conformance: safetensors with latents, timesteps, context (and clip_fea, y).", Hidden = true };
         var output = new Option<string?>("--out") { Description = "Conformance: safetensors to write block.{i} and output to.", Hidden = true };
 
+        var precision = new PrecisionOption();
         var command = new Command("bench-model", "Time Wan 2.1 transformer steps with dense attention and with SVG2, split them into op classes, and project the full model and sampling schedule.");
-        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, numerics, device, report, weights, inputs, output })
+        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, numerics, device, report, weights, inputs, output, precision.Option })
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -69,7 +71,7 @@ public static class BenchModelCommand
             var numericsName = parse.GetValue(numerics);
             if (parse.GetValue(weights) is { } weightPath)
             {
-                CommandErrors.RejectUnused(parse, [shape, steps, topP, density, queryClusters, keyClusters, report],
+                CommandErrors.RejectUnused(parse, [shape, steps, topP, density, queryClusters, keyClusters, report, precision.Option],
                     "with --weights, bench-model runs one dense forward of the given inputs");
                 RunConformance(config, scalarType, target, numericsName == "fast" ? WanNumerics.Fast : WanNumerics.Reference, weightPath,
                     parse.GetValue(inputs) ?? throw new ArgumentException("--weights needs --inputs."),
@@ -78,11 +80,13 @@ public static class BenchModelCommand
             }
             if (parse.GetValue(density) is not null) CommandErrors.RejectUnused(parse, [topP], "--density searches each layer's top-p");
             CommandErrors.RejectUnused(parse, [inputs, output], "without --weights, bench-model times random weights and inputs");
+            precision.RequireDevice(parse, target);
+            if (precision.IsFp8(parse)) Fp8Tiles.RequireHeadDim(config.HeadDim);
             if (stepCount < 2) throw new ArgumentException($"--steps must be at least 2 (the first forward is timed apart); got {stepCount}.");
             var defaults = GeometryFor(parse.GetValue(shape)!) is { } geometry
                 ? new Svg2Options { QueryClusters = geometry.QueryClusters, KeyClusters = geometry.KeyClusters }
                 : new Svg2Options();
-            var options = defaults with
+            var options = precision.ApplyTo(parse, defaults) with
             {
                 TopP = parse.GetValue(topP),
                 QueryClusters = parse.GetValue(queryClusters) ?? defaults.QueryClusters,
@@ -142,7 +146,8 @@ public static class BenchModelCommand
 
         // One untimed forward compiles kernels and loads libraries so that neither method pays for it.
         wan.Forward(inputs).Dispose();
-        var dense = WanForwardBenchmark.Measure("dense (SDPA)", wan, inputs, DenseAttentionProcessor.Instance, run.Steps);
+        bool fp8 = run.Options.Precision == AttentionPrecision.Fp8;
+        var dense = WanForwardBenchmark.Measure(fp8 ? "dense (FP8)" : "dense (SDPA)", wan, inputs, new DenseAttentionProcessor(run.Options.Precision, run.Options.Fp8), run.Steps);
         long memoryDense = DeviceMemory.UsedBytes(device);
 
         using var state = new Svg2ModelState(config.Layers);

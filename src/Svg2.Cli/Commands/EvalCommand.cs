@@ -2,8 +2,10 @@ using System.CommandLine;
 using Spectre.Console;
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Cli.Rendering;
 using Svg2.Evaluation.Methods;
+using Svg2.Evaluation.Statistics;
 using Svg2.IO;
 
 namespace Svg2.Cli.Commands;
@@ -23,19 +25,26 @@ internal static class EvalCommand
         var outPath = new Option<string?>("--out") { Description = "write the output tensor as 'out' (same shape and dtype, original order) to this safetensors file" };
         var json = new Option<string?>("--json") { Description = "write per-head density, recall, error, the configuration and timings to this JSON file" };
         var perHead = new Option<bool>("--per-head") { Description = "print the per-head table" };
+        var padHeadDim = new Option<int?>("--pad-head-dim") { Description = "zero-pad the head dimension to this size first (q rescaled so the softmax is unchanged), e.g. 64 for FP8 on 32-channel heads" };
+        var precision = new PrecisionOption();
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("eval", "Run one attention method on q, k, v from a safetensors file and report its quality against dense attention.");
-        foreach (var option in new Option[] { qkv, method, density, parameter, grid, text, statRows, outPath, json, perHead }) command.Options.Add(option);
+        foreach (var option in new Option[] { qkv, method, density, parameter, grid, text, statRows, outPath, json, perHead, padHeadDim, precision.Option }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
         {
             string name = BenchCommand.ParseMethods(result.GetValue(method)!).Single().ToLowerInvariant();
             RejectUnused(result, name, config, density, parameter, grid, text);
-            var options = config.Build(result);
+            var options = precision.ApplyTo(result, config.Build(result));
+            MethodCatalog.RequirePrecisionSupport(name, options);
             var onDevice = device.ResolveDevice(result);
+            precision.RequireDevice(result, onDevice);
             var (q4, k4, v4) = QkvFile.Read(result.GetValue(qkv)!);
+            long headDim = q4.shape[3];
+            if (result.GetValue(padHeadDim) is { } padded) (q4, k4, v4) = HeadDimPadding.Pad(q4, k4, v4, padded);
+            if (precision.IsFp8(result)) Fp8Tiles.RequireHeadDim(q4.shape[3]);
             var dtype = device.ResolveType(result) ?? q4.dtype;
             (q4, k4, v4) = (q4.to(dtype).to(onDevice), k4.to(dtype).to(onDevice), v4.to(dtype).to(onDevice));
             var (q, k, v) = (AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4));
@@ -52,10 +61,12 @@ internal static class EvalCommand
             AnsiConsole.MarkupLineInterpolated($"[bold]{result.GetValue(qkv)}[/]: q [[{string.Join(", ", q4.shape)}]] {dtype} on {onDevice.type}, {backend.Name} backend");
             AnsiConsole.Write(MeasurementTable.Summary($"{name} against dense attention", [measurement], onDevice.type == TorchSharp.DeviceType.CPU));
             if (result.GetValue(perHead)) AnsiConsole.Write(MeasurementTable.PerHead(measurement, g => $"b{g / q4.shape[1]} h{g % q4.shape[1]}"));
+            if (precision.IsFp8(result))
+                AnsiConsole.Write(Fp8ErrorTable.Render(Fp8ErrorStudy.Run(q, k, v, options, target, textTokens)));
             if (target is not null && Math.Abs(measurement.MeanDensity - target.Value) > DensityBisection.RelativeTolerance * target.Value)
                 AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] density {measurement.MeanDensity:P2} is the closest {name} reaches to {target:P2} on this input.");
             if (result.GetValue(outPath) is { } path)
-                SafeTensorsWriter.Write(path, [new("out", output.reshape(q4.shape).cpu())]);
+                SafeTensorsWriter.Write(path, [new("out", output.reshape(q4.shape).narrow(3, 0, headDim).cpu())]);
             if (result.GetValue(json) is { } report)
                 JsonReports.Write(report, new RunReport("eval", result.GetValue(qkv)!, q4.shape, dtype.ToString(), onDevice.type.ToString(), options, [measurement], DateTime.UtcNow.ToString("O")));
             output.Dispose();

@@ -74,10 +74,11 @@ internal static class GenerateCommand
         var randomWeights = new Option<string?>("--random-weights") { Description = "instead of a checkpoint, Wan 2.1 T2V of this size (14B, 1.3B or tiny) with seeded random weights built on the device: measures memory and speed; the video is noise" };
         randomWeights.AcceptOnlyFromAmong("14B", "1.3B", "tiny", "14b", "1.3b");
 
+        var precision = new PrecisionOption();
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
         foreach (Option option in (Option[])[modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
                      preset, topP, .. ear.All, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
-                     noise, saveTensors, randomWeights])
+                     noise, saveTensors, randomWeights, precision.Option])
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -86,6 +87,7 @@ internal static class GenerateCommand
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             if (!AttentionSetup.Methods.Contains(methodName))
                 throw new ArgumentException($"Unknown --method '{methodName}'. Known methods: {string.Join(", ", AttentionSetup.Methods)}.");
+            MethodCatalog.RequirePrecisionSupport(methodName, precision.ApplyTo(parse, new Svg2Options()));
             if (parse.GetValue(modelDir) is null)
                 CommandErrors.RejectUnused(parse, [textOnCpu], "the built-in small model has no T5 text encoder (its prompt names a footage source)");
             if (methodName == "dense")
@@ -107,6 +109,7 @@ internal static class GenerateCommand
             if (onDevice.type == DeviceType.CUDA && !cuda.is_available())
                 throw new NotSupportedException("CUDA is not available: this build ships the CPU libtorch, or no GPU and driver were found. " +
                     "Build with -p:LibTorch=external and put a CUDA libtorch (for example PyTorch's torch/lib) on LD_LIBRARY_PATH.");
+            precision.RequireDevice(parse, onDevice);
             var weightType = (parse.GetValue(dtype) ?? (onDevice.type == DeviceType.CUDA ? "bf16" : "f32")) == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
             // --dtype f32 means float32 throughout: cuDNN would otherwise run the VAE's float32 convolutions in TF32.
             if (weightType == ScalarType.Float32 && onDevice.type == DeviceType.CUDA) backends.cudnn.allow_tf32 = false;
@@ -146,7 +149,7 @@ internal static class GenerateCommand
                         AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] the {name} is longer than {umt5.Tokenizer.TextLength} tokens; its last {tokens.DroppedTokens} tokens are dropped, as Wan does.");
 
             var svg2Preset = parse.GetValue(preset) is { } presetName ? Svg2Presets.Get(presetName) : null;
-            var options = (svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };
+            var options = precision.ApplyTo(parse, svg2Preset?.Options ?? new Svg2Options()) with { TopP = parse.GetValue(topP) ?? 0.9 };
             if (methodName == MethodCatalog.Svg2Ear) options = ear.ApplyTo(parse, options);
             double? target = parse.GetValue(density);
             if (target is { } aim && methodName is MethodCatalog.Svg2 or MethodCatalog.Svg2Ear)

@@ -26,6 +26,16 @@ public static class MethodCatalog
     /// <summary>Whether the method clusters queries and keys (and so reads the SVG2 options).</summary>
     public static bool Clusters(string name) => IsOneOf(name, Svg2, Svg2Ear);
 
+    /// <summary>Whether the method can attend in FP8 (<see cref="AttentionPrecision.Fp8"/>): SVG2's exact blocks and dense attention.</summary>
+    public static bool AttendsInFp8(string name) => IsOneOf(name, Svg2, "dense");
+
+    /// <summary>Throws <see cref="ArgumentException"/> when options with FP8 precision are given to a method without an FP8 path.</summary>
+    public static void RequirePrecisionSupport(string name, Svg2Options options)
+    {
+        if (options.Precision == AttentionPrecision.Fp8 && !AttendsInFp8(name))
+            throw new ArgumentException($"FP8 attention covers {Svg2} and dense attention; the {name} method attends in bf16 only (drop --precision fp8, or pick those methods).");
+    }
+
     /// <summary>Whether the method keeps a minimum share of key blocks (and so reads the minimum ratio).</summary>
     public static bool KeepsMinimum(string name) => IsOneOf(name, Svg2, Svg2Ear, Blocks, Blocks64);
 
@@ -46,7 +56,7 @@ public static class MethodCatalog
         _ => throw new ArgumentException($"'{name}' is not a clustering method ({Svg2}, {Svg2Ear})."),
     };
 
-    /// <summary>Creates a method.</summary>
+    /// <summary>Creates a method (an <see cref="ArgumentException"/> for FP8 precision with a method that has no FP8 path).</summary>
     /// <param name="name">One of <see cref="Names"/>.</param>
     /// <param name="options">SVG2 options; the position-block baselines share their minimum ratio and selection rule, and <c>blocks</c> their cluster counts.</param>
     /// <param name="grid">Token grid, for the local window and the cluster counts of <c>blocks</c>.</param>
@@ -57,6 +67,7 @@ public static class MethodCatalog
     public static IAttentionMethod Create(string name, Svg2Options options, TokenGrid grid, TextTokens? text = null, ISvg2Backend? backend = null,
         double? targetDensity = null, Svg2LayerState? state = null)
     {
+        RequirePrecisionSupport(name, options);
         double ratio = TargetDensityFloor.MinimumRatio(options.MinKeyClusterRatio, targetDensity);
         switch (name.ToLowerInvariant())
         {
@@ -72,7 +83,7 @@ public static class MethodCatalog
             case "oracle":
                 return new TokenOracleMethod();
             case "dense":
-                return new DenseMethod();
+                return new DenseMethod(options.Precision, options.Fp8);
             default:
                 throw new ArgumentException($"Unknown method '{name}'. Known methods: {string.Join(", ", Names)}.");
         }

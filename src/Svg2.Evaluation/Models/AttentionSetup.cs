@@ -1,4 +1,5 @@
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Configuration;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
@@ -46,21 +47,24 @@ public sealed class AttentionSetup : IDisposable
     /// <param name="options">SVG2's clustering and selection options (its target density included).</param>
     /// <param name="warmup">Which calls run dense, for every sparse method alike.</param>
     /// <param name="density">The density the baselines are driven to (required for them).</param>
-    /// <exception cref="ArgumentException">An unknown method, or a baseline without a density.</exception>
+    /// <exception cref="ArgumentException">An unknown method, or a baseline without a density; FP8 precision with a method or head dimension it does not cover.</exception>
+    /// <exception cref="NotSupportedException">FP8 precision on a model on CUDA (no FP8 kernels yet).</exception>
     public static AttentionSetup Create(string method, WanModel model, Svg2Options options, DenseWarmupPolicy warmup, double? density)
     {
+        if (options.Precision == AttentionPrecision.Fp8) RequireFp8(method, model, options);
+        var dense = new DenseAttentionProcessor(options.Precision, options.Fp8);
         var meter = new AttentionDensityMeter();
         switch (method.ToLowerInvariant())
         {
             case "dense":
-                return new AttentionSetup("dense", new MeteredDense(meter), meter, null, null, null);
+                return new AttentionSetup("dense", new MeteredDense(meter, dense), meter, null, null, null);
             case MethodCatalog.Svg2 or MethodCatalog.Svg2Ear:
             {
                 options.Validate();
                 var backend = ChooseBackend(model, out var note);
                 var state = new Svg2ModelState(model.Config.Layers);
                 var methodOptions = MethodCatalog.OptionsFor(method, options);
-                var processor = new Svg2AttentionProcessor(new Svg2Attention(methodOptions, backend), state, warmup);
+                var processor = new Svg2AttentionProcessor(new Svg2Attention(methodOptions, backend), state, warmup, dense);
                 meter.Observe(processor);
                 return new AttentionSetup(method.ToLowerInvariant(), processor, meter, state, backend, note ?? processor.Attention.FallbackReason);
             }
@@ -80,6 +84,14 @@ public sealed class AttentionSetup : IDisposable
                 meter.Dispose();
                 throw new ArgumentException($"Unknown attention method '{method}'. Known methods: {string.Join(", ", Methods)}.");
         }
+    }
+
+    // Checked before anything is built, so that a long generation does not stop at its first attention call.
+    static void RequireFp8(string method, WanModel model, Svg2Options options)
+    {
+        MethodCatalog.RequirePrecisionSupport(method, options);
+        Fp8Tiles.RequireHeadDim(model.Config.HeadDim);
+        if (model.Device.type == DeviceType.CUDA) throw Fp8Support.NoKernels("cuda");
     }
 
     // The kernels take bf16/f16 CUDA tensors with head dimension 64 or 128, and need NVRTC to compile.
@@ -104,12 +116,12 @@ public sealed class AttentionSetup : IDisposable
         Meter.Dispose();
     }
 
-    sealed class MeteredDense(AttentionDensityMeter meter) : ISelfAttentionProcessor
+    sealed class MeteredDense(AttentionDensityMeter meter, DenseAttentionProcessor dense) : ISelfAttentionProcessor
     {
         public Tensor Process(AttentionCall call)
         {
             meter.AddDense(call.Query.shape[0] * call.Query.shape[1]);
-            return DenseAttentionProcessor.Instance.Process(call);
+            return dense.Process(call);
         }
     }
 }

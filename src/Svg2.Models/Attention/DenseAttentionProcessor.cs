@@ -1,13 +1,23 @@
+using Svg2.Attention;
+using Svg2.Attention.Fp8;
+using Svg2.Configuration;
 using static TorchSharp.torch;
 
 namespace Svg2.Models.Attention;
 
-/// <summary>Exact attention by PyTorch's fused scaled-dot-product attention (softmax scale 1/sqrt(D)).</summary>
-public sealed class DenseAttentionProcessor : ISelfAttentionProcessor
+/// <summary>
+/// Exact attention by PyTorch's fused scaled-dot-product attention (softmax scale 1/sqrt(D)), or under
+/// <see cref="AttentionPrecision.Fp8"/> its FP8 emulation (<see cref="Fp8DenseAttention"/>).
+/// </summary>
+/// <param name="precision">The attention's numerics.</param>
+/// <param name="fp8">FP8's settings; the defaults when null.</param>
+public sealed class DenseAttentionProcessor(AttentionPrecision precision = AttentionPrecision.BFloat16, Fp8AttentionSettings? fp8 = null) : ISelfAttentionProcessor
 {
-    /// <summary>A shared instance; the processor holds no state.</summary>
+    /// <summary>A shared instance in the inputs' precision; the processor holds no state.</summary>
     public static DenseAttentionProcessor Instance { get; } = new();
 
     /// <inheritdoc />
-    public Tensor Process(AttentionCall call) => nn.functional.scaled_dot_product_attention(call.Query, call.Key, call.Value);
+    public Tensor Process(AttentionCall call) => precision == AttentionPrecision.Fp8
+        ? DenseAttention.Forward(call.Query, call.Key, call.Value, precision, fp8 ?? Fp8AttentionSettings.Default)
+        : nn.functional.scaled_dot_product_attention(call.Query, call.Key, call.Value);
 }

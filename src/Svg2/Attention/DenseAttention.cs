@@ -1,4 +1,6 @@
 using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
+using Svg2.Configuration;
 using static TorchSharp.torch;
 
 namespace Svg2.Attention;
@@ -9,6 +11,13 @@ namespace Svg2.Attention;
 /// </summary>
 public static class DenseAttention
 {
+    /// <summary>
+    /// <see cref="Forward(Tensor, Tensor, Tensor)"/> in the given precision: under <see cref="AttentionPrecision.Fp8"/>,
+    /// <see cref="Fp8DenseAttention"/> with <paramref name="fp8"/>.
+    /// </summary>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionPrecision precision, Fp8AttentionSettings fp8) =>
+        precision == AttentionPrecision.Fp8 ? Fp8DenseAttention.Forward(q, k, v, fp8) : Forward(q, k, v);
+
     /// <summary>softmax(q k^T / sqrt(D)) v for [G, S, D] or [B, H, S, D] inputs.</summary>
     public static Tensor Forward(Tensor q, Tensor k, Tensor v)
     {

@@ -204,7 +204,8 @@ public sealed class Svg2Attention
     /// </summary>
     IFusedSvg2Pipeline? FusedPipelineFor(Tensor qg, Tensor kg, Tensor vg, TextTokens? text)
     {
-        if (Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
+        // The fused pipelines attend in the inputs' precision.
+        if (Options.Precision == AttentionPrecision.Fp8 || Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
         bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
@@ -422,7 +423,8 @@ public sealed class Svg2Attention
     /// <summary>
     /// The attention stage: permutation, variable-block attention over the selected blocks and the
     /// inverse permutation; with compensation, every skipped block of video clusters is approximated
-    /// from <paramref name="means"/>.
+    /// from <paramref name="means"/>. Under <see cref="AttentionPrecision.Fp8"/> the blocks are attended in FP8
+    /// (<see cref="IFp8AttentionBackend"/>).
     /// </summary>
     /// <param name="qg">[G, S, D].</param>
     /// <param name="kg">[G, S, D].</param>
@@ -436,6 +438,8 @@ public sealed class Svg2Attention
             throw new ArgumentException(means is null
                 ? $"{Options.Compensation} compensation needs the cluster means of the call (Means)."
                 : "These options do not compensate skipped key clusters; pass no cluster means.", nameof(means));
+        if (Options.Precision == AttentionPrecision.Fp8)
+            return (Backend as IFp8AttentionBackend ?? throw Fp8.Fp8Support.NoKernels(Backend.Name)).AttendFp8(qg, kg, vg, sparsity, Options.Fp8);
         if (means is null) return Backend.Attend(qg, kg, vg, sparsity);
         using var scope = NewDisposeScope();
         long queryBlocks = sparsity.BlockMask.shape[1], keyBlocks = sparsity.BlockMask.shape[2];

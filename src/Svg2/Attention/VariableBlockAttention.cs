@@ -31,51 +31,27 @@ public static class VariableBlockAttention
         Validate(q, k, v, queryLayout, keyLayout, blockMask);
         compensation?.Validate(blockMask, v.shape[2]);
         using var scope = NewDisposeScope();
-        long groups = q.shape[0], valueDim = v.shape[2];
-        int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         var qp = ClusterPermutation.Apply(q, queryLayout.Permutation).to(ScalarType.Float32);
         var kp = ClusterPermutation.Apply(k, keyLayout.Permutation).to(ScalarType.Float32);
         var vp = ClusterPermutation.Apply(v, keyLayout.Permutation).to(ScalarType.Float32);
-        long[] queryOffsets = queryLayout.Offsets.cpu().data<long>().ToArray();
-        long[] keyOffsets = keyLayout.Offsets.cpu().data<long>().ToArray();
-        bool[] mask = blockMask.cpu().data<bool>().ToArray();
-        bool[]? approximated = compensation is null ? null : (compensation.Blocks & blockMask.logical_not()).cpu().data<bool>().ToArray();
-
-        var output = zeros([groups, q.shape[1], valueDim], ScalarType.Float32, q.device);
-        var keyRows = new List<long>();
-        var compensatedClusters = new List<long>();
-        for (int g = 0; g < groups; g++)
+        var approximated = compensation is null ? null : compensation.Blocks & blockMask.logical_not();
+        var output = zeros([q.shape[0], q.shape[1], v.shape[2]], ScalarType.Float32, q.device);
+        foreach (var work in QueryClusterBlocks.Read(queryLayout, keyLayout, blockMask, approximated))
         {
-            for (int i = 0; i < queryClusters; i++)
+            using var inner = NewDisposeScope();
+            int g = work.Group;
+            var rows = qp[g].narrow(0, work.RowStart, work.RowCount);
+            var index = tensor(work.KeyRows, ScalarType.Int64, q.device);
+            var logits = rows.matmul(kp[g].index_select(0, index).t()) * scale;
+            var values = vp[g].index_select(0, index);
+            if (work.CompensatedClusters.Length > 0)
             {
-                long rowStart = queryOffsets[g * (queryClusters + 1) + i];
-                long rowCount = queryOffsets[g * (queryClusters + 1) + i + 1] - rowStart;
-                if (rowCount == 0) continue;
-                keyRows.Clear();
-                compensatedClusters.Clear();
-                for (int j = 0; j < keyClusters; j++)
-                {
-                    long block = ((long)g * queryClusters + i) * keyClusters + j;
-                    long keyStart = keyOffsets[g * (keyClusters + 1) + j], keyEnd = keyOffsets[g * (keyClusters + 1) + j + 1];
-                    if (mask[block])
-                        for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
-                    else if (approximated?[block] == true && keyEnd > keyStart)
-                        compensatedClusters.Add(j);
-                }
-                if (keyRows.Count == 0 && compensatedClusters.Count == 0) continue;
-                using var inner = NewDisposeScope();
-                var rows = qp[g].narrow(0, rowStart, rowCount);
-                var index = tensor(keyRows.ToArray(), ScalarType.Int64, q.device);
-                var logits = rows.matmul(kp[g].index_select(0, index).t()) * scale;
-                var values = vp[g].index_select(0, index);
-                if (compensatedClusters.Count > 0)
-                {
-                    var (centroidLogits, means) = CompensationTerms(compensation!, keyLayout.Sizes, g, i, rows, tensor(compensatedClusters.ToArray(), ScalarType.Int64, q.device), scale);
-                    logits = cat([logits, centroidLogits], 1);
-                    values = cat([values, means], 0);
-                }
-                output[g].narrow(0, rowStart, rowCount).copy_(logits.softmax(-1).matmul(values));
+                var (centroidLogits, means) = CompensationTerms(compensation!, keyLayout.Sizes, g, work.Cluster, rows,
+                    tensor(work.CompensatedClusters, ScalarType.Int64, q.device), scale);
+                logits = cat([logits, centroidLogits], 1);
+                values = cat([values, means], 0);
             }
+            output[g].narrow(0, work.RowStart, work.RowCount).copy_(logits.softmax(-1).matmul(values));
         }
         return ClusterPermutation.Invert(output, queryLayout.Permutation).to(q.dtype).MoveToOuterDisposeScope();
     }

@@ -28,10 +28,16 @@ public static class BackendChoice
     /// null), unless the options compensate skipped key clusters and the preferred backend cannot
     /// (<see cref="ICompensatingBackend"/>); then the reference, with the reason.
     /// </summary>
+    /// <exception cref="NotSupportedException">
+    /// FP8 precision on a backend without FP8 kernels (<see cref="IFp8AttentionBackend"/>): falling back to the reference
+    /// would run orders of magnitude slower than the kernels FP8 is meant to speed up, so it is refused instead.
+    /// </exception>
     public static ISvg2Backend For(ISvg2Backend? preferred, Configuration.Svg2Options options, out string? fallbackReason)
     {
         fallbackReason = null;
         if (preferred is null) return ReferenceBackend.Instance;
+        if (options.Precision == Configuration.AttentionPrecision.Fp8 && preferred is not IFp8AttentionBackend)
+            throw Attention.Fp8.Fp8Support.NoKernels(preferred.Name);
         if (options.Compensation == Algorithm.CompensationMode.None || preferred is ICompensatingBackend) return preferred;
         fallbackReason = $"the {preferred.Name} backend has no kernels for centroid compensation and error-aware routing yet (svg2-ear); using the {ReferenceBackend.Instance.Name} backend";
         return ReferenceBackend.Instance;

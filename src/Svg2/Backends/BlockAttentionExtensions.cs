@@ -27,4 +27,14 @@ public static class BlockAttentionExtensions
         using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
         return backend.CompensatedBlockSparseAttention(q, k, v, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[2]), compensation);
     }
+
+    /// <summary>
+    /// <see cref="Attend(ISvg2Backend, Tensor, Tensor, Tensor, BlockSparsity)"/> with Q, K, P and V in FP8 under <paramref name="settings"/>.
+    /// </summary>
+    public static Tensor AttendFp8(this IFp8AttentionBackend backend, Tensor q, Tensor k, Tensor v, BlockSparsity sparsity, Attention.Fp8.Fp8AttentionSettings settings)
+    {
+        using var queryLayout = backend.Layout(sparsity.QueryLabels, (int)sparsity.BlockMask.shape[1]);
+        using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
+        return backend.Fp8BlockSparseAttention(q, k, v, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[2]), settings);
+    }
 }

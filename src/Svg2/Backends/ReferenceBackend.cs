@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using static TorchSharp.torch;
 
 namespace Svg2.Backends;
@@ -8,7 +9,7 @@ namespace Svg2.Backends;
 /// Every SVG2 stage in portable TorchSharp operations, on any device and dtype: the oracle the fast
 /// backends are checked against. It reads block structure on the host in the attention stage.
 /// </summary>
-public sealed class ReferenceBackend : ICompensatingBackend
+public sealed class ReferenceBackend : ICompensatingBackend, IFp8AttentionBackend
 {
     /// <summary>The shared instance (the backend holds no state).</summary>
     public static ReferenceBackend Instance { get; } = new();
@@ -50,4 +51,9 @@ public sealed class ReferenceBackend : ICompensatingBackend
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
         double scale, CentroidCompensation compensation) =>
         VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, compensation);
+
+    /// <inheritdoc/>
+    public Tensor Fp8BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale,
+        Fp8AttentionSettings settings) =>
+        Attention.Fp8.Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, settings);
 }

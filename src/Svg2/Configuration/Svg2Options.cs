@@ -1,4 +1,5 @@
 using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
 
 namespace Svg2.Configuration;
 
@@ -87,6 +88,16 @@ public sealed record Svg2Options
     /// </summary>
     public bool CheckFinite { get; init; }
 
+    /// <summary>
+    /// Numerics of the attention stage: the inputs' own (<see cref="AttentionPrecision.BFloat16"/>, the default) or FP8
+    /// E4M3, which needs head dimension 64 or 128, no compensation, and a backend with FP8 kernels
+    /// (<see cref="Backends.IFp8AttentionBackend"/>: the reference, for now).
+    /// </summary>
+    public AttentionPrecision Precision { get; init; } = AttentionPrecision.BFloat16;
+
+    /// <summary>FP8's scale granularity and K smoothing; read only under <see cref="AttentionPrecision.Fp8"/>.</summary>
+    public Fp8AttentionSettings Fp8 { get; init; } = Fp8AttentionSettings.Default;
+
     /// <summary>The selection rule these options describe.</summary>
     public SelectionRule SelectionRule => new(TopP, MinKeyClusterRatio, SelectionPrecision);
 
@@ -108,6 +119,8 @@ public sealed record Svg2Options
         if (Routing == KeyClusterRouting.ErrorAware && Compensation != CompensationMode.PerRow)
             throw new ArgumentException($"Error-aware routing estimates the error per-row centroid compensation leaves; it cannot route for {Compensation} compensation " +
                 "(per query cluster, pair it with top-p routing).");
+        if (Precision == AttentionPrecision.Fp8 && Compensation != CompensationMode.None)
+            throw new ArgumentException($"FP8 attention covers the exactly computed blocks only; {Compensation} compensation (svg2-ear) has no FP8 path. Use bf16 precision with compensation.");
         if (ProbeKeysPerCluster is < 1) throw new ArgumentException($"ProbeKeysPerCluster must be at least 1 (got {ProbeKeysPerCluster}).");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");

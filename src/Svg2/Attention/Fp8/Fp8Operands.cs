@@ -1,0 +1,59 @@
+using static TorchSharp.torch;
+
+namespace Svg2.Attention.Fp8;
+
+/// <summary>
+/// Q, K and V of one FP8 attention call, quantised in the row order the attention reads them, with their
+/// values decoded to float32 once (the CPU has no FP8 matrix product).
+/// </summary>
+internal sealed class Fp8Operands : IDisposable
+{
+    readonly Fp8Quantized queries, keys, values;
+    readonly Tensor queryValues, keyValues, valueValues;
+
+    Fp8Operands(Fp8Quantized queries, Fp8Quantized keys, Fp8Quantized values)
+    {
+        (this.queries, this.keys, this.values) = (queries, keys, values);
+        (queryValues, keyValues, valueValues) = (queries.DecodedValues(), keys.DecodedValues(), values.DecodedValues());
+    }
+
+    /// <summary>Quantises [G, N, D] q, k (smoothed already, if at all) and v under <paramref name="granularity"/>.</summary>
+    public static Fp8Operands Quantize(Tensor q, Tensor k, Tensor v, Fp8ScaleGranularity granularity)
+    {
+        long RowsPerScale(long tileRows, long rows) => granularity switch
+        {
+            Fp8ScaleGranularity.PerHead => rows,
+            Fp8ScaleGranularity.PerTile => tileRows,
+            Fp8ScaleGranularity.PerToken => 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown FP8 scale granularity."),
+        };
+        return new Fp8Operands(
+            Fp8Quantizer.RowTiles(q, RowsPerScale(Fp8Tiles.QueryTileRows, q.shape[1])),
+            Fp8Quantizer.RowTiles(k, RowsPerScale(Fp8Tiles.KeyTileRows, k.shape[1])),
+            Fp8Quantizer.Channels(v));
+    }
+
+    /// <summary>
+    /// Rows [rowStart, rowStart + rowCount) of group <paramref name="group"/> over the key rows
+    /// <paramref name="keyIndex"/> (in that order; every key when null): [rows, Dv] before V's scales.
+    /// </summary>
+    public Tensor Attend(int group, long rowStart, long rowCount, Tensor? keyIndex, double scale)
+    {
+        using var scope = NewDisposeScope();
+        Tensor Keys(Tensor t) => keyIndex is null ? t[group] : t[group].index_select(0, keyIndex);
+        return Fp8RowAttention.Attend(queryValues[group].narrow(0, rowStart, rowCount), queries.Scales[group].narrow(0, rowStart, rowCount),
+            Keys(keyValues), Keys(keys.Scales), Keys(valueValues), scale).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[G, N, Dv] attention before V's scales, times them.</summary>
+    public Tensor ScaleValues(Tensor output) => output * values.Scales;
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var tensor in new[] { queryValues, keyValues, valueValues }) tensor.Dispose();
+        queries.Dispose();
+        keys.Dispose();
+        values.Dispose();
+    }
+}

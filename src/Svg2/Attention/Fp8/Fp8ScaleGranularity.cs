@@ -1,0 +1,20 @@
+namespace Svg2.Attention.Fp8;
+
+/// <summary>Which rows of Q and of K share one FP8 scale.</summary>
+public enum Fp8ScaleGranularity
+{
+    /// <summary>One scale for all of a head's queries and one for all of its keys.</summary>
+    PerHead,
+
+    /// <summary>
+    /// One scale per tile of <see cref="Fp8Tiles.QueryTileRows"/> query rows and per tile of
+    /// <see cref="Fp8Tiles.KeyTileRows"/> key rows, in the row order the attention reads.
+    /// </summary>
+    PerTile,
+
+    /// <summary>
+    /// One scale per query row and per key row: in a kernel, the same per-row and per-column factors on the
+    /// logit accumulator as <see cref="PerTile"/>, with one float per token instead of one per tile.
+    /// </summary>
+    PerToken,
+}

@@ -15,13 +15,16 @@ namespace Svg2.Attention;
 /// </summary>
 /// <remarks>
 /// A masked score is -inf only when the score itself is finite, and a masked value weighs exactly 0 only
-/// when the value is finite: <see cref="Applies"/> says for which groups that holds. Rows go in chunks of
-/// <see cref="ChunkRows"/>, so the mask chunk stays small whatever the sequence length.
+/// when the value is finite: <see cref="Applies"/> says for which groups that holds. Rows go in chunks whose
+/// mask holds at most <see cref="ChunkElements"/> entries, whatever the sequence length.
 /// </remarks>
 internal static class MaskedBlockAttention
 {
-    /// <summary>Query rows per attention call.</summary>
-    internal const long ChunkRows = 512;
+    /// <summary>
+    /// Mask entries per attention call (16 MiB of float32): larger chunks gain nothing, and a temporary above
+    /// the C allocator's mapping threshold (32 MiB at most) is mapped and faulted in afresh on every call.
+    /// </summary>
+    internal const long ChunkElements = 1L << 22;
 
     /// <summary>
     /// Per group, whether this strategy gives the gathering one's output: every value (and mean value) is
@@ -50,9 +53,10 @@ internal static class MaskedBlockAttention
     /// <summary>The largest score bound accepted: far from float32's overflow, so scores, their exponentials and the log-size biases stay finite.</summary>
     internal const double MaxScoreBound = 1e30;
 
-    /// <summary>[G]: the largest magnitude in each group; NaN when the group holds a NaN, 0 when it is empty.</summary>
+    /// <summary>[G]: the largest magnitude in each group (from its extremes: no temporary of the input's size); NaN when the group holds a NaN, 0 when it is empty.</summary>
     static Tensor AbsMax(Tensor x) =>
-        x.shape[1] == 0 || x.shape[2] == 0 ? zeros(x.shape[0], ScalarType.Float32, x.device) : x.abs().amax([1, 2]).to(ScalarType.Float32);
+        x.shape[1] == 0 || x.shape[2] == 0 ? zeros(x.shape[0], ScalarType.Float32, x.device)
+            : maximum(x.amax([1, 2]), x.amin([1, 2]).neg()).to(ScalarType.Float32);
 
     /// <summary>Writes the attention of every query row of <paramref name="group"/> into <paramref name="output"/> [Nq, Dv] (permuted, zeroed).</summary>
     public static void Attend(BlockAttentionProblem problem, int group, Tensor output)
@@ -67,10 +71,11 @@ internal static class MaskedBlockAttention
         var keys4 = keys.unsqueeze(0).unsqueeze(0);
         var values4 = values.unsqueeze(0).unsqueeze(0);
         long tokens = problem.Queries.shape[1];
-        for (long start = 0; start < tokens; start += ChunkRows)
+        long chunkRows = Math.Max(1, ChunkElements / Math.Max(1, bias.shape[1]));
+        for (long start = 0; start < tokens; start += chunkRows)
         {
             using var inner = NewDisposeScope();
-            long length = Math.Min(ChunkRows, tokens - start);
+            long length = Math.Min(chunkRows, tokens - start);
             var labels = queryLabels.narrow(0, start, length);
             var rows = problem.Queries[group].narrow(0, start, length);
             if (queryScale != 1f) rows = rows * queryScale;
@@ -88,7 +93,7 @@ internal static class MaskedBlockAttention
     {
         var blockMask = problem.BlockMask[group];
         var keyLabels = ClusterOfEachRow(problem.KeyLayout.Sizes[group]);
-        var bias = OpenWhere(blockMask.index_select(1, keyLabels), zeros(blockMask.shape[0], keyLabels.shape[0], dtype: ScalarType.Float32, device: blockMask.device));
+        var bias = OpenWhere(blockMask, zeros(blockMask.shape, ScalarType.Float32, blockMask.device)).index_select(1, keyLabels);
         if (problem.Compensation is not { } compensation) return (bias, problem.Keys[group], problem.Values[group]);
 
         var means = compensation.Means;

@@ -16,20 +16,28 @@ internal static class GatheredBlockAttention
     public static void Attend(BlockAttentionProblem problem, int group, Tensor output)
     {
         var device = problem.Queries.device;
+        int queryClusters = (int)problem.QueryLayout.Clusters, keyClusters = (int)problem.KeyLayout.Clusters;
+        // The block structure of the head on the host: row ranges, computed and compensated blocks.
+        long[] queryOffsets = HostArray<long>(problem.QueryLayout.Offsets[group]);
+        long[] keyOffsets = HostArray<long>(problem.KeyLayout.Offsets[group]);
+        bool[] computed = HostArray<bool>(problem.BlockMask[group]);
+        bool[]? compensated = problem.Compensation is { } compensation
+            ? HostArray<bool>(compensation.Blocks[group] & problem.BlockMask[group].logical_not())
+            : null;
         var keyRows = new List<long>();
         var compensatedClusters = new List<long>();
-        for (int i = 0; i < problem.QueryClusters; i++)
+        for (int i = 0; i < queryClusters; i++)
         {
-            var (rowStart, rowCount) = problem.QueryRows(group, i);
+            long rowStart = queryOffsets[i], rowCount = queryOffsets[i + 1] - rowStart;
             if (rowCount == 0) continue;
             keyRows.Clear();
             compensatedClusters.Clear();
-            for (int j = 0; j < problem.KeyClusters; j++)
+            for (int j = 0; j < keyClusters; j++)
             {
-                var (keyStart, keyCount) = problem.KeyRows(group, j);
-                if (problem.Computed(group, i, j))
-                    for (long r = keyStart; r < keyStart + keyCount; r++) keyRows.Add(r);
-                else if (keyCount > 0 && problem.Compensated(group, i, j))
+                long keyStart = keyOffsets[j], keyEnd = keyOffsets[j + 1];
+                if (computed[i * keyClusters + j])
+                    for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
+                else if (keyEnd > keyStart && compensated?[i * keyClusters + j] == true)
                     compensatedClusters.Add(j);
             }
             if (keyRows.Count == 0 && compensatedClusters.Count == 0) continue;
@@ -47,6 +55,12 @@ internal static class GatheredBlockAttention
             }
             output.narrow(0, rowStart, rowCount).copy_(logits.softmax(-1).matmul(values));
         }
+    }
+
+    static T[] HostArray<T>(Tensor x) where T : unmanaged
+    {
+        using var host = x.cpu().contiguous();
+        return host.data<T>().ToArray();
     }
 
     /// <summary>

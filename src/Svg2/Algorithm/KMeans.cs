@@ -118,7 +118,8 @@ public static class KMeans
             long length = Math.Min(rows, tokens - start);
             var chunk = points32.narrow(1, start, length);
             var distances = chunk.bmm(centroidsT).mul_(-2).add_(centroidNorms);
-            labels.narrow(1, start, length).copy_(distances.argmin(-1));
+            // min over the dimension picks the index argmin picks (first minimum, first NaN) at half its cost on the CPU.
+            labels.narrow(1, start, length).copy_(distances.min(-1).indexes);
         }
         return labels.MoveToOuterDisposeScope();
     }

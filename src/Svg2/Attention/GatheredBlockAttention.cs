@@ -15,53 +15,34 @@ internal static class GatheredBlockAttention
     /// <summary>Writes the attention of every query row of <paramref name="group"/> into <paramref name="output"/> [Nq, Dv] (permuted, zeroed).</summary>
     public static void Attend(BlockAttentionProblem problem, int group, Tensor output)
     {
+        using var scope = NewDisposeScope();
         var device = problem.Queries.device;
-        int queryClusters = (int)problem.QueryLayout.Clusters, keyClusters = (int)problem.KeyLayout.Clusters;
-        // The block structure of the head on the host: row ranges, computed and compensated blocks.
-        long[] queryOffsets = HostArray<long>(problem.QueryLayout.Offsets[group]);
-        long[] keyOffsets = HostArray<long>(problem.KeyLayout.Offsets[group]);
-        bool[] computed = HostArray<bool>(problem.BlockMask[group]);
-        bool[]? compensated = problem.Compensation is { } compensation
-            ? HostArray<bool>(compensation.Blocks[group] & problem.BlockMask[group].logical_not())
-            : null;
-        var keyRows = new List<long>();
-        var compensatedClusters = new List<long>();
-        for (int i = 0; i < queryClusters; i++)
+        // Only this head's block structure goes to the host.
+        var (queryLayout, keyLayout) = (Head(problem.QueryLayout, group), Head(problem.KeyLayout, group));
+        var blockMask = problem.BlockMask.narrow(0, group, 1);
+        var approximated = problem.Compensation is { } compensation ? compensation.Blocks.narrow(0, group, 1) & blockMask.logical_not() : null;
+        var (queries, keys, values) = (problem.Queries[group], problem.Keys[group], problem.Values[group]);
+        foreach (var work in QueryClusterBlocks.Read(queryLayout, keyLayout, blockMask, approximated))
         {
-            long rowStart = queryOffsets[i], rowCount = queryOffsets[i + 1] - rowStart;
-            if (rowCount == 0) continue;
-            keyRows.Clear();
-            compensatedClusters.Clear();
-            for (int j = 0; j < keyClusters; j++)
-            {
-                long keyStart = keyOffsets[j], keyEnd = keyOffsets[j + 1];
-                if (computed[i * keyClusters + j])
-                    for (long r = keyStart; r < keyEnd; r++) keyRows.Add(r);
-                else if (keyEnd > keyStart && compensated?[i * keyClusters + j] == true)
-                    compensatedClusters.Add(j);
-            }
-            if (keyRows.Count == 0 && compensatedClusters.Count == 0) continue;
             using var inner = NewDisposeScope();
-            var rows = problem.Queries[group].narrow(0, rowStart, rowCount);
-            var index = tensor(keyRows.ToArray(), ScalarType.Int64, device);
-            var logits = rows.matmul(problem.Keys[group].index_select(0, index).t()) * problem.Scale;
-            var values = problem.Values[group].index_select(0, index);
-            if (compensatedClusters.Count > 0)
+            var rows = queries.narrow(0, work.RowStart, work.RowCount);
+            var index = tensor(work.KeyRows, ScalarType.Int64, device);
+            var logits = rows.matmul(keys.index_select(0, index).t()) * problem.Scale;
+            var selected = values.index_select(0, index);
+            if (work.CompensatedClusters.Length > 0)
             {
-                var (centroidLogits, means) = CompensationTerms(problem.Compensation!, problem.KeyLayout.Sizes, group, i, rows,
-                    tensor(compensatedClusters.ToArray(), ScalarType.Int64, device), problem.Scale);
+                var (centroidLogits, means) = CompensationTerms(problem.Compensation!, problem.KeyLayout.Sizes, group, work.Cluster, rows,
+                    tensor(work.CompensatedClusters, ScalarType.Int64, device), problem.Scale);
                 logits = cat([logits, centroidLogits], 1);
-                values = cat([values, means], 0);
+                selected = cat([selected, means], 0);
             }
-            output.narrow(0, rowStart, rowCount).copy_(logits.softmax(-1).matmul(values));
+            output.narrow(0, work.RowStart, work.RowCount).copy_(logits.softmax(-1).matmul(selected));
         }
     }
 
-    static T[] HostArray<T>(Tensor x) where T : unmanaged
-    {
-        using var host = x.cpu().contiguous();
-        return host.data<T>().ToArray();
-    }
+    /// <summary>The layout of one head, as a layout of one problem.</summary>
+    static ClusterLayout Head(ClusterLayout layout, int group) =>
+        new(layout.Permutation.narrow(0, group, 1), layout.Sizes.narrow(0, group, 1), layout.Offsets.narrow(0, group, 1));
 
     /// <summary>
     /// The compensation columns of one query cluster: each compensated key cluster b acts as one

@@ -31,6 +31,8 @@ public class NonFiniteInputTests
 
     static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
+    static bool Close(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.allclose(b, rtol: 1e-5, atol: 1e-6);
+
     static Tensor Pick(int which, Tensor q, Tensor k, Tensor v) => which switch { 0 => q, 1 => k, _ => v };
 
     [Theory]
@@ -162,9 +164,11 @@ public class NonFiniteInputTests
         var column = output[0, 0, .., 5];
         long nanRows = column.isnan().sum().item<long>();
         Assert.InRange(nanRows, 1, Tokens);
+        // The clean head is dense enough to run masked, the head with a NaN runs gathered (VariableBlockAttention.StrategyFor):
+        // the same attention within float32 rounding.
         var otherColumns = arange(Dim) != 5;
-        Assert.True(Same(output[0, 0].index_select(1, otherColumns.nonzero().squeeze(1)), clean[0, 0].index_select(1, otherColumns.nonzero().squeeze(1))));
-        Assert.True(Same(column[column.isnan().logical_not()], clean[0, 0, .., 5][column.isnan().logical_not()]));
+        Assert.True(Close(output[0, 0].index_select(1, otherColumns.nonzero().squeeze(1)), clean[0, 0].index_select(1, otherColumns.nonzero().squeeze(1))));
+        Assert.True(Close(column[column.isnan().logical_not()], clean[0, 0, .., 5][column.isnan().logical_not()]));
         foreach (int head in new[] { 1, 2 })
             Assert.True(Same(output[0, head], clean[0, head]), $"head {head} changed");
     }

@@ -30,17 +30,10 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="SampledEarMs">The same svg2-ear with its probe walking <see cref="CudaBenchmark.SampledProbeKeys"/> sampled keys
 /// of each key cluster (<c>--probe-keys</c>), its threshold searched the same way; NaN where not timed.</param>
 /// <param name="SampledEarDensity">Mean density of its last timed call (NaN where not timed).</param>
-/// <param name="SampledClusterEarMs">svg2-ear with per-query-cluster compensation and error-aware routing by the same sampled probe
-/// (<c>--compensation per-cluster --probe-keys</c>), its threshold searched the same way.</param>
-/// <param name="SampledClusterEarDensity">Mean density of its last timed call.</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
-    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity, double SampledEarMs, double SampledEarDensity,
-    double SampledClusterEarMs, double SampledClusterEarDensity)
+    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity, double SampledEarMs, double SampledEarDensity)
 {
-    /// <summary>What per-query-cluster svg2-ear with the sampled probe adds to the whole operator's time, as a fraction of it.</summary>
-    public double SampledClusterEarOverhead => SampledClusterEarMs / OperatorMs - 1;
-
     /// <summary>What svg2-ear with the sampled probe adds to the whole operator's time, as a fraction of it.</summary>
     public double SampledEarOverhead => SampledEarMs / OperatorMs - 1;
 

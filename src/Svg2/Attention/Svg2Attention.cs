@@ -266,7 +266,7 @@ public sealed class Svg2Attention
     public const int BudgetCheckInterval = 4;
 
     /// <summary>The relative gap between a kept budget's density and the target beyond which the layer searches again.</summary>
-    public const double BudgetDriftTolerance = 0.1;
+    public const double BudgetDriftTolerance = 0.05;
 
     /// <summary>Bisection steps at most when a layer searches its routing level (340 / 2^40 decades: far below any density step).</summary>
     const int LevelSearchSteps = 40;

@@ -301,13 +301,15 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         return scores.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sets the video part of <see cref="BlockMask"/> to <paramref name="mask"/> [G, QC, KC] bool and enqueues the plan.</summary>
-    public void EnqueueBlockSelection(Tensor mask)
+    /// <summary>
+    /// Enqueues the selection of error-aware routing into the video part of <see cref="BlockMask"/>: the blocks
+    /// of <see cref="ErrorAwareSelection.Select"/> for <paramref name="scores"/> [G, QC, KC] float64 (the probe's)
+    /// under <paramref name="rule"/>. The plan is not enqueued (<see cref="EnqueuePlan"/>).
+    /// </summary>
+    public void EnqueueErrorSelection(Tensor scores, ErrorRoutingRule rule, IntPtr stream = default)
     {
-        TensorChecks.Require(mask, ScalarType.Bool, nameof(mask));
-        TensorChecks.RequireShape(mask, nameof(mask), _groups, QueryClusters, KeyClusters);
-        using (var video = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters)) video.copy_(mask);
-        EnqueuePlan();
+        TensorChecks.RequireShape(scores, nameof(scores), _groups, QueryClusters, KeyClusters);
+        ErrorAwareSelectionKernel.Enqueue(_library, scores, rule, BlockMask, stream);
     }
 
     /// <summary>
@@ -341,7 +343,11 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster) =>
         EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, sampledKeysPerCluster: sampledKeysPerCluster);
 
-    void IFusedSvg2Pipeline.SelectBlocks(Tensor mask) => EnqueueBlockSelection(mask);
+    void IFusedSvg2Pipeline.SelectByError(Tensor scores, ErrorRoutingRule rule)
+    {
+        EnqueueErrorSelection(scores, rule);
+        EnqueuePlan();
+    }
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
 

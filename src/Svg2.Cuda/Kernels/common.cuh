@@ -29,6 +29,7 @@ __device__ __forceinline__ float negative_infinity() { return __int_as_float(0xf
 // True for NaN only: the one value unequal to itself (the kernels compile without fast-math flags, so
 // the comparison is kept).
 __device__ __forceinline__ bool is_nan(float x) { return x != x; }
+__device__ __forceinline__ bool is_nan(double x) { return x != x; }
 
 __device__ __forceinline__ float element_to_float(element_t x)
 {

@@ -19,6 +19,9 @@ public readonly struct KernelArgument
     /// <summary>A float parameter.</summary>
     public static implicit operator KernelArgument(float value) => new(BitConverter.SingleToUInt32Bits(value));
 
+    /// <summary>A double parameter.</summary>
+    public static implicit operator KernelArgument(double value) => new(BitConverter.DoubleToUInt64Bits(value));
+
     /// <summary>A device address parameter.</summary>
     public static implicit operator KernelArgument(DevicePointer pointer) => new(pointer.Address);
 }

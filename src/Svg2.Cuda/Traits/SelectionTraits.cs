@@ -14,6 +14,9 @@ internal static class SelectionTraits
     /// </summary>
     public static int SharedBytes(int paddedKeyClusters, int headDim) => paddedKeyClusters * (sizeof(ulong) + sizeof(float)) + headDim * sizeof(float);
 
+    /// <summary>Dynamic shared memory of one block of the error-aware selection: a 64-bit key per key cluster.</summary>
+    public static int ErrorSharedBytes(int keyClusters) => keyClusters * sizeof(ulong);
+
     /// <summary>The macros of selection.cu.</summary>
     public static IReadOnlyList<KernelMacro> Macros { get; } = [new("SVG2_SELECT_WARPS", Warps)];
 }

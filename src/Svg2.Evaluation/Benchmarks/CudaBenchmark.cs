@@ -148,10 +148,10 @@ public static class CudaBenchmark
     {
         using var scope = NewDisposeScope();
         var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep, sampledKeys);
-        var mask = ErrorAwareSelection.Select(scores, new Svg2Options().ErrorRoutingRule);
+        pipeline.EnqueueErrorSelection(scores, new Svg2Options().ErrorRoutingRule);
         afterStep("error-aware selection");
-        pipeline.EnqueueBlockSelection(mask);
-        afterStep("block mask and plan");
+        pipeline.EnqueuePlan();
+        afterStep("plan");
     }
 
     /// <summary>

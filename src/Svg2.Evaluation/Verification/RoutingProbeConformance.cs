@@ -71,11 +71,62 @@ public static class RoutingProbeConformance
                 () => FusedMatchesStagedAndReference(device, seed + 1)),
             CudaConformance.Run($"fused svg2-ear with a sampled probe ({SampledKeys[0]} keys a cluster) vs staged and vs the float64 reference routing",
                 () => FusedMatchesStagedAndReference(device, seed + 2, SampledKeys[0])),
+            CudaConformance.Run("error-aware selection kernel = reference selection (ties, zeros, infinities, NaN rows)",
+                () => SelectionKernelMatchesReference(device, seed + 3)),
             .. from variant in Enum.GetValues<RoutingProbeVariant>()
                where variant != defaultVariant
                from c in configurations
                select KernelCheck(variant, c),
         ];
+    }
+
+    /// <summary>
+    /// The selection kernel (<see cref="ErrorAwareSelectionKernel"/>) against <see cref="ErrorAwareSelection.Select"/>,
+    /// element for element, on scores built to stress its ranking: few distinct values (long ties across the kept
+    /// rank), +0 and -0, +inf, rows with a NaN; key-cluster counts under, at and past one block of threads, past the
+    /// radix histogram and up to Wan 720p's; minimum ratios from none to all, thresholds from 0 to +inf. Each launch
+    /// writes into a mask wider and taller than the scores, filled with true and then with false before the launch:
+    /// the selection must come out the same under both fills, and the cells past QC and KC must keep the fill.
+    /// </summary>
+    public static (bool Passed, string Detail) SelectionKernelMatchesReference(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, 64);
+        (int Groups, int QueryClusters, int KeyClusters)[] shapes = [(2, 5, 3), (3, 17, 256), (2, 9, 257), (2, 40, 1000), (1, 6, 4097)];
+        double[] ratios = [0, 0.05, 0.3, 1];
+        double[] thresholds = [0, 0.5, 2, double.PositiveInfinity];
+        long compared = 0, differing = 0, overwritten = 0;
+        foreach (var (groups, queryClusters, keyClusters) in shapes)
+        {
+            // Eight levels in [0, 2): ties everywhere; then signed zeros, infinities and a NaN row per head.
+            var scores = (randint(0, 8, [groups, queryClusters, keyClusters], generator: generator).to(ScalarType.Float64) / 4).to(device);
+            var special = rand([groups, queryClusters, keyClusters], generator: generator).to(device);
+            scores = where(special < 0.05, tensor(-0.0, ScalarType.Float64, device: device), scores);
+            scores = where(special > 0.97, tensor(double.PositiveInfinity, ScalarType.Float64, device: device), scores);
+            scores[TensorIndex.Colon, 1 % queryClusters, keyClusters / 2] = tensor(double.NaN, ScalarType.Float64);
+            scores = scores.contiguous();
+            foreach (double ratio in ratios)
+            foreach (double threshold in thresholds)
+            {
+                var rule = new ErrorRoutingRule(threshold, ratio);
+                using var expected = ErrorAwareSelection.Select(scores, rule);
+                foreach (bool fill in new[] { true, false })
+                {
+                    using var mask = full([groups, queryClusters + 1, keyClusters + 2], fill, ScalarType.Bool, device);
+                    ErrorAwareSelectionKernel.Enqueue(library, scores, rule, mask, IntPtr.Zero);
+                    using var selected = mask.narrow(1, 0, queryClusters).narrow(2, 0, keyClusters);
+                    differing += selected.ne(expected).sum().item<long>();
+                    compared += expected.numel();
+                    using var rowsPast = mask.narrow(1, queryClusters, 1);
+                    using var columnsPast = mask.narrow(1, 0, queryClusters).narrow(2, keyClusters, 2);
+                    overwritten += rowsPast.ne(fill).sum().item<long>() + columnsPast.ne(fill).sum().item<long>();
+                }
+            }
+        }
+        return (differing == 0 && overwritten == 0,
+            $"{compared} blocks over {shapes.Length} shapes x {ratios.Length} ratios x {thresholds.Length} thresholds x 2 fills: {differing} differ from the reference; " +
+            $"{overwritten} cells past QC or KC overwritten");
     }
 
     /// <summary>

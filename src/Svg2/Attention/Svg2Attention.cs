@@ -159,17 +159,12 @@ public sealed class Svg2Attention
         Tensor keyCentroids, Svg2LayerState state)
     {
         using var scores = pipeline.EstimateCompensationError(kg, vg, queryCentroids, keyCentroids, Options.ProbeKeysPerCluster);
-        void SelectUnder(ErrorRoutingRule rule)
-        {
-            using var mask = ErrorAwareSelection.Select(scores, rule);
-            pipeline.SelectBlocks(mask);
-        }
         var errorRule = ErrorRoutingRuleFor(state, candidate =>
         {
-            SelectUnder(candidate);
+            pipeline.SelectByError(scores, candidate);
             return MeanDensity(pipeline);
         });
-        SelectUnder(errorRule);
+        pipeline.SelectByError(scores, errorRule);
         return (errorRule.MinimumKept(pipeline.Shape.KeyClusters), double.NaN, errorRule.Threshold);
     }
 

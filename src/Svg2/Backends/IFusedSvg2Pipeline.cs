@@ -52,10 +52,13 @@ public interface IFusedSvg2Pipeline
     Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster);
 
     /// <summary>
-    /// Sets the selection to <paramref name="mask"/> [G, QC, KC] bool over the video clusters (text
-    /// blocks as the shape fixes them) and plans the attention: the selection of error-aware routing.
+    /// Sets the selection over the video clusters (text blocks as the shape fixes them) to the blocks
+    /// <see cref="ErrorAwareSelection.Select"/> keeps for <paramref name="scores"/> under <paramref name="rule"/>,
+    /// and plans the attention: the selection of error-aware routing.
     /// </summary>
-    void SelectBlocks(Tensor mask);
+    /// <param name="scores">[G, QC, KC] float64 from <see cref="EstimateCompensationError"/>.</param>
+    /// <param name="rule">Threshold and minimum.</param>
+    void SelectByError(Tensor scores, ErrorRoutingRule rule);
 
     /// <summary>Enqueues the sparse attention of the current selection into <paramref name="output"/> [G, S, D] (same dtype as q), original token order.</summary>
     void Attend(Tensor q, Tensor k, Tensor v, Tensor output);

@@ -94,7 +94,11 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
             return backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster);
         }
 
-        public void SelectBlocks(Tensor mask) => Keep(ref _mask, mask);
+        public void SelectByError(Tensor scores, ErrorRoutingRule rule)
+        {
+            using var mask = ErrorAwareSelection.Select(scores, rule);
+            Keep(ref _mask, mask);
+        }
 
         public void Attend(Tensor q, Tensor k, Tensor v, Tensor output)
         {

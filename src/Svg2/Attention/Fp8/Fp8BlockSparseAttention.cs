@@ -38,7 +38,7 @@ namespace Svg2.Attention.Fp8;
 /// </remarks>
 public static class Fp8BlockSparseAttention
 {
-    /// <summary>Computes the attention; the arguments are those of <see cref="VariableBlockAttention.Forward"/> without compensation.</summary>
+    /// <summary>Computes the attention; the arguments are those of <see cref="VariableBlockAttention"/>'s <c>Forward</c> without compensation.</summary>
     /// <param name="q">[G, Nq, D] in original token order, D one of <see cref="Fp8Tiles.HeadDims"/>.</param>
     /// <param name="k">[G, Nk, D] in original token order.</param>
     /// <param name="v">[G, Nk, D] in original token order.</param>

@@ -45,8 +45,10 @@ public static class CompensationErrorProbe
     /// <param name="sampledKeysPerCluster">
     /// Attend at most this many keys of each key cluster (<see cref="ProbeKeySample"/>), or every key when null.
     /// </param>
+    /// <param name="normalisation">Where lse_a and o_a come from: the exact softmax of the mean row, or the centroids' softmax.</param>
     /// <returns>[G, QC, KC] float64 scores, at least 0 (float64: they span hundreds of decades).</returns>
-    public static Tensor Estimate(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null)
+    public static Tensor Estimate(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         if (k.dim() != 3 || v.dim() != 3 || keyLayout.Tokens != k.shape[1] || k.shape[1] != v.shape[1]
             || means.KeyClusters != keyLayout.Clusters || means.KeyMeans.shape[0] != k.shape[0] || means.QueryMeans.shape[2] != k.shape[2])
@@ -90,12 +92,25 @@ public static class CompensationErrorProbe
                 var rows = means.QueryMeans[g].narrow(0, start, count);
                 var logits = (rows.matmul(headKeys.t()) * scale).to(ScalarType.Float64);
                 if (keyLogWeights is not null) logits = logits + keyLogWeights;
-                var logNormaliser = logits.logsumexp(1, keepdim: true);
-                var probabilities = (logits - logNormaliser).exp();
-                var output = probabilities.matmul(values64);
+                var centroidLogits = (rows.matmul(means.KeyMeans[g].t()) * scale + logSizes[g]).to(ScalarType.Float64);
+                Tensor logNormaliser, probabilities, output;
+                if (normalisation == ProbeNormalisation.Exact)
+                {
+                    logNormaliser = logits.logsumexp(1, keepdim: true);
+                    probabilities = (logits - logNormaliser).exp();
+                    output = probabilities.matmul(values64);
+                }
+                else
+                {
+                    // An empty cluster takes no part, as in the exact softmax, whatever its mean holds.
+                    var clusterLogits = centroidLogits.masked_fill(means.KeySizes[g].eq(0).unsqueeze(0), double.NegativeInfinity);
+                    logNormaliser = clusterLogits.logsumexp(1, keepdim: true);
+                    probabilities = (logits - logNormaliser).exp();
+                    output = (clusterLogits - logNormaliser).exp().matmul(valueMeans);
+                }
                 var outputDotValues = output.matmul(values64.t());
                 var outputDotMeans = output.matmul(valueMeans.t());
-                var compensated = ((rows.matmul(means.KeyMeans[g].t()) * scale + logSizes[g]).to(ScalarType.Float64) - logNormaliser).exp();
+                var compensated = (centroidLogits - logNormaliser).exp();
                 var outputNorms = output.square().sum(-1);
                 for (int c = 0; c < sameSize.Length; c++)
                 {

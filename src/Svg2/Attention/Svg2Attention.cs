@@ -204,7 +204,9 @@ public sealed class Svg2Attention
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
         bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
-        bool routes = Options.Routing != KeyClusterRouting.ErrorAware || pipeline.EstimatesCompensationError;
+        // The probe kernels take the exact normaliser only; the centroid one runs staged, on the reference probe.
+        bool routes = Options.Routing != KeyClusterRouting.ErrorAware
+                      || (pipeline.EstimatesCompensationError && Options.ProbeNormalisation == ProbeNormalisation.Exact);
         return compensates && routes ? pipeline : null;
     }
 
@@ -412,7 +414,8 @@ public sealed class Svg2Attention
         using var scope = NewDisposeScope();
         long videoRows = clustering.Key.Labels.shape[1];
         using var keyLayout = Backend.Layout(clustering.Key.Labels, clustering.KeyClusters);
-        return CompensatingBackend.EstimateCompensationError(kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows), keyLayout, means, Options.ProbeKeysPerCluster).MoveToOuterDisposeScope();
+        return CompensatingBackend.EstimateCompensationError(kg.narrow(1, 0, videoRows), vg.narrow(1, 0, videoRows), keyLayout, means, Options.ProbeKeysPerCluster,
+            Options.ProbeNormalisation).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -21,7 +21,9 @@ public interface ICompensatingBackend : ISvg2Backend
     /// <param name="keyLayout">The key clusters' layout.</param>
     /// <param name="means">The cluster means and sizes.</param>
     /// <param name="sampledKeysPerCluster">Probe at most this many keys of each cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
-    Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null);
+    /// <param name="normalisation">Where the probe takes each query cluster's normaliser and output from.</param>
+    Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact);
 
     /// <summary>
     /// <see cref="ISvg2Backend.BlockSparseAttention"/> plus the compensation of the blocks in

@@ -44,8 +44,9 @@ public sealed class ReferenceBackend : ICompensatingBackend, IFp8AttentionBacken
         ClusterMeans.Of(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
 
     /// <inheritdoc/>
-    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null) =>
-        CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster);
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact) =>
+        CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster, normalisation);
 
     /// <inheritdoc/>
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,

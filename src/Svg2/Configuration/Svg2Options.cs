@@ -80,6 +80,13 @@ public sealed record Svg2Options
     public int? ProbeKeysPerCluster { get; init; }
 
     /// <summary>
+    /// Where svg2-ear's routing probe takes each query cluster's softmax normaliser and output from (default: the
+    /// exact softmax of the cluster's mean row). <see cref="ProbeNormalisation.Centroid"/> runs on the reference
+    /// probe only: the probe kernels and the fused CUDA pipeline take the exact one.
+    /// </summary>
+    public ProbeNormalisation ProbeNormalisation { get; init; } = ProbeNormalisation.Exact;
+
+    /// <summary>
     /// When true, every call first checks q, k and v for NaN and infinity and throws
     /// <see cref="ArgumentException"/> naming the tensor, the batch element, head, row and column of the
     /// first such value. Off by default: the check is an extra pass over the inputs and reads a flag

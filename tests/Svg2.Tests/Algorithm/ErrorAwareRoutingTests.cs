@@ -118,6 +118,59 @@ public class ErrorAwareRoutingTests
     }
 
     [Fact]
+    public void TheCentroidNormaliserMatchesItsDefinitionBlockByBlock()
+    {
+        // Per block, in float64 from the definitions: lse_a and o_a from the size-weighted softmax over the centroids,
+        // E_ab = T_ab + (P_ab - w_ab)(v̄_b - o_a) with p_aj = exp(q̄_a . k_j s - lse_a) over b's keys.
+        var p = Problem(3);
+        var scores = CompensationErrorProbe.Estimate(p.K, p.V, p.KeyLayout, p.Means, normalisation: ProbeNormalisation.Centroid);
+        double scale = 1 / Math.Sqrt(Dim);
+        var keyLabels = p.KeyLayout.Permutation;   // permuted rows, read through the offsets below
+        var offsets = p.KeyLayout.Offsets;
+        var squaredError = zeros([Groups, QueryClusters, KeyClusters], ScalarType.Float64);
+        var squaredOutput = zeros([Groups, QueryClusters], ScalarType.Float64);
+        for (int g = 0; g < Groups; g++)
+        {
+            var queries = p.Means.QueryMeans[g].to(ScalarType.Float64);
+            var centroids = p.Means.KeyMeans[g].to(ScalarType.Float64);
+            var valueMeans = p.Means.ValueMeans[g].to(ScalarType.Float64);
+            var sizes = p.Means.KeySizes[g].to(ScalarType.Float64);
+            var clusterLogits = (queries.matmul(centroids.t()) * scale + sizes.log()).masked_fill(sizes.eq(0).unsqueeze(0), double.NegativeInfinity);
+            var lse = clusterLogits.logsumexp(1, keepdim: true);
+            var output = (clusterLogits - lse).exp().matmul(valueMeans);      // [QC, Dv]
+            squaredOutput[g].copy_(output.square().sum(-1));
+            for (int b = 0; b < KeyClusters; b++)
+            {
+                long from = offsets[g, b].item<long>(), to = offsets[g, b + 1].item<long>();
+                if (to == from) continue;
+                var rows = keyLabels[g].narrow(0, from, to - from);
+                var keys = p.K[g].index_select(0, rows).to(ScalarType.Float64);
+                var values = p.V[g].index_select(0, rows).to(ScalarType.Float64);
+                var probabilities = (queries.matmul(keys.t()) * scale - lse).exp();   // [QC, n_b]
+                var spread = probabilities.matmul(values - valueMeans[b]);            // T_ab
+                var gap = probabilities.sum(-1, keepdim: true) - (clusterLogits.narrow(1, b, 1) - lse).exp();
+                squaredError[g].select(1, b).copy_((spread + gap * (valueMeans[b] - output)).square().sum(-1));
+            }
+        }
+        var expected = CompensationErrorProbe.Scores(squaredError, squaredOutput, p.Means.QuerySizes, p.Means.KeySizes, Tokens);
+        Assert.True(expected.max().item<double>() > 0);
+        double worst = ((scores - expected).abs() / expected.abs().clamp_min(1e-12 * expected.max().item<double>())).max().item<double>();
+        Assert.True(worst < 1e-4, $"largest relative gap {worst}");
+    }
+
+    [Fact]
+    public void TheCentroidNormaliserDiffersWithLargerClustersAndKeepsTheScoresWellFormed()
+    {
+        var p = Problem(1);
+        var exact = CompensationErrorProbe.Estimate(p.K, p.V, p.KeyLayout, p.Means);
+        var centroid = CompensationErrorProbe.Estimate(p.K, p.V, p.KeyLayout, p.Means, normalisation: ProbeNormalisation.Centroid);
+        Assert.True(centroid.isfinite().all().item<bool>());
+        Assert.True((centroid >= 0).all().item<bool>());
+        Assert.True((centroid.select(2, 5) == 0).all().item<bool>(), "the empty key cluster still scores nothing");
+        Assert.True((centroid - exact).abs().max().item<double>() > 1e-6 * exact.max().item<double>(), "a different normaliser must change the scores");
+    }
+
+    [Fact]
     public void AnEmptyQueryClusterScoresNothing()
     {
         var q = TestTensors.Normal(40, [Groups, Tokens, Dim]);

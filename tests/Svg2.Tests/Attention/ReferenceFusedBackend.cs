@@ -36,8 +36,9 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
     public ClusterMeans Means(Tensor q, Tensor k, Tensor v, Tensor queryLabels, Tensor keyLabels, int queryClusters, int keyClusters) =>
         _reference.Means(q, k, v, queryLabels, keyLabels, queryClusters, keyClusters);
 
-    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null) =>
-        _reference.EstimateCompensationError(k, v, keyLayout, means, sampledKeysPerCluster);
+    public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact) =>
+        _reference.EstimateCompensationError(k, v, keyLayout, means, sampledKeysPerCluster, normalisation);
 
     public Tensor CompensatedBlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
         double scale, CentroidCompensation compensation) =>

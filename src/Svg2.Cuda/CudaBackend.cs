@@ -188,21 +188,20 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
     /// <inheritdoc/>
     /// <remarks>
     /// In the probe kernels (probe.cu) for k and v the kernels take (CUDA, bf16/fp16, head dimension 64 or
-    /// 128, values as wide as keys), sampled or not, with the exact normaliser; anything else (the centroid
-    /// normaliser included: the kernels run the exact pass) runs the reference (<see cref="CompensationErrorProbe.Estimate"/>).
+    /// 128, values as wide as keys), sampled or not, with either normaliser; anything else runs the reference
+    /// (<see cref="CompensationErrorProbe.Estimate"/>).
     /// The kernels round the query and key means to the element type of k (their MMA operands).
     /// </remarks>
     public Tensor EstimateCompensationError(Tensor k, Tensor v, ClusterLayout keyLayout, ClusterMeans means, int? sampledKeysPerCluster = null,
         ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
-        if (!ProbeKernelsTake(k, v) || normalisation != ProbeNormalisation.Exact)
-            return CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster, normalisation);
+        if (!ProbeKernelsTake(k, v)) return CompensationErrorProbe.Estimate(k, v, keyLayout, means, sampledKeysPerCluster, normalisation);
         if (keyLayout.Tokens != k.shape[1] || means.KeyClusters != keyLayout.Clusters || means.QueryMeans.shape[0] != k.shape[0]
             || means.QueryMeans.shape[2] != k.shape[2] || means.ValueMeans.shape[2] != v.shape[2])
             throw new ArgumentException($"The probe's inputs disagree: k [{string.Join(", ", k.shape)}], v [{string.Join(", ", v.shape)}], " +
                 $"a key layout of {keyLayout.Tokens} rows in {keyLayout.Clusters} clusters, means [{string.Join(", ", means.QueryMeans.shape)}] and [{string.Join(", ", means.KeyMeans.shape)}].");
         return RoutingProbeKernels.Scores(LibraryFor(k), k, v, keyLayout.Permutation, keyLayout.Offsets, means.QueryMeans, means.KeyMeans,
-            means.ValueMeans, means.QuerySizes, means.KeySizes, sampledKeysPerCluster: sampledKeysPerCluster);
+            means.ValueMeans, means.QuerySizes, means.KeySizes, sampledKeysPerCluster: sampledKeysPerCluster, normalisation: normalisation);
     }
 
     /// <summary>Whether the probe kernels take these keys and values (they may be the leading rows of longer tensors).</summary>

@@ -288,7 +288,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="afterStep">Called after each probe kernel and the normalisation (see <see cref="RoutingProbeKernels.Scores"/>), for timing.</param>
     /// <param name="sampledKeysPerCluster">Walk at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
     public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant? variant = null,
-        Action<string>? afterStep = null, int? sampledKeysPerCluster = null)
+        Action<string>? afterStep = null, int? sampledKeysPerCluster = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), 1);
@@ -297,7 +297,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         using var videoKeys = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         using var videoValues = VideoRows(v, KeyLayout, _videoKeyRows, nameof(v));
         var scores = RoutingProbeKernels.Scores(_library, videoKeys, videoValues, KeyLayout.Permutation, KeyLayout.Offsets, queryCentroids, keyCentroids,
-            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters), variant, afterStep, sampledKeysPerCluster);
+            valueMeans, QueryLayout.Sizes.narrow(1, 0, QueryClusters), KeyLayout.Sizes.narrow(1, 0, KeyClusters), variant, afterStep, sampledKeysPerCluster,
+            normalisation);
         return scores.MoveToOuterDisposeScope();
     }
 
@@ -340,8 +341,9 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <summary>The probe kernels run on every GPU the pipeline does.</summary>
     public bool EstimatesCompensationError => true;
 
-    Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster) =>
-        EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, sampledKeysPerCluster: sampledKeysPerCluster);
+    Tensor IFusedSvg2Pipeline.EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster,
+        ProbeNormalisation normalisation) =>
+        EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, sampledKeysPerCluster: sampledKeysPerCluster, normalisation: normalisation);
 
     void IFusedSvg2Pipeline.SelectByError(Tensor scores, ErrorRoutingRule rule)
     {

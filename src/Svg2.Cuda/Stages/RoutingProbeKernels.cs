@@ -92,9 +92,14 @@ internal static class RoutingProbeKernels
     /// cluster weighted for the keys it stands for; null walks every key. A sample's sweep 1 walks clusters (the flash
     /// pass reads whole contiguous key ranges), with the variant's splits.
     /// </param>
+    /// <param name="normalisation">
+    /// Where lse_a and o_a come from: sweep 1 and the merge (exact), or the centroids' softmax in TorchSharp operations
+    /// (<see cref="CompensationErrorProbe.CentroidSoftmax"/>, from the element-type means and the layout's cluster sizes),
+    /// which replaces both kernels; sweep 2 is the same for both.
+    /// </param>
     public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
         Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
-        Action<string>? afterStep = null, ProbeKeySample? sample = null)
+        Action<string>? afterStep = null, ProbeKeySample? sample = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         var chosen = variant ?? DefaultVariant;
         if (!Enum.IsDefined(chosen)) throw new ArgumentOutOfRangeException(nameof(variant), chosen, "No routing probe variant of this value.");
@@ -116,6 +121,7 @@ internal static class RoutingProbeKernels
         if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
             throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
         using var scope = NewDisposeScope();
+        var clusterSizes = offsets.narrow(1, 1, keyClusters) - offsets.narrow(1, 0, keyClusters);
         Tensor? log2Weights = null;
         if (sample is not null)
         {
@@ -146,21 +152,33 @@ internal static class RoutingProbeKernels
         var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
         var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
         var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
-        if (flash)
-            library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
-                queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,
-                partialMaxPointer, partialSumPointer, partialOutputPointer);
+        if (normalisation == ProbeNormalisation.Centroid)
+        {
+            // The centroids' softmax in the kernels' exp2 domain: lse_log2 = ln(sum) x log2(e).
+            var (logNormaliser, centroidOutput) = CompensationErrorProbe.CentroidSoftmax(queryMeans, keyMeans, valueMeans, clusterSizes, scale);
+            lse.copy_(logNormaliser.squeeze(-1) * Log2E);
+            output.copy_(centroidOutput);
+            squaredOutput.copy_(centroidOutput.square().sum(-1));
+            afterStep?.Invoke("centroid normaliser");
+        }
         else
-            library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
-                queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
-                weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
-        afterStep?.Invoke("sweep 1");
-        int rows = (int)(groups * queryClusters);
-        library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
-            partialMaxPointer, partialSumPointer, partialOutputPointer, DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
-            DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
-            (int)groups, queryClusters, splits);
-        afterStep?.Invoke("merge");
+        {
+            if (flash)
+                library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
+                    queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,
+                    partialMaxPointer, partialSumPointer, partialOutputPointer);
+            else
+                library.Launch("svg2_probe_softmax", grid, RoutingProbeTraits.Threads, shared, stream,
+                    queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
+                    weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
+            afterStep?.Invoke("sweep 1");
+            int rows = (int)(groups * queryClusters);
+            library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
+                partialMaxPointer, partialSumPointer, partialOutputPointer, DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
+                DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
+                (int)groups, queryClusters, splits);
+            afterStep?.Invoke("merge");
+        }
         library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
             permutationPointer, permutationRows, offsetsPointer, layoutClusters, weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2,
@@ -186,10 +204,11 @@ internal static class RoutingProbeKernels
     /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
     /// <param name="afterStep">Called after each kernel (see <see cref="Enqueue"/>) and with "scores" after the normalisation.</param>
     /// <param name="sampledKeysPerCluster">Walk at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
+    /// <param name="normalisation">Where lse_a and o_a come from (see <see cref="Enqueue"/>).</param>
     /// <returns>[G, QC, KC] float64 scores.</returns>
     public static Tensor Scores(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
         Tensor valueMeans, Tensor querySizes, Tensor keySizes, RoutingProbeVariant? variant = null, Action<string>? afterStep = null,
-        int? sampledKeysPerCluster = null)
+        int? sampledKeysPerCluster = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         using var scope = NewDisposeScope();
         using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(offsets, (int)keyMeans.shape[1], perCluster) : null;
@@ -197,7 +216,7 @@ internal static class RoutingProbeKernels
         var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);
         Enqueue(library, k, v, permutation, offsets, queryMeans.to(library.Element).contiguous(), keyMeans.to(library.Element).contiguous(),
-            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep, sample);
+            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep, sample, normalisation);
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]);
         afterStep?.Invoke("scores");
         return scores.MoveToOuterDisposeScope();

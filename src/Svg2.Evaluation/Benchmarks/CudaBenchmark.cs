@@ -85,16 +85,20 @@ public static class CudaBenchmark
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Subject} {s.Step} {s.Milliseconds:F3} ms")));
-            // Half the timed sample too: the routing's time at a smaller sample shows what a cheaper probe would buy.
-            var probes = new[] { SampledProbeKeys, SampledProbeKeys / 2 }.Select(m => (Variant: RoutingProbeKernels.DefaultVariant, Keys: (int?)m))
-                .Concat(ProbeVariantsInOrder().Select(variant => (Variant: variant, Keys: (int?)null)));
-            foreach (var (variant, keys) in probes)
+            // Half the timed sample too: the routing's time at a smaller sample shows what a cheaper probe would buy; and the
+            // default walk with the centroid normaliser, which drops sweep 1 and the merge.
+            var exact = ProbeNormalisation.Exact;
+            var probes = new[] { SampledProbeKeys, SampledProbeKeys / 2 }.Select(m => (Variant: RoutingProbeKernels.DefaultVariant, Keys: (int?)m, Normalisation: exact))
+                .Concat(new int?[] { SampledProbeKeys, null }.Select(m => (RoutingProbeKernels.DefaultVariant, m, ProbeNormalisation.Centroid)))
+                .Concat(ProbeVariantsInOrder().Select(variant => (variant, (int?)null, exact)));
+            foreach (var (variant, keys, normalisation) in probes)
             {
                 string label = $"error routing per call ({RoutingProbeKernels.SettingName(variant)} probe" +
-                               (keys is { } m ? $", {m} sampled keys a cluster)" : ")");
+                               (keys is { } m ? $", {m} sampled keys a cluster" : "") +
+                               (normalisation == exact ? ")" : ", centroid normaliser)");
                 try
                 {
-                    var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, keys, afterStep),
+                    var parts = TimeSteps(variant.ToString(), afterStep => EnqueueErrorRouting(pipeline, k, v, queryCentroids, keyCentroids, variant, keys, normalisation, afterStep),
                         iterations, cuda).ToList();
                     log($"{label}: " + string.Join(", ", parts.Select(s => $"{s.Step} {s.Milliseconds:F3} ms")) + $"; total {parts.Sum(s => s.Milliseconds):F2} ms");
                 }
@@ -144,10 +148,10 @@ public static class CudaBenchmark
     /// the k-means: the probe's kernels and score normalisation, the selection of the blocks and their plan.
     /// </summary>
     static void EnqueueErrorRouting(CudaSvg2Pipeline pipeline, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant variant,
-        int? sampledKeys, Action<string> afterStep)
+        int? sampledKeys, ProbeNormalisation normalisation, Action<string> afterStep)
     {
         using var scope = NewDisposeScope();
-        var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep, sampledKeys);
+        var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep, sampledKeys, normalisation);
         pipeline.EnqueueErrorSelection(scores, new Svg2Options().ErrorRoutingRule);
         afterStep("error-aware selection");
         pipeline.EnqueuePlan();

@@ -71,6 +71,13 @@ public static class RoutingProbeConformance
                 () => FusedMatchesStagedAndReference(device, seed + 1)),
             CudaConformance.Run($"fused svg2-ear with a sampled probe ({SampledKeys[0]} keys a cluster) vs staged and vs the float64 reference routing",
                 () => FusedMatchesStagedAndReference(device, seed + 2, SampledKeys[0])),
+            .. from keys in new int?[] { null, SampledKeys[0] }
+               from c in configurations.Skip(1)
+               select CudaConformance.Run($"routing probe kernels with the centroid normaliser{(keys is { } m ? $", {m} sampled keys a cluster" : "")} vs float64 reference probe " +
+                                          $"({(c.Element == ScalarType.BFloat16 ? "bf16" : "fp16")} D{c.Dim})",
+                   () => KernelMatchesReference(device, c.Element, c.Dim, seed + c.Dim + 7, defaultVariant, keys, ProbeNormalisation.Centroid)),
+            CudaConformance.Run("fused svg2-ear with the centroid normaliser vs staged and vs the float64 reference routing",
+                () => FusedMatchesStagedAndReference(device, seed + 4, normalisation: ProbeNormalisation.Centroid)),
             CudaConformance.Run("error-aware selection kernel = reference selection (ties, zeros, infinities, NaN rows)",
                 () => SelectionKernelMatchesReference(device, seed + 3)),
             .. from variant in Enum.GetValues<RoutingProbeVariant>()
@@ -138,10 +145,11 @@ public static class RoutingProbeConformance
     /// of the same arithmetic (<see cref="RoutingProbeKernels.SameArithmetic"/>) must give the same squared errors and
     /// outputs (<see cref="VariantTolerance"/>), and the gap to the default variant is reported where they differ.
     /// With <paramref name="sampledKeysPerCluster"/> both probes walk the same key sample (<see cref="ProbeKeySample"/>):
-    /// clusters larger and smaller than the sample, weighted and whole.
+    /// clusters larger and smaller than the sample, weighted and whole. <paramref name="normalisation"/> picks the
+    /// normaliser of both (<see cref="ProbeNormalisation"/>).
     /// </summary>
     public static (bool Passed, string Detail) KernelMatchesReference(Device device, ScalarType dtype, int dim, int seed, RoutingProbeVariant variant,
-        int? sampledKeysPerCluster = null)
+        int? sampledKeysPerCluster = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -169,7 +177,7 @@ public static class RoutingProbeConformance
         // The kernels' operands: the query and key means in the element type; the mean values stay float32.
         using var means = new ClusterMeans(queryMeans.to(dtype).to(ScalarType.Float32), querySizes, memberMeans.KeyMeans.to(dtype).to(ScalarType.Float32),
             memberMeans.ValueMeans.alias(), memberMeans.KeySizes.alias());
-        var reference = CompensationErrorProbe.Estimate(k, v, layout, means, sampledKeysPerCluster);
+        var reference = CompensationErrorProbe.Estimate(k, v, layout, means, sampledKeysPerCluster, normalisation);
         using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(layout.Offsets, KeyClusters, perCluster) : null;
 
         var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
@@ -178,7 +186,7 @@ public static class RoutingProbeConformance
             var squaredError = full([Groups, QueryClusters, KeyClusters], double.NaN, ScalarType.Float64, device);
             var squaredOutput = full([Groups, QueryClusters], double.NaN, ScalarType.Float32, device);
             RoutingProbeKernels.Enqueue(library, k, v, layout.Permutation, layout.Offsets, means.QueryMeans.to(dtype), means.KeyMeans.to(dtype),
-                means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero, walk, sample: sample);
+                means.ValueMeans, 1.0 / Math.Sqrt(dim), squaredError, squaredOutput, IntPtr.Zero, walk, sample: sample, normalisation: normalisation);
             return (squaredError, squaredOutput);
         }
         double Gap((Tensor SquaredError, Tensor SquaredOutput) a, (Tensor SquaredError, Tensor SquaredOutput) b) =>
@@ -200,7 +208,7 @@ public static class RoutingProbeConformance
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, k.shape[1]);
         // The backend runs the default variant, so only its scores must be these exactly.
         double backendGap = variant == defaultVariant
-            ? (backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster) - scores).abs().max().item<double>()
+            ? (backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster, normalisation) - scores).abs().max().item<double>()
             : 0;
 
         var (worst, compared, above) = WorstRelativeError(scores, reference);
@@ -209,7 +217,7 @@ public static class RoutingProbeConformance
             && variantGap <= VariantTolerance;
         return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
                         $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}; " +
-                        $"{RoutingProbeKernels.SettingName(variant)} {comparison}");
+                        $"{RoutingProbeKernels.SettingName(variant)} {comparison}; {normalisation.ToString().ToLowerInvariant()} normaliser");
     }
 
     /// <summary>The largest |a - b| / |b| over elements where b is not 0 (NaN where either is not finite), 0 where b is 0 and a is too.</summary>
@@ -226,9 +234,11 @@ public static class RoutingProbeConformance
     /// fused pipeline against the same options staged (a quality probe forces the staged path, with the
     /// fused call's threshold): the blocks mostly and the outputs agree; and the fused blocks against the
     /// float64 reference probe over the fused call's own clusters and means (its centroids, the mean values
-    /// in the element type) at the same threshold. With <paramref name="probeKeys"/> every probe walks that key sample.
+    /// in the element type) at the same threshold. With <paramref name="probeKeys"/> every probe walks that key sample;
+    /// every probe takes <paramref name="normalisation"/>.
     /// </summary>
-    public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed, int? probeKeys = null)
+    public static (bool Passed, string Detail) FusedMatchesStagedAndReference(Device device, int seed, int? probeKeys = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -237,7 +247,7 @@ public static class RoutingProbeConformance
         var options = MethodCatalog.OptionsFor(MethodCatalog.Svg2Ear, new Svg2Options
         {
             QueryClusters = 32, KeyClusters = 128, MinKeyClusterRatio = 0.05, InitIterations = 10, StepIterations = 2, ScaleClusterCounts = false,
-            TargetDensity = 0.2, ProbeKeysPerCluster = probeKeys,
+            TargetDensity = 0.2, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation,
         });
         using var backend = new CudaBackend();
         var fusedAttention = new Svg2Attention(options, backend);
@@ -262,7 +272,7 @@ public static class RoutingProbeConformance
             using var memberMeans = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, fused.QueryClusters, fused.KeyClusters);
             using var means = new ClusterMeans(state.QueryCentroids!.to(ScalarType.Float32), memberMeans.QuerySizes.alias(), state.KeyCentroids!.to(ScalarType.Float32),
                 memberMeans.ValueMeans.to(vg.dtype).to(ScalarType.Float32), memberMeans.KeySizes.alias());
-            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means, probeKeys);
+            var referenceScores = CompensationErrorProbe.Estimate(kg, vg, keyLayout, means, probeKeys, normalisation);
             var referenceMask = ErrorAwareSelection.Select(referenceScores, new ErrorRoutingRule(threshold, floorRatio));
             double referenceOverlap = Overlap(sparsity.BlockMask, referenceMask);
             bool finite = fused.Output.isfinite().all().item<bool>();

@@ -102,11 +102,8 @@ public static class CompensationErrorProbe
                 }
                 else
                 {
-                    // An empty cluster takes no part, as in the exact softmax, whatever its mean holds.
-                    var clusterLogits = centroidLogits.masked_fill(means.KeySizes[g].eq(0).unsqueeze(0), double.NegativeInfinity);
-                    logNormaliser = clusterLogits.logsumexp(1, keepdim: true);
+                    (logNormaliser, output) = CentroidSoftmax(rows, means.KeyMeans[g], valueMeans, means.KeySizes[g], scale);
                     probabilities = (logits - logNormaliser).exp();
-                    output = (clusterLogits - logNormaliser).exp().matmul(valueMeans);
                 }
                 var outputDotValues = output.matmul(values64.t());
                 var outputDotMeans = output.matmul(valueMeans.t());
@@ -131,6 +128,28 @@ public static class CompensationErrorProbe
         }
 
         return Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The normaliser and output of <see cref="ProbeNormalisation.Centroid"/>: per query-cluster mean, the log of
+    /// sum_b n_b exp(q̄_a . c_b scale) and the matching mean of the key clusters' mean values, in float64. Empty key
+    /// clusters take no part, whatever their means hold. Leading dimensions broadcast (one head or [G, ...]).
+    /// </summary>
+    /// <param name="queryMeans">[..., QC, D].</param>
+    /// <param name="keyMeans">[..., KC, D].</param>
+    /// <param name="valueMeans">[..., KC, Dv].</param>
+    /// <param name="keySizes">[..., KC] member counts.</param>
+    /// <param name="scale">The score scale, 1 / sqrt(D).</param>
+    /// <returns>The log-normaliser [..., QC, 1] and the output [..., QC, Dv], float64.</returns>
+    public static (Tensor LogNormaliser, Tensor Output) CentroidSoftmax(Tensor queryMeans, Tensor keyMeans, Tensor valueMeans, Tensor keySizes, double scale)
+    {
+        using var scope = NewDisposeScope();
+        var sizes = keySizes.to(ScalarType.Float64).unsqueeze(-2);
+        var logits = (queryMeans.to(ScalarType.Float64).matmul(keyMeans.to(ScalarType.Float64).transpose(-1, -2)) * scale + sizes.log())
+            .masked_fill(sizes.eq(0), double.NegativeInfinity);
+        var logNormaliser = logits.logsumexp(-1, keepdim: true);
+        var output = (logits - logNormaliser).exp().matmul(valueMeans.to(ScalarType.Float64));
+        return (logNormaliser.MoveToOuterDisposeScope(), output.MoveToOuterDisposeScope());
     }
 
     /// <summary>

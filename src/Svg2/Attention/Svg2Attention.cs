@@ -158,7 +158,7 @@ public sealed class Svg2Attention
     (int MinimumKept, double TopP, double? Threshold) SelectFusedByError(IFusedSvg2Pipeline pipeline, Tensor kg, Tensor vg, Tensor queryCentroids,
         Tensor keyCentroids, Svg2LayerState state)
     {
-        using var scores = pipeline.EstimateCompensationError(kg, vg, queryCentroids, keyCentroids, Options.ProbeKeysPerCluster);
+        using var scores = pipeline.EstimateCompensationError(kg, vg, queryCentroids, keyCentroids, Options.ProbeKeysPerCluster, Options.ProbeNormalisation);
         var errorRule = ErrorRoutingRuleFor(state, candidate =>
         {
             pipeline.SelectByError(scores, candidate);
@@ -204,9 +204,7 @@ public sealed class Svg2Attention
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
         bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
-        // The probe kernels take the exact normaliser only; the centroid one runs staged, on the reference probe.
-        bool routes = Options.Routing != KeyClusterRouting.ErrorAware
-                      || (pipeline.EstimatesCompensationError && Options.ProbeNormalisation == ProbeNormalisation.Exact);
+        bool routes = Options.Routing != KeyClusterRouting.ErrorAware || pipeline.EstimatesCompensationError;
         return compensates && routes ? pipeline : null;
     }
 

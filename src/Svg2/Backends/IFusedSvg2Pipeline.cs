@@ -49,7 +49,8 @@ public interface IFusedSvg2Pipeline
     /// <param name="queryCentroids">[G, QC, D] after the last k-means iterations on q.</param>
     /// <param name="keyCentroids">[G, KC, D] after the last k-means iterations on k.</param>
     /// <param name="sampledKeysPerCluster">Probe at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
-    Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster);
+    /// <param name="normalisation">Where the probe takes each query cluster's normaliser and output from.</param>
+    Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster, ProbeNormalisation normalisation);
 
     /// <summary>
     /// Sets the selection over the video clusters (text blocks as the shape fixes them) to the blocks

@@ -81,8 +81,7 @@ public sealed record Svg2Options
 
     /// <summary>
     /// Where svg2-ear's routing probe takes each query cluster's softmax normaliser and output from (default: the
-    /// exact softmax of the cluster's mean row). <see cref="ProbeNormalisation.Centroid"/> runs on the reference
-    /// probe only: the probe kernels and the fused CUDA pipeline take the exact one.
+    /// exact softmax of the cluster's mean row); <see cref="ProbeNormalisation.Centroid"/> spares the probe a pass over the keys.
     /// </summary>
     public ProbeNormalisation ProbeNormalisation { get; init; } = ProbeNormalisation.Exact;
 

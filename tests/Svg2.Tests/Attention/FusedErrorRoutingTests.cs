@@ -1,3 +1,4 @@
+using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Backends;
 using Svg2.Configuration;
@@ -20,14 +21,16 @@ public class FusedErrorRoutingTests
     });
 
     [Theory]
-    [InlineData(null, null)]
-    [InlineData(0.2, null)]
-    [InlineData(null, 2)]
-    [InlineData(0.2, 3)]
-    public void TheFusedCallGivesTheStagedResult(double? targetDensity, int? probeKeys)
+    [InlineData(null, null, ProbeNormalisation.Exact)]
+    [InlineData(0.2, null, ProbeNormalisation.Exact)]
+    [InlineData(null, 2, ProbeNormalisation.Exact)]
+    [InlineData(0.2, 3, ProbeNormalisation.Exact)]
+    [InlineData(0.2, null, ProbeNormalisation.Centroid)]
+    [InlineData(null, 3, ProbeNormalisation.Centroid)]
+    public void TheFusedCallGivesTheStagedResult(double? targetDensity, int? probeKeys, ProbeNormalisation normalisation)
     {
-        // With probe keys, the fused pipeline's probe walks the same key sample as the staged one.
-        var options = Ear with { TargetDensity = targetDensity, ProbeKeysPerCluster = probeKeys };
+        // With probe keys, the fused pipeline's probe walks the same key sample as the staged one; both take the same normaliser.
+        var options = Ear with { TargetDensity = targetDensity, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation };
         var fusedBackend = new ReferenceFusedBackend();
         var staged = new Svg2Attention(options, ReferenceBackend.Instance);
         var fused = new Svg2Attention(options, fusedBackend);

@@ -87,12 +87,13 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public bool EstimatesCompensationError => true;
 
-        public Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster)
+        public Tensor EstimateCompensationError(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int? sampledKeysPerCluster,
+            ProbeNormalisation normalisation)
         {
             backend.ProbeCalls++;
             using var means = MeansOf(k, v);
             using var layout = backend.Layout(_keyLabels!, shape.KeyClusters);
-            return backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster);
+            return backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster, normalisation);
         }
 
         public void SelectByError(Tensor scores, ErrorRoutingRule rule)

@@ -121,7 +121,7 @@ internal static class RoutingProbeKernels
         if (offsets.dim() != 2 || offsets.shape[0] != groups || offsets.shape[1] < keyClusters + 1)
             throw new ArgumentException($"offsets must be [{groups}, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
         using var scope = NewDisposeScope();
-        var clusterSizes = offsets.narrow(1, 1, keyClusters) - offsets.narrow(1, 0, keyClusters);
+        var layoutOffsets = offsets;
         Tensor? log2Weights = null;
         if (sample is not null)
         {
@@ -154,7 +154,8 @@ internal static class RoutingProbeKernels
         var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
         if (normalisation == ProbeNormalisation.Centroid)
         {
-            // The centroids' softmax in the kernels' exp2 domain: lse_log2 = ln(sum) x log2(e).
+            // The centroids' softmax in the kernels' exp2 domain (lse_log2 = ln(sum) x log2(e)), weighted by the whole clusters' sizes.
+            var clusterSizes = layoutOffsets.narrow(1, 1, keyClusters) - layoutOffsets.narrow(1, 0, keyClusters);
             var (logNormaliser, centroidOutput) = CompensationErrorProbe.CentroidSoftmax(queryMeans, keyMeans, valueMeans, clusterSizes, scale);
             lse.copy_(logNormaliser.squeeze(-1) * Log2E);
             output.copy_(centroidOutput);

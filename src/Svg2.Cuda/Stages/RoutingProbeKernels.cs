@@ -138,9 +138,6 @@ internal static class RoutingProbeKernels
         int splits = Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, walkedRows, SplitWaves(chosen)), tiles = QueryTiles(queryClusters);
         float scaleLog2 = (float)(scale * Log2E);
         var weightsPointer = log2Weights is null ? new DevicePointer(0) : DevicePointer.Of(log2Weights, ScalarType.Float32, "sample log2 weights");
-        var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
-        var partialSum = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
-        var partialOutput = empty([groups, splits, queryClusters, dim], ScalarType.Float32, k.device);
         var lse = empty([groups, queryClusters], ScalarType.Float32, k.device);
         var output = empty([groups, queryClusters, dim], ScalarType.Float32, k.device);
         var queryPointer = DevicePointer.Of(queryMeans, library.Element, nameof(queryMeans));
@@ -149,9 +146,6 @@ internal static class RoutingProbeKernels
         var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
         int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
         var grid = (tiles * splits, (int)groups);
-        var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
-        var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
-        var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
         if (normalisation == ProbeNormalisation.Centroid)
         {
             // The centroids' softmax in the kernels' exp2 domain (lse_log2 = ln(sum) x log2(e)), weighted by the whole clusters' sizes.
@@ -164,6 +158,13 @@ internal static class RoutingProbeKernels
         }
         else
         {
+            // Sweep 1's per-split partial softmax states, merged into lse, output and squared output.
+            var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
+            var partialSum = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
+            var partialOutput = empty([groups, splits, queryClusters, dim], ScalarType.Float32, k.device);
+            var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
+            var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
+            var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
             if (flash)
                 library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
                     queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,

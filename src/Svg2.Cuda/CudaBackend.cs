@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using TorchSharp;
 using Svg2.Algorithm;
 using Svg2.Attention;
@@ -123,7 +124,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
     }
 
     /// <inheritdoc/>
-    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations)
+    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input)
     {
         TensorChecks.RequirePoints(points, nameof(points));
         TensorChecks.Require(initialCentroids, points.dtype, nameof(initialCentroids));
@@ -141,8 +142,9 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         var sizes = empty([groups, clusters], ScalarType.Int64, points.device);
         var offsets = empty([groups, clusters + 1], ScalarType.Int64, points.device);
         var permutation = empty([groups, tokens], ScalarType.Int64, points.device);
+        var centre = KMeansKernels.CentreFor(library, precision, initialCentroids);
         for (int iteration = 0; iteration < iterations; iteration++)
-            KMeansKernels.EnqueueIteration(library, points, centroids, scratch, labels, counts, sizes, offsets, permutation, IntPtr.Zero);
+            KMeansKernels.EnqueueIteration(library, points, centroids, scratch, labels, counts, sizes, offsets, permutation, IntPtr.Zero, fp8Centre: centre);
         return new KMeansResult(labels, centroids, sizes).MoveToOuterDisposeScope();
     }
 

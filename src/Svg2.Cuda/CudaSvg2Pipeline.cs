@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Backends;
@@ -149,12 +150,15 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="iterations">Lloyd iterations.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
-    public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
+    /// <param name="precision">The distance products' numerics; FP8 needs the Hopper kernels (<see cref="NotSupportedException"/> elsewhere).</param>
+    public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null,
+        KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
+        using var centre = KMeansKernels.CentreFor(_library, precision, queryCentroids);
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
-                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep);
+                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep, centre);
     }
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on k; <paramref name="keyCentroids"/> is updated in place.</summary>
@@ -163,13 +167,16 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="iterations">Lloyd iterations.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each kernel step is enqueued (see <see cref="KMeansKernels.Steps"/>), for per-kernel timing.</param>
-    public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null)
+    /// <param name="precision">The distance products' numerics; FP8 needs the Hopper kernels (<see cref="NotSupportedException"/> elsewhere).</param>
+    public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null,
+        KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
+        using var centre = KMeansKernels.CentreFor(_library, precision, keyCentroids);
         _keyLayoutVersion++;
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
-                KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep);
+                KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep, centre);
     }
 
     /// <summary>The leading video rows of <paramref name="x"/> as a view (the kernels follow its group stride).</summary>
@@ -324,16 +331,16 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
     }
 
-    void IFusedSvg2Pipeline.ClusterQueries(Tensor q, Tensor queryCentroids, int iterations)
+    void IFusedSvg2Pipeline.ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision)
     {
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
-        EnqueueQueryKMeans(q, queryCentroids, iterations);
+        EnqueueQueryKMeans(q, queryCentroids, iterations, precision: precision);
     }
 
-    void IFusedSvg2Pipeline.ClusterKeys(Tensor k, Tensor keyCentroids, int iterations)
+    void IFusedSvg2Pipeline.ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision)
     {
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
-        EnqueueKeyKMeans(k, keyCentroids, iterations);
+        EnqueueKeyKMeans(k, keyCentroids, iterations, precision: precision);
     }
 
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);

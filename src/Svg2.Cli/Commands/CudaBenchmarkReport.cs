@@ -36,23 +36,27 @@ public static class CudaBenchmarkReport
                                $"pipeline buffers {report.ExtraMemoryBytes / 1048576.0:F0} MiB");
         AnsiConsole.MarkupLine($"[grey]workload: {Markup.Escape(report.Workload)}[/]");
         var table = new Table();
-        foreach (var column in new[] { "point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)", "selection+plan (ms)", "attention (ms)",
-                                       "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup", "ear per cluster (ms)", "overhead", "ear per row (ms)", "overhead",
-                                       "svg2-ear (ms)", "overhead", "svg2-ear density", $"svg2-ear, {CudaBenchmark.SampledProbeKeys}-key probe (ms)", "overhead", "its density" })
+        string[] columns = ["point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)", "selection+plan (ms)", "attention (ms)",
+                                       "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup", "k-means fp8, q+k (ms)", "operator, fp8 k-means (ms)", "speedup", "ear per cluster (ms)", "overhead", "ear per row (ms)", "overhead",
+                                       .. CudaBenchmark.ErrorRoutedProbes.SelectMany(probe => new[] { $"svg2-ear, {probe.Name} probe (ms)", "overhead", "density" })];
+        foreach (var column in columns)
             table.AddColumn(column);
         foreach (var p in report.Points)
-            table.AddRow(Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
+            table.AddRow([Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
                 $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}",
                 $"{p.OperatorMs:F2}", $"{p.OperatorDensity:P1}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x",
+                $"{p.KMeansFp8Ms:F2}", $"{p.OperatorFp8KMeansMs:F2}", $"{p.Fp8KMeansSpeedup:F2}x",
                 $"{p.ClusterCompensatedMs:F2}", $"{p.ClusterCompensationOverhead:+0.0%;-0.0%}", $"{p.RowCompensatedMs:F2}", $"{p.RowCompensationOverhead:+0.0%;-0.0%}",
-                $"{p.EarMs:F2}", $"{p.EarOverhead:+0.0%;-0.0%}", $"{p.EarDensity:P1}",
-                $"{p.SampledEarMs:F2}", $"{p.SampledEarOverhead:+0.0%;-0.0%}", $"{p.SampledEarDensity:P1}");
+                .. CudaBenchmark.ErrorRoutedProbes.SelectMany(probe => p.ErrorRouted.FirstOrDefault(t => t.Probe == probe.Name) is { } t
+                    ? new[] { $"{t.Milliseconds:F2}", $"{p.Overhead(t):+0.0%;-0.0%}", $"{t.Density:P1}" }
+                    : ["-", "-", "-"])]);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("[grey]ear per cluster / per row: the operator with centroid compensation of the skipped key clusters (svg2-ear with top-p routing), " +
                                "per query cluster merged at the kernel's store, per row as one extra key per skipped cluster (Hopper kernels only; NaN elsewhere). " +
                                "svg2-ear: the default method, per-row compensation routed by estimated error (the probe kernels, selection by score, " +
                                "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed; " +
-                               $"the {CudaBenchmark.SampledProbeKeys}-key probe: the same with the probe walking that many sampled keys of each key cluster (--probe-keys).[/]");
+                               $"the {CudaBenchmark.SampledProbeKeys}-key probe walks that many sampled keys of each key cluster (--probe-keys); " +
+                               "the centroid normaliser replaces the probe's first sweep with a softmax over centroid scores (--probe-normaliser centroid).[/]");
         var steps = new Table().AddColumn("k-means, one warm iteration").AddColumns(report.KMeansSteps.Select(s => s.Step).Distinct().ToArray());
         foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Subject))
             steps.AddRow([tensor.Key, .. tensor.Select(s => $"{s.Milliseconds:F3} ms")]);

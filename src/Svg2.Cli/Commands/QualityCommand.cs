@@ -34,6 +34,7 @@ internal static class QualityCommand
         var queryClusters = new Option<int?>("--qc") { Description = "SVG2 query clusters per head (default 300, scaled down for short sequences)" };
         var keyClusters = new Option<int?>("--kc") { Description = "SVG2 key clusters per head (default 1000, scaled down for short sequences)" };
         var stepIterations = Svg2ConfigOptions.StepIterationsOption();
+        var kmeansPrecision = Svg2ConfigOptions.KMeansPrecisionOption();
         var dtype = new Option<string?>("--dtype") { Description = "bf16 or f32 (default: bf16 on CUDA, f32 on the CPU)" };
         dtype.AcceptOnlyFromAmong("bf16", "f32");
         var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
@@ -42,7 +43,7 @@ internal static class QualityCommand
         var ear = new EarOptions();
 
         var command = new Command("quality", "Generate dense and sparse videos from the same noise and compare them (PSNR, SSIM) at several densities, per method.");
-        foreach (Option option in (Option[])[modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, stepIterations, dtype, device, outDir, .. ear.All])
+        foreach (Option option in (Option[])[modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, stepIterations, kmeansPrecision, dtype, device, outDir, .. ear.All])
             command.Options.Add(option);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
@@ -51,7 +52,7 @@ internal static class QualityCommand
                 if (name == "dense" || !AttentionSetup.Methods.Contains(name))
                     throw new ArgumentException($"--methods takes sparse methods ({string.Join(", ", AttentionSetup.Methods.Where(m => m != "dense"))}); got '{name}'. Dense is always run as the reference.");
             if (!methodNames.Any(MethodCatalog.Clusters))
-                CommandErrors.RejectUnused(parse, [queryClusters, keyClusters, stepIterations], "without svg2 or svg2-ear among --methods nothing clusters");
+                CommandErrors.RejectUnused(parse, [queryClusters, keyClusters, stepIterations, kmeansPrecision], "without svg2 or svg2-ear among --methods nothing clusters");
             if (!methodNames.Contains(MethodCatalog.Svg2Ear))
                 CommandErrors.RejectUnused(parse, ear.All, "only svg2-ear compensates skipped clusters and routes by error");
             else if (ear.RoutesByTopP(parse))
@@ -80,7 +81,7 @@ internal static class QualityCommand
             if (parse.GetValue(keyClusters) is { } kc) options = options with { KeyClusters = kc };
             if (parse.GetValue(stepIterations) is { } iterations) options = options with { StepIterations = iterations };
             // svg2 ignores these (MethodCatalog.OptionsFor turns compensation off for it).
-            options = ear.ApplyTo(parse, options);
+            options = Svg2ConfigOptions.ApplyKMeansPrecision(parse, kmeansPrecision, ear.ApplyTo(parse, options));
 
             AnsiConsole.MarkupLineInterpolated($"[bold]{model.Name}[/]: {requests.Count} videos per method and density, {requests[0].Width}x{requests[0].Height}, {requests[0].Frames} frames, {requests[0].Steps} steps, the first {parse.GetValue(denseSteps):P0} of the steps dense");
             var points = QualityRun.Run(model, requests, methodNames, targets, parse.GetValue(denseSteps), options,

@@ -15,6 +15,7 @@ internal sealed class Svg2ConfigOptions
     readonly Option<double?> minRatio = new("--min-kc-ratio") { Description = "keep at least floor(ratio x KC) key clusters (default 0.1)" };
     readonly Option<int?> initIterations = new("--init-iters") { Description = "k-means iterations from a random start (default 50)" };
     readonly Option<int?> stepIterations = StepIterationsOption();
+    readonly Option<string?> kmeansPrecision = KMeansPrecisionOption();
     readonly Option<string> selection = new("--selection") { Description = "fp32, or bf16 to emulate the reference's bf16 top-p numerics", DefaultValueFactory = _ => "fp32" };
     readonly Option<long> seed = new("--seed") { Description = "seed of the workload and of the k-means initialisation", DefaultValueFactory = _ => 0 };
     readonly EarOptions ear = new();
@@ -29,6 +30,25 @@ internal sealed class Svg2ConfigOptions
     /// <summary>--step-iters: k-means iterations of a warm-started call (<see cref="Svg2Options.StepIterations"/>).</summary>
     public static Option<int?> StepIterationsOption() => new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
 
+    /// <summary>--kmeans-precision: the numerics of k-means' distance products (<see cref="Svg2Options.KMeansPrecision"/>).</summary>
+    public static Option<string?> KMeansPrecisionOption()
+    {
+        var option = new Option<string?>("--kmeans-precision")
+        {
+            Description = "k-means distance products: input (default: the inputs' precision) or fp8 (e4m3 products around the centroids' mean; CUDA: Hopper kernels only)",
+        };
+        option.AcceptOnlyFromAmong("input", "fp8");
+        return option;
+    }
+
+    /// <summary><paramref name="options"/> with the precision <paramref name="option"/> names, if given.</summary>
+    public static Svg2Options ApplyKMeansPrecision(ParseResult result, Option<string?> option, Svg2Options options) => result.GetValue(option) switch
+    {
+        "fp8" => options with { KMeansPrecision = KMeansPrecision.Fp8 },
+        "input" => options with { KMeansPrecision = KMeansPrecision.Input },
+        _ => options,
+    };
+
     public Option<double?> TopP => topP;
 
     public Option<double?> MinRatio => minRatio;
@@ -36,7 +56,7 @@ internal sealed class Svg2ConfigOptions
     public Option<double?> ErrorThreshold => ear.ErrorThreshold;
 
     /// <summary>The options only the clustering methods read (the position-block baselines share only the minimum ratio).</summary>
-    public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, selection, .. EarOnly];
+    public IReadOnlyList<Option> Svg2Only => [preset, queryClusters, keyClusters, topP, initIterations, stepIterations, kmeansPrecision, selection, .. EarOnly];
 
     /// <summary>The options only svg2-ear reads.</summary>
     public IReadOnlyList<Option> EarOnly => ear.All;
@@ -45,7 +65,7 @@ internal sealed class Svg2ConfigOptions
     public IReadOnlyList<Option> ErrorRoutingOnly => ear.ErrorRoutingOnly;
 
     /// <summary>Every option this set adds.</summary>
-    public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, selection, seed, .. EarOnly];
+    public IReadOnlyList<Option> All => [preset, queryClusters, keyClusters, topP, minRatio, initIterations, stepIterations, kmeansPrecision, selection, seed, .. EarOnly];
 
     /// <summary>Whether svg2-ear routes by top-p instead of by estimated error (<see cref="EarOptions.RoutesByTopP"/>).</summary>
     public bool RoutesByTopP(ParseResult result) => ear.RoutesByTopP(result);
@@ -83,7 +103,7 @@ internal sealed class Svg2ConfigOptions
             SelectionPrecision = result.GetValue(selection) == "bf16" ? SelectionPrecision.BFloat16Emulated : SelectionPrecision.Float32,
             Seed = result.GetValue(seed),
         };
-        options = ear.ApplyTo(result, options);
+        options = ApplyKMeansPrecision(result, kmeansPrecision, ear.ApplyTo(result, options));
         options.Validate();
         return options;
     }

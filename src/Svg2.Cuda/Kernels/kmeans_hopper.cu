@@ -27,6 +27,21 @@
 // Shared memory (D 128): 2 point slots x 64 KiB + kCentroidStages x (32 KiB + 512 B of biases) +
 //   barriers, 1024-byte aligned: 227 KiB. Traffic: points read once; every item reads the group's
 //   centroid image from L2 (33 KiB per 128 centroids).
+//
+// FP8 distances (svg2_centroid_tiles_fp8, svg2_kmeans_assign_hopper_fp8): the same search with the
+// products x.c in e4m3 (wgmma k32: 4 steps a tile instead of 8, at twice the bf16 rate). Both sides
+// first lose the same vector 'mean' ([G, D] float32, the centroids' mean: distances do not change,
+// and the rows quantised are the spread around it, not a shared offset). A centroid tile is one
+// 128-byte panel row per centroid (e4m3, bytes past D zero) scaled by 448 / the tile's largest
+// magnitude, then its biases -|c - mean|^2 / 2 from the unrounded rows, then its dequantisation
+// scale in a 16-byte tail. Each warpgroup turns its 64 bf16 points (copied as above) into e4m3 rows
+// x - mean scaled by 448 / the row's largest magnitude in its own shared area, the row scales
+// beside them, before its first tile. Score = S x row scale x tile scale + bias, then the same
+// argmax. A NaN anywhere in a row or tile makes its scale NaN, so every score it touches is NaN,
+// as in the reference's emulation (Svg2.Algorithm.Fp8Distances).
+// Shared memory (D 128): 2 bf16 point slots x 64 KiB + 4 x 8 KiB of e4m3 points + kCentroidStages x
+//   (16 KiB + 528 B) + 1 KiB of row scales + barriers: 212 KiB. Traffic: as above, with half the
+//   centroid image.
 #include "hopper.cuh"
 #include "nearest_centroid.cuh"
 
@@ -48,6 +63,12 @@
 #ifndef SVG2_KMEANS_HOPPER_IMAGE_THREADS
 #error "SVG2_KMEANS_HOPPER_IMAGE_THREADS must be defined (KMeansTraits)"
 #endif
+#ifndef SVG2_KMEANS_FP8_ROW_BYTES
+#error "SVG2_KMEANS_FP8_ROW_BYTES must be defined (KMeansTraits)"
+#endif
+#ifndef SVG2_KMEANS_FP8_SCALE_BYTES
+#error "SVG2_KMEANS_FP8_SCALE_BYTES must be defined (KMeansTraits)"
+#endif
 
 constexpr int kAssignConsumers = SVG2_KMEANS_HOPPER_CONSUMERS;
 constexpr int kAssignBlockThreads = kAssignConsumers * kWarpgroupThreads;
@@ -68,6 +89,21 @@ constexpr int kImageRowsPerPass = kImageThreads / kRowChunks;
 static_assert(kRowChunks <= kWarpSize && kTileCentroids % kImageRowsPerPass == 0, "a row's chunks in one warp, whole passes");
 constexpr int kWarpgroupBarrierBase = 1;                    // named barrier 1 + c: warpgroup c
 static_assert(kTileBytes % kSharedAlignment == 0, "stages keep the panels' alignment");
+
+constexpr int kFp8RowBytes = SVG2_KMEANS_FP8_ROW_BYTES;     // one panel row: up to 128 e4m3 elements
+constexpr int kFp8WgmmaK = 32;                              // reduction depth of one e4m3 wgmma
+constexpr int kFp8KSteps = kFp8RowBytes / kFp8WgmmaK;
+constexpr int kFp8TileBytes = kTileCentroids * kFp8RowBytes;
+constexpr int kFp8ScaleBytes = SVG2_KMEANS_FP8_SCALE_BYTES; // the tile's scale, padded for the bulk copy
+constexpr int kFp8TileTailBytes = kTileBiasBytes + kFp8ScaleBytes;
+constexpr int kFp8TileImageBytes = kFp8TileBytes + kFp8TileTailBytes;
+constexpr int kFp8ConsumerBytes = kConsumerPoints * kFp8RowBytes;
+constexpr int kFp8ItemBytes = kAssignConsumers * kFp8ConsumerBytes;
+constexpr int kFp8ChunkBytes = kChunkElements;              // a 16-byte chunk of 16-bit elements becomes 8 bytes
+constexpr float kE4M3Max = 448.f;
+static_assert(kFp8RowBytes == kPanelRowBytes && kHeadDim <= kFp8RowBytes && kFp8KSteps <= kStepsPerPanel, "an e4m3 row is one panel row");
+static_assert(kFp8ScaleBytes >= (int)sizeof(float) && kFp8ScaleBytes % 16 == 0, "the scale tail is whole bulk-copy units");
+static_assert(kFp8TileBytes % kSharedAlignment == 0 && kFp8ItemBytes % kSharedAlignment == 0, "e4m3 panels stay aligned");
 
 extern "C" __global__ void __launch_bounds__(kImageThreads)
 svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __restrict__ image, int k)
@@ -98,6 +134,77 @@ svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __re
     }
 }
 
+// The larger of two magnitudes, NaN if either is NaN (fmaxf would drop it): a NaN row or tile gets a NaN scale.
+__device__ __forceinline__ float nan_max(float a, float b) { return is_nan(a) || a > b ? a : b; }
+
+// Eight floats to e4m3 (round to nearest even, finite values saturated to +-448, NaN kept), as 8 bytes in order.
+__device__ __forceinline__ uint2 to_e4m3(const float (&x)[kChunkElements])
+{
+    unsigned short pair[kChunkElements / 2];
+#pragma unroll
+    for (int i = 0; i < kChunkElements / 2; ++i)
+        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair[i]) : "f"(x[2 * i + 1]), "f"(x[2 * i]));
+    return make_uint2(pair[0] | (unsigned)pair[1] << 16, pair[2] | (unsigned)pair[3] << 16);
+}
+
+// Byte offset of the 8 e4m3 bytes that 16-bit chunk 'chunk' of row 'row' becomes, in a single-panel tile.
+__device__ __forceinline__ unsigned fp8_offset(int row, int chunk)
+{
+    constexpr int kHalvesPerChunk = 16 / kFp8ChunkBytes;
+    return (unsigned)(row * kFp8RowBytes + ((chunk / kHalvesPerChunk) ^ (row % kSwizzleRows)) * 16 + (chunk % kHalvesPerChunk) * kFp8ChunkBytes);
+}
+
+extern "C" __global__ void __launch_bounds__(kImageThreads)
+svg2_centroid_tiles_fp8(const element_t* __restrict__ centroids, const float* __restrict__ mean, unsigned char* __restrict__ image, int k)
+{
+    // Thread t holds 16-bit chunk t % kRowChunks of rows t / kRowChunks + i x kImageRowsPerPass, minus the mean.
+    constexpr int kPasses = kTileCentroids / kImageRowsPerPass;
+    __shared__ float warp_largest[kImageThreads / kWarpSize];
+    const int tile = blockIdx.x, g = blockIdx.y, tiles = gridDim.x, chunk = threadIdx.x % kRowChunks;
+    unsigned char* tile_image = image + ((int64)g * tiles + tile) * kFp8TileImageBytes;
+    float centred[kPasses][kChunkElements];
+    float largest = 0.f;
+#pragma unroll
+    for (int pass = 0; pass < kPasses; ++pass)
+    {
+        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass, centroid = tile * kTileCentroids + row;
+        const bool valid = centroid < k;
+        uint4 bits = {0, 0, 0, 0};
+        if (valid) bits = *(const uint4*)(centroids + ((int64)g * k + centroid) * kHeadDim + chunk * kChunkElements);
+        const element_t* elements = (const element_t*)&bits;
+        float norm = 0.f;
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e)
+        {
+            centred[pass][e] = valid ? element_to_float(elements[e]) - mean[g * kHeadDim + chunk * kChunkElements + e] : 0.f;
+            norm += centred[pass][e] * centred[pass][e];
+            largest = nan_max(fabsf(centred[pass][e]), largest);
+        }
+#pragma unroll
+        for (int offset = 1; offset < kRowChunks; offset *= 2) norm += __shfl_xor_sync(kFullMask, norm, offset);
+        if (chunk == 0) ((float*)(tile_image + kFp8TileBytes))[row] = valid ? -0.5f * norm : negative_infinity();
+    }
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) largest = nan_max(__shfl_xor_sync(kFullMask, largest, offset), largest);
+    if (threadIdx.x % kWarpSize == 0) warp_largest[threadIdx.x / kWarpSize] = largest;
+    __syncthreads();
+#pragma unroll
+    for (int w = 0; w < kImageThreads / kWarpSize; ++w) largest = nan_max(warp_largest[w], largest);
+    // As Fp8Quantizer: an all-zero tile keeps scale 1; the divisions are correctly rounded.
+    const float inverse = largest == 0.f ? 1.f : kE4M3Max / largest, scale = largest == 0.f ? 1.f : largest / kE4M3Max;
+#pragma unroll
+    for (int pass = 0; pass < kPasses; ++pass)
+    {
+        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass;
+        float scaled[kChunkElements];
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e) scaled[e] = centred[pass][e] * inverse;
+        *(uint2*)(tile_image + fp8_offset(row, chunk)) = to_e4m3(scaled);
+        // Bytes past D (D < 128) are zeros, which add nothing to the products.
+        if constexpr (kHeadDim < kFp8RowBytes) *(uint2*)(tile_image + fp8_offset(row, chunk + kRowChunks)) = make_uint2(0, 0);
+    }
+    if (threadIdx.x < kFp8ScaleBytes / sizeof(float)) ((float*)(tile_image + kFp8TileBytes + kTileBiasBytes))[threadIdx.x] = scale;
+}
+
 // Starts a block's accumulators at the biases of their columns, so that the wgmma leaves the score
 // x.c - |c|^2 / 2 (-inf past the last centroid) and the argmax needs no per-column arithmetic.
 template <int Columns>
@@ -123,21 +230,84 @@ __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_col
         keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, valid_columns, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
 }
 
-// One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
+// Leaves an e4m3 block's scores x.c - |c|^2 / 2: S times the row's and the tile's scales, plus the column's bias.
 template <int Columns>
-__device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], unsigned points,
-                                                unsigned tile, const float* tile_bias, int first_centroid, int valid_columns,
+__device__ __forceinline__ void scale_to_scores(float (&score)[Columns / 2], const float* tile_bias, const float (&row_factor)[2])
+{
+    const int lane = threadIdx.x % kWarpSize;
+#pragma unroll
+    for (int j = 0; j < Columns / 8; ++j)
+    {
+        const float2 bias = *(const float2*)(tile_bias + 8 * j + 2 * (lane % 4));
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            score[4 * j + 2 * r] = fmaf(score[4 * j + 2 * r], row_factor[r], bias.x);
+            score[4 * j + 2 * r + 1] = fmaf(score[4 * j + 2 * r + 1], row_factor[r], bias.y);
+        }
+    }
+}
+
+// D (64 x Columns) = A B^T over one e4m3 panel row: A and B K-major in shared memory, 4 k32 steps, one commit group.
+#define SVG2_WGMMA_FP8(N, OPERANDS, ACCUMULATORS, A, B, P)                                                       \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                                                 \
+                 "wgmma.mma_async.sync.aligned.m64n" #N "k32.f32.e4m3.e4m3 {" OPERANDS "}, " A ", " B ", p, 1, 1;\n}\n" \
+                 : ACCUMULATORS : "l"(a), "l"(b), "r"(accumulate))
+template <int Columns>
+__device__ __forceinline__ void wgmma_fp8_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, unsigned b_tile)
+{
+    static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
+    fence_registers(d);
+    warpgroup_fence();
+#pragma unroll
+    for (int step = 0; step < kFp8KSteps; ++step)
+    {
+        // One panel row: every step stays in panel 0, 32 bytes on.
+        const unsigned long long a = k_major_descriptor(a_slice, kWarpgroupRows, step), b = k_major_descriptor(b_tile, Columns, step);
+        const int accumulate = step > 0;
+        if constexpr (Columns == 128) SVG2_WGMMA_FP8(128, SVG2_OPERANDS_64, SVG2_ACCUMULATORS_64(d), "%64", "%65", "%66");
+        else SVG2_WGMMA_FP8(64, SVG2_OPERANDS_32, SVG2_ACCUMULATORS_32(d), "%32", "%33", "%34");
+    }
+    warpgroup_commit();
+}
+#undef SVG2_WGMMA_FP8
+
+// Where a warpgroup's points are for the products: 16-bit panels, or e4m3 rows with their scales.
+struct ConsumerPoints
+{
+    unsigned panels;          // shared address of the first 64-row block
+    const float* row_scales;  // e4m3 only: the dequantisation scale of each of the kConsumerPoints rows
+};
+
+// One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
+template <bool Fp8, int Columns>
+__device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], ConsumerPoints points,
+                                                unsigned tile, const float* tile_bias, float tile_scale, int first_centroid, int valid_columns,
                                                 unsigned empty_barrier)
 {
+    const int row_in_block = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + threadIdx.x % kWarpSize / 4;
 #pragma unroll
     for (int b = 0; b < kRowBlocks; ++b)
     {
         float score[Columns / 2];
-        start_at_bias<Columns>(score, tile_bias);
-        wgmma_rows_by_rows<Columns>(score, points + b * kWarpgroupRows * kPanelRowBytes, kConsumerPoints, tile, kTileCentroids, true);
+        if constexpr (Fp8)
+        {
+            wgmma_fp8_rows_by_rows<Columns>(score, points.panels + b * kWarpgroupRows * kFp8RowBytes, tile);
+        }
+        else
+        {
+            start_at_bias<Columns>(score, tile_bias);
+            wgmma_rows_by_rows<Columns>(score, points.panels + b * kWarpgroupRows * kPanelRowBytes, kConsumerPoints, tile, kTileCentroids, true);
+        }
         warpgroup_wait<0>();
         fence_registers(score);
         if (b == kRowBlocks - 1) barrier_arrive(empty_barrier);
+        if constexpr (Fp8)
+        {
+            const float* scales = points.row_scales + b * kWarpgroupRows + row_in_block;
+            const float row_factor[2] = {scales[0] * tile_scale, scales[8] * tile_scale};
+            scale_to_scores<Columns>(score, tile_bias, row_factor);
+        }
         keep_block_best<Columns>(best[b], best_column[b], score, first_centroid, valid_columns);
     }
 }
@@ -152,17 +322,63 @@ __device__ __forceinline__ void copy_points(unsigned slot, const element_t* poin
            [&](int row) { return first + row < n ? first + row : -1; });
 }
 
-extern "C" __global__ void __launch_bounds__(kAssignBlockThreads, 1)
-svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned char* __restrict__ image, int64* __restrict__ labels,
-                          int n, int group_rows, int k, int groups)
+// A warpgroup's 16-bit points (panelled, at 'source') as e4m3 rows x - mean at 'destination', each scaled
+// by 448 / its largest magnitude (as Fp8Quantizer per row: scale 1 for a zero row), and the rows' scales.
+// Thread t converts chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass; a row's chunks
+// are neighbouring lanes, which find its largest magnitude by shuffles.
+__device__ __forceinline__ void points_to_fp8(const unsigned char* shared_base, unsigned source, unsigned destination, float* row_scales,
+                                              const float* mean)
 {
-    extern __shared__ unsigned char assign_shared[];
-    const unsigned point_slots = aligned_shared_base(assign_shared);
-    const unsigned centroid_stages = point_slots + kPointSlots * kItemBytes;
-    const unsigned bias_stages = centroid_stages + kCentroidStages * kTileBytes;
-    const unsigned full = bias_stages + kCentroidStages * kTileBiasBytes;    // [kCentroidStages]: tile landed
+    constexpr int kRowsPerPass = kWarpgroupThreads / kRowChunks;
+    static_assert(kWarpSize % kRowChunks == 0 && kConsumerPoints % kRowsPerPass == 0, "a row's chunks in one warp, whole passes");
+    const int t = threadIdx.x % kWarpgroupThreads, chunk = t % kRowChunks;
+    float centre[kChunkElements];
+#pragma unroll
+    for (int e = 0; e < kChunkElements; ++e) centre[e] = mean[chunk * kChunkElements + e];
+    const unsigned base = shared_address(shared_base);
+#pragma unroll 4
+    for (int pass = 0; pass < kConsumerPoints / kRowsPerPass; ++pass)
+    {
+        const int row = t / kRowChunks + pass * kRowsPerPass;
+        const uint4 bits = *(const uint4*)(shared_base + (source - base) + panel_offset(row, chunk, kConsumerPoints));
+        const element_t* elements = (const element_t*)&bits;
+        float x[kChunkElements];
+        float largest = 0.f;
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e)
+        {
+            x[e] = element_to_float(elements[e]) - centre[e];
+            largest = nan_max(fabsf(x[e]), largest);
+        }
+#pragma unroll
+        for (int offset = 1; offset < kRowChunks; offset *= 2) largest = nan_max(__shfl_xor_sync(kFullMask, largest, offset), largest);
+        const float inverse = largest == 0.f ? 1.f : kE4M3Max / largest;
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e) x[e] *= inverse;
+        *(uint2*)(shared_base + (destination - base) + fp8_offset(row, chunk)) = to_e4m3(x);
+        if (chunk == 0) row_scales[row] = largest == 0.f ? 1.f : largest / kE4M3Max;
+    }
+}
+
+// The assignment of both distance precisions: Fp8 converts each warpgroup's points before its tiles
+// (the 'mean', [G, D] float32, is read only then) and multiplies in e4m3.
+template <bool Fp8>
+__device__ __forceinline__ void assign_nearest(const element_t* __restrict__ points, const float* __restrict__ mean, const unsigned char* __restrict__ image,
+                                               int64* __restrict__ labels, int n, int group_rows, int k, int groups, unsigned char* shared)
+{
+    constexpr int kStageTileBytes = Fp8 ? kFp8TileBytes : kTileBytes;
+    constexpr int kStageTailBytes = Fp8 ? kFp8TileTailBytes : kTileBiasBytes;
+    constexpr int kImageTileBytes = kStageTileBytes + kStageTailBytes;
+    const unsigned point_slots = aligned_shared_base(shared);
+    const unsigned fp8_points = point_slots + kPointSlots * kItemBytes;         // Fp8 only: [consumers][rows x 128 B]
+    const unsigned centroid_stages = fp8_points + (Fp8 ? kFp8ItemBytes : 0);
+    const unsigned tail_stages = centroid_stages + kCentroidStages * kStageTileBytes;
+    const unsigned row_scale_area = tail_stages + kCentroidStages * kStageTailBytes;  // Fp8 only: kItemPoints floats
+    const unsigned full = row_scale_area + (Fp8 ? kItemPoints * sizeof(float) : 0);  // [kCentroidStages]: tile landed
     const unsigned empty = full + kCentroidStages * kBarrierBytes;           // [kCentroidStages]: tile read
-    const float* biases = (const float*)(assign_shared + (bias_stages - shared_address(assign_shared)));
+    const unsigned base = shared_address(shared);
+    const unsigned char* tails = shared + (tail_stages - base);
+    float* row_scales = (float*)(shared + (row_scale_area - base));
 
     const int tid = threadIdx.x, consumer = tid / kWarpgroupThreads;
     const int lane = tid % kWarpSize, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
@@ -176,10 +392,10 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
     auto fetch_tile = [&](int sequence) {
         const int stage = sequence % kCentroidStages;
         const int item = blockIdx.x + (sequence / tiles) * gridDim.x, g = item / items_per_group;
-        const unsigned char* source = image + ((int64)g * tiles + sequence % tiles) * kTileImageBytes;
-        barrier_arrive_expect_bytes(full + stage * kBarrierBytes, kTileImageBytes);
-        bulk_copy(centroid_stages + stage * kTileBytes, source, kTileBytes, full + stage * kBarrierBytes);
-        bulk_copy(bias_stages + stage * kTileBiasBytes, source + kTileBytes, kTileBiasBytes, full + stage * kBarrierBytes);
+        const unsigned char* source = image + ((int64)g * tiles + sequence % tiles) * kImageTileBytes;
+        barrier_arrive_expect_bytes(full + stage * kBarrierBytes, kImageTileBytes);
+        bulk_copy(centroid_stages + stage * kStageTileBytes, source, kStageTileBytes, full + stage * kBarrierBytes);
+        bulk_copy(tail_stages + stage * kStageTailBytes, source + kStageTileBytes, kStageTailBytes, full + stage * kBarrierBytes);
     };
     if (tid == 0)
     {
@@ -189,6 +405,12 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
             barrier_init(empty + stage * kBarrierBytes, kAssignBlockThreads);
         }
         barrier_init_fence();
+    }
+    if constexpr (Fp8 && kHeadDim < kFp8RowBytes)
+    {
+        // The bytes past D of every e4m3 point row stay zero; the conversions write only the first D.
+        for (int word = tid; word < kFp8ItemBytes / 16; word += kAssignBlockThreads)
+            *(uint4*)(shared + (fp8_points - base) + word * 16) = make_uint4(0, 0, 0, 0);
     }
     __syncthreads();
     if (tid == 0)
@@ -208,9 +430,18 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
         copy_async_commit();
         copy_async_wait<1>();
         named_barrier_sync(kWarpgroupBarrierBase + consumer, kWarpgroupThreads);
-        // The points were copied through the generic proxy; wgmma reads through the async one.
+        ConsumerPoints consumer_points{slot + consumer * kConsumerBytes, nullptr};
+        if constexpr (Fp8)
+        {
+            // This warpgroup's previous item finished its products (each tile waits for its wgmma), so its e4m3 rows are free.
+            const unsigned converted = fp8_points + consumer * kFp8ConsumerBytes;
+            points_to_fp8(shared, consumer_points.panels, converted, row_scales + consumer * kConsumerPoints, mean + (int64)g * kHeadDim);
+            fence_async_shared();
+            named_barrier_sync(kWarpgroupBarrierBase + consumer, kWarpgroupThreads);
+            consumer_points = {converted, row_scales + consumer * kConsumerPoints};
+        }
+        // The points were written through the generic proxy; wgmma reads through the async one.
         fence_async_shared();
-        const unsigned consumer_points = slot + consumer * kConsumerBytes;
 
         // Rows 16 w + lane / 4 and that + 8 of each 64-row block: the best score and its centroid.
         float best[kRowBlocks][2];
@@ -223,12 +454,13 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
             const int stage = sequence % kCentroidStages, first_centroid = t * kTileCentroids;
             const unsigned stage_full = full + stage * kBarrierBytes, stage_empty = empty + stage * kBarrierBytes;
             barrier_wait(stage_full, (sequence / kCentroidStages) & 1);
-            const unsigned tile = centroid_stages + stage * kTileBytes;
-            const float* tile_bias = biases + stage * kTileCentroids;
+            const unsigned tile = centroid_stages + stage * kStageTileBytes;
+            const float* tile_bias = (const float*)(tails + stage * kStageTailBytes);
+            const float tile_scale = Fp8 ? tile_bias[kTileCentroids] : 1.f;
             if (k - first_centroid <= kTailCentroids)
-                nearest_in_tile<kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, k - first_centroid, stage_empty);
+                nearest_in_tile<Fp8, kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, k - first_centroid, stage_empty);
             else
-                nearest_in_tile<kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, first_centroid, k - first_centroid, stage_empty);
+                nearest_in_tile<Fp8, kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, k - first_centroid, stage_empty);
             // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {
@@ -248,4 +480,20 @@ svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned c
             }
     }
     copy_async_wait<0>();
+}
+
+extern "C" __global__ void __launch_bounds__(kAssignBlockThreads, 1)
+svg2_kmeans_assign_hopper(const element_t* __restrict__ points, const unsigned char* __restrict__ image, int64* __restrict__ labels,
+                          int n, int group_rows, int k, int groups)
+{
+    extern __shared__ unsigned char assign_shared[];
+    assign_nearest<false>(points, nullptr, image, labels, n, group_rows, k, groups, assign_shared);
+}
+
+extern "C" __global__ void __launch_bounds__(kAssignBlockThreads, 1)
+svg2_kmeans_assign_hopper_fp8(const element_t* __restrict__ points, const float* __restrict__ mean, const unsigned char* __restrict__ image,
+                              int64* __restrict__ labels, int n, int group_rows, int k, int groups)
+{
+    extern __shared__ unsigned char assign_shared[];
+    assign_nearest<true>(points, mean, image, labels, n, group_rows, k, groups, assign_shared);
 }

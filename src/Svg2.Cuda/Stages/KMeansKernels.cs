@@ -1,3 +1,5 @@
+using Svg2.Algorithm;
+using Svg2.Configuration;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
@@ -25,12 +27,33 @@ internal static class KMeansKernels
     /// <summary>
     /// Scratch for one iteration's centroid preparation, for <paramref name="groups"/> problems of
     /// <paramref name="clusters"/> centroids: [G, C] float32 norms, or on the Hopper family [G, tiles x
-    /// tile image] bytes.
+    /// tile image] bytes, room for the 16-bit and the FP8 images.
     /// </summary>
     public static Tensor AllocateCentroidScratch(KernelLibrary library, long groups, int clusters, Device device)
     {
         if (library.Family != KernelFamily.Hopper) return empty([groups, clusters], ScalarType.Float32, device);
-        return empty([groups, (long)KMeansTraits.HopperTiles(clusters) * library.Traits.KMeans.HopperTileImageBytes], ScalarType.Byte, device);
+        var traits = library.Traits.KMeans;
+        long tileBytes = Math.Max(traits.HopperTileImageBytes, traits.HopperFp8TileImageBytes);
+        return empty([groups, KMeansTraits.HopperTiles(clusters) * tileBytes], ScalarType.Byte, device);
+    }
+
+    /// <summary>
+    /// Why <paramref name="library"/> cannot take <paramref name="precision"/>, or null: FP8 products run in the Hopper
+    /// family's kernels only.
+    /// </summary>
+    public static string? Unsupported(KernelLibrary library, KMeansPrecision precision) =>
+        precision == KMeansPrecision.Fp8 && library.Family != KernelFamily.Hopper
+            ? $"FP8 k-means distances run in the Hopper kernels (sm_90a); {library.Device.Name} ({library.Device.Architecture}) runs the {library.Family.ToString().ToLowerInvariant()} family."
+            : null;
+
+    /// <summary>
+    /// The centre of a call's FP8 distances (<see cref="Fp8Distances.Centre"/>) from its starting centroids, or null
+    /// under <see cref="KMeansPrecision.Input"/>; throws <see cref="NotSupportedException"/> where the library cannot take FP8.
+    /// </summary>
+    public static Tensor? CentreFor(KernelLibrary library, KMeansPrecision precision, Tensor centroids)
+    {
+        if (Unsupported(library, precision) is { } reason) throw new NotSupportedException(reason);
+        return precision == KMeansPrecision.Fp8 ? Fp8Distances.Centre(centroids) : null;
     }
 
     /// <summary>
@@ -48,8 +71,10 @@ internal static class KMeansKernels
     /// <param name="permutation">[G, R] int64 output permutation (cluster-major, stable), entries 0 .. N - 1 written.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
+    /// <param name="fp8Centre">[G, D] float32 (<see cref="CentreFor"/>): the assignment's products in FP8 around it;
+    /// null for 16-bit products. Hopper family only.</param>
     public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor scratch, Tensor labels,
-        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null)
+        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null, Tensor? fp8Centre = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
         var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
@@ -57,15 +82,24 @@ internal static class KMeansKernels
         TensorChecks.RequireShape(centroids, nameof(centroids), groups, clusters, points.shape[2]);
         var centroidsPointer = DevicePointer.Of(centroids, library.Element, nameof(centroids));
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
-        if (library.Family == KernelFamily.Hopper)
+        if (fp8Centre is not null)
+        {
+            if (Unsupported(library, KMeansPrecision.Fp8) is { } reason) throw new NotSupportedException(reason);
+            TensorChecks.RequireShape(fp8Centre, nameof(fp8Centre), groups, points.shape[2]);
+            var centrePointer = DevicePointer.Of(fp8Centre, ScalarType.Float32, nameof(fp8Centre));
+            var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
+            library.Launch("svg2_centroid_tiles_fp8", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream,
+                centroidsPointer, centrePointer, imagePointer, clusters);
+            afterStep?.Invoke(Steps[0]);
+            library.Launch("svg2_kmeans_assign_hopper_fp8", (HopperAssignBlocks(library, groups, tokens), 1), KMeansTraits.HopperThreads,
+                library.Traits.KMeans.HopperFp8AssignSharedBytes, stream, pointsPointer, centrePointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
+        }
+        else if (library.Family == KernelFamily.Hopper)
         {
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
             library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
-            // Persistent: at most one block per multiprocessor walks the 256-point items of every group.
-            long items = (long)groups * ((tokens + KMeansTraits.HopperItemPoints - 1) / KMeansTraits.HopperItemPoints);
-            int blocks = (int)Math.Min(items, library.Device.Multiprocessors);
-            library.Launch("svg2_kmeans_assign_hopper", (blocks, 1), KMeansTraits.HopperThreads, library.Traits.KMeans.HopperAssignSharedBytes, stream,
+            library.Launch("svg2_kmeans_assign_hopper", (HopperAssignBlocks(library, groups, tokens), 1), KMeansTraits.HopperThreads, library.Traits.KMeans.HopperAssignSharedBytes, stream,
                 pointsPointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
         }
         else
@@ -84,6 +118,13 @@ internal static class KMeansKernels
         afterStep?.Invoke(Steps[2]);
         EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream);
         afterStep?.Invoke(Steps[3]);
+    }
+
+    /// <summary>Blocks of the persistent Hopper assignment: at most one per multiprocessor walks the 256-point items of every group.</summary>
+    static int HopperAssignBlocks(KernelLibrary library, int groups, int tokens)
+    {
+        long items = (long)groups * ((tokens + KMeansTraits.HopperItemPoints - 1) / KMeansTraits.HopperItemPoints);
+        return (int)Math.Min(items, library.Device.Multiprocessors);
     }
 
     /// <summary>

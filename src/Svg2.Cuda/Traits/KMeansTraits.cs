@@ -61,11 +61,25 @@ internal sealed class KMeansTraits
 
     int RowBytes => HeadDim * 2;
 
+    const int Fp8RowBytes = 128;                   // an e4m3 row is one 128-byte panel row whatever D (bytes past D are zero)
+    const int Fp8ScaleBytes = 16;                  // a tile's float32 scale, padded to the bulk copy's 16-byte unit
+
     /// <summary>Dynamic shared memory of one portable assignment block: the point block, two centroid tiles and their norms (float32).</summary>
     public int AssignSharedBytes => (PointsPerBlock + 2 * CentroidTile) * RowBytes + 2 * CentroidTile * sizeof(float);
 
     /// <summary>Bytes of one centroid tile image of the Hopper family: the rows and a float32 bias per row.</summary>
     public int HopperTileImageBytes => HopperTileCentroids * (RowBytes + sizeof(float));
+
+    /// <summary>Bytes of one FP8 centroid tile image: the e4m3 rows, a float32 bias per row and the tile's scale.</summary>
+    public int HopperFp8TileImageBytes => HopperTileCentroids * (Fp8RowBytes + sizeof(float)) + Fp8ScaleBytes;
+
+    /// <summary>
+    /// Dynamic shared memory of one block of the FP8 Hopper assignment: the 16-bit point slots, each warpgroup's
+    /// e4m3 rows, the centroid stages with their biases and scales, the row scales, the barriers and the alignment slack.
+    /// </summary>
+    public int HopperFp8AssignSharedBytes =>
+        HopperTraits.SharedAlignment + HopperPointSlots * HopperItemPoints * RowBytes + HopperItemPoints * (Fp8RowBytes + sizeof(float))
+        + HopperCentroidStages * HopperFp8TileImageBytes + 2 * HopperCentroidStages * HopperTraits.BarrierBytes;
 
     /// <summary>
     /// Dynamic shared memory of one block of the Hopper assignment: the point slots, the centroid
@@ -93,5 +107,6 @@ internal sealed class KMeansTraits
         new("SVG2_KMEANS_HOPPER_CONSUMERS", HopperConsumers), new("SVG2_KMEANS_HOPPER_ROW_BLOCKS", HopperRowBlocks),
         new("SVG2_KMEANS_HOPPER_TILE_CENTROIDS", HopperTileCentroids), new("SVG2_KMEANS_HOPPER_POINT_SLOTS", HopperPointSlots),
         new("SVG2_KMEANS_HOPPER_CENTROID_STAGES", HopperCentroidStages), new("SVG2_KMEANS_HOPPER_IMAGE_THREADS", HopperImageThreads),
+        new("SVG2_KMEANS_FP8_ROW_BYTES", Fp8RowBytes), new("SVG2_KMEANS_FP8_SCALE_BYTES", Fp8ScaleBytes),
     ];
 }

@@ -31,6 +31,19 @@ public static class CudaBenchmark
     /// </summary>
     public const int SampledProbeKeys = 16;
 
+    /// <summary>
+    /// The probes svg2-ear is timed with at every density, the default first: the full walk and the sampled one, each
+    /// with the exact normaliser (the cluster mean row's softmax over every key) and the centroid one ([QC x KC] softmax
+    /// over centroid scores), which spares the probe its first sweep and merge.
+    /// </summary>
+    public static IReadOnlyList<(string Name, int? Keys, ProbeNormalisation Normalisation)> ErrorRoutedProbes { get; } =
+    [
+        ("full", null, ProbeNormalisation.Exact),
+        ($"{SampledProbeKeys}-key", SampledProbeKeys, ProbeNormalisation.Exact),
+        ("full, centroid normaliser", null, ProbeNormalisation.Centroid),
+        ($"{SampledProbeKeys}-key, centroid normaliser", SampledProbeKeys, ProbeNormalisation.Centroid),
+    ];
+
     /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
     public const string WorkloadDescription =
         "the built-in video-like workload (moving objects over a background, Wan's 3D RoPE, local, temporal, semantic and mixed heads; docs/workload.md), bf16";
@@ -84,6 +97,9 @@ public static class CudaBenchmark
             }
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
+            if (KMeansKernels.Unsupported(library, KMeansPrecision.Fp8) is null)
+                steps.AddRange(TimeSteps("q, fp8", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep, precision: KMeansPrecision.Fp8), iterations, cuda)
+                    .Concat(TimeSteps("k, fp8", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep, precision: KMeansPrecision.Fp8), iterations, cuda)));
             log("k-means per iteration: " + string.Join(", ", steps.Select(s => $"{s.Subject} {s.Step} {s.Milliseconds:F3} ms")));
             // Half the timed sample too: the routing's time at a smaller sample shows what a cheaper probe would buy; and the
             // default walk with the centroid normaliser, which drops sweep 1 and the merge.
@@ -231,6 +247,24 @@ public static class CudaBenchmark
         return CudaEvent.Elapsed(start, end) / iterations;
     }
 
+    /// <summary>Mean time of <see cref="StepIterations"/> warm k-means iterations on q and on k, back to back, under <paramref name="precision"/>.</summary>
+    static double TimeKMeans(CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, KMeansPrecision precision, int iterations, CudaDevice cuda)
+    {
+        using var start = new CudaEvent(cuda);
+        using var end = new CudaEvent(cuda);
+        for (int i = 0; i < WarmupIterations; i++) Enqueue();
+        start.Record();
+        for (int i = 0; i < iterations; i++) Enqueue();
+        end.Record();
+        return CudaEvent.Elapsed(start, end) / iterations;
+
+        void Enqueue()
+        {
+            pipeline.EnqueueQueryKMeans(q, queryCentroids, StepIterations, precision: precision);
+            pipeline.EnqueueKeyKMeans(k, keyCentroids, StepIterations, precision: precision);
+        }
+    }
+
     /// <summary>
     /// The rule whose selection (minimum ratio 0, so densities under the 10% floor are reachable)
     /// gives the target density for the current centroids: bisection on top_p.
@@ -259,12 +293,14 @@ public static class CudaBenchmark
         double rowCompensatedMs = pipeline.Compensates(CompensationMode.PerRow)
             ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda).Milliseconds
             : double.NaN;
-        var (earMs, earDensity) = pipeline.Compensates(CompensationMode.PerRow)
-            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, errorRoutingDensity: operatorDensity)
-            : (double.NaN, double.NaN);
-        var (sampledEarMs, sampledEarDensity) = pipeline.Compensates(CompensationMode.PerRow)
-            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, errorRoutingDensity: operatorDensity, probeKeys: SampledProbeKeys)
-            : (double.NaN, double.NaN);
+        var errorRouted = pipeline.Compensates(CompensationMode.PerRow)
+            ? ErrorRoutedProbes.Select(probe =>
+            {
+                var (ms, density) = TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda,
+                    errorRoutingDensity: operatorDensity, probeKeys: probe.Keys, normalisation: probe.Normalisation);
+                return new ErrorRoutedTiming(probe.Name, ms, density);
+            }).ToList()
+            : [];
         double scale = 1.0 / Math.Sqrt(shape.HeadDim);
         var events = Enumerable.Range(0, 5).Select(_ => new CudaEvent(cuda)).ToArray();
         var sums = new double[4];
@@ -297,16 +333,21 @@ public static class CudaBenchmark
         double density, entries;
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
+        // k-means with FP8 distances, last: its layouts then stand in the pipeline, and the reads above are done.
+        var (fp8KMeansMs, fp8OperatorMs) = KMeansKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), KMeansPrecision.Fp8) is null
+            ? (TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Fp8, iterations, cuda),
+               TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, kmeansPrecision: KMeansPrecision.Fp8).Milliseconds)
+            : (double.NaN, double.NaN);
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
             sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
-            earMs, earDensity, sampledEarMs, sampledEarDensity);
+            errorRouted, fp8KMeansMs, fp8OperatorMs);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
             $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
-            $"svg2-ear (per row, error routing) {point.EarMs:F2} ms ({point.EarOverhead:+0.0%;-0.0%}) at density {point.EarDensity:P1}, " +
-            $"with a {SampledProbeKeys}-key sampled probe {point.SampledEarMs:F2} ms ({point.SampledEarOverhead:+0.0%;-0.0%}) at density {point.SampledEarDensity:P1}; " +
+            $"with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
+            string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
     }
@@ -320,7 +361,8 @@ public static class CudaBenchmark
     /// the timed calls), its probe walking <paramref name="probeKeys"/> sampled keys a cluster when set.
     /// </summary>
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
-        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null)
+        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null,
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact, KMeansPrecision kmeansPrecision = KMeansPrecision.Input)
     {
         var options = new Svg2Options
         {
@@ -328,7 +370,7 @@ public static class CudaBenchmark
             SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
             Compensation = compensation,
             Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
-            TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys,
+            TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation, KMeansPrecision = kmeansPrecision,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

@@ -23,22 +23,19 @@ namespace Svg2.Evaluation.Benchmarks;
 /// clusters (<c>svg2-ear --routing top-p --compensation per-cluster</c>: value means, compensation terms and the kernel's merge).</param>
 /// <param name="RowCompensatedMs">The same with per-row compensation (<c>svg2-ear --routing top-p</c>: value means, the centroid
 /// key lists and one extra key per skipped cluster in the kernel's key loop), or NaN where the kernels cannot fuse it.</param>
-/// <param name="EarMs">The default <c>svg2-ear</c>: per-row compensation with error-aware routing (the probe kernels, the
-/// selection by score, the compensated attention), its threshold searched on the first, untimed call to reach
-/// <paramref name="OperatorDensity"/> and then fixed; NaN where the kernels cannot fuse per-row compensation.</param>
-/// <param name="EarDensity">Mean density of its last timed call (NaN where not timed).</param>
-/// <param name="SampledEarMs">The same svg2-ear with its probe walking <see cref="CudaBenchmark.SampledProbeKeys"/> sampled keys
-/// of each key cluster (<c>--probe-keys</c>), its threshold searched the same way; NaN where not timed.</param>
-/// <param name="SampledEarDensity">Mean density of its last timed call (NaN where not timed).</param>
+/// <param name="ErrorRouted">svg2-ear's per-row compensation with error-aware routing (the probe kernels, the selection by
+/// score, the compensated attention), one timing per probe variant, each threshold searched on the first, untimed call to
+/// reach <paramref name="OperatorDensity"/> and then fixed; empty where the kernels cannot fuse per-row compensation.</param>
+/// <param name="KMeansFp8Ms">2 warm k-means iterations on q and on k with FP8 distance products (<c>--kmeans-precision fp8</c>);
+/// NaN where the kernels have no FP8 assignment.</param>
+/// <param name="OperatorFp8KMeansMs">The warm operator call of <paramref name="OperatorMs"/> with FP8 k-means distances (NaN where not timed).</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
-    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, double EarMs, double EarDensity, double SampledEarMs, double SampledEarDensity)
+    double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, IReadOnlyList<ErrorRoutedTiming> ErrorRouted,
+    double KMeansFp8Ms, double OperatorFp8KMeansMs)
 {
-    /// <summary>What svg2-ear with the sampled probe adds to the whole operator's time, as a fraction of it.</summary>
-    public double SampledEarOverhead => SampledEarMs / OperatorMs - 1;
-
-    /// <summary>What the default svg2-ear adds to the whole operator's time (SVG2 at the same density), as a fraction of it.</summary>
-    public double EarOverhead => EarMs / OperatorMs - 1;
+    /// <summary>What <paramref name="timing"/> adds to the whole operator's time (SVG2 at the same density), as a fraction of it.</summary>
+    public double Overhead(ErrorRoutedTiming timing) => timing.Milliseconds / OperatorMs - 1;
 
     /// <summary>What per-query-cluster compensation adds to the whole operator's time, as a fraction of it.</summary>
     public double ClusterCompensationOverhead => ClusterCompensatedMs / OperatorMs - 1;
@@ -54,6 +51,9 @@ public sealed record DensityPoint(string Label, double TopP, double MinKeyCluste
 
     /// <summary>Kernel efficiency as in the paper: density x dense time / sparse attention time.</summary>
     public double PercentOfIdeal => Density * DenseMs / AttentionMs;
+
+    /// <summary>Dense time over the operator's time with FP8 k-means distances.</summary>
+    public double Fp8KMeansSpeedup => DenseMs / OperatorFp8KMeansMs;
 
     /// <summary>Dense time over the whole operator's time (<see cref="OperatorMs"/>).</summary>
     public double Speedup => DenseMs / OperatorMs;

@@ -47,6 +47,7 @@ public static class CudaConformance
         results.AddRange(FusedOperatorConformance.RunAll(device, seed + 10));
         results.AddRange(CompensationConformance.RunAll(device, seed + 20));
         results.AddRange(RoutingProbeConformance.RunAll(device, seed + 30));
+        results.AddRange(Fp8KMeansConformance.RunAll(device, seed + 60));
         return results;
     }
 

@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,12 @@ public static class KMeans
     /// <paramref name="iterations"/> steps give (a cold start on the small footage model's attention settles in
     /// 7 to 24 of its 50 steps). The check reads one count per step back to the host.
     /// </remarks>
-    public static KMeansResult Run(Tensor points, Tensor initialCentroids, int iterations)
+    /// <param name="points">[G, N, D].</param>
+    /// <param name="initialCentroids">[G, K, D], the points' dtype and device.</param>
+    /// <param name="iterations">At least 1.</param>
+    /// <param name="precision">The distance products' numerics; under <see cref="KMeansPrecision.Fp8"/> every
+    /// assignment is <see cref="Fp8Distances.Assign"/>, centred on the starting centroids' mean.</param>
+    public static KMeansResult Run(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input)
     {
         RequireRank(points, 3, nameof(points));
         RequireRank(initialCentroids, 3, nameof(initialCentroids));
@@ -61,11 +67,14 @@ public static class KMeans
         var sizes = empty([groups, initialCentroids.shape[1]], ScalarType.Int64, points.device);
         // The problems still moving: all of them (null, no copies) until the first one settles.
         Tensor? active = null;
+        var centre = precision == KMeansPrecision.Fp8 ? Fp8Distances.Centre(initialCentroids) : null;
         for (int iteration = 0; iteration < iterations; iteration++)
         {
             using var step = NewDisposeScope();
             var (stepPoints, previous) = active is null ? (points32, centroids) : (points32.index_select(0, active), centroids.index_select(0, active));
-            var stepLabels = Assign(stepPoints, previous.to(ScalarType.Float32));
+            var stepLabels = centre is null
+                ? Assign(stepPoints, previous.to(ScalarType.Float32))
+                : Fp8Distances.Assign(stepPoints, previous.to(ScalarType.Float32), active is null ? centre : centre.index_select(0, active));
             var (stepCentroids, stepSizes) = Update(stepPoints, stepLabels, previous);
             var moving = stepCentroids.ne(previous).flatten(1).any(1);
             if (active is null)
@@ -108,9 +117,7 @@ public static class KMeans
         long groups = points32.shape[0], tokens = points32.shape[1], clusters = centroids32.shape[1];
         var centroidNorms = centroids32.square().sum(-1).unsqueeze(1);
         var centroidsT = centroids32.transpose(1, 2);
-        long rows = points32.device_type == DeviceType.CPU
-            ? Math.Clamp(CpuChunkElements / Math.Max(1, groups * clusters), 1, Math.Max(1, tokens))
-            : ChunkBudget.Rows(groups * clusters, tokens);
+        long rows = ChunkRows(points32, clusters);
         var labels = empty([groups, tokens], ScalarType.Int64, points32.device);
         for (long start = 0; start < tokens; start += rows)
         {
@@ -122,6 +129,15 @@ public static class KMeans
             labels.narrow(1, start, length).copy_(distances.min(-1).indexes);
         }
         return labels.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rows of <paramref name="points32"/> ([G, N, D]) whose distances to <paramref name="clusters"/> centroids form one chunk.</summary>
+    internal static long ChunkRows(Tensor points32, long clusters)
+    {
+        long groups = points32.shape[0], tokens = points32.shape[1];
+        return points32.device_type == DeviceType.CPU
+            ? Math.Clamp(CpuChunkElements / Math.Max(1, groups * clusters), 1, Math.Max(1, tokens))
+            : ChunkBudget.Rows(groups * clusters, tokens);
     }
 
     /// <summary>Distances per chunk of <see cref="Assign"/> on the CPU (float32 elements, 6 MiB): about a core's share of a large L3 cache.</summary>

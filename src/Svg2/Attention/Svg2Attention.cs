@@ -187,8 +187,8 @@ public sealed class Svg2Attention
         var start = StartingCentroids(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), state, shape.QueryClusters, shape.KeyClusters);
         // Copies: the pipeline updates centroids in place, and a warm start may be the state's own tensor.
         var (query, key) = (start.Query.clone(), start.Key.clone());
-        pipeline.ClusterQueries(qg, query, start.Iterations);
-        pipeline.ClusterKeys(kg, key, start.Iterations);
+        pipeline.ClusterQueries(qg, query, start.Iterations, Options.KMeansPrecision);
+        pipeline.ClusterKeys(kg, key, start.Iterations, Options.KMeansPrecision);
         return (query, key, start.Iterations);
     }
 
@@ -327,8 +327,8 @@ public sealed class Svg2Attention
         var queryPoints = qg.narrow(1, 0, videoRows);
         var keyPoints = kg.narrow(1, 0, videoRows);
         var start = StartingCentroids(queryPoints, keyPoints, state, queryClusters, keyClusters);
-        var query = Backend.KMeans(queryPoints, start.Query, start.Iterations);
-        var key = Backend.KMeans(keyPoints, start.Key, start.Iterations);
+        var query = Backend.KMeans(queryPoints, start.Query, start.Iterations, Options.KMeansPrecision);
+        var key = Backend.KMeans(keyPoints, start.Key, start.Iterations, Options.KMeansPrecision);
         state.Store(query.Centroids, key.Centroids);
         query.MoveToOuterDisposeScope();
         key.MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using Svg2.Algorithm;
 using static TorchSharp.torch;
 
@@ -23,13 +24,15 @@ public interface IFusedSvg2Pipeline
     /// <param name="q">[G, S, D].</param>
     /// <param name="queryCentroids">[G, QC, D], updated in place.</param>
     /// <param name="iterations">Lloyd iterations, at least 1.</param>
-    void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations);
+    /// <param name="precision">The distance products' numerics (see <see cref="ISvg2Backend.KMeans"/>).</param>
+    void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
 
     /// <summary>Runs k-means iterations on the video rows of k; <paramref name="keyCentroids"/> [G, KC, D] (contiguous) is updated in place.</summary>
     /// <param name="k">[G, S, D].</param>
     /// <param name="keyCentroids">[G, KC, D], updated in place.</param>
     /// <param name="iterations">Lloyd iterations, at least 1.</param>
-    void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations);
+    /// <param name="precision">The distance products' numerics (see <see cref="ISvg2Backend.KMeans"/>).</param>
+    void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
 
     /// <summary>Selects the key clusters of every query cluster from the current centroids and key sizes under <paramref name="rule"/>, and plans the attention.</summary>
     void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule);

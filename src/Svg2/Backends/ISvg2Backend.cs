@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using Svg2.Algorithm;
 using static TorchSharp.torch;
 
@@ -33,7 +34,9 @@ public interface ISvg2Backend
     /// <param name="points">[G, N, D].</param>
     /// <param name="initialCentroids">[G, K, D], same dtype as <paramref name="points"/>.</param>
     /// <param name="iterations">At least 1.</param>
-    KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations);
+    /// <param name="precision">The distance products' numerics (<see cref="KMeansPrecision"/>); a backend that cannot
+    /// compute <see cref="KMeansPrecision.Fp8"/> products throws <see cref="NotSupportedException"/> saying why.</param>
+    KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
 
     /// <summary>
     /// The stable permutation by cluster id (a counting sort), cluster sizes and offsets.

@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Attention.Fp8;
@@ -25,8 +26,8 @@ public sealed class ReferenceBackend : ICompensatingBackend, IFp8AttentionBacken
     }
 
     /// <inheritdoc/>
-    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations) =>
-        Algorithm.KMeans.Run(points, initialCentroids, iterations);
+    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input) =>
+        Algorithm.KMeans.Run(points, initialCentroids, iterations, precision);
 
     /// <inheritdoc/>
     public ClusterLayout Layout(Tensor labels, int clusters) => ClusterPermutation.FromLabels(labels, clusters);

@@ -28,6 +28,13 @@ public sealed record Svg2Options
     /// <summary>K-means iterations warm-started from the layer's cached centroids.</summary>
     public int StepIterations { get; init; } = 2;
 
+    /// <summary>
+    /// The numerics of k-means' distance products: the inputs' own (<see cref="KMeansPrecision.Input"/>, the default) or
+    /// FP8 E4M3 (<see cref="KMeansPrecision.Fp8"/>: about twice the product rate on Hopper tensor cores; the reference
+    /// emulates it on any device, the CUDA backend runs it with the Hopper kernels only).
+    /// </summary>
+    public KMeansPrecision KMeansPrecision { get; init; } = KMeansPrecision.Input;
+
     /// <summary>Numerics of the top-p cut. Float32 is the default and a documented deviation.</summary>
     public SelectionPrecision SelectionPrecision { get; init; } = SelectionPrecision.Float32;
 

@@ -23,7 +23,7 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
     public bool Supports(Tensor q, Tensor k, Tensor v, out string? reason) => _reference.Supports(q, k, v, out reason);
 
-    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations) => _reference.KMeans(points, initialCentroids, iterations);
+    public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision) => _reference.KMeans(points, initialCentroids, iterations, precision);
 
     public ClusterLayout Layout(Tensor labels, int clusters) => _reference.Layout(labels, clusters);
 
@@ -63,17 +63,17 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public FusedShape Shape => shape;
 
-        public void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations)
+        public void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision)
         {
-            using var result = backend.KMeans(q, queryCentroids, iterations);
+            using var result = backend.KMeans(q, queryCentroids, iterations, precision);
             queryCentroids.copy_(result.Centroids);
             _q = q;
             Keep(ref _queryLabels, result.Labels);
         }
 
-        public void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations)
+        public void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision)
         {
-            using var result = backend.KMeans(k, keyCentroids, iterations);
+            using var result = backend.KMeans(k, keyCentroids, iterations, precision);
             keyCentroids.copy_(result.Centroids);
             Keep(ref _keyLabels, result.Labels);
         }

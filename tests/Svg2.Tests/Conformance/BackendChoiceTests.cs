@@ -1,3 +1,4 @@
+using Svg2.Configuration;
 using Svg2.Algorithm;
 using Svg2.Backends;
 using static TorchSharp.torch;
@@ -10,7 +11,7 @@ public class BackendChoiceTests
     {
         public string Name => "declining";
         public bool Supports(Tensor q, Tensor k, Tensor v, out string? reason) { reason = "head dimension 96 is not compiled"; return false; }
-        public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations) => throw new NotSupportedException();
+        public KMeansResult KMeans(Tensor points, Tensor initialCentroids, int iterations, KMeansPrecision precision) => throw new NotSupportedException();
         public ClusterLayout Layout(Tensor labels, int clusters) => throw new NotSupportedException();
         public Tensor SelectKeyClusters(Tensor queryCentroids, Tensor keyCentroids, Tensor keySizes, SelectionRule rule) => throw new NotSupportedException();
         public Tensor BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale) => throw new NotSupportedException();

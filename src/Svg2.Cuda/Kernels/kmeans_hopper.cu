@@ -105,6 +105,24 @@ static_assert(kFp8RowBytes == kPanelRowBytes && kHeadDim <= kFp8RowBytes && kFp8
 static_assert(kFp8ScaleBytes >= (int)sizeof(float) && kFp8ScaleBytes % 16 == 0, "the scale tail is whole bulk-copy units");
 static_assert(kFp8TileBytes % kSharedAlignment == 0 && kFp8ItemBytes % kSharedAlignment == 0, "e4m3 panels stay aligned");
 
+// 16-byte chunk 'chunk' of the centroid on row 'row' of tile 'tile' of group g (zeros past the K-th), and whether it is one.
+__device__ __forceinline__ uint4 centroid_chunk(const element_t* __restrict__ centroids, int g, int k, int tile, int row, int chunk, bool& valid)
+{
+    const int centroid = tile * kTileCentroids + row;
+    valid = centroid < k;
+    uint4 bits = {0, 0, 0, 0};
+    if (valid) bits = *(const uint4*)(centroids + ((int64)g * k + centroid) * kHeadDim + chunk * kChunkElements);
+    return bits;
+}
+
+// The sum of 'x' over the kRowChunks neighbouring lanes that hold one row's chunks.
+__device__ __forceinline__ float row_sum(float x)
+{
+#pragma unroll
+    for (int offset = 1; offset < kRowChunks; offset *= 2) x += __shfl_xor_sync(kFullMask, x, offset);
+    return x;
+}
+
 extern "C" __global__ void __launch_bounds__(kImageThreads)
 svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __restrict__ image, int k)
 {
@@ -115,10 +133,9 @@ svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __re
 #pragma unroll
     for (int pass = 0; pass < kTileCentroids / kImageRowsPerPass; ++pass)
     {
-        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass, centroid = tile * kTileCentroids + row;
-        const bool valid = centroid < k;
-        uint4 bits = {0, 0, 0, 0};
-        if (valid) bits = *(const uint4*)(centroids + ((int64)g * k + centroid) * kHeadDim + chunk * kChunkElements);
+        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass;
+        bool valid;
+        const uint4 bits = centroid_chunk(centroids, g, k, tile, row, chunk, valid);
         *(uint4*)(tile_image + panel_offset(row, chunk, kTileCentroids)) = bits;
         const element_t* elements = (const element_t*)&bits;
         float norm = 0.f;
@@ -128,8 +145,7 @@ svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __re
             const float x = element_to_float(elements[e]);
             norm += x * x;
         }
-#pragma unroll
-        for (int offset = 1; offset < kRowChunks; offset *= 2) norm += __shfl_xor_sync(kFullMask, norm, offset);
+        norm = row_sum(norm);
         if (chunk == 0) ((float*)(tile_image + kTileBytes))[row] = valid ? -0.5f * norm : negative_infinity();
     }
 }
@@ -167,10 +183,9 @@ svg2_centroid_tiles_fp8(const element_t* __restrict__ centroids, const float* __
 #pragma unroll
     for (int pass = 0; pass < kPasses; ++pass)
     {
-        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass, centroid = tile * kTileCentroids + row;
-        const bool valid = centroid < k;
-        uint4 bits = {0, 0, 0, 0};
-        if (valid) bits = *(const uint4*)(centroids + ((int64)g * k + centroid) * kHeadDim + chunk * kChunkElements);
+        const int row = threadIdx.x / kRowChunks + pass * kImageRowsPerPass;
+        bool valid;
+        const uint4 bits = centroid_chunk(centroids, g, k, tile, row, chunk, valid);
         const element_t* elements = (const element_t*)&bits;
         float norm = 0.f;
 #pragma unroll
@@ -180,8 +195,7 @@ svg2_centroid_tiles_fp8(const element_t* __restrict__ centroids, const float* __
             norm += centred[pass][e] * centred[pass][e];
             largest = nan_max(fabsf(centred[pass][e]), largest);
         }
-#pragma unroll
-        for (int offset = 1; offset < kRowChunks; offset *= 2) norm += __shfl_xor_sync(kFullMask, norm, offset);
+        norm = row_sum(norm);
         if (chunk == 0) ((float*)(tile_image + kFp8TileBytes))[row] = valid ? -0.5f * norm : negative_infinity();
     }
     for (int offset = kWarpSize / 2; offset > 0; offset /= 2) largest = nan_max(__shfl_xor_sync(kFullMask, largest, offset), largest);

@@ -23,11 +23,12 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "also write the measurements to this JSON file" };
         var compare = new Option<bool>("--compare") { Description = "with --device cuda: compare the methods' quality on the GPU instead of timing SVG2's stages against dense attention" };
         var iterations = new Option<int>("--iterations") { Description = "with --device cuda: timed iterations per measurement, after 10 warm-ups", DefaultValueFactory = _ => 20 };
+        var densities = new Option<double[]?>("--densities") { Description = "with --device cuda: the fixed densities timed besides top_p 0.9 (default 0.1 0.15 0.2 0.3)", AllowMultipleArgumentsPerToken = true };
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var precision = new PrecisionOption();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations, precision.Option }) command.Options.Add(option);
+        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations, densities, precision.Option }) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>
@@ -35,13 +36,19 @@ internal static class BenchCommand
             bool stageTiming = result.GetValue(device.Device) == "cuda" && !result.GetValue(compare);
             if (stageTiming)
                 CommandErrors.RejectUnused(result, [workload, methods, density, statRows, json, device.DType, .. config.All],
-                    "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape and --iterations (--compare runs the method comparison on the GPU, which takes the others)");
+                    "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape, --iterations and --densities (--compare runs the method comparison on the GPU, which takes the others)");
             else
-                CommandErrors.RejectUnused(result, [iterations], "bench on the CPU, or with --compare, measures each method once (--iterations is for the stage timing of --device cuda)");
+                CommandErrors.RejectUnused(result, [iterations, densities], "bench on the CPU, or with --compare, measures each method once (--iterations and --densities are for the stage timing of --device cuda)");
             if (result.GetValue(device.Device) != "cuda") CommandErrors.RejectUnused(result, [compare], "bench on the CPU always compares the methods");
             var onDevice = device.ResolveDevice(result);
             precision.RequireDevice(result, onDevice);
-            if (stageTiming) return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations));
+            if (stageTiming)
+            {
+                var fixedDensities = result.GetValue(densities);
+                if (fixedDensities is not null && fixedDensities.Any(d => !(d > 0 && d <= 1)))
+                    throw new ArgumentException($"--densities must lie in (0, 1]; got {string.Join(", ", fixedDensities)}.");
+                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations), fixedDensities);
+            }
             var target = VideoShape.FromName(result.GetValue(shape)!);
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);
             var options = precision.ApplyTo(result, config.Build(result));

@@ -14,8 +14,13 @@ namespace Svg2.Evaluation.Verification;
 /// </summary>
 public static class Fp8KMeansConformance
 {
-    /// <summary>Relative score gap (of the row's largest score magnitude) within which the kernel may pick another centroid.</summary>
-    const double NearTie = 1e-4;
+    /// <summary>
+    /// Relative score gap (of the row's largest score magnitude) within which the kernel may pick another centroid than
+    /// the reference. Hopper's FP8 tensor cores add their products with fewer mantissa bits than float32 (about 14,
+    /// as published for their FP8 GEMMs), so a kernel score can be off the float32 reference's by some 1e-4 of the
+    /// scores' size: an H100 left 1 label of 9,000 beyond 1e-4 (fp16, D 128, 300 clusters).
+    /// </summary>
+    const double NearTie = 1e-3;
 
     /// <summary>Runs every check on <paramref name="device"/>; a failed check never stops the others.</summary>
     public static IReadOnlyList<ConformanceResult> RunAll(Device device, int seed)
@@ -79,6 +84,7 @@ public static class Fp8KMeansConformance
         var gap = scores.gather(2, expected.unsqueeze(2)).squeeze(2) - scores.gather(2, labels.clamp(0, clusters - 1).unsqueeze(2)).squeeze(2);
         var tolerance = NearTie * scores.nan_to_num(0, 0, 0).abs().amax([-1]) + 1e-6;
         long beyondTie = (differs & (gap.isnan() | gap.gt(tolerance))).sum().item<long>();
+        double worstGap = differs.any().item<bool>() ? (gap / (tolerance / NearTie)).masked_select(differs).nan_to_num(double.PositiveInfinity).max().item<float>() : 0;
         long differing = differs.sum().item<long>();
         long outOfRange = (labels.lt(0) | labels.ge(clusters)).sum().item<long>();
         bool nanRows = labels[0, 17].item<long>() == 0 && labels[0, 2999].item<long>() == 0;
@@ -90,7 +96,7 @@ public static class Fp8KMeansConformance
         double meanError = ReferenceComputations.RelativeError(result.Centroids.masked_select(finite), means.masked_select(finite));
         long emptyClusters = sizes.eq(0).sum().item<long>();
         bool passed = beyondTie == 0 && outOfRange == 0 && nanRows && tile && sizeMismatches == 0 && meanError <= CudaConformance.HalfPrecisionTolerance;
-        return (passed, $"labels: {differing} of {Groups * Tokens} differ from the reference, {beyondTie} beyond a near-tie ({NearTie:E0} of the row's scores), " +
+        return (passed, $"labels: {differing} of {Groups * Tokens} differ from the reference, {beyondTie} beyond a near-tie ({NearTie:E0} of the row's scores; the widest gap {worstGap:E1}), " +
                         $"{outOfRange} out of range; NaN rows labelled 0: {nanRows}; NaN centroid takes its tile: {(poisonedTile ? tile.ToString() : "n/a")}; " +
                         $"{sizeMismatches} size mismatches, centroid rel. error {meanError:E2}, {emptyClusters} empty clusters");
     }

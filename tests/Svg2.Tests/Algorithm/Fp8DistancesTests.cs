@@ -106,6 +106,25 @@ public class Fp8DistancesTests
     }
 
     [Fact]
+    public void TheOperatorClustersInFp8AlikeOnTheStagedAndTheFusedReferencePaths()
+    {
+        using var scope = NewDisposeScope();
+        using var sample = Svg2.Evaluation.Workloads.VideoLikeWorkload.Generate(new Svg2.Evaluation.Workloads.VideoShape(2, 6, 8, 2, 64), 9);
+        var options = new Svg2Options { QueryClusters = 8, KeyClusters = 24, InitIterations = 5, StepIterations = 1, ScaleClusterCounts = false, TopP = 0.8 };
+        var fp8 = options with { KMeansPrecision = KMeansPrecision.Fp8 };
+        using var staged = new Svg2.Attention.Svg2Attention(fp8).Forward(sample.Query, sample.Key, sample.Value, new Svg2.Attention.Svg2LayerState());
+        using var fused = new Svg2.Attention.Svg2Attention(fp8, new Svg2.Tests.Attention.ReferenceFusedBackend())
+            .Forward(sample.Query, sample.Key, sample.Value, new Svg2.Attention.Svg2LayerState());
+        using var plain = new Svg2.Attention.Svg2Attention(options).Forward(sample.Query, sample.Key, sample.Value, new Svg2.Attention.Svg2LayerState());
+        Assert.True(TestTensors.Same(staged.Sparsity.BlockMask, fused.Sparsity.BlockMask));
+        Assert.True(TestTensors.RelativeError(fused.Output, staged.Output) < 1e-6);
+        // Another clustering of the same quality: its error against dense attention is the float32 clustering's, give or take.
+        using var dense = nn.functional.scaled_dot_product_attention(sample.Query, sample.Key, sample.Value);
+        double fp8Error = TestTensors.RelativeError(staged.Output, dense), plainError = TestTensors.RelativeError(plain.Output, dense);
+        Assert.True(fp8Error < 1.25 * plainError, $"FP8 clustering: {fp8Error:F4}; float32 clustering: {plainError:F4}");
+    }
+
+    [Fact]
     public void ACentreOfTheWrongShapeIsRefused()
     {
         using var scope = NewDisposeScope();

@@ -71,6 +71,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("window", "--density 0.5 --grid 4x4x4")]
     [InlineData("oracle", "--density 0.5")]
     [InlineData("dense", "")]
+    [InlineData("svg2", "--density 0.5 --kmeans-precision fp8")]
     public void EvalRunsEveryBaseline(string method, string budget) =>
         Assert.Equal(0, Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method,
             .. budget.Split(' ', StringSplitOptions.RemoveEmptyEntries)]));
@@ -88,6 +89,7 @@ public sealed class CommandTests : IDisposable
     [InlineData("svg2-ear", "--routing top-p --error-threshold 2", "--error-threshold")]
     [InlineData("svg2-ear", "--density 0.5 --error-threshold 2", "--error-threshold")]
     [InlineData("blocks", "--density 0.5 --routing error", "--routing")]
+    [InlineData("blocks", "--density 0.5 --kmeans-precision fp8", "--kmeans-precision")]
     public void EvalRejectsOptionsTheMethodWouldIgnore(string method, string arguments, string named)
     {
         var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", method, .. arguments.Split(' ')]));

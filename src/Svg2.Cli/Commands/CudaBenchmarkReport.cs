@@ -35,31 +35,49 @@ public static class CudaBenchmarkReport
                                $"k-means init (50 iterations, q+k) {report.InitKMeansMs:F1} ms; {report.Iterations} timed iterations after 10 warm-ups; " +
                                $"pipeline buffers {report.ExtraMemoryBytes / 1048576.0:F0} MiB");
         AnsiConsole.MarkupLine($"[grey]workload: {Markup.Escape(report.Workload)}[/]");
-        var table = new Table();
-        string[] columns = ["point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)", "selection+plan (ms)", "attention (ms)",
-                                       "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup", "k-means fp8, q+k (ms)", "operator, fp8 k-means (ms)", "speedup", "ear per cluster (ms)", "overhead", "ear per row (ms)", "overhead",
-                                       .. CudaBenchmark.ErrorRoutedProbes.SelectMany(probe => new[] { $"svg2-ear, {probe.Name} probe (ms)", "overhead", "density" })];
-        foreach (var column in columns)
-            table.AddColumn(column);
-        foreach (var p in report.Points)
-            table.AddRow([Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
-                $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}",
-                $"{p.OperatorMs:F2}", $"{p.OperatorDensity:P1}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x",
-                $"{p.KMeansFp8Ms:F2}", $"{p.OperatorFp8KMeansMs:F2}", $"{p.Fp8KMeansSpeedup:F2}x",
-                $"{p.ClusterCompensatedMs:F2}", $"{p.ClusterCompensationOverhead:+0.0%;-0.0%}", $"{p.RowCompensatedMs:F2}", $"{p.RowCompensationOverhead:+0.0%;-0.0%}",
-                .. CudaBenchmark.ErrorRoutedProbes.SelectMany(probe => p.ErrorRouted.FirstOrDefault(t => t.Probe == probe.Name) is { } t
-                    ? new[] { $"{t.Milliseconds:F2}", $"{p.Overhead(t):+0.0%;-0.0%}", $"{t.Density:P1}" }
-                    : ["-", "-", "-"])]);
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]ear per cluster / per row: the operator with centroid compensation of the skipped key clusters (svg2-ear with top-p routing), " +
-                               "per query cluster merged at the kernel's store, per row as one extra key per skipped cluster (Hopper kernels only; NaN elsewhere). " +
-                               "svg2-ear: the default method, per-row compensation routed by estimated error (the probe kernels, selection by score, " +
-                               "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed; " +
-                               $"the {CudaBenchmark.SampledProbeKeys}-key probe walks that many sampled keys of each key cluster (--probe-keys); " +
-                               "the centroid normaliser replaces the probe's first sweep with a softmax over centroid scores (--probe-normaliser centroid).[/]");
+        foreach (var table in Tables(report))
+            AnsiConsole.Write(table);
         var steps = new Table().AddColumn("k-means, one warm iteration").AddColumns(report.KMeansSteps.Select(s => s.Step).Distinct().ToArray());
         foreach (var tensor in report.KMeansSteps.GroupBy(s => s.Subject))
             steps.AddRow([tensor.Key, .. tensor.Select(s => $"{s.Milliseconds:F3} ms")]);
         AnsiConsole.Write(steps);
+    }
+
+    /// <summary>
+    /// The report's density points as three tables narrow enough to read: SVG2's stages against dense attention,
+    /// svg2-ear's variants against SVG2, and k-means with FP8 distances. A value a GPU could not time shows as "-".
+    /// </summary>
+    internal static IReadOnlyList<Table> Tables(BenchmarkReport report)
+    {
+        var stages = NewTable("SVG2 against dense attention", "point", "top_p / min ratio", "density", "k-means q (ms)", "k-means k (ms)",
+            "selection+plan (ms)", "attention (ms)", "attention TFLOP/s", "% of ideal", "stages (ms)", "operator (ms)", "operator density", "dense (ms)", "speedup");
+        foreach (var p in report.Points)
+            stages.AddRow(Markup.Escape(p.Label), $"{p.TopP:F4} / {p.MinKeyClusterRatio:F2}", $"{p.Density:P1}", $"{p.KMeansQueryMs:F2}", $"{p.KMeansKeyMs:F2}",
+                $"{p.SelectionMs:F2}", $"{p.AttentionMs:F2}", $"{p.EffectiveTflops:F0}", $"{p.PercentOfIdeal:P0}", $"{p.TotalMs:F2}",
+                $"{p.OperatorMs:F2}", $"{p.OperatorDensity:P1}", $"{p.DenseMs:F2}", $"{p.Speedup:F2}x");
+
+        var probes = CudaBenchmark.ErrorRoutedProbes;
+        var ear = NewTable("svg2-ear against SVG2 at the same density (ms, overhead over the operator)",
+            ["point", "per cluster, top-p", "per row, top-p", .. probes.Select(probe => $"{probe.Name} probe (density)")]);
+        foreach (var p in report.Points)
+            ear.AddRow([Markup.Escape(p.Label), Timed(p.ClusterCompensatedMs, p.ClusterCompensationOverhead), Timed(p.RowCompensatedMs, p.RowCompensationOverhead),
+                .. probes.Select(probe => p.ErrorRouted.FirstOrDefault(t => t.Probe == probe.Name) is { } t
+                    ? $"{Timed(t.Milliseconds, p.Overhead(t))} ({t.Density:P1})" : "-")]);
+        ear.Caption("[grey]per cluster / per row, top-p: SVG2's blocks with centroid compensation of the skipped key clusters, " +
+                    "per query cluster merged at the kernel's store, per row as one extra key per skipped cluster (Hopper kernels only). " +
+                    "The probes: svg2-ear's per-row compensation routed by estimated error (the probe kernels, selection by score, " +
+                    "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed; " +
+                    $"the {CudaBenchmark.SampledProbeKeys}-key probe walks that many sampled keys of each key cluster (--probe-keys); " +
+                    "the centroid normaliser replaces the probe's first sweep with a softmax over centroid scores (--probe-normaliser centroid).[/]");
+
+        var fp8 = NewTable("k-means with FP8 distances (--kmeans-precision fp8)", "point", "k-means q + k (ms)", "FP8 k-means q + k (ms)", "operator, FP8 k-means (ms)", "speedup");
+        foreach (var p in report.Points)
+            fp8.AddRow(Markup.Escape(p.Label), $"{p.KMeansQueryMs + p.KMeansKeyMs:F2}", Value(p.KMeansFp8Ms, "F2"), Value(p.OperatorFp8KMeansMs, "F2"),
+                double.IsNaN(p.Fp8KMeansSpeedup) ? "-" : $"{p.Fp8KMeansSpeedup:F2}x");
+        return [stages, ear, fp8];
+
+        static Table NewTable(string title, params string[] columns) => new Table().Title(title).AddColumns(columns);
+        static string Value(double value, string format) => double.IsNaN(value) ? "-" : value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+        static string Timed(double milliseconds, double overhead) => double.IsNaN(milliseconds) ? "-" : $"{milliseconds:F2}, {overhead:+0.0%;-0.0%}";
     }
 }

@@ -142,7 +142,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         var sizes = empty([groups, clusters], ScalarType.Int64, points.device);
         var offsets = empty([groups, clusters + 1], ScalarType.Int64, points.device);
         var permutation = empty([groups, tokens], ScalarType.Int64, points.device);
-        var centre = KMeansKernels.CentreFor(library, precision, initialCentroids);
+        var centre = KMeansKernels.CentreFor(precision, initialCentroids);
         for (int iteration = 0; iteration < iterations; iteration++)
             KMeansKernels.EnqueueIteration(library, points, centroids, scratch, labels, counts, sizes, offsets, permutation, IntPtr.Zero, fp8Centre: centre);
         return new KMeansResult(labels, centroids, sizes).MoveToOuterDisposeScope();

@@ -155,7 +155,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
-        using var centre = KMeansKernels.CentreFor(_library, precision, queryCentroids);
+        using var centre = KMeansKernels.CentreFor(precision, queryCentroids);
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
                 QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep, centre);
@@ -172,7 +172,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
-        using var centre = KMeansKernels.CentreFor(_library, precision, keyCentroids);
+        using var centre = KMeansKernels.CentreFor(precision, keyCentroids);
         _keyLayoutVersion++;
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,

@@ -48,13 +48,10 @@ internal static class KMeansKernels
 
     /// <summary>
     /// The centre of a call's FP8 distances (<see cref="Fp8Distances.Centre"/>) from its starting centroids, or null
-    /// under <see cref="KMeansPrecision.Input"/>; throws <see cref="NotSupportedException"/> where the library cannot take FP8.
+    /// under <see cref="KMeansPrecision.Input"/>. A library without FP8 kernels refuses it in <see cref="EnqueueIteration"/>.
     /// </summary>
-    public static Tensor? CentreFor(KernelLibrary library, KMeansPrecision precision, Tensor centroids)
-    {
-        if (Unsupported(library, precision) is { } reason) throw new NotSupportedException(reason);
-        return precision == KMeansPrecision.Fp8 ? Fp8Distances.Centre(centroids) : null;
-    }
+    public static Tensor? CentreFor(KMeansPrecision precision, Tensor centroids) =>
+        precision == KMeansPrecision.Fp8 ? Fp8Distances.Centre(centroids) : null;
 
     /// <summary>
     /// Enqueues one iteration; <paramref name="centroids"/> is updated in place. The layout outputs

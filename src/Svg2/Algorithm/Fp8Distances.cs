@@ -39,21 +39,11 @@ public static class Fp8Distances
     /// <returns>[G, N] int64.</returns>
     public static Tensor Assign(Tensor points32, Tensor centroids32, Tensor centre)
     {
-        using var scope = NewDisposeScope();
         using var centroids = new QuantisedCentroids(points32, centroids32, centre);
-        long groups = points32.shape[0], tokens = points32.shape[1];
-        long rows = KMeans.ChunkRows(points32, centroids32.shape[1]);
-        var labels = empty([groups, tokens], ScalarType.Int64, points32.device);
-        for (long start = 0; start < tokens; start += rows)
-        {
-            using var inner = NewDisposeScope();
-            long length = Math.Min(rows, tokens - start);
-            var scores = centroids.Scores(points32.narrow(1, start, length));
-            // The largest score is the nearest centroid; NaN ranks first, as a NaN distance does in torch.argmin.
-            var ranked = scores.nan_to_num(double.PositiveInfinity, double.PositiveInfinity, double.NegativeInfinity);
-            labels.narrow(1, start, length).copy_(ranked.neg_().min(-1).indexes);
-        }
-        return labels.MoveToOuterDisposeScope();
+        // The largest score is the nearest centroid; NaN ranks first, as a NaN distance does in torch.argmin, and ties
+        // with +infinity go to the lower column, as in the kernel.
+        return KMeans.NearestInChunks(points32, centroids32.shape[1],
+            chunk => centroids.Scores(chunk).nan_to_num_(double.PositiveInfinity, double.PositiveInfinity, double.NegativeInfinity).neg_());
     }
 
     /// <summary>

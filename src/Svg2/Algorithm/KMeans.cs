@@ -114,17 +114,30 @@ public static class KMeans
     public static Tensor Assign(Tensor points32, Tensor centroids32)
     {
         using var scope = NewDisposeScope();
-        long groups = points32.shape[0], tokens = points32.shape[1], clusters = centroids32.shape[1];
         var centroidNorms = centroids32.square().sum(-1).unsqueeze(1);
         var centroidsT = centroids32.transpose(1, 2);
+        return NearestInChunks(points32, centroids32.shape[1], chunk => chunk.bmm(centroidsT).mul_(-2).add_(centroidNorms)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The index of the smallest of <paramref name="distancesOf"/>(rows) for every point (the first minimum, the first
+    /// NaN, as argmin), computed over row chunks of <see cref="ChunkRows"/> so that no [G, N, K] tensor exists whole.
+    /// </summary>
+    /// <param name="points32">[G, N, D] float32.</param>
+    /// <param name="clusters">K.</param>
+    /// <param name="distancesOf">[G, n, K] distance-like values of a [G, n, D] chunk of rows.</param>
+    /// <returns>[G, N] int64.</returns>
+    internal static Tensor NearestInChunks(Tensor points32, long clusters, Func<Tensor, Tensor> distancesOf)
+    {
+        using var scope = NewDisposeScope();
+        long groups = points32.shape[0], tokens = points32.shape[1];
         long rows = ChunkRows(points32, clusters);
         var labels = empty([groups, tokens], ScalarType.Int64, points32.device);
         for (long start = 0; start < tokens; start += rows)
         {
             using var inner = NewDisposeScope();
             long length = Math.Min(rows, tokens - start);
-            var chunk = points32.narrow(1, start, length);
-            var distances = chunk.bmm(centroidsT).mul_(-2).add_(centroidNorms);
+            var distances = distancesOf(points32.narrow(1, start, length));
             // min over the dimension picks the index argmin picks (first minimum, first NaN) at half its cost on the CPU.
             labels.narrow(1, start, length).copy_(distances.min(-1).indexes);
         }

@@ -294,6 +294,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="variant">The probe's walk (null: <see cref="RoutingProbeKernels.DefaultVariant"/>).</param>
     /// <param name="afterStep">Called after each probe kernel and the normalisation (see <see cref="RoutingProbeKernels.Scores"/>), for timing.</param>
     /// <param name="sampledKeysPerCluster">Walk at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
+    /// <param name="normalisation">Where the probe's lse_a and o_a come from (see <see cref="RoutingProbeKernels.Enqueue"/>).</param>
     public Tensor EnqueueRoutingProbe(Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, RoutingProbeVariant? variant = null,
         Action<string>? afterStep = null, int? sampledKeysPerCluster = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {

@@ -14,7 +14,8 @@
 //   merges the splits into lse_a (exp2 domain), o_a and |o_a|^2 (for the head's E = sum n_a |o_a|^2).
 // svg2_probe_errors (sweep 2): the same keys again, with lse_a and o_a known, to |E_ab|^2 (float64).
 // svg2_probe_flash_softmax: sweep 1 of the flash variants, the same partial softmax from contiguous
-//   key ranges in original order (see there).
+//   key ranges in original order (see there). svg2_probe_centroid_softmax: the same flash pass over the
+//   size-weighted key-cluster centroids, which replaces sweep 1 for the centroid normaliser.
 // Both sweeps walk the split's clusters in permuted (cluster-contiguous) order, in 16-key chunks
 //   aligned to each cluster's start (a cluster's last chunk is masked), kTileChunks chunks per staged
 //   tile. S = q̄ K^T is bf16/fp16 mma.sync m16n8k16 with fp32 accumulation. Per cluster the kernels keep
@@ -690,8 +691,11 @@ __device__ __forceinline__ void flash_values_to_half(unsigned char* stage)
 
 // One staged tile of 'count' keys into the warp's online softmax: o, row_max (exp2 domain) and the
 // thread's share of row_sum (summed over the quad at the end).
-__device__ __forceinline__ void flash_tile(const unsigned (&q)[kProbeKSteps][4], unsigned k_tile, unsigned v_tile, int count, float scale_log2,
-                                           float (&o)[kValueTiles][4], float (&row_max)[2], float (&row_sum)[2])
+// With kWeighted every key's logit is lifted by its key_log2_weights entry (read for the tile's keys), and a
+// key of weight -inf takes no part whatever its logit holds.
+template <bool kWeighted>
+__device__ __forceinline__ void flash_tile(const unsigned (&q)[kProbeKSteps][4], unsigned k_tile, unsigned v_tile, int count, const float* key_log2_weights,
+                                           float scale_log2, float (&o)[kValueTiles][4], float (&row_max)[2], float (&row_sum)[2])
 {
     const int lane = threadIdx.x % kWarpSize;
     const int k_swizzle = ((lane / 8) % 2) ^ (lane % 8);
@@ -719,7 +723,20 @@ __device__ __forceinline__ void flash_tile(const unsigned (&q)[kProbeKSteps][4],
         for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
-                s[j][h][e] = j * 16 + h * 8 + 2 * (lane % 4) + (e & 1) < count ? s[j][h][e] * scale_log2 : negative_infinity();
+            {
+                const int key = j * 16 + h * 8 + 2 * (lane % 4) + (e & 1);
+                float logit = negative_infinity();
+                if (key < count)
+                {
+                    if constexpr (kWeighted)
+                    {
+                        const float lift = key_log2_weights[key];
+                        if (lift != negative_infinity()) logit = s[j][h][e] * scale_log2 + lift;
+                    }
+                    else logit = s[j][h][e] * scale_log2;
+                }
+                s[j][h][e] = logit;
+            }
     bool rescale = false;
     float correction[2];
 #pragma unroll
@@ -773,14 +790,14 @@ __device__ __forceinline__ void flash_tile(const unsigned (&q)[kProbeKSteps][4],
     }
 }
 
-// Sweep 1 as a flash pass: split s of a head is its keys [N s / splits, N (s + 1) / splits) in original
-// order; the outputs are svg2_probe_softmax's.
-extern "C" __global__ void __launch_bounds__(kProbeThreads)
-svg2_probe_flash_softmax(const element_t* __restrict__ query_means, const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows,
-                         int tokens, int qc, int splits, int query_tiles, float scale_log2,
-                         float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output)
+// Sweep 1 as a flash pass over rows [0, tokens) of k and v: split s of a head is its rows
+// [tokens s / splits, tokens (s + 1) / splits). kCentroids: the rows are the key-cluster centroids, v holds
+// fp16 values (no conversion in shared memory) and key_log2_weights [G, tokens] lifts each row's logit.
+template <bool kCentroids>
+__device__ __forceinline__ void flash_softmax(unsigned char* probe_shared, const element_t* query_means, const element_t* k, const element_t* v, const float* key_log2_weights,
+                                              int64 group_rows, int tokens, int qc, int splits, int query_tiles, float scale_log2,
+                                              float* partial_max, float* partial_sum, float* partial_output)
 {
-    extern __shared__ __align__(128) unsigned char probe_shared[];
     const int g = blockIdx.y, split = blockIdx.x / query_tiles, row0 = (blockIdx.x % query_tiles) * kProbeRows;
     const int64 first = (int64)tokens * split / splits, end = (int64)tokens * (split + 1) / splits;
     const int tiles = (int)((end - first + kFlashTileKeys - 1) / kFlashTileKeys);
@@ -789,6 +806,7 @@ svg2_probe_flash_softmax(const element_t* __restrict__ query_means, const elemen
     load_query_fragments(w, stages, query_means + (int64)g * qc * kHeadDim, qc, row0);
     const element_t* keys = k + (int64)g * group_rows * kHeadDim;
     const element_t* values = v + (int64)g * group_rows * kHeadDim;
+    const float* weights = kCentroids ? key_log2_weights + (int64)g * group_rows : nullptr;
 
     float o[kValueTiles][4];
 #pragma unroll
@@ -807,16 +825,43 @@ svg2_probe_flash_softmax(const element_t* __restrict__ query_means, const elemen
             copy_async_wait<1>();
         }
         else copy_async_wait<0>();
-        flash_values_to_half(probe_shared + (t % 2) * kFlashStageBytes);
+        if constexpr (!kCentroids) flash_values_to_half(probe_shared + (t % 2) * kFlashStageBytes);
         __syncthreads();
         const unsigned current = stages + (t % 2) * kFlashStageBytes;
-        flash_tile(w.q, current, current + kFlashTileBytes, (int)min((int64)kFlashTileKeys, end - start), scale_log2, o, row_max, row_sum);
+        flash_tile<kCentroids>(w.q, current, current + kFlashTileBytes, (int)min((int64)kFlashTileKeys, end - start), kCentroids ? weights + start : nullptr,
+                               scale_log2, o, row_max, row_sum);
         // The next iteration's copies overwrite this stage.
         __syncthreads();
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) row_sum[r] = quad_sum(row_sum[r]);
     store_partial_softmax(o, row_max, row_sum, ((int64)g * splits + split) * qc, row0, qc, partial_max, partial_sum, partial_output);
+}
+
+// Sweep 1 as a flash pass: split s of a head is its keys [N s / splits, N (s + 1) / splits) in original
+// order; the outputs are svg2_probe_softmax's.
+extern "C" __global__ void __launch_bounds__(kProbeThreads)
+svg2_probe_flash_softmax(const element_t* __restrict__ query_means, const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows,
+                         int tokens, int qc, int splits, int query_tiles, float scale_log2,
+                         float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output)
+{
+    extern __shared__ __align__(128) unsigned char probe_shared[];
+    flash_softmax<false>(probe_shared, query_means, k, v, nullptr, group_rows, tokens, qc, splits, query_tiles, scale_log2, partial_max, partial_sum, partial_output);
+}
+
+// The centroid normaliser (ProbeNormalisation.Centroid) in place of sweep 1: the same partial softmax of the
+// mean rows over the head's kc key-cluster centroids [G, kc, D], each lifted by log2 of its cluster's size
+// (key_log2_weights [G, kc]; -inf for an empty cluster, which then takes no part whatever its centroid
+// holds), with the clusters' mean values as the values, already fp16 [G, kc, D] (an empty cluster's must be
+// finite: its probability is an exact 0). The merge then gives lse_a, o_a and |o_a|^2 as for the exact pass.
+extern "C" __global__ void __launch_bounds__(kProbeThreads)
+svg2_probe_centroid_softmax(const element_t* __restrict__ query_means, const element_t* __restrict__ key_means, const unsigned short* __restrict__ value_means_half,
+                            const float* __restrict__ key_log2_weights, int kc, int qc, int splits, int query_tiles, float scale_log2,
+                            float* __restrict__ partial_max, float* __restrict__ partial_sum, float* __restrict__ partial_output)
+{
+    extern __shared__ __align__(128) unsigned char probe_shared[];
+    flash_softmax<true>(probe_shared, query_means, key_means, (const element_t*)value_means_half, key_log2_weights, kc, kc, qc, splits, query_tiles, scale_log2,
+                        partial_max, partial_sum, partial_output);
 }
 
 // One warp per mean row: merges the splits into lse (exp2 domain), o and |o|^2.

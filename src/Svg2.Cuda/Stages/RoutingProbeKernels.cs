@@ -86,16 +86,17 @@ internal static class RoutingProbeKernels
     /// <param name="squaredOutput">[G, QC] float32 output.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
-    /// <param name="afterStep">Called with "sweep 1", "merge" and "sweep 2" after each kernel is enqueued (for timing).</param>
+    /// <param name="afterStep">Called with "sweep 1" (or "centroid softmax"), "merge" and "sweep 2" after each kernel is enqueued (for timing).</param>
     /// <param name="sample">
     /// Walk only these keys of the layout (<see cref="ProbeKeySample"/>, built from <paramref name="offsets"/>), each
     /// cluster weighted for the keys it stands for; null walks every key. A sample's sweep 1 walks clusters (the flash
     /// pass reads whole contiguous key ranges), with the variant's splits.
     /// </param>
     /// <param name="normalisation">
-    /// Where lse_a and o_a come from: sweep 1 and the merge (exact), or the centroids' softmax in TorchSharp operations
-    /// (<see cref="CompensationErrorProbe.CentroidSoftmax"/>, from the element-type means and the layout's cluster sizes),
-    /// which replaces both kernels; sweep 2 is the same for both.
+    /// Where lse_a and o_a come from: sweep 1 and the merge (exact), or the size-weighted softmax over the key-cluster
+    /// centroids (<see cref="CompensationErrorProbe.CentroidSoftmax"/>: the element-type means, the layout's cluster sizes
+    /// and the mean values rounded to fp16), a flash pass over KC centroids that replaces sweep 1 before the same merge;
+    /// sweep 2 is the same for both.
     /// </param>
     public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
         Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
@@ -146,25 +147,30 @@ internal static class RoutingProbeKernels
         var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
         int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
         var grid = (tiles * splits, (int)groups);
-        if (normalisation == ProbeNormalisation.Centroid)
+        // Sweep 1's (or the centroid pass's) per-split partial softmax states, merged into lse, output and squared output.
+        bool centroid = normalisation == ProbeNormalisation.Centroid;
+        int softmaxSplits = centroid ? Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, keyClusters, SplitWaves(chosen)) : splits;
+        var partialMax = empty([groups, softmaxSplits, queryClusters], ScalarType.Float32, k.device);
+        var partialSum = empty([groups, softmaxSplits, queryClusters], ScalarType.Float32, k.device);
+        var partialOutput = empty([groups, softmaxSplits, queryClusters, dim], ScalarType.Float32, k.device);
+        var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
+        var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
+        var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
+        if (centroid)
         {
-            // The centroids' softmax in the kernels' exp2 domain (lse_log2 = ln(sum) x log2(e)), weighted by the whole clusters' sizes.
-            var clusterSizes = layoutOffsets.narrow(1, 1, keyClusters) - layoutOffsets.narrow(1, 0, keyClusters);
-            var (logNormaliser, centroidOutput) = CompensationErrorProbe.CentroidSoftmax(queryMeans, keyMeans, valueMeans, clusterSizes, scale);
-            lse.copy_(logNormaliser.squeeze(-1) * Log2E);
-            output.copy_(centroidOutput);
-            squaredOutput.copy_(centroidOutput.square().sum(-1));
-            afterStep?.Invoke("centroid normaliser");
+            // Every key cluster is one key of weight n_b (log2 n_b: -inf for an empty one); its value is the mean value in fp16,
+            // 0 for an empty cluster, whose probability is an exact 0 that must not meet a non-finite value.
+            var clusterSizes = (layoutOffsets.narrow(1, 1, keyClusters) - layoutOffsets.narrow(1, 0, keyClusters)).to(ScalarType.Float32);
+            var clusterLog2Weights = clusterSizes.log2().contiguous();
+            var halfValueMeans = valueMeans.masked_fill(clusterSizes.eq(0).unsqueeze(-1), 0).to(ScalarType.Float16).contiguous();
+            library.Launch("svg2_probe_centroid_softmax", (tiles * softmaxSplits, (int)groups), RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
+                queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), DevicePointer.Of(halfValueMeans, ScalarType.Float16, "fp16 value means"),
+                DevicePointer.Of(clusterLog2Weights, ScalarType.Float32, "cluster log2 weights"), keyClusters, queryClusters, softmaxSplits, tiles, scaleLog2,
+                partialMaxPointer, partialSumPointer, partialOutputPointer);
+            afterStep?.Invoke("centroid softmax");
         }
         else
         {
-            // Sweep 1's per-split partial softmax states, merged into lse, output and squared output.
-            var partialMax = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
-            var partialSum = empty([groups, splits, queryClusters], ScalarType.Float32, k.device);
-            var partialOutput = empty([groups, splits, queryClusters, dim], ScalarType.Float32, k.device);
-            var partialMaxPointer = DevicePointer.Of(partialMax, ScalarType.Float32, nameof(partialMax));
-            var partialSumPointer = DevicePointer.Of(partialSum, ScalarType.Float32, nameof(partialSum));
-            var partialOutputPointer = DevicePointer.Of(partialOutput, ScalarType.Float32, nameof(partialOutput));
             if (flash)
                 library.Launch("svg2_probe_flash_softmax", grid, RoutingProbeTraits.Threads, RoutingProbeTraits.FlashSharedBytes(dim), stream,
                     queryPointer, keysPointer, valuesPointer, groupRows, (int)tokens, queryClusters, splits, tiles, scaleLog2,
@@ -174,13 +180,13 @@ internal static class RoutingProbeKernels
                     queryPointer, valueMeansPointer, keysPointer, valuesPointer, groupRows, permutationPointer, permutationRows, offsetsPointer, layoutClusters,
                     weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2, partialMaxPointer, partialSumPointer, partialOutputPointer, pipelined ? 1 : 0);
             afterStep?.Invoke("sweep 1");
-            int rows = (int)(groups * queryClusters);
-            library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
-                partialMaxPointer, partialSumPointer, partialOutputPointer, DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
-                DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
-                (int)groups, queryClusters, splits);
-            afterStep?.Invoke("merge");
         }
+        int rows = (int)(groups * queryClusters);
+        library.Launch("svg2_probe_merge", ((rows + RoutingProbeTraits.MergeWarps - 1) / RoutingProbeTraits.MergeWarps, 1), RoutingProbeTraits.MergeThreads, 0, stream,
+            partialMaxPointer, partialSumPointer, partialOutputPointer, DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)),
+            DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
+            (int)groups, queryClusters, softmaxSplits);
+        afterStep?.Invoke("merge");
         library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
             permutationPointer, permutationRows, offsetsPointer, layoutClusters, weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2,

@@ -2,6 +2,7 @@ using Svg2.Configuration;
 using TorchSharp;
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Backends;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
@@ -34,7 +35,7 @@ namespace Svg2.Cuda;
 /// cluster means of staged calls run as portable TorchSharp operations on the device.
 /// </para>
 /// </remarks>
-public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisposable
+public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8AttentionBackend, IDisposable
 {
     readonly Dictionary<FusedShape, CudaSvg2Pipeline> _pipelines = [];
     readonly Lock _gate = new();
@@ -236,8 +237,39 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null, centroidKeys);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// In the Hopper FP8 kernels (attention_hopper_fp8.cu) with per-token scales, K smoothed or not; other scale
+    /// granularities and GPUs before Hopper are refused with <see cref="NotSupportedException"/>.
+    /// </remarks>
+    public Tensor Fp8BlockSparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask,
+        double scale, Fp8AttentionSettings settings)
+    {
+        RequireAttentionInputs(q, k, v, queryLayout, keyLayout, blockMask);
+        Fp8Tiles.RequireHeadDim(q.shape[2]);
+        var library = LibraryFor(q);
+        if (Fp8AttentionKernels.Unsupported(library, settings) is { } reason) throw new NotSupportedException(reason);
+        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
+        var output = empty_like(q);
+        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
+        using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings.SmoothKeys, IntPtr.Zero);
+        Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+        return output;
+    }
+
     Tensor SparseAttention(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, double scale,
         ClusterCompensationTerms? compensation, CentroidKeys? centroidKeys)
+    {
+        RequireAttentionInputs(q, k, v, queryLayout, keyLayout, blockMask);
+        var library = LibraryFor(q);
+        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
+        var output = empty_like(q);
+        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
+        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation, centroidKeys);
+        return output;
+    }
+
+    void RequireAttentionInputs(Tensor q, Tensor k, Tensor v, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask)
     {
         if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
         long groups = q.shape[0];
@@ -246,12 +278,6 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IDisp
         TensorChecks.RequireShape(queryLayout.Offsets, "queryLayout.Offsets", groups, queryLayout.Clusters + 1);
         TensorChecks.RequireShape(keyLayout.Offsets, "keyLayout.Offsets", groups, keyLayout.Clusters + 1);
         TensorChecks.RequireShape(blockMask, nameof(blockMask), groups, queryLayout.Clusters, keyLayout.Clusters);
-        var library = LibraryFor(q);
-        using var workspace = new AttentionWorkspace(groups, queryLayout.Clusters, keyLayout.Clusters, q.device);
-        var output = empty_like(q);
-        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
-        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation, centroidKeys);
-        return output;
     }
 
     static KernelLibrary LibraryFor(Tensor points) =>

@@ -1,5 +1,6 @@
 using Svg2.Configuration;
 using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
 using Svg2.Attention;
 using Svg2.Backends;
 using Svg2.Cuda.Runtime;
@@ -213,6 +214,32 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, stream);
     }
 
+    /// <summary>
+    /// Enqueues FP8 attention of the current plan into <paramref name="output"/> [G, Nq, D] (contiguous, the dtype of
+    /// q): the quantisation of q, k and v, then the Hopper FP8 kernel (<see cref="Fp8AttentionKernels"/>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The GPU or the settings are not the kernels' (<see cref="Fp8AttentionKernels.Unsupported"/>).</exception>
+    /// <param name="q">[G, Nq, D], contiguous.</param>
+    /// <param name="k">[G, Nk, D], contiguous.</param>
+    /// <param name="v">[G, Nk, D], contiguous.</param>
+    /// <param name="output">[G, Nq, D] output.</param>
+    /// <param name="scale">Softmax scale.</param>
+    /// <param name="settings">Scale granularity (per token only) and K smoothing.</param>
+    /// <param name="stream">CUDA stream of the kernels (the quantisation's TorchSharp reductions run on TorchSharp's).</param>
+    /// <param name="afterStep">Called with "quantisation" and "attention" after each is enqueued (for timing).</param>
+    public void EnqueueFp8Attention(Tensor q, Tensor k, Tensor v, Tensor output, double scale, Fp8AttentionSettings settings, IntPtr stream = default,
+        Action<string>? afterStep = null)
+    {
+        if (Fp8AttentionKernels.Unsupported(_library, settings) is { } reason) throw new NotSupportedException(reason);
+        Fp8Tiles.RequireHeadDim(_headDim);
+        TensorChecks.Require(output, _dtype, nameof(output));
+        TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
+        using var operands = Fp8AttentionKernels.Quantize(_library, q, k, v, settings.SmoothKeys, stream);
+        afterStep?.Invoke("quantisation");
+        Fp8AttentionKernels.EnqueueAttention(_library, operands, output, QueryLayout, KeyLayout, _workspace, scale, stream);
+        afterStep?.Invoke("attention");
+    }
+
     /// <summary>Per query cluster on every GPU; per row with the Hopper kernels.</summary>
     public bool Compensates(CompensationMode mode) =>
         mode == CompensationMode.PerQueryCluster || (mode == CompensationMode.PerRow && _library.Family == KernelFamily.Hopper);
@@ -360,6 +387,11 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     }
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
+
+    string? IFusedSvg2Pipeline.Fp8Unsupported(Fp8AttentionSettings settings) => Fp8AttentionKernels.Unsupported(_library, settings);
+
+    void IFusedSvg2Pipeline.AttendFp8(Tensor q, Tensor k, Tensor v, Tensor output, Fp8AttentionSettings settings) =>
+        EnqueueFp8Attention(q, k, v, output, 1.0 / Math.Sqrt(_headDim), settings);
 
     void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode) =>
         EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim), mode);

@@ -73,11 +73,23 @@ public static class CudaBenchmarkReport
         var fp8 = NewTable("k-means with FP8 distances (--kmeans-precision fp8)", "point", "k-means q + k (ms)", "FP8 k-means q + k (ms)", "operator, FP8 k-means (ms)", "speedup");
         foreach (var p in report.Points)
             fp8.AddRow(Markup.Escape(p.Label), $"{p.KMeansQueryMs + p.KMeansKeyMs:F2}", Value(p.KMeansFp8Ms, "F2"), Value(p.OperatorFp8KMeansMs, "F2"),
-                double.IsNaN(p.Fp8KMeansSpeedup) ? "-" : $"{p.Fp8KMeansSpeedup:F2}x");
-        return [stages, ear, fp8];
+                Ratio(p.Fp8KMeansSpeedup));
+        if (report.Points.All(p => p.Fp8 is null)) return [stages, ear, fp8];
+        var fp8Attention = NewTable("FP8 attention (--precision fp8) on the same plan", "point", "density", "bf16 kernel (ms)", "FP8 quantisation (ms)",
+            "FP8 kernel (ms)", "FP8 vs bf16 kernel", "FP8 % of bf16 ideal", "FP8 operator (ms)", "FP8 operator vs bf16 dense");
+        foreach (var p in report.Points)
+            fp8Attention.AddRow(Markup.Escape(p.Label), $"{p.Density:P1}", $"{p.AttentionMs:F2}", p.Fp8 is { } t ? $"{t.QuantizeMs:F2}" : "-",
+                p.Fp8 is { } a ? $"{a.AttentionMs:F2}" : "-", Ratio(p.Fp8KernelSpeedup), double.IsNaN(p.Fp8PercentOfBf16Ideal) ? "-" : $"{p.Fp8PercentOfBf16Ideal:P0}",
+                p.Fp8 is { } o ? $"{o.OperatorMs:F2}" : "-", Ratio(p.Fp8OperatorSpeedup));
+        if (report.Fp8Dense is { } dense)
+            fp8Attention.Caption($"[grey]dense in FP8 through the FP8 kernel (one cluster): quantisation {dense.QuantizeMs:F2} ms + kernel {dense.AttentionMs:F2} ms, " +
+                                 $"against bf16 dense SDPA {report.DenseMs:F2} ms ({report.DenseMs / dense.AttentionMs:F2}x kernel alone, {report.DenseMs / dense.TotalMs:F2}x with the quantisation). " +
+                                 "% of bf16 ideal: density x bf16 dense time / FP8 kernel time.[/]");
+        return [stages, ear, fp8, fp8Attention];
 
         static Table NewTable(string title, params string[] columns) => new Table().Title(title).AddColumns(columns);
         static string Value(double value, string format) => double.IsNaN(value) ? "-" : value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+        static string Ratio(double value) => double.IsNaN(value) ? "-" : $"{value:F2}x";
         static string Timed(double milliseconds, double overhead) => double.IsNaN(milliseconds) ? "-" : $"{milliseconds:F2}, {overhead:+0.0%;-0.0%}";
     }
 }

@@ -30,49 +30,15 @@
 //   range list (8 x KC bytes) + with per-row compensation the centroid list and biases (8 x KC bytes);
 //   1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once, every selected K/V row
 //   (and centroid row) once per 128 query rows, output once.
-#include "hopper.cuh"
-#include "key_ranges.cuh"
+#include "attention_hopper.cuh"
 #include "compensation.cuh"
 
-#ifndef SVG2_ATTENTION_HOPPER_CONSUMERS
-#error "SVG2_ATTENTION_HOPPER_CONSUMERS must be defined (SparseAttentionTraits)"
-#endif
-#ifndef SVG2_ATTENTION_HOPPER_TILE_KEYS
-#error "SVG2_ATTENTION_HOPPER_TILE_KEYS must be defined (SparseAttentionTraits)"
-#endif
-#ifndef SVG2_ATTENTION_HOPPER_STAGES
-#error "SVG2_ATTENTION_HOPPER_STAGES must be defined (SparseAttentionTraits)"
-#endif
-#ifndef SVG2_ATTENTION_HOPPER_TOKEN_SLOTS
-#error "SVG2_ATTENTION_HOPPER_TOKEN_SLOTS must be defined (SparseAttentionTraits)"
-#endif
-
-constexpr int kConsumerWarpgroups = SVG2_ATTENTION_HOPPER_CONSUMERS;  // warpgroups 1 and 2: the matrix products and softmax
-constexpr int kProducerThreads = kWarpgroupThreads;           // warpgroup 0: token lookups and gathers
-constexpr int kConsumerThreads = kConsumerWarpgroups * kWarpgroupThreads;
-constexpr int kTileThreads = kProducerThreads + kConsumerThreads;
-// setmaxnreg budgets. The block starts with the registers a thread gets at this block size (64 K / 384,
-// rounded down to 8) and can only redistribute those: 128 x 72 + 256 x 216 = 384 x 168.
-constexpr int kStartRegisters = kStartRegistersFor<kTileThreads>;
+// setmaxnreg budgets: 128 x 72 + 256 x 216 = 384 x 168.
 constexpr int kProducerRegisters = 72;
 constexpr int kConsumerRegisters = 216;
-static_assert(kProducerThreads * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= kTileThreads * kStartRegisters,
-              "registers the block owns");
-constexpr int kTileRows = kConsumerWarpgroups * kWarpgroupRows;
-constexpr int kTileKeys = SVG2_ATTENTION_HOPPER_TILE_KEYS;    // N of S: one wgmma n128 per k step
-constexpr int kStages = SVG2_ATTENTION_HOPPER_STAGES;
-constexpr int kTokenSlots = SVG2_ATTENTION_HOPPER_TOKEN_SLOTS; // the producer fills one while it gathers from the other
-static_assert(kConsumerWarpgroups == 2, "a split tile hands warpgroup 2's state to warpgroup 1");
-static_assert(kTileKeys == 128, "S is one wgmma n128 per k step, a split tile's half one n64");
-constexpr int kHalfTileKeys = kTileKeys / 2;                // the keys of a consumer in a split tile
-constexpr int kProducerBarrier = 1;                          // named barrier of the producer warpgroup
-constexpr int kConsumerBarrier = 2;                          // named barrier of the two consumers
-constexpr int kOutputRegisters = kHeadDim / 2;               // 64 x kHeadDim fp32 over 128 threads
-constexpr int kOutputColumnTiles = kHeadDim / 8;
+static_assert(registers_fit(kProducerRegisters, kConsumerRegisters), "registers the block owns");
 constexpr int kTileQueryBytes = kTileRows * kRowBytes;
 constexpr int kTileKeyBytes = kTileKeys * kRowBytes;
-// A consumer's softmax state per thread: 2 row maxima, 2 partial row sums and O.
-constexpr int kSoftmaxStateFloats = 4 + kOutputRegisters;
 static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kStages * kTileKeyBytes, "the state fits the K stages");
 
 // The rest of one K/V tile (or of its 'Keys' = 64-key half at 'v_tile') once S = Q K^T has been
@@ -151,42 +117,6 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
     warpgroup_commit();
     warpgroup_wait<0>();
     fence_registers(o);
-}
-
-// The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
-// 'exchange' (the K stages, free once both have finished their last tile), which merges it
-// into its own. Returns false for the consumer whose part is done.
-__device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
-{
-    const int t = threadIdx.x % kWarpgroupThreads;
-    // Entry e of thread t at e x 128 + t: each store and load of a warp hits 32 banks once.
-    auto entry = [&](int e) -> float& { return exchange[e * kWarpgroupThreads + t]; };
-    named_barrier_sync(kConsumerBarrier, kConsumerThreads);
-    if (consumer == 1)
-    {
-        // The stages were last written by cp.async and read by wgmma; order these stores after both.
-        fence_async_shared();
-#pragma unroll
-        for (int r = 0; r < 2; ++r) entry(r) = row_max[r], entry(2 + r) = row_sum[r];
-#pragma unroll
-        for (int i = 0; i < kOutputRegisters; ++i) entry(4 + i) = o[i];
-    }
-    named_barrier_sync(kConsumerBarrier, kConsumerThreads);
-    if (consumer == 1) return false;
-#pragma unroll
-    for (int r = 0; r < 2; ++r)
-    {
-        const float other_max = entry(r), merged = fmaxf(row_max[r], other_max);
-        const float base = merged == negative_infinity() ? 0.f : merged;
-        const float mine = fast_exp2(row_max[r] - base), theirs = fast_exp2(other_max - base);
-        row_max[r] = merged;
-        row_sum[r] = row_sum[r] * mine + entry(2 + r) * theirs;
-#pragma unroll
-        for (int d = 0; d < kOutputColumnTiles; ++d)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) o[4 * d + 2 * r + e] = o[4 * d + 2 * r + e] * mine + entry(4 + 4 * d + 2 * r + e) * theirs;
-    }
-    return true;
 }
 
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1)

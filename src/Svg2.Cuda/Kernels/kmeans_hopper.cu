@@ -42,7 +42,7 @@
 // Shared memory (D 128): 2 bf16 point slots x 64 KiB + 4 x 8 KiB of e4m3 points + kCentroidStages x
 //   (16 KiB + 528 B) + 1 KiB of row scales + barriers: 212 KiB. Traffic: as above, with half the
 //   centroid image.
-#include "hopper.cuh"
+#include "fp8.cuh"
 #include "nearest_centroid.cuh"
 
 #ifndef SVG2_KMEANS_HOPPER_CONSUMERS
@@ -90,8 +90,7 @@ static_assert(kRowChunks <= kWarpSize && kTileCentroids % kImageRowsPerPass == 0
 constexpr int kWarpgroupBarrierBase = 1;                    // named barrier 1 + c: warpgroup c
 static_assert(kTileBytes % kSharedAlignment == 0, "stages keep the panels' alignment");
 
-constexpr int kFp8RowBytes = SVG2_KMEANS_FP8_ROW_BYTES;     // one panel row: up to 128 e4m3 elements
-constexpr int kFp8WgmmaK = 32;                              // reduction depth of one e4m3 wgmma
+static_assert(SVG2_KMEANS_FP8_ROW_BYTES == kFp8RowBytes, "the host sizes e4m3 rows as fp8.cuh does (KMeansTraits)");
 constexpr int kFp8KSteps = kFp8RowBytes / kFp8WgmmaK;
 constexpr int kFp8TileBytes = kTileCentroids * kFp8RowBytes;
 constexpr int kFp8ScaleBytes = SVG2_KMEANS_FP8_SCALE_BYTES; // the tile's scale, padded for the bulk copy
@@ -100,7 +99,6 @@ constexpr int kFp8TileImageBytes = kFp8TileBytes + kFp8TileTailBytes;
 constexpr int kFp8ConsumerBytes = kConsumerPoints * kFp8RowBytes;
 constexpr int kFp8ItemBytes = kAssignConsumers * kFp8ConsumerBytes;
 constexpr int kFp8ChunkBytes = kChunkElements;              // a 16-byte chunk of 16-bit elements becomes 8 bytes
-constexpr float kE4M3Max = 448.f;
 static_assert(kFp8RowBytes == kPanelRowBytes && kHeadDim <= kFp8RowBytes && kFp8KSteps <= kStepsPerPanel, "an e4m3 row is one panel row");
 static_assert(kFp8ScaleBytes >= (int)sizeof(float) && kFp8ScaleBytes % 16 == 0, "the scale tail is whole bulk-copy units");
 static_assert(kFp8TileBytes % kSharedAlignment == 0 && kFp8ItemBytes % kSharedAlignment == 0, "e4m3 panels stay aligned");
@@ -156,11 +154,7 @@ __device__ __forceinline__ float nan_max(float a, float b) { return is_nan(a) ||
 // Eight floats to e4m3 (round to nearest even, finite values saturated to +-448, NaN kept), as 8 bytes in order.
 __device__ __forceinline__ uint2 to_e4m3(const float (&x)[kChunkElements])
 {
-    unsigned short pair[kChunkElements / 2];
-#pragma unroll
-    for (int i = 0; i < kChunkElements / 2; ++i)
-        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair[i]) : "f"(x[2 * i + 1]), "f"(x[2 * i]));
-    return make_uint2(pair[0] | (unsigned)pair[1] << 16, pair[2] | (unsigned)pair[3] << 16);
+    return make_uint2(e4m3_quad(x[0], x[1], x[2], x[3]), e4m3_quad(x[4], x[5], x[6], x[7]));
 }
 
 // Byte offset of the 8 e4m3 bytes that 16-bit chunk 'chunk' of row 'row' becomes, in a single-panel tile.
@@ -262,29 +256,6 @@ __device__ __forceinline__ void scale_to_scores(float (&score)[Columns / 2], con
     }
 }
 
-// D (64 x Columns) = A B^T over one e4m3 panel row: A and B K-major in shared memory, 4 k32 steps, one commit group.
-#define SVG2_WGMMA_FP8(N, OPERANDS, ACCUMULATORS, A, B, P)                                                       \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                                                 \
-                 "wgmma.mma_async.sync.aligned.m64n" #N "k32.f32.e4m3.e4m3 {" OPERANDS "}, " A ", " B ", p, 1, 1;\n}\n" \
-                 : ACCUMULATORS : "l"(a), "l"(b), "r"(accumulate))
-template <int Columns>
-__device__ __forceinline__ void wgmma_fp8_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, unsigned b_tile)
-{
-    static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
-    fence_registers(d);
-    warpgroup_fence();
-#pragma unroll
-    for (int step = 0; step < kFp8KSteps; ++step)
-    {
-        // One panel row: every step stays in panel 0, 32 bytes on.
-        const unsigned long long a = k_major_descriptor(a_slice, kWarpgroupRows, step), b = k_major_descriptor(b_tile, Columns, step);
-        const int accumulate = step > 0;
-        if constexpr (Columns == 128) SVG2_WGMMA_FP8(128, SVG2_OPERANDS_64, SVG2_ACCUMULATORS_64(d), "%64", "%65", "%66");
-        else SVG2_WGMMA_FP8(64, SVG2_OPERANDS_32, SVG2_ACCUMULATORS_32(d), "%32", "%33", "%34");
-    }
-    warpgroup_commit();
-}
-#undef SVG2_WGMMA_FP8
 
 // Where a warpgroup's points are for the products: 16-bit panels, or e4m3 rows with their scales.
 struct ConsumerPoints
@@ -306,7 +277,7 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
         float score[Columns / 2];
         if constexpr (Fp8)
         {
-            wgmma_fp8_rows_by_rows<Columns>(score, points.panels + b * kWarpgroupRows * kFp8RowBytes, tile);
+            wgmma_fp8_rows_by_rows<Columns, kFp8KSteps>(score, points.panels + b * kWarpgroupRows * kFp8RowBytes, tile);
         }
         else
         {

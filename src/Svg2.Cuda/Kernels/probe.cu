@@ -13,6 +13,7 @@
 //   split, written as partial (max, sum, unnormalised output). svg2_probe_merge: one warp per row
 //   merges the splits into lse_a (exp2 domain), o_a and |o_a|^2 (for the head's E = sum n_a |o_a|^2).
 // svg2_probe_errors (sweep 2): the same keys again, with lse_a and o_a known, to |E_ab|^2 (float64).
+// svg2_probe_key_sample: the sampled probe's key sample (ProbeKeySample) of a head per block.
 // svg2_probe_flash_softmax: sweep 1 of the flash variants, the same partial softmax from contiguous
 //   key ranges in original order (see there). svg2_probe_centroid_softmax: the same flash pass over the
 //   size-weighted key-cluster centroids, which replaces sweep 1 for the centroid normaliser.
@@ -66,6 +67,9 @@
 #endif
 #ifndef SVG2_PROBE_FLASH_SHARED_BYTES
 #error "SVG2_PROBE_FLASH_SHARED_BYTES must be defined (RoutingProbeTraits)"
+#endif
+#ifndef SVG2_PROBE_SAMPLE_THREADS
+#error "SVG2_PROBE_SAMPLE_THREADS must be defined (RoutingProbeTraits)"
 #endif
 
 constexpr int kProbeWarps = SVG2_PROBE_WARPS;
@@ -970,4 +974,54 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
                                  group_error[(int64)rows[r] * kc + chunk.cluster] = (double)squared * exp2_to_double(2.f * (w.cluster_max[r] + lift - lse[r]));
                          }
                      });
+}
+
+constexpr int kSampleThreads = SVG2_PROBE_SAMPLE_THREADS;
+
+// The sampled probe's layout (ProbeKeySample.Of), one head per block: key cluster b of n_b keys keeps
+// m_b = min(n_b, per_cluster) keys, at positions start_b + floor((2 i + 1) n_b / (2 m_b)) for i < m_b, laid
+// out cluster after cluster from sampled_offsets[b] (an exclusive scan of m_b); log_weights[b] = ln(n_b / m_b),
+// 0 for an empty cluster. The slots past the head's sample hold position and cluster 0. Shared: kc + 1 ints.
+extern "C" __global__ void __launch_bounds__(kSampleThreads)
+svg2_probe_key_sample(const int64* __restrict__ offsets, int layout_clusters, int kc, int per_cluster, int64* __restrict__ positions,
+                      int64* __restrict__ clusters, int64* __restrict__ sampled_offsets, float* __restrict__ log_weights)
+{
+    extern __shared__ int sample_shared[];
+    int* kept = sample_shared;   // [kc + 1]: m_b, then its exclusive scan
+    const int g = blockIdx.x;
+    const int64* head_offsets = offsets + (int64)g * (layout_clusters + 1);
+    for (int b = threadIdx.x; b < kc; b += kSampleThreads)
+    {
+        const int64 size = head_offsets[b + 1] - head_offsets[b];
+        const int keep = (int)min(size, (int64)per_cluster);
+        kept[b] = keep;
+        // The reference divides in float64 and rounds the logarithm to float32.
+        log_weights[(int64)g * kc + b] = size > keep ? (float)log((double)size / keep) : 0.f;
+    }
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        const int total = warp_exclusive_scan_in_place(kept, kc);
+        if (threadIdx.x == 0) kept[kc] = total;
+    }
+    __syncthreads();
+    const int64 slots = (int64)kc * per_cluster;
+    int64* head_positions = positions + (int64)g * slots;
+    int64* head_clusters = clusters + (int64)g * slots;
+    for (int b = threadIdx.x; b <= kc; b += kSampleThreads) sampled_offsets[(int64)g * (kc + 1) + b] = kept[b];
+    for (int b = threadIdx.x; b < kc; b += kSampleThreads)
+    {
+        const int64 start = head_offsets[b], size = head_offsets[b + 1] - start;
+        const int first = kept[b], keep = kept[b + 1] - first;
+        for (int i = 0; i < keep; ++i)
+        {
+            head_positions[first + i] = start + (2 * (int64)i + 1) * size / (2 * (int64)keep);
+            head_clusters[first + i] = b;
+        }
+    }
+    for (int64 slot = kept[kc] + threadIdx.x; slot < slots; slot += kSampleThreads)
+    {
+        head_positions[slot] = 0;
+        head_clusters[slot] = 0;
+    }
 }

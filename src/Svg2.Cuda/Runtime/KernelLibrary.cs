@@ -79,9 +79,10 @@ public sealed unsafe class KernelLibrary
         "selection.cu" => ["svg2_select_key_clusters", "svg2_select_by_error"],
         "attention.cu" => ["svg2_key_ranges", "svg2_centroid_keys", "svg2_plan_tiles", "svg2_sparse_attention"],
         "transformer_block.cu" => ["svg2_modulated_layer_norm", "svg2_gated_residual_add", "svg2_rms_norm_to_heads"],
-        "probe.cu" => ["svg2_probe_softmax", "svg2_probe_flash_softmax", "svg2_probe_centroid_softmax", "svg2_probe_merge", "svg2_probe_errors"],
+        "probe.cu" => ["svg2_probe_softmax", "svg2_probe_flash_softmax", "svg2_probe_centroid_softmax", "svg2_probe_merge", "svg2_probe_errors", "svg2_probe_key_sample"],
         "kmeans_hopper.cu" => ["svg2_centroid_tiles", "svg2_kmeans_assign_hopper", "svg2_centroid_tiles_fp8", "svg2_kmeans_assign_hopper_fp8"],
         "attention_hopper.cu" => ["svg2_sparse_attention_hopper"],
+        "attention_hopper_fp8.cu" => ["svg2_fp8_quantize_rows", "svg2_sparse_attention_hopper_fp8"],
         _ => throw new ArgumentException($"Unknown kernel program {program}."),
     };
 

@@ -11,10 +11,10 @@ public static class KernelSources
     public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu", "transformer_block.cu", "probe.cu"];
 
     /// <summary>Translation units compiled only for Hopper (sm_90a).</summary>
-    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu"];
+    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu", "attention_hopper_fp8.cu"];
 
     /// <summary>Headers every program may include.</summary>
-    public static readonly IReadOnlyList<string> Headers = ["common.cuh", "nearest_centroid.cuh", "key_ranges.cuh", "compensation.cuh", "hopper.cuh"];
+    public static readonly IReadOnlyList<string> Headers = ["common.cuh", "nearest_centroid.cuh", "key_ranges.cuh", "compensation.cuh", "hopper.cuh", "attention_hopper.cuh", "fp8.cuh"];
 
     /// <summary>The programs a library of the given family compiles.</summary>
     public static IReadOnlyList<string> ProgramsFor(KernelFamily family) => family == KernelFamily.Hopper ? [.. Programs, .. HopperPrograms] : Programs;

@@ -196,6 +196,36 @@ internal static class RoutingProbeKernels
     }
 
     /// <summary>
+    /// <see cref="ProbeKeySample.Of"/> in one kernel (svg2_probe_key_sample, a head per block): the same positions,
+    /// clusters, offsets and log weights, without its [G, KC x m] chain of TorchSharp operations.
+    /// </summary>
+    /// <param name="library">Kernels of the device.</param>
+    /// <param name="offsets">[G, L + 1] int64 key layout offsets (L &gt;= KC).</param>
+    /// <param name="keyClusters">KC.</param>
+    /// <param name="perCluster">Keys kept of each cluster at most.</param>
+    /// <param name="stream">CUDA stream.</param>
+    public static ProbeKeySample KeySample(KernelLibrary library, Tensor offsets, int keyClusters, int perCluster, IntPtr stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(perCluster, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(keyClusters, 1);
+        if (offsets.dim() != 2 || offsets.shape[1] < keyClusters + 1)
+            throw new ArgumentException($"Layout offsets must be [G, L + 1 >= {keyClusters + 1}]; got [{string.Join(", ", offsets.shape)}].", nameof(offsets));
+        long groups = offsets.shape[0];
+        int shared = (keyClusters + 1) * sizeof(int);
+        if (shared > library.Device.MaxSharedBytesPerBlock)
+            throw new ArgumentException($"The probe's key sample keeps a head's {keyClusters} cluster counts in shared memory ({shared} B), more than this GPU allows per block.");
+        var positions = empty([groups, (long)keyClusters * perCluster], ScalarType.Int64, offsets.device);
+        var clusters = empty([groups, (long)keyClusters * perCluster], ScalarType.Int64, offsets.device);
+        var sampledOffsets = empty([groups, keyClusters + 1], ScalarType.Int64, offsets.device);
+        var logWeights = empty([groups, keyClusters], ScalarType.Float32, offsets.device);
+        library.Launch("svg2_probe_key_sample", ((int)groups, 1), RoutingProbeTraits.SampleThreads, shared, stream,
+            DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)), (int)offsets.shape[1] - 1, keyClusters, perCluster,
+            DevicePointer.Of(positions, ScalarType.Int64, "sample positions"), DevicePointer.Of(clusters, ScalarType.Int64, "sample clusters"),
+            DevicePointer.Of(sampledOffsets, ScalarType.Int64, "sample offsets"), DevicePointer.Of(logWeights, ScalarType.Float32, "sample log weights"));
+        return ProbeKeySample.FromParts(positions, clusters, sampledOffsets, logWeights, perCluster);
+    }
+
+    /// <summary>
     /// The scores of <see cref="CompensationErrorProbe.Estimate"/> from the kernels: the means converted
     /// to the kernels' operand types, the probe, and the shared normalisation.
     /// </summary>
@@ -219,7 +249,7 @@ internal static class RoutingProbeKernels
         int? sampledKeysPerCluster = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
     {
         using var scope = NewDisposeScope();
-        using var sample = sampledKeysPerCluster is { } perCluster ? ProbeKeySample.Of(offsets, (int)keyMeans.shape[1], perCluster) : null;
+        using var sample = sampledKeysPerCluster is { } perCluster ? KeySample(library, offsets, (int)keyMeans.shape[1], perCluster, IntPtr.Zero) : null;
         long groups = k.shape[0];
         var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);

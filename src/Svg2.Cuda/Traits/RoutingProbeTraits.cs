@@ -21,6 +21,9 @@ internal static class RoutingProbeTraits
     /// <summary>Keys per staged tile of the flash form of sweep 1 (four 16-key P·V groups, one row maximum per tile).</summary>
     public const int FlashTileKeys = 64;
 
+    /// <summary>Threads of the key-sample kernel (one head per block).</summary>
+    public const int SampleThreads = 256;
+
     /// <summary>Warps of the merge kernel, one query-cluster row each at a time.</summary>
     public const int MergeWarps = 8;
 
@@ -75,5 +78,6 @@ internal static class RoutingProbeTraits
         new("SVG2_PROBE_FIXED_SHARED_BYTES", FixedSharedBytes(headDim)),
         new("SVG2_PROBE_PIPELINED_FIXED_SHARED_BYTES", PipelinedFixedSharedBytes(headDim)),
         new("SVG2_PROBE_FLASH_TILE_KEYS", FlashTileKeys), new("SVG2_PROBE_FLASH_SHARED_BYTES", FlashSharedBytes(headDim)),
+        new("SVG2_PROBE_SAMPLE_THREADS", SampleThreads),
     ];
 }

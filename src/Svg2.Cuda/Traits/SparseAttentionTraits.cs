@@ -30,9 +30,15 @@ internal sealed class SparseAttentionTraits
     /// <summary>Threads of the Hopper kernel: the producer and the consumer warpgroups.</summary>
     public const int HopperThreads = (1 + HopperConsumers) * HopperTraits.WarpgroupThreads;
 
-    const int HopperTileKeys = 128;
-    const int HopperStages = 2;                    // K/V stages
-    const int HopperTokenSlots = 2;                // token lists: one filled while the other's rows are gathered
+    /// <summary>Keys per K/V tile of the Hopper kernels (N of S).</summary>
+    public const int HopperTileKeys = 128;
+
+    /// <summary>K/V stages of the Hopper kernels.</summary>
+    public const int HopperStages = 2;
+
+    /// <summary>Token lists of the Hopper kernels' producer: one filled while the other's rows are gathered.</summary>
+    public const int HopperTokenSlots = 2;
+
     const int HopperBarriers = 2 * HopperStages + 1;   // full and empty per stage, Q full
 
     /// <summary>The shape for head dimension <paramref name="headDim"/> and the portable kernel's <paramref name="tuning"/>.</summary>

@@ -1,5 +1,6 @@
 using Svg2.Algorithm;
 using Svg2.Attention;
+using Svg2.Attention.Fp8;
 using Svg2.Backends;
 using Svg2.Configuration;
 using Svg2.Cuda;
@@ -67,6 +68,10 @@ public static class CudaBenchmark
 
         double denseMs = TimeDense(q, k, v, iterations, cuda);
         log($"dense SDPA {denseMs:F2} ms");
+        var fp8Dense = Fp8AttentionKernels.Unsupported(library, Fp8AttentionSettings.Default) is null ? TimeFp8Dense(library, q, k, v, iterations, cuda) : null;
+        if (fp8Dense is not null)
+            log($"dense FP8 through the FP8 kernel: quantisation {fp8Dense.QuantizeMs:F2} ms, attention {fp8Dense.AttentionMs:F2} ms " +
+                $"({denseMs / fp8Dense.AttentionMs:F2}x bf16 SDPA, {denseMs / fp8Dense.TotalMs:F2}x with the quantisation)");
 
         // The stages are timed on the backend's own pipeline for this shape, the one the operator runs.
         using var backend = new CudaBackend();
@@ -134,7 +139,7 @@ public static class CudaBenchmark
             log($"largest cluster: q {LargestVideoCluster(pipeline.QueryLayout, shape.QueryClusters)} rows (mean {(double)shape.VideoTokens / shape.QueryClusters:F0}), " +
                 $"k {LargestVideoCluster(pipeline.KeyLayout, shape.KeyClusters)} rows (mean {(double)shape.VideoTokens / shape.KeyClusters:F0})");
             return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
-                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps);
+                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps, fp8Dense);
         }
     }
 
@@ -247,6 +252,31 @@ public static class CudaBenchmark
         return CudaEvent.Elapsed(start, end) / iterations;
     }
 
+    /// <summary>
+    /// Dense attention in FP8 as the FP8 kernel runs it: every row in one query and one key cluster, the one block
+    /// selected, planned once; the quantisation and the kernel timed per call.
+    /// </summary>
+    static Fp8AttentionTiming TimeFp8Dense(KernelLibrary library, Tensor q, Tensor k, Tensor v, int iterations, CudaDevice cuda)
+    {
+        using var scope = NewDisposeScope();
+        using var backend = new CudaBackend();
+        long groups = q.shape[0];
+        using var queryLayout = backend.Layout(zeros([groups, q.shape[1]], ScalarType.Int64, q.device), 1);
+        using var keyLayout = backend.Layout(zeros([groups, k.shape[1]], ScalarType.Int64, k.device), 1);
+        using var workspace = new AttentionWorkspace(groups, 1, 1, q.device);
+        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, ones([groups, 1, 1], ScalarType.Bool, q.device), workspace, IntPtr.Zero);
+        var output = empty_like(q);
+        double scale = 1.0 / Math.Sqrt(q.shape[2]);
+        var parts = TimeSteps("fp8 dense", afterStep =>
+        {
+            using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, Fp8AttentionSettings.Default.SmoothKeys, IntPtr.Zero);
+            afterStep("quantisation");
+            Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+            afterStep("attention");
+        }, iterations, cuda).ToDictionary(t => t.Step, t => t.Milliseconds);
+        return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN);
+    }
+
     /// <summary>Mean time of <see cref="StepIterations"/> warm k-means iterations on q and on k, back to back, under <paramref name="precision"/>.</summary>
     static double TimeKMeans(CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, KMeansPrecision precision, int iterations, CudaDevice cuda)
     {
@@ -333,6 +363,15 @@ public static class CudaBenchmark
         double density, entries;
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
+        // FP8 attention on the plan the loop left, then the FP8 operator at the same rule.
+        Fp8AttentionTiming? fp8 = null;
+        if (Fp8AttentionKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), Fp8AttentionSettings.Default) is null)
+        {
+            var parts = TimeSteps("fp8", afterStep => pipeline.EnqueueFp8Attention(q, k, v, pipeline.Output, scale, Fp8AttentionSettings.Default, afterStep: afterStep),
+                iterations, cuda).ToDictionary(t => t.Step, t => t.Milliseconds);
+            fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
+                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, precision: AttentionPrecision.Fp8).Milliseconds);
+        }
         // k-means with FP8 distances, last: its layouts then stand in the pipeline, and the reads above are done.
         var (fp8KMeansMs, fp8OperatorMs) = KMeansKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), KMeansPrecision.Fp8) is null
             ? (TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Fp8, iterations, cuda),
@@ -340,13 +379,15 @@ public static class CudaBenchmark
             : (double.NaN, double.NaN);
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
             sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
-            errorRouted, fp8KMeansMs, fp8OperatorMs);
+            errorRouted, fp8KMeansMs, fp8OperatorMs, fp8);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
             $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
             $"with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
+            (fp8 is null ? "" : $"FP8 attention: quantisation {fp8.QuantizeMs:F2} ms, kernel {fp8.AttentionMs:F2} ms ({point.Fp8KernelSpeedup:F2}x the bf16 kernel, " +
+                                $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
             string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
@@ -362,7 +403,8 @@ public static class CudaBenchmark
     /// </summary>
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
         int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null,
-        ProbeNormalisation normalisation = ProbeNormalisation.Exact, KMeansPrecision kmeansPrecision = KMeansPrecision.Input)
+        ProbeNormalisation normalisation = ProbeNormalisation.Exact, KMeansPrecision kmeansPrecision = KMeansPrecision.Input,
+        AttentionPrecision precision = AttentionPrecision.BFloat16)
     {
         var options = new Svg2Options
         {
@@ -371,6 +413,7 @@ public static class CudaBenchmark
             Compensation = compensation,
             Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
             TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation, KMeansPrecision = kmeansPrecision,
+            Precision = precision,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

@@ -29,11 +29,21 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="KMeansFp8Ms">2 warm k-means iterations on q and on k with FP8 distance products (<c>--kmeans-precision fp8</c>);
 /// NaN where the kernels have no FP8 assignment.</param>
 /// <param name="OperatorFp8KMeansMs">The warm operator call of <paramref name="OperatorMs"/> with FP8 k-means distances (NaN where not timed).</param>
+/// <param name="Fp8">FP8 attention on the same plan and the FP8 operator at the same rule; null where the GPU has no FP8 attention kernels.</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
     double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, IReadOnlyList<ErrorRoutedTiming> ErrorRouted,
-    double KMeansFp8Ms, double OperatorFp8KMeansMs)
+    double KMeansFp8Ms, double OperatorFp8KMeansMs, Fp8AttentionTiming? Fp8 = null)
 {
+    /// <summary>The bf16 kernel's time over the FP8 kernel's on the same plan (NaN when FP8 was not timed).</summary>
+    public double Fp8KernelSpeedup => Fp8 is null ? double.NaN : AttentionMs / Fp8.AttentionMs;
+
+    /// <summary>Density x bf16 dense time / FP8 attention time: the FP8 kernel's share of the bf16 ideal (above 100% is possible).</summary>
+    public double Fp8PercentOfBf16Ideal => Fp8 is null ? double.NaN : Density * DenseMs / Fp8.AttentionMs;
+
+    /// <summary>Dense bf16 time over the FP8 operator's time.</summary>
+    public double Fp8OperatorSpeedup => Fp8 is null ? double.NaN : DenseMs / Fp8.OperatorMs;
+
     /// <summary>What <paramref name="timing"/> adds to the whole operator's time (SVG2 at the same density), as a fraction of it.</summary>
     public double Overhead(ErrorRoutedTiming timing) => timing.Milliseconds / OperatorMs - 1;
 

@@ -48,6 +48,7 @@ public static class CudaConformance
         results.AddRange(CompensationConformance.RunAll(device, seed + 20));
         results.AddRange(RoutingProbeConformance.RunAll(device, seed + 30));
         results.AddRange(Fp8KMeansConformance.RunAll(device, seed + 60));
+        results.AddRange(Fp8AttentionConformance.RunAll(device, seed + 70));
         return results;
     }
 

@@ -78,6 +78,8 @@ public static class RoutingProbeConformance
                    () => KernelMatchesReference(device, c.Element, c.Dim, seed + c.Dim + 7, defaultVariant, keys, ProbeNormalisation.Centroid)),
             CudaConformance.Run("fused svg2-ear with the centroid normaliser vs staged and vs the float64 reference routing",
                 () => FusedMatchesStagedAndReference(device, seed + 4, normalisation: ProbeNormalisation.Centroid)),
+            .. SampledKeys.Select(keys => CudaConformance.Run($"probe key sample kernel = reference sample ({keys} keys a cluster; empty, short and long clusters)",
+                () => KeySampleMatchesReference(device, seed + 5 + keys, keys))),
             CudaConformance.Run("error-aware selection kernel = reference selection (ties, zeros, infinities, NaN rows)",
                 () => SelectionKernelMatchesReference(device, seed + 3)),
             .. from variant in Enum.GetValues<RoutingProbeVariant>()
@@ -85,6 +87,34 @@ public static class RoutingProbeConformance
                from c in configurations
                select KernelCheck(variant, c),
         ];
+    }
+
+    /// <summary>
+    /// <see cref="RoutingProbeKernels.KeySample"/> against <see cref="ProbeKeySample.Of"/> on layouts with empty clusters,
+    /// clusters shorter than, as long as and longer than the sample, key counts past one block of threads, and offsets
+    /// wider than the key clusters (a layout with text clusters after them): every tensor equal, element for element.
+    /// </summary>
+    public static (bool Passed, string Detail) KeySampleMatchesReference(Device device, int seed, int perCluster)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, 64);
+        long differing = 0, compared = 0;
+        foreach (var (groups, keyClusters, extra) in new[] { (3, 40, 0), (2, 1000, 2), (2, 300, 0) })
+        {
+            var sizes = randint(0, 3 * perCluster, [groups, keyClusters + extra], generator: generator);
+            sizes[TensorIndex.Colon, TensorIndex.Slice(0, 3)] = tensor(new long[] { 0, perCluster, perCluster + 1 });
+            var offsets = cat([zeros([groups, 1], ScalarType.Int64), sizes.cumsum(1)], 1).to(device);
+            using var expected = ProbeKeySample.Of(offsets, keyClusters, perCluster);
+            using var actual = RoutingProbeKernels.KeySample(library, offsets, keyClusters, perCluster, IntPtr.Zero);
+            foreach (var (a, e) in new[] { (actual.Positions, expected.Positions), (actual.Clusters, expected.Clusters), (actual.Offsets, expected.Offsets),
+                                           (actual.LogWeights, expected.LogWeights) })
+            {
+                differing += a.shape.SequenceEqual(e.shape) ? a.ne(e).sum().item<long>() : a.numel() + e.numel();
+                compared += e.numel();
+            }
+        }
+        return (differing == 0, $"{differing} of {compared} elements differ (positions, clusters, offsets, log weights over 3 layouts)");
     }
 
     /// <summary>

@@ -78,6 +78,22 @@ public sealed class ProbeKeySample : IDisposable
             sampledOffsets.DetachFromDisposeScope(), logWeights.DetachFromDisposeScope(), perCluster);
     }
 
+    /// <summary>
+    /// A sample built elsewhere in the layout of <see cref="Of"/> (a kernel's), owned by the result: [G, KC x m] int64
+    /// positions and clusters, [G, KC + 1] int64 offsets, [G, KC] float32 log weights, on one device.
+    /// </summary>
+    public static ProbeKeySample FromParts(Tensor positions, Tensor clusters, Tensor offsets, Tensor logWeights, int perCluster)
+    {
+        long groups = offsets.shape[0], keyClusters = offsets.shape[1] - 1;
+        if (offsets.dim() != 2 || keyClusters < 1 || !positions.shape.SequenceEqual(new[] { groups, keyClusters * perCluster })
+            || !clusters.shape.SequenceEqual(positions.shape) || !logWeights.shape.SequenceEqual(new[] { groups, keyClusters })
+            || positions.dtype != ScalarType.Int64 || clusters.dtype != ScalarType.Int64 || offsets.dtype != ScalarType.Int64 || logWeights.dtype != ScalarType.Float32)
+            throw new ArgumentException($"A key sample of {perCluster} keys a cluster takes positions and clusters [G, KC x {perCluster}] int64, offsets [G, KC + 1] int64 " +
+                $"and log weights [G, KC] float32; got {TensorPredicates.Shape(positions)} {positions.dtype}, {TensorPredicates.Shape(clusters)} {clusters.dtype}, " +
+                $"{TensorPredicates.Shape(offsets)} {offsets.dtype}, {TensorPredicates.Shape(logWeights)} {logWeights.dtype}.");
+        return new ProbeKeySample(positions, clusters, offsets, logWeights, perCluster);
+    }
+
     /// <summary>[G, KC x m] int64: the sampled keys' rows in the original order, through the layout's <paramref name="permutation"/> [G, R].</summary>
     public Tensor Rows(Tensor permutation) => permutation.gather(1, Positions);
 

@@ -131,7 +131,8 @@ public sealed class Svg2Attention
             ? SelectFusedByError(pipeline, kg, vg, queryCentroids, keyCentroids, state)
             : SelectFusedByTopP(pipeline, queryCentroids, keyCentroids, state);
         var output = empty_like(qg);
-        if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
+        if (Options.Precision == AttentionPrecision.Fp8) pipeline.AttendFp8(qg, kg, vg, output, Options.Fp8);
+        else if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
         else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation);
         state.Adopt(queryCentroids, keyCentroids);
         var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, minimumKept);
@@ -199,10 +200,11 @@ public sealed class Svg2Attention
     /// </summary>
     IFusedSvg2Pipeline? FusedPipelineFor(Tensor qg, Tensor kg, Tensor vg, TextTokens? text)
     {
-        // The fused pipelines attend in the inputs' precision.
-        if (Options.Precision == AttentionPrecision.Fp8 || Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
+        if (Backend is not IFusedSvg2Backend fused || !fused.CanFuse(qg, kg, vg, text, out _)) return null;
         var (queryClusters, keyClusters) = Options.ClusterCountsFor(qg.shape[1] - (text?.Count ?? 0));
         var pipeline = fused.PipelineFor(FusedShape.Of(qg, queryClusters, keyClusters, text));
+        // FP8 the pipeline cannot run goes the staged way, whose backend names the reason.
+        if (Options.Precision == AttentionPrecision.Fp8 && pipeline.Fp8Unsupported(Options.Fp8) is not null) return null;
         bool compensates = Options.Compensation == CompensationMode.None || pipeline.Compensates(Options.Compensation);
         bool routes = Options.Routing != KeyClusterRouting.ErrorAware || pipeline.EstimatesCompensationError;
         return compensates && routes ? pipeline : null;

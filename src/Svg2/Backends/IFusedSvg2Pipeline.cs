@@ -67,6 +67,15 @@ public interface IFusedSvg2Pipeline
     /// <summary>Enqueues the sparse attention of the current selection into <paramref name="output"/> [G, S, D] (same dtype as q), original token order.</summary>
     void Attend(Tensor q, Tensor k, Tensor v, Tensor output);
 
+    /// <summary>Why <see cref="AttendFp8"/> cannot run under <paramref name="settings"/> on this pipeline's device, or null when it can.</summary>
+    string? Fp8Unsupported(Attention.Fp8.Fp8AttentionSettings settings);
+
+    /// <summary>
+    /// As <see cref="Attend"/> with Q, K, P and V in FP8 E4M3 under <paramref name="settings"/> (the scheme of
+    /// <see cref="Attention.Fp8.Fp8BlockSparseAttention"/>); only where <see cref="Fp8Unsupported"/> gives null.
+    /// </summary>
+    void AttendFp8(Tensor q, Tensor k, Tensor v, Tensor output, Attention.Fp8.Fp8AttentionSettings settings);
+
     /// <summary>Whether <see cref="AttendCompensated"/> takes this compensation mode.</summary>
     bool Compensates(CompensationMode mode);
 

@@ -31,6 +31,20 @@ public class ProbeKeySampleTests
     }
 
     [Fact]
+    public void ASampleBuiltElsewhereIsTakenInTheSameLayoutAndAWrongOneNamesItsShapes()
+    {
+        using var offsets = tensor(new long[] { 0, 3, 3, 10 }).unsqueeze(0);
+        using var sample = ProbeKeySample.Of(offsets, 3, 2);
+        using var copy = ProbeKeySample.FromParts(sample.Positions.clone(), sample.Clusters.clone(), sample.Offsets.clone(), sample.LogWeights.clone(), 2);
+        Assert.Equal(sample.Positions.data<long>().ToArray(), copy.Positions.data<long>().ToArray());
+        using var permutation = tensor(new long[] { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 }).unsqueeze(0);
+        Assert.Equal(sample.Rows(permutation).data<long>().ToArray(), copy.Rows(permutation).data<long>().ToArray());
+        var error = Assert.Throws<ArgumentException>(() => ProbeKeySample.FromParts(sample.Positions, sample.Clusters, sample.Offsets, sample.LogWeights, 3));
+        Assert.Contains("[G, KC x 3]", error.Message);
+        Assert.Throws<ArgumentException>(() => ProbeKeySample.FromParts(sample.Positions, sample.Clusters, sample.Offsets, sample.LogWeights.to(ScalarType.Float64), 2));
+    }
+
+    [Fact]
     public void EveryHeadOfALayoutIsSampledByTheRuleAndLaterClustersAreLeftOut()
     {
         // Random layouts of several heads with empty, small and large clusters, and two trailing clusters

@@ -108,6 +108,11 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
             output.copy_(backend._reference.Attend(q, k, v, sparsity));
         }
 
+        public string? Fp8Unsupported(Svg2.Attention.Fp8.Fp8AttentionSettings settings) => "this test backend has no FP8 attention";
+
+        public void AttendFp8(Tensor q, Tensor k, Tensor v, Tensor output, Svg2.Attention.Fp8.Fp8AttentionSettings settings) =>
+            throw new NotSupportedException(Fp8Unsupported(settings));
+
         public bool Compensates(CompensationMode mode) => true;
 
         public void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode)

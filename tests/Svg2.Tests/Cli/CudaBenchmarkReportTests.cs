@@ -8,12 +8,15 @@ namespace Svg2.Tests.Cli;
 /// <summary>The CUDA benchmark's report: narrow tables that carry every timed value, and "-" for what a GPU could not time.</summary>
 public class CudaBenchmarkReportTests
 {
-    static DensityPoint Point(string label, IReadOnlyList<ErrorRoutedTiming> errorRouted, double fp8KMeansMs, double rowCompensatedMs) =>
-        new(label, 0.9, 0.1, 0.15, 2.17, 4.34, 1.50, 43.10, 198.85, 1e12, 128, 52.88, 0.149, 51.90, rowCompensatedMs, errorRouted, fp8KMeansMs, 52.38);
+    static DensityPoint Point(string label, IReadOnlyList<ErrorRoutedTiming> errorRouted, double fp8KMeansMs, double rowCompensatedMs,
+        Fp8AttentionTiming? fp8 = null) =>
+        new(label, 0.9, 0.1, 0.15, 2.17, 4.34, 1.50, 43.10, 198.85, 1e12, 128, 52.88, 0.149, 51.90, rowCompensatedMs, errorRouted, fp8KMeansMs, 52.38, fp8);
 
-    static (IReadOnlyList<Table> Tables, string Text) Render(params DensityPoint[] points)
+    static (IReadOnlyList<Table> Tables, string Text) Render(params DensityPoint[] points) => Render(null, points);
+
+    static (IReadOnlyList<Table> Tables, string Text) Render(Fp8AttentionTiming? fp8Dense, params DensityPoint[] points)
     {
-        var report = new BenchmarkReport(BenchmarkShape.Find("wan-14b-720p"), "a GPU", 198.85, 160, 10, points, 1 << 20, "workload", []);
+        var report = new BenchmarkReport(BenchmarkShape.Find("wan-14b-720p"), "a GPU", 198.85, 160, 10, points, 1 << 20, "workload", [], fp8Dense);
         var tables = CudaBenchmarkReport.Tables(report);
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), ColorSystem = ColorSystemSupport.NoColors });
@@ -34,6 +37,19 @@ public class CudaBenchmarkReportTests
         Assert.Contains("6.96", text);
         Assert.Contains("3.80x", text);                       // dense / operator with FP8 k-means
         foreach (var probe in CudaBenchmark.ErrorRoutedProbes) Assert.Contains($"{probe.Name} probe", text);
+    }
+
+    [Fact]
+    public void Fp8AttentionGetsATableOfItsOwnWithTheDenseFp8Figure()
+    {
+        var (tables, text) = Render(new Fp8AttentionTiming(2.8, 170.0, double.NaN), Point("fixed 15 %", [], 6.96, 55.32, new Fp8AttentionTiming(2.67, 28.75, 38.20)));
+        Assert.Equal(4, tables.Count);
+        Assert.Contains("28.75", text);
+        Assert.Contains("1.50x", text);                       // bf16 kernel 43.10 ms / FP8 kernel 28.75 ms
+        Assert.Contains("104 %", text);                       // 0.15 x 198.85 / 28.75
+        Assert.Contains("5.21x", text);                       // 198.85 / 38.20
+        Assert.Contains("1.17x kernel alone", text);          // 198.85 / 170
+        Assert.Equal(3, Render(Point("fixed 15 %", [], 6.96, 55.32)).Tables.Count);
     }
 
     [Fact]

@@ -131,7 +131,7 @@ public partial class KernelTraitsTests
             new SparseAttentionTraits(128, AttentionTuning.Default).Launch(KernelFamily.Hopper).Threads,
             SparseAttentionTraits.RangeThreads, SparseAttentionTraits.PlanThreads,
             KMeansTraits.AssignThreads, KMeansTraits.NormThreads, KMeansTraits.MeanThreads, KMeansTraits.WideMeanThreads,
-            KMeansTraits.HopperThreads, KMeansTraits.HopperImageThreads,
+            KMeansTraits.HopperThreads, KMeansTraits.HopperImageThreads, Fp8AttentionTraits.QuantizeThreads, RoutingProbeTraits.SampleThreads,
             CountingSortTraits.ChunkThreads, CountingSortTraits.OffsetsThreads, SelectionTraits.Threads,
             TransformerBlockTraits.ResidualThreads, TransformerBlockTraits.RowThreads(TransformerBlockTraits.MaxWidth),
         ];
@@ -146,6 +146,33 @@ public partial class KernelTraitsTests
         // A producer warpgroup and one consumer warpgroup per 64 query rows.
         Assert.Equal(HopperTraits.WarpgroupThreads * (1 + SparseAttentionTraits.HopperTileRows / HopperTraits.WarpgroupRows), SparseAttentionTraits.HopperThreads);
         Assert.Equal(0, KMeansTraits.HopperItemPoints % HopperTraits.WarpgroupRows);
+    }
+
+    [Theory]
+    [InlineData(64, 1000)]
+    [InlineData(128, 1000)]
+    [InlineData(128, 2000)]
+    public void Fp8AttentionFitsAnH100(int headDim, int keyClusters) =>
+        Assert.InRange(Fp8AttentionTraits.SharedBytes(headDim, keyClusters), 1, H100SharedPerBlock);
+
+    [Fact]
+    public void Fp8AttentionSharedMemoryGrowsOnlyByTheRangeList()
+    {
+        Assert.Equal(8 * 500, Fp8AttentionTraits.SharedBytes(128, 1500) - Fp8AttentionTraits.SharedBytes(128, 1000));
+        // A V^T tile and a staged V tile per unit of head dimension: D rows of 128 key bytes, 128 rows of D bytes.
+        int perChannel = (Fp8AttentionTraits.SharedBytes(128, 1000) - Fp8AttentionTraits.SharedBytes(64, 1000)) / 64;
+        Assert.Equal(Fp8AttentionTraits.Stages * SparseAttentionTraits.HopperTileKeys + 2 * SparseAttentionTraits.HopperTileKeys, perChannel);
+    }
+
+    [Fact]
+    public void Fp8AttentionKernelKeepsTheReferenceQuantisationPoints()
+    {
+        // The reference's key step and query tile are the kernel's K/V tile and query tile, and P's scale its macro.
+        Assert.Equal(Svg2.Attention.Fp8.Fp8Tiles.KeyBlockKeys, SparseAttentionTraits.HopperTileKeys);
+        Assert.Equal(Svg2.Attention.Fp8.Fp8Tiles.QueryTileRows, SparseAttentionTraits.HopperTileRows);
+        var traits = new KernelTraits(ScalarType.BFloat16, 128, AttentionTuning.Default);
+        Assert.Equal((int)Svg2.Attention.Fp8.Fp8Tiles.ProbabilityScale, traits.Macros("attention_hopper_fp8.cu").Single(m => m.Name == "SVG2_FP8_PROBABILITY_SCALE").Value);
+        Assert.Equal(Fp8AttentionTraits.Stages, traits.Macros("attention_hopper_fp8.cu").Single(m => m.Name == "SVG2_FP8_STAGES").Value);
     }
 
     [Theory]

@@ -1,0 +1,427 @@
+// FP8 (e4m3) variable-block sparse attention for Hopper (sm_90a): the scheme of the reference
+// Fp8BlockSparseAttention with per-token Q and K scales, K smoothed or not, V scaled per channel.
+//
+// svg2_fp8_quantize_rows: one warp per row of a [G, N, D] bf16/fp16 tensor, in original token order.
+//   x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
+//   scales: the dequantisation scale amax / 448 is written to row_scales, 1 for an all-zero row) or
+//   by a given per-channel inverse scale (V), and rounded to e4m3 with saturation.
+//   Traffic: the row once in, one byte per element and one float per row out.
+// svg2_sparse_attention_hopper_fp8: the warp specialisation and tile plan of attention_hopper.cu
+//   (grid (max tiles, G), 3 warpgroups, one block per multiprocessor) on e4m3 operands.
+//   Producer (warpgroup 0): gathers the tile's Q rows once; per 128-key tile of the query cluster's
+//   virtual key sequence it gathers the K rows into a swizzled K stage and the V rows into a plain
+//   staging buffer (cp.async, arriving on "full" as they land) and writes the keys' scales; one tile
+//   later, once its copies have landed, it transposes the staged V into the V^T stage (rows = channels,
+//   128 key bytes each, K-major for wgmma) and arrives on "values full". The transpose also reorders
+//   each 16 keys to 2c, 2c+1, 2c+8, 2c+9 (c = 0..3), the order in which an S accumulator's columns
+//   sit in the register A operand of an e4m3 wgmma, so P goes from accumulators to A with no shuffle.
+//   Consumers (warpgroups 1 and 2, 64 rows each; split tiles as in attention_hopper.cu): S = Q K^T
+//   as D/32 e4m3 k32 steps (fp32 accumulators), then per score s x q_scale[row] x k_scale[key] x
+//   scale x log2(e); the online softmax in the exp2 domain with the row sums of the unrounded P;
+//   P x 448 to e4m3 in registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh
+//   accumulators (the inner level: Hopper's FP8 accumulation is narrower than fp32), added in fp32 to
+//   O after its rescaling (the outer level). The store multiplies by V's channel scales and
+//   1 / (448 x row sum); a row with no selected key is 0.
+//   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
+//   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's
+//   running maximum as in the reference.
+//   The producer runs kFp8Stages tiles ahead: tile j's transpose follows tile j + 1's gathers, so it is
+//   done long before the consumers reach tile j.
+// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 16 KiB + 512 B of key scales) + 2 x
+//   16 KiB of staged V + 1 KiB of exchanged maxima + 2 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
+//   once, every selected K and V row (1 byte an element) once per 128 query rows, output once.
+#include "attention_hopper.cuh"
+#include "fp8.cuh"
+
+#ifndef SVG2_FP8_PROBABILITY_SCALE
+#error "SVG2_FP8_PROBABILITY_SCALE must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_QUANTIZE_WARPS
+#error "SVG2_FP8_QUANTIZE_WARPS must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_STAGES
+#error "SVG2_FP8_STAGES must be defined (Fp8AttentionTraits)"
+#endif
+
+constexpr float kProbabilityScale = SVG2_FP8_PROBABILITY_SCALE;   // P in [0, 1] is stored as e4m3(P x this)
+constexpr int kQuantizeWarps = SVG2_FP8_QUANTIZE_WARPS;           // rows per quantisation block
+constexpr int kElementsPerLane = kHeadDim / kWarpSize;           // 2 (D 64) or 4 (D 128)
+
+extern "C" __global__ void __launch_bounds__(kQuantizeWarps * kWarpSize)
+svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict__ mean, const float* __restrict__ channel_inverse,
+                       unsigned char* __restrict__ out, float* __restrict__ row_scales, int groups, int rows)
+{
+    const int64 row = (int64)blockIdx.x * kQuantizeWarps + threadIdx.x / kWarpSize;
+    if (row >= (int64)groups * rows) return;
+    const int g = (int)(row / rows), lane = threadIdx.x % kWarpSize, first = lane * kElementsPerLane;
+    float value[kElementsPerLane];
+    float magnitude = 0.f;
+#pragma unroll
+    for (int e = 0; e < kElementsPerLane; ++e)
+    {
+        value[e] = element_to_float(x[row * kHeadDim + first + e]);
+        if (mean != nullptr) value[e] -= mean[(int64)g * kHeadDim + first + e];
+        // NaN propagates into the maximum, so a row holding one gets a NaN scale as in the reference.
+        const float a = fabsf(value[e]);
+        magnitude = is_nan(a) || a > magnitude ? a : magnitude;
+    }
+    float inverse[kElementsPerLane];
+    if (channel_inverse != nullptr)
+    {
+#pragma unroll
+        for (int e = 0; e < kElementsPerLane; ++e) inverse[e] = channel_inverse[(int64)g * kHeadDim + first + e];
+    }
+    else
+    {
+        for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+        {
+            const float other = __shfl_xor_sync(kFullMask, magnitude, offset);
+            magnitude = is_nan(other) || other > magnitude ? other : magnitude;
+        }
+        // Correctly rounded divisions, as the reference's tensor divisions.
+        const float row_inverse = magnitude == 0.f ? 1.f : __fdiv_rn(kE4M3Max, magnitude);
+        if (lane == 0) row_scales[row] = magnitude == 0.f ? 1.f : __fdiv_rn(magnitude, kE4M3Max);
+#pragma unroll
+        for (int e = 0; e < kElementsPerLane; ++e) inverse[e] = row_inverse;
+    }
+    unsigned char* destination = out + row * kHeadDim + first;
+    if constexpr (kElementsPerLane == 4)
+        *(unsigned*)destination = e4m3_quad(value[0] * inverse[0], value[1] * inverse[1], value[2] * inverse[2], value[3] * inverse[3]);
+    else
+        *(unsigned short*)destination = e4m3_pair(value[0] * inverse[0], value[1] * inverse[1]);
+}
+
+// setmaxnreg budgets: the producer transposes 16 words at a time. 128 x 88 + 256 x 208 = 384 x 168.
+constexpr int kProducerRegisters = 88;
+constexpr int kConsumerRegisters = 208;
+static_assert(registers_fit(kProducerRegisters, kConsumerRegisters), "registers the block owns");
+constexpr int kFp8Stages = SVG2_FP8_STAGES;                     // K and V^T stages: the producer runs this many tiles ahead
+constexpr int kStagingSlots = 2;                                // staged V rows: one landing while the other is transposed
+constexpr int kExchangeParities = 2;                            // split tiles' row maxima: alternate buffers need one barrier a tile
+constexpr int kQuerySteps = kHeadDim / kFp8WgmmaK;               // k32 steps of S = Q K^T
+constexpr int kValueSteps = kTileKeys / kFp8WgmmaK;             // k32 steps of a tile's P V
+constexpr int kHalfValueSteps = kValueSteps / 2;               // a split tile consumer's
+constexpr int kTileQueryBytes = kTileRows * kFp8RowBytes;       // Q: 128 rows, D bytes used of each
+constexpr int kTileKeyBytes = kTileKeys * kFp8RowBytes;         // a K stage
+constexpr int kValueTileBytes = kHeadDim * kFp8RowBytes;        // a V^T stage: D rows of 128 key bytes
+constexpr int kStagingBytes = kTileKeys * kHeadDim;             // a tile of gathered V rows, unswizzled
+constexpr int kDataChunks = kHeadDim / 16;                      // 16-byte chunks of an e4m3 row
+constexpr int kGatherRowsPerPass = kProducerThreads / kDataChunks;
+constexpr int kKeyGroup = 16;                                   // keys the P-order reordering permutes among
+constexpr int kChannelQuads = kHeadDim / 4;
+static_assert(kTileKeys == kFp8RowBytes, "a V^T row holds one byte per key of a tile");
+static_assert(kTileRows == kTileKeys && kTileKeys % kGatherRowsPerPass == 0 && kGatherRowsPerPass % kSwizzleRows == 0,
+              "whole rows per pass, one swizzle term per thread");
+static_assert(kProducerThreads == kTileKeys, "one key scale per producer thread");
+static_assert(kTileKeyBytes % kSharedAlignment == 0 && kValueTileBytes % kSharedAlignment == 0 && kStagingBytes % kSharedAlignment == 0,
+              "stages keep the panels' alignment");
+static_assert(kFp8Stages >= 2, "the producer transposes a tile while the next one's copies land");
+static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kFp8Stages * (kTileKeyBytes + kValueTileBytes),
+              "the state fits the K and V^T stages");
+
+// Copies rows token_of(r) of a [tokens x D] e4m3 source into a swizzled tile of 128-byte rows (and
+// optionally the same rows into an unswizzled [rows x D] buffer from a second source); negative tokens zero-fill.
+template <class TokenOf>
+__device__ __forceinline__ void gather_fp8_rows(unsigned tile, const unsigned char* source, unsigned plain, const unsigned char* plain_source, TokenOf token_of)
+{
+    const int t = threadIdx.x % kProducerThreads, chunk = t % kDataChunks, first_row = t / kDataChunks;
+    const unsigned swizzled = (unsigned)((chunk ^ (first_row % kSwizzleRows)) * 16);
+    int tokens[kTileKeys / kGatherRowsPerPass];
+#pragma unroll
+    for (int i = 0; i < kTileKeys / kGatherRowsPerPass; ++i) tokens[i] = token_of(first_row + i * kGatherRowsPerPass);
+#pragma unroll
+    for (int i = 0; i < kTileKeys / kGatherRowsPerPass; ++i)
+    {
+        const int row = first_row + i * kGatherRowsPerPass;
+        const bool valid = tokens[i] >= 0;
+        const int64 offset = (int64)max(tokens[i], 0) * kHeadDim + chunk * 16;
+        copy_async_16(tile + row * kFp8RowBytes + swizzled, source + offset, valid);
+        if (plain_source != nullptr) copy_async_16(plain + row * kHeadDim + chunk * 16, plain_source + offset, valid);
+    }
+}
+
+// Transposes a landed staging tile [128 keys x D] into a V^T stage [D rows x 128 keys], each 16 keys in
+// P's register order (see the header). A unit is 16 keys x 4 channels: 16 words in (a warp reads one
+// whole staged row per load), 4 chunks of 16 bytes out.
+__device__ __forceinline__ void transpose_values(const unsigned char* staging, unsigned char* value_tile)
+{
+    constexpr int kUnits = kTileKeys / kKeyGroup * kChannelQuads;
+    for (int unit = threadIdx.x % kProducerThreads; unit < kUnits; unit += kProducerThreads)
+    {
+        const int quad = unit % kChannelQuads, group = unit / kChannelQuads;
+        unsigned word[kKeyGroup];
+#pragma unroll
+        for (int key = 0; key < kKeyGroup; ++key) word[key] = *(const unsigned*)(staging + (group * kKeyGroup + key) * kHeadDim + quad * 4);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+        {
+            // Byte j of two words side by side: __byte_perm selector (j, 4 + j).
+            const unsigned pick = j | (4 + j) << 4;
+            unsigned out[4];
+#pragma unroll
+            for (int c = 0; c < 4; ++c)
+                out[c] = __byte_perm(__byte_perm(word[2 * c], word[2 * c + 1], pick), __byte_perm(word[2 * c + 8], word[2 * c + 9], pick), 0x5410);
+            const int channel = quad * 4 + j;
+            *(uint4*)(value_tile + channel * kFp8RowBytes + ((group ^ (channel % kSwizzleRows)) * 16)) = make_uint4(out[0], out[1], out[2], out[3]);
+        }
+    }
+}
+
+// The rest of one K/V tile (or of its 'Keys' = 64-key half) once S = Q K^T has been issued into 's':
+// the scores' scales, the online softmax (exp2 domain; 'row_sum' holds this thread's partial sums of
+// rows g and g + 8), P to e4m3 and O += P V over V^T steps first_step .. first_step + Keys / 32.
+// In a split tile, 'exchange' (this tile's parity of the shared row-maximum buffer) gives both consumers the
+// maximum over the whole 128-key tile, so P is rounded against the same running maximum as in a whole tile
+// (the reference's key step); null in a whole tile.
+template <int Keys>
+__device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned value_tile, int first_step, const float* key_scales, int valid_keys,
+                                                const float (&row_factor)[2], float* exchange, int consumer,
+                                                float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
+{
+    constexpr int kScoreRegisters = Keys / 2;
+    constexpr int kScoreColumnTiles = Keys / 8;
+    constexpr int kSteps = Keys / kFp8WgmmaK;
+    const int lane = threadIdx.x % kWarpSize;
+    warpgroup_wait<0>();
+    fence_registers(s);
+#pragma unroll
+    for (int j = 0; j < kScoreColumnTiles; ++j)
+    {
+        const int column = j * 8 + 2 * (lane % 4);
+        const float2 scale = *(const float2*)(key_scales + column);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+        {
+            const int c = column + (e & 1);
+            s[4 * j + e] = c < valid_keys ? s[4 * j + e] * ((e & 1) ? scale.y : scale.x) * row_factor[e / 2] : negative_infinity();
+        }
+    }
+    float tile_max[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        tile_max[r] = negative_infinity();
+#pragma unroll
+        for (int j = 0; j < kScoreColumnTiles; ++j) tile_max[r] = fmaxf(tile_max[r], fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 2));
+    }
+    if (exchange != nullptr)
+    {
+        const int first = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
+        if (lane % 4 == 0)
+#pragma unroll
+            for (int r = 0; r < 2; ++r) exchange[consumer * kWarpgroupRows + first + 8 * r] = tile_max[r];
+        named_barrier_sync(kConsumerBarrier, kConsumerThreads);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) tile_max[r] = fmaxf(tile_max[r], exchange[(1 - consumer) * kWarpgroupRows + first + 8 * r]);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        const float new_max = fmaxf(row_max[r], tile_max[r]);
+        const float base = new_max == negative_infinity() ? 0.f : new_max;
+        const float correction = fast_exp2(row_max[r] - base);
+        row_max[r] = new_max;
+        row_sum[r] *= correction;
+#pragma unroll
+        for (int d = 0; d < kOutputColumnTiles; ++d) { o[4 * d + 2 * r] *= correction; o[4 * d + 2 * r + 1] *= correction; }
+#pragma unroll
+        for (int j = 0; j < kScoreColumnTiles; ++j)
+        {
+            s[4 * j + 2 * r] = fast_exp2(s[4 * j + 2 * r] - base);
+            s[4 * j + 2 * r + 1] = fast_exp2(s[4 * j + 2 * r + 1] - base);
+            row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
+        }
+    }
+    // Step k covers the accumulator's 8-column tiles 4k .. 4k + 3; register e of A takes row g (e even) or
+    // g + 8 (e odd) from tiles 4k + 2 (e / 2) and 4k + 2 (e / 2) + 1, whose columns the V^T order matches.
+    unsigned p[kSteps][4];
+#pragma unroll
+    for (int step = 0; step < kSteps; ++step)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+        {
+            const int low = 4 * (4 * step + 2 * (e / 2)) + 2 * (e % 2), high = low + 4;
+            p[step][e] = e4m3_quad(s[low] * kProbabilityScale, s[low + 1] * kProbabilityScale,
+                                   s[high] * kProbabilityScale, s[high + 1] * kProbabilityScale);
+        }
+    float product[kOutputRegisters];
+#pragma unroll
+    for (int step = 0; step < kSteps; ++step) fence_registers(p[step]);
+    fence_registers(product);
+    warpgroup_fence();
+#pragma unroll
+    for (int step = 0; step < kSteps; ++step)
+        wgmma_fp8_registers<kHeadDim>(product, p[step], fp8_k_major_descriptor(value_tile, first_step + step), step > 0);
+    warpgroup_commit();
+    warpgroup_wait<0>();
+    fence_registers(product);
+#pragma unroll
+    for (int i = 0; i < kOutputRegisters; ++i) o[i] += product[i];
+}
+
+extern "C" __global__ void __launch_bounds__(kTileThreads, 1)
+svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,
+                                 const float* __restrict__ query_scales, const float* __restrict__ key_scales, const float* __restrict__ value_scales,
+                                 element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
+                                 const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
+                                 const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
+                                 int nq, int nk, int qc, int kc, float scale_log2)
+{
+    extern __shared__ unsigned char attention_shared[];
+    const int g = blockIdx.y, work = blockIdx.x;
+    QueryTile query;
+    if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets)) return;
+
+    const unsigned base = aligned_shared_base(attention_shared);
+    unsigned char* generic_base = attention_shared + (base - shared_address(attention_shared));
+    const unsigned q_tile = base;
+    const unsigned k_tiles = q_tile + kTileQueryBytes;
+    const unsigned value_tiles = k_tiles + kFp8Stages * kTileKeyBytes;
+    unsigned char* value_tiles_generic = generic_base + (value_tiles - base);
+    const unsigned staging = value_tiles + kFp8Stages * kValueTileBytes;
+    const unsigned char* staging_generic = generic_base + (staging - base);
+    float* tile_key_scales = (float*)(generic_base + (staging - base) + kStagingSlots * kStagingBytes);   // [kFp8Stages][kTileKeys]
+    float* exchange = tile_key_scales + kFp8Stages * kTileKeys;   // [kExchangeParities][2 consumers][64 rows]
+    unsigned char* barriers = (unsigned char*)(exchange + kExchangeParities * kConsumerWarpgroups * kWarpgroupRows);
+    const unsigned full = shared_address(barriers);                  // [kFp8Stages]: K and staged V landed (producer copies)
+    const unsigned values_full = full + kFp8Stages * kBarrierBytes;  // [kFp8Stages]: V^T and key scales written
+    const unsigned empty = values_full + kFp8Stages * kBarrierBytes; // [kFp8Stages]: tile read (consumer threads)
+    const unsigned query_full = empty + kFp8Stages * kBarrierBytes;
+    int* tokens = (int*)(barriers + (3 * kFp8Stages + 1) * kBarrierBytes);   // [kTokenSlots][kTileKeys]
+    int* starts = tokens + kTokenSlots * kTileKeys;              // [kc]
+    int* ends = starts + kc;                                     // [kc]
+
+    const int tid = threadIdx.x, lane = tid % kWarpSize;
+    const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
+    if (tid == 0)
+    {
+        for (int stage = 0; stage < kFp8Stages; ++stage)
+        {
+            barrier_init(full + stage * kBarrierBytes, kProducerThreads);
+            barrier_init(values_full + stage * kBarrierBytes, kProducerThreads);
+            barrier_init(empty + stage * kBarrierBytes, kConsumerThreads);
+        }
+        barrier_init(query_full, kProducerThreads);
+        barrier_init_fence();
+    }
+    const int64 pair = (int64)g * qc + query.cluster;
+    const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
+    __syncthreads();
+    const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
+    const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
+    const int64* group_query_permutation = query_permutation + (int64)g * nq;
+
+    if (warpgroup == 0)
+    {
+        // Producer: Q once; per tile the tokens, the K and V gathers into a free stage and the key scales;
+        // one tile behind, the transpose of the staged V once this thread's copies of it have landed.
+        release_registers<kProducerRegisters>();
+        gather_fp8_rows(q_tile, q + (int64)g * nq * kHeadDim, 0, nullptr,
+                        [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+        copy_async_commit();
+        barrier_arrive_after_copies(query_full);
+        const unsigned char* group_keys = k + (int64)g * nk * kHeadDim;
+        const unsigned char* group_values = v + (int64)g * nk * kHeadDim;
+        const float* group_key_scales = key_scales + (int64)g * nk;
+        const int64* group_key_permutation = key_permutation + (int64)g * nk;
+        int cursor = 0;
+        for (int j = 0; j <= key_tiles; ++j)
+        {
+            if (j < key_tiles)
+            {
+                const int stage = j % kFp8Stages;
+                int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
+                const int token = key_token(j * kTileKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
+                tile_tokens[tid] = token;
+                named_barrier_sync(kProducerBarrier, kProducerThreads);
+                if (j >= kFp8Stages) barrier_wait(empty + stage * kBarrierBytes, (j / kFp8Stages - 1) & 1);
+                tile_key_scales[stage * kTileKeys + tid] = token >= 0 ? group_key_scales[token] : 0.f;
+                gather_fp8_rows(k_tiles + stage * kTileKeyBytes, group_keys, staging + (j % kStagingSlots) * kStagingBytes, group_values,
+                                [&](int row) { return tile_tokens[row]; });
+                copy_async_commit();
+                barrier_arrive_after_copies(full + stage * kBarrierBytes);
+            }
+            if (j > 0)
+            {
+                // Tile j - 1's V rows, once every producer thread's copies of them have landed.
+                if (j < key_tiles) copy_async_wait<1>();
+                else copy_async_wait<0>();
+                named_barrier_sync(kProducerBarrier, kProducerThreads);
+                transpose_values(staging_generic + ((j - 1) % kStagingSlots) * kStagingBytes, value_tiles_generic + ((j - 1) % kFp8Stages) * kValueTileBytes);
+                // wgmma reads V^T through the async proxy.
+                fence_async_shared();
+                barrier_arrive(values_full + ((j - 1) % kFp8Stages) * kBarrierBytes);
+            }
+        }
+        return;
+    }
+
+    // Consumers: as in attention_hopper.cu, warpgroup c owns query rows 64 c .. 64 c + 63 of the tile, or,
+    // in a split tile, the tile's rows with keys 64 c .. 64 c + 63 of every K/V tile.
+    claim_registers<kConsumerRegisters>();
+    const int consumer = warpgroup - 1;
+    const bool split = query.rows <= kWarpgroupRows;
+    const int first_row = (split ? 0 : consumer) * kWarpgroupRows;
+    const unsigned q_slice = q_tile + first_row * kFp8RowBytes;
+    float row_factor[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
+        row_factor[r] = row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] * scale_log2 : 0.f;
+    }
+    float o[kOutputRegisters];
+#pragma unroll
+    for (int i = 0; i < kOutputRegisters; ++i) o[i] = 0.f;
+    float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
+    barrier_wait(query_full, 0);
+    for (int j = 0; j < key_tiles; ++j)
+    {
+        const int stage = j % kFp8Stages, parity = (j / kFp8Stages) & 1;
+        barrier_wait(full + stage * kBarrierBytes, parity);
+        fence_async_shared();
+        const unsigned k_stage = k_tiles + stage * kTileKeyBytes, value_stage = value_tiles + stage * kValueTileBytes;
+        const float* scales = tile_key_scales + stage * kTileKeys;
+        const int valid_keys = total_keys - j * kTileKeys;
+        if (!split)
+        {
+            float scores[kTileKeys / 2];
+            wgmma_fp8_rows_by_rows<kTileKeys, kQuerySteps>(scores, q_slice, k_stage);
+            barrier_wait(values_full + stage * kBarrierBytes, parity);
+            finish_tile_fp8<kTileKeys>(scores, value_stage, 0, scales, valid_keys, row_factor, nullptr, consumer, row_max, row_sum, o);
+        }
+        else
+        {
+            // Both halves take part in every tile (the maximum exchange), a half past the keys with every score masked.
+            float scores[kHalfTileKeys / 2];
+            wgmma_fp8_rows_by_rows<kHalfTileKeys, kQuerySteps>(scores, q_slice, k_stage + consumer * kHalfTileKeys * kFp8RowBytes);
+            barrier_wait(values_full + stage * kBarrierBytes, parity);
+            finish_tile_fp8<kHalfTileKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
+                                           valid_keys - consumer * kHalfTileKeys, row_factor,
+                                           exchange + (j % kExchangeParities) * kConsumerWarpgroups * kWarpgroupRows, consumer, row_max, row_sum, o);
+        }
+        barrier_arrive(empty + stage * kBarrierBytes);
+    }
+    if (split && !merge_split_tile((float*)(generic_base + (k_tiles - base)), consumer, row_max, row_sum, o)) return;
+
+    float2 channel_scale[kOutputColumnTiles];
+#pragma unroll
+    for (int d = 0; d < kOutputColumnTiles; ++d) channel_scale[d] = *(const float2*)(value_scales + (int64)g * kHeadDim + d * 8 + 2 * (lane % 4));
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+    {
+        float sum = row_sum[r];
+        sum += __shfl_xor_sync(kFullMask, sum, 1);
+        sum += __shfl_xor_sync(kFullMask, sum, 2);
+        const float factor = sum > 0.f ? 1.f / (kProbabilityScale * sum) : 0.f;
+        const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
+        if (row >= query.rows) continue;
+        const int64 token = group_query_permutation[query.begin + row];
+        element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+        for (int d = 0; d < kOutputColumnTiles; ++d)
+            *(unsigned*)(destination + d * 8) = pack_elements(o[4 * d + 2 * r] * channel_scale[d].x * factor, o[4 * d + 2 * r + 1] * channel_scale[d].y * factor);
+    }
+}

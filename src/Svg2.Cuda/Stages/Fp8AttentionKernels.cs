@@ -1,0 +1,100 @@
+using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
+using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Traits;
+using static TorchSharp.torch;
+
+namespace Svg2.Cuda.Stages;
+
+/// <summary>
+/// FP8 (e4m3) sparse attention on Hopper (attention_hopper_fp8.cu): the quantisation of q, k and v and the
+/// attention over the same tile plan as the bf16 kernel (<see cref="SparseAttentionKernels.EnqueuePlan"/>).
+/// It reproduces <see cref="Fp8BlockSparseAttention"/> with per-token Q and K scales.
+/// </summary>
+internal static class Fp8AttentionKernels
+{
+    /// <summary>
+    /// Why <paramref name="library"/> cannot run FP8 attention under <paramref name="settings"/>, or null: the kernels
+    /// use Hopper's e4m3 wgmma and take per-token scales (the default), which need no pass in the permuted order.
+    /// </summary>
+    public static string? Unsupported(KernelLibrary library, Fp8AttentionSettings settings)
+    {
+        if (library.Family != KernelFamily.Hopper)
+            return $"The FP8 attention kernels use Hopper's e4m3 warpgroup products (sm_90a); {library.Device.Name} ({library.Device.Architecture}) " +
+                   $"runs the {library.Family.ToString().ToLowerInvariant()} family. Use bf16 precision on this GPU, or the reference backend's exact FP8 emulation.";
+        if (settings.Scales != Fp8ScaleGranularity.PerToken)
+            return $"The FP8 attention kernels take per-token Q and K scales (the default); {settings.Scales} scales run only in the reference " +
+                   "backend's FP8 emulation (--device cpu).";
+        return null;
+    }
+
+    /// <summary>
+    /// Quantises [G, N, D] q, k and v (contiguous, the library's element type) as the reference does: Q and K with one
+    /// scale per token, K first smoothed by its head's mean when <paramref name="smoothKeys"/>, V with one scale per
+    /// head and channel. Rows stay in original token order (per-token and per-channel scales do not depend on it).
+    /// </summary>
+    public static Fp8AttentionOperands Quantize(KernelLibrary library, Tensor q, Tensor k, Tensor v, bool smoothKeys, IntPtr stream)
+    {
+        using var scope = NewDisposeScope();
+        var keyMean = smoothKeys ? k.mean([1], type: ScalarType.Float32).contiguous() : null;
+        // V's channel maxima from its largest and smallest values: no temporary as large as V.
+        var valueMaximum = maximum(v.amax([1]).to(ScalarType.Float32), v.amin([1]).to(ScalarType.Float32).neg());
+        var zero = valueMaximum.eq(0);
+        var one = ones_like(valueMaximum);
+        var formatMaximum = full_like(valueMaximum, E4M3.Max);
+        var valueInverse = where(zero, one, formatMaximum / valueMaximum).contiguous();
+        var valueScales = where(zero, one, valueMaximum / formatMaximum).contiguous();
+        var (queries, queryScales) = QuantizeRows(library, q, null, null, stream);
+        var (keys, keyScales) = QuantizeRows(library, k, keyMean, null, stream);
+        var (values, _) = QuantizeRows(library, v, null, valueInverse, stream);
+        return new Fp8AttentionOperands(queries, queryScales!, keys, keyScales!, values, valueScales).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>One launch of svg2_fp8_quantize_rows: e4m3 bytes, and per-row scales unless <paramref name="channelInverse"/> scales the channels.</summary>
+    static (Tensor Bytes, Tensor? RowScales) QuantizeRows(KernelLibrary library, Tensor x, Tensor? mean, Tensor? channelInverse, IntPtr stream)
+    {
+        long groups = x.shape[0], rows = x.shape[1];
+        if ((ulong)(groups * rows) > int.MaxValue * (ulong)Fp8AttentionTraits.QuantizeWarps)
+            throw new ArgumentException($"FP8 quantisation launches one warp per row; [{string.Join(", ", x.shape)}] has too many rows.");
+        var bytes = empty(x.shape, ScalarType.Byte, x.device);
+        var rowScales = channelInverse is null ? empty([groups, rows], ScalarType.Float32, x.device) : null;
+        var none = new DevicePointer(0);
+        library.Launch("svg2_fp8_quantize_rows", ((int)((groups * rows + Fp8AttentionTraits.QuantizeWarps - 1) / Fp8AttentionTraits.QuantizeWarps), 1),
+            Fp8AttentionTraits.QuantizeThreads, 0, stream, DevicePointer.Of(x, library.Element, "x"),
+            mean is null ? none : DevicePointer.Of(mean, ScalarType.Float32, "key mean"),
+            channelInverse is null ? none : DevicePointer.Of(channelInverse, ScalarType.Float32, "value channel scales"),
+            DevicePointer.Of(bytes, ScalarType.Byte, "e4m3 rows"), rowScales is null ? none : DevicePointer.Of(rowScales, ScalarType.Float32, "row scales"),
+            (int)groups, (int)rows);
+        return (bytes, rowScales);
+    }
+
+    /// <summary>
+    /// Enqueues the attention over the plan in <paramref name="workspace"/>; every row of <paramref name="output"/>
+    /// ([G, Nq, D], the library's element type, original token order) is written.
+    /// </summary>
+    public static void EnqueueAttention(KernelLibrary library, Fp8AttentionOperands operands, Tensor output, ClusterLayout queryLayout,
+        ClusterLayout keyLayout, AttentionWorkspace workspace, double scale, IntPtr stream)
+    {
+        if (library.Family != KernelFamily.Hopper) throw new NotSupportedException(Unsupported(library, Fp8AttentionSettings.Default));
+        int groups = (int)operands.Queries.shape[0], queryTokens = (int)operands.Queries.shape[1], keyTokens = (int)operands.Keys.shape[1];
+        int queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
+        int shared = Fp8AttentionTraits.SharedBytes(library.HeadDim, keyClusters);
+        if (shared > library.Device.MaxSharedBytesPerBlock)
+            throw new ArgumentException($"The FP8 attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
+        library.Launch("svg2_sparse_attention_hopper_fp8", (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
+            SparseAttentionTraits.HopperThreads, shared, stream,
+            DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
+            DevicePointer.Of(operands.Values, ScalarType.Byte, "e4m3 v"), DevicePointer.Of(operands.QueryScales, ScalarType.Float32, "q scales"),
+            DevicePointer.Of(operands.KeyScales, ScalarType.Float32, "k scales"), DevicePointer.Of(operands.ValueScales, ScalarType.Float32, "v scales"),
+            DevicePointer.Of(output, library.Element, nameof(output)),
+            DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
+            DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
+            DevicePointer.Of(keyLayout.Permutation, ScalarType.Int64, "keyLayout.Permutation"),
+            DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
+            DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
+            DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
+            DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
+            DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634));
+    }
+}

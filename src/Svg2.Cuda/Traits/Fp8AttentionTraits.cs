@@ -1,0 +1,54 @@
+using Svg2.Attention.Fp8;
+
+namespace Svg2.Cuda.Traits;
+
+/// <summary>
+/// The compile-time shape of FP8 attention (attention_hopper_fp8.cu): the Hopper attention's warp split and tile
+/// plan (<see cref="SparseAttentionTraits"/>) on e4m3 tiles of one 128-byte panel row per token, the quantisation
+/// kernel's rows per block, P's fixed scale, and the shared memory the host reserves.
+/// </summary>
+internal static class Fp8AttentionTraits
+{
+    /// <summary>Warps of a quantisation block, one row each.</summary>
+    public const int QuantizeWarps = 8;
+
+    /// <summary>Threads of a quantisation block.</summary>
+    public const int QuantizeThreads = QuantizeWarps * KernelTraits.WarpSize;
+
+    /// <summary>
+    /// K and V^T stages: the producer runs this many tiles ahead of the consumers, so the transpose of a tile's V,
+    /// which waits for its copies, is done long before they need it.
+    /// </summary>
+    public const int Stages = 4;
+
+    /// <summary>Bytes of one e4m3 tile row in shared memory: one swizzled panel row (fp8.cuh), whatever the head dimension.</summary>
+    const int RowBytes = 128;
+
+    // Staged V row tiles (one landing while the other is transposed), the split tiles' exchanged row maxima
+    // (2 parities x 2 consumers x 64 rows), and the barriers: K landed, V^T written and tile read per stage, and Q landed.
+    const int StagingSlots = 2;
+    const int ExchangeFloats = 2 * 2 * HopperTraits.WarpgroupRows;
+    const int Barriers = 3 * Stages + 1;
+
+    /// <summary>
+    /// Dynamic shared memory of one block: the alignment slack, the Q tile, per stage the K tile, the V^T tile and the
+    /// keys' scales, the staged V rows, the exchanged maxima, the barriers, the token lists and the query cluster's range
+    /// list (8 bytes per key cluster). attention_hopper_fp8.cu lays them out in this order.
+    /// </summary>
+    public static int SharedBytes(int headDim, int keyClusters)
+    {
+        const int tileKeys = SparseAttentionTraits.HopperTileKeys;
+        return HopperTraits.SharedAlignment + SparseAttentionTraits.HopperTileRows * RowBytes
+               + Stages * (tileKeys * RowBytes + headDim * RowBytes + tileKeys * sizeof(float)) + StagingSlots * tileKeys * headDim
+               + ExchangeFloats * sizeof(float) + Barriers * HopperTraits.BarrierBytes + SparseAttentionTraits.HopperTokenSlots * tileKeys * sizeof(int)
+               + 2 * keyClusters * sizeof(int);
+    }
+
+    /// <summary>The macros of attention_hopper_fp8.cu: the Hopper attention's, P's scale and the quantisation block.</summary>
+    public static IReadOnlyList<KernelMacro> Macros { get; } =
+    [
+        .. SparseAttentionTraits.HopperMacros,
+        new("SVG2_FP8_PROBABILITY_SCALE", checked((int)Fp8Tiles.ProbabilityScale)), new("SVG2_FP8_QUANTIZE_WARPS", QuantizeWarps),
+        new("SVG2_FP8_STAGES", Stages),
+    ];
+}

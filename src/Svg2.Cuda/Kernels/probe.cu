@@ -908,12 +908,14 @@ svg2_probe_merge(const float* __restrict__ partial_max, const float* __restrict_
 }
 
 // Sweep 2: |E_ab|^2 of the block's mean rows and its split's key clusters, into squared_error [G, QC, KC].
+// With column_scale [G, KC] (S^2 / (n_b E), 0 for an empty cluster) and query_sizes [G, QC], it writes the
+// routing scores |E_ab|^2 x column_scale[b] instead, 0 for a query cluster of no rows (CompensationErrorProbe.Scores).
 extern "C" __global__ void __launch_bounds__(kProbeThreads)
 svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __restrict__ key_means, const float* __restrict__ value_means,
                   const element_t* __restrict__ k, const element_t* __restrict__ v, int64 group_rows, const int64* __restrict__ permutation,
                   int permutation_group_rows, const int64* __restrict__ key_offsets, int layout_clusters, const float* __restrict__ cluster_log2_weights,
                   int qc, int kc, int splits, int query_tiles, float scale_log2, const float* __restrict__ lse_log2, const float* __restrict__ output,
-                  double* __restrict__ squared_error, int pipelined)
+                  double* __restrict__ squared_error, int pipelined, const double* __restrict__ column_scale, const int64* __restrict__ query_sizes)
 {
     extern __shared__ __align__(128) unsigned char probe_shared[];
     int* offsets = (int*)(probe_shared + (pipelined ? kPipelinedFixedBytes : kProbeFixedBytes));
@@ -932,12 +934,14 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
     const float* group_means = value_means + (int64)g * kc * kHeadDim;
     int rows[2];
     float lse[2], o[kValueTiles][4];
+    bool scored[2];   // with scores: the row's query cluster has rows
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         rows[r] = row0 + warp * 16 + lane / 4 + 8 * r;
         const bool valid = rows[r] < qc;
         lse[r] = valid ? lse_log2[(int64)g * qc + rows[r]] : 0.f;
+        scored[r] = column_scale == nullptr || (valid && query_sizes[(int64)g * qc + rows[r]] > 0);
         const float* source = output + ((int64)g * qc + (valid ? rows[r] : 0)) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
         for (int n = 0; n < kValueTiles; ++n)
@@ -971,7 +975,11 @@ svg2_probe_errors(const element_t* __restrict__ query_means, const element_t* __
                                  }
                              squared = quad_sum(squared);
                              if (lane % 4 == r && rows[r] < qc)
-                                 group_error[(int64)rows[r] * kc + chunk.cluster] = (double)squared * exp2_to_double(2.f * (w.cluster_max[r] + lift - lse[r]));
+                             {
+                                 const double error = (double)squared * exp2_to_double(2.f * (w.cluster_max[r] + lift - lse[r]));
+                                 group_error[(int64)rows[r] * kc + chunk.cluster] =
+                                     column_scale == nullptr ? error : scored[r] ? error * column_scale[(int64)g * kc + chunk.cluster] : 0.0;
+                             }
                          }
                      });
 }

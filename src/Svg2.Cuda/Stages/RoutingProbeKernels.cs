@@ -72,6 +72,8 @@ internal static class RoutingProbeKernels
     /// <summary>
     /// Enqueues the probe: <paramref name="squaredError"/> [G, QC, KC] float64 |E_ab|^2 (0 for empty key
     /// clusters) and <paramref name="squaredOutput"/> [G, QC] float32 |o_a|^2; every element of both is written.
+    /// With <paramref name="scoreSizes"/>, sweep 2 writes the scores of <see cref="CompensationErrorProbe.Scores"/>
+    /// into <paramref name="squaredError"/> instead (the same formula, its per-key-cluster factor computed first).
     /// </summary>
     /// <param name="library">Kernels of the device (element type and head dimension of k and v).</param>
     /// <param name="k">[G, N, D] keys in original order: contiguous, or the leading rows of a longer contiguous tensor.</param>
@@ -92,6 +94,7 @@ internal static class RoutingProbeKernels
     /// cluster weighted for the keys it stands for; null walks every key. A sample's sweep 1 walks clusters (the flash
     /// pass reads whole contiguous key ranges), with the variant's splits.
     /// </param>
+    /// <param name="scoreSizes">The clusters' sizes n_a [G, QC] and n_b [G, KC] (int64) to write scores with; null: squared errors.</param>
     /// <param name="normalisation">
     /// Where lse_a and o_a come from: sweep 1 and the merge (exact), or the size-weighted softmax over the key-cluster
     /// centroids (<see cref="CompensationErrorProbe.CentroidSoftmax"/>: the element-type means, the layout's cluster sizes
@@ -100,7 +103,8 @@ internal static class RoutingProbeKernels
     /// </param>
     public static void Enqueue(KernelLibrary library, Tensor k, Tensor v, Tensor permutation, Tensor offsets, Tensor queryMeans, Tensor keyMeans,
         Tensor valueMeans, double scale, Tensor squaredError, Tensor squaredOutput, IntPtr stream, RoutingProbeVariant? variant = null,
-        Action<string>? afterStep = null, ProbeKeySample? sample = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact)
+        Action<string>? afterStep = null, ProbeKeySample? sample = null, ProbeNormalisation normalisation = ProbeNormalisation.Exact,
+        ScoreSizes? scoreSizes = null)
     {
         var chosen = variant ?? DefaultVariant;
         if (!Enum.IsDefined(chosen)) throw new ArgumentOutOfRangeException(nameof(variant), chosen, "No routing probe variant of this value.");
@@ -187,11 +191,23 @@ internal static class RoutingProbeKernels
             DevicePointer.Of(output, ScalarType.Float32, nameof(output)), DevicePointer.Of(squaredOutput, ScalarType.Float32, nameof(squaredOutput)),
             (int)groups, queryClusters, softmaxSplits);
         afterStep?.Invoke("merge");
+        // Scores straight from sweep 2: the per-head energy from the merged outputs, S^2 / (n_b E) per key cluster.
+        var (columnScale, querySizesPointer) = (new DevicePointer(0), new DevicePointer(0));
+        if (scoreSizes is { } sizes)
+        {
+            TensorChecks.RequireShape(sizes.Query, "query sizes", groups, queryClusters);
+            TensorChecks.RequireShape(sizes.Key, "key sizes", groups, keyClusters);
+            var energy = (sizes.Query.to(ScalarType.Float64) * squaredOutput.to(ScalarType.Float64)).sum(1, keepdim: true).clamp_min(CompensationErrorProbe.MinimumEnergy);
+            var keyCounts = sizes.Key.to(ScalarType.Float64);
+            var scales = where(keyCounts > 0, (double)tokens * tokens / (keyCounts.clamp_min(1) * energy), zeros_like(keyCounts)).contiguous();
+            columnScale = DevicePointer.Of(scales, ScalarType.Float64, "column scales");
+            querySizesPointer = DevicePointer.Of(sizes.Query, ScalarType.Int64, "query sizes");
+        }
         library.Launch("svg2_probe_errors", grid, RoutingProbeTraits.Threads, shared, stream,
             queryPointer, DevicePointer.Of(keyMeans, library.Element, nameof(keyMeans)), valueMeansPointer, keysPointer, valuesPointer, groupRows,
             permutationPointer, permutationRows, offsetsPointer, layoutClusters, weightsPointer, queryClusters, keyClusters, splits, tiles, scaleLog2,
             DevicePointer.Of(lse, ScalarType.Float32, nameof(lse)), DevicePointer.Of(output, ScalarType.Float32, nameof(output)),
-            DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)), pipelined ? 1 : 0);
+            DevicePointer.Of(squaredError, ScalarType.Float64, nameof(squaredError)), pipelined ? 1 : 0, columnScale, querySizesPointer);
         afterStep?.Invoke("sweep 2");
     }
 
@@ -240,7 +256,7 @@ internal static class RoutingProbeKernels
     /// <param name="querySizes">[G, QC] int64.</param>
     /// <param name="keySizes">[G, KC] int64.</param>
     /// <param name="variant">The walk (null: <see cref="DefaultVariant"/>).</param>
-    /// <param name="afterStep">Called after each kernel (see <see cref="Enqueue"/>) and with "scores" after the normalisation.</param>
+    /// <param name="afterStep">Called after each kernel (see <see cref="Enqueue"/>); sweep 2 writes the normalised scores.</param>
     /// <param name="sampledKeysPerCluster">Walk at most this many keys of each key cluster (<see cref="ProbeKeySample"/>); null: every key.</param>
     /// <param name="normalisation">Where lse_a and o_a come from (see <see cref="Enqueue"/>).</param>
     /// <returns>[G, QC, KC] float64 scores.</returns>
@@ -251,12 +267,11 @@ internal static class RoutingProbeKernels
         using var scope = NewDisposeScope();
         using var sample = sampledKeysPerCluster is { } perCluster ? KeySample(library, offsets, (int)keyMeans.shape[1], perCluster, IntPtr.Zero) : null;
         long groups = k.shape[0];
-        var squaredError = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
+        var scores = empty([groups, queryMeans.shape[1], keyMeans.shape[1]], ScalarType.Float64, k.device);
         var squaredOutput = empty([groups, queryMeans.shape[1]], ScalarType.Float32, k.device);
         Enqueue(library, k, v, permutation, offsets, queryMeans.to(library.Element).contiguous(), keyMeans.to(library.Element).contiguous(),
-            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), squaredError, squaredOutput, IntPtr.Zero, variant, afterStep, sample, normalisation);
-        var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, querySizes, keySizes, k.shape[1]);
-        afterStep?.Invoke("scores");
+            valueMeans.to(ScalarType.Float32).contiguous(), 1.0 / Math.Sqrt(k.shape[2]), scores, squaredOutput, IntPtr.Zero, variant, afterStep, sample, normalisation,
+            new ScoreSizes(querySizes.to(ScalarType.Int64).contiguous(), keySizes.to(ScalarType.Int64).contiguous()));
         return scores.MoveToOuterDisposeScope();
     }
 }

@@ -41,6 +41,9 @@ public static class RoutingProbeConformance
     /// </summary>
     public const double VariantTolerance = 1e-5;
 
+    /// <summary>Largest relative gap between the backend's scores (normalised in sweep 2) and the kernels' squared errors normalised by the reference formula.</summary>
+    public const double BackendScoreTolerance = 1e-12;
+
     /// <summary>The density budget at which the selections are compared.</summary>
     public const double Budget = 0.15;
 
@@ -236,14 +239,15 @@ public static class RoutingProbeConformance
         var empty = (means.KeySizes == 0).unsqueeze(1).expand_as(squaredError);
         long nonZeroEmpty = (squaredError.masked_select(empty) != 0).sum().item<long>();
         var scores = CompensationErrorProbe.Scores(squaredError, squaredOutput, means.QuerySizes, means.KeySizes, k.shape[1]);
-        // The backend runs the default variant, so only its scores must be these exactly.
+        // The backend runs the default variant, so only its scores must be these: sweep 2 normalises them itself, one
+        // float64 rounding apart.
         double backendGap = variant == defaultVariant
-            ? (backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster, normalisation) - scores).abs().max().item<double>()
+            ? RelativeGap(backend.EstimateCompensationError(k, v, layout, means, sampledKeysPerCluster, normalisation), scores)
             : 0;
 
         var (worst, compared, above) = WorstRelativeError(scores, reference);
         double overlap = SelectionAgreement(scores, reference, means.QuerySizes, means.KeySizes, out double density);
-        bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap == 0
+        bool passed = unwritten == 0 && nonZeroEmpty == 0 && worst <= ScoreTolerance && overlap >= SelectionOverlap && backendGap <= BackendScoreTolerance
             && variantGap <= VariantTolerance;
         return (passed, $"{compared} blocks above {MattersBelowMax:E0} of their head's max: worst rel. error {worst:E2} ({above} above {ScoreTolerance:E0}); selections at {density:P1} " +
                         $"overlap {overlap:P2}; {unwritten} unwritten, {nonZeroEmpty} non-zero empty-cluster errors; backend vs kernels {backendGap:E1}; " +

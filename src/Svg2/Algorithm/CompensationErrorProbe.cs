@@ -152,6 +152,9 @@ public static class CompensationErrorProbe
         return (logNormaliser.MoveToOuterDisposeScope(), output.MoveToOuterDisposeScope());
     }
 
+    /// <summary>The least head energy E the scores divide by: a head of all-zero outputs scores its blocks by their error alone.</summary>
+    public const double MinimumEnergy = 1e-30;
+
     /// <summary>
     /// The scores from the probe's squared errors: S^2 |E_ab|^2 / (n_b E) with E = sum_a n_a |o_a|^2 per
     /// head, 0 for blocks of an empty query or key cluster. Every implementation of the probe ends here.
@@ -171,7 +174,7 @@ public static class CompensationErrorProbe
         using var scope = NewDisposeScope();
         long groups = squaredError.shape[0];
         var queryCounts = querySizes.to(ScalarType.Float64);
-        var energy = (queryCounts * squaredOutput.to(ScalarType.Float64)).sum(1).clamp_min(1e-30);
+        var energy = (queryCounts * squaredOutput.to(ScalarType.Float64)).sum(1).clamp_min(MinimumEnergy);
         double tokensSquared = (double)tokens * tokens;
         var keyCounts = keySizes.to(ScalarType.Float64).unsqueeze(1);
         var score = squaredError.to(ScalarType.Float64) * tokensSquared / (keyCounts.clamp_min(1) * energy.reshape(groups, 1, 1));

@@ -10,7 +10,7 @@ internal sealed class EarOptions
     readonly Option<string?> compensation = new("--compensation") { Description = "svg2-ear: per-row (default) or per-cluster centroid compensation of skipped key clusters" };
     readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
     readonly Option<int?> probeKeys = new("--probe-keys") { Description = "svg2-ear with error routing: the probe attends at most this many keys of each key cluster, weighted for the rest (default: every key)" };
-    readonly Option<string?> probeNormaliser = new("--probe-normaliser") { Description = "svg2-ear with error routing: exact (default: the probe's softmax of each query cluster's mean over every key) or centroid (the softmax over the key clusters' centroids, weighted by size; no pass over the keys)" };
+    readonly Option<string?> probeNormaliser = new("--probe-normaliser") { Description = "svg2-ear with error routing: centroid (default: the softmax over the key clusters' centroids, weighted by size; no pass over the keys) or exact (the probe's softmax of each query cluster's mean over every key)" };
     readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
 
     public EarOptions()

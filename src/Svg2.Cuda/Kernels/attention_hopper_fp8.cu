@@ -16,12 +16,13 @@
 //   each 16 keys to 2c, 2c+1, 2c+8, 2c+9 (c = 0..3), the order in which an S accumulator's columns
 //   sit in the register A operand of an e4m3 wgmma, so P goes from accumulators to A with no shuffle.
 //   Consumers (warpgroups 1 and 2, 64 rows each; split tiles as in attention_hopper.cu): S = Q K^T
-//   as D/32 e4m3 k32 steps (fp32 accumulators), then per score s x q_scale[row] x k_scale[key] x
-//   scale x log2(e); the online softmax in the exp2 domain with the row sums of the unrounded P;
+//   as D/32 e4m3 k32 steps (fp32 accumulators), then per score s x k_scale[key], its row factor
+//   q_scale[row] x scale x log2(e) applied in the exponent; the online softmax in the exp2 domain,
+//   P x 448 taken straight from the exponent (the maximum lowered by log2 448) and summed unrounded;
 //   P x 448 to e4m3 in registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh
 //   accumulators (the inner level: Hopper's FP8 accumulation is narrower than fp32), added in fp32 to
 //   O after its rescaling (the outer level). The store multiplies by V's channel scales and
-//   1 / (448 x row sum); a row with no selected key is 0.
+//   1 / row sum; a row with no selected key is 0.
 //   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
 //   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's
 //   running maximum as in the reference.
@@ -193,9 +194,11 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         for (int e = 0; e < 4; ++e)
         {
             const int c = column + (e & 1);
-            s[4 * j + e] = c < valid_keys ? s[4 * j + e] * ((e & 1) ? scale.y : scale.x) * row_factor[e / 2] : negative_infinity();
+            s[4 * j + e] = c < valid_keys ? s[4 * j + e] * ((e & 1) ? scale.y : scale.x) : negative_infinity();
         }
     }
+    // The row factor (q's scale x scale x log2 e, positive) is applied inside the exponent; the maximum is taken
+    // before it and scaled once.
     float tile_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r)
@@ -205,6 +208,7 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         for (int j = 0; j < kScoreColumnTiles; ++j) tile_max[r] = fmaxf(tile_max[r], fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
         tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 1));
         tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 2));
+        if (tile_max[r] != negative_infinity()) tile_max[r] *= row_factor[r];
     }
     if (exchange != nullptr)
     {
@@ -216,6 +220,8 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
         for (int r = 0; r < 2; ++r) tile_max[r] = fmaxf(tile_max[r], exchange[(1 - consumer) * kWarpgroupRows + first + 8 * r]);
     }
+    // P x 448 straight from the exponent: the maximum lowered by log2(448). Row sums are of P x 448 too.
+    const float log2_probability_scale = log2f(kProbabilityScale);
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
@@ -226,11 +232,12 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         row_sum[r] *= correction;
 #pragma unroll
         for (int d = 0; d < kOutputColumnTiles; ++d) { o[4 * d + 2 * r] *= correction; o[4 * d + 2 * r + 1] *= correction; }
+        const float shifted = base - log2_probability_scale;
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
-            s[4 * j + 2 * r] = fast_exp2(s[4 * j + 2 * r] - base);
-            s[4 * j + 2 * r + 1] = fast_exp2(s[4 * j + 2 * r + 1] - base);
+            s[4 * j + 2 * r] = fast_exp2(fmaf(s[4 * j + 2 * r], row_factor[r], -shifted));
+            s[4 * j + 2 * r + 1] = fast_exp2(fmaf(s[4 * j + 2 * r + 1], row_factor[r], -shifted));
             row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
         }
     }
@@ -243,8 +250,7 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         for (int e = 0; e < 4; ++e)
         {
             const int low = 4 * (4 * step + 2 * (e / 2)) + 2 * (e % 2), high = low + 4;
-            p[step][e] = e4m3_quad(s[low] * kProbabilityScale, s[low + 1] * kProbabilityScale,
-                                   s[high] * kProbabilityScale, s[high + 1] * kProbabilityScale);
+            p[step][e] = e4m3_quad(s[low], s[low + 1], s[high], s[high + 1]);
         }
     float product[kOutputRegisters];
 #pragma unroll
@@ -370,7 +376,8 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
     for (int r = 0; r < 2; ++r)
     {
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
-        row_factor[r] = row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] * scale_log2 : 0.f;
+        // A row past the tile's rows is never stored; any positive factor keeps its arithmetic finite.
+        row_factor[r] = (row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] : 1.f) * scale_log2;
     }
     float o[kOutputRegisters];
 #pragma unroll
@@ -415,7 +422,7 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
         float sum = row_sum[r];
         sum += __shfl_xor_sync(kFullMask, sum, 1);
         sum += __shfl_xor_sync(kFullMask, sum, 2);
-        const float factor = sum > 0.f ? 1.f / (kProbabilityScale * sum) : 0.f;
+        const float factor = sum > 0.f ? 1.f / sum : 0.f;   // the sums are of P x 448
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
         if (row >= query.rows) continue;
         const int64 token = group_query_permutation[query.begin + row];

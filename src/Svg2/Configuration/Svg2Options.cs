@@ -88,9 +88,10 @@ public sealed record Svg2Options
 
     /// <summary>
     /// Where svg2-ear's routing probe takes each query cluster's softmax normaliser and output from (default: the
-    /// exact softmax of the cluster's mean row); <see cref="ProbeNormalisation.Centroid"/> spares the probe a pass over the keys.
+    /// size-weighted softmax over the key centroids, <see cref="ProbeNormalisation.Centroid"/>, which spares the probe a
+    /// pass over the keys and routed better end to end than <see cref="ProbeNormalisation.Exact"/>, docs/quality.md).
     /// </summary>
-    public ProbeNormalisation ProbeNormalisation { get; init; } = ProbeNormalisation.Exact;
+    public ProbeNormalisation ProbeNormalisation { get; init; } = ProbeNormalisation.Centroid;
 
     /// <summary>
     /// When true, every call first checks q, k and v for NaN and infinity and throws

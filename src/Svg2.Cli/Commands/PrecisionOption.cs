@@ -13,7 +13,7 @@ internal sealed class PrecisionOption
     public Option<string> Option { get; } = new("--precision")
     {
         Description = "attention numerics: bf16 (default: the inputs' dtype, float32 softmax) or fp8 (e4m3 Q, K, P and V with float32 scales and accumulation; " +
-            "head dimension 64 or 128, svg2 and dense; the exact emulation on the CPU, no CUDA kernel yet)",
+            "head dimension 64 or 128, svg2 and dense; Hopper kernels on CUDA with per-token scales, the exact emulation on the CPU)",
         DefaultValueFactory = _ => "bf16",
     };
 
@@ -29,17 +29,17 @@ internal sealed class PrecisionOption
         options with { Precision = IsFp8(result) ? AttentionPrecision.Fp8 : AttentionPrecision.BFloat16 };
 
     /// <summary>
-    /// Refuses FP8 on a CUDA device before anything is loaded: for a GPU without FP8 tensor cores, that reason;
-    /// otherwise that the FP8 kernels are not there yet.
+    /// Refuses FP8 on a CUDA device that cannot run it before anything is loaded: a GPU without FP8 tensor cores, or
+    /// one whose kernels are not the Hopper family (the FP8 attention kernels use Hopper's e4m3 warpgroup products).
     /// </summary>
     public void RequireDevice(ParseResult result, Device device)
     {
-        if (!IsFp8(result) || device.type != DeviceType.CUDA) return;
-        if (CudaDevice.IsAvailable(out _))
-        {
-            var (major, minor) = CudaDevice.Get(Math.Max(0, (int)device.index)).ComputeCapability;
-            Fp8Support.RequireTensorCores(major, minor);
-        }
-        throw Fp8Support.NoKernels("cuda");
+        if (!IsFp8(result) || device.type != DeviceType.CUDA || !CudaDevice.IsAvailable(out _)) return;
+        var gpu = CudaDevice.Get(Math.Max(0, (int)device.index));
+        var (major, minor) = gpu.ComputeCapability;
+        Fp8Support.RequireTensorCores(major, minor);
+        if (KernelFamilyChoice.For(gpu.Architecture, Environment.GetEnvironmentVariable(KernelFamilyChoice.Setting)) != KernelFamily.Hopper)
+            throw new NotSupportedException($"The FP8 attention kernels use Hopper's e4m3 warpgroup products (sm_90a); {gpu.Name} ({gpu.Architecture}) " +
+                "runs the portable kernels. Use bf16 precision on this GPU, or --device cpu for the exact FP8 emulation.");
     }
 }

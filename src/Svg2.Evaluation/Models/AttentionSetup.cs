@@ -48,20 +48,21 @@ public sealed class AttentionSetup : IDisposable
     /// <param name="warmup">Which calls run dense, for every sparse method alike.</param>
     /// <param name="density">The density the baselines are driven to (required for them).</param>
     /// <exception cref="ArgumentException">An unknown method, or a baseline without a density; FP8 precision with a method or head dimension it does not cover.</exception>
-    /// <exception cref="NotSupportedException">FP8 precision on a model on CUDA (no FP8 kernels yet).</exception>
+    /// <exception cref="NotSupportedException">FP8 precision on a model on a GPU or with settings the FP8 kernels do not take.</exception>
     public static AttentionSetup Create(string method, WanModel model, Svg2Options options, DenseWarmupPolicy warmup, double? density)
     {
-        if (options.Precision == AttentionPrecision.Fp8) RequireFp8(method, model, options);
-        var dense = new DenseAttentionProcessor(options.Precision, options.Fp8);
+        var fp8Backend = options.Precision == AttentionPrecision.Fp8 ? RequireFp8(method, model, options) : null;
+        var dense = new DenseAttentionProcessor(options.Precision, options.Fp8, fp8Backend);
         var meter = new AttentionDensityMeter();
         switch (method.ToLowerInvariant())
         {
             case "dense":
-                return new AttentionSetup("dense", new MeteredDense(meter, dense), meter, null, null, null);
+                return new AttentionSetup("dense", new MeteredDense(meter, dense), meter, null, fp8Backend, null);
             case MethodCatalog.Svg2 or MethodCatalog.Svg2Ear:
             {
                 options.Validate();
-                var backend = ChooseBackend(model, out var note);
+                string? note = null;
+                var backend = fp8Backend ?? ChooseBackend(model, out note);
                 var state = new Svg2ModelState(model.Config.Layers);
                 var methodOptions = MethodCatalog.OptionsFor(method, options);
                 var processor = new Svg2AttentionProcessor(new Svg2Attention(methodOptions, backend), state, warmup, dense);
@@ -86,12 +87,22 @@ public sealed class AttentionSetup : IDisposable
         }
     }
 
-    // Checked before anything is built, so that a long generation does not stop at its first attention call.
-    static void RequireFp8(string method, WanModel model, Svg2Options options)
+    // Checked before anything is built, so that a long generation does not stop at its first attention call. On CUDA,
+    // the backend whose FP8 kernels then run every FP8 call, dense ones included; on the CPU, none (the emulation).
+    static CudaBackend? RequireFp8(string method, WanModel model, Svg2Options options)
     {
         MethodCatalog.RequirePrecisionSupport(method, options);
         Fp8Tiles.RequireHeadDim(model.Config.HeadDim);
-        if (model.Device.type == DeviceType.CUDA) throw Fp8Support.NoKernels("cuda");
+        if (model.Device.type != DeviceType.CUDA) return null;
+        var backend = ChooseBackend(model, out var note)
+            ?? throw new NotSupportedException($"FP8 attention on CUDA runs in the CUDA kernels, which cannot run this model: {note}.");
+        var library = KernelLibrary.For(CudaDevice.Get(Math.Max(0, (int)model.Device.index)), model.WeightType, (int)model.Config.HeadDim);
+        if (Svg2.Cuda.Stages.Fp8AttentionKernels.Unsupported(library, options.Fp8) is { } reason)
+        {
+            backend.Dispose();
+            throw new NotSupportedException(reason);
+        }
+        return backend;
     }
 
     // The kernels take bf16/f16 CUDA tensors with head dimension 64 or 128, and need NVRTC to compile.

@@ -37,4 +37,30 @@ public static class BlockAttentionExtensions
         using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
         return backend.Fp8BlockSparseAttention(q, k, v, queryLayout, keyLayout, sparsity.BlockMask, 1.0 / Math.Sqrt(q.shape[2]), settings);
     }
+
+    /// <summary>
+    /// Dense attention with Q, K, P and V in FP8 through the backend's block-sparse FP8 attention: every row in one query
+    /// and one key cluster, the block selected, so keys are walked in token order (as <see cref="Attention.Fp8.Fp8DenseAttention"/>).
+    /// </summary>
+    /// <param name="backend">A backend with FP8 attention.</param>
+    /// <param name="q">[G, S, D] or [B, H, S, D].</param>
+    /// <param name="k">Keys, laid out as <paramref name="q"/> (self-attention or not).</param>
+    /// <param name="v">Values, laid out as <paramref name="k"/>.</param>
+    /// <param name="settings">FP8's scale granularity and K smoothing.</param>
+    /// <returns>The attention in the shape and dtype of <paramref name="q"/>, softmax scale 1/sqrt(D).</returns>
+    public static Tensor AttendFp8Dense(this IFp8AttentionBackend backend, Tensor q, Tensor k, Tensor v, Attention.Fp8.Fp8AttentionSettings settings)
+    {
+        if (q.dim() is not (3 or 4) || k.dim() != q.dim() || v.dim() != q.dim())
+            throw new ArgumentException($"q, k, v must be [G, S, D] or [B, H, S, D]; got [{string.Join(", ", q.shape)}], [{string.Join(", ", k.shape)}], [{string.Join(", ", v.shape)}].");
+        using var scope = NewDisposeScope();
+        var (q3, k3, v3) = q.dim() == 4
+            ? (Attention.AttentionInputs.Flatten(q), Attention.AttentionInputs.Flatten(k), Attention.AttentionInputs.Flatten(v))
+            : (q.contiguous(), k.contiguous(), v.contiguous());
+        long groups = q3.shape[0];
+        using var queryLayout = backend.Layout(zeros([groups, q3.shape[1]], ScalarType.Int64, q.device), 1);
+        using var keyLayout = backend.Layout(zeros([groups, k3.shape[1]], ScalarType.Int64, k.device), 1);
+        var output = backend.Fp8BlockSparseAttention(q3, k3, v3, queryLayout, keyLayout, ones([groups, 1, 1], ScalarType.Bool, q.device),
+            1.0 / Math.Sqrt(q.shape[^1]), settings);
+        return output.reshape(q.shape).MoveToOuterDisposeScope();
+    }
 }

@@ -1,6 +1,7 @@
 using Svg2.Algorithm;
 using Svg2.Attention;
 using Svg2.Attention.Fp8;
+using Svg2.Backends;
 using static TorchSharp.torch;
 
 namespace Svg2.Tests.Attention.Fp8;
@@ -120,6 +121,20 @@ public class Fp8AttentionTests
         using var sparse = Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, ones([2, 1, 1], ScalarType.Bool), 1 / 8.0, settings);
         using var dense = Fp8DenseAttention.Forward(q, k, v, settings);
         Assert.True(TestTensors.Same(sparse, dense));
+    }
+
+    [Fact]
+    public void ABackendRunsDenseFp8AsOneClusterOfEveryTokenInBothLayouts()
+    {
+        // [B, H, S, D] as the model hands it; the reference backend's block-sparse FP8 is the dense emulation.
+        var (q, k, v) = Inputs(67, 4, 200);
+        var (q4, k4, v4) = (q.reshape(2, 2, 200, 64), k.reshape(2, 2, 200, 64), v.reshape(2, 2, 200, 64));
+        var settings = Fp8AttentionSettings.Default;
+        using var viaBackend = ReferenceBackend.Instance.AttendFp8Dense(q4, k4, v4, settings);
+        using var dense = Fp8DenseAttention.Forward(q4, k4, v4, settings);
+        Assert.Equal(q4.shape, viaBackend.shape);
+        Assert.True(TestTensors.Same(viaBackend, dense));
+        Assert.Throws<ArgumentException>(() => ReferenceBackend.Instance.AttendFp8Dense(q, k4, v4, settings));
     }
 
     /// <summary>

@@ -83,18 +83,10 @@ internal static class Fp8AttentionKernels
             throw new ArgumentException($"The FP8 attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
         library.Launch("svg2_sparse_attention_hopper_fp8", (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
             SparseAttentionTraits.HopperThreads, shared, stream,
-            DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
+            [DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
             DevicePointer.Of(operands.Values, ScalarType.Byte, "e4m3 v"), DevicePointer.Of(operands.QueryScales, ScalarType.Float32, "q scales"),
             DevicePointer.Of(operands.KeyScales, ScalarType.Float32, "k scales"), DevicePointer.Of(operands.ValueScales, ScalarType.Float32, "v scales"),
-            DevicePointer.Of(output, library.Element, nameof(output)),
-            DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
-            DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
-            DevicePointer.Of(keyLayout.Permutation, ScalarType.Int64, "keyLayout.Permutation"),
-            DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
-            DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
-            DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
-            DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
-            DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634));
+            DevicePointer.Of(output, library.Element, nameof(output)), .. SparseAttentionKernels.PlanArguments(queryLayout, keyLayout, workspace),
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634)]);
     }
 }

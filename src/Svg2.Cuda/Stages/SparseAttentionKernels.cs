@@ -75,19 +75,28 @@ internal static class SparseAttentionKernels
         KernelArgument[] arguments = [
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
-            DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
-            DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
-            DevicePointer.Of(keyLayout.Permutation, ScalarType.Int64, "keyLayout.Permutation"),
-            DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
-            DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
-            DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
-            DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
-            DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+            .. PlanArguments(queryLayout, keyLayout, workspace),
             queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue];
         if (library.Family == KernelFamily.Hopper)
             arguments = [.. arguments, .. CentroidKeyArguments(centroidKeys, library.Element)];
         library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream, arguments);
     }
+
+    /// <summary>
+    /// The plan's arguments of the attention kernels, in their order: the query permutation and offsets, the key
+    /// permutation, the range lists, the cluster order and the tile starts.
+    /// </summary>
+    internal static KernelArgument[] PlanArguments(ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace) =>
+    [
+        DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
+        DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
+        DevicePointer.Of(keyLayout.Permutation, ScalarType.Int64, "keyLayout.Permutation"),
+        DevicePointer.Of(workspace.RangeStart, ScalarType.Int32, nameof(workspace.RangeStart)),
+        DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
+        DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
+        DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
+        DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+    ];
 
     /// <summary>The Hopper kernel's per-row compensation arguments: list, count, keys, values, biases and their cluster count (null pointers without).</summary>
     static KernelArgument[] CentroidKeyArguments(CentroidKeys? keys, ScalarType element)

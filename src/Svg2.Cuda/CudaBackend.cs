@@ -223,18 +223,17 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
     {
         compensation.Validate(blockMask, v.shape[2]);
         if (!Supports(q, k, v, out var reason)) throw new ArgumentException($"The CUDA backend cannot run this attention: {reason}");
-        if (compensation.Mode == CompensationMode.PerQueryCluster)
-        {
-            using var terms = compensation.ClusterTerms(blockMask, scale);
-            return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms, null);
-        }
         var library = LibraryFor(q);
-        if (library.Family != KernelFamily.Hopper)
+        if (compensation.Mode == CompensationMode.PerRow && library.Family != KernelFamily.Hopper)
             return VariableBlockAttention.Forward(q, k, v, queryLayout, keyLayout, blockMask, scale, compensation);
+        // Per query cluster, and per row's light tail: one term per query cluster, merged at the kernel's store.
+        using var terms = compensation.ClusterTerms(blockMask, scale);
+        using var rowBlocks = compensation.RowBlocks(blockMask);
+        if (rowBlocks is null) return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms, null);
         var means = compensation.Means;
         using var centroidKeys = CentroidKeys.Enqueue(library, means.KeyMeans, means.ValueMeans, means.KeySizes, blockMask.contiguous(),
-            compensation.Blocks.contiguous(), keyLayout, scale, IntPtr.Zero);
-        return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, null, centroidKeys);
+            rowBlocks.contiguous(), keyLayout, scale, IntPtr.Zero);
+        return SparseAttention(q, k, v, queryLayout, keyLayout, blockMask, scale, terms, centroidKeys);
     }
 
     /// <inheritdoc/>

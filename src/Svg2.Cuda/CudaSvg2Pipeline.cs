@@ -260,8 +260,9 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <param name="output">[G, Nq, D] (contiguous, the dtype of q).</param>
     /// <param name="scale">Softmax scale.</param>
     /// <param name="mode">Per query cluster or per row (see <see cref="Compensates"/>).</param>
+    /// <param name="tailMass">Per row: τ of <see cref="CompensationTail"/>, whose blocks join one term per query cluster; 0: none.</param>
     public void EnqueueCompensatedAttention(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, double scale,
-        CompensationMode mode)
+        CompensationMode mode, double tailMass = 0)
     {
         if (!Compensates(mode)) throw new ArgumentException($"This pipeline cannot compensate {mode} (per row needs the Hopper kernels).", nameof(mode));
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), 1);
@@ -273,21 +274,37 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         // The probe's means serve this call's attention only: a later call recomputes them, even for a v at the same address.
         _valueMeansOf = null;
         var keySizes = KeyLayout.Sizes.narrow(1, 0, KeyClusters);
-        if (mode == CompensationMode.PerRow)
+        var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
+        // The blocks' log-weights, when some of them fold into one term per query cluster.
+        var logits = mode == CompensationMode.PerQueryCluster || tailMass > 0 ? ClusterCompensationTerms.CentroidLogits(queryCentroids, keyCentroids, keySizes, scale) : null;
+        if (mode == CompensationMode.PerQueryCluster)
         {
-            if (_compensable is null)
-            {
-                _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
-                _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
-            }
-            using var centroidKeys = CentroidKeys.Enqueue(_library, keyCentroids, valueMeans, keySizes, BlockMask, _compensable, KeyLayout, scale, IntPtr.Zero);
-            SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, centroidKeys: centroidKeys);
+            using var clusterTerms = ClusterCompensationTerms.FromLogits(logits!, valueMeans, skipped);
+            using var paddedTerms = clusterTerms.PadTo(QueryLayout.Clusters);
+            SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, paddedTerms);
             return;
         }
-        var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
-        using var videoTerms = ClusterCompensationTerms.Of(queryCentroids, keyCentroids, valueMeans, keySizes, skipped, scale);
-        using var terms = videoTerms.PadTo(QueryLayout.Clusters);
-        SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, terms);
+        if (_compensable is null)
+        {
+            _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
+            _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
+        }
+        var compensable = _compensable;
+        ClusterCompensationTerms? tailTerms = null;
+        if (logits is not null)
+        {
+            // The light tail joins one term per query cluster; the rest stays a key per row.
+            var tail = CompensationTail.Of(logits, tailMass);
+            compensable = _compensable.clone();
+            compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).copy_(tail.logical_not());
+            using var videoTerms = ClusterCompensationTerms.FromLogits(logits, valueMeans, skipped & tail);
+            tailTerms = videoTerms.PadTo(QueryLayout.Clusters);
+        }
+        using (tailTerms)
+        {
+            using var centroidKeys = CentroidKeys.Enqueue(_library, keyCentroids, valueMeans, keySizes, BlockMask, compensable, KeyLayout, scale, IntPtr.Zero);
+            SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, tailTerms, centroidKeys);
+        }
     }
 
     /// <summary>
@@ -393,8 +410,9 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     void IFusedSvg2Pipeline.AttendFp8(Tensor q, Tensor k, Tensor v, Tensor output, Fp8AttentionSettings settings) =>
         EnqueueFp8Attention(q, k, v, output, 1.0 / Math.Sqrt(_headDim), settings);
 
-    void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode) =>
-        EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim), mode);
+    void IFusedSvg2Pipeline.AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode,
+        double tailMass) =>
+        EnqueueCompensatedAttention(q, k, v, queryCentroids, keyCentroids, output, 1.0 / Math.Sqrt(_headDim), mode, tailMass);
 
     /// <summary>The scratch buffers are sized for this pipeline's cluster counts: centroids of another count must not reach the kernels.</summary>
     void RequireCentroids(Tensor centroids, int clusters, string name, int iterations)

@@ -68,7 +68,9 @@ public static class CudaBenchmarkReport
                     "The probes: svg2-ear's per-row compensation routed by estimated error (the probe kernels, selection by score, " +
                     "the compensated attention), its threshold searched on an untimed first call to reach the operator's density, then fixed; " +
                     $"the {CudaBenchmark.SampledProbeKeys}-key probe walks that many sampled keys of each key cluster (--probe-keys); " +
-                    "the probe's normaliser is the size-weighted softmax over centroid scores (the default) or, with the exact one, a first sweep over every key (--probe-normaliser exact).[/]");
+                    "the probe's normaliser is the size-weighted softmax over centroid scores (the default); per-row compensation folds its light tail " +
+                    "(skipped blocks whose centroid weight is below τ / KC of their query cluster's) into one term per query cluster (--compensation-tail τ, " +
+                    $"default {Svg2.Configuration.Svg2Options.DefaultCompensationTailMass:0e0}; no tail: τ 0).[/]");
 
         var fp8 = NewTable("k-means with FP8 distances (--kmeans-precision fp8)", "point", "k-means q + k (ms)", "FP8 k-means q + k (ms)", "operator, FP8 k-means (ms)", "speedup");
         foreach (var p in report.Points)

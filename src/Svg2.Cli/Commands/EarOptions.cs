@@ -11,6 +11,7 @@ internal sealed class EarOptions
     readonly Option<string?> routing = new("--routing") { Description = "svg2-ear: error (error-aware routing; the default with per-row compensation) or top-p (SVG2's rule, with compensation; the default and only choice with per-cluster)" };
     readonly Option<int?> probeKeys = new("--probe-keys") { Description = "svg2-ear with error routing: the probe attends at most this many keys of each key cluster, weighted for the rest (default: every key)" };
     readonly Option<string?> probeNormaliser = new("--probe-normaliser") { Description = "svg2-ear with error routing: centroid (default: the softmax over the key clusters' centroids, weighted by size; no pass over the keys) or exact (the probe's softmax of each query cluster's mean over every key)" };
+    readonly Option<double?> compensationTail = new("--compensation-tail") { Description = "svg2-ear per row: skipped blocks whose size-weighted centroid weight is below this share / KC of their query cluster's total are compensated per query cluster instead of with a key per row (τ, default 1e-4; 0: every skipped block per row)" };
     readonly Option<double?> errorThreshold = new("--error-threshold") { Description = "svg2-ear with error routing: compute a block exactly when its estimated share of the error is at least this times its share of the cost (λ, default 1)" };
 
     public EarOptions()
@@ -23,7 +24,7 @@ internal sealed class EarOptions
     public Option<double?> ErrorThreshold => errorThreshold;
 
     /// <summary>Every svg2-ear option.</summary>
-    public IReadOnlyList<Option> All => [compensation, routing, errorThreshold, probeKeys, probeNormaliser];
+    public IReadOnlyList<Option> All => [compensation, routing, compensationTail, errorThreshold, probeKeys, probeNormaliser];
 
     /// <summary>The options only svg2-ear under error-aware routing reads.</summary>
     public IReadOnlyList<Option> ErrorRoutingOnly => [errorThreshold, probeKeys, probeNormaliser];
@@ -39,11 +40,16 @@ internal sealed class EarOptions
     /// <paramref name="options"/> with the compensation and routing the command line gives; unchanged when it gives
     /// none (svg2-ear's default, per row with error-aware routing, then comes from the method).
     /// </summary>
-    public Svg2Options ApplyTo(ParseResult result, Svg2Options options) =>
-        !All.Any(o => result.GetResult(o) is { Implicit: false }) ? options : options with
+    public Svg2Options ApplyTo(ParseResult result, Svg2Options options)
+    {
+        if (!All.Any(o => result.GetResult(o) is { Implicit: false })) return options;
+        if (result.GetValue(compensation) == "per-cluster" && result.GetValue(compensationTail) is not null)
+            throw new ArgumentException("--compensation-tail splits per-row compensation; per-cluster compensation already folds every skipped block per query cluster.");
+        return options with
         {
             Compensation = result.GetValue(compensation) == "per-cluster" ? CompensationMode.PerQueryCluster : CompensationMode.PerRow,
             Routing = RoutesByTopP(result) ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
+            CompensationTailMass = result.GetValue(compensationTail) ?? options.CompensationTailMass,
             ErrorThreshold = result.GetValue(errorThreshold) ?? options.ErrorThreshold,
             ProbeKeysPerCluster = result.GetValue(probeKeys) is { } keys
                 ? keys >= 1 ? keys : throw new ArgumentException($"--probe-keys must be at least 1; got {keys}.")
@@ -55,4 +61,5 @@ internal sealed class EarOptions
                 _ => options.ProbeNormalisation,
             },
         };
+    }
 }

@@ -33,16 +33,19 @@ public static class CudaBenchmark
     public const int SampledProbeKeys = 16;
 
     /// <summary>
-    /// The probes svg2-ear is timed with at every density, the default first: the full walk and the sampled one, each
-    /// with the centroid normaliser (the default: a softmax over the size-weighted key centroids) and the exact one (the
-    /// cluster mean row's softmax over every key, a first sweep and a merge more).
+    /// The probes svg2-ear is timed with at every density, the default first: the full walk and the sampled one, with
+    /// the centroid normaliser (the default: a softmax over the size-weighted key centroids), each with per-row
+    /// compensation's light tail at the default τ and without a tail (every skipped block a key per row), and the
+    /// sampled one with a ten times larger tail.
     /// </summary>
-    public static IReadOnlyList<(string Name, int? Keys, ProbeNormalisation Normalisation)> ErrorRoutedProbes { get; } =
+    public static IReadOnlyList<(string Name, int? Keys, ProbeNormalisation Normalisation, double TailMass)> ErrorRoutedProbes { get; } =
     [
-        ("full", null, ProbeNormalisation.Centroid),
-        ($"{SampledProbeKeys}-key", SampledProbeKeys, ProbeNormalisation.Centroid),
-        ("full, exact normaliser", null, ProbeNormalisation.Exact),
-        ($"{SampledProbeKeys}-key, exact normaliser", SampledProbeKeys, ProbeNormalisation.Exact),
+        ("full", null, ProbeNormalisation.Centroid, Svg2Options.DefaultCompensationTailMass),
+        ($"{SampledProbeKeys}-key", SampledProbeKeys, ProbeNormalisation.Centroid, Svg2Options.DefaultCompensationTailMass),
+        ("full, no tail", null, ProbeNormalisation.Centroid, 0),
+        ($"{SampledProbeKeys}-key, no tail", SampledProbeKeys, ProbeNormalisation.Centroid, 0),
+        ($"{SampledProbeKeys}-key, tail τ {10 * Svg2Options.DefaultCompensationTailMass:0e0}", SampledProbeKeys, ProbeNormalisation.Centroid,
+            10 * Svg2Options.DefaultCompensationTailMass),
     ];
 
     /// <summary>A clustered synthetic workload: what it is, for the report.</summary>
@@ -327,7 +330,7 @@ public static class CudaBenchmark
             ? ErrorRoutedProbes.Select(probe =>
             {
                 var (ms, density) = TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda,
-                    errorRoutingDensity: operatorDensity, probeKeys: probe.Keys, normalisation: probe.Normalisation);
+                    errorRoutingDensity: operatorDensity, probeKeys: probe.Keys, normalisation: probe.Normalisation, tailMass: probe.TailMass);
                 return new ErrorRoutedTiming(probe.Name, ms, density);
             }).ToList()
             : [];
@@ -404,7 +407,7 @@ public static class CudaBenchmark
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
         int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null,
         ProbeNormalisation normalisation = ProbeNormalisation.Exact, KMeansPrecision kmeansPrecision = KMeansPrecision.Input,
-        AttentionPrecision precision = AttentionPrecision.BFloat16)
+        AttentionPrecision precision = AttentionPrecision.BFloat16, double tailMass = Svg2Options.DefaultCompensationTailMass)
     {
         var options = new Svg2Options
         {
@@ -413,7 +416,7 @@ public static class CudaBenchmark
             Compensation = compensation,
             Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
             TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation, KMeansPrecision = kmeansPrecision,
-            Precision = precision,
+            Precision = precision, CompensationTailMass = tailMass,
         };
         var attention = new Svg2Attention(options, backend);
         using var state = new Svg2LayerState();

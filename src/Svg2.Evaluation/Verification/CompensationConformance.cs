@@ -11,36 +11,48 @@ namespace Svg2.Evaluation.Verification;
 
 /// <summary>
 /// Checks of centroid compensation on the <see cref="CudaBackend"/> (the <c>svg2-ear</c> method):
-/// the attention kernel's per-query-cluster merge against the portable reference in float32, the
-/// fused operator against the reference computed from its own clusters, and a kernel given no
-/// compensation weight leaving the output bit for bit as without compensation.
+/// the attention kernel's per-query-cluster merge, per-row keys and both at once (per row with a light
+/// tail) against the portable reference in float32, the fused operator against the reference computed
+/// from its own clusters, and a kernel given no compensation weight leaving the output bit for bit as
+/// without compensation.
 /// </summary>
 public static class CompensationConformance
 {
     /// <summary>Runs every check on <paramref name="device"/>; a failed check never stops the others.</summary>
     public static IReadOnlyList<ConformanceResult> RunAll(Device device, int seed) =>
     [
-        .. from mode in Modes from dim in new[] { 64, 128 }
-           select CudaConformance.Run($"{Name(mode)} compensation in the attention kernel vs float32 reference (bf16 D{dim})",
-               () => KernelCompensationMatches(device, dim, mode, seed + dim)),
-        .. Modes.Select(mode => CudaConformance.Run($"fused operator with {Name(mode)} compensation vs float32 reference over its clusters",
-            () => FusedCompensationMatches(device, mode, seed + 1))),
+        .. from variant in Variants from dim in new[] { 64, 128 }
+           select CudaConformance.Run($"{variant.Name} compensation in the attention kernel vs float32 reference (bf16 D{dim})",
+               () => KernelCompensationMatches(device, dim, variant, seed + dim)),
+        .. Variants.Select(variant => CudaConformance.Run($"fused operator with {variant.Name} compensation vs float32 reference over its clusters",
+            () => FusedCompensationMatches(device, variant, seed + 1))),
         CudaConformance.Run("compensation terms of weight 0 leave the attention bit for bit", () => EmptyTermsLeaveTheOutput(device, seed + 2)),
     ];
 
-    static readonly CompensationMode[] Modes = [CompensationMode.PerQueryCluster, CompensationMode.PerRow];
+    /// <summary>A compensation to check: its mode and, per row, the light tail's τ (0: none).</summary>
+    public sealed record Variant(CompensationMode Mode, double TailMass, string Name);
 
-    static string Name(CompensationMode mode) => mode == CompensationMode.PerRow ? "per-row" : "per-query-cluster";
+    /// <summary>
+    /// Per query cluster, per row, and per row with a tail: τ 1e-2 puts a share of the blocks of the checks' inputs
+    /// in the tail (the kernel check draws its tail at random).
+    /// </summary>
+    static readonly Variant[] Variants =
+    [
+        new(CompensationMode.PerQueryCluster, 0, "per-query-cluster"),
+        new(CompensationMode.PerRow, 0, "per-row"),
+        new(CompensationMode.PerRow, 1e-2, "per-row with a light tail"),
+    ];
 
     /// <summary>
     /// The kernel with compensation (per row: the Hopper kernel; the portable kernels fall back to the
     /// reference) against <see cref="VariableBlockAttention"/> in
     /// float32 (the reference the CPU tests check against float64), with empty key clusters, a query
     /// cluster that computes nothing exactly (its rows are the compensation alone) and one that
-    /// computes everything (no compensation). Every output element is written, and leaving the
-    /// compensation out would fail the bound.
+    /// computes everything (no compensation). With a tail, half of the blocks at random are compensated per
+    /// query cluster and the rest per row. Every output element is written, and leaving the compensation out
+    /// would fail the bound.
     /// </summary>
-    public static (bool Passed, string Detail) KernelCompensationMatches(Device device, int dim, CompensationMode mode, int seed)
+    public static (bool Passed, string Detail) KernelCompensationMatches(Device device, int dim, Variant variant, int seed)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -55,7 +67,8 @@ public static class CompensationConformance
         using var queryLayout = backend.Layout(queryLabels, QueryClusters);
         using var keyLayout = backend.Layout(keyLabels, KeyClusters);
         using var means = backend.Means(q, k, v, queryLabels, keyLabels, QueryClusters, KeyClusters);
-        var compensation = new CentroidCompensation(mode, means, ones_like(mask));
+        var tail = variant.TailMass > 0 ? (rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.5).to(device) : null;
+        var compensation = new CentroidCompensation(variant.Mode, means, ones_like(mask), tail);
         double scale = 1.0 / Math.Sqrt(dim);
         var output = backend.CompensatedBlockSparseAttention(q, k, v, queryLayout, keyLayout, mask, scale, compensation);
         var expected = VariableBlockAttention.Forward(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32),
@@ -76,7 +89,7 @@ public static class CompensationConformance
     /// over the clusters and blocks it reports, with float32 member means, cold and warm; and closer to
     /// dense attention than the same operator without compensation.
     /// </summary>
-    public static (bool Passed, string Detail) FusedCompensationMatches(Device device, CompensationMode mode, int seed)
+    public static (bool Passed, string Detail) FusedCompensationMatches(Device device, Variant variant, int seed)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -85,7 +98,7 @@ public static class CompensationConformance
         var options = new Svg2Options
         {
             QueryClusters = 32, KeyClusters = 128, TopP = 0.5, MinKeyClusterRatio = 0.05, InitIterations = 10, StepIterations = 2, ScaleClusterCounts = false,
-            Compensation = mode,
+            Compensation = variant.Mode, CompensationTailMass = variant.TailMass,
         };
         using var backend = new CudaBackend();
         var compensated = new Svg2Attention(options, backend);
@@ -105,17 +118,31 @@ public static class CompensationConformance
             using var queryLayout = ClusterPermutation.FromLabels(sparsity.QueryLabels, result.QueryClusters);
             using var keyLayout = ClusterPermutation.FromLabels(sparsity.KeyLabels, result.KeyClusters);
             using var means = ClusterMeans.Of(qg, kg, vg, sparsity.QueryLabels, sparsity.KeyLabels, result.QueryClusters, result.KeyClusters);
+            double scale = 1.0 / Math.Sqrt(qg.shape[2]);
+            using var tail = variant.TailMass > 0 ? CompensationTail.Of(means, scale, variant.TailMass) : null;
             var reference = VariableBlockAttention.Forward(qg.to(ScalarType.Float32), kg.to(ScalarType.Float32), vg.to(ScalarType.Float32), queryLayout, keyLayout,
-                sparsity.BlockMask, 1.0 / Math.Sqrt(qg.shape[2]), new CentroidCompensation(mode, means, ones_like(sparsity.BlockMask)));
+                sparsity.BlockMask, scale, new CentroidCompensation(variant.Mode, means, ones_like(sparsity.BlockMask), tail));
+            double share = tail is null ? 0 : TailShare(tail, sparsity.BlockMask);
+            string tailShare = tail is null ? "" : $", {share:P0} of the skipped blocks in the tail";
+            // A tail check whose tail is empty would check plain per-row compensation twice.
+            passed &= tail is null || share > 0;
             double error = ReferenceComputations.RelativeError(output, reference);
             double toDense = ReferenceComputations.RelativeError(output, dense), plainToDense = ReferenceComputations.RelativeError(AttentionInputs.Flatten(baseline.Output), dense);
             passed &= error <= CudaConformance.HalfPrecisionTolerance && toDense < plainToDense && output.isfinite().all().item<bool>();
-            details.Add($"{call}: vs reference {error:E2}; vs dense {toDense:E2} (without compensation {plainToDense:E2}) at density {result.DensityPerHead().Average():P1}");
+            details.Add($"{call}: vs reference {error:E2}; vs dense {toDense:E2} (without compensation {plainToDense:E2}) at density {result.DensityPerHead().Average():P1}{tailShare}");
         }
         // Per row fuses on Hopper only; elsewhere the compensated calls run staged beside the fused plain ones.
-        bool fused = backend.PipelineFor(Svg2.Backends.FusedShape.Of(qg, options.QueryClusters, options.KeyClusters, null)).Compensates(mode);
+        bool fused = backend.PipelineFor(Svg2.Backends.FusedShape.Of(qg, options.QueryClusters, options.KeyClusters, null)).Compensates(variant.Mode);
         passed &= backend.CachedPipelines == 1;
         return (passed, string.Join("; ", details) + $"; {(fused ? "fused" : "staged")}");
+    }
+
+    /// <summary>The share of the skipped blocks that lie in <paramref name="tail"/>.</summary>
+    static double TailShare(Tensor tail, Tensor blockMask)
+    {
+        using var scope = NewDisposeScope();
+        var skipped = blockMask.logical_not();
+        return (skipped & tail).sum().item<long>() / (double)Math.Max(1, skipped.sum().item<long>());
     }
 
     /// <summary>Terms whose weights are all -inf (nothing approximated) leave the kernel's output bit for bit as without terms.</summary>

@@ -37,9 +37,28 @@ public sealed record ClusterCompensationTerms(Tensor Log2Weight, Tensor Value) :
             throw new ArgumentException($"Compensation terms need query means [G, QC, D], key means [G, KC, D], value means [G, KC, Dv], key sizes [G, KC] " +
                 $"and a bool mask [G, QC, KC]; got {TensorPredicates.Shape(queryMeans)}, {TensorPredicates.Shape(keyMeans)}, {TensorPredicates.Shape(valueMeans)}, " +
                 $"{TensorPredicates.Shape(keySizes)} and {approximated.dtype} {TensorPredicates.Shape(approximated)}.");
+        using var logits = CentroidLogits(queryMeans, keyMeans, keySizes, scale);
+        return FromLogits(logits, valueMeans, approximated);
+    }
+
+    /// <summary>
+    /// [G, QC, KC] float32: ln(n_b) + q̄_a . c_b x scale, the log-weight of every block's compensation term
+    /// (-infinity for an empty key cluster).
+    /// </summary>
+    public static Tensor CentroidLogits(Tensor queryMeans, Tensor keyMeans, Tensor keySizes, double scale)
+    {
         using var scope = NewDisposeScope();
         var logSizes = keySizes.to(ScalarType.Float32).log().unsqueeze(1);
-        var logits = queryMeans.to(ScalarType.Float32).bmm(keyMeans.to(ScalarType.Float32).transpose(1, 2)) * scale + logSizes;
+        return (queryMeans.to(ScalarType.Float32).bmm(keyMeans.to(ScalarType.Float32).transpose(1, 2)) * scale + logSizes).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The terms of the <paramref name="approximated"/> blocks from their log-weights (<see cref="CentroidLogits"/>).</summary>
+    /// <param name="logits">[G, QC, KC] float32 from <see cref="CentroidLogits"/>.</param>
+    /// <param name="valueMeans">[G, KC, Dv] mean values v̄_b.</param>
+    /// <param name="approximated">[G, QC, KC] bool: the blocks to approximate.</param>
+    public static ClusterCompensationTerms FromLogits(Tensor logits, Tensor valueMeans, Tensor approximated)
+    {
+        using var scope = NewDisposeScope();
         logits = logits.masked_fill(approximated.logical_not(), double.NegativeInfinity);
         var logWeight = logits.logsumexp(-1, keepdim: true);
         // A cluster with nothing approximated has -inf - -inf = NaN weights: they become 0.

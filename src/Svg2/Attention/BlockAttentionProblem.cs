@@ -14,5 +14,7 @@ namespace Svg2.Attention;
 /// <param name="BlockMask">[G, QC, KC] bool: the blocks computed exactly.</param>
 /// <param name="Scale">Softmax scale.</param>
 /// <param name="Compensation">Centroid compensation of blocks not computed exactly, or null.</param>
+/// <param name="RowCompensated">[G, QC, KC] bool: the blocks compensated with one key per row (<see cref="CentroidCompensation.RowBlocks"/>), or null.</param>
+/// <param name="ClusterCompensated">[G, QC, KC] bool: the blocks compensated per query cluster (<see cref="CentroidCompensation.ClusterBlocks"/>), or null.</param>
 internal sealed record BlockAttentionProblem(Tensor Queries, Tensor Keys, Tensor Values, ClusterLayout QueryLayout, ClusterLayout KeyLayout,
-    Tensor BlockMask, double Scale, CentroidCompensation? Compensation);
+    Tensor BlockMask, double Scale, CentroidCompensation? Compensation, Tensor? RowCompensated = null, Tensor? ClusterCompensated = null);

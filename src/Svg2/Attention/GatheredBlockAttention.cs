@@ -20,7 +20,13 @@ internal static class GatheredBlockAttention
         // Only this head's block structure goes to the host.
         var (queryLayout, keyLayout) = (Head(problem.QueryLayout, group), Head(problem.KeyLayout, group));
         var blockMask = problem.BlockMask.narrow(0, group, 1);
-        var approximated = problem.Compensation is { } compensation ? compensation.Blocks.narrow(0, group, 1) & blockMask.logical_not() : null;
+        var approximated = (problem.RowCompensated, problem.ClusterCompensated) switch
+        {
+            (null, null) => null,
+            ({ } perRow, null) => perRow.narrow(0, group, 1),
+            (null, { } perCluster) => perCluster.narrow(0, group, 1),
+            ({ } perRow, { } perCluster) => perRow.narrow(0, group, 1) | perCluster.narrow(0, group, 1),
+        };
         var (queries, keys, values) = (problem.Queries[group], problem.Keys[group], problem.Values[group]);
         foreach (var work in QueryClusterBlocks.Read(queryLayout, keyLayout, blockMask, approximated))
         {
@@ -31,8 +37,7 @@ internal static class GatheredBlockAttention
             var selected = values.index_select(0, index);
             if (work.CompensatedClusters.Length > 0)
             {
-                var (centroidLogits, means) = CompensationTerms(problem.Compensation!, problem.KeyLayout.Sizes, group, work.Cluster, rows,
-                    tensor(work.CompensatedClusters, ScalarType.Int64, device), problem.Scale);
+                var (centroidLogits, means) = CompensationTerms(problem, group, work.Cluster, rows, tensor(work.CompensatedClusters, ScalarType.Int64, device));
                 logits = cat([logits, centroidLogits], 1);
                 selected = cat([selected, means], 0);
             }
@@ -47,15 +52,20 @@ internal static class GatheredBlockAttention
     /// <summary>
     /// The compensation columns of one query cluster: each compensated key cluster b acts as one
     /// extra key of logit s_b + log n_b and value v̄_b, so the softmax over exact and extra columns
-    /// merges both with one running maximum. Only the clusters listed are read.
+    /// merges both with one running maximum; s_b is each row's own score q_i . c_b x scale for the blocks
+    /// compensated per row, and the query cluster mean's for those compensated per query cluster. Only the
+    /// clusters listed are read.
     /// </summary>
-    static (Tensor Logits, Tensor Values) CompensationTerms(CentroidCompensation compensation, Tensor keySizes, int group, int queryCluster, Tensor rows, Tensor clusters, double scale)
+    static (Tensor Logits, Tensor Values) CompensationTerms(BlockAttentionProblem problem, int group, int queryCluster, Tensor rows, Tensor clusters)
     {
-        var means = compensation.Means;
+        var means = problem.Compensation!.Means;
         var centroids = means.KeyMeans[group].index_select(0, clusters);
-        var logSizes = keySizes[group].index_select(0, clusters).to(ScalarType.Float32).log();
-        var scorer = compensation.Mode == CompensationMode.PerRow ? rows : means.QueryMeans[group].narrow(0, queryCluster, 1);
-        var logits = (scorer.matmul(centroids.t()) * scale + logSizes).expand(rows.shape[0], -1);
+        var logSizes = problem.KeyLayout.Sizes[group].index_select(0, clusters).to(ScalarType.Float32).log();
+        Tensor RowLogits() => rows.matmul(centroids.t()) * problem.Scale + logSizes;
+        Tensor ClusterLogits() => (means.QueryMeans[group].narrow(0, queryCluster, 1).matmul(centroids.t()) * problem.Scale + logSizes).expand(rows.shape[0], -1);
+        var logits = problem.ClusterCompensated is not { } perCluster ? RowLogits()
+            : problem.RowCompensated is null ? ClusterLogits()
+            : where(perCluster[group][queryCluster].index_select(0, clusters).unsqueeze(0), ClusterLogits(), RowLogits());
         return (logits, means.ValueMeans[group].index_select(0, clusters));
     }
 }

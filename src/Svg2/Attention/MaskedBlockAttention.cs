@@ -7,9 +7,8 @@ namespace Svg2.Attention;
 /// The masked strategy of <see cref="VariableBlockAttention"/>: a query row attends every key through
 /// libtorch's scaled_dot_product_attention, with an additive mask that is 0 on the keys of the clusters
 /// its cluster selected and -inf elsewhere. Compensated key clusters are extra keys after the real ones:
-/// the centroid c_b with bias log n_b per row (<see cref="CompensationMode.PerRow"/>), or a zero key with
-/// bias q̄_a . c_b x scale + log n_b per query cluster (<see cref="CompensationMode.PerQueryCluster"/>),
-/// each with value v̄_b. The softmax over a row's unmasked columns is the gathering strategy's, so both
+/// the centroid c_b with bias log n_b for the blocks compensated per row, and a zero key with bias
+/// q̄_a . c_b x scale + log n_b for those compensated per query cluster, each with value v̄_b. The softmax over a row's unmasked columns is the gathering strategy's, so both
 /// give the same output within float32 rounding; the masked one costs a dense product whatever the density,
 /// and runs at dense attention's speed.
 /// </summary>
@@ -98,13 +97,23 @@ internal static class MaskedBlockAttention
 
         var means = compensation.Means;
         var sizes = problem.KeyLayout.Sizes[group];
-        var approximated = compensation.Blocks[group] & blockMask.logical_not() & sizes.gt(0).unsqueeze(0);
+        var nonEmpty = sizes.gt(0).unsqueeze(0);
         var logSizes = sizes.to(ScalarType.Float32).log().unsqueeze(0);
         var centroids = means.KeyMeans[group];
-        var (extraKeys, logits) = compensation.Mode == CompensationMode.PerRow
-            ? (centroids, logSizes.expand(blockMask.shape[0], -1))
-            : (zeros_like(centroids), means.QueryMeans[group].matmul(centroids.t()) * problem.Scale + logSizes);
-        return (cat([bias, OpenWhere(approximated, logits)], 1), cat([problem.Keys[group], extraKeys], 0), cat([problem.Values[group], means.ValueMeans[group]], 0));
+        var (biases, keys, values) = (new List<Tensor> { bias }, new List<Tensor> { problem.Keys[group] }, new List<Tensor> { problem.Values[group] });
+        if (problem.RowCompensated is { } perRow)
+        {
+            biases.Add(OpenWhere(perRow[group] & nonEmpty, logSizes.expand(blockMask.shape[0], -1)));
+            keys.Add(centroids);
+            values.Add(means.ValueMeans[group]);
+        }
+        if (problem.ClusterCompensated is { } perCluster)
+        {
+            biases.Add(OpenWhere(perCluster[group] & nonEmpty, means.QueryMeans[group].matmul(centroids.t()) * problem.Scale + logSizes));
+            keys.Add(zeros_like(centroids));
+            values.Add(means.ValueMeans[group]);
+        }
+        return (cat(biases, 1), cat(keys, 0), cat(values, 0));
     }
 
     /// <summary><paramref name="bias"/> where <paramref name="open"/>, -inf elsewhere.</summary>

@@ -133,7 +133,7 @@ public sealed class Svg2Attention
         var output = empty_like(qg);
         if (Options.Precision == AttentionPrecision.Fp8) pipeline.AttendFp8(qg, kg, vg, output, Options.Fp8);
         else if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
-        else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation);
+        else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation, Options.CompensationTailMass);
         state.Adopt(queryCentroids, keyCentroids);
         var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, minimumKept);
         return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, topP, threshold);
@@ -444,7 +444,10 @@ public sealed class Svg2Attention
         // Text blocks (after the video clusters) are never approximated.
         var blocks = zeros_like(sparsity.BlockMask);
         blocks.narrow(1, 0, means.QueryClusters).narrow(2, 0, means.KeyClusters).fill_(true);
-        var compensation = new CentroidCompensation(Options.Compensation, means.PadTo(queryBlocks, keyBlocks), blocks);
+        var padded = means.PadTo(queryBlocks, keyBlocks);
+        var tail = Options.Compensation == CompensationMode.PerRow && Options.CompensationTailMass > 0
+            ? CompensationTail.Of(padded, 1.0 / Math.Sqrt(qg.shape[2]), Options.CompensationTailMass) : null;
+        var compensation = new CentroidCompensation(Options.Compensation, padded, blocks, tail);
         return CompensatingBackend.Attend(qg, kg, vg, sparsity, compensation).MoveToOuterDisposeScope();
     }
 

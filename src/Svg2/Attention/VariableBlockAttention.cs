@@ -59,7 +59,7 @@ public static class VariableBlockAttention
             ClusterPermutation.Apply(q, queryLayout.Permutation).to(ScalarType.Float32),
             ClusterPermutation.Apply(k, keyLayout.Permutation).to(ScalarType.Float32),
             ClusterPermutation.Apply(v, keyLayout.Permutation).to(ScalarType.Float32),
-            queryLayout, keyLayout, blockMask, scale, compensation);
+            queryLayout, keyLayout, blockMask, scale, compensation, compensation?.RowBlocks(blockMask), compensation?.ClusterBlocks(blockMask));
         bool[] maskable = MaskedBlockAttention.Applies(problem);
         double[] density = Densities(queryLayout, keyLayout, blockMask);
         var output = zeros([q.shape[0], q.shape[1], v.shape[2]], ScalarType.Float32, q.device);

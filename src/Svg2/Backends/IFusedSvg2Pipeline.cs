@@ -82,9 +82,10 @@ public interface IFusedSvg2Pipeline
     /// <summary>
     /// As <see cref="Attend"/>, plus centroid compensation of every video block the selection leaves
     /// out. The centroids, as the last k-means iterations left them, are the member means of the
-    /// current layouts.
+    /// current layouts. Per row, <paramref name="tailMass"/> &gt; 0 folds the light tail
+    /// (<see cref="CompensationTail"/>) into one term per query cluster.
     /// </summary>
-    void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode);
+    void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode, double tailMass);
 
     /// <summary>[G] float64 density of the current selection, text blocks included (a new tensor, on the device).</summary>
     Tensor Density();

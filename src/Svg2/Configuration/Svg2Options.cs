@@ -73,6 +73,17 @@ public sealed record Svg2Options
     public CompensationMode Compensation { get; init; } = CompensationMode.None;
 
     /// <summary>
+    /// τ of per-row compensation's light tail (<see cref="CompensationTail"/>): a skipped block whose size-weighted
+    /// centroid weight is below τ / KC of its query cluster's total is compensated per query cluster instead of with
+    /// one key per row, so a query cluster's tail holds at most the share τ of its centroid mass. 0 compensates every
+    /// skipped block per row. Read only with <see cref="CompensationMode.PerRow"/>.
+    /// </summary>
+    public double CompensationTailMass { get; init; } = DefaultCompensationTailMass;
+
+    /// <summary>The default <see cref="CompensationTailMass"/>.</summary>
+    public const double DefaultCompensationTailMass = 1e-4;
+
+    /// <summary>
     /// λ of error-aware routing (<see cref="ErrorRoutingRule"/>): a block is computed exactly when its
     /// estimated share of the head's squared error is at least λ times its share of the score matrix.
     /// Ignored under top-p routing and replaced by the searched value when <see cref="TargetDensity"/> is set.
@@ -135,6 +146,8 @@ public sealed record Svg2Options
                 "(per query cluster, pair it with top-p routing).");
         if (Precision == AttentionPrecision.Fp8 && Compensation != CompensationMode.None)
             throw new ArgumentException($"FP8 attention covers the exactly computed blocks only; {Compensation} compensation (svg2-ear) has no FP8 path. Use bf16 precision with compensation.");
+        if (!(CompensationTailMass >= 0 && CompensationTailMass < 1))
+            throw new ArgumentException($"CompensationTailMass must lie in [0, 1) (got {CompensationTailMass}); 0 compensates every skipped block per row.");
         if (ProbeKeysPerCluster is < 1) throw new ArgumentException($"ProbeKeysPerCluster must be at least 1 (got {ProbeKeysPerCluster}).");
         if (!(ErrorThreshold >= 0 && double.IsFinite(ErrorThreshold)))
             throw new ArgumentException($"ErrorThreshold must be a finite number of at least 0 (got {ErrorThreshold}).");

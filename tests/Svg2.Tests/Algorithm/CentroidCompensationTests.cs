@@ -29,15 +29,20 @@ public class CentroidCompensationTests
         return rand([Groups, QueryClusters, KeyClusters], generator: generator) < keep;
     }
 
-    static Tensor Compensated(Problem p, Tensor mask, CompensationMode mode, Tensor? blocks = null, ClusterMeans? means = null) =>
+    static Tensor Compensated(Problem p, Tensor mask, CompensationMode mode, Tensor? blocks = null, ClusterMeans? means = null, Tensor? tail = null) =>
         VariableBlockAttention.Forward(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, mask, Scale,
-            new CentroidCompensation(mode, means ?? p.Means, blocks ?? ones_like(mask)));
+            new CentroidCompensation(mode, means ?? p.Means, blocks ?? ones_like(mask), tail));
+
+    /// <summary><see cref="Compensated"/> with every head run by one strategy.</summary>
+    static Tensor CompensatedBy(BlockAttentionStrategy strategy, Problem p, Tensor mask, CentroidCompensation compensation) =>
+        VariableBlockAttention.Forward(p.Q, p.K, p.V, p.QueryLayout, p.KeyLayout, mask, Scale, compensation, (_, _) => strategy);
 
     /// <summary>
     /// Each row's softmax over its exact keys plus one term per compensated cluster (logit s + log n_b,
-    /// value v̄_b), with the means taken in float64 from the labels directly.
+    /// value v̄_b), with the means taken in float64 from the labels directly; per row, the blocks of
+    /// <paramref name="tail"/> take the query cluster mean's score.
     /// </summary>
-    static double[,,] Expected(Problem p, bool[] mask, CompensationMode mode)
+    static double[,,] Expected(Problem p, bool[] mask, CompensationMode mode, bool[]? tail = null)
     {
         var q = p.Q.to(ScalarType.Float64).data<double>().ToArray();
         var k = p.K.to(ScalarType.Float64).data<double>().ToArray();
@@ -78,7 +83,8 @@ public class CentroidCompensationTests
                     if (mask[(g * QueryClusters + a) * KeyClusters + b]) continue;
                     var (centroid, members) = Mean(k, kl, b);
                     if (members == 0) continue;
-                    var scorer = mode == CompensationMode.PerRow ? row : Mean(q, ql, a).Mean;
+                    bool perRow = mode == CompensationMode.PerRow && tail?[(g * QueryClusters + a) * KeyClusters + b] != true;
+                    var scorer = perRow ? row : Mean(q, ql, a).Mean;
                     double score = scorer.Zip(centroid, (x, c) => x * c).Sum() * Scale;
                     terms.Add((score + Math.Log(members), Mean(v, kl, b).Mean));
                 }
@@ -173,7 +179,60 @@ public class CentroidCompensationTests
         Assert.True(padded.Log2Weight.narrow(1, QueryClusters, 2).isneginf().all().item<bool>());
         Assert.True((padded.Value.narrow(1, QueryClusters, 2) == 0).all().item<bool>());
         Assert.True(padded.Log2Weight.narrow(1, 0, QueryClusters).eq(terms.Log2Weight).all().item<bool>());
-        Assert.Throws<InvalidOperationException>(() => new CentroidCompensation(CompensationMode.PerRow, p.Means, ones_like(mask)).ClusterTerms(mask, Scale));
+        Assert.Null(new CentroidCompensation(CompensationMode.PerRow, p.Means, ones_like(mask)).ClusterTerms(mask, Scale));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PerRowWithATailMatchesTheMixWrittenOutInFloat64(bool masked)
+    {
+        var strategy = masked ? BlockAttentionStrategy.Masked : BlockAttentionStrategy.Gathered;
+        var p = Make(40, emptyKeyClusters: [4]);
+        var mask = RandomMask(41, 0.3);
+        using var generator = TestTensors.Seeded(42);
+        var tail = rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.5;
+        var expected = Expected(p, TestTensors.Bools(mask), CompensationMode.PerRow, TestTensors.Bools(tail));
+        var output = CompensatedBy(strategy, p, mask, new CentroidCompensation(CompensationMode.PerRow, p.Means, ones_like(mask), tail));
+        Assert.True(RelativeError(output, expected) < 1e-5);
+        // The tail changes the output: without it every skipped block takes each row's own score.
+        Assert.True(RelativeError(Compensated(p, mask, CompensationMode.PerRow), expected) > 1e-4);
+    }
+
+    [Fact]
+    public void ATailOfEveryBlockIsPerQueryClusterCompensationAndAnEmptyOneIsPerRow()
+    {
+        var p = Make(50);
+        var mask = RandomMask(51, 0.35);
+        var everything = ones_like(mask);
+        Assert.True(TestTensors.RelativeError(Compensated(p, mask, CompensationMode.PerRow, tail: everything),
+            Compensated(p, mask, CompensationMode.PerQueryCluster)) < 1e-6);
+        Assert.True(TestTensors.RelativeError(Compensated(p, mask, CompensationMode.PerRow, tail: zeros_like(mask)),
+            Compensated(p, mask, CompensationMode.PerRow)) < 1e-6);
+    }
+
+    [Fact]
+    public void RowAndClusterBlocksSplitTheSkippedBlocksByTheTail()
+    {
+        var p = Make(60);
+        var mask = RandomMask(61, 0.4);
+        using var generator = TestTensors.Seeded(62);
+        var tail = rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.5;
+        var blocks = rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.8;
+        var compensation = new CentroidCompensation(CompensationMode.PerRow, p.Means, blocks, tail);
+        using var rows = compensation.RowBlocks(mask)!;
+        using var clusters = compensation.ClusterBlocks(mask)!;
+        var skipped = blocks & mask.logical_not();
+        Assert.True(rows.eq(skipped & tail.logical_not()).all().item<bool>());
+        Assert.True(clusters.eq(skipped & tail).all().item<bool>());
+        // Per query cluster every skipped block is folded; per row without a tail, none is.
+        var perCluster = new CentroidCompensation(CompensationMode.PerQueryCluster, p.Means, blocks);
+        Assert.Null(perCluster.RowBlocks(mask));
+        Assert.True(perCluster.ClusterBlocks(mask)!.eq(skipped).all().item<bool>());
+        Assert.Null(new CentroidCompensation(CompensationMode.PerRow, p.Means, blocks).ClusterBlocks(mask));
+        // A tail goes with per-row compensation only, and must match the mask's shape.
+        Assert.Throws<ArgumentException>(() => new CentroidCompensation(CompensationMode.PerQueryCluster, p.Means, blocks, tail).Validate(mask, Dim));
+        Assert.Throws<ArgumentException>(() => new CentroidCompensation(CompensationMode.PerRow, p.Means, blocks, tail.narrow(2, 0, 2)).Validate(mask, Dim));
     }
 
     [Fact]

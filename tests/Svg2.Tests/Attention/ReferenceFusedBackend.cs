@@ -115,11 +115,12 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public bool Compensates(CompensationMode mode) => true;
 
-        public void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode)
+        public void AttendCompensated(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, Tensor output, CompensationMode mode,
+            double tailMass)
         {
             using var sparsity = CopySparsity();
             using var means = MeansOf(k, v);
-            var attention = new Svg2Attention(new Svg2Options { Compensation = mode, Routing = KeyClusterRouting.TopP }, backend);
+            var attention = new Svg2Attention(new Svg2Options { Compensation = mode, Routing = KeyClusterRouting.TopP, CompensationTailMass = tailMass }, backend);
             output.copy_(attention.Attend(q, k, v, sparsity, means));
         }
 

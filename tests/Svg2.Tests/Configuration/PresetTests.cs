@@ -70,6 +70,13 @@ public class PresetTests
         Assert.Contains(named, Assert.Throws<ArgumentException>(options.Validate).Message);
     }
 
+    [Theory]
+    [InlineData(-1e-4)]
+    [InlineData(1.0)]
+    [InlineData(double.NaN)]
+    public void ACompensationTailMassOutsideZeroToOneIsNamed(double tailMass) =>
+        Assert.Contains("CompensationTailMass", Assert.Throws<ArgumentException>(new Svg2Options { CompensationTailMass = tailMass }.Validate).Message);
+
     [Fact]
     public void ExplicitClusterCountsLargerThanTheSequenceAreErrors()
     {

@@ -26,9 +26,10 @@
 //   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
 //   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's
 //   running maximum as in the reference.
-//   The producer runs kFp8Stages tiles ahead: tile j's transpose follows tile j + 1's gathers, so it is
-//   done long before the consumers reach tile j.
-// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 16 KiB + 512 B of key scales) + 2 x
+//   The producer runs kFp8Stages tiles ahead and transposes tile j after the gathers of tiles j + 1 and
+//   j + 2 are issued, so that three tiles' copies are in flight while it waits for the oldest: waiting on
+//   the previous tile alone held it to one tile per memory latency.
+// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 16 KiB + 512 B of key scales) + 3 x
 //   16 KiB of staged V + 1 KiB of exchanged maxima + 2 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
 //   once, every selected K and V row (1 byte an element) once per 128 query rows, output once.
 #include "attention_hopper.cuh"
@@ -97,7 +98,8 @@ constexpr int kProducerRegisters = 88;
 constexpr int kConsumerRegisters = 208;
 static_assert(registers_fit(kProducerRegisters, kConsumerRegisters), "registers the block owns");
 constexpr int kFp8Stages = SVG2_FP8_STAGES;                     // K and V^T stages: the producer runs this many tiles ahead
-constexpr int kStagingSlots = 2;                                // staged V rows: one landing while the other is transposed
+constexpr int kTransposeLag = 2;                                // tiles whose copies may still land while a tile is transposed
+constexpr int kStagingSlots = kTransposeLag + 1;                // staged V rows: those landing and the one transposed
 constexpr int kExchangeParities = 2;                            // split tiles' row maxima: alternate buffers need one barrier a tile
 constexpr int kQuerySteps = kHeadDim / kFp8WgmmaK;               // k32 steps of S = Q K^T
 constexpr int kValueSteps = kTileKeys / kFp8WgmmaK;             // k32 steps of a tile's P V
@@ -116,7 +118,7 @@ static_assert(kTileRows == kTileKeys && kTileKeys % kGatherRowsPerPass == 0 && k
 static_assert(kProducerThreads == kTileKeys, "one key scale per producer thread");
 static_assert(kTileKeyBytes % kSharedAlignment == 0 && kValueTileBytes % kSharedAlignment == 0 && kStagingBytes % kSharedAlignment == 0,
               "stages keep the panels' alignment");
-static_assert(kFp8Stages >= 2, "the producer transposes a tile while the next one's copies land");
+static_assert(kFp8Stages > kTransposeLag, "a tile's transpose needs no stage the consumers still hold");
 static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kFp8Stages * (kTileKeyBytes + kValueTileBytes),
               "the state fits the K and V^T stages");
 
@@ -139,6 +141,15 @@ __device__ __forceinline__ void gather_fp8_rows(unsigned tile, const unsigned ch
         copy_async_16(tile + row * kFp8RowBytes + swizzled, source + offset, valid);
         if (plain_source != nullptr) copy_async_16(plain + row * kHeadDim + chunk * 16, plain_source + offset, valid);
     }
+}
+
+// Waits until at most 'newer' (0 .. kTransposeLag) of this thread's most recent cp.async groups are pending.
+__device__ __forceinline__ void wait_copies_but(int newer)
+{
+    static_assert(kTransposeLag == 2, "one case per possible count");
+    if (newer >= 2) copy_async_wait<2>();
+    else if (newer == 1) copy_async_wait<1>();
+    else copy_async_wait<0>();
 }
 
 // Transposes a landed staging tile [128 keys x D] into a V^T stage [D rows x 128 keys], each 16 keys in
@@ -333,7 +344,7 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
         const float* group_key_scales = key_scales + (int64)g * nk;
         const int64* group_key_permutation = key_permutation + (int64)g * nk;
         int cursor = 0;
-        for (int j = 0; j <= key_tiles; ++j)
+        for (int j = 0; j < key_tiles + kTransposeLag; ++j)
         {
             if (j < key_tiles)
             {
@@ -349,16 +360,17 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
                 copy_async_commit();
                 barrier_arrive_after_copies(full + stage * kBarrierBytes);
             }
-            if (j > 0)
+            const int t = j - kTransposeLag;
+            if (t >= 0)
             {
-                // Tile j - 1's V rows, once every producer thread's copies of them have landed.
-                if (j < key_tiles) copy_async_wait<1>();
-                else copy_async_wait<0>();
+                // Tile t's V rows, once every producer thread's copies of them have landed; the copies of the tiles
+                // gathered after it may still be in flight.
+                wait_copies_but(min(j, key_tiles - 1) - t);
                 named_barrier_sync(kProducerBarrier, kProducerThreads);
-                transpose_values(staging_generic + ((j - 1) % kStagingSlots) * kStagingBytes, value_tiles_generic + ((j - 1) % kFp8Stages) * kValueTileBytes);
+                transpose_values(staging_generic + (t % kStagingSlots) * kStagingBytes, value_tiles_generic + (t % kFp8Stages) * kValueTileBytes);
                 // wgmma reads V^T through the async proxy.
                 fence_async_shared();
-                barrier_arrive(values_full + ((j - 1) % kFp8Stages) * kBarrierBytes);
+                barrier_arrive(values_full + (t % kFp8Stages) * kBarrierBytes);
             }
         }
         return;

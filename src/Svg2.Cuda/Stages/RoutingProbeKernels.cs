@@ -18,19 +18,21 @@ internal static class RoutingProbeKernels
 {
     const int BlocksPerMultiprocessor = 2;
     const int MinimumSplitKeys = 1024;    // keys per split below which splitting stops paying for its merge
+    const int MinimumCentroidSplitKeys = 128; // the same for the centroid pass, whose KC rows would leave the GPU mostly idle in one split
     const int Waves = 2;                  // resident grids' worth of blocks the splits aim at
     const int FineWaves = 8;              // the same for the fine-split variants: a shorter tail of the last wave
     const double Log2E = 1.4426950408889634; // log2(e): the kernels work in the exp2 domain
 
     /// <summary>
     /// Key splits per head: enough blocks to fill the GPU <paramref name="waves"/> times over, no split under
-    /// <see cref="MinimumSplitKeys"/> keys, at most one per key cluster.
+    /// <paramref name="minimumSplitKeys"/> keys, at most one per key cluster.
     /// </summary>
-    public static int Splits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int waves = Waves)
+    public static int Splits(int multiprocessors, long groups, int queryClusters, int keyClusters, long tokens, int waves = Waves,
+        int minimumSplitKeys = MinimumSplitKeys)
     {
         long blocks = groups * QueryTiles(queryClusters);
         long wanted = (waves * BlocksPerMultiprocessor * multiprocessors + blocks - 1) / blocks;
-        return (int)Math.Clamp(Math.Min(wanted, tokens / MinimumSplitKeys), 1, Math.Max(1, keyClusters));
+        return (int)Math.Clamp(Math.Min(wanted, tokens / minimumSplitKeys), 1, Math.Max(1, keyClusters));
     }
 
     /// <summary>The environment variable that picks the variant: <c>fast</c> (<see cref="PreferredVariant"/>) or a variant's name (<see cref="SettingName"/>).</summary>
@@ -153,7 +155,9 @@ internal static class RoutingProbeKernels
         var grid = (tiles * splits, (int)groups);
         // Sweep 1's (or the centroid pass's) per-split partial softmax states, merged into lse, output and squared output.
         bool centroid = normalisation == ProbeNormalisation.Centroid;
-        int softmaxSplits = centroid ? Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, keyClusters, SplitWaves(chosen)) : splits;
+        int softmaxSplits = centroid
+            ? Splits(library.Device.Multiprocessors, groups, queryClusters, keyClusters, keyClusters, SplitWaves(chosen), MinimumCentroidSplitKeys)
+            : splits;
         var partialMax = empty([groups, softmaxSplits, queryClusters], ScalarType.Float32, k.device);
         var partialSum = empty([groups, softmaxSplits, queryClusters], ScalarType.Float32, k.device);
         var partialOutput = empty([groups, softmaxSplits, queryClusters, dim], ScalarType.Float32, k.device);

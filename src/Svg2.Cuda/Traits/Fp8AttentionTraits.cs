@@ -24,9 +24,9 @@ internal static class Fp8AttentionTraits
     /// <summary>Bytes of one e4m3 tile row in shared memory: one swizzled panel row (fp8.cuh), whatever the head dimension.</summary>
     const int RowBytes = 128;
 
-    // Staged V row tiles (one landing while the other is transposed), the split tiles' exchanged row maxima
+    // Staged V row tiles (two landing while a third is transposed), the split tiles' exchanged row maxima
     // (2 parities x 2 consumers x 64 rows), and the barriers: K landed, V^T written and tile read per stage, and Q landed.
-    const int StagingSlots = 2;
+    const int StagingSlots = 3;
     const int ExchangeFloats = 2 * 2 * HopperTraits.WarpgroupRows;
     const int Barriers = 3 * Stages + 1;
 

@@ -363,6 +363,7 @@ public static class CudaBenchmark
         {
             foreach (var e in events) e.Dispose();
         }
+        double tailShare = TailShare(pipeline, queryCentroids, keyCentroids, scale, Svg2Options.DefaultCompensationTailMass);
         double density, entries;
         using (var perHead = pipeline.Density()) density = perHead.mean().item<double>();
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
@@ -387,13 +388,29 @@ public static class CudaBenchmark
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
-            $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}); " +
+            $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}), its light tail (τ {Svg2Options.DefaultCompensationTailMass:0e0}) " +
+            $"{tailShare:P1} of the skipped non-empty blocks; " +
             $"with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
             (fp8 is null ? "" : $"FP8 attention: quantisation {fp8.QuantizeMs:F2} ms, kernel {fp8.AttentionMs:F2} ms ({point.Fp8KernelSpeedup:F2}x the bf16 kernel, " +
                                 $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
             string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;
+    }
+
+    /// <summary>
+    /// The share of the skipped non-empty video blocks of the pipeline's current selection that per-row compensation's
+    /// light tail (<see cref="CompensationTail"/> at <paramref name="tailMass"/>) folds into one term per query cluster.
+    /// </summary>
+    static double TailShare(CudaSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids, double scale, double tailMass)
+    {
+        using var scope = NewDisposeScope();
+        long queryClusters = queryCentroids.shape[1], keyClusters = keyCentroids.shape[1];
+        var keySizes = pipeline.KeyLayout.Sizes.narrow(1, 0, keyClusters);
+        var logits = ClusterCompensationTerms.CentroidLogits(queryCentroids, keyCentroids, keySizes, scale);
+        var skipped = pipeline.BlockMask.narrow(1, 0, queryClusters).narrow(2, 0, keyClusters).logical_not() & keySizes.gt(0).unsqueeze(1);
+        var inTail = skipped & CompensationTail.Of(logits, tailMass);
+        return inTail.sum().item<long>() / (double)Math.Max(1, skipped.sum().item<long>());
     }
 
     /// <summary>

@@ -33,6 +33,9 @@
 #include "attention_hopper.cuh"
 #include "compensation.cuh"
 
+// How far (log2) a tile's maximum may exceed a row's running maximum before the row is rescaled.
+constexpr float kRescaleSlack = 8.f;
+
 // setmaxnreg budgets: 128 x 72 + 256 x 216 = 384 x 168.
 constexpr int kProducerRegisters = 72;
 constexpr int kConsumerRegisters = 216;
@@ -65,19 +68,22 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
         for (int i = 0; i < kScoreRegisters; ++i)
         {
             const int column = (i / 4) * 8 + 2 * (lane % 4) + (i & 1);
-            s[i] = column < valid_keys ? s[i] + column_bias[column] : negative_infinity();
+            s[i] += column_bias[min(column, valid_keys - 1)];   // an unlisted column reads a listed bias, then is masked
+            mask_score(s[i], column, valid_keys);
         }
     }
     else if (valid_keys < Keys)
     {
 #pragma unroll
-        for (int i = 0; i < kScoreRegisters; ++i)
-        {
-            const int column = (i / 4) * 8 + 2 * (lane % 4) + (i & 1);
-            if (column >= valid_keys) s[i] = negative_infinity();
-        }
+        for (int i = 0; i < kScoreRegisters; ++i) mask_score(s[i], (i / 4) * 8 + 2 * (lane % 4) + (i & 1), valid_keys);
     }
 
+    // Lazy rescaling: a row's running maximum (the base of its exponents) moves only when the tile's
+    // maximum exceeds it by more than kRescaleSlack, so P stays below 2^kRescaleSlack (exact in bf16 and
+    // fp16, whose relative rounding does not depend on the scale) and O is rescaled on few tiles; the
+    // row sum shares the base, so the output is unchanged.
+    float correction[2];
+    bool rescale = false;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
@@ -86,13 +92,14 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
         for (int j = 0; j < kScoreColumnTiles; ++j) tile_max = fmaxf(tile_max, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 1));
         tile_max = fmaxf(tile_max, __shfl_xor_sync(kFullMask, tile_max, 2));
-        const float new_max = fmaxf(row_max[r], tile_max * scale_log2);
+        const float candidate = tile_max * scale_log2;
+        const bool grows = candidate > row_max[r] + kRescaleSlack;
+        const float new_max = grows ? candidate : row_max[r];
         const float base = new_max == negative_infinity() ? 0.f : new_max;
-        const float correction = fast_exp2(row_max[r] - base);
+        correction[r] = fast_exp2(row_max[r] - base);
+        rescale |= grows;
         row_max[r] = new_max;
-        row_sum[r] *= correction;
-#pragma unroll
-        for (int d = 0; d < kOutputColumnTiles; ++d) { o[4 * d + 2 * r] *= correction; o[4 * d + 2 * r + 1] *= correction; }
+        row_sum[r] *= correction[r];
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
@@ -101,6 +108,12 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
             row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
         }
     }
+    // A row that keeps its maximum has correction 1; the warp skips the rescale when none moved.
+    if (__any_sync(kFullMask, rescale))
+#pragma unroll
+        for (int d = 0; d < kOutputColumnTiles; ++d)
+#pragma unroll
+            for (int r = 0; r < 2; ++r) { o[4 * d + 2 * r] *= correction[r]; o[4 * d + 2 * r + 1] *= correction[r]; }
 
     // P for k16 step 'step' is columns 16 step .. 16 step + 15 of S, i.e. its 8-column tiles 2 step and 2 step + 1.
     unsigned p[kPvSteps][4];
@@ -112,8 +125,9 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
 #pragma unroll
     for (int step = 0; step < kPvSteps; ++step) fence_registers(p[step]);
     warpgroup_fence();
+    const unsigned long long v_first = mn_major_descriptor(v_tile, kTileKeys, 0);
 #pragma unroll
-    for (int step = 0; step < kPvSteps; ++step) wgmma_head_dim_registers(o, p[step], mn_major_descriptor(v_tile, kTileKeys, step));
+    for (int step = 0; step < kPvSteps; ++step) wgmma_head_dim_registers(o, p[step], moved_descriptor(v_first, step * kWgmmaK * kPanelRowBytes));
     warpgroup_commit();
     warpgroup_wait<0>();
     fence_registers(o);

@@ -43,6 +43,15 @@ constexpr int kOutputColumnTiles = kHeadDim / 8;
 // A consumer's softmax state per thread: 2 row maxima, 2 partial row sums and O.
 constexpr int kSoftmaxStateFloats = 4 + kOutputRegisters;
 
+// Sets a score to -inf when its column is not below 'valid', in place. A select written in C++ gave
+// the compiler a second home for all of a tile's scores, and it then copied every score between the
+// two register sets on every tile (64 moves a thread), masked or not; a predicated move keeps one.
+__device__ __forceinline__ void mask_score(float& score, int column, int valid)
+{
+    asm("{\n\t.reg .pred outside;\n\tsetp.ge.s32 outside, %1, %2;\n\t@outside mov.f32 %0, 0fFF800000;\n\t}"
+        : "+f"(score) : "r"(column), "r"(valid));
+}
+
 // The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
 // 'exchange' (the K stages, free once both have finished their last tile), which merges it
 // into its own. Returns false for the consumer whose part is done.

@@ -199,15 +199,14 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
     for (int j = 0; j < kScoreColumnTiles; ++j)
     {
-        const int column = j * 8 + 2 * (lane % 4);
-        const float2 scale = *(const float2*)(key_scales + column);
+        const float2 scale = *(const float2*)(key_scales + j * 8 + 2 * (lane % 4));
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-        {
-            const int c = column + (e & 1);
-            s[4 * j + e] = c < valid_keys ? s[4 * j + e] * ((e & 1) ? scale.y : scale.x) : negative_infinity();
-        }
+        for (int e = 0; e < 4; ++e) s[4 * j + e] *= (e & 1) ? scale.y : scale.x;
     }
+    // Only the last tile of a row's key sequence can be partial.
+    if (valid_keys < Keys)
+#pragma unroll
+        for (int i = 0; i < kScoreRegisters; ++i) mask_score(s[i], (i / 4) * 8 + 2 * (lane % 4) + (i & 1), valid_keys);
     // The row factor (q's scale x scale x log2 e, positive) is applied inside the exponent; the maximum is taken
     // before it and scaled once.
     float tile_max[2];
@@ -233,16 +232,15 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
     }
     // P x 448 straight from the exponent: the maximum lowered by log2(448). Row sums are of P x 448 too.
     const float log2_probability_scale = log2f(kProbabilityScale);
+    float correction[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         const float new_max = fmaxf(row_max[r], tile_max[r]);
         const float base = new_max == negative_infinity() ? 0.f : new_max;
-        const float correction = fast_exp2(row_max[r] - base);
+        correction[r] = fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
-        row_sum[r] *= correction;
-#pragma unroll
-        for (int d = 0; d < kOutputColumnTiles; ++d) { o[4 * d + 2 * r] *= correction; o[4 * d + 2 * r + 1] *= correction; }
+        row_sum[r] *= correction[r];
         const float shifted = base - log2_probability_scale;
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
@@ -274,8 +272,11 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
     warpgroup_commit();
     warpgroup_wait<0>();
     fence_registers(product);
+    // The outer level: O rescaled to the new maximum and the tile's product added, one fused multiply-add each.
 #pragma unroll
-    for (int i = 0; i < kOutputRegisters; ++i) o[i] += product[i];
+    for (int d = 0; d < kOutputColumnTiles; ++d)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[4 * d + e] = fmaf(o[4 * d + e], correction[e / 2], product[4 * d + e]);
 }
 
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1)

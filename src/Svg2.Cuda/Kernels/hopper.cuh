@@ -175,19 +175,28 @@ __device__ __forceinline__ unsigned long long matrix_descriptor(unsigned address
          | ((unsigned long long)((stride_bytes >> 4) & kFieldMask) << 32) | kSwizzle128;
 }
 
+// A descriptor moved by 'bytes' (a multiple of 16): the start address is the low field, in 16-byte
+// units, and shared addresses stay below 2^18 bytes, so the move never carries into the next field.
+// Adding to a descriptor made once per tile spares the per-step field arithmetic (and its moves to
+// uniform registers) that building each step's descriptor costs.
+__device__ __forceinline__ unsigned long long moved_descriptor(unsigned long long descriptor, unsigned bytes) { return descriptor + (bytes >> 4); }
+
 // K-major operand: reduction step 'step' (16 elements) of the 64- or N-row slice starting at 'tile'
 // (the tile's panel 0 base plus first_row x 128). Rows are 128 bytes apart, 8-row groups 1024.
+__device__ __forceinline__ unsigned k_major_step_bytes(int tile_rows, int step)
+{
+    return (step / kStepsPerPanel) * tile_rows * kPanelRowBytes + (step % kStepsPerPanel) * kWgmmaK * 2;
+}
 __device__ __forceinline__ unsigned long long k_major_descriptor(unsigned tile, int tile_rows, int step)
 {
-    unsigned address = tile + (step / kStepsPerPanel) * tile_rows * kPanelRowBytes + (step % kStepsPerPanel) * kWgmmaK * 2;
-    return matrix_descriptor(address, 16, kSwizzleAtomBytes);
+    return moved_descriptor(matrix_descriptor(tile, 16, kSwizzleAtomBytes), k_major_step_bytes(tile_rows, step));
 }
 
 // MN-major B operand (the reduction runs over rows): rows 16 step .. 16 step + 15 of a panelled
 // tile, N spanning the panels (leading offset = one panel).
 __device__ __forceinline__ unsigned long long mn_major_descriptor(unsigned tile, int tile_rows, int step)
 {
-    return matrix_descriptor(tile + step * kWgmmaK * kPanelRowBytes, tile_rows * kPanelRowBytes, kSwizzleAtomBytes);
+    return moved_descriptor(matrix_descriptor(tile, tile_rows * kPanelRowBytes, kSwizzleAtomBytes), step * kWgmmaK * kPanelRowBytes);
 }
 
 __device__ __forceinline__ void warpgroup_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
@@ -284,10 +293,12 @@ __device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsi
     static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
     fence_registers(d);
     warpgroup_fence();
+    const unsigned long long a_first = k_major_descriptor(a_slice, a_rows, 0), b_first = k_major_descriptor(b_tile, b_rows, 0);
 #pragma unroll
     for (int step = 0; step < kWgmmaKSteps; ++step)
     {
-        const unsigned long long a = k_major_descriptor(a_slice, a_rows, step), b = k_major_descriptor(b_tile, b_rows, step);
+        const unsigned long long a = moved_descriptor(a_first, k_major_step_bytes(a_rows, step));
+        const unsigned long long b = moved_descriptor(b_first, k_major_step_bytes(b_rows, step));
         if constexpr (Columns == 128) wgmma_64x128_shared(d, a, b, accumulate || step > 0);
         else wgmma_64x64_shared(d, a, b, accumulate || step > 0);
     }

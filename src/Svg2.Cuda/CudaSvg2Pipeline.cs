@@ -44,7 +44,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     readonly int _headDim;
     readonly ScalarType _dtype;
     readonly Device _device;
-    Tensor? _output, _valueMeans, _compensable;
+    Tensor? _output, _valueMeans, _compensable, _tailCompensable;
     long _keyLayoutVersion;
     (long KeyLayoutVersion, ulong Values)? _valueMeansOf;
 
@@ -274,31 +274,33 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         // The probe's means serve this call's attention only: a later call recomputes them, even for a v at the same address.
         _valueMeansOf = null;
         var keySizes = KeyLayout.Sizes.narrow(1, 0, KeyClusters);
-        var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
         // The blocks' log-weights, when some of them fold into one term per query cluster.
         var logits = mode == CompensationMode.PerQueryCluster || tailMass > 0 ? ClusterCompensationTerms.CentroidLogits(queryCentroids, keyCentroids, keySizes, scale) : null;
         if (mode == CompensationMode.PerQueryCluster)
         {
+            var skipped = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
             using var clusterTerms = ClusterCompensationTerms.FromLogits(logits!, valueMeans, skipped);
             using var paddedTerms = clusterTerms.PadTo(QueryLayout.Clusters);
             SparseAttentionKernels.EnqueueAttention(_library, q, k, v, output, QueryLayout, KeyLayout, _workspace, scale, IntPtr.Zero, paddedTerms);
             return;
         }
-        if (_compensable is null)
-        {
-            _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
-            _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
-        }
-        var compensable = _compensable;
+        Tensor compensable;
         ClusterCompensationTerms? tailTerms = null;
         if (logits is not null)
         {
-            // The light tail joins one term per query cluster; the rest stays a key per row.
-            var tail = CompensationTail.Of(logits, tailMass);
-            compensable = _compensable.clone();
-            compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).copy_(tail.logical_not());
-            using var videoTerms = ClusterCompensationTerms.FromLogits(logits, valueMeans, skipped & tail);
-            tailTerms = videoTerms.PadTo(QueryLayout.Clusters);
+            // The light tail joins one term per query cluster (the kernel rewrites the video region every call); the rest stays a key per row.
+            _tailCompensable ??= zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
+            compensable = _tailCompensable;
+            tailTerms = CompensationTailKernel.Enqueue(_library, logits, BlockMask, valueMeans, tailMass, compensable, IntPtr.Zero);
+        }
+        else
+        {
+            if (_compensable is null)
+            {
+                _compensable = zeros(BlockMask.shape, ScalarType.Bool, _device).DetachFromDisposeScope();
+                _compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).fill_(true);
+            }
+            compensable = _compensable;
         }
         using (tailTerms)
         {
@@ -457,6 +459,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         _output?.Dispose();
         _valueMeans?.Dispose();
         _compensable?.Dispose();
+        _tailCompensable?.Dispose();
         QueryLayout.Dispose();
         KeyLayout.Dispose();
         _workspace.Dispose();

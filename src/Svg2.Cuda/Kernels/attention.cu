@@ -159,6 +159,84 @@ svg2_centroid_keys(const unsigned char* __restrict__ mask, const unsigned char* 
     if (threadIdx.x == 0) centroid_count[pair] = total;
 }
 
+// A block-wide reduction of one value per thread (kRangeThreads threads) by 'combine'; every thread gets the result.
+template <typename Combine>
+__device__ __forceinline__ float block_reduce(float value, float* scratch, Combine combine)
+{
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value = combine(value, __shfl_xor_sync(kFullMask, value, offset));
+    const int warp = threadIdx.x / kWarpSize;
+    __syncthreads();
+    if (threadIdx.x % kWarpSize == 0) scratch[warp] = value;
+    __syncthreads();
+    value = scratch[0];
+    for (int w = 1; w < kRangeThreads / kWarpSize; ++w) value = combine(value, scratch[w]);
+    return value;
+}
+
+// svg2_compensation_tail: grid (QC, G) over the video clusters, 128 threads. Per-row compensation's light
+//   tail (CompensationTail) and its per-query-cluster term (ClusterCompensationTerms) from the blocks'
+//   log-weights l_b = ln n_b + qbar_a . c_b x scale (-inf for an empty cluster) in one pass per query
+//   cluster: the row's log-sum-exp over every key cluster, the tail l_b - lse < log_threshold (never for a
+//   NaN), compensable = not tail, and over the skipped tail blocks the term's log2 weight and normalised
+//   weights (the term's value is their product with the mean values, outside), plus whether one of them
+//   has a non-finite mean value. Rows and columns are those of the layout (layout_qc, layout_kc >= QC, KC).
+extern "C" __global__ void __launch_bounds__(kRangeThreads)
+svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __restrict__ mask, const unsigned char* __restrict__ value_finite,
+                       unsigned char* __restrict__ compensable, float* __restrict__ tail_weights, float* __restrict__ log2_weight,
+                       unsigned char* __restrict__ poisoned, int qc, int kc, int layout_qc, int layout_kc, float log_threshold)
+{
+    __shared__ float scratch[kRangeThreads / kWarpSize];
+    const int a = blockIdx.x, g = blockIdx.y;
+    const float* row = logits + ((int64)g * qc + a) * kc;
+    const unsigned char* selected = mask + ((int64)g * layout_qc + a) * layout_kc;
+    unsigned char* allowed = compensable + ((int64)g * layout_qc + a) * layout_kc;
+    float* weights = tail_weights + ((int64)g * qc + a) * kc;
+    const unsigned char* finite = value_finite + (int64)g * kc;
+    auto max_of = [](float x, float y) { return is_nan(x) || is_nan(y) ? __int_as_float(0x7fc00000) : fmaxf(x, y); };
+    auto sum_of = [](float x, float y) { return x + y; };
+
+    float top = negative_infinity();
+    for (int b = threadIdx.x; b < kc; b += kRangeThreads) top = max_of(top, row[b]);
+    top = block_reduce(top, scratch, max_of);
+    float sum = 0.f;
+    if (top != negative_infinity() && !is_nan(top))
+        for (int b = threadIdx.x; b < kc; b += kRangeThreads) sum += __expf(row[b] - top);
+    sum = block_reduce(sum, scratch, sum_of);
+    // -inf - -inf and NaN give NaN: no tail, as the reference's comparison with a NaN.
+    const float total = top + __logf(sum);
+    auto in_tail = [&](int b) { return row[b] - total < log_threshold; };
+
+    float tail_top = negative_infinity();
+    bool bad = false;
+    for (int b = threadIdx.x; b < kc; b += kRangeThreads)
+    {
+        const bool tail = in_tail(b);
+        allowed[b] = tail ? 0 : 1;
+        if (tail && !selected[b])
+        {
+            tail_top = fmaxf(tail_top, row[b]);
+            bad |= !finite[b];
+        }
+    }
+    tail_top = block_reduce(tail_top, scratch, max_of);
+    float tail_sum = 0.f;
+    for (int b = threadIdx.x; b < kc; b += kRangeThreads)
+    {
+        const float w = in_tail(b) && !selected[b] && tail_top != negative_infinity() ? __expf(row[b] - tail_top) : 0.f;
+        weights[b] = w;
+        tail_sum += w;
+    }
+    tail_sum = block_reduce(tail_sum, scratch, sum_of);
+    bad = block_reduce(bad ? 1.f : 0.f, scratch, sum_of) > 0.f;
+    const float inverse = tail_sum > 0.f ? 1.f / tail_sum : 0.f;
+    for (int b = threadIdx.x; b < kc; b += kRangeThreads) weights[b] *= inverse;
+    if (threadIdx.x == 0)
+    {
+        log2_weight[(int64)g * layout_qc + a] = tail_sum > 0.f ? (tail_top + __logf(tail_sum)) * 1.4426950408889634f : negative_infinity();
+        poisoned[(int64)g * qc + a] = bad ? 1 : 0;
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(kPlanThreads)
 svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
                 int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded, int rows_per_tile)

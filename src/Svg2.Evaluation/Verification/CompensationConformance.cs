@@ -27,7 +27,52 @@ public static class CompensationConformance
         .. Variants.Select(variant => CudaConformance.Run($"fused operator with {variant.Name} compensation vs float32 reference over its clusters",
             () => FusedCompensationMatches(device, variant, seed + 1))),
         CudaConformance.Run("compensation terms of weight 0 leave the attention bit for bit", () => EmptyTermsLeaveTheOutput(device, seed + 2)),
+        CudaConformance.Run("light-tail kernel vs CompensationTail and the tail's reference term", () => TailKernelMatches(device, seed + 3)),
     ];
+
+    /// <summary>
+    /// <c>svg2_compensation_tail</c> against <see cref="CompensationTail"/> and <see cref="ClusterCompensationTerms.FromLogits"/>
+    /// on log-weights spread over many decades, with empty clusters, a NaN log-weight, a NaN mean value and text rows and
+    /// columns in the layout: the split equal outside a band of 1e-3 around the threshold, the terms within 1e-4, NaN
+    /// where the reference has NaN, and nothing written outside the video region.
+    /// </summary>
+    public static (bool Passed, string Detail) TailKernelMatches(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, QueryClusters = 40, KeyClusters = 300, Dim = 64, TextClusters = 2;
+        const double TailMass = 1e-3;
+        var logits = randn([Groups, QueryClusters, KeyClusters], generator: generator) * 6;
+        logits.select(2, 7).fill_(double.NegativeInfinity);
+        logits[1, 3, 11] = tensor(float.NaN);
+        var valueMeans = randn([Groups, KeyClusters, Dim], generator: generator);
+        valueMeans[2, 20, 5] = tensor(float.NaN);
+        var blockMask = rand([Groups, QueryClusters + TextClusters, KeyClusters + TextClusters], generator: generator) < 0.2;
+        (logits, valueMeans, blockMask) = (logits.to(device), valueMeans.to(device), blockMask.to(device));
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, Dim);
+        var compensable = ones_like(blockMask);
+        using var terms = CompensationTailKernel.Enqueue(library, logits, blockMask, valueMeans, TailMass, compensable, IntPtr.Zero);
+
+        using var tail = CompensationTail.Of(logits, TailMass);
+        var video = compensable.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters);
+        var margin = (logits - logits.logsumexp(-1, keepdim: true) - Math.Log(TailMass / KeyClusters)).abs();
+        long splitMismatches = ((video == tail) & (margin > 1e-3)).sum().item<long>();
+        bool outsideUntouched = compensable.narrow(1, QueryClusters, TextClusters).all().item<bool>() && compensable.narrow(2, KeyClusters, TextClusters).all().item<bool>();
+        var skipped = blockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters).logical_not();
+        using var reference = ClusterCompensationTerms.FromLogits(logits, valueMeans, skipped & video.logical_not());
+        var value = terms.Value.narrow(1, 0, QueryClusters);
+        bool nanAlike = value.isnan().eq(reference.Value.isnan()).all().item<bool>();
+        double valueError = ReferenceComputations.RelativeError(value.nan_to_num(0.0), reference.Value.nan_to_num(0.0));
+        var weight = terms.Log2Weight.narrow(1, 0, QueryClusters);
+        bool weightsAlike = (weight.isneginf() == reference.Log2Weight.isneginf()).all().item<bool>()
+                            && ((weight - reference.Log2Weight).abs().nan_to_num(0.0, 0.0, 0.0) <= 1e-3).all().item<bool>();
+        bool textEmpty = terms.Log2Weight.narrow(1, QueryClusters, TextClusters).isneginf().all().item<bool>()
+                         && (terms.Value.narrow(1, QueryClusters, TextClusters) == 0).all().item<bool>();
+        double share = (skipped & video.logical_not()).sum().item<long>() / (double)skipped.sum().item<long>();
+        bool passed = splitMismatches == 0 && outsideUntouched && nanAlike && valueError <= 1e-4 && weightsAlike && textEmpty && share > 0.05;
+        return (passed, $"split mismatches outside the threshold band {splitMismatches}; terms rel. error {valueError:E2}; NaN terms alike {nanAlike}; " +
+                        $"log2 weights alike {weightsAlike}; text rows empty {textEmpty}, text region untouched {outsideUntouched}; {share:P0} of the skipped blocks in the tail");
+    }
 
     /// <summary>A compensation to check: its mode and, per row, the light tail's τ (0: none).</summary>
     public sealed record Variant(CompensationMode Mode, double TailMass, string Name);

@@ -11,9 +11,10 @@
 //   without waiting on its own copies, and it waits on the stage's "empty" barrier before reusing
 //   it. Warpgroups 1 and 2 are consumers owning query rows 0-63 and 64-127: per K/V tile, S (64 x 128)
 //   = Q K^T as 8 (D 128) wgmma k16 steps with both operands in shared memory, online softmax in
-//   fp32 registers (exp2 domain, the scale fused into the exponent), P packed to 16-bit registers in
-//   place, O (64 x D) += P V as 8 wgmma steps with P from registers and V read MN-major, then an
-//   arrival on "empty". setmaxnreg moves registers from the producer (72) to the consumers (216).
+//   fp32 registers (exp2 domain, the scale fused into the exponent; O rescaled only when a row's
+//   maximum grows by more than kRescaleSlack), P packed to 16-bit registers in place, O (64 x D) += P V
+//   as 8 wgmma steps with P from registers and V read MN-major, then an arrival on "empty".
+//   setmaxnreg moves registers from the producer (72) to the consumers (216).
 //   Rows of a tile with no selected key produce 0.
 // Split tiles: a tile of at most 64 rows (the last tile of a cluster) would leave warpgroup 2 idle.
 //   Both consumers then take its rows, each with its 64-key half of every K/V tile (S 64 x 64, 4 P V

@@ -20,8 +20,9 @@
 //   q_scale[row] x scale x log2(e) applied in the exponent; the online softmax in the exp2 domain,
 //   P x 448 taken straight from the exponent (the maximum lowered by log2 448) and summed unrounded;
 //   P x 448 to e4m3 in registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh
-//   accumulators (the inner level: Hopper's FP8 accumulation is narrower than fp32), added in fp32 to
-//   O after its rescaling (the outer level). The store multiplies by V's channel scales and
+//   accumulators (the inner level: Hopper's FP8 accumulation is narrower than fp32), then
+//   O = O x correction + product in one fused multiply-add (the outer level). Only a sequence's partial
+//   last tile is masked. The store multiplies by V's channel scales and
 //   1 / row sum; a row with no selected key is 0.
 //   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
 //   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's

@@ -66,6 +66,7 @@ constexpr int kKSteps = kHeadDim / 16;
 constexpr int kQueryTileBytes = kBlockRows * kRowBytes;
 constexpr int kKeyTileBytes = kBlockKeys * kRowBytes;
 constexpr int kRangeThreads = SVG2_ATTENTION_RANGE_THREADS;
+constexpr int kRangeWarps = kRangeThreads / kWarpSize;
 constexpr int kPlanThreads = SVG2_ATTENTION_PLAN_THREADS;
 
 extern "C" __global__ void __launch_bounds__(kRangeThreads)
@@ -159,20 +160,6 @@ svg2_centroid_keys(const unsigned char* __restrict__ mask, const unsigned char* 
     if (threadIdx.x == 0) centroid_count[pair] = total;
 }
 
-// A block-wide reduction of one value per thread (kRangeThreads threads) by 'combine'; every thread gets the result.
-template <typename Combine>
-__device__ __forceinline__ float block_reduce(float value, float* scratch, Combine combine)
-{
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value = combine(value, __shfl_xor_sync(kFullMask, value, offset));
-    const int warp = threadIdx.x / kWarpSize;
-    __syncthreads();
-    if (threadIdx.x % kWarpSize == 0) scratch[warp] = value;
-    __syncthreads();
-    value = scratch[0];
-    for (int w = 1; w < kRangeThreads / kWarpSize; ++w) value = combine(value, scratch[w]);
-    return value;
-}
-
 // svg2_compensation_tail: grid (QC, G) over the video clusters, 128 threads. Per-row compensation's light
 //   tail (CompensationTail) and its per-query-cluster term (ClusterCompensationTerms) from the blocks'
 //   log-weights l_b = ln n_b + qbar_a . c_b x scale (-inf for an empty cluster) in one pass per query
@@ -185,7 +172,7 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
                        unsigned char* __restrict__ compensable, float* __restrict__ tail_weights, float* __restrict__ log2_weight,
                        unsigned char* __restrict__ poisoned, int qc, int kc, int layout_qc, int layout_kc, float log_threshold)
 {
-    __shared__ float scratch[kRangeThreads / kWarpSize];
+    __shared__ float scratch[kRangeWarps];
     const int a = blockIdx.x, g = blockIdx.y;
     const float* row = logits + ((int64)g * qc + a) * kc;
     const unsigned char* selected = mask + ((int64)g * layout_qc + a) * layout_kc;
@@ -197,11 +184,11 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
 
     float top = negative_infinity();
     for (int b = threadIdx.x; b < kc; b += kRangeThreads) top = max_of(top, row[b]);
-    top = block_reduce(top, scratch, max_of);
+    top = block_reduce<kRangeWarps>(top, scratch, max_of);
     float sum = 0.f;
     if (top != negative_infinity() && !is_nan(top))
         for (int b = threadIdx.x; b < kc; b += kRangeThreads) sum += __expf(row[b] - top);
-    sum = block_reduce(sum, scratch, sum_of);
+    sum = block_reduce<kRangeWarps>(sum, scratch, sum_of);
     // -inf - -inf and NaN give NaN: no tail, as the reference's comparison with a NaN.
     const float total = top + __logf(sum);
     auto in_tail = [&](int b) { return row[b] - total < log_threshold; };
@@ -218,7 +205,7 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
             bad |= !finite[b];
         }
     }
-    tail_top = block_reduce(tail_top, scratch, max_of);
+    tail_top = block_reduce<kRangeWarps>(tail_top, scratch, max_of);
     float tail_sum = 0.f;
     for (int b = threadIdx.x; b < kc; b += kRangeThreads)
     {
@@ -226,8 +213,8 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
         weights[b] = w;
         tail_sum += w;
     }
-    tail_sum = block_reduce(tail_sum, scratch, sum_of);
-    bad = block_reduce(bad ? 1.f : 0.f, scratch, sum_of) > 0.f;
+    tail_sum = block_reduce<kRangeWarps>(tail_sum, scratch, sum_of);
+    bad = block_reduce<kRangeWarps>(bad ? 1.f : 0.f, scratch, sum_of) > 0.f;
     const float inverse = tail_sum > 0.f ? 1.f / tail_sum : 0.f;
     for (int b = threadIdx.x; b < kc; b += kRangeThreads) weights[b] *= inverse;
     if (threadIdx.x == 0)

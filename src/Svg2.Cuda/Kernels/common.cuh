@@ -146,10 +146,19 @@ __device__ __forceinline__ float warp_sum(float value)
     return value;
 }
 
-__device__ __forceinline__ float warp_max(float value)
+// A reduction over a block of 'Warps' warps by 'combine': within each warp first (xor shuffles, halving
+// offsets), then the warps' results in warp order, so the order is fixed; every thread gets the result.
+// 'scratch' holds Warps floats; the leading barrier lets a block reduce again with the same scratch.
+template <int Warps, typename Combine>
+__device__ __forceinline__ float block_reduce(float value, float* scratch, Combine combine)
 {
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value = fmaxf(value, __shfl_xor_sync(kFullMask, value, offset));
-    return value;
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2) value = combine(value, __shfl_xor_sync(kFullMask, value, offset));
+    __syncthreads();
+    if (threadIdx.x % kWarpSize == 0) scratch[threadIdx.x / kWarpSize] = value;
+    __syncthreads();
+    float result = scratch[0];
+    for (int w = 1; w < Warps; ++w) result = combine(result, scratch[w]);
+    return result;
 }
 
 // Inclusive prefix sum over the lanes of a warp.

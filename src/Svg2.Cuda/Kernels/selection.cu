@@ -35,18 +35,6 @@ constexpr int kSelectWarps = SVG2_SELECT_WARPS;
 constexpr int kSelectThreads = kSelectWarps * kWarpSize;
 constexpr float kMinimumMass = 1e-12f;
 
-__device__ __forceinline__ float block_reduce(float value, float* scratch, bool is_max)
-{
-    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-    value = is_max ? warp_max(value) : warp_sum(value);
-    __syncthreads();
-    if (lane == 0) scratch[warp] = value;
-    __syncthreads();
-    float result = scratch[0];
-    for (int w = 1; w < kSelectWarps; ++w) result = is_max ? fmaxf(result, scratch[w]) : result + scratch[w];
-    return result;
-}
-
 extern "C" __global__ void __launch_bounds__(kSelectThreads)
 svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const element_t* __restrict__ key_centroids,
                          const int64* __restrict__ key_sizes, unsigned char* __restrict__ mask,
@@ -78,7 +66,7 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
 
     float local_max = negative_infinity();
     for (int j = threadIdx.x; j < kc; j += kSelectThreads) local_max = fmaxf(local_max, scores[j]);
-    const float maximum = block_reduce(local_max, scratch, true);
+    const float maximum = block_reduce<kSelectWarps>(local_max, scratch, [](float a, float b) { return fmaxf(a, b); });
 
     float local_sum = 0.f;
     for (int j = threadIdx.x; j < kc; j += kSelectThreads)
@@ -89,7 +77,7 @@ svg2_select_key_clusters(const element_t* __restrict__ query_centroids, const el
     }
     // A NaN weight (a NaN or infinite score) makes the sum NaN, and then every P, as in the reference,
     // whose maximum propagates NaN: fmaxf would drop it and leave the finite columns' P finite.
-    const float sum = block_reduce(local_sum, scratch, false);
+    const float sum = block_reduce<kSelectWarps>(local_sum, scratch, [](float a, float b) { return a + b; });
     const float total = is_nan(sum) ? sum : fmaxf(sum, kMinimumMass);
 
     // Non-negative floats order like their bit patterns; inverting them sorts larger P first, and the

@@ -68,6 +68,8 @@ public sealed class CommandTests : IDisposable
     [InlineData("svg2-ear", "--error-threshold 0.5")]
     [InlineData("svg2-ear", "--compensation per-cluster --top-p 0.7")]
     [InlineData("svg2-ear", "--routing top-p --top-p 0.7")]
+    [InlineData("svg2-ear", "--density 0.3 --compensation-tail 0")]
+    [InlineData("svg2-ear", "--density 0.3 --compensation-tail 0.01")]
     [InlineData("window", "--density 0.5 --grid 4x4x4")]
     [InlineData("oracle", "--density 0.5")]
     [InlineData("dense", "")]
@@ -104,6 +106,17 @@ public sealed class CommandTests : IDisposable
             "--compensation", "per-cluster", "--routing", "error"));
         Assert.Equal(2, code);
         Assert.Contains("cannot route for PerQueryCluster compensation", error);
+    }
+
+    [Theory]
+    [InlineData("--compensation per-cluster --compensation-tail 0.001", "per-cluster compensation already folds")]
+    [InlineData("--compensation-tail 1.5", "CompensationTailMass must lie in [0, 1)")]
+    public void EvalRefusesACompensationTailItCannotUse(string arguments, string message)
+    {
+        var (code, error) = StandardError.Capture(() => Invoke(EvalCommand.Create(), ["--qkv", WriteQkv(5, [1, 2, 64, 8]), "--method", "svg2-ear",
+            .. arguments.Split(' ')]));
+        Assert.Equal(2, code);
+        Assert.Contains(message, error);
     }
 
     [Fact]

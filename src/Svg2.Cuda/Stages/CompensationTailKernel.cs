@@ -27,7 +27,6 @@ internal static class CompensationTailKernel
     public static ClusterCompensationTerms Enqueue(KernelLibrary library, Tensor logits, Tensor blockMask, Tensor valueMeans, double tailMass, Tensor compensable,
         IntPtr stream)
     {
-        if (!(tailMass > 0 && tailMass < 1)) throw new ArgumentOutOfRangeException(nameof(tailMass), tailMass, "The tail's mass share must lie in (0, 1).");
         long groups = logits.shape[0], queryClusters = logits.shape[1], keyClusters = logits.shape[2];
         long layoutQueryClusters = blockMask.shape[1], layoutKeyClusters = blockMask.shape[2];
         TensorChecks.RequireShape(blockMask, nameof(blockMask), groups, layoutQueryClusters, layoutKeyClusters);
@@ -35,6 +34,7 @@ internal static class CompensationTailKernel
         TensorChecks.RequireShape(valueMeans, nameof(valueMeans), groups, keyClusters, valueMeans.shape[2]);
         if (layoutQueryClusters < queryClusters || layoutKeyClusters < keyClusters)
             throw new ArgumentException($"A layout of {layoutQueryClusters} x {layoutKeyClusters} clusters cannot hold log-weights of {queryClusters} x {keyClusters}.");
+        double threshold = CompensationTail.LogThreshold(tailMass, keyClusters);
         using var scope = NewDisposeScope();
         var values = valueMeans.to(ScalarType.Float32);
         var finite = values.isfinite().all(-1).contiguous();
@@ -47,7 +47,7 @@ internal static class CompensationTailKernel
             DevicePointer.Of(finite, ScalarType.Bool, "value finiteness"), DevicePointer.Of(compensable, ScalarType.Bool, nameof(compensable)),
             DevicePointer.Of(weights, ScalarType.Float32, "tail weights"), DevicePointer.Of(log2Weight, ScalarType.Float32, "tail log2 weight"),
             DevicePointer.Of(poisoned, ScalarType.Bool, "poisoned"), (int)queryClusters, (int)keyClusters, (int)layoutQueryClusters, (int)layoutKeyClusters,
-            (float)Math.Log(tailMass / keyClusters));
+            (float)threshold);
         // A matrix product would spread a non-finite mean value through 0 x NaN: it reaches only the terms that fold its cluster.
         var value = weights.bmm(values.nan_to_num(0.0, 0.0, 0.0)).masked_fill(poisoned.unsqueeze(-1), double.NaN);
         if (layoutQueryClusters > queryClusters)

@@ -38,12 +38,21 @@ public static class CompensationTail
     /// <param name="tailMass">τ in (0, 1): the largest share of a query cluster's centroid mass the tail may hold.</param>
     public static Tensor Of(Tensor logits, double tailMass)
     {
-        if (!(tailMass > 0 && tailMass < 1)) throw new ArgumentOutOfRangeException(nameof(tailMass), tailMass, "The tail's mass share must lie in (0, 1).");
         if (logits.dim() != 3) throw new ArgumentException($"Centroid log-weights must be [G, QC, KC]; got {TensorPredicates.Shape(logits)}.", nameof(logits));
+        double threshold = LogThreshold(tailMass, logits.shape[2]);
         using var scope = NewDisposeScope();
-        long keyClusters = logits.shape[2];
         var total = logits.logsumexp(-1, keepdim: true);
         // A query cluster whose weights are all 0 (-inf) has no tail to speak of: its compare with NaN is false.
-        return (logits - total).lt(Math.Log(tailMass / Math.Max(1, keyClusters))).MoveToOuterDisposeScope();
+        return (logits - total).lt(threshold).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// ln(τ / KC): a block is in the tail when its log-weight minus its query cluster's log-sum-exp is below this.
+    /// Throws unless τ lies in (0, 1).
+    /// </summary>
+    public static double LogThreshold(double tailMass, long keyClusters)
+    {
+        if (!(tailMass > 0 && tailMass < 1)) throw new ArgumentOutOfRangeException(nameof(tailMass), tailMass, "The tail's mass share must lie in (0, 1).");
+        return Math.Log(tailMass / Math.Max(1, keyClusters));
     }
 }

@@ -176,7 +176,8 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
         TensorChecks.RequireShape(keyCentroids, nameof(keyCentroids), groups, keyClusters, queryCentroids.shape[2]);
         TensorChecks.RequireShape(keySizes, nameof(keySizes), groups, keyClusters);
         var mask = empty([groups, queryCentroids.shape[1], keyClusters], ScalarType.Bool, queryCentroids.device);
-        SelectionKernel.Enqueue(LibraryFor(queryCentroids), queryCentroids, keyCentroids, keySizes, rule, mask, IntPtr.Zero);
+        using var dots = SelectionKernel.AllocateDots(groups, (int)queryCentroids.shape[1], (int)keyClusters, queryCentroids.device);
+        SelectionKernel.Enqueue(LibraryFor(queryCentroids), queryCentroids, keyCentroids, keySizes, rule, mask, dots, IntPtr.Zero);
         return mask;
     }
 

@@ -37,7 +37,7 @@ namespace Svg2.Cuda;
 public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 {
     readonly KernelLibrary _library;
-    readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts;
+    readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, _centroidDots;
     readonly AttentionWorkspace _workspace;
     readonly long _videoQueryRows, _videoKeyRows;
     readonly long _groups, _queryTokens;
@@ -85,6 +85,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         QueryLayout = AllocateLayout(groups, queryTokens, queryClusters + textBlocks, device);
         KeyLayout = AllocateLayout(groups, keyTokens, keyClusters + textBlocks, device);
         BlockMask = empty([groups, queryClusters + textBlocks, keyClusters + textBlocks], ScalarType.Bool, device);
+        _centroidDots = SelectionKernel.AllocateDots(groups, queryClusters, keyClusters, device);
         if (text is { } rows)
         {
             TextBlocks.WriteLayout(QueryLayout, rows);
@@ -98,7 +99,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 
     /// <summary>Every buffer the pipeline owns, <see cref="Output"/> excluded.</summary>
     IEnumerable<Tensor> Buffers() =>
-        [_queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask,
+        [_queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask, _centroidDots,
          QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
          _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart];
 
@@ -191,7 +192,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <summary>Enqueues the selection from the current centroids and key sizes, then the range list and tile plan.</summary>
     public void EnqueueSelection(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule, IntPtr stream = default)
     {
-        SelectionKernel.Enqueue(_library, queryCentroids, keyCentroids, KeyLayout.Sizes, rule, BlockMask, stream);
+        SelectionKernel.Enqueue(_library, queryCentroids, keyCentroids, KeyLayout.Sizes, rule, BlockMask, _centroidDots, stream);
         EnqueuePlan(stream);
     }
 

@@ -76,7 +76,7 @@ public sealed unsafe class KernelLibrary
     {
         "kmeans.cu" => ["svg2_centroid_norms", "svg2_kmeans_assign", "svg2_segment_means", "svg2_segment_means_wide"],
         "layout.cu" => ["svg2_label_histogram", "svg2_cluster_offsets", "svg2_stable_scatter"],
-        "selection.cu" => ["svg2_select_key_clusters", "svg2_select_by_error"],
+        "selection.cu" => ["svg2_centroid_dots", "svg2_select_key_clusters", "svg2_select_by_error"],
         "attention.cu" => ["svg2_key_ranges", "svg2_centroid_keys", "svg2_compensation_tail", "svg2_plan_tiles", "svg2_sparse_attention"],
         "transformer_block.cu" => ["svg2_modulated_layer_norm", "svg2_gated_residual_add", "svg2_rms_norm_to_heads"],
         "probe.cu" => ["svg2_probe_softmax", "svg2_probe_flash_softmax", "svg2_probe_centroid_softmax", "svg2_probe_merge", "svg2_probe_errors", "svg2_probe_key_sample"],

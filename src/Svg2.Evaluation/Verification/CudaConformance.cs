@@ -35,7 +35,12 @@ public static class CudaConformance
                 results.Add(Run($"sparse attention vs masked float32, small clusters ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2, SmallQueryClusters)));
                 results.Add(Run($"sparse attention vs masked float32, clusters of several tiles ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 7, LargeQueryClusters)));
             }
-        results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3)));
+        results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3, 0.9, 0.1, 0.5, 150)));
+        // A sharp row cuts after few clusters (few candidates); a fixed-density top-p near 1 with no
+        // minimum reaches into the light tail (most keys are candidates); head dimension 64 and key
+        // counts that are not a power of two take the other tile and padding paths.
+        results.Add(Run("selection vs float32 reference, sharp rows (Float32 mode)", () => SelectionMatches(device, seed + 11, 0.9, 0.0, 2.0, 150, keyClusters: 777)));
+        results.Add(Run("selection vs float32 reference, top_p 0.997 (Float32 mode, D64)", () => SelectionMatches(device, seed + 12, 0.997, 0.0, 1.0, 40, dim: 64)));
         results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
         results.Add(Run("all-true mask = dense SDPA (bf16 D128)", () => AllTrueMaskEqualsDense(device, seed + 5)));
         results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
@@ -141,17 +146,23 @@ public static class CudaConformance
                         $"centroid rel. error {centroidError:E2}; {emptyCount} empty clusters, {emptyChanged} changed elements");
     }
 
-    /// <summary>Selection in Float32 mode gives the reference mask except rows whose cut sits on a near-tie.</summary>
-    public static (bool Passed, string Detail) SelectionMatches(Device device, int seed)
+    /// <summary>
+    /// Selection in Float32 mode gives the reference mask except rows whose cut sits on a near-tie, for a
+    /// rule (<paramref name="topP"/>, <paramref name="minimumRatio"/>) on centroids of spread
+    /// <paramref name="centroidScale"/> and key clusters of up to <paramref name="maxKeySize"/> members
+    /// (the first 50 empty).
+    /// </summary>
+    public static (bool Passed, string Detail) SelectionMatches(Device device, int seed, double topP, double minimumRatio, double centroidScale, int maxKeySize,
+        int keyClusters = 1000, int dim = 128)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
-        const int Groups = 4, QueryClusters = 100, KeyClusters = 1000, Dim = 128;
-        var queryCentroids = (randn([Groups, QueryClusters, Dim], generator: generator) * 0.5).to(ScalarType.BFloat16).to(device);
-        var keyCentroids = (randn([Groups, KeyClusters, Dim], generator: generator) * 0.5).to(ScalarType.BFloat16).to(device);
-        var keySizes = randint(0, 150, [Groups, KeyClusters], generator: generator).to(device);
+        const int Groups = 4, QueryClusters = 100;
+        var queryCentroids = (randn([Groups, QueryClusters, dim], generator: generator) * centroidScale).to(ScalarType.BFloat16).to(device);
+        var keyCentroids = (randn([Groups, keyClusters, dim], generator: generator) * centroidScale).to(ScalarType.BFloat16).to(device);
+        var keySizes = randint(0, maxKeySize, [Groups, keyClusters], generator: generator).to(device);
         keySizes.narrow(1, 0, 50).zero_();
-        var rule = new SelectionRule(0.9, 0.1, SelectionPrecision.Float32);
+        var rule = new SelectionRule(topP, minimumRatio, SelectionPrecision.Float32);
         var mask = new CudaBackend().SelectKeyClusters(queryCentroids, keyCentroids, keySizes, rule);
         var expected = CriticalClusterSelection.Select(queryCentroids, keyCentroids, keySizes, rule);
         var (sorted, _) = CriticalClusterSelection.Probabilities(queryCentroids, keyCentroids, keySizes).sort(-1, descending: true, stable: true);
@@ -163,7 +174,9 @@ public static class CudaConformance
         var nearCut = ((before - rule.TopP).abs() < 1e-4).any(-1);
         long unexplained = (rowsDiffering & nearCut.logical_not()).sum().item<long>();
         bool passed = unexplained == 0 && mask.any(-1).all().item<bool>();
-        return (passed, $"{differing} of {Groups * QueryClusters} rows differ ({unexplained} not at a near-tie); kept {kept} vs {expectedKept}");
+        long fewest = mask.sum(-1).min().item<long>(), most = mask.sum(-1).max().item<long>();
+        return (passed, $"{differing} of {Groups * QueryClusters} rows differ ({unexplained} not at a near-tie); kept {kept} vs {expectedKept} " +
+                        $"({fewest} to {most} of {keyClusters} a row)");
     }
 
     /// <summary>

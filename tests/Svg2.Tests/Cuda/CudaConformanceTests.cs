@@ -37,8 +37,12 @@ public class CudaConformanceTests
     public void SparseAttentionMatchesMaskedReference(ScalarType dtype, int dim, int queryClusters) =>
         AssertPassed(CudaConformance.SparseAttentionMatches(Gpu(), dtype, dim, 13, queryClusters));
 
-    [SkippableFact]
-    public void SelectionMatchesFloat32Reference() => AssertPassed(CudaConformance.SelectionMatches(Gpu(), 14));
+    [SkippableTheory]
+    [InlineData(0.9, 0.1, 0.5, 1000, 128)]
+    [InlineData(0.9, 0.0, 2.0, 777, 128)]
+    [InlineData(0.997, 0.0, 1.0, 1000, 64)]
+    public void SelectionMatchesFloat32Reference(double topP, double minimumRatio, double centroidScale, int keyClusters, int dim) =>
+        AssertPassed(CudaConformance.SelectionMatches(Gpu(), 14, topP, minimumRatio, centroidScale, 150, keyClusters, dim));
 
     [SkippableFact]
     public void SelectionBf16KeepsMinimumAndFirst() => AssertPassed(CudaConformance.SelectionInvariantsBf16(Gpu(), 15));

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Svg2.Cuda.Runtime;
+using Svg2.Cuda.Stages;
 using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
@@ -148,6 +149,23 @@ public partial class KernelTraitsTests
         Assert.Equal(0, KMeansTraits.HopperItemPoints % HopperTraits.WarpgroupRows);
     }
 
+    [Fact]
+    public void SelectionFitsAnH100AtItsLargestKeyClusterCount()
+    {
+        // Two 64-bit keys per padded key cluster, plus the kernel's static histogram (256 counts and masses).
+        const int StaticBytes = 256 * (sizeof(int) + sizeof(float)) + 64;
+        Assert.InRange(SelectionTraits.SharedBytes(SelectionKernel.MaxKeyClusters) + StaticBytes, 1, H100SharedPerBlock);
+        Assert.Equal(16 * 1024, SelectionTraits.SharedBytes(1024));
+    }
+
+    [Fact]
+    public void CentroidProductTilesCoverEveryPair()
+    {
+        Assert.Equal(4 * 16, SelectionTraits.DotTiles(200, 1000));
+        Assert.Equal(1, SelectionTraits.DotTiles(1, 1));
+        Assert.Equal(2 * 2, SelectionTraits.DotTiles(SelectionTraits.DotTile + 1, 2 * SelectionTraits.DotTile));
+    }
+
     [Theory]
     [InlineData(64, 1000)]
     [InlineData(128, 1000)]
@@ -246,10 +264,6 @@ public partial class KernelTraitsTests
         Assert.Equal(KMeansTraits.HopperTileCentroids * (2 * headDim + sizeof(float)), tileImage);
         Assert.Equal(3, KMeansTraits.HopperTiles(257));
     }
-
-    [Fact]
-    public void SelectionFitsAnH100AtItsLargestKeyClusterCount() =>
-        Assert.InRange(SelectionTraits.SharedBytes(Svg2.Cuda.Stages.SelectionKernel.MaxKeyClusters, 128), 1, H100SharedPerBlock);
 
     [Fact]
     public void MacroValuesMatchTheDerivedShapes()

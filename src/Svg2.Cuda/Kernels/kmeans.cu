@@ -12,7 +12,8 @@
 //   points read once; every block reads all K centroids (from L2).
 // svg2_segment_means: one block of 4 warps per cluster sums its members in permuted order (the
 //   counting sort of layout.cu provides the permutation and offsets), so no float atomics and a
-//   fixed summation order; empty clusters keep their previous centroid. svg2_segment_means_wide:
+//   fixed summation order; a lane reads one 16-byte chunk of a row, 2 (D 128) or 4 (D 64) rows a
+//   load per warp; empty clusters keep their previous centroid. svg2_segment_means_wide:
 //   the same with 8 warps, for clusters of 128 members or more on average.
 // Strides: a group's points are group_rows >= N rows apart (point_group_rows in the means), so the N
 // clustered rows can lead a longer sequence (video rows before text rows). The layout the means read
@@ -56,7 +57,6 @@ constexpr int kKSteps = kHeadDim / 16;
 constexpr int kNormWarps = SVG2_KMEANS_NORM_WARPS;
 constexpr int kMeanWarps = SVG2_KMEANS_MEAN_WARPS;
 constexpr int kWideMeanWarps = SVG2_KMEANS_WIDE_MEAN_WARPS;
-constexpr int kLanesPerRowElements = kHeadDim / kWarpSize;     // elements of a row one lane owns
 
 extern "C" __global__ void __launch_bounds__(kNormWarps * kWarpSize)
 svg2_centroid_norms(const element_t* __restrict__ centroids, float* __restrict__ norms, int rows)
@@ -204,49 +204,47 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         }
 }
 
-// This lane's kLanesPerRowElements (2 or 4) consecutive elements of a row in one 4- or 8-byte load.
-__device__ __forceinline__ void load_row_elements(element_t (&elements)[kLanesPerRowElements], const element_t* source)
-{
-#if SVG2_HEAD_DIM == 128
-    typedef unsigned long long row_bits_t;
-#else
-    typedef unsigned row_bits_t;
-#endif
-    const row_bits_t bits = *(const row_bits_t*)source;
-#pragma unroll
-    for (int e = 0; e < kLanesPerRowElements; ++e) elements[e] = (element_t)(bits >> (16 * e));
-}
-
-// The segment means with 'Warps' warps per cluster.
+// The segment means with 'Warps' warps per cluster. A lane holds one 16-byte chunk of a row, so a warp
+// reads kRowsPerLoad (2 at D 128, 4 at D 64) members' rows per load, and the warps interleave by those
+// groups, several loads in flight per lane. The sums have a fixed order: per lane over its rows, then
+// the row lanes of a chunk by xor shuffles, then the warps in order.
 template <int Warps>
 __device__ __forceinline__ void segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
                                               const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
                                               int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
+    constexpr int kRowsPerLoad = kWarpSize / kRowChunks;
     __shared__ float partial[Warps][kHeadDim];
     const int cluster = blockIdx.x, g = blockIdx.y;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
+    const int row_lane = lane / kRowChunks, chunk = lane % kRowChunks;
     const int64 begin = offsets[(int64)g * (layout_clusters + 1) + cluster];
     const int64 end = offsets[(int64)g * (layout_clusters + 1) + cluster + 1];
-    const element_t* group_points = points + (int64)g * point_group_rows * kHeadDim;
+    const element_t* group_points = points + (int64)g * point_group_rows * kHeadDim + chunk * kChunkElements;
     const int64* group_permutation = permutation + (int64)g * permutation_group_rows;
 
-    float sum[kLanesPerRowElements];
-    #pragma unroll
-    for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] = 0.f;
-    // Rows are independent: unrolling lets several permutation and row loads be in flight per warp,
-    // and each lane reads its elements of a row in one load.
-    #pragma unroll 4
-    for (int64 s = begin + warp; s < end; s += Warps)
+    float sum[kChunkElements];
+#pragma unroll
+    for (int e = 0; e < kChunkElements; ++e) sum[e] = 0.f;
+#pragma unroll 8
+    for (int64 s = begin + warp * kRowsPerLoad + row_lane; s < end; s += Warps * kRowsPerLoad)
     {
-        const element_t* row = group_points + group_permutation[s] * kHeadDim + lane * kLanesPerRowElements;
-        element_t elements[kLanesPerRowElements];
-        load_row_elements(elements, row);
-        #pragma unroll
-        for (int e = 0; e < kLanesPerRowElements; ++e) sum[e] += element_to_float(elements[e]);
+        const uint4 bits = *(const uint4*)(group_points + group_permutation[s] * kHeadDim);
+        const unsigned words[4] = {bits.x, bits.y, bits.z, bits.w};
+#pragma unroll
+        for (int w = 0; w < 4; ++w)
+        {
+            sum[2 * w] += element_to_float((element_t)(words[w] & 0xffffu));
+            sum[2 * w + 1] += element_to_float((element_t)(words[w] >> 16));
+        }
     }
-    #pragma unroll
-    for (int e = 0; e < kLanesPerRowElements; ++e) partial[warp][lane * kLanesPerRowElements + e] = sum[e];
+#pragma unroll
+    for (int offset = kRowChunks; offset < kWarpSize; offset *= 2)
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e) sum[e] += __shfl_xor_sync(kFullMask, sum[e], offset);
+    if (row_lane == 0)
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e) partial[warp][chunk * kChunkElements + e] = sum[e];
     __syncthreads();
 
     const int64 count = end - begin;

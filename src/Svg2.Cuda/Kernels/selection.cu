@@ -57,7 +57,8 @@ constexpr float kMinimumMass = 1e-12f;
 
 // The top-p selection sorts only candidates: the keys of the highest half-octave bins of P that hold
 // the threshold's mass plus a slack for the rank-order sum's rounding (bf16 mode: half a bf16 ulp of
-// numbers below 1, 2^-9, with room; fp32: far above the sum's rounding of at most KC x 2^-24).
+// numbers below 1, 2^-10, with room; fp32: 4x the sum's rounding bound KC x 2^-24 at KC = 1,000).
+// A slack too thin for a row costs speed, not exactness: the candidates run out and every key is sorted.
 constexpr int kCandidateBins = 256;
 constexpr int kBinsPerSelectLane = kCandidateBins / kWarpSize;
 constexpr float kBf16PrefixSlack = 1.0f / 256;

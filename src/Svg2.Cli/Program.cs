@@ -2,11 +2,13 @@ using System.CommandLine;
 using Spectre.Console;
 using Svg2.Cli.Commands;
 using Svg2.Cli.Commands.Conformance;
+using Svg2.Cli.Hosting;
 
 // Logs and CI capture output through a pipe, where the console reports a width of 80 columns;
 // give tables room there instead of wrapping every cell.
 const int RedirectedWidth = 160;
 if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = RedirectedWidth;
+HeapTuning.Apply();
 
 var root = new RootCommand("svg2: SVG2 semantic-aware sparse attention for video diffusion transformers (video generation, benchmarks, evaluation, sweeps, video comparison, training data and training).");
 root.Subcommands.Add(BenchCommand.Create());

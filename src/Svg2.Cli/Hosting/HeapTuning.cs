@@ -23,6 +23,9 @@ internal static partial class HeapTuning
     /// <summary>Blocks up to this size come from the heap (the largest CPU temporaries of a generation are well below it).</summary>
     internal const int MmapThreshold = 1 << 30;
 
+    /// <summary>The largest mapping threshold older glibc accepts (half its 64 MiB heap size), tried when the first is refused.</summary>
+    internal const int OlderGlibcMmapThreshold = 32 << 20;
+
     /// <summary>Free memory at the top of the heap kept rather than returned to the system.</summary>
     internal const int TrimThreshold = int.MaxValue;
 
@@ -34,8 +37,11 @@ internal static partial class HeapTuning
         if (!OperatingSystem.IsLinux() || UserSettings.Any(name => Environment.GetEnvironmentVariable(name) is not null)) return false;
         try
         {
-            // mallopt returns 1 on success, 0 when glibc refuses the value.
-            return MallOpt(MmapThresholdOption, MmapThreshold) == 1 & MallOpt(TrimThresholdOption, TrimThreshold) == 1;
+            // mallopt returns 1 on success, 0 when glibc refuses the value. Either setting also fixes the mapping
+            // threshold where it is, so the trim threshold follows only a mapping threshold that was taken: alone it
+            // would leave every block above 128 KiB mapped afresh.
+            bool mapped = MallOpt(MmapThresholdOption, MmapThreshold) == 1 || MallOpt(MmapThresholdOption, OlderGlibcMmapThreshold) == 1;
+            return mapped && MallOpt(TrimThresholdOption, TrimThreshold) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

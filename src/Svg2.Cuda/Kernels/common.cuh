@@ -161,13 +161,14 @@ __device__ __forceinline__ float block_reduce(float value, float* scratch, Combi
     return result;
 }
 
-// Inclusive prefix sum over the lanes of a warp.
-__device__ __forceinline__ int warp_inclusive_scan(int value)
+// Inclusive prefix sum over the lanes of a warp (int or float).
+template <typename T>
+__device__ __forceinline__ T warp_inclusive_scan(T value)
 {
     const int lane = threadIdx.x % kWarpSize;
     for (int offset = 1; offset < kWarpSize; offset *= 2)
     {
-        int other = __shfl_up_sync(kFullMask, value, offset);
+        T other = __shfl_up_sync(kFullMask, value, offset);
         if (lane >= offset) value += other;
     }
     return value;

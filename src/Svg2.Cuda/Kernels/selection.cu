@@ -246,14 +246,8 @@ svg2_select_key_clusters(const float* __restrict__ dots, const int64* __restrict
             lane_count += bin_counts[kCandidateBins - 1 - kBinsPerSelectLane * lane - t];
             lane_mass += bin_mass[kCandidateBins - 1 - kBinsPerSelectLane * lane - t];
         }
-        int count = lane_count;
-        float mass = lane_mass;
-        for (int offset = 1; offset < kWarpSize; offset *= 2)
-        {
-            const int other_count = __shfl_up_sync(kFullMask, count, offset);
-            const float other_mass = __shfl_up_sync(kFullMask, mass, offset);
-            if (lane >= offset) { count += other_count; mass += other_mass; }
-        }
+        int count = warp_inclusive_scan(lane_count);
+        float mass = warp_inclusive_scan(lane_mass);
         const unsigned enough = __ballot_sync(kFullMask, count >= needed && mass >= target);
         const int first = enough ? __ffs(enough) - 1 : kWarpSize - 1;
         if (lane == first)

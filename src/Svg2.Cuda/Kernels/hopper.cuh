@@ -159,6 +159,15 @@ __device__ __forceinline__ void barrier_wait(unsigned barrier, unsigned parity)
 // Named barrier: 'threads' threads (whole warps) take part.
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) { asm volatile("bar.sync %0, %1;" :: "r"(id), "r"(threads) : "memory"); }
 
+// Named barrier 'id' of 'threads' threads that also returns, to each of them, whether 'value' was true in all.
+__device__ __forceinline__ bool named_barrier_all(int id, int threads, bool value)
+{
+    int all;
+    asm volatile("{\n\t.reg .pred p, q;\n\tsetp.ne.s32 p, %1, 0;\n\tbar.red.and.pred q, %2, %3, p;\n\tselp.s32 %0, 1, 0, q;\n\t}"
+                 : "=r"(all) : "r"((int)value), "r"(id), "r"(threads) : "memory");
+    return all != 0;
+}
+
 // Moves registers between warpgroups: every thread of the warpgroup executes it with the same count.
 template <int Registers>
 __device__ __forceinline__ void release_registers() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" :: "n"(Registers)); }

@@ -228,14 +228,14 @@ __device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const
     }
 }
 
-// Folds a 64-row block's scores of a tile into its rows' running bests.
-template <int Columns>
+// Folds a 64-row block's scores of a tile into its rows' running bests (Ranked: NaN scores ranked first).
+template <int Columns, bool Ranked>
 __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid,
                                                 int valid_columns)
 {
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4>(best[r], best_column[r], first_centroid, valid_columns, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
+        keep_row_best<Columns / 4, Ranked>(best[r], best_column[r], first_centroid, valid_columns, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
 }
 
 // Leaves an e4m3 block's scores x.c - |c|^2 / 2: S times the row's and the tile's scales, plus the column's bias.
@@ -265,7 +265,7 @@ struct ConsumerPoints
 };
 
 // One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
-template <bool Fp8, int Columns>
+template <bool Fp8, int Columns, bool Ranked>
 __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], ConsumerPoints points,
                                                 unsigned tile, const float* tile_bias, float tile_scale, int first_centroid, int valid_columns,
                                                 unsigned empty_barrier)
@@ -293,7 +293,7 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
             const float row_factor[2] = {scales[0] * tile_scale, scales[8] * tile_scale};
             scale_to_scores<Columns>(score, tile_bias, row_factor);
         }
-        keep_block_best<Columns>(best[b], best_column[b], score, first_centroid, valid_columns);
+        keep_block_best<Columns, Ranked>(best[b], best_column[b], score, first_centroid, valid_columns);
     }
 }
 
@@ -343,6 +343,52 @@ __device__ __forceinline__ void points_to_fp8(const unsigned char* shared_base, 
         *(uint2*)(shared_base + (destination - base) + fp8_offset(row, chunk)) = to_e4m3(x);
         if (chunk == 0) row_scales[row] = largest == 0.f ? 1.f : largest / kE4M3Max;
     }
+}
+
+// Inputs for which no score x.c - |c|^2 / 2 can be NaN: every element of every point below 2^57 in
+// magnitude (|x|^2 < D 2^114 <= 2^122 for D <= 256) and every centroid with |c|^2 <= 2^126 (bias >=
+// -2^125) keep each product and every partial sum of the MMA below 2^127, so the plain search returns
+// what the NaN-ranking one would. Non-finite or huge inputs fail the bound and take the ranked search.
+constexpr float kBoundedSquaredNorm = 0x1p126f;
+static_assert(kHeadDim <= 256, "the points' element bound covers D <= 256");
+// 16-bit magnitudes (sign cleared) from which a point element is out of bounds: 2^57 in bf16; fp16's
+// largest finite value is far inside, so only infinities and NaNs (exponent all ones) are out.
+constexpr unsigned kUnboundedMagnitude = SVG2_ELEMENT_FP16 ? 0x7C00u : 0x5C00u;
+// Added to both cleared halves of a word, it carries into bit 15 of a half exactly when that half is
+// at least kUnboundedMagnitude, and never into the next half (0x7FFF + it < 0x10000).
+constexpr unsigned kMagnitudeCarry = (0x8000u - kUnboundedMagnitude) * 0x10001u;
+
+// Whether every element this thread copied into its warpgroup's point area (copy_points: its chunk of
+// rows first_row + i kRowsPerPass, as RowGather places them) is within the bound: 3 integer operations a
+// word, no conversions. A thread's own cp.async copies are visible to it once waited for, so the check
+// needs no barrier of its own: the warpgroup's vote rides on the barrier that publishes the points.
+__device__ __forceinline__ bool copied_points_bounded(const unsigned char* shared_base, unsigned area)
+{
+    using Gather = RowGather<kConsumerPoints, kWarpgroupThreads>;
+    const Gather gather;
+    const unsigned char* first = shared_base + (area - shared_address(shared_base)) + gather.tile_offset;
+    unsigned carries = 0;
+#pragma unroll
+    for (int pass = 0; pass < Gather::kPasses; ++pass)
+    {
+        const uint4 bits = *(const uint4*)(first + pass * Gather::kRowsPerPass * kPanelRowBytes);
+        carries |= ((bits.x & 0x7FFF7FFFu) + kMagnitudeCarry) | ((bits.y & 0x7FFF7FFFu) + kMagnitudeCarry) |
+                   ((bits.z & 0x7FFF7FFFu) + kMagnitudeCarry) | ((bits.w & 0x7FFF7FFFu) + kMagnitudeCarry);
+    }
+    return (carries & 0x80008000u) == 0;
+}
+
+// Whether every centroid of the tile is bounded (columns past the last centroid are). Every warp reads
+// all kTileCentroids biases, so the warps of a warpgroup agree without a barrier.
+__device__ __forceinline__ bool tile_bounded(const float* tile_bias, int valid_columns)
+{
+    static_assert(kTileCentroids == 4 * kWarpSize, "a float4 of biases a lane");
+    const int column = 4 * (threadIdx.x % kWarpSize);
+    const float4 bias = ((const float4*)tile_bias)[column / 4];
+    const float bound = -0.5f * kBoundedSquaredNorm;
+    const bool bounded = (column >= valid_columns || bias.x >= bound) && (column + 1 >= valid_columns || bias.y >= bound) &&
+                         (column + 2 >= valid_columns || bias.z >= bound) && (column + 3 >= valid_columns || bias.w >= bound);
+    return __all_sync(kFullMask, bounded);
 }
 
 // The assignment of both distance precisions: Fp8 converts each warpgroup's points before its tiles
@@ -414,7 +460,9 @@ __device__ __forceinline__ void assign_nearest(const element_t* __restrict__ poi
             copy_points(point_slots + ((local + 1) % kPointSlots) * kItemBytes, points, n, group_rows, item + gridDim.x, items_per_group, consumer);
         copy_async_commit();
         copy_async_wait<1>();
-        named_barrier_sync(kWarpgroupBarrierBase + consumer, kWarpgroupThreads);
+        // The plain search is open to this item where every point of the warpgroup is bounded (16-bit products only).
+        const bool points_bounded = named_barrier_all(kWarpgroupBarrierBase + consumer, kWarpgroupThreads,
+                                                      !Fp8 && copied_points_bounded(shared, slot + consumer * kConsumerBytes));
         ConsumerPoints consumer_points{slot + consumer * kConsumerBytes, nullptr};
         if constexpr (Fp8)
         {
@@ -442,10 +490,15 @@ __device__ __forceinline__ void assign_nearest(const element_t* __restrict__ poi
             const unsigned tile = centroid_stages + stage * kStageTileBytes;
             const float* tile_bias = (const float*)(tails + stage * kStageTailBytes);
             const float tile_scale = Fp8 ? tile_bias[kTileCentroids] : 1.f;
-            if (k - first_centroid <= kTailCentroids)
-                nearest_in_tile<Fp8, kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, k - first_centroid, stage_empty);
-            else
-                nearest_in_tile<Fp8, kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, k - first_centroid, stage_empty);
+            const int valid_columns = k - first_centroid;
+            const bool plain = points_bounded && tile_bounded(tile_bias, valid_columns);
+            if (valid_columns <= kTailCentroids)
+            {
+                if (plain) nearest_in_tile<Fp8, kTailCentroids, false>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
+                else nearest_in_tile<Fp8, kTailCentroids, true>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
+            }
+            else if (plain) nearest_in_tile<Fp8, kTileCentroids, false>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
+            else nearest_in_tile<Fp8, kTileCentroids, true>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
             // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {

@@ -36,8 +36,10 @@ __device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
 // number of its columns that are centroids. Candidate 2 j + e is in increasing column order, as
 // argmax_tree needs; every column of the tile follows the running best's, so a strict '>' keeps the
 // lowest id on ties there too. A pairwise tree (depth log2) instead of a dependent chain per row keeps
-// the compare-and-select instructions independent.
-template <int Candidates, class ScoreOf>
+// the compare-and-select instructions independent. 'Ranked' maps NaN scores first (right for any
+// input); without it the search is plain, which gives the same result where no score can be NaN,
+// and saves two of the five instructions a score costs (the caller proves its inputs bounded).
+template <int Candidates, bool Ranked = true, class ScoreOf>
 __device__ __forceinline__ void keep_row_best(float& best, int& best_column, int first_column, int valid_columns, ScoreOf score_of)
 {
     const int lane_column = 2 * (threadIdx.x % 4);
@@ -52,7 +54,8 @@ __device__ __forceinline__ void keep_row_best(float& best, int& best_column, int
         for (int c = 0; c < Candidates; ++c)
         {
             column[c] = (c / 2) * 8 + c % 2;
-            value[c] = lane_column + column[c] < valid_columns ? ranked_score(score_of(c / 2, c % 2)) : negative_infinity();
+            const float score = score_of(c / 2, c % 2);
+            value[c] = lane_column + column[c] < valid_columns ? (Ranked ? ranked_score(score) : score) : negative_infinity();
         }
     }
     else
@@ -61,7 +64,8 @@ __device__ __forceinline__ void keep_row_best(float& best, int& best_column, int
         for (int c = 0; c < Candidates; ++c)
         {
             column[c] = (c / 2) * 8 + c % 2;
-            value[c] = ranked_score(score_of(c / 2, c % 2));
+            const float score = score_of(c / 2, c % 2);
+            value[c] = Ranked ? ranked_score(score) : score;
         }
     }
     argmax_tree<Candidates>(value, column);

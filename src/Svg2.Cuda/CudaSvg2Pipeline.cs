@@ -39,6 +39,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     readonly KernelLibrary _library;
     readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, _centroidDots;
     readonly AttentionWorkspace _workspace;
+    readonly CudaStreamFork _fork;
     readonly long _videoQueryRows, _videoKeyRows;
     readonly long _groups, _queryTokens;
     readonly int _headDim;
@@ -93,6 +94,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
             TextBlocks.WriteMask(BlockMask, queryClusters, keyClusters);
         }
         _workspace = new AttentionWorkspace(groups, queryClusters + textBlocks, keyClusters + textBlocks, device);
+        _fork = new CudaStreamFork(_library.Device);
         // A pipeline made inside a dispose scope (a model's forward) outlives it: it owns its buffers.
         foreach (var buffer in Buffers()) buffer.DetachFromDisposeScope();
     }
@@ -156,11 +158,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     public void EnqueueQueryKMeans(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null,
         KMeansPrecision precision = KMeansPrecision.Input)
     {
-        using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
         using var centre = KMeansKernels.CentreFor(precision, queryCentroids);
-        for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
-                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep, centre);
+        EnqueueQueryIterations(q, queryCentroids, iterations, stream, afterStep, centre);
     }
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on k; <paramref name="keyCentroids"/> is updated in place.</summary>
@@ -173,8 +172,45 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     public void EnqueueKeyKMeans(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream = default, Action<string>? afterStep = null,
         KMeansPrecision precision = KMeansPrecision.Input)
     {
-        using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         using var centre = KMeansKernels.CentreFor(precision, keyCentroids);
+        EnqueueKeyIterations(k, keyCentroids, iterations, stream, afterStep, centre);
+    }
+
+    /// <summary>
+    /// Enqueues <paramref name="iterations"/> k-means iterations on q and on k, the two chains side by side: the
+    /// keys' on a stream forked from <paramref name="stream"/>, joined back before this returns. Their small kernels
+    /// (centroid tiles, counting sort, member means) leave most of the GPU idle when run back to back.
+    /// </summary>
+    /// <param name="q">[G, Nq, D] queries; only the video rows are clustered.</param>
+    /// <param name="k">[G, Nk, D] keys; only the video rows are clustered.</param>
+    /// <param name="queryCentroids">[G, QC, D] centroids, updated in place.</param>
+    /// <param name="keyCentroids">[G, KC, D] centroids, updated in place.</param>
+    /// <param name="iterations">Lloyd iterations of each.</param>
+    /// <param name="stream">CUDA stream (0 = legacy default); a stream under graph capture gives two parallel branches.</param>
+    /// <param name="precision">The distance products' numerics; FP8 needs the Hopper kernels (<see cref="NotSupportedException"/> elsewhere).</param>
+    public void EnqueueKMeans(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, IntPtr stream = default,
+        KMeansPrecision precision = KMeansPrecision.Input)
+    {
+        // Both centres exist before the fork and are freed after the join (see CudaStreamFork).
+        using var queryCentre = KMeansKernels.CentreFor(precision, queryCentroids);
+        using var keyCentre = KMeansKernels.CentreFor(precision, keyCentroids);
+        var side = _fork.Fork(stream);
+        EnqueueKeyIterations(k, keyCentroids, iterations, side, null, keyCentre);
+        EnqueueQueryIterations(q, queryCentroids, iterations, stream, null, queryCentre);
+        _fork.Join(stream);
+    }
+
+    void EnqueueQueryIterations(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
+    {
+        using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
+        for (int i = 0; i < iterations; i++)
+            KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
+                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep, centre);
+    }
+
+    void EnqueueKeyIterations(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
+    {
+        using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         _keyLayoutVersion++;
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
@@ -379,16 +415,11 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
     }
 
-    void IFusedSvg2Pipeline.ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision)
+    void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision)
     {
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
-        EnqueueQueryKMeans(q, queryCentroids, iterations, precision: precision);
-    }
-
-    void IFusedSvg2Pipeline.ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision)
-    {
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
-        EnqueueKeyKMeans(k, keyCentroids, iterations, precision: precision);
+        EnqueueKMeans(q, k, queryCentroids, keyCentroids, iterations, precision: precision);
     }
 
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
@@ -428,8 +459,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <summary>Enqueues a whole steady-state call.</summary>
     public void Enqueue(Tensor q, Tensor k, Tensor v, Tensor queryCentroids, Tensor keyCentroids, int iterations, SelectionRule rule, IntPtr stream = default)
     {
-        EnqueueQueryKMeans(q, queryCentroids, iterations, stream);
-        EnqueueKeyKMeans(k, keyCentroids, iterations, stream);
+        EnqueueKMeans(q, k, queryCentroids, keyCentroids, iterations, stream);
         EnqueueSelection(queryCentroids, keyCentroids, rule, stream);
         EnqueueAttention(q, k, v, 1.0 / Math.Sqrt(q.shape[2]), stream);
     }
@@ -464,5 +494,6 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         QueryLayout.Dispose();
         KeyLayout.Dispose();
         _workspace.Dispose();
+        _fork.Dispose();
     }
 }

@@ -26,6 +26,9 @@ internal static unsafe partial class CudaDriver
     /// <summary>CU_STREAM_NON_BLOCKING: no implicit ordering with the legacy default stream.</summary>
     public const uint StreamNonBlocking = 1;
 
+    /// <summary>CU_EVENT_DISABLE_TIMING: an event for ordering only, cheaper to record and wait on.</summary>
+    public const uint EventDisableTiming = 2;
+
     /// <summary>CU_STREAM_CAPTURE_MODE_RELAXED.</summary>
     public const int CaptureModeRelaxed = 2;
 
@@ -52,6 +55,7 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuStreamCreate(IntPtr* stream, uint flags);
     [LibraryImport(NativeLibraryNames.Driver, EntryPoint = "cuStreamDestroy_v2")] public static partial CudaResult cuStreamDestroy(IntPtr stream);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuStreamSynchronize(IntPtr stream);
+    [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuStreamWaitEvent(IntPtr stream, IntPtr cudaEvent, uint flags);
     [LibraryImport(NativeLibraryNames.Driver, EntryPoint = "cuStreamBeginCapture_v2")] public static partial CudaResult cuStreamBeginCapture(IntPtr stream, int mode);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuStreamEndCapture(IntPtr stream, IntPtr* graph);
     [LibraryImport(NativeLibraryNames.Driver)] public static partial CudaResult cuGraphInstantiateWithFlags(IntPtr* graphExec, IntPtr graph, ulong flags);

@@ -280,7 +280,7 @@ public static class CudaBenchmark
         return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN);
     }
 
-    /// <summary>Mean time of <see cref="StepIterations"/> warm k-means iterations on q and on k, back to back, under <paramref name="precision"/>.</summary>
+    /// <summary>Mean time of <see cref="StepIterations"/> warm k-means iterations on q and on k, side by side as the operator enqueues them, under <paramref name="precision"/>.</summary>
     static double TimeKMeans(CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, KMeansPrecision precision, int iterations, CudaDevice cuda)
     {
         using var start = new CudaEvent(cuda);
@@ -293,8 +293,7 @@ public static class CudaBenchmark
 
         void Enqueue()
         {
-            pipeline.EnqueueQueryKMeans(q, queryCentroids, StepIterations, precision: precision);
-            pipeline.EnqueueKeyKMeans(k, keyCentroids, StepIterations, precision: precision);
+            pipeline.EnqueueKMeans(q, k, queryCentroids, keyCentroids, StepIterations, precision: precision);
         }
     }
 
@@ -376,21 +375,22 @@ public static class CudaBenchmark
             fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
                 TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, precision: AttentionPrecision.Fp8).Milliseconds);
         }
-        // k-means with FP8 distances, last: its layouts then stand in the pipeline, and the reads above are done.
+        // k-means side by side, and with FP8 distances last: its layouts then stand in the pipeline, and the reads above are done.
+        double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda);
         var (fp8KMeansMs, fp8OperatorMs) = KMeansKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), KMeansPrecision.Fp8) is null
             ? (TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Fp8, iterations, cuda),
                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, kmeansPrecision: KMeansPrecision.Fp8).Milliseconds)
             : (double.NaN, double.NaN);
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
             sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
-            errorRouted, fp8KMeansMs, fp8OperatorMs, fp8);
+            errorRouted, sideBySideMs, fp8KMeansMs, fp8OperatorMs, fp8);
         log($"{label}: density {point.Density:P1}, k-means q {point.KMeansQueryMs:F2} ms, k {point.KMeansKeyMs:F2} ms, selection {point.SelectionMs:F2} ms, " +
             $"attention {point.AttentionMs:F2} ms ({point.EffectiveTflops:F0} TFLOP/s, {point.PercentOfIdeal:P0} of ideal), stages {point.TotalMs:F2} ms, " +
             $"operator {point.OperatorMs:F2} ms (density {point.OperatorDensity:P1}), {point.Speedup:F2}x vs dense; " +
             $"with compensation per query cluster {point.ClusterCompensatedMs:F2} ms ({point.ClusterCompensationOverhead:+0.0%;-0.0%}), " +
             $"per row {point.RowCompensatedMs:F2} ms ({point.RowCompensationOverhead:+0.0%;-0.0%}), its light tail (τ {Svg2Options.DefaultCompensationTailMass:0e0}) " +
             $"{tailShare:P1} of the skipped non-empty blocks; " +
-            $"with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
+            $"k-means q + k side by side {point.KMeansSideBySideMs:F2} ms; with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
             (fp8 is null ? "" : $"FP8 attention: quantisation {fp8.QuantizeMs:F2} ms, kernel {fp8.AttentionMs:F2} ms ({point.Fp8KernelSpeedup:F2}x the bf16 kernel, " +
                                 $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
             string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +

@@ -26,14 +26,16 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="ErrorRouted">svg2-ear's per-row compensation with error-aware routing (the probe kernels, the selection by
 /// score, the compensated attention), one timing per probe variant, each threshold searched on the first, untimed call to
 /// reach <paramref name="OperatorDensity"/> and then fixed; empty where the kernels cannot fuse per-row compensation.</param>
-/// <param name="KMeansFp8Ms">2 warm k-means iterations on q and on k with FP8 distance products (<c>--kmeans-precision fp8</c>);
+/// <param name="KMeansSideBySideMs">2 warm k-means iterations on q and on k enqueued as the operator does, the two chains side by
+/// side on two streams (<paramref name="KMeansQueryMs"/> and <paramref name="KMeansKeyMs"/> time them back to back).</param>
+/// <param name="KMeansFp8Ms">2 warm k-means iterations on q and on k, side by side, with FP8 distance products (<c>--kmeans-precision fp8</c>);
 /// NaN where the kernels have no FP8 assignment.</param>
 /// <param name="OperatorFp8KMeansMs">The warm operator call of <paramref name="OperatorMs"/> with FP8 k-means distances (NaN where not timed).</param>
 /// <param name="Fp8">FP8 attention on the same plan and the FP8 operator at the same rule; null where the GPU has no FP8 attention kernels.</param>
 public sealed record DensityPoint(string Label, double TopP, double MinKeyClusterRatio, double Density,
     double KMeansQueryMs, double KMeansKeyMs, double SelectionMs, double AttentionMs, double DenseMs, double ComputedEntries, int HeadDim,
     double OperatorMs, double OperatorDensity, double ClusterCompensatedMs, double RowCompensatedMs, IReadOnlyList<ErrorRoutedTiming> ErrorRouted,
-    double KMeansFp8Ms, double OperatorFp8KMeansMs, Fp8AttentionTiming? Fp8 = null)
+    double KMeansSideBySideMs, double KMeansFp8Ms, double OperatorFp8KMeansMs, Fp8AttentionTiming? Fp8 = null)
 {
     /// <summary>The bf16 kernel's time over the FP8 kernel's on the same plan (NaN when FP8 was not timed).</summary>
     public double Fp8KernelSpeedup => Fp8 is null ? double.NaN : AttentionMs / Fp8.AttentionMs;

@@ -188,8 +188,7 @@ public sealed class Svg2Attention
         var start = StartingCentroids(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), state, shape.QueryClusters, shape.KeyClusters);
         // Copies: the pipeline updates centroids in place, and a warm start may be the state's own tensor.
         var (query, key) = (start.Query.clone(), start.Key.clone());
-        pipeline.ClusterQueries(qg, query, start.Iterations, Options.KMeansPrecision);
-        pipeline.ClusterKeys(kg, key, start.Iterations, Options.KMeansPrecision);
+        pipeline.Cluster(qg, kg, query, key, start.Iterations, Options.KMeansPrecision);
         return (query, key, start.Iterations);
     }
 

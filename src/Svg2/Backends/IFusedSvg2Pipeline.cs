@@ -20,19 +20,17 @@ public interface IFusedSvg2Pipeline
     /// <summary>The shape the pipeline was sized for.</summary>
     FusedShape Shape { get; }
 
-    /// <summary>Runs k-means iterations on the video rows of q; <paramref name="queryCentroids"/> [G, QC, D] (contiguous) is updated in place.</summary>
+    /// <summary>
+    /// Runs k-means iterations on the video rows of q and of k (a backend may run the two side by side);
+    /// <paramref name="queryCentroids"/> [G, QC, D] and <paramref name="keyCentroids"/> [G, KC, D] (contiguous) are updated in place.
+    /// </summary>
     /// <param name="q">[G, S, D].</param>
-    /// <param name="queryCentroids">[G, QC, D], updated in place.</param>
-    /// <param name="iterations">Lloyd iterations, at least 1.</param>
-    /// <param name="precision">The distance products' numerics (see <see cref="ISvg2Backend.KMeans"/>).</param>
-    void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
-
-    /// <summary>Runs k-means iterations on the video rows of k; <paramref name="keyCentroids"/> [G, KC, D] (contiguous) is updated in place.</summary>
     /// <param name="k">[G, S, D].</param>
+    /// <param name="queryCentroids">[G, QC, D], updated in place.</param>
     /// <param name="keyCentroids">[G, KC, D], updated in place.</param>
-    /// <param name="iterations">Lloyd iterations, at least 1.</param>
+    /// <param name="iterations">Lloyd iterations of each, at least 1.</param>
     /// <param name="precision">The distance products' numerics (see <see cref="ISvg2Backend.KMeans"/>).</param>
-    void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
+    void Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
 
     /// <summary>Selects the key clusters of every query cluster from the current centroids and key sizes under <paramref name="rule"/>, and plans the attention.</summary>
     void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule);

@@ -63,19 +63,19 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public FusedShape Shape => shape;
 
-        public void ClusterQueries(Tensor q, Tensor queryCentroids, int iterations, KMeansPrecision precision)
+        public void Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision)
         {
-            using var result = backend.KMeans(q, queryCentroids, iterations, precision);
-            queryCentroids.copy_(result.Centroids);
+            using (var result = backend.KMeans(q, queryCentroids, iterations, precision))
+            {
+                queryCentroids.copy_(result.Centroids);
+                Keep(ref _queryLabels, result.Labels);
+            }
+            using (var result = backend.KMeans(k, keyCentroids, iterations, precision))
+            {
+                keyCentroids.copy_(result.Centroids);
+                Keep(ref _keyLabels, result.Labels);
+            }
             _q = q;
-            Keep(ref _queryLabels, result.Labels);
-        }
-
-        public void ClusterKeys(Tensor k, Tensor keyCentroids, int iterations, KMeansPrecision precision)
-        {
-            using var result = backend.KMeans(k, keyCentroids, iterations, precision);
-            keyCentroids.copy_(result.Centroids);
-            Keep(ref _keyLabels, result.Labels);
         }
 
         public void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule)

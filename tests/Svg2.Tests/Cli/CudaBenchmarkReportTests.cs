@@ -10,7 +10,7 @@ public class CudaBenchmarkReportTests
 {
     static DensityPoint Point(string label, IReadOnlyList<ErrorRoutedTiming> errorRouted, double fp8KMeansMs, double rowCompensatedMs,
         Fp8AttentionTiming? fp8 = null) =>
-        new(label, 0.9, 0.1, 0.15, 2.17, 4.34, 1.50, 43.10, 198.85, 1e12, 128, 52.88, 0.149, 51.90, rowCompensatedMs, errorRouted, fp8KMeansMs, 52.38, fp8);
+        new(label, 0.9, 0.1, 0.15, 2.17, 4.34, 1.50, 43.10, 198.85, 1e12, 128, 52.88, 0.149, 51.90, rowCompensatedMs, errorRouted, 5.07, fp8KMeansMs, 52.38, fp8);
 
     static (IReadOnlyList<Table> Tables, string Text) Render(params DensityPoint[] points) => Render(null, points);
 
@@ -35,6 +35,9 @@ public class CudaBenchmarkReportTests
         Assert.Contains("55.32, +4.6%", text);                // per row, top-p
         Assert.Contains("63.00, +19.1% (15.0", text);         // the fourth probe: 63 ms over 52.88 ms, at 15% density
         Assert.Contains("6.96", text);
+        Assert.Contains("6.51", text);                        // k-means back to back: 2.17 + 4.34
+        Assert.Contains("5.07", text);                        // k-means side by side
+        Assert.Contains("2.5 %", text);                       // 5.07 / 198.85
         Assert.Contains("3.80x", text);                       // dense / operator with FP8 k-means
         foreach (var probe in CudaBenchmark.ErrorRoutedProbes) Assert.Contains($"{probe.Name} probe", text);
     }

@@ -14,44 +14,53 @@ namespace Svg2.Models.Training;
 /// </summary>
 public sealed class ComputeReplica : IDisposable
 {
-    readonly SmallVideoModel _master;
-    readonly bool _owned;
+    readonly ParameterBuffer _master;
+    readonly ParameterBuffer? _replica;
 
-    /// <summary>Creates the replica of <paramref name="master"/> in <paramref name="dtype"/> (no copy for float32 masters and float32 compute).</summary>
-    public ComputeReplica(SmallVideoModel master, ScalarType dtype)
+    /// <summary>
+    /// Creates the replica of <paramref name="master"/>, whose parameters and gradients are in <paramref name="masterBuffer"/>,
+    /// in <paramref name="dtype"/> (no copy for float32 masters and float32 compute: then the master model is the replica).
+    /// </summary>
+    public ComputeReplica(SmallVideoModel master, ParameterBuffer masterBuffer, ScalarType dtype)
     {
-        _master = master;
-        _owned = dtype != master.WeightType;
-        Model = _owned ? new SmallVideoModel(master.Config, master.Codec.Normalisation, master.Sampling, master.Device, dtype) : master;
-        Model.RequireGradients(true);
+        _master = masterBuffer;
         master.RequireGradients(true);
+        if (dtype == master.WeightType)
+        {
+            Model = master;
+            return;
+        }
+        Model = new SmallVideoModel(master.Config, master.Codec.Normalisation, master.Sampling, master.Device, dtype);
+        Model.RequireGradients(true);
+        _replica = ParameterBuffer.Flatten(Model, gradients: true);
     }
 
     /// <summary>The model the forward and backward run on.</summary>
     public SmallVideoModel Model { get; }
 
-    /// <summary>Copies the master weights into the replica (before each forward).</summary>
+    /// <summary>Copies the master weights into the replica (before each forward): one conversion of the whole buffer.</summary>
     public void Refresh()
     {
-        if (_owned) Model.CopyFrom(_master);
+        using var noGrad = no_grad();
+        _replica?.Values.copy_(_master.Values);
     }
 
-    /// <summary>Hands the replica's gradients to the master weights as float32 (after each backward).</summary>
+    /// <summary>Hands the replica's gradients to the master weights as float32 and zeroes the replica's (after each backward).</summary>
     public void MoveGradientsToMaster()
     {
-        if (!_owned) return;
-        using var scope = NewDisposeScope();
-        foreach (var ((_, master), (_, replica)) in _master.named_parameters().Zip(Model.named_parameters()))
-        {
-            var gradient = replica.grad;
-            master.grad = gradient?.to(ScalarType.Float32);
-            replica.grad = null;
-        }
+        if (_replica is null) return;
+        _master.Gradients.copy_(_replica.Gradients);
+        _replica.ZeroGradients();
     }
+
+    /// <summary>Drops the gradients of the last backward (a step that will not be taken).</summary>
+    public void DiscardGradients() => (_replica ?? _master).ZeroGradients();
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_owned) Model.Dispose();
+        if (_replica is null) return;
+        Model.Dispose();
+        _replica.Dispose();
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime;
 using System.Text.Json;
 using Svg2.Models.Data;
 using Svg2.Models.Kernels;
@@ -40,7 +39,8 @@ public sealed class SmallVideoTrainer : IDisposable
     readonly ExponentialMovingAverage _average;
     readonly ComputeReplica _replica;
     readonly SmallVideoModel _evaluator;
-    readonly AdamW _optimizer;
+    readonly ParameterBuffer _masterBuffer;
+    readonly FlatAdamW _optimizer;
     readonly Generator _host;
     readonly StepNoise _noise;
     readonly HeldOutEvaluation _heldOut;
@@ -67,16 +67,17 @@ public sealed class SmallVideoTrainer : IDisposable
             using var trained = SmallVideoModelFile.Read(initial, device);
             _master.CopyFrom(trained);
         }
+        _masterBuffer = ParameterBuffer.Flatten(_master, gradients: true);
         var average = new SmallVideoModel(config, normalisation, sampling, device);
         average.CopyFrom(_master);
         _average = new ExponentialMovingAverage(average, options.EmaDecay);
         var computeType = options.Precision.ToScalarType();
-        _replica = new ComputeReplica(_master, computeType);
+        _replica = new ComputeReplica(_master, _masterBuffer, computeType);
         _evaluator = new SmallVideoModel(config, normalisation, sampling, device, computeType);
         // Evaluation computes as training does: reference numerics and the portable block operations.
         _evaluator.Transformer.Numerics = WanNumerics.Reference;
         _evaluator.Transformer.BlockKernels = TorchWanBlockKernels.Instance;
-        _optimizer = optim.AdamW(_master.parameters(), options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
+        _optimizer = new FlatAdamW(_masterBuffer, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
         _schedule = LearningRateSchedule.For(options);
         _host = new Generator((ulong)options.Seed + 1);
         _noise = new StepNoise(options.Seed, device);
@@ -146,7 +147,7 @@ public sealed class SmallVideoTrainer : IDisposable
         var trainer = new SmallVideoTrainer(header.Options, header.Config, header.Normalisation, data, header.Dataset, device, runFolder, header.Step);
         try
         {
-            TrainingCheckpoint.Restore(path, trainer._master, trainer._average.Model, trainer._optimizer, trainer._host);
+            TrainingCheckpoint.Restore(path, trainer._master, trainer._masterBuffer, trainer._average.Model, trainer._optimizer, trainer._host);
             trainer._step = header.Step;
             trainer._totalSteps = header.TotalSteps;
             trainer._trainingSeconds = header.TrainingSeconds;
@@ -201,7 +202,6 @@ public sealed class SmallVideoTrainer : IDisposable
         using var scope = NewDisposeScope();
         timer?.Begin();
         double learningRate = _schedule.At(_step, _totalSteps);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = learningRate;
 
         int batch = _options.Batch;
         var (x0, sources) = _data.Next(batch, _host);
@@ -223,19 +223,18 @@ public sealed class SmallVideoTrainer : IDisposable
         double lossValue = loss.item<float>();
         if (!double.IsFinite(lossValue))
         {
-            foreach (var parameter in _replica.Model.parameters()) parameter.grad = null;
+            _replica.DiscardGradients();
             throw new InvalidOperationException($"Training diverged at step {_step + 1}: the loss is {lossValue}. Lower the learning rate or raise the warm-up.");
         }
         timer?.Mark("backward");
 
         _replica.MoveGradientsToMaster();
-        var parameters = _master.parameters().ToList();
-        double gradientNorm = nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
-        StepWithoutCollection(_optimizer);
-        foreach (var parameter in parameters) parameter.grad = null;
+        double gradientNorm = _optimizer.ClipGradientNorm(_options.GradientClip);
+        _optimizer.Step(learningRate);
+        _masterBuffer.ZeroGradients();
         timer?.Mark("optimizer");
 
-        _average.Update(_master, _step);
+        _average.Update(_masterBuffer, _step);
         timer?.Mark("average");
         _step++;
         return new TrainingStepResult(_step, lossValue, learningRate, gradientNorm);
@@ -319,7 +318,7 @@ public sealed class SmallVideoTrainer : IDisposable
     public void SaveCheckpoint()
     {
         if (_folder is null) return;
-        TrainingCheckpoint.Write(Path.Combine(_folder, TrainingCheckpoint.FileName), Header(), _master, _average.Model, _optimizer, _host);
+        TrainingCheckpoint.Write(Path.Combine(_folder, TrainingCheckpoint.FileName), Header(), _master, _masterBuffer, _average.Model, _optimizer, _host);
     }
 
     TrainingCheckpointHeader Header() =>
@@ -344,33 +343,6 @@ public sealed class SmallVideoTrainer : IDisposable
         return path;
     }
 
-    /// <summary>Managed memory the optimiser's step may allocate without a collection (its tensor and scalar wrappers take far less).</summary>
-    const long StepAllocationBudgetBytes = 16L << 20;
-
-    /// <summary>
-    /// Runs the optimiser's step with no garbage collection inside it. TorchSharp's AdamW hands scalars it converts
-    /// implicitly to native calls without keeping them alive, so a collection during the step can finalise one in the
-    /// middle of its call; libtorch then reads a freed scalar (a rare "toFloat ... Expected false to be true" failure,
-    /// seen when the test suite's allocations made collections frequent). The region is process-wide, so trainers on
-    /// other threads take their steps one at a time.
-    /// </summary>
-    static void StepWithoutCollection(optim.Optimizer optimizer)
-    {
-        lock (StepGate)
-        {
-            bool noCollection = GC.TryStartNoGCRegion(StepAllocationBudgetBytes);
-            try
-            {
-                optimizer.step();
-            }
-            finally
-            {
-                if (noCollection && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
-            }
-        }
-    }
-
-    static readonly Lock StepGate = new();
 
     /// <inheritdoc/>
     public void Dispose()
@@ -381,7 +353,9 @@ public sealed class SmallVideoTrainer : IDisposable
         _replica.Dispose();
         _evaluator.Dispose();
         _average.Model.Dispose();
+        _average.Dispose();
         _master.Dispose();
+        _masterBuffer.Dispose();
         _host.Dispose();
         _noise.Dispose();
     }

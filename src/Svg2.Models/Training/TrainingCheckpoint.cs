@@ -2,7 +2,6 @@ using System.Text.Json;
 using Svg2.IO;
 using Svg2.Models.Checkpoints;
 using Svg2.Models.Small;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Svg2.Models.Training;
@@ -24,17 +23,24 @@ public static class TrainingCheckpoint
     public const string Format = "svg2-small-video-training/1";
 
     /// <summary>Writes a checkpoint.</summary>
-    public static void Write(string path, TrainingCheckpointHeader header, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer, Generator host)
+    /// <param name="path">The file.</param>
+    /// <param name="header">The run's options and progress.</param>
+    /// <param name="master">The float32 master weights.</param>
+    /// <param name="masterBuffer">Their buffer, which lays out the optimiser's moments.</param>
+    /// <param name="ema">The moving average.</param>
+    /// <param name="optimizer">The optimiser over <paramref name="masterBuffer"/>.</param>
+    /// <param name="host">The batch generator.</param>
+    public static void Write(string path, TrainingCheckpointHeader header, SmallVideoModel master, ParameterBuffer masterBuffer, SmallVideoModel ema,
+        FlatAdamW optimizer, Generator host)
     {
         using var scope = NewDisposeScope();
         var tensors = new List<KeyValuePair<string, Tensor>>();
-        var names = master.named_parameters().Select(p => p.name).ToList();
         tensors.AddRange(master.named_parameters().Select(p => new KeyValuePair<string, Tensor>("master." + p.name, p.parameter)));
         tensors.AddRange(ema.named_parameters().Select(p => new KeyValuePair<string, Tensor>("ema." + p.name, p.parameter)));
-        var states = AdamStates(optimizer, names.Count);
-        tensors.AddRange(names.Select((n, i) => new KeyValuePair<string, Tensor>("adam.exp_avg." + n, states[i].exp_avg)));
-        tensors.AddRange(names.Select((n, i) => new KeyValuePair<string, Tensor>("adam.exp_avg_sq." + n, states[i].exp_avg_sq)));
-        tensors.Add(new("adam.steps", tensor(states.Select(s => s.step).ToArray())));
+        tensors.AddRange(masterBuffer.Split(optimizer.FirstMoment).Select(m => new KeyValuePair<string, Tensor>("adam.exp_avg." + m.Name, m.View)));
+        tensors.AddRange(masterBuffer.Split(optimizer.SecondMoment).Select(m => new KeyValuePair<string, Tensor>("adam.exp_avg_sq." + m.Name, m.View)));
+        // One count a parameter, as per-parameter optimisers keep them.
+        tensors.Add(new("adam.steps", full(masterBuffer.Names.Count(), optimizer.Steps, ScalarType.Int64)));
         tensors.Add(new("rng.host", host.get_state()));
         var metadata = new Dictionary<string, string>
         {
@@ -67,41 +73,35 @@ public static class TrainingCheckpoint
 
     /// <summary>Restores the weights, their average, the optimiser's state and the batch generator from a checkpoint.</summary>
     /// <exception cref="CheckpointException">A tensor is missing or does not fit.</exception>
-    public static void Restore(string path, SmallVideoModel master, SmallVideoModel ema, AdamW optimizer, Generator host)
+    public static void Restore(string path, SmallVideoModel master, ParameterBuffer masterBuffer, SmallVideoModel ema, FlatAdamW optimizer, Generator host)
     {
         using var source = SafeTensorsSource.Open(path);
         ParameterLoader.Load(master, source, $"training checkpoint {path} (master weights)", n => "master." + n, allowUnused: true);
         ParameterLoader.Load(ema, source, $"training checkpoint {path} (moving average)", n => "ema." + n, allowUnused: true);
-        var names = master.named_parameters().Select(p => p.name).ToList();
-        var states = AdamStates(optimizer, names.Count);
         using var noGrad = no_grad();
         using var steps = Read(source, path, "adam.steps");
         var counts = steps.data<long>().ToArray();
-        if (counts.Length != names.Count) throw new CheckpointException($"{path}: 'adam.steps' has {counts.Length} entries; the model has {names.Count} parameters.");
-        for (int i = 0; i < names.Count; i++)
-        {
-            states[i].step = counts[i];
-            using var average = Read(source, path, "adam.exp_avg." + names[i]);
-            using var squares = Read(source, path, "adam.exp_avg_sq." + names[i]);
-            if (!average.shape.SequenceEqual(states[i].exp_avg.shape) || !squares.shape.SequenceEqual(states[i].exp_avg_sq.shape))
-                throw new CheckpointException($"{path}: the AdamW moments of '{names[i]}' do not have the parameter's shape.");
-            states[i].exp_avg.copy_(average);
-            states[i].exp_avg_sq.copy_(squares);
-        }
+        int parameters = masterBuffer.Names.Count();
+        if (counts.Length != parameters) throw new CheckpointException($"{path}: 'adam.steps' has {counts.Length} entries; the model has {parameters} parameters.");
+        if (counts.Distinct().Count() != 1) throw new CheckpointException($"{path}: 'adam.steps' holds different counts ({string.Join(", ", counts.Distinct())}); one optimiser steps every parameter.");
+        optimizer.Steps = counts[0];
+        foreach (var (moments, prefix) in new[] { (optimizer.FirstMoment, "adam.exp_avg."), (optimizer.SecondMoment, "adam.exp_avg_sq.") })
+            foreach (var (name, view) in masterBuffer.Split(moments))
+            {
+                using (view)
+                using (var stored = Read(source, path, prefix + name))
+                {
+                    if (!stored.shape.SequenceEqual(view.shape))
+                        throw new CheckpointException($"{path}: the AdamW moments of '{name}' do not have the parameter's shape.");
+                    view.copy_(stored);
+                }
+            }
         using var hostState = Read(source, path, "rng.host");
         host.set_state(hostState);
     }
 
     static Tensor Read(ITensorSource source, string path, string name) =>
         source.Contains(name) ? source.Read(name) : throw new CheckpointException($"{path}: the checkpoint lacks '{name}'.");
-
-    // AdamW keeps one state per parameter, in parameter order, and state_dict hands out the live objects.
-    static AdamW.State[] AdamStates(AdamW optimizer, int expected)
-    {
-        var states = optimizer.state_dict().State.Cast<AdamW.State>().ToArray();
-        if (states.Length != expected) throw new InvalidOperationException($"The optimiser holds {states.Length} parameter states; the model has {expected} parameters.");
-        return states;
-    }
 }
 
 /// <summary>A run's options, model and progress, as a checkpoint records them.</summary>

@@ -35,8 +35,8 @@ internal static class BenchCommand
         {
             bool stageTiming = result.GetValue(device.Device) == "cuda" && !result.GetValue(compare);
             if (stageTiming)
-                CommandErrors.RejectUnused(result, [workload, methods, density, statRows, json, device.DType, .. config.All],
-                    "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape, --iterations and --densities (--compare runs the method comparison on the GPU, which takes the others)");
+                CommandErrors.RejectUnused(result, [workload, methods, density, statRows, json, device.DType, .. config.All.Where(o => o != config.StepIterations)],
+                    "bench --device cuda times SVG2's stages on the shape's preset configuration against dense attention and takes only --shape, --iterations, --densities and --step-iters (--compare runs the method comparison on the GPU, which takes the others)");
             else
                 CommandErrors.RejectUnused(result, [iterations, densities], "bench on the CPU, or with --compare, measures each method once (--iterations and --densities are for the stage timing of --device cuda)");
             if (result.GetValue(device.Device) != "cuda") CommandErrors.RejectUnused(result, [compare], "bench on the CPU always compares the methods");
@@ -47,7 +47,9 @@ internal static class BenchCommand
                 var fixedDensities = result.GetValue(densities);
                 if (fixedDensities is not null && fixedDensities.Any(d => !(d > 0 && d <= 1)))
                     throw new ArgumentException($"--densities must lie in (0, 1]; got {string.Join(", ", fixedDensities)}.");
-                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations), fixedDensities);
+                int stepIterations = result.GetValue(config.StepIterations) ?? new Svg2.Configuration.Svg2Options().StepIterations;
+                if (stepIterations < 1) throw new ArgumentException($"--step-iters must be at least 1; got {stepIterations}.");
+                return CudaBenchmarkReport.Run(result.GetValue(shape)!, result.GetValue(iterations), fixedDensities, stepIterations);
             }
             var target = VideoShape.FromName(result.GetValue(shape)!);
             var dtype = device.ResolveType(result) ?? DeviceOptions.DefaultType(onDevice);

@@ -11,8 +11,9 @@ public static class CudaBenchmarkReport
     /// <param name="shape">A <see cref="BenchmarkShape"/> preset or workload shape name, or "all" (the presets).</param>
     /// <param name="iterations">Timed iterations per measurement (10 warm-ups come first).</param>
     /// <param name="densities">Fixed densities to measure besides top_p 0.9.</param>
+    /// <param name="stepIterations">k-means iterations of a warm call.</param>
     /// <returns>The process exit code.</returns>
-    public static int Run(string shape, int iterations = 20, IReadOnlyList<double>? densities = null)
+    public static int Run(string shape, int iterations = 20, IReadOnlyList<double>? densities = null, int stepIterations = 2)
     {
         densities ??= [0.10, 0.15, 0.20, 0.30];
         var shapes = shape.Equals("all", StringComparison.OrdinalIgnoreCase) ? BenchmarkShape.Presets : [BenchmarkShape.Find(shape)];
@@ -21,7 +22,7 @@ public static class CudaBenchmarkReport
                 throw new NotSupportedException($"The CUDA kernels take head dimension 64 or 128; shape '{preset.Name}' has {preset.HeadDim}. Run it with --device cpu.");
         foreach (var preset in shapes)
         {
-            var report = CudaBenchmark.Run(preset, iterations, densities, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));
+            var report = CudaBenchmark.Run(preset, iterations, densities, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), stepIterations: stepIterations);
             Print(report);
         }
         return 0;
@@ -32,7 +33,7 @@ public static class CudaBenchmarkReport
         var shape = report.Shape;
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(shape.Name)}[/]: {Markup.Escape(shape.Description)}; H={shape.Heads}, S={shape.Tokens:N0}, D={shape.HeadDim}, QC={shape.QueryClusters}, KC={shape.KeyClusters}");
         AnsiConsole.MarkupLine($"device {Markup.Escape(report.Device)}; dense SDPA {report.DenseMs:F2} ms ({report.DenseTflops:F0} TFLOP/s); " +
-                               $"k-means init (50 iterations, q+k) {report.InitKMeansMs:F1} ms; {report.Iterations} timed iterations after 10 warm-ups; " +
+                               $"k-means init (50 iterations, q+k) {report.InitKMeansMs:F1} ms, {report.StepIterations} per warm call; {report.Iterations} timed iterations after 10 warm-ups; " +
                                $"pipeline buffers {report.ExtraMemoryBytes / 1048576.0:F0} MiB");
         AnsiConsole.MarkupLine($"[grey]workload: {Markup.Escape(report.Workload)}[/]");
         foreach (var table in Tables(report))
@@ -72,7 +73,7 @@ public static class CudaBenchmarkReport
                     "(skipped blocks whose centroid weight is below τ / KC of their query cluster's) into one term per query cluster (--compensation-tail τ, " +
                     $"default {Svg2.Configuration.Svg2Options.DefaultCompensationTailMass:0e0}; no tail: τ 0).[/]");
 
-        var fp8 = NewTable("k-means, 2 warm iterations of q and of k, and with FP8 distances (--kmeans-precision fp8)", "point", "q + k back to back (ms)",
+        var fp8 = NewTable($"k-means, {report.StepIterations} warm iterations of q and of k, and with FP8 distances (--kmeans-precision fp8)", "point", "q + k back to back (ms)",
             "q + k side by side (ms)", "side by side, share of dense", "FP8, side by side (ms)", "operator, FP8 k-means (ms)", "speedup");
         foreach (var p in report.Points)
             fp8.AddRow(Markup.Escape(p.Label), $"{p.KMeansQueryMs + p.KMeansKeyMs:F2}", $"{p.KMeansSideBySideMs:F2}", $"{p.KMeansSideBySideMs / p.DenseMs:P1}",

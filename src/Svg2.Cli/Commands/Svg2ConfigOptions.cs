@@ -27,6 +27,9 @@ internal sealed class Svg2ConfigOptions
 
     public Option<long> Seed => seed;
 
+    /// <summary>--step-iters of this set.</summary>
+    public Option<int?> StepIterations => stepIterations;
+
     /// <summary>--step-iters: k-means iterations of a warm-started call (<see cref="Svg2Options.StepIterations"/>).</summary>
     public static Option<int?> StepIterationsOption() => new("--step-iters") { Description = "k-means iterations from cached centroids (default 2)" };
 

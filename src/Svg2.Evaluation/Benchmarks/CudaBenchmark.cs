@@ -23,7 +23,6 @@ public static class CudaBenchmark
 {
     const int WarmupIterations = 10;
     const int InitIterations = 50;
-    const int StepIterations = 2;
     const int BisectionSteps = 18;
 
     /// <summary>
@@ -59,8 +58,11 @@ public static class CudaBenchmark
     /// <param name="log">Progress lines.</param>
     /// <param name="ordinal">CUDA device.</param>
     /// <param name="seed">Seed of the workload.</param>
-    public static BenchmarkReport Run(BenchmarkShape shape, int iterations, IReadOnlyList<double> fixedDensities, Action<string>? log = null, int ordinal = 0, long seed = 2026)
+    /// <param name="stepIterations">k-means iterations of a warm call (the operator's and the stage timings').</param>
+    public static BenchmarkReport Run(BenchmarkShape shape, int iterations, IReadOnlyList<double> fixedDensities, Action<string>? log = null, int ordinal = 0, long seed = 2026,
+        int stepIterations = 2)
     {
+        if (stepIterations < 1) throw new ArgumentException($"A warm call needs at least 1 k-means iteration; got {stepIterations}.", nameof(stepIterations));
         log ??= _ => { };
         var device = torch.device(DeviceType.CUDA, ordinal);
         var cuda = CudaDevice.Get(ordinal);
@@ -96,12 +98,12 @@ public static class CudaBenchmark
 
             var points = new List<DensityPoint>();
             var defaultRule = new SelectionRule(0.9, 0.1);
-            points.Add(Measure("top_p 0.9", defaultRule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+            points.Add(Measure("top_p 0.9", defaultRule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log, stepIterations));
             log(TilePadding(pipeline));
             foreach (var target in fixedDensities)
             {
                 var rule = RuleForDensity(target, pipeline, queryCentroids, keyCentroids);
-                points.Add(Measure($"fixed {target:P0}", rule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log));
+                points.Add(Measure($"fixed {target:P0}", rule, backend, pipeline, q, k, v, queryCentroids, keyCentroids, iterations, denseMs, shape, cuda, log, stepIterations));
             }
             var steps = TimeSteps("q", (afterStep) => pipeline.EnqueueQueryKMeans(q, queryCentroids, 1, afterStep: afterStep), iterations, cuda)
                 .Concat(TimeSteps("k", (afterStep) => pipeline.EnqueueKeyKMeans(k, keyCentroids, 1, afterStep: afterStep), iterations, cuda)).ToList();
@@ -142,7 +144,7 @@ public static class CudaBenchmark
             log($"largest cluster: q {LargestVideoCluster(pipeline.QueryLayout, shape.QueryClusters)} rows (mean {(double)shape.VideoTokens / shape.QueryClusters:F0}), " +
                 $"k {LargestVideoCluster(pipeline.KeyLayout, shape.KeyClusters)} rows (mean {(double)shape.VideoTokens / shape.KeyClusters:F0})");
             return new BenchmarkReport(shape, $"{cuda.Name} ({cuda.Architecture}, {library.Family.ToString().ToLowerInvariant()} kernels)", denseMs, initMs,
-                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps, fp8Dense);
+                iterations, points, pipeline.BufferBytes, WorkloadDescription, steps, fp8Dense, stepIterations);
         }
     }
 
@@ -280,8 +282,9 @@ public static class CudaBenchmark
         return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN);
     }
 
-    /// <summary>Mean time of <see cref="StepIterations"/> warm k-means iterations on q and on k, side by side as the operator enqueues them, under <paramref name="precision"/>.</summary>
-    static double TimeKMeans(CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, KMeansPrecision precision, int iterations, CudaDevice cuda)
+    /// <summary>Mean time of <paramref name="stepIterations"/> warm k-means iterations on q and on k, side by side as the operator enqueues them, under <paramref name="precision"/>.</summary>
+    static double TimeKMeans(CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, KMeansPrecision precision, int iterations, CudaDevice cuda,
+        int stepIterations)
     {
         using var start = new CudaEvent(cuda);
         using var end = new CudaEvent(cuda);
@@ -293,7 +296,7 @@ public static class CudaBenchmark
 
         void Enqueue()
         {
-            pipeline.EnqueueKMeans(q, k, queryCentroids, keyCentroids, StepIterations, precision: precision);
+            pipeline.EnqueueKMeans(q, k, queryCentroids, keyCentroids, stepIterations, precision: precision);
         }
     }
 
@@ -315,20 +318,20 @@ public static class CudaBenchmark
     }
 
     static DensityPoint Measure(string label, SelectionRule rule, CudaBackend backend, CudaSvg2Pipeline pipeline, Tensor q, Tensor k, Tensor v,
-        Tensor queryCentroids, Tensor keyCentroids, int iterations, double denseMs, BenchmarkShape shape, CudaDevice cuda, Action<string> log)
+        Tensor queryCentroids, Tensor keyCentroids, int iterations, double denseMs, BenchmarkShape shape, CudaDevice cuda, Action<string> log, int stepIterations)
     {
         // The operator first: it shares the pipeline, and the stage loop below then leaves the pipeline
         // (key sizes, layouts) consistent with this benchmark's centroids for the next selection.
-        var (operatorMs, operatorDensity) = TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda);
-        var (clusterCompensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda);
+        var (operatorMs, operatorDensity) = TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations);
+        var (clusterCompensatedMs, _) = TimeOperator(rule, CompensationMode.PerQueryCluster, backend, q, k, v, iterations, shape, cuda, stepIterations);
         // Per row fuses only with the Hopper kernels; on others it would time the portable reference.
         double rowCompensatedMs = pipeline.Compensates(CompensationMode.PerRow)
-            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda).Milliseconds
+            ? TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, stepIterations).Milliseconds
             : double.NaN;
         var errorRouted = pipeline.Compensates(CompensationMode.PerRow)
             ? ErrorRoutedProbes.Select(probe =>
             {
-                var (ms, density) = TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda,
+                var (ms, density) = TimeOperator(rule, CompensationMode.PerRow, backend, q, k, v, iterations, shape, cuda, stepIterations,
                     errorRoutingDensity: operatorDensity, probeKeys: probe.Keys, normalisation: probe.Normalisation, tailMass: probe.TailMass);
                 return new ErrorRoutedTiming(probe.Name, ms, density);
             }).ToList()
@@ -345,9 +348,9 @@ public static class CudaBenchmark
             {
                 if (i >= WarmupIterations) enqueue.Start();
                 events[0].Record();
-                pipeline.EnqueueQueryKMeans(q, queryCentroids, StepIterations);
+                pipeline.EnqueueQueryKMeans(q, queryCentroids, stepIterations);
                 events[1].Record();
-                pipeline.EnqueueKeyKMeans(k, keyCentroids, StepIterations);
+                pipeline.EnqueueKeyKMeans(k, keyCentroids, stepIterations);
                 events[2].Record();
                 pipeline.EnqueueSelection(queryCentroids, keyCentroids, rule);
                 events[3].Record();
@@ -373,13 +376,13 @@ public static class CudaBenchmark
             var parts = TimeSteps("fp8", afterStep => pipeline.EnqueueFp8Attention(q, k, v, pipeline.Output, scale, Fp8AttentionSettings.Default, afterStep: afterStep),
                 iterations, cuda).ToDictionary(t => t.Step, t => t.Milliseconds);
             fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
-                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, precision: AttentionPrecision.Fp8).Milliseconds);
+                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, precision: AttentionPrecision.Fp8).Milliseconds);
         }
         // k-means side by side, and with FP8 distances last: its layouts then stand in the pipeline, and the reads above are done.
-        double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda);
+        double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda, stepIterations);
         var (fp8KMeansMs, fp8OperatorMs) = KMeansKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), KMeansPrecision.Fp8) is null
-            ? (TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Fp8, iterations, cuda),
-               TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, kmeansPrecision: KMeansPrecision.Fp8).Milliseconds)
+            ? (TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Fp8, iterations, cuda, stepIterations),
+               TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, kmeansPrecision: KMeansPrecision.Fp8).Milliseconds)
             : (double.NaN, double.NaN);
         var point = new DensityPoint(label, rule.TopP, rule.MinKeyClusterRatio, density,
             sums[0] / iterations, sums[1] / iterations, sums[2] / iterations, sums[3] / iterations, denseMs, entries, shape.HeadDim, operatorMs, operatorDensity, clusterCompensatedMs, rowCompensatedMs,
@@ -422,14 +425,14 @@ public static class CudaBenchmark
     /// the timed calls), its probe walking <paramref name="probeKeys"/> sampled keys a cluster when set.
     /// </summary>
     static (double Milliseconds, double Density) TimeOperator(SelectionRule rule, CompensationMode compensation, CudaBackend backend, Tensor q, Tensor k, Tensor v,
-        int iterations, BenchmarkShape shape, CudaDevice cuda, double? errorRoutingDensity = null, int? probeKeys = null,
+        int iterations, BenchmarkShape shape, CudaDevice cuda, int stepIterations, double? errorRoutingDensity = null, int? probeKeys = null,
         ProbeNormalisation normalisation = ProbeNormalisation.Exact, KMeansPrecision kmeansPrecision = KMeansPrecision.Input,
         AttentionPrecision precision = AttentionPrecision.BFloat16, double tailMass = Svg2Options.DefaultCompensationTailMass)
     {
         var options = new Svg2Options
         {
             QueryClusters = shape.QueryClusters, KeyClusters = shape.KeyClusters, TopP = rule.TopP, MinKeyClusterRatio = rule.MinKeyClusterRatio,
-            SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = StepIterations, ScaleClusterCounts = false,
+            SelectionPrecision = rule.Precision, InitIterations = InitIterations, StepIterations = stepIterations, ScaleClusterCounts = false,
             Compensation = compensation,
             Routing = errorRoutingDensity is null ? KeyClusterRouting.TopP : KeyClusterRouting.ErrorAware,
             TargetDensity = errorRoutingDensity, ProbeKeysPerCluster = probeKeys, ProbeNormalisation = normalisation, KMeansPrecision = kmeansPrecision,

@@ -7,8 +7,8 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="TopP">The top-p used.</param>
 /// <param name="MinKeyClusterRatio">The minimum kept ratio used.</param>
 /// <param name="Density">Mean fraction of the score matrix computed.</param>
-/// <param name="KMeansQueryMs">2 warm k-means iterations on q (includes the query permutation: the counting sort).</param>
-/// <param name="KMeansKeyMs">2 warm k-means iterations on k (includes the key permutation).</param>
+/// <param name="KMeansQueryMs">The warm call's k-means iterations (2 by default) on q (includes the query permutation: the counting sort).</param>
+/// <param name="KMeansKeyMs">The warm call's k-means iterations on k (includes the key permutation).</param>
 /// <param name="SelectionMs">Selection, key-range list and tile plan.</param>
 /// <param name="AttentionMs">Sparse attention (gather by permutation and inverse-permutation store fused in).</param>
 /// <param name="DenseMs">Dense SDPA of the same run.</param>
@@ -26,9 +26,9 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="ErrorRouted">svg2-ear's per-row compensation with error-aware routing (the probe kernels, the selection by
 /// score, the compensated attention), one timing per probe variant, each threshold searched on the first, untimed call to
 /// reach <paramref name="OperatorDensity"/> and then fixed; empty where the kernels cannot fuse per-row compensation.</param>
-/// <param name="KMeansSideBySideMs">2 warm k-means iterations on q and on k enqueued as the operator does, the two chains side by
+/// <param name="KMeansSideBySideMs">The warm call's k-means iterations on q and on k enqueued as the operator does, the two chains side by
 /// side on two streams (<paramref name="KMeansQueryMs"/> and <paramref name="KMeansKeyMs"/> time them back to back).</param>
-/// <param name="KMeansFp8Ms">2 warm k-means iterations on q and on k, side by side, with FP8 distance products (<c>--kmeans-precision fp8</c>);
+/// <param name="KMeansFp8Ms">The warm call's k-means iterations on q and on k, side by side, with FP8 distance products (<c>--kmeans-precision fp8</c>);
 /// NaN where the kernels have no FP8 assignment.</param>
 /// <param name="OperatorFp8KMeansMs">The warm operator call of <paramref name="OperatorMs"/> with FP8 k-means distances (NaN where not timed).</param>
 /// <param name="Fp8">FP8 attention on the same plan and the FP8 operator at the same rule; null where the GPU has no FP8 attention kernels.</param>

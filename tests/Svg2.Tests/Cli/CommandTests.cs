@@ -188,6 +188,15 @@ public sealed class CommandTests : IDisposable
         Assert.Contains($"does not use {named}", error);
     }
 
+    [Fact]
+    public void TheCudaStageTimingTakesTheWarmIterationCount()
+    {
+        var (code, error) = StandardError.Capture(() => Invoke(BenchCommand.Create(), ["--shape", "tiny", "--device", "cuda", "--step-iters", "1", "--qc", "10"]));
+        Assert.Equal(2, code);
+        Assert.Contains("does not use --qc", error);
+        Assert.DoesNotContain("--step-iters", error.Replace("--iterations, --densities and --step-iters", ""));
+    }
+
     [Theory]
     [InlineData("--top-p 0.8", "--top-p")]
     [InlineData("--grid 4x4x4", "--grid")]

@@ -191,13 +191,22 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     public void EnqueueKMeans(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, IntPtr stream = default,
         KMeansPrecision precision = KMeansPrecision.Input)
     {
+        RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
+        RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
         // Both centres exist before the fork and are freed after the join (see CudaStreamFork).
         using var queryCentre = KMeansKernels.CentreFor(precision, queryCentroids);
         using var keyCentre = KMeansKernels.CentreFor(precision, keyCentroids);
         var side = _fork.Fork(stream);
-        EnqueueKeyIterations(k, keyCentroids, iterations, side, null, keyCentre);
-        EnqueueQueryIterations(q, queryCentroids, iterations, stream, null, queryCentre);
-        _fork.Join(stream);
+        try
+        {
+            EnqueueKeyIterations(k, keyCentroids, iterations, side, null, keyCentre);
+            EnqueueQueryIterations(q, queryCentroids, iterations, stream, null, queryCentre);
+        }
+        finally
+        {
+            // Joined even when a check throws, so that a stream under capture never ends with a branch left open.
+            _fork.Join(stream);
+        }
     }
 
     void EnqueueQueryIterations(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
@@ -415,12 +424,8 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
     }
 
-    void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision)
-    {
-        RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
-        RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
+    void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision) =>
         EnqueueKMeans(q, k, queryCentroids, keyCentroids, iterations, precision: precision);
-    }
 
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
 

@@ -167,11 +167,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
     if (tid == 0)
     {
-        for (int stage = 0; stage < kStages; ++stage)
-        {
-            barrier_init(full + stage * kBarrierBytes, kProducerThreads);
-            barrier_init(empty + stage * kBarrierBytes, kConsumerThreads);
-        }
+        barrier_init_row(full, kStages, kProducerThreads);
+        barrier_init_row(empty, kStages, kConsumerThreads);
         barrier_init(query_full, kProducerThreads);
         barrier_init_fence();
     }

@@ -316,12 +316,9 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
     if (tid == 0)
     {
-        for (int stage = 0; stage < kFp8Stages; ++stage)
-        {
-            barrier_init(full + stage * kBarrierBytes, kProducerThreads);
-            barrier_init(values_full + stage * kBarrierBytes, kProducerThreads);
-            barrier_init(empty + stage * kBarrierBytes, kConsumerThreads);
-        }
+        barrier_init_row(full, kFp8Stages, kProducerThreads);
+        barrier_init_row(values_full, kFp8Stages, kProducerThreads);
+        barrier_init_row(empty, kFp8Stages, kConsumerThreads);
         barrier_init(query_full, kProducerThreads);
         barrier_init_fence();
     }

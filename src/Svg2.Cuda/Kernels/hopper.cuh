@@ -115,6 +115,12 @@ __device__ __forceinline__ void barrier_init(unsigned barrier, unsigned arrivals
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(barrier), "r"(arrivals) : "memory");
 }
 
+// A row of 'count' barriers (one per pipeline stage), kBarrierBytes apart from 'first', each of 'arrivals'.
+__device__ __forceinline__ void barrier_init_row(unsigned first, int count, unsigned arrivals)
+{
+    for (int i = 0; i < count; ++i) barrier_init(first + i * kBarrierBytes, arrivals);
+}
+
 // Makes initialised barriers visible to the other threads and proxies; then a block barrier.
 __device__ __forceinline__ void barrier_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
 

@@ -430,11 +430,8 @@ __device__ __forceinline__ void assign_nearest(const element_t* __restrict__ poi
     };
     if (tid == 0)
     {
-        for (int stage = 0; stage < kCentroidStages; ++stage)
-        {
-            barrier_init(full + stage * kBarrierBytes, 1);
-            barrier_init(empty + stage * kBarrierBytes, kAssignBlockThreads);
-        }
+        barrier_init_row(full, kCentroidStages, 1);
+        barrier_init_row(empty, kCentroidStages, kAssignBlockThreads);
         barrier_init_fence();
     }
     if constexpr (Fp8 && kHeadDim < kFp8RowBytes)

@@ -19,6 +19,12 @@ public sealed class WanRotaryEmbedding : IDisposable
     /// <summary>sin of the rotation angle, [S, D/2] float32.</summary>
     public Tensor Sin { get; }
 
+    /// <summary>cos of each real dimension's angle (a pair's for both its elements), [S, D] float32.</summary>
+    public Tensor CosPairs { get; }
+
+    /// <summary>-sin for the first element of each pair and +sin for the second, [S, D] float32 (see <see cref="RotatePairs"/>).</summary>
+    public Tensor SinPairs { get; }
+
     /// <summary>The grid the tables were built for.</summary>
     public LatentGrid Grid { get; }
 
@@ -33,6 +39,9 @@ public sealed class WanRotaryEmbedding : IDisposable
         // The tables belong to this object (a model keeps it across forwards), not to a caller's scope.
         Cos = angles.cos().to(ScalarType.Float32, device).DetachFromDisposeScope();
         Sin = angles.sin().to(ScalarType.Float32, device).DetachFromDisposeScope();
+        var (cosPairs, sinPairs) = PairTables(Cos, Sin);
+        CosPairs = cosPairs.DetachFromDisposeScope();
+        SinPairs = sinPairs.DetachFromDisposeScope();
     }
 
     /// <summary>Rotates x, [B, S, H, D], in float32; returns float32 of the same shape.</summary>
@@ -40,7 +49,7 @@ public sealed class WanRotaryEmbedding : IDisposable
     {
         if (x.shape.Length != 4 || x.shape[1] != Grid.Tokens || x.shape[3] != Cos.shape[1] * 2)
             throw new ArgumentException($"Rotary embedding for {Grid.Tokens} tokens and head width {Cos.shape[1] * 2} cannot apply to [{string.Join(", ", x.shape)}].");
-        return Rotate(x, Cos, Sin);
+        return RotatePairs(x, CosPairs, SinPairs);
     }
 
     /// <summary>
@@ -50,14 +59,32 @@ public sealed class WanRotaryEmbedding : IDisposable
     public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        long tokens = x.shape[1];
-        var pairs = x.to(ScalarType.Float32).view(x.shape[0], tokens, x.shape[2], -1, 2);
-        var real = pairs.select(-1, 0);
-        var imaginary = pairs.select(-1, 1);
-        var c = cos.view(1, tokens, 1, -1);
-        var s = sin.view(1, tokens, 1, -1);
-        var rotated = stack([real * c - imaginary * s, real * s + imaginary * c], -1);
-        return rotated.flatten(3).MoveToOuterDisposeScope();
+        var (cosPairs, sinPairs) = PairTables(cos, sin);
+        return RotatePairs(x, cosPairs, sinPairs).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Rotates the interleaved pairs of x, [B, S, H, D], with the tables of <see cref="PairTables"/>: x cos + x' s',
+    /// where x' swaps each pair's elements and s' is (-sin, +sin). Every operation runs over contiguous rows (the
+    /// per-element form on the pairs' strided halves ran unvectorised, forward and backward). The result is the
+    /// rotation's (a c - b s, a s + b c) exactly: negating a product and reordering an addition round alike.
+    /// </summary>
+    public static Tensor RotatePairs(Tensor x, Tensor cosPairs, Tensor sinPairs)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], tokens = x.shape[1], heads = x.shape[2], width = x.shape[3];
+        var rows = x.to(ScalarType.Float32);
+        var swapped = rows.view(batch, tokens, heads, width / 2, 2).flip(-1).view(batch, tokens, heads, width);
+        return (rows * cosPairs.view(1, tokens, 1, width) + swapped * sinPairs.view(1, tokens, 1, width)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The [S, D] tables of <see cref="RotatePairs"/> from the [S, D/2] cosines and sines.</summary>
+    public static (Tensor CosPairs, Tensor SinPairs) PairTables(Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var cosPairs = stack([cos, cos], -1).flatten(-2);
+        var sinPairs = stack([sin.neg(), sin], -1).flatten(-2);
+        return (cosPairs.MoveToOuterDisposeScope(), sinPairs.MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />
@@ -65,5 +92,7 @@ public sealed class WanRotaryEmbedding : IDisposable
     {
         Cos.Dispose();
         Sin.Dispose();
+        CosPairs.Dispose();
+        SinPairs.Dispose();
     }
 }

@@ -40,6 +40,26 @@ public class WanRotaryEmbeddingTests
         Assert.True(worst < 1e-5, $"largest deviation {worst}");
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void TheContiguousFormGivesThePerPairRotationBitForBit(ScalarType dtype)
+    {
+        var grid = new LatentGrid(3, 4, 5);
+        using var rope = new WanRotaryEmbedding(grid, 64, CPU);
+        using var x = (randn([2, grid.Tokens, 3, 64], generator: new Generator(11)) * 3).to(dtype);
+        using var rotated = rope.Apply(x);
+        // (a c - b s, a s + b c) on each pair's halves, the textbook form.
+        var pairs = x.to(ScalarType.Float32).view(2, grid.Tokens, 3, 32, 2);
+        var (a, b) = (pairs.select(-1, 0), pairs.select(-1, 1));
+        var (c, s) = (rope.Cos.view(1, grid.Tokens, 1, 32), rope.Sin.view(1, grid.Tokens, 1, 32));
+        using var expected = stack([a * c - b * s, a * s + b * c], -1).flatten(3);
+        Assert.Equal(ScalarType.Float32, rotated.dtype);
+        Assert.True(TestTensors.Same(rotated, expected), "the rotation must equal the per-pair form exactly");
+        using var viaHalfTables = WanRotaryEmbedding.Rotate(x, rope.Cos, rope.Sin);
+        Assert.True(TestTensors.Same(viaHalfTables, expected));
+    }
+
     [Fact]
     public void SplitsA128WideHeadAs22And21And21Pairs()
     {

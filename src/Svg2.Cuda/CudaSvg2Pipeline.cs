@@ -209,21 +209,23 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         }
     }
 
-    void EnqueueQueryIterations(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
-    {
-        using var video = VideoRows(q, QueryLayout, _videoQueryRows, nameof(q));
-        for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, video, queryCentroids, _queryScratch, _queryLabels, _queryCounts,
-                QueryLayout.Sizes, QueryLayout.Offsets, QueryLayout.Permutation, stream, afterStep, centre);
-    }
+    void EnqueueQueryIterations(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre) =>
+        EnqueueIterations(q, nameof(q), QueryLayout, _videoQueryRows, queryCentroids, _queryScratch, _queryLabels, _queryCounts, iterations, stream, afterStep, centre);
 
     void EnqueueKeyIterations(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
     {
-        using var video = VideoRows(k, KeyLayout, _videoKeyRows, nameof(k));
         _keyLayoutVersion++;
+        EnqueueIterations(k, nameof(k), KeyLayout, _videoKeyRows, keyCentroids, _keyScratch, _keyLabels, _keyCounts, iterations, stream, afterStep, centre);
+    }
+
+    /// <summary>The iterations of one side (queries or keys) over its video rows, into its layout and scratch.</summary>
+    void EnqueueIterations(Tensor x, string name, ClusterLayout layout, long videoRows, Tensor centroids, Tensor scratch, Tensor labels, Tensor counts,
+        int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
+    {
+        using var video = VideoRows(x, layout, videoRows, name);
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, video, keyCentroids, _keyScratch, _keyLabels, _keyCounts,
-                KeyLayout.Sizes, KeyLayout.Offsets, KeyLayout.Permutation, stream, afterStep, centre);
+            KMeansKernels.EnqueueIteration(_library, video, centroids, scratch, labels, counts, layout.Sizes, layout.Offsets, layout.Permutation,
+                stream, afterStep, centre);
     }
 
     /// <summary>The leading video rows of <paramref name="x"/> as a view (the kernels follow its group stride).</summary>

@@ -228,14 +228,19 @@ __device__ __forceinline__ void start_at_bias(float (&score)[Columns / 2], const
     }
 }
 
-// Folds a 64-row block's scores of a tile into its rows' running bests (Ranked: NaN scores ranked first).
-template <int Columns, bool Ranked>
+// Folds a 64-row block's scores of a tile into its rows' running bests: by the plain search where 'plain'
+// (the warpgroup's points and the tile's centroids bounded, warp-uniform), else with NaN scores ranked first.
+template <int Columns>
 __device__ __forceinline__ void keep_block_best(float (&best)[2], int (&best_column)[2], const float (&score)[Columns / 2], int first_centroid,
-                                                int valid_columns)
+                                                int valid_columns, bool plain)
 {
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-        keep_row_best<Columns / 4, Ranked>(best[r], best_column[r], first_centroid, valid_columns, [&](int j, int e) { return score[4 * j + 2 * r + e]; });
+    {
+        const auto score_of = [&](int j, int e) { return score[4 * j + 2 * r + e]; };
+        if (plain) keep_row_best<Columns / 4, false>(best[r], best_column[r], first_centroid, valid_columns, score_of);
+        else keep_row_best<Columns / 4, true>(best[r], best_column[r], first_centroid, valid_columns, score_of);
+    }
 }
 
 // Leaves an e4m3 block's scores x.c - |c|^2 / 2: S times the row's and the tile's scales, plus the column's bias.
@@ -265,10 +270,10 @@ struct ConsumerPoints
 };
 
 // One centroid tile of a warpgroup: its 64-row blocks in turn, the stage released after the last.
-template <bool Fp8, int Columns, bool Ranked>
+template <bool Fp8, int Columns>
 __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], ConsumerPoints points,
                                                 unsigned tile, const float* tile_bias, float tile_scale, int first_centroid, int valid_columns,
-                                                unsigned empty_barrier)
+                                                bool plain, unsigned empty_barrier)
 {
     const int row_in_block = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + threadIdx.x % kWarpSize / 4;
 #pragma unroll
@@ -293,7 +298,7 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
             const float row_factor[2] = {scales[0] * tile_scale, scales[8] * tile_scale};
             scale_to_scores<Columns>(score, tile_bias, row_factor);
         }
-        keep_block_best<Columns, Ranked>(best[b], best_column[b], score, first_centroid, valid_columns);
+        keep_block_best<Columns>(best[b], best_column[b], score, first_centroid, valid_columns, plain);
     }
 }
 
@@ -490,12 +495,9 @@ __device__ __forceinline__ void assign_nearest(const element_t* __restrict__ poi
             const int valid_columns = k - first_centroid;
             const bool plain = points_bounded && tile_bounded(tile_bias, valid_columns);
             if (valid_columns <= kTailCentroids)
-            {
-                if (plain) nearest_in_tile<Fp8, kTailCentroids, false>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
-                else nearest_in_tile<Fp8, kTailCentroids, true>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
-            }
-            else if (plain) nearest_in_tile<Fp8, kTileCentroids, false>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
-            else nearest_in_tile<Fp8, kTileCentroids, true>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, stage_empty);
+                nearest_in_tile<Fp8, kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, stage_empty);
+            else
+                nearest_in_tile<Fp8, kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, stage_empty);
             // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {

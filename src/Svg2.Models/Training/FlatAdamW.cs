@@ -17,6 +17,7 @@ public sealed class FlatAdamW : IDisposable
     /// <summary>An optimiser with zero moments over the parameters (and gradients) of <paramref name="parameters"/>.</summary>
     public FlatAdamW(ParameterBuffer parameters, double beta1, double beta2, double epsilon, double weightDecay)
     {
+        // A buffer made without gradients cannot be optimised: reading them throws and says so.
         _ = parameters.Gradients;
         _parameters = parameters;
         (_beta1, _beta2, _epsilon, _weightDecay) = (beta1, beta2, epsilon, weightDecay);

@@ -136,7 +136,8 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
         long groups = points.shape[0], tokens = points.shape[1];
         int clusters = (int)initialCentroids.shape[1];
         using var scope = NewDisposeScope();
-        var centroids = initialCentroids.clone();
+        // The first iteration starts from the caller's centroids and writes new ones: no copy of the start.
+        var centroids = empty(initialCentroids.shape, initialCentroids.dtype, initialCentroids.device);
         var scratch = KMeansKernels.AllocateCentroidScratch(library, groups, clusters, points.device);
         var labels = empty([groups, tokens], ScalarType.Int64, points.device);
         var counts = CountingSort.AllocateCounts(groups, tokens, clusters, points.device);
@@ -145,7 +146,8 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
         var permutation = empty([groups, tokens], ScalarType.Int64, points.device);
         var centre = KMeansKernels.CentreFor(precision, initialCentroids);
         for (int iteration = 0; iteration < iterations; iteration++)
-            KMeansKernels.EnqueueIteration(library, points, centroids, scratch, labels, counts, sizes, offsets, permutation, IntPtr.Zero, fp8Centre: centre);
+            KMeansKernels.EnqueueIteration(library, points, iteration == 0 ? initialCentroids : centroids, centroids, scratch, labels, counts, sizes, offsets,
+                permutation, IntPtr.Zero, fp8Centre: centre);
         return new KMeansResult(labels, centroids, sizes).MoveToOuterDisposeScope();
     }
 

@@ -159,7 +159,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var centre = KMeansKernels.CentreFor(precision, queryCentroids);
-        EnqueueQueryIterations(q, queryCentroids, iterations, stream, afterStep, centre);
+        EnqueueQueryIterations(q, queryCentroids, queryCentroids, iterations, stream, afterStep, centre);
     }
 
     /// <summary>Enqueues <paramref name="iterations"/> k-means iterations on k; <paramref name="keyCentroids"/> is updated in place.</summary>
@@ -173,7 +173,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         KMeansPrecision precision = KMeansPrecision.Input)
     {
         using var centre = KMeansKernels.CentreFor(precision, keyCentroids);
-        EnqueueKeyIterations(k, keyCentroids, iterations, stream, afterStep, centre);
+        EnqueueKeyIterations(k, keyCentroids, keyCentroids, iterations, stream, afterStep, centre);
     }
 
     /// <summary>
@@ -183,24 +183,31 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// </summary>
     /// <param name="q">[G, Nq, D] queries; only the video rows are clustered.</param>
     /// <param name="k">[G, Nk, D] keys; only the video rows are clustered.</param>
-    /// <param name="queryCentroids">[G, QC, D] centroids, updated in place.</param>
-    /// <param name="keyCentroids">[G, KC, D] centroids, updated in place.</param>
+    /// <param name="queryCentroids">[G, QC, D] centroids: the output, and the start unless <paramref name="queryStart"/> is given.</param>
+    /// <param name="keyCentroids">[G, KC, D] centroids: the output, and the start unless <paramref name="keyStart"/> is given.</param>
     /// <param name="iterations">Lloyd iterations of each.</param>
     /// <param name="stream">CUDA stream (0 = legacy default); a stream under graph capture gives two parallel branches.</param>
     /// <param name="precision">The distance products' numerics; FP8 needs the Hopper kernels (<see cref="NotSupportedException"/> elsewhere).</param>
+    /// <param name="queryStart">[G, QC, D] centroids q's iterations start from, read only (the first iteration writes every row of
+    /// <paramref name="queryCentroids"/>); null: <paramref name="queryCentroids"/>, updated in place.</param>
+    /// <param name="keyStart">[G, KC, D] as <paramref name="queryStart"/>, for k.</param>
     public void EnqueueKMeans(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, IntPtr stream = default,
-        KMeansPrecision precision = KMeansPrecision.Input)
+        KMeansPrecision precision = KMeansPrecision.Input, Tensor? queryStart = null, Tensor? keyStart = null)
     {
+        queryStart ??= queryCentroids;
+        keyStart ??= keyCentroids;
         RequireCentroids(queryCentroids, QueryClusters, nameof(queryCentroids), iterations);
         RequireCentroids(keyCentroids, KeyClusters, nameof(keyCentroids), iterations);
+        RequireCentroids(queryStart, QueryClusters, nameof(queryStart), iterations);
+        RequireCentroids(keyStart, KeyClusters, nameof(keyStart), iterations);
         // Both centres exist before the fork and are freed after the join (see CudaStreamFork).
-        using var queryCentre = KMeansKernels.CentreFor(precision, queryCentroids);
-        using var keyCentre = KMeansKernels.CentreFor(precision, keyCentroids);
+        using var queryCentre = KMeansKernels.CentreFor(precision, queryStart);
+        using var keyCentre = KMeansKernels.CentreFor(precision, keyStart);
         var side = _fork.Fork(stream);
         try
         {
-            EnqueueKeyIterations(k, keyCentroids, iterations, side, null, keyCentre);
-            EnqueueQueryIterations(q, queryCentroids, iterations, stream, null, queryCentre);
+            EnqueueKeyIterations(k, keyStart, keyCentroids, iterations, side, null, keyCentre);
+            EnqueueQueryIterations(q, queryStart, queryCentroids, iterations, stream, null, queryCentre);
         }
         finally
         {
@@ -209,23 +216,28 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         }
     }
 
-    void EnqueueQueryIterations(Tensor q, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre) =>
-        EnqueueIterations(q, nameof(q), QueryLayout, _videoQueryRows, queryCentroids, _queryScratch, _queryLabels, _queryCounts, iterations, stream, afterStep, centre);
+    void EnqueueQueryIterations(Tensor q, Tensor start, Tensor queryCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre) =>
+        EnqueueIterations(q, nameof(q), QueryLayout, _videoQueryRows, start, queryCentroids, _queryScratch, _queryLabels, _queryCounts, iterations, stream,
+            afterStep, centre);
 
-    void EnqueueKeyIterations(Tensor k, Tensor keyCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
+    void EnqueueKeyIterations(Tensor k, Tensor start, Tensor keyCentroids, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
     {
         _keyLayoutVersion++;
-        EnqueueIterations(k, nameof(k), KeyLayout, _videoKeyRows, keyCentroids, _keyScratch, _keyLabels, _keyCounts, iterations, stream, afterStep, centre);
+        EnqueueIterations(k, nameof(k), KeyLayout, _videoKeyRows, start, keyCentroids, _keyScratch, _keyLabels, _keyCounts, iterations, stream, afterStep,
+            centre);
     }
 
-    /// <summary>The iterations of one side (queries or keys) over its video rows, into its layout and scratch.</summary>
-    void EnqueueIterations(Tensor x, string name, ClusterLayout layout, long videoRows, Tensor centroids, Tensor scratch, Tensor labels, Tensor counts,
-        int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
+    /// <summary>
+    /// The iterations of one side (queries or keys) over its video rows, into its layout and scratch: the first from
+    /// <paramref name="start"/> into <paramref name="centroids"/>, the others in place.
+    /// </summary>
+    void EnqueueIterations(Tensor x, string name, ClusterLayout layout, long videoRows, Tensor start, Tensor centroids, Tensor scratch, Tensor labels,
+        Tensor counts, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
     {
         using var video = VideoRows(x, layout, videoRows, name);
         for (int i = 0; i < iterations; i++)
-            KMeansKernels.EnqueueIteration(_library, video, centroids, scratch, labels, counts, layout.Sizes, layout.Offsets, layout.Permutation,
-                stream, afterStep, centre);
+            KMeansKernels.EnqueueIteration(_library, video, i == 0 ? start : centroids, centroids, scratch, labels, counts, layout.Sizes, layout.Offsets,
+                layout.Permutation, stream, afterStep, centre);
     }
 
     /// <summary>The leading video rows of <paramref name="x"/> as a view (the kernels follow its group stride).</summary>
@@ -426,8 +438,9 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
     }
 
-    void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision) =>
-        EnqueueKMeans(q, k, queryCentroids, keyCentroids, iterations, precision: precision);
+    void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryStart, Tensor keyStart, Tensor queryCentroids, Tensor keyCentroids, int iterations,
+        KMeansPrecision precision) =>
+        EnqueueKMeans(q, k, queryCentroids, keyCentroids, iterations, precision: precision, queryStart: queryStart, keyStart: keyStart);
 
     void IFusedSvg2Pipeline.Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule) => EnqueueSelection(queryCentroids, keyCentroids, rule);
 

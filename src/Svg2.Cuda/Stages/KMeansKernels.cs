@@ -54,12 +54,17 @@ internal static class KMeansKernels
         precision == KMeansPrecision.Fp8 ? Fp8Distances.Centre(centroids) : null;
 
     /// <summary>
-    /// Enqueues one iteration; <paramref name="centroids"/> is updated in place. The layout outputs
-    /// may belong to a longer layout (see <see cref="CountingSort.Enqueue"/>).
+    /// Enqueues one iteration from <paramref name="start"/> into <paramref name="centroids"/> (the same
+    /// tensor for an update in place). The layout outputs may belong to a longer layout (see <see cref="CountingSort.Enqueue"/>).
     /// </summary>
+    /// <remarks>
+    /// A start other than the output lets a caller keep its centroids and still have new ones without a copy:
+    /// every row of <paramref name="centroids"/> is written (an empty cluster keeps its row of the start).
+    /// </remarks>
     /// <param name="library">Kernels of the device.</param>
     /// <param name="points">[G, N, D] points: contiguous, or the leading rows of a longer contiguous tensor.</param>
-    /// <param name="centroids">[G, C, D] centroids, updated in place.</param>
+    /// <param name="start">[G, C, D] centroids the iteration assigns to, read only.</param>
+    /// <param name="centroids">[G, C, D] output: the member means of the assignment.</param>
     /// <param name="scratch">Centroid scratch from <see cref="AllocateCentroidScratch"/>.</param>
     /// <param name="labels">[G, N] int64 output labels.</param>
     /// <param name="counts">Counting-sort scratch (<see cref="CountingSort.AllocateCounts"/>).</param>
@@ -70,14 +75,15 @@ internal static class KMeansKernels
     /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
     /// <param name="fp8Centre">[G, D] float32 (<see cref="CentreFor"/>): the assignment's products in FP8 around it;
     /// null for 16-bit products. Hopper family only.</param>
-    public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor centroids, Tensor scratch, Tensor labels,
+    public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor start, Tensor centroids, Tensor scratch, Tensor labels,
         Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null, Tensor? fp8Centre = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
         var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
         TensorChecks.RequireShape(labels, nameof(labels), groups, tokens);
+        TensorChecks.RequireShape(start, nameof(start), groups, clusters, points.shape[2]);
         TensorChecks.RequireShape(centroids, nameof(centroids), groups, clusters, points.shape[2]);
-        var centroidsPointer = DevicePointer.Of(centroids, library.Element, nameof(centroids));
+        var startPointer = DevicePointer.Of(start, library.Element, nameof(start));
         var labelsPointer = DevicePointer.Of(labels, ScalarType.Int64, nameof(labels));
         if (fp8Centre is not null)
         {
@@ -86,7 +92,7 @@ internal static class KMeansKernels
             var centrePointer = DevicePointer.Of(fp8Centre, ScalarType.Float32, nameof(fp8Centre));
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
             library.Launch("svg2_centroid_tiles_fp8", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream,
-                centroidsPointer, centrePointer, imagePointer, clusters);
+                startPointer, centrePointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
             library.Launch("svg2_kmeans_assign_hopper_fp8", (HopperAssignBlocks(library, groups, tokens), 1), KMeansTraits.HopperThreads,
                 library.Traits.KMeans.HopperFp8AssignSharedBytes, stream, pointsPointer, centrePointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
@@ -94,7 +100,7 @@ internal static class KMeansKernels
         else if (library.Family == KernelFamily.Hopper)
         {
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
-            library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, centroidsPointer, imagePointer, clusters);
+            library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, startPointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
             library.Launch("svg2_kmeans_assign_hopper", (HopperAssignBlocks(library, groups, tokens), 1), KMeansTraits.HopperThreads, library.Traits.KMeans.HopperAssignSharedBytes, stream,
                 pointsPointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
@@ -104,16 +110,16 @@ internal static class KMeansKernels
             var normsPointer = DevicePointer.Of(scratch, ScalarType.Float32, nameof(scratch));
             int rows = groups * clusters;
             library.Launch("svg2_centroid_norms", ((rows + KMeansTraits.NormRowsPerBlock - 1) / KMeansTraits.NormRowsPerBlock, 1), KMeansTraits.NormThreads, 0, stream,
-                centroidsPointer, normsPointer, rows);
+                startPointer, normsPointer, rows);
             afterStep?.Invoke(Steps[0]);
             library.Launch("svg2_kmeans_assign", ((tokens + KMeansTraits.PointsPerBlock - 1) / KMeansTraits.PointsPerBlock, groups), KMeansTraits.AssignThreads,
-                library.Traits.KMeans.AssignSharedBytes, stream, pointsPointer, centroidsPointer, normsPointer, labelsPointer, tokens, (int)groupRows, clusters);
+                library.Traits.KMeans.AssignSharedBytes, stream, pointsPointer, startPointer, normsPointer, labelsPointer, tokens, (int)groupRows, clusters);
         }
         afterStep?.Invoke(Steps[1]);
         // Checks the layout's shapes before the means read them.
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
-        EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream);
+        EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream, start);
         afterStep?.Invoke(Steps[3]);
     }
 
@@ -127,7 +133,7 @@ internal static class KMeansKernels
     /// <summary>
     /// Enqueues the member means of the first C clusters of a layout over the rows of
     /// <paramref name="points"/>, in permuted order (fixed summation order, no atomics); an empty
-    /// cluster keeps its row of <paramref name="means"/>.
+    /// cluster keeps its row of <paramref name="previous"/>.
     /// </summary>
     /// <param name="library">Kernels of the device.</param>
     /// <param name="points">[G, N, D] rows: contiguous, or the leading rows of a longer contiguous tensor.</param>
@@ -135,15 +141,19 @@ internal static class KMeansKernels
     /// <param name="offsets">[G, L + 1] int64 layout offsets (L &gt;= C clusters).</param>
     /// <param name="means">[G, C, D] output, the dtype of the points.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
-    public static void EnqueueSegmentMeans(KernelLibrary library, Tensor points, Tensor permutation, Tensor offsets, Tensor means, IntPtr stream)
+    /// <param name="previous">[G, C, D] rows an empty cluster keeps; null: <paramref name="means"/> itself.</param>
+    public static void EnqueueSegmentMeans(KernelLibrary library, Tensor points, Tensor permutation, Tensor offsets, Tensor means, IntPtr stream,
+        Tensor? previous = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)means.shape[1];
         var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
         TensorChecks.RequireShape(means, nameof(means), groups, clusters, points.shape[2]);
         var meansPointer = DevicePointer.Of(means, library.Element, nameof(means));
+        if (previous is not null) TensorChecks.RequireShape(previous, nameof(previous), groups, clusters, points.shape[2]);
+        var previousPointer = previous is null ? meansPointer : DevicePointer.Of(previous, library.Element, nameof(previous));
         bool wide = tokens >= (long)WideMeanClusterRows * clusters;
         library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? KMeansTraits.WideMeanThreads : KMeansTraits.MeanThreads, 0, stream,
             pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
-            meansPointer, meansPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)offsets.shape[1] - 1);
+            previousPointer, meansPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)offsets.shape[1] - 1);
     }
 }

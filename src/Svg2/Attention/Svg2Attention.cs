@@ -119,9 +119,9 @@ public sealed class Svg2Attention
     }
 
     /// <summary>
-    /// The fused call: k-means from the layer's centroids (copies, updated in place by the pipeline,
-    /// then adopted by the state), selection and plan, and the attention into a new output tensor (not
-    /// the pipeline's buffers, which the next layer overwrites). Output [G, S, D] and Density [G].
+    /// The fused call: k-means from the layer's centroids into new ones (adopted by the state), selection
+    /// and plan, and the attention into a new output tensor (not the pipeline's buffers, which the next
+    /// layer overwrites). Output [G, S, D] and Density [G].
     /// </summary>
     Svg2Result ForwardFused(IFusedSvg2Pipeline pipeline, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state)
     {
@@ -186,9 +186,9 @@ public sealed class Svg2Attention
         var shape = pipeline.Shape;
         long videoRows = shape.Tokens - (shape.Text?.Count ?? 0);
         var start = StartingCentroids(qg.narrow(1, 0, videoRows), kg.narrow(1, 0, videoRows), state, shape.QueryClusters, shape.KeyClusters);
-        // Copies: the pipeline updates centroids in place, and a warm start may be the state's own tensor.
-        var (query, key) = (start.Query.clone(), start.Key.clone());
-        pipeline.Cluster(qg, kg, query, key, start.Iterations, Options.KMeansPrecision);
+        // New tensors the pipeline writes from the start, which may be the state's own centroids: no copy of the start.
+        var (query, key) = (empty(start.Query.shape, start.Query.dtype, start.Query.device), empty(start.Key.shape, start.Key.dtype, start.Key.device));
+        pipeline.Cluster(qg, kg, start.Query, start.Key, query, key, start.Iterations, Options.KMeansPrecision);
         return (query, key, start.Iterations);
     }
 

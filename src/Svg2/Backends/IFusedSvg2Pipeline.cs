@@ -21,16 +21,21 @@ public interface IFusedSvg2Pipeline
     FusedShape Shape { get; }
 
     /// <summary>
-    /// Runs k-means iterations on the video rows of q and of k (a backend may run the two side by side);
-    /// <paramref name="queryCentroids"/> [G, QC, D] and <paramref name="keyCentroids"/> [G, KC, D] (contiguous) are updated in place.
+    /// Runs k-means iterations on the video rows of q and of k (a backend may run the two side by side) from
+    /// <paramref name="queryStart"/> and <paramref name="keyStart"/>, which are only read, into <paramref name="queryCentroids"/>
+    /// [G, QC, D] and <paramref name="keyCentroids"/> [G, KC, D] (contiguous; every row is written): the caller keeps its start
+    /// and gets new centroids without copying one into the other. A start may also be its output (an update in place).
     /// </summary>
     /// <param name="q">[G, S, D].</param>
     /// <param name="k">[G, S, D].</param>
-    /// <param name="queryCentroids">[G, QC, D], updated in place.</param>
-    /// <param name="keyCentroids">[G, KC, D], updated in place.</param>
+    /// <param name="queryStart">[G, QC, D] where q's iterations start, read only.</param>
+    /// <param name="keyStart">[G, KC, D] where k's iterations start, read only.</param>
+    /// <param name="queryCentroids">[G, QC, D] output.</param>
+    /// <param name="keyCentroids">[G, KC, D] output.</param>
     /// <param name="iterations">Lloyd iterations of each, at least 1.</param>
     /// <param name="precision">The distance products' numerics (see <see cref="ISvg2Backend.KMeans"/>).</param>
-    void Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision = KMeansPrecision.Input);
+    void Cluster(Tensor q, Tensor k, Tensor queryStart, Tensor keyStart, Tensor queryCentroids, Tensor keyCentroids, int iterations,
+        KMeansPrecision precision = KMeansPrecision.Input);
 
     /// <summary>Selects the key clusters of every query cluster from the current centroids and key sizes under <paramref name="rule"/>, and plans the attention.</summary>
     void Select(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule);

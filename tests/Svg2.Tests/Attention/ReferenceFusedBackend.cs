@@ -63,14 +63,15 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
 
         public FusedShape Shape => shape;
 
-        public void Cluster(Tensor q, Tensor k, Tensor queryCentroids, Tensor keyCentroids, int iterations, KMeansPrecision precision)
+        public void Cluster(Tensor q, Tensor k, Tensor queryStart, Tensor keyStart, Tensor queryCentroids, Tensor keyCentroids, int iterations,
+            KMeansPrecision precision)
         {
-            using (var result = backend.KMeans(q, queryCentroids, iterations, precision))
+            using (var result = backend.KMeans(q, queryStart, iterations, precision))
             {
                 queryCentroids.copy_(result.Centroids);
                 Keep(ref _queryLabels, result.Labels);
             }
-            using (var result = backend.KMeans(k, keyCentroids, iterations, precision))
+            using (var result = backend.KMeans(k, keyStart, iterations, precision))
             {
                 keyCentroids.copy_(result.Centroids);
                 Keep(ref _keyLabels, result.Labels);

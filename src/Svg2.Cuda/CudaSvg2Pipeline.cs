@@ -37,7 +37,7 @@ namespace Svg2.Cuda;
 public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
 {
     readonly KernelLibrary _library;
-    readonly Tensor _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, _centroidDots;
+    readonly Tensor _queryScratch, _keyScratch, _labels, _queryLabels, _keyLabels, _queryCounts, _keyCounts, _centroidDots, _statistics;
     readonly AttentionWorkspace _workspace;
     readonly CudaStreamFork _fork;
     readonly long _videoQueryRows, _videoKeyRows;
@@ -79,14 +79,17 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         _videoKeyRows = keyTokens - (text?.Count ?? 0);
         _queryScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, queryClusters, device);
         _keyScratch = KMeansKernels.AllocateCentroidScratch(_library, groups, keyClusters, device);
-        _queryLabels = empty([groups, _videoQueryRows], ScalarType.Int64, device);
-        _keyLabels = empty([groups, _videoKeyRows], ScalarType.Int64, device);
+        // Query and key labels in one buffer, so that a call's copy of them is one copy.
+        _labels = empty(groups * (_videoQueryRows + _videoKeyRows), ScalarType.Int64, device);
+        _queryLabels = LabelsIn(_labels, 0, groups, _videoQueryRows);
+        _keyLabels = LabelsIn(_labels, groups * _videoQueryRows, groups, _videoKeyRows);
         _queryCounts = CountingSort.AllocateCounts(groups, _videoQueryRows, queryClusters, device);
         _keyCounts = CountingSort.AllocateCounts(groups, _videoKeyRows, keyClusters, device);
         QueryLayout = AllocateLayout(groups, queryTokens, queryClusters + textBlocks, device);
         KeyLayout = AllocateLayout(groups, keyTokens, keyClusters + textBlocks, device);
         BlockMask = empty([groups, queryClusters + textBlocks, keyClusters + textBlocks], ScalarType.Bool, device);
         _centroidDots = SelectionKernel.AllocateDots(groups, queryClusters, keyClusters, device);
+        _statistics = empty([2, groups], ScalarType.Float64, device);
         if (text is { } rows)
         {
             TextBlocks.WriteLayout(QueryLayout, rows);
@@ -97,13 +100,19 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         _fork = new CudaStreamFork(_library.Device);
         // A pipeline made inside a dispose scope (a model's forward) outlives it: it owns its buffers.
         foreach (var buffer in Buffers()) buffer.DetachFromDisposeScope();
+        _queryLabels.DetachFromDisposeScope();
+        _keyLabels.DetachFromDisposeScope();
     }
 
-    /// <summary>Every buffer the pipeline owns, <see cref="Output"/> excluded.</summary>
+    /// <summary>[G, rows] labels at element <paramref name="first"/> of the flat labels buffer <paramref name="labels"/> (a view).</summary>
+    static Tensor LabelsIn(Tensor labels, long first, long groups, long rows) => labels.narrow(0, first, groups * rows).view(groups, rows);
+
+    /// <summary>Every buffer the pipeline owns, <see cref="Output"/> excluded (the label views are part of the labels buffer).</summary>
     IEnumerable<Tensor> Buffers() =>
-        [_queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask, _centroidDots,
+        [_queryScratch, _keyScratch, _labels, _queryCounts, _keyCounts, BlockMask, _centroidDots, _statistics,
          QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
-         _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.Order, _workspace.TileStart];
+         _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.KeptClusters, _workspace.Order,
+         _workspace.TileStart];
 
     static ClusterLayout AllocateLayout(long groups, long tokens, int clusters, Device device) =>
         new(empty([groups, tokens], ScalarType.Int64, device), empty([groups, clusters], ScalarType.Int64, device),
@@ -252,12 +261,18 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     public void EnqueueSelection(Tensor queryCentroids, Tensor keyCentroids, SelectionRule rule, IntPtr stream = default)
     {
         SelectionKernel.Enqueue(_library, queryCentroids, keyCentroids, KeyLayout.Sizes, rule, BlockMask, _centroidDots, stream);
-        EnqueuePlan(stream);
+        EnqueuePlan(rule.MinimumKept(KeyClusters), stream);
     }
 
-    /// <summary>Enqueues the range list and tile plan for the current <see cref="BlockMask"/> and layouts.</summary>
-    public void EnqueuePlan(IntPtr stream = default) =>
-        SparseAttentionKernels.EnqueuePlan(_library, QueryLayout, KeyLayout, BlockMask, _workspace, stream);
+    /// <summary>
+    /// Enqueues the range list and tile plan for the current <see cref="BlockMask"/> and layouts, and with them the
+    /// statistics of <see cref="Density"/> and <see cref="CopySelection"/>.
+    /// </summary>
+    /// <param name="minimumKept">The minimum of the rule that selected the mask (see <see cref="SelectionFloor"/>).</param>
+    /// <param name="stream">CUDA stream (0 = legacy default).</param>
+    public void EnqueuePlan(int minimumKept, IntPtr stream = default) =>
+        SparseAttentionKernels.EnqueuePlan(_library, QueryLayout, KeyLayout, BlockMask, _workspace, stream,
+            new PlanStatistics(_statistics, QueryClusters, KeyClusters, minimumKept));
 
     /// <summary>Enqueues the sparse attention into <see cref="Output"/>.</summary>
     public void EnqueueAttention(Tensor q, Tensor k, Tensor v, double scale, IntPtr stream = default) =>
@@ -419,7 +434,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <summary>
     /// Enqueues the selection of error-aware routing into the video part of <see cref="BlockMask"/>: the blocks
     /// of <see cref="ErrorAwareSelection.Select"/> for <paramref name="scores"/> [G, QC, KC] float64 (the probe's)
-    /// under <paramref name="rule"/>. The plan is not enqueued (<see cref="EnqueuePlan"/>).
+    /// under <paramref name="rule"/>. The plan is not enqueued (<see cref="EnqueuePlan"/>, with the rule's minimum).
     /// </summary>
     public void EnqueueErrorSelection(Tensor scores, ErrorRoutingRule rule, IntPtr stream = default)
     {
@@ -428,14 +443,34 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     }
 
     /// <summary>
-    /// New tensors with the labels of every row and the block mask of the last call: the video labels
-    /// and mask, with the text blocks appended by <see cref="TextBlocks.Append"/> when the pipeline has text.
+    /// New tensors with the selection of the last call, which stay valid when the next call overwrites the
+    /// pipeline's buffers: the labels of every row and the block mask (the video labels and mask, with the
+    /// text blocks appended by <see cref="TextBlocks.Append"/> when the pipeline has text), the floor share
+    /// of the last plan's rule, and the per-problem density as float64 [G].
     /// </summary>
-    public BlockSparsity CopySparsity()
+    /// <remarks>
+    /// Three copies without text (the labels share a buffer, and so do the density and the floor share); the
+    /// statistics are the planner's (<see cref="PlanStatistics"/>).
+    /// </remarks>
+    public (BlockSparsity Sparsity, Tensor Density) CopySelection()
     {
-        if (Text is not { } text) return new BlockSparsity(_queryLabels.clone(), _keyLabels.clone(), BlockMask.clone());
-        using var videoMask = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters);
-        return TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text);
+        using var scope = NewDisposeScope();
+        var statistics = _statistics.clone();
+        var (density, floorShare) = (statistics[0], statistics[1]);
+        BlockSparsity sparsity;
+        if (Text is { } text)
+        {
+            using var videoMask = BlockMask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters);
+            sparsity = TextBlocks.Append(_queryLabels, _keyLabels, videoMask, QueryClusters, KeyClusters, text) with { FloorShare = floorShare };
+        }
+        else
+        {
+            var labels = _labels.clone();
+            sparsity = new BlockSparsity(LabelsIn(labels, 0, _groups, _videoQueryRows), LabelsIn(labels, _groups * _videoQueryRows, _groups, _videoKeyRows),
+                BlockMask.clone()) { FloorShare = floorShare };
+        }
+        density.MoveToOuterDisposeScope();
+        return (sparsity.MoveToOuterDisposeScope(), density);
     }
 
     void IFusedSvg2Pipeline.Cluster(Tensor q, Tensor k, Tensor queryStart, Tensor keyStart, Tensor queryCentroids, Tensor keyCentroids, int iterations,
@@ -454,7 +489,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     void IFusedSvg2Pipeline.SelectByError(Tensor scores, ErrorRoutingRule rule)
     {
         EnqueueErrorSelection(scores, rule);
-        EnqueuePlan();
+        EnqueuePlan(rule.MinimumKept(KeyClusters));
     }
 
     void IFusedSvg2Pipeline.Attend(Tensor q, Tensor k, Tensor v, Tensor output) => EnqueueAttention(q, k, v, output, 1.0 / Math.Sqrt(_headDim));
@@ -485,14 +520,13 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     }
 
     /// <summary>
-    /// Per-problem density of the last call, sum_i |Q_i| x selected keys_i / (Nq x Nk), as float64 [G]
-    /// (computed with TorchSharp on the device; reading it is a host sync).
+    /// Per-problem density of the last plan, sum_i |Q_i| x selected keys_i / (Nq x Nk), as float64 [G]: a copy of
+    /// what the planner wrote (<see cref="PlanStatistics"/>; reading it is a host sync).
     /// </summary>
     public Tensor Density()
     {
-        using var scope = NewDisposeScope();
-        var computed = (QueryLayout.Sizes.to(ScalarType.Float64) * _workspace.SelectedKeys.to(ScalarType.Float64)).sum(1);
-        return (computed / ((double)QueryLayout.Tokens * KeyLayout.Tokens)).MoveToOuterDisposeScope();
+        using var density = _statistics[0];
+        return density.clone();
     }
 
     /// <summary>Sum over problems of |Q_i| x selected keys_i: the computed score entries (for effective FLOP/s).</summary>
@@ -505,7 +539,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _queryCounts, _keyCounts, BlockMask })
+        foreach (var tensor in new[] { _queryScratch, _keyScratch, _queryLabels, _keyLabels, _labels, _queryCounts, _keyCounts, BlockMask, _centroidDots, _statistics })
             tensor.Dispose();
         _output?.Dispose();
         _valueMeans?.Dispose();

@@ -3,12 +3,18 @@
 //
 // svg2_key_ranges: grid (QC, G), 128 threads. Turns a mask row into the compact list of selected
 //   key-cluster ranges of the permuted key sequence (start, virtual end), merging adjacent clusters,
-//   plus the number of selected keys. Never token indices.
+//   plus the number of selected keys and of selected clusters among the first counted_kc (the
+//   video key clusters). Never token indices.
 // svg2_plan_tiles: grid (G), 1024 threads. Sorts query clusters by cost (rows x selected keys,
 //   heaviest first, bitonic in shared memory) and lays out their tiles (rows_per_tile rows: 64 for
 //   this kernel, 128 for attention_hopper.cu) in that order, so the
 //   grid's blockIdx.x order runs the heaviest tiles of a head first while heads run one after
-//   another (the head's K/V stays resident in L2).
+//   another (the head's K/V stays resident in L2). Given a statistics buffer [2, G] float64, it also
+//   writes the selection's density, sum_i |Q_i| x selected keys_i x density_scale (1 / (Nq x Nk)),
+//   and its floor share, the share of the first floor_qc query clusters (the video ones) that keep at
+//   most floor_kept clusters, as count x floor_scale (1 / floor_qc): the sums are exact integers and
+//   the scaling is a multiplication by the reciprocal, as libtorch's mean and division by a scalar
+//   on CUDA do, so both equal the TorchSharp reductions they replace bit for bit.
 // svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
 //   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks
 //   the concatenation of the cluster's selected key ranges as one virtual K/V sequence in 64-row
@@ -72,22 +78,24 @@ constexpr int kPlanThreads = SVG2_ATTENTION_PLAN_THREADS;
 extern "C" __global__ void __launch_bounds__(kRangeThreads)
 svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict__ key_offsets,
                 int* __restrict__ range_start, int* __restrict__ range_end, int* __restrict__ range_count,
-                int* __restrict__ selected_keys, int qc, int kc)
+                int* __restrict__ selected_keys, int* __restrict__ kept_clusters, int qc, int kc, int counted_kc)
 {
     __shared__ int range_prefix[kRangeThreads];
     __shared__ int key_prefix[kRangeThreads];
-    __shared__ int totals[2];
+    __shared__ int totals[3];
     const int i = blockIdx.x, g = blockIdx.y;
     const unsigned char* row = mask + ((int64)g * qc + i) * kc;
     const int64* offsets = key_offsets + (int64)g * (kc + 1);
     const int per_thread = (kc + kRangeThreads - 1) / kRangeThreads;
     const int first = threadIdx.x * per_thread, last = min(kc, first + per_thread);
 
-    int ranges = 0, keys = 0;
+    int ranges = 0, keys = 0, kept = 0;
     int64 previous_end = -1;
+    if (threadIdx.x == 0) totals[2] = 0;
     for (int j = first; j < last; ++j)
     {
         if (!row[j]) continue;
+        kept += j < counted_kc;
         int64 begin = offsets[j], end = offsets[j + 1];
         if (end == begin) continue;
         if (begin != previous_end) ++ranges;
@@ -97,6 +105,7 @@ svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict_
     range_prefix[threadIdx.x] = ranges;
     key_prefix[threadIdx.x] = keys;
     __syncthreads();
+    if (kept > 0) atomicAdd(&totals[2], kept);
     if (threadIdx.x < kWarpSize)
     {
         int range_total = warp_exclusive_scan_in_place(range_prefix, kRangeThreads);
@@ -123,6 +132,7 @@ svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict_
     {
         range_count[(int64)g * qc + i] = totals[0];
         selected_keys[(int64)g * qc + i] = totals[1];
+        kept_clusters[(int64)g * qc + i] = totals[2];
     }
 }
 
@@ -225,23 +235,39 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
 }
 
 extern "C" __global__ void __launch_bounds__(kPlanThreads)
-svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys,
-                int* __restrict__ order, int* __restrict__ tile_start, int qc, int padded, int rows_per_tile)
+svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys, const int* __restrict__ kept_clusters,
+                int* __restrict__ order, int* __restrict__ tile_start, double* __restrict__ statistics, int qc, int padded, int rows_per_tile,
+                int floor_qc, int floor_kept, double density_scale, double floor_scale)
 {
     extern __shared__ __align__(16) unsigned char plan_shared[];
     unsigned long long* keys = (unsigned long long*)plan_shared;
     int* tiles = (int*)(keys + padded);
+    __shared__ unsigned long long computed_entries;
+    __shared__ int floor_rows;
     const int g = blockIdx.x;
+    if (threadIdx.x == 0) { computed_entries = 0; floor_rows = 0; }
+    unsigned long long entries = 0;
+    int at_floor = 0;
     for (int t = threadIdx.x; t < padded; t += kPlanThreads)
     {
         if (t < qc)
         {
-            float cost = (float)query_sizes[(int64)g * qc + t] * (float)selected_keys[(int64)g * qc + t];
+            const int64 rows = query_sizes[(int64)g * qc + t];
+            const int selected = selected_keys[(int64)g * qc + t];
+            entries += (unsigned long long)rows * (unsigned)selected;
+            at_floor += t < floor_qc && kept_clusters[(int64)g * qc + t] <= floor_kept;
+            float cost = (float)rows * (float)selected;
             keys[t] = ((unsigned long long)(~__float_as_uint(cost)) << 32) | (unsigned)t;
         }
         else keys[t] = ~0ull;
     }
     block_bitonic_sort<kPlanThreads>(keys, padded);
+    // The sort ends with a barrier: the zeroed totals are visible to the adds, whose sums are read after the next one.
+    if (statistics != nullptr)
+    {
+        if (entries > 0) atomicAdd(&computed_entries, entries);
+        if (at_floor > 0) atomicAdd(&floor_rows, at_floor);
+    }
     for (int p = threadIdx.x; p < qc; p += kPlanThreads)
     {
         int cluster = (int)(unsigned)keys[p];
@@ -255,6 +281,11 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
         if (threadIdx.x == 0) tile_start[(int64)g * (qc + 1) + qc] = total;
     }
     __syncthreads();
+    if (statistics != nullptr && threadIdx.x == 0)
+    {
+        statistics[g] = (double)computed_entries * density_scale;
+        statistics[gridDim.x + g] = (double)floor_rows * floor_scale;
+    }
     for (int p = threadIdx.x; p < qc; p += kPlanThreads) tile_start[(int64)g * (qc + 1) + p] = tiles[p];
 }
 

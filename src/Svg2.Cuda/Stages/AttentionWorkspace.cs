@@ -16,6 +16,7 @@ internal sealed class AttentionWorkspace : IDisposable
         RangeEnd = empty([groups, queryClusters, keyClusters], ScalarType.Int32, device);
         RangeCount = empty([groups, queryClusters], ScalarType.Int32, device);
         SelectedKeys = empty([groups, queryClusters], ScalarType.Int32, device);
+        KeptClusters = empty([groups, queryClusters], ScalarType.Int32, device);
         Order = empty([groups, queryClusters], ScalarType.Int32, device);
         TileStart = empty([groups, queryClusters + 1], ScalarType.Int32, device);
     }
@@ -32,6 +33,9 @@ internal sealed class AttentionWorkspace : IDisposable
     /// <summary>[G, QC] selected key tokens of each query cluster.</summary>
     public Tensor SelectedKeys { get; }
 
+    /// <summary>[G, QC] selected key clusters of each query cluster, among those the plan counts (the video ones).</summary>
+    public Tensor KeptClusters { get; }
+
     /// <summary>[G, QC] query clusters, heaviest first.</summary>
     public Tensor Order { get; }
 
@@ -45,6 +49,7 @@ internal sealed class AttentionWorkspace : IDisposable
         RangeEnd.Dispose();
         RangeCount.Dispose();
         SelectedKeys.Dispose();
+        KeptClusters.Dispose();
         Order.Dispose();
         TileStart.Dispose();
     }

@@ -17,12 +17,28 @@ internal static class SparseAttentionKernels
     /// <summary>The most tiles any head can have: every cluster adds at most one partial tile.</summary>
     public static int MaxTiles(long queryTokens, long queryClusters, int tileRows) => (int)((queryTokens + tileRows - 1) / tileRows + queryClusters);
 
-    /// <summary>Enqueues ranges and plan from a mask and the layouts.</summary>
-    public static void EnqueuePlan(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, AttentionWorkspace workspace, IntPtr stream)
+    /// <summary>
+    /// Enqueues ranges and plan from a mask and the layouts; with <paramref name="statistics"/>, the
+    /// selection's density and floor share too (<see cref="PlanStatistics"/>), exactly as
+    /// <see cref="BlockSparsity.Density"/> of the layouts and <see cref="SelectionFloor.Share"/> compute them.
+    /// </summary>
+    public static void EnqueuePlan(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, AttentionWorkspace workspace,
+        IntPtr stream, PlanStatistics? statistics = null)
     {
         int groups = (int)queryLayout.Groups, queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
         if (queryClusters > MaxQueryClusters)
             throw new ArgumentException($"The CUDA attention planner supports at most {MaxQueryClusters} query clusters; got {queryClusters}.");
+        var (statisticsPointer, floorQueryClusters, countedKeyClusters, floorKept) = (new DevicePointer(0), 0, keyClusters, 0);
+        if (statistics is { } wanted)
+        {
+            TensorChecks.RequireShape(wanted.Values, "statistics.Values", 2, groups);
+            if (wanted.VideoQueryClusters < 1 || wanted.VideoQueryClusters > queryClusters || wanted.VideoKeyClusters > keyClusters)
+                throw new ArgumentException($"The statistics' {wanted.VideoQueryClusters} x {wanted.VideoKeyClusters} video clusters must lie within the layouts' {queryClusters} x {keyClusters}.",
+                    nameof(statistics));
+            statisticsPointer = DevicePointer.Of(wanted.Values, ScalarType.Float64, "statistics.Values");
+            (floorQueryClusters, countedKeyClusters, floorKept) = (wanted.VideoQueryClusters, wanted.VideoKeyClusters, Math.Max(1, wanted.MinimumKept));
+        }
+        var keptClusters = DevicePointer.Of(workspace.KeptClusters, ScalarType.Int32, nameof(workspace.KeptClusters));
         library.Launch("svg2_key_ranges", (queryClusters, groups), SparseAttentionTraits.RangeThreads, 0, stream,
             DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)),
             DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets"),
@@ -30,14 +46,18 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
             DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
-            queryClusters, keyClusters);
+            keptClusters, queryClusters, keyClusters, countedKeyClusters);
         int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)queryClusters);
+        // The reciprocals libtorch multiplies by when it divides by a scalar and takes a mean on CUDA.
+        double densityScale = 1.0 / ((double)queryLayout.Tokens * keyLayout.Tokens);
+        double floorScale = floorQueryClusters > 0 ? 1.0 / floorQueryClusters : 0;
         library.Launch("svg2_plan_tiles", (groups, 1), SparseAttentionTraits.PlanThreads, padded * sizeof(ulong) + queryClusters * sizeof(int), stream,
             DevicePointer.Of(queryLayout.Sizes, ScalarType.Int64, "queryLayout.Sizes"),
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
+            keptClusters,
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
-            queryClusters, padded, SparseAttentionTraits.TileRows(library.Family));
+            statisticsPointer, queryClusters, padded, SparseAttentionTraits.TileRows(library.Family), floorQueryClusters, floorKept, densityScale, floorScale);
     }
 
     /// <summary>

@@ -178,9 +178,10 @@ public static class CudaBenchmark
     {
         using var scope = NewDisposeScope();
         var scores = pipeline.EnqueueRoutingProbe(k, v, queryCentroids, keyCentroids, variant, afterStep, sampledKeys, normalisation);
-        pipeline.EnqueueErrorSelection(scores, new Svg2Options().ErrorRoutingRule);
+        var rule = new Svg2Options().ErrorRoutingRule;
+        pipeline.EnqueueErrorSelection(scores, rule);
         afterStep("error-aware selection");
-        pipeline.EnqueuePlan();
+        pipeline.EnqueuePlan(rule.MinimumKept(pipeline.KeyClusters));
         afterStep("plan");
     }
 

@@ -43,6 +43,7 @@ public static class CudaConformance
         results.Add(Run("selection vs float32 reference, top_p 0.997 (Float32 mode, D64)", () => SelectionMatches(device, seed + 12, 0.997, 0.0, 1.0, 40, dim: 64)));
         results.Add(Run("selection invariants (BFloat16Emulated mode)", () => SelectionInvariantsBf16(device, seed + 4)));
         results.Add(Run("all-true mask = dense SDPA (bf16 D128)", () => AllTrueMaskEqualsDense(device, seed + 5)));
+        results.Add(Run("planner's density and floor share = TorchSharp reductions, bit for bit", () => PlanStatisticsMatch(device, seed + 13)));
         results.Add(Run("steady-state call captured in a CUDA graph replays bit-exactly", () => GraphCaptureReplays(device, seed + 6)));
         results.AddRange(DeterminismConformance.RunAll(device, seed + 40));
         results.AddRange(NonFiniteConformance.RunAll(device, seed + 50));
@@ -251,6 +252,50 @@ public static class CudaConformance
         long nonZeroEmpty = (output.masked_select(emptyRows) != 0).sum().item<long>();
         bool passed = nonFinite == 0 && error <= HalfPrecisionTolerance && nonZeroEmpty == 0;
         return (passed, $"rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+    }
+
+    /// <summary>
+    /// The density and floor share the planner writes (<see cref="PlanStatistics"/>) over layouts with two clusters
+    /// after the video ones (as text blocks follow them), empty clusters and rows at and above the floor: the density
+    /// equals the layout formula the operator computed with TorchSharp and the floor share <see cref="SelectionFloor.Share"/>
+    /// of the video mask, bit for bit, for a rule with a minimum and one without; the density also matches
+    /// <see cref="BlockSparsity.Density"/>. The statistics are NaN before each plan.
+    /// </summary>
+    public static (bool Passed, string Detail) PlanStatisticsMatch(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        const int Groups = 3, QueryTokens = 1500, KeyTokens = 1700, QueryClusters = 40, KeyClusters = 90, Extra = 2;
+        var queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, QueryClusters + Extra, 0.8, generator).to(device);
+        var keyLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, KeyTokens, KeyClusters + Extra, 0.8, generator).to(device);
+        // Rows keep from none to about a third of the key clusters, so some are at the floor and some above it.
+        var rowShare = rand([Groups, QueryClusters + Extra, 1], generator: generator) * 0.3;
+        var mask = (rand([Groups, QueryClusters + Extra, KeyClusters + Extra], generator: generator) < rowShare).to(device);
+        var backend = new CudaBackend();
+        using var queryLayout = backend.Layout(queryLabels, QueryClusters + Extra);
+        using var keyLayout = backend.Layout(keyLabels, KeyClusters + Extra);
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, 128);
+        using var workspace = new AttentionWorkspace(Groups, QueryClusters + Extra, KeyClusters + Extra, device);
+        var videoMask = mask.narrow(1, 0, QueryClusters).narrow(2, 0, KeyClusters);
+        var patternDensity = new BlockSparsity(queryLabels, keyLabels, mask).Density();
+        long differences = 0;
+        double patternGap = 0;
+        var shares = new List<double>();
+        foreach (int minimumKept in new[] { 9, 0 })
+        {
+            var values = full([2, Groups], double.NaN, ScalarType.Float64, device);
+            SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, mask, workspace, IntPtr.Zero,
+                new PlanStatistics(values, QueryClusters, KeyClusters, minimumKept));
+            var computed = (queryLayout.Sizes.to(ScalarType.Float64) * workspace.SelectedKeys.to(ScalarType.Float64)).sum(1);
+            var density = computed / ((double)QueryTokens * KeyTokens);
+            var floorShare = SelectionFloor.Share(videoMask, minimumKept);
+            differences += (values[0] != density).sum().item<long>() + (values[1] != floorShare).sum().item<long>();
+            patternGap = Math.Max(patternGap, (values[0] - patternDensity).abs().max().item<double>());
+            shares.Add(floorShare.mean().item<double>());
+        }
+        bool passed = differences == 0 && patternGap < 1e-12 && shares[0] is > 0 and < 1;
+        return (passed, $"{differences} differences (NaN left counts); density vs its block pattern {patternGap:E1}; " +
+                        $"mean floor share {shares[0]:P1} at minimum 9, {shares[1]:P1} at minimum 0");
     }
 
     /// <summary>With every block selected, the sparse path equals PyTorch's dense attention.</summary>

@@ -36,7 +36,7 @@ public static class FusedOperatorConformance
     /// <summary>
     /// Two calls (cold, then warm) of one operator through the fused pipeline and through the staged
     /// backend stages (forced by asking for quality statistics) from equal layer states: the same
-    /// labels, mask, density and stored centroids bit for bit, the same output within bf16 tolerance,
+    /// labels, mask, floor share, density and stored centroids bit for bit, the same output within bf16 tolerance,
     /// and an output that is exact attention over the blocks it reports.
     /// </summary>
     public static (bool Passed, string Detail) FusedMatchesStaged(Device device, int seed, TextTokens? text)
@@ -56,6 +56,7 @@ public static class FusedOperatorConformance
             using var staged = attention.Forward(q, k, v, stagedState, text, qualityProbe: new QualityProbe(64, Options.Seed));
             long labelDiffs = Differences(fused.Sparsity.QueryLabels, staged.Sparsity.QueryLabels) + Differences(fused.Sparsity.KeyLabels, staged.Sparsity.KeyLabels);
             long maskDiffs = Differences(fused.Sparsity.BlockMask, staged.Sparsity.BlockMask);
+            long floorDiffs = Differences(fused.Sparsity.FloorShare!, staged.Sparsity.FloorShare!);
             long centroidDiffs = Differences(fusedState.QueryCentroids!, stagedState.QueryCentroids!) + Differences(fusedState.KeyCentroids!, stagedState.KeyCentroids!);
             double densityGap = (fused.Density - staged.Density).abs().max().item<double>();
             double patternGap = (fused.Density.reshape(-1) - fused.Sparsity.Density()).abs().max().item<double>();
@@ -65,9 +66,9 @@ public static class FusedOperatorConformance
                           && fused.Density.dtype == ScalarType.Float64 && fused.Density.device_type == DeviceType.CUDA;
             bool counts = fused.KMeansIterations == iterations && staged.KMeansIterations == iterations
                           && fused.QueryClusters == staged.QueryClusters && fused.KeyClusters == staged.KeyClusters && fused.TopP == staged.TopP;
-            passed &= labelDiffs == 0 && maskDiffs == 0 && centroidDiffs == 0 && densityGap < 1e-12 && patternGap < 1e-9 && shapes && counts
+            passed &= labelDiffs == 0 && maskDiffs == 0 && floorDiffs == 0 && centroidDiffs == 0 && densityGap < 1e-12 && patternGap < 1e-9 && shapes && counts
                       && outputError <= CudaConformance.HalfPrecisionTolerance && exactError <= CudaConformance.HalfPrecisionTolerance;
-            details.Add($"{call}: {labelDiffs} label, {maskDiffs} mask, {centroidDiffs} centroid differences; density gap {densityGap:E1} " +
+            details.Add($"{call}: {labelDiffs} label, {maskDiffs} mask, {floorDiffs} floor share, {centroidDiffs} centroid differences; density gap {densityGap:E1} " +
                         $"(vs its pattern {patternGap:E1}), mean {fused.DensityPerHead().Average():P1}; output vs staged {outputError:E2}, vs float32 {exactError:E2}; " +
                         $"shapes {(shapes ? "ok" : "wrong")}, counts {(counts ? "ok" : "wrong")}");
         }
@@ -103,7 +104,7 @@ public static class FusedOperatorConformance
 
     /// <summary>
     /// Two layers (own states, one backend, so one pipeline): after the second layer's call the first
-    /// layer's output and sparsity are unchanged, cold and warm; the warm outputs are exact attention
+    /// layer's output, sparsity (labels, mask, floor share) and density are unchanged, cold and warm; the warm outputs are exact attention
     /// over their blocks.
     /// </summary>
     public static (bool Passed, string Detail) SharedPipelineOutputsAreNotAliased(Device device, int seed)
@@ -123,9 +124,11 @@ public static class FusedOperatorConformance
         for (int call = 0; call < 2; call++)
         {
             using var a = attention.Forward(first.Q, first.K, first.V, firstLayer);
-            var (output, mask, labels) = (a.Output.clone(), a.Sparsity.BlockMask.clone(), a.Sparsity.KeyLabels.clone());
+            var (output, mask, queryLabels, keyLabels) = (a.Output.clone(), a.Sparsity.BlockMask.clone(), a.Sparsity.QueryLabels.clone(), a.Sparsity.KeyLabels.clone());
+            var (density, floorShare) = (a.Density.clone(), a.Sparsity.FloorShare!.clone());
             using var b = attention.Forward(second.Q, second.K, second.V, secondLayer);
-            changed += Differences(a.Output, output) + Differences(a.Sparsity.BlockMask, mask) + Differences(a.Sparsity.KeyLabels, labels);
+            changed += Differences(a.Output, output) + Differences(a.Sparsity.BlockMask, mask) + Differences(a.Sparsity.QueryLabels, queryLabels)
+                       + Differences(a.Sparsity.KeyLabels, keyLabels) + Differences(a.Density, density) + Differences(a.Sparsity.FloorShare!, floorShare);
             distinct &= Differences(a.Output, b.Output) > 0 && Differences(a.Sparsity.KeyLabels, b.Sparsity.KeyLabels) > 0;
             if (call == 1) warmError = Math.Max(ExactError(first.Q, first.K, first.V, a), ExactError(second.Q, second.K, second.V, b));
             iterations.AddRange([a.KMeansIterations, b.KMeansIterations]);

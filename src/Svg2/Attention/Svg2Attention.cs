@@ -120,14 +120,14 @@ public sealed class Svg2Attention
 
     /// <summary>
     /// The fused call: k-means from the layer's centroids into new ones (adopted by the state), selection
-    /// and plan, and the attention into a new output tensor (not the pipeline's buffers, which the next
-    /// layer overwrites). Output [G, S, D] and Density [G].
+    /// and plan, and the attention into a new output tensor; the selection and its statistics are copied
+    /// out of the pipeline's buffers, which the next layer overwrites. Output [G, S, D] and Density [G].
     /// </summary>
     Svg2Result ForwardFused(IFusedSvg2Pipeline pipeline, Tensor qg, Tensor kg, Tensor vg, Svg2LayerState state)
     {
         var (queryCentroids, keyCentroids, iterations) = ClusterFused(pipeline, qg, kg, state);
         var shape = pipeline.Shape;
-        var (minimumKept, topP, threshold) = Options.Routing == KeyClusterRouting.ErrorAware
+        var (topP, threshold) = Options.Routing == KeyClusterRouting.ErrorAware
             ? SelectFusedByError(pipeline, kg, vg, queryCentroids, keyCentroids, state)
             : SelectFusedByTopP(pipeline, queryCentroids, keyCentroids, state);
         var output = empty_like(qg);
@@ -135,12 +135,12 @@ public sealed class Svg2Attention
         else if (Options.Compensation == CompensationMode.None) pipeline.Attend(qg, kg, vg, output);
         else pipeline.AttendCompensated(qg, kg, vg, queryCentroids, keyCentroids, output, Options.Compensation, Options.CompensationTailMass);
         state.Adopt(queryCentroids, keyCentroids);
-        var sparsity = WithFloorShare(pipeline.CopySparsity(), shape.QueryClusters, shape.KeyClusters, minimumKept);
-        return new Svg2Result(output, pipeline.Density(), sparsity, shape.QueryClusters, shape.KeyClusters, iterations, topP, threshold);
+        var (sparsity, density) = pipeline.CopySelection();
+        return new Svg2Result(output, density, sparsity, shape.QueryClusters, shape.KeyClusters, iterations, topP, threshold);
     }
 
     /// <summary>The fused top-p selection of a call (the layer's search first when a target density is set).</summary>
-    (int MinimumKept, double TopP, double? Threshold) SelectFusedByTopP(IFusedSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids,
+    (double TopP, double? Threshold) SelectFusedByTopP(IFusedSvg2Pipeline pipeline, Tensor queryCentroids, Tensor keyCentroids,
         Svg2LayerState state)
     {
         var rule = SelectionRuleFor(state, candidate =>
@@ -149,14 +149,14 @@ public sealed class Svg2Attention
             return MeanDensity(pipeline);
         });
         pipeline.Select(queryCentroids, keyCentroids, rule);
-        return (rule.MinimumKept(pipeline.Shape.KeyClusters), rule.TopP, null);
+        return (rule.TopP, null);
     }
 
     /// <summary>
     /// The fused error-aware selection of a call: the probe kernels' scores, then the blocks of the
     /// routing rule (the layer's search first when a target density is set).
     /// </summary>
-    (int MinimumKept, double TopP, double? Threshold) SelectFusedByError(IFusedSvg2Pipeline pipeline, Tensor kg, Tensor vg, Tensor queryCentroids,
+    (double TopP, double? Threshold) SelectFusedByError(IFusedSvg2Pipeline pipeline, Tensor kg, Tensor vg, Tensor queryCentroids,
         Tensor keyCentroids, Svg2LayerState state)
     {
         using var scores = pipeline.EstimateCompensationError(kg, vg, queryCentroids, keyCentroids, Options.ProbeKeysPerCluster, Options.ProbeNormalisation);
@@ -166,7 +166,7 @@ public sealed class Svg2Attention
             return MeanDensity(pipeline);
         });
         pipeline.SelectByError(scores, errorRule);
-        return (errorRule.MinimumKept(pipeline.Shape.KeyClusters), double.NaN, errorRule.Threshold);
+        return (double.NaN, errorRule.Threshold);
     }
 
     /// <summary>The mean density of the pipeline's current selection over the call's heads (a host read).</summary>

@@ -12,7 +12,7 @@ namespace Svg2.Backends;
 /// </summary>
 /// <remarks>
 /// One pipeline is shared by all layers of a model, so it holds the state of the latest call only:
-/// copy out (<see cref="CopySparsity"/>, <see cref="Density"/>) what must outlive the call. Calls
+/// copy out (<see cref="CopySelection"/>, <see cref="Density"/>) what must outlive the call. Calls
 /// must not interleave across threads.
 /// </remarks>
 public interface IFusedSvg2Pipeline
@@ -93,6 +93,11 @@ public interface IFusedSvg2Pipeline
     /// <summary>[G] float64 density of the current selection, text blocks included (a new tensor, on the device).</summary>
     Tensor Density();
 
-    /// <summary>New tensors holding the current labels (every row) and block mask, text blocks appended when the shape has text.</summary>
-    BlockSparsity CopySparsity();
+    /// <summary>
+    /// New tensors holding the current selection, which stay valid when later calls overwrite the pipeline's buffers:
+    /// the labels (every row) and block mask, text blocks appended when the shape has text, with the
+    /// <see cref="BlockSparsity.FloorShare"/> of the rule of the last <see cref="Select"/> or <see cref="SelectByError"/>,
+    /// and the [G] float64 density (as <see cref="Density"/>).
+    /// </summary>
+    (BlockSparsity Sparsity, Tensor Density) CopySelection();
 }

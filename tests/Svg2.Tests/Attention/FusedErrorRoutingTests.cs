@@ -43,6 +43,8 @@ public class FusedErrorRoutingTests
             using var expected = staged.Forward(sample.Query, sample.Key, sample.Value, stagedState);
             using var actual = fused.Forward(sample.Query, sample.Key, sample.Value, fusedState);
             Assert.True(TestTensors.Same(expected.Sparsity.BlockMask, actual.Sparsity.BlockMask), $"seed {seed}: the fused call selected other blocks");
+            Assert.True(TestTensors.Same(expected.Sparsity.FloorShare!, actual.Sparsity.FloorShare!), $"seed {seed}: the fused call reported another floor share");
+            Assert.True(TestTensors.Same(expected.Density, actual.Density), $"seed {seed}: the fused call reported another density");
             double error = TestTensors.RelativeError(actual.Output, expected.Output);
             Assert.True(error < 1e-6, $"seed {seed}: fused output {error:E2} from the staged one");
             Assert.Equal(expected.ErrorThreshold, actual.ErrorThreshold);

@@ -60,6 +60,7 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
     sealed class Pipeline(ReferenceFusedBackend backend, FusedShape shape) : IFusedSvg2Pipeline
     {
         Tensor? _q, _queryLabels, _keyLabels, _mask;
+        int _minimumKept;
 
         public FusedShape Shape => shape;
 
@@ -84,6 +85,7 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
             using var sizes = Sizes(_keyLabels!, shape.KeyClusters);
             using var mask = backend.SelectKeyClusters(queryCentroids, keyCentroids, sizes, rule);
             Keep(ref _mask, mask);
+            _minimumKept = rule.MinimumKept(shape.KeyClusters);
         }
 
         public bool EstimatesCompensationError => true;
@@ -101,6 +103,7 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
         {
             using var mask = ErrorAwareSelection.Select(scores, rule);
             Keep(ref _mask, mask);
+            _minimumKept = rule.MinimumKept(shape.KeyClusters);
         }
 
         public void Attend(Tensor q, Tensor k, Tensor v, Tensor output)
@@ -131,7 +134,13 @@ sealed class ReferenceFusedBackend : ICompensatingBackend, IFusedSvg2Backend
             return sparsity.Density().to(ScalarType.Float64);
         }
 
-        public BlockSparsity CopySparsity() => new(_queryLabels!.clone(), _keyLabels!.clone(), _mask!.clone());
+        public (BlockSparsity Sparsity, Tensor Density) CopySelection()
+        {
+            var sparsity = CopySparsity() with { FloorShare = SelectionFloor.Share(_mask!, _minimumKept) };
+            return (sparsity, Density());
+        }
+
+        BlockSparsity CopySparsity() => new(_queryLabels!.clone(), _keyLabels!.clone(), _mask!.clone());
 
         ClusterMeans MeansOf(Tensor k, Tensor v) => backend.Means(_q!, k, v, _queryLabels!, _keyLabels!, shape.QueryClusters, shape.KeyClusters);
 

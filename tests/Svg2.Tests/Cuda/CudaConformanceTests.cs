@@ -51,6 +51,9 @@ public class CudaConformanceTests
     public void AllTrueMaskEqualsDenseAttention() => AssertPassed(CudaConformance.AllTrueMaskEqualsDense(Gpu(), 16));
 
     [SkippableFact]
+    public void PlanStatisticsMatchTorchSharpReductions() => AssertPassed(CudaConformance.PlanStatisticsMatch(Gpu(), 20));
+
+    [SkippableFact]
     public void SteadyStateCallReplaysFromACudaGraph() => AssertPassed(CudaConformance.GraphCaptureReplays(Gpu(), 17));
 
     [SkippableFact]

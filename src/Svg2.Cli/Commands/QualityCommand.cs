@@ -39,14 +39,22 @@ internal static class QualityCommand
         dtype.AcceptOnlyFromAmong("bf16", "f32");
         var device = new Option<string?>("--device") { Description = "cuda or cpu (default: cuda when available)" };
         device.AcceptOnlyFromAmong("cuda", "cpu");
-        var outDir = new Option<string>("--out-dir") { Description = "folder for quality.csv, quality.json and the PSNR and SSIM plots", Required = true };
+        var outDir = new Option<string?>("--out-dir") { Description = "folder for quality.csv, quality.json and the PSNR and SSIM plots" };
+        var replot = new Option<string?>("--replot") { Description = "redraw the table and the plots of a finished run's folder from its quality.json (for example after a run on a machine without fonts); generates nothing" };
         var ear = new EarOptions();
 
         var command = new Command("quality", "Generate dense and sparse videos from the same noise and compare them (PSNR, SSIM) at several densities, per method.");
-        foreach (Option option in (Option[])[modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, stepIterations, kmeansPrecision, dtype, device, outDir, .. ear.All])
-            command.Options.Add(option);
+        Option[] run = [modelDir, prompts, seeds, methods, densities, denseSteps, steps, size, frames, queryClusters, keyClusters, stepIterations, kmeansPrecision, dtype, device, outDir, .. ear.All];
+        foreach (var option in run.Append(replot)) command.Options.Add(option);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
+            if (parse.GetValue(replot) is { } replotFolder)
+            {
+                CommandErrors.RejectUnused(parse, run, "--replot redraws a finished run's table and plots and generates nothing");
+                Write(Path.GetFullPath(replotFolder), ReadPoints(replotFolder));
+                return 0;
+            }
+            if (parse.GetValue(outDir) is null) throw new ArgumentException("quality needs --out-dir (the folder for its CSV, JSON and plots), or --replot FOLDER.");
             var methodNames = parse.GetValue(methods)!.Select(m => m.ToLowerInvariant()).ToList();
             foreach (var name in methodNames)
                 if (name == "dense" || !AttentionSetup.Methods.Contains(name))
@@ -95,6 +103,18 @@ internal static class QualityCommand
     static string[] DefaultPrompts(VideoModel model) =>
         model.Text is Svg2.Models.Small.SourcePromptEncoder sources ? [.. sources.Sources] : [model.Defaults.Prompt];
 
+    static QualityPoint[] ReadPoints(string folder)
+    {
+        string path = Path.Combine(folder, PointsFileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"No quality run to redraw in {folder} (expected {path}).", path);
+        var points = JsonSerializer.Deserialize(File.ReadAllText(path), QualityJsonContext.Default.QualityPointArray);
+        if (points is not { Length: > 0 } || !points.Any(p => p.Method == "dense") || points.All(p => p.Method == "dense"))
+            throw new InvalidDataException($"{path} holds no quality run: it needs the dense reference and at least one sparse method.");
+        return points;
+    }
+
+    const string PointsFileName = "quality.json";
+
     static void Write(string folder, IReadOnlyList<QualityPoint> points)
     {
         var groups = points.Where(p => p.Method != "dense").GroupBy(p => (p.Method, p.TargetDensity)).OrderBy(g => g.Key.Method).ThenBy(g => g.Key.TargetDensity).ToList();
@@ -112,7 +132,7 @@ internal static class QualityCommand
             csv.AppendLine(string.Join(",", Quote(p.Prompt), p.Seed, p.Method, p.TargetDensity?.ToString("R", CultureInfo.InvariantCulture) ?? "",
                 F(p.Density, 6), F(p.OverallDensity, 6), F(p.Psnr, 4), F(p.Ssim, 6), F(p.MinPsnr, 4), F(p.StepMs, 3), F(p.AttentionMs, 3)));
         File.WriteAllText(Path.Combine(folder, "quality.csv"), csv.ToString());
-        File.WriteAllText(Path.Combine(folder, "quality.json"), JsonSerializer.Serialize(points.ToArray(), QualityJsonContext.Default.QualityPointArray));
+        File.WriteAllText(Path.Combine(folder, PointsFileName), JsonSerializer.Serialize(points.ToArray(), QualityJsonContext.Default.QualityPointArray));
         var series = groups.GroupBy(g => g.Key.Method).ToList();
         bool plotted = SweepPlot.Save(Path.Combine(folder, "quality-psnr.png"), "PSNR against the dense video", "PSNR (dB)",
             series.Select(m => (m.Key, m.Select(g => (g.Average(p => p.Density), g.Average(p => p.Psnr))).ToArray())));

@@ -221,6 +221,20 @@ public sealed class GenerateCommandTests : IDisposable
         var full = rows.Where(r => r[3] == "1" && r[2] != "svg2-ear").ToList();
         Assert.All(full, r => Assert.True(double.Parse(r[6], CultureInfo.InvariantCulture) > 40, $"{r[2]} at density 1: PSNR {r[6]} dB"));
         Assert.True(File.Exists(Path.Combine(outDir, "quality-psnr.png")));
+
+        // --replot rebuilds the CSV and the plots from quality.json alone, and generates nothing.
+        string csv = File.ReadAllText(Path.Combine(outDir, "quality.csv"));
+        File.Delete(Path.Combine(outDir, "quality.csv"));
+        File.Delete(Path.Combine(outDir, "quality-psnr.png"));
+        Assert.Equal(0, new RootCommand { QualityCommand.Create() }.Parse(["quality", "--replot", outDir]).Invoke());
+        Assert.Equal(csv, File.ReadAllText(Path.Combine(outDir, "quality.csv")));
+        Assert.True(File.Exists(Path.Combine(outDir, "quality-psnr.png")));
+        var (rejected, message) = StandardError.Capture(() => new RootCommand { QualityCommand.Create() }.Parse(["quality", "--replot", outDir, "--seeds", "4"]).Invoke());
+        Assert.NotEqual(0, rejected);
+        Assert.Contains("--seeds", message);
+        var (missing, missingMessage) = StandardError.Capture(() => new RootCommand { QualityCommand.Create() }.Parse(["quality", "--replot", Path.Combine(_folder, "no-run")]).Invoke());
+        Assert.NotEqual(0, missing);
+        Assert.Contains("quality.json", missingMessage);
     }
 
     [Fact]

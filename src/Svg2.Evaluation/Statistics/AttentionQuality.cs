@@ -56,7 +56,8 @@ public sealed record AttentionQuality(double[] Recall, double[] RelativeError, l
         return new AttentionQuality(recall, relativeError, measured);
     }
 
-    static Tensor SampleRows(long queries, long? sampleRows, long seed)
+    /// <summary>All rows, or a seeded sample of <paramref name="sampleRows"/> of them in ascending order (shared by the row statistics).</summary>
+    internal static Tensor SampleRows(long queries, long? sampleRows, long seed)
     {
         if (sampleRows is null || sampleRows.Value >= queries) return arange(queries, ScalarType.Int64);
         if (sampleRows.Value < 1) throw new ArgumentException($"The row sample must hold at least one row (got {sampleRows}).");

@@ -39,26 +39,20 @@ public sealed record AttentionLocality(double[] LocalShare, double[]? LocalRecal
         var rows = AttentionQuality.SampleRows(tokens, sampleRows, seed).to(q.device);
         long measured = rows.shape[0];
         var positions = grid.Coordinates(q.device);
-        var keys32 = k.to(ScalarType.Float32).transpose(1, 2);
-        double scale = 1.0 / Math.Sqrt(q.shape[2]);
         var local = zeros([groups], ScalarType.Float64, q.device);
         var localKept = zeros([groups], ScalarType.Float64, q.device);
         var farKept = zeros([groups], ScalarType.Float64, q.device);
         // Up to four float32 temporaries of [G, chunk, S] live at once.
-        long chunk = ChunkBudget.Rows(4 * groups * tokens, measured);
-        for (long start = 0; start < measured; start += chunk)
+        SampledAttentionRows.ForEachChunk(q, k, rows, 4, (chunkRows, probabilities) =>
         {
-            using var inner = NewDisposeScope();
-            var chunkRows = rows.narrow(0, start, Math.Min(chunk, measured - start));
-            var probabilities = (q.index_select(1, chunkRows).to(ScalarType.Float32).bmm(keys32) * scale).softmax(-1);
             var near = neighbourhood.Contains(positions.index_select(0, chunkRows), positions).unsqueeze(0);
             var nearMass = probabilities * near;
             local.add_(nearMass.sum([1, 2]).to(ScalarType.Float64));
-            if (pattern is null) continue;
+            if (pattern is null) return;
             var allowed = pattern.Allowed(chunkRows, probabilities);
             localKept.add_((nearMass * allowed).sum([1, 2]).to(ScalarType.Float64));
             farKept.add_(((probabilities - nearMass) * allowed).sum([1, 2]).to(ScalarType.Float64));
-        }
+        });
 
         // Each row's mass sums to one, so the far mass over the rows is measured - local.
         var localShare = (local / measured).cpu().data<double>().ToArray();

@@ -28,29 +28,23 @@ public sealed record AttentionQuality(double[] Recall, double[] RelativeError, l
     public static AttentionQuality Measure(Tensor q, Tensor k, Tensor v, Tensor sparseOutput, ISparsityPattern pattern, long? sampleRows = null, long seed = 0)
     {
         using var scope = NewDisposeScope();
-        long groups = q.shape[0], queries = q.shape[1], keys = k.shape[1];
+        long groups = q.shape[0], queries = q.shape[1];
         var rows = SampleRows(queries, sampleRows, seed).to(q.device);
         long measured = rows.shape[0];
-        double scale = 1.0 / Math.Sqrt(q.shape[2]);
-        var keys32 = k.to(ScalarType.Float32).transpose(1, 2);
         var values32 = v.to(ScalarType.Float32);
         var recallSum = zeros([groups], ScalarType.Float64, q.device);
         var errorSquares = zeros([groups], ScalarType.Float64, q.device);
         var referenceSquares = zeros([groups], ScalarType.Float64, q.device);
         // Three float32 temporaries of [G, chunk, Nk] live at once.
-        long chunk = ChunkBudget.Rows(3 * groups * keys, measured);
-        for (long start = 0; start < measured; start += chunk)
+        SampledAttentionRows.ForEachChunk(q, k, rows, 3, (chunkRows, probabilities) =>
         {
-            using var inner = NewDisposeScope();
-            var chunkRows = rows.narrow(0, start, Math.Min(chunk, measured - start));
-            var probabilities = (q.index_select(1, chunkRows).to(ScalarType.Float32).bmm(keys32) * scale).softmax(-1);
             var allowed = pattern.Allowed(chunkRows, probabilities);
             recallSum.add_((probabilities * allowed).sum([1, 2]).to(ScalarType.Float64));
             var dense = probabilities.bmm(values32);
             var difference = sparseOutput.index_select(1, chunkRows).to(ScalarType.Float32) - dense;
             errorSquares.add_(difference.square().sum([1, 2]).to(ScalarType.Float64));
             referenceSquares.add_(dense.square().sum([1, 2]).to(ScalarType.Float64));
-        }
+        });
         var recall = (recallSum / measured).cpu().data<double>().ToArray();
         var relativeError = (errorSquares.sqrt() / referenceSquares.sqrt().clamp_min(1e-30)).cpu().data<double>().ToArray();
         return new AttentionQuality(recall, relativeError, measured);

@@ -71,12 +71,16 @@ public class DumpedLocalityReport(ITestOutputHelper output)
         return ClusterSpread.Measure(labels, grid);
     }
 
-    /// <summary>Per method and target density (means over heads): the error and recall, and the kept share of the local and the far mass.</summary>
+    /// <summary>
+    /// Per method and target density (means over heads): the error and recall, the kept share of the local and the far mass,
+    /// and the error split into the dropped mass and the gap between the kept and dropped keys' mean values
+    /// (<see cref="KeptValueGap"/>; its implied error should match the measured one, the outputs being uncompensated).
+    /// </summary>
     static string MethodTable(Tensor q, Tensor k, Tensor v, TokenGrid grid, Svg2Options options)
     {
         var text = new StringBuilder();
-        text.AppendLine("| method | target | density | relative error | recall | local mass kept | far mass kept |");
-        text.AppendLine("|---|---|---|---|---|---|---|");
+        text.AppendLine("| method | target | density | relative error | implied error | recall | dropped mass | value gap | local mass kept | far mass kept |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var name in new[] { MethodCatalog.Svg2, MethodCatalog.Blocks })
         foreach (double target in Densities)
         {
@@ -85,10 +89,14 @@ public class DumpedLocalityReport(ITestOutputHelper output)
             attended.Dispose();
             var pattern = DensitySearch.Find(prepared, target).Pattern;
             var kept = AttentionLocality.Measure(q, k, grid, Neighbourhood, pattern, SampledRows);
+            var gap = KeptValueGap.Measure(q, k, v, pattern, SampledRows);
             (pattern as IDisposable)?.Dispose();
             Assert.All(kept.LocalRecall!, recall => Assert.InRange(recall, 0, 1 + 1e-6));
+            // Both outputs renormalise over the kept keys, so dropped mass times value gap must reproduce their error.
+            Assert.All(gap.ImpliedError.Zip(measurement.RelativeError), pair => Assert.Equal(pair.Second, pair.First, 1e-3));
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {target:P0} | {measurement.MeanDensity:P1} | {measurement.RelativeError.Average():0.0000} | {measurement.Recall.Average():P1} | " +
+                $"| {name} | {target:P0} | {measurement.MeanDensity:P1} | {measurement.RelativeError.Average():0.0000} | {gap.ImpliedError.Average():0.0000} | " +
+                $"{measurement.Recall.Average():P1} | {gap.DroppedMass.Average():P1} | {gap.ValueGap.Average():0.0000} | " +
                 $"{kept.LocalRecall!.Average():P1} | {kept.FarRecall!.Average():P1} |"));
         }
 

@@ -36,12 +36,12 @@ public sealed record AttentionLocality(double[] LocalShare, double[]? LocalRecal
             throw new ArgumentException($"q [{string.Join(", ", q.shape)}] and k [{string.Join(", ", k.shape)}] must be [G, S, D] with S = {grid.Tokens}, the grid's tokens.");
         using var scope = NewDisposeScope();
         long groups = q.shape[0], tokens = grid.Tokens;
-        var rows = AttentionQuality.SampleRows(tokens, sampleRows, seed).to(q.device);
+        var rows = SampledAttentionRows.Draw(tokens, sampleRows, seed, q.device);
         long measured = rows.shape[0];
         var positions = grid.Coordinates(q.device);
-        var local = zeros([groups], ScalarType.Float64, q.device);
-        var localKept = zeros([groups], ScalarType.Float64, q.device);
-        var farKept = zeros([groups], ScalarType.Float64, q.device);
+        var local = SampledAttentionRows.Sum(groups, q.device);
+        var localKept = SampledAttentionRows.Sum(groups, q.device);
+        var farKept = SampledAttentionRows.Sum(groups, q.device);
         // Up to four float32 temporaries of [G, chunk, S] live at once.
         SampledAttentionRows.ForEachChunk(q, k, rows, 4, (chunkRows, probabilities) =>
         {

@@ -29,12 +29,12 @@ public sealed record AttentionQuality(double[] Recall, double[] RelativeError, l
     {
         using var scope = NewDisposeScope();
         long groups = q.shape[0], queries = q.shape[1];
-        var rows = SampleRows(queries, sampleRows, seed).to(q.device);
+        var rows = SampledAttentionRows.Draw(queries, sampleRows, seed, q.device);
         long measured = rows.shape[0];
         var values32 = v.to(ScalarType.Float32);
-        var recallSum = zeros([groups], ScalarType.Float64, q.device);
-        var errorSquares = zeros([groups], ScalarType.Float64, q.device);
-        var referenceSquares = zeros([groups], ScalarType.Float64, q.device);
+        var recallSum = SampledAttentionRows.Sum(groups, q.device);
+        var errorSquares = SampledAttentionRows.Sum(groups, q.device);
+        var referenceSquares = SampledAttentionRows.Sum(groups, q.device);
         // Three float32 temporaries of [G, chunk, Nk] live at once.
         SampledAttentionRows.ForEachChunk(q, k, rows, 3, (chunkRows, probabilities) =>
         {
@@ -46,16 +46,7 @@ public sealed record AttentionQuality(double[] Recall, double[] RelativeError, l
             referenceSquares.add_(dense.square().sum([1, 2]).to(ScalarType.Float64));
         });
         var recall = (recallSum / measured).cpu().data<double>().ToArray();
-        var relativeError = (errorSquares.sqrt() / referenceSquares.sqrt().clamp_min(1e-30)).cpu().data<double>().ToArray();
+        var relativeError = SampledAttentionRows.RelativeNorm(errorSquares, referenceSquares);
         return new AttentionQuality(recall, relativeError, measured);
-    }
-
-    /// <summary>All rows, or a seeded sample of <paramref name="sampleRows"/> of them in ascending order (shared by the row statistics).</summary>
-    internal static Tensor SampleRows(long queries, long? sampleRows, long seed)
-    {
-        if (sampleRows is null || sampleRows.Value >= queries) return arange(queries, ScalarType.Int64);
-        if (sampleRows.Value < 1) throw new ArgumentException($"The row sample must hold at least one row (got {sampleRows}).");
-        using var generator = new TorchSharp.torch.Generator((ulong)seed);
-        return randperm(queries, generator: generator).narrow(0, 0, sampleRows.Value).sort().Values;
     }
 }

@@ -36,14 +36,14 @@ public sealed record KeptValueGap(double[] DroppedMass, double[] ValueGap, doubl
         ArgumentNullException.ThrowIfNull(pattern);
         using var scope = NewDisposeScope();
         long groups = q.shape[0];
-        var rows = AttentionQuality.SampleRows(q.shape[1], sampleRows, seed).to(q.device);
+        var rows = SampledAttentionRows.Draw(q.shape[1], sampleRows, seed, q.device);
         long measured = rows.shape[0];
         var values32 = v.to(ScalarType.Float32);
-        var droppedSum = zeros([groups], ScalarType.Float64, q.device);
-        var gapSquares = zeros([groups], ScalarType.Float64, q.device);
-        var gapReferenceSquares = zeros([groups], ScalarType.Float64, q.device);
-        var errorSquares = zeros([groups], ScalarType.Float64, q.device);
-        var referenceSquares = zeros([groups], ScalarType.Float64, q.device);
+        var droppedSum = SampledAttentionRows.Sum(groups, q.device);
+        var gapSquares = SampledAttentionRows.Sum(groups, q.device);
+        var gapReferenceSquares = SampledAttentionRows.Sum(groups, q.device);
+        var errorSquares = SampledAttentionRows.Sum(groups, q.device);
+        var referenceSquares = SampledAttentionRows.Sum(groups, q.device);
         // Three float32 temporaries of [G, chunk, Nk] live at once: the probabilities and their kept and dropped parts.
         SampledAttentionRows.ForEachChunk(q, k, rows, 3, (chunkRows, probabilities) =>
         {
@@ -70,8 +70,7 @@ public sealed record KeptValueGap(double[] DroppedMass, double[] ValueGap, doubl
             referenceSquares.add_(denseSquares.sum(1));
         });
 
-        static double[] Ratio(Tensor squares, Tensor reference) => (squares.sqrt() / reference.sqrt().clamp_min(1e-30)).cpu().data<double>().ToArray();
-        return new KeptValueGap((droppedSum / measured).cpu().data<double>().ToArray(), Ratio(gapSquares, gapReferenceSquares),
-            Ratio(errorSquares, referenceSquares), measured);
+        return new KeptValueGap((droppedSum / measured).cpu().data<double>().ToArray(), SampledAttentionRows.RelativeNorm(gapSquares, gapReferenceSquares),
+            SampledAttentionRows.RelativeNorm(errorSquares, referenceSquares), measured);
     }
 }

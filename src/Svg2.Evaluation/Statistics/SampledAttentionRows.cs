@@ -9,6 +9,26 @@ namespace Svg2.Evaluation.Statistics;
 /// </summary>
 internal static class SampledAttentionRows
 {
+    /// <summary>All <paramref name="queries"/> rows, or a seeded sample of <paramref name="sampleRows"/> of them in ascending order, on <paramref name="device"/>.</summary>
+    /// <param name="queries">Query rows there are.</param>
+    /// <param name="sampleRows">How many to draw without replacement; null for all.</param>
+    /// <param name="seed">Seed of the draw: the same seed draws the same rows for every statistic.</param>
+    /// <param name="device">Where the row indices go.</param>
+    public static Tensor Draw(long queries, long? sampleRows, long seed, Device device)
+    {
+        if (sampleRows is null || sampleRows.Value >= queries) return arange(queries, ScalarType.Int64, device);
+        if (sampleRows.Value < 1) throw new ArgumentException($"The row sample must hold at least one row (got {sampleRows}).");
+        using var generator = new TorchSharp.torch.Generator((ulong)seed);
+        return randperm(queries, generator: generator).narrow(0, 0, sampleRows.Value).sort().Values.to(device);
+    }
+
+    /// <summary>A float64 [G] accumulator of zeros on <paramref name="device"/>, for per-head sums over the chunks.</summary>
+    public static Tensor Sum(long groups, Device device) => zeros([groups], ScalarType.Float64, device);
+
+    /// <summary>Per head, sqrt(<paramref name="squares"/>) / sqrt(<paramref name="referenceSquares"/>) on the host: a norm relative to the dense output's over the measured rows.</summary>
+    public static double[] RelativeNorm(Tensor squares, Tensor referenceSquares) =>
+        (squares.sqrt() / referenceSquares.sqrt().clamp_min(1e-30)).cpu().data<double>().ToArray();
+
     /// <summary>
     /// Calls <paramref name="visit"/> with each chunk of <paramref name="rows"/> and its softmax probabilities
     /// [G, chunk, Nk] (float32, scale 1/sqrt(D)), inside a dispose scope of the chunk's own.

@@ -6,14 +6,17 @@
 //   Work split (warp specialisation): warpgroup 0 is the producer. It gathers the tile's Q rows once,
 //   then per K/V tile looks up the tokens of the tile's 128 rows of the cluster's virtual key sequence
 //   (the concatenation of its selected key ranges, one row per thread through the forward range
-//   cursor and the key permutation) and gathers the K and V rows with cp.async into a free stage.
-//   Each copy arrives on the stage's "full" barrier when it lands, so the producer runs ahead
-//   without waiting on its own copies, and it waits on the stage's "empty" barrier before reusing
-//   it. Warpgroups 1 and 2 are consumers owning query rows 0-63 and 64-127: per K/V tile, S (64 x 128)
-//   = Q K^T as 8 (D 128) wgmma k16 steps with both operands in shared memory, online softmax in
-//   fp32 registers (exp2 domain, the scale fused into the exponent; O rescaled only when a row's
-//   maximum grows by more than kRescaleSlack), P packed to 16-bit registers in place, O (64 x D) += P V
-//   as 8 wgmma steps with P from registers and V read MN-major, then an arrival on "empty".
+//   cursor and the key permutation) and gathers the K and V rows with cp.async into free stages, K a
+//   tile ahead of V (tile j's K, then tile j - 1's V). Each copy arrives on its stage's "K full" or
+//   "V full" barrier when it lands, so the producer runs ahead without waiting on its own copies, and
+//   it waits on the stage's "K empty" or "V empty" barrier before reusing it. Warpgroups 1 and 2 are
+//   consumers owning query rows 0-63 and 64-127: per K/V tile, S (64 x 128) = Q K^T as 8 (D 128)
+//   wgmma k16 steps with both operands in shared memory, online softmax in fp32 registers (exp2
+//   domain, the scale fused into the exponent; O rescaled only when a row's maximum grows by more
+//   than kRescaleSlack), P packed to 16-bit registers, O (64 x D) += P V as 8 wgmma steps with P from
+//   registers and V read MN-major. Intra-warpgroup pipelining (FlashAttention-3): S of tile j + 1 and
+//   P V of tile j are issued back to back, and tile j + 1's softmax runs while P V of tile j is on the
+//   tensor cores; a K stage is released when its S completes, a V stage when its P V does.
 //   setmaxnreg moves registers from the producer (72) to the consumers (216).
 //   Rows of a tile with no selected key produce 0.
 // Split tiles: a tile of at most 64 rows (the last tile of a cluster) would leave warpgroup 2 idle.
@@ -27,7 +30,7 @@
 // Centroid compensation (compensation.cuh): per query cluster, one term merged at the store; per row,
 //   the skipped clusters' centroids and mean values as extra K/V tiles after the exact ones, gathered
 //   by cluster id from the centroid tensors, with a per-column score bias ln(n_b) / scale.
-// Shared memory: Q 32 KiB + 2 stages x (K 32 KiB + V 32 KiB) + 2 token lists + 5 barriers + the
+// Shared memory: Q 32 KiB + 2 stages x (K 32 KiB + V 32 KiB) + 3 token lists + 9 barriers + the
 //   range list (8 x KC bytes) + with per-row compensation the centroid list and biases (8 x KC bytes);
 //   1024-byte aligned panels (hopper.cuh). Traffic per tile: Q rows once, every selected K/V row
 //   (and centroid row) once per 128 query rows, output once.
@@ -45,25 +48,24 @@ constexpr int kTileQueryBytes = kTileRows * kRowBytes;
 constexpr int kTileKeyBytes = kTileKeys * kRowBytes;
 static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kStages * kTileKeyBytes, "the state fits the K stages");
 
-// The rest of one K/V tile (or of its 'Keys' = 64-key half at 'v_tile') once S = Q K^T has been
-// issued into 's': the online softmax for this warpgroup's 64 rows and O += P V. 'row_max' is in the
-// exp2 domain; 'row_sum' holds this thread's partial sums of rows g and g + 8 of its warp.
-// 'column_bias' (per-row compensation's centroid keys, in raw score units) is added to the scores of
-// its columns; null for exact keys.
+// The online softmax of one K/V tile (or of its 'Keys' = 64-key half) once its S = Q K^T has completed,
+// in place: the scores become this warpgroup's probabilities P (exp2 domain). 'row_max' is the base of
+// the exponents; 'row_sum' holds this thread's partial sums of rows g and g + 8 of its warp and is
+// rescaled here. 'column_bias' (per-row compensation's centroid keys, in raw score units) is added to the
+// scores of its columns; null for exact keys. Returns whether a row of this thread moved its base: O
+// must then be multiplied by 'correction' once the products that added to it under the old base are done.
 template <int Keys>
-__device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigned v_tile, int valid_keys, const float* column_bias, float scale_log2,
-                                                   float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
+__device__ __forceinline__ bool softmax_tile(float (&s)[Keys / 2], int valid_keys, const float* column_bias, float scale_log2,
+                                             float (&row_max)[2], float (&row_sum)[2], float (&correction)[2])
 {
     constexpr int kScoreRegisters = Keys / 2;
     constexpr int kScoreColumnTiles = Keys / 8;
-    constexpr int kPvSteps = Keys / kWgmmaK;
     const int lane = threadIdx.x % kWarpSize;
-    warpgroup_wait<0>();
-    fence_registers(s);
 
-    // Only the last tile of a row's key sequence can be partial. The scale is applied inside the
-    // exponent (one fused multiply-add per score), so the maximum is taken on the raw scores.
-    if (column_bias != nullptr)
+    // Only the last tile of a row's key sequence can be partial (or, in a split tile, hold none of a
+    // consumer's keys). The scale is applied inside the exponent (one fused multiply-add per score), so
+    // the maximum is taken on the raw scores.
+    if (column_bias != nullptr && valid_keys > 0)
     {
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i)
@@ -83,7 +85,6 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
     // maximum exceeds it by more than kRescaleSlack, so P stays below 2^kRescaleSlack (exact in bf16 and
     // fp16, whose relative rounding does not depend on the scale) and O is rescaled on few tiles; the
     // row sum shares the base, so the output is unchanged.
-    float correction[2];
     bool rescale = false;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
@@ -109,29 +110,116 @@ __device__ __forceinline__ void finish_tile_hopper(float (&s)[Keys / 2], unsigne
             row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
         }
     }
-    // A row that keeps its maximum has correction 1; the warp skips the rescale when none moved.
-    if (__any_sync(kFullMask, rescale))
-#pragma unroll
-        for (int d = 0; d < kOutputColumnTiles; ++d)
-#pragma unroll
-            for (int r = 0; r < 2; ++r) { o[4 * d + 2 * r] *= correction[r]; o[4 * d + 2 * r + 1] *= correction[r]; }
+    return rescale;
+}
 
-    // P for k16 step 'step' is columns 16 step .. 16 step + 15 of S, i.e. its 8-column tiles 2 step and 2 step + 1.
-    unsigned p[kPvSteps][4];
+// P as the register A operand of the P V steps: k16 step 'step' is columns 16 step .. 16 step + 15 of
+// S, i.e. its 8-column tiles 2 step and 2 step + 1, packed in pairs.
+template <int Keys>
+__device__ __forceinline__ void pack_probabilities(const float (&s)[Keys / 2], unsigned (&p)[Keys / kWgmmaK][4])
+{
 #pragma unroll
-    for (int step = 0; step < kPvSteps; ++step)
+    for (int step = 0; step < Keys / kWgmmaK; ++step)
 #pragma unroll
         for (int e = 0; e < 4; ++e) p[step][e] = pack_elements(s[8 * step + 2 * e], s[8 * step + 2 * e + 1]);
+}
+
+// Issues O += P V over a tile's 'Keys' keys at 'v_tile' (V read MN-major) as one commit group. Until it
+// is waited for, neither O nor P may be touched.
+template <int Keys>
+__device__ __forceinline__ void issue_values(float (&o)[kOutputRegisters], unsigned (&p)[Keys / kWgmmaK][4], unsigned v_tile)
+{
     fence_registers(o);
 #pragma unroll
-    for (int step = 0; step < kPvSteps; ++step) fence_registers(p[step]);
+    for (int step = 0; step < Keys / kWgmmaK; ++step) fence_registers(p[step]);
     warpgroup_fence();
     const unsigned long long v_first = mn_major_descriptor(v_tile, kTileKeys, 0);
 #pragma unroll
-    for (int step = 0; step < kPvSteps; ++step) wgmma_head_dim_registers(o, p[step], moved_descriptor(v_first, step * kWgmmaK * kPanelRowBytes));
+    for (int step = 0; step < Keys / kWgmmaK; ++step) wgmma_head_dim_registers(o, p[step], moved_descriptor(v_first, step * kWgmmaK * kPanelRowBytes));
     warpgroup_commit();
+}
+
+// Where a consumer finds its K/V tiles: the stages and their barriers, and which of a tile's keys are its own.
+struct ConsumerTiles
+{
+    unsigned q_slice;          // this warpgroup's 64 query rows
+    unsigned k_tiles, v_tiles; // stage 0 of K and of V
+    unsigned key_full, value_full, key_empty, value_empty;   // [kStages] barriers each
+    int first_key;             // 0, or a split tile's 64 c
+    int key_tiles, exact_tiles, total_keys, centroid_keys;
+    const float* centroid_biases;
+
+    __device__ __forceinline__ unsigned stage_barrier(unsigned row, int j) const { return row + (j % kStages) * kBarrierBytes; }
+    __device__ __forceinline__ unsigned parity(int j) const { return (j / kStages) & 1; }
+    __device__ __forceinline__ unsigned k_stage(int j) const { return k_tiles + (j % kStages) * kTileKeyBytes + first_key * kPanelRowBytes; }
+    __device__ __forceinline__ unsigned v_stage(int j) const { return v_tiles + (j % kStages) * kTileKeyBytes + first_key * kPanelRowBytes; }
+    // The exact keys' tiles, then the centroid keys' tiles (per-row compensation), each sequence from a fresh tile.
+    __device__ __forceinline__ int valid_keys(int j) const
+    {
+        return (j >= exact_tiles ? centroid_keys - (j - exact_tiles) * kTileKeys : total_keys - j * kTileKeys) - first_key;
+    }
+    __device__ __forceinline__ const float* bias(int j) const
+    {
+        return j >= exact_tiles ? centroid_biases + (j - exact_tiles) * kTileKeys + first_key : nullptr;
+    }
+};
+
+// A consumer's walk over its key tiles, FlashAttention-3's intra-warpgroup pipelining: S of tile j + 1
+// and P V of tile j are issued back to back, and the softmax of tile j + 1 runs while P V of tile j is
+// on the tensor cores. A K stage is released once its S has completed, a V stage once its P V has, so
+// with two stages of each the producer still gathers a tile ahead.
+template <int Keys>
+__device__ __forceinline__ void consume_key_tiles(const ConsumerTiles& tiles, float scale_log2, float (&row_max)[2], float (&row_sum)[2],
+                                                  float (&o)[kOutputRegisters])
+{
+    if (tiles.key_tiles == 0) return;
+    float s[Keys / 2];
+    unsigned p[Keys / kWgmmaK][4];
+    float correction[2];
+    const auto issue_scores = [&](int j)
+    {
+        barrier_wait(tiles.stage_barrier(tiles.key_full, j), tiles.parity(j));
+        // The copies were made by other threads through the generic proxy; wgmma reads through the async one.
+        fence_async_shared();
+        wgmma_rows_by_rows<Keys>(s, tiles.q_slice, kTileRows, tiles.k_stage(j), kTileKeys);
+    };
+    issue_scores(0);
+    warpgroup_wait<0>();
+    fence_registers(s);
+    barrier_arrive(tiles.stage_barrier(tiles.key_empty, 0));
+    softmax_tile<Keys>(s, tiles.valid_keys(0), tiles.bias(0), scale_log2, row_max, row_sum, correction);   // O is still 0
+    pack_probabilities<Keys>(s, p);
+    // Every tile but the last: the same two commit groups in the same order on every pass, so that ptxas can
+    // tell which group each wait retires (with a conditional S it serialised every wgmma).
+    const int last = tiles.key_tiles - 1;
+    for (int j = 0; j < last; ++j)
+    {
+        issue_scores(j + 1);
+        barrier_wait(tiles.stage_barrier(tiles.value_full, j), tiles.parity(j));
+        fence_async_shared();
+        issue_values<Keys>(o, p, tiles.v_stage(j));
+        // S of tile j + 1 was committed before P V of tile j: waiting for all but the newest group waits for it alone.
+        warpgroup_wait<1>();
+        fence_registers(s);
+        barrier_arrive(tiles.stage_barrier(tiles.key_empty, j + 1));
+        const bool rescale = softmax_tile<Keys>(s, tiles.valid_keys(j + 1), tiles.bias(j + 1), scale_log2, row_max, row_sum, correction);
+        warpgroup_wait<0>();
+        fence_registers(o);
+        barrier_arrive(tiles.stage_barrier(tiles.value_empty, j));
+        // A row that keeps its maximum has correction 1; the warp skips the rescale when none moved.
+        if (__any_sync(kFullMask, rescale))
+#pragma unroll
+            for (int d = 0; d < kOutputColumnTiles; ++d)
+#pragma unroll
+                for (int r = 0; r < 2; ++r) { o[4 * d + 2 * r] *= correction[r]; o[4 * d + 2 * r + 1] *= correction[r]; }
+        pack_probabilities<Keys>(s, p);
+    }
+    barrier_wait(tiles.stage_barrier(tiles.value_full, last), tiles.parity(last));
+    fence_async_shared();
+    issue_values<Keys>(o, p, tiles.v_stage(last));
     warpgroup_wait<0>();
     fence_registers(o);
+    barrier_arrive(tiles.stage_barrier(tiles.value_empty, last));
 }
 
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1)
@@ -154,10 +242,12 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const unsigned k_tiles = q_tile + kTileQueryBytes;
     const unsigned v_tiles = k_tiles + kStages * kTileKeyBytes;
     unsigned char* tiles_end = attention_shared + (q_tile - shared_address(attention_shared)) + kTileQueryBytes + 2 * kStages * kTileKeyBytes;
-    const unsigned full = shared_address(tiles_end);          // [kStages]: tile landed (producer copies)
-    const unsigned empty = full + kStages * kBarrierBytes;    // [kStages]: tile read (consumer threads)
-    const unsigned query_full = empty + kStages * kBarrierBytes;
-    int* tokens = (int*)(tiles_end + (2 * kStages + 1) * kBarrierBytes);   // [kTokenSlots][kTileKeys]
+    const unsigned key_full = shared_address(tiles_end);              // [kStages]: K landed (producer copies)
+    const unsigned value_full = key_full + kStages * kBarrierBytes;   // [kStages]: V landed
+    const unsigned key_empty = value_full + kStages * kBarrierBytes;  // [kStages]: K read (consumer threads)
+    const unsigned value_empty = key_empty + kStages * kBarrierBytes; // [kStages]: V read
+    const unsigned query_full = value_empty + kStages * kBarrierBytes;
+    int* tokens = (int*)(tiles_end + (4 * kStages + 1) * kBarrierBytes);   // [kTokenSlots][kTileKeys]
     int* starts = tokens + kTokenSlots * kTileKeys;           // [kc]
     int* ends = starts + kc;                                  // [kc]
     int* centroid_ids = ends + kc;                            // [kc], with per-row compensation only
@@ -167,8 +257,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     const int warpgroup = tid / kWarpgroupThreads, warp_in_group = (tid % kWarpgroupThreads) / kWarpSize;
     if (tid == 0)
     {
-        barrier_init_row(full, kStages, kProducerThreads);
-        barrier_init_row(empty, kStages, kConsumerThreads);
+        barrier_init_row(key_full, 2 * kStages, kProducerThreads);     // K and V landed
+        barrier_init_row(key_empty, 2 * kStages, kConsumerThreads);    // K and V read
         barrier_init(query_full, kProducerThreads);
         barrier_init_fence();
     }
@@ -201,23 +291,34 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         const char* centroid_v_chunks = centroid_values == nullptr ? v_chunks : gather.chunk_base(centroid_values + (int64)g * centroid_clusters * kHeadDim);
         const int64* group_key_permutation = key_permutation + (int64)g * nk;
         int cursor = 0;
-        for (int j = 0; j < key_tiles; ++j)
+        // K runs a tile ahead of V, as the consumers need them: tile j's K is gathered, then tile j - 1's V.
+        for (int j = 0; j <= key_tiles; ++j)
         {
-            const int stage = j % kStages;
-            const bool centroid_tile = j >= exact_tiles;
-            int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
-            for (int row = tid; row < kTileKeys; row += kProducerThreads)
+            if (j < key_tiles)
             {
-                const int centroid_row = (j - exact_tiles) * kTileKeys + row;
-                tile_tokens[row] = !centroid_tile ? key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation)
-                                                  : centroid_row < centroid_keys_count ? centroid_ids[centroid_row] : -1;
+                const bool centroid_tile = j >= exact_tiles;
+                int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
+                for (int row = tid; row < kTileKeys; row += kProducerThreads)
+                {
+                    const int centroid_row = (j - exact_tiles) * kTileKeys + row;
+                    tile_tokens[row] = !centroid_tile ? key_token(j * kTileKeys + row, total_keys, starts, ends, cursor, group_key_permutation)
+                                                      : centroid_row < centroid_keys_count ? centroid_ids[centroid_row] : -1;
+                }
+                named_barrier_sync(kProducerBarrier, kProducerThreads);
+                const int stage = j % kStages;
+                if (j >= kStages) barrier_wait(key_empty + stage * kBarrierBytes, (j / kStages - 1) & 1);
+                gather({k_tiles + stage * kTileKeyBytes}, {centroid_tile ? centroid_k_chunks : k_chunks}, [&](int row) { return tile_tokens[row]; });
+                barrier_arrive_after_copies(key_full + stage * kBarrierBytes);
             }
-            named_barrier_sync(kProducerBarrier, kProducerThreads);
-            if (j >= kStages) barrier_wait(empty + stage * kBarrierBytes, (j / kStages - 1) & 1);
-            gather({k_tiles + stage * kTileKeyBytes, v_tiles + stage * kTileKeyBytes},
-                   {centroid_tile ? centroid_k_chunks : k_chunks, centroid_tile ? centroid_v_chunks : v_chunks},
-                   [&](int row) { return tile_tokens[row]; });
-            barrier_arrive_after_copies(full + stage * kBarrierBytes);
+            const int t = j - 1;
+            if (t >= 0)
+            {
+                const int stage = t % kStages;
+                const int* tile_tokens = tokens + (t % kTokenSlots) * kTileKeys;
+                if (t >= kStages) barrier_wait(value_empty + stage * kBarrierBytes, (t / kStages - 1) & 1);
+                gather({v_tiles + stage * kTileKeyBytes}, {t >= exact_tiles ? centroid_v_chunks : v_chunks}, [&](int row) { return tile_tokens[row]; });
+                barrier_arrive_after_copies(value_full + stage * kBarrierBytes);
+            }
         }
         copy_async_wait<0>();
         return;
@@ -235,33 +336,10 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     for (int i = 0; i < kOutputRegisters; ++i) o[i] = 0.f;
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
     barrier_wait(query_full, 0);
-    for (int j = 0; j < key_tiles; ++j)
-    {
-        const int stage = j % kStages;
-        barrier_wait(full + stage * kBarrierBytes, (j / kStages) & 1);
-        // The copies were made by other threads through the generic proxy; wgmma reads through the async one.
-        fence_async_shared();
-        const unsigned k_stage = k_tiles + stage * kTileKeyBytes, v_stage = v_tiles + stage * kTileKeyBytes;
-        const bool centroid_tile = j >= exact_tiles;
-        const int valid_keys = centroid_tile ? centroid_keys_count - (j - exact_tiles) * kTileKeys : total_keys - j * kTileKeys;
-        const float* bias = centroid_tile ? centroid_biases + (j - exact_tiles) * kTileKeys : nullptr;
-        if (!split)
-        {
-            float scores[kTileKeys / 2];
-            wgmma_rows_by_rows<kTileKeys>(scores, q_slice, kTileRows, k_stage, kTileKeys);
-            finish_tile_hopper<kTileKeys>(scores, v_stage, valid_keys, bias, scale_log2, row_max, row_sum, o);
-        }
-        else if (valid_keys > consumer * kHalfTileKeys)
-        {
-            // Rows 64 c .. of both the K and the V panels: 8-row aligned, so the swizzle is unchanged.
-            const unsigned half = consumer * kHalfTileKeys * kPanelRowBytes;
-            float scores[kHalfTileKeys / 2];
-            wgmma_rows_by_rows<kHalfTileKeys>(scores, q_slice, kTileRows, k_stage + half, kTileKeys);
-            finish_tile_hopper<kHalfTileKeys>(scores, v_stage + half, valid_keys - consumer * kHalfTileKeys,
-                                              bias == nullptr ? nullptr : bias + consumer * kHalfTileKeys, scale_log2, row_max, row_sum, o);
-        }
-        barrier_arrive(empty + stage * kBarrierBytes);
-    }
+    const ConsumerTiles tiles{q_slice, k_tiles, v_tiles, key_full, value_full, key_empty, value_empty, split ? consumer * kHalfTileKeys : 0,
+                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases};
+    if (split) consume_key_tiles<kHalfTileKeys>(tiles, scale_log2, row_max, row_sum, o);
+    else consume_key_tiles<kTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));
     if (split && !merge_split_tile(exchange, consumer, row_max, row_sum, o)) return;
 

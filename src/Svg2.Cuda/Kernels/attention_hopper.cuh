@@ -32,7 +32,7 @@ __host__ __device__ constexpr bool registers_fit(int producer, int consumer)
 constexpr int kTileRows = kConsumerWarpgroups * kWarpgroupRows;
 constexpr int kTileKeys = SVG2_ATTENTION_HOPPER_TILE_KEYS;    // N of S: one wgmma n128 per k step
 constexpr int kStages = SVG2_ATTENTION_HOPPER_STAGES;
-constexpr int kTokenSlots = SVG2_ATTENTION_HOPPER_TOKEN_SLOTS; // the producer fills one while it gathers from the other
+constexpr int kTokenSlots = SVG2_ATTENTION_HOPPER_TOKEN_SLOTS; // the producer fills one while it gathers from the others
 static_assert(kConsumerWarpgroups == 2, "a split tile hands warpgroup 2's state to warpgroup 1");
 static_assert(kTileKeys == 128, "S is one wgmma n128 per k step, a split tile's half one n64");
 constexpr int kHalfTileKeys = kTileKeys / 2;                // the keys of a consumer in a split tile

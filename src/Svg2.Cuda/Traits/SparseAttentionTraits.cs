@@ -36,10 +36,13 @@ internal sealed class SparseAttentionTraits
     /// <summary>K/V stages of the Hopper kernels.</summary>
     public const int HopperStages = 2;
 
-    /// <summary>Token lists of the Hopper kernels' producer: one filled while the other's rows are gathered.</summary>
-    public const int HopperTokenSlots = 2;
+    /// <summary>
+    /// Token lists of the Hopper kernels' producer: the bf16 kernel's producer gathers tile j's K and tile j - 1's V
+    /// while it fills tile j + 1's list.
+    /// </summary>
+    public const int HopperTokenSlots = 3;
 
-    const int HopperBarriers = 2 * HopperStages + 1;   // full and empty per stage, Q full
+    const int HopperBarriers = 4 * HopperStages + 1;   // K and V landed and read per stage, Q full
 
     /// <summary>The shape for head dimension <paramref name="headDim"/> and the portable kernel's <paramref name="tuning"/>.</summary>
     public SparseAttentionTraits(int headDim, AttentionTuning tuning) => (HeadDim, Tuning) = (headDim, tuning);

@@ -254,7 +254,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
         using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
         var output = empty_like(q);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
-        using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings.SmoothKeys, IntPtr.Zero);
+        using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings, IntPtr.Zero);
         Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
         return output;
     }

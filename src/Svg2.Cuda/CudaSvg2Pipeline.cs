@@ -309,7 +309,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         Fp8Tiles.RequireHeadDim(_headDim);
         TensorChecks.Require(output, _dtype, nameof(output));
         TensorChecks.RequireShape(output, nameof(output), _groups, _queryTokens, _headDim);
-        using var operands = Fp8AttentionKernels.Quantize(_library, q, k, v, settings.SmoothKeys, stream);
+        using var operands = Fp8AttentionKernels.Quantize(_library, q, k, v, settings, stream);
         afterStep?.Invoke("quantisation");
         Fp8AttentionKernels.EnqueueAttention(_library, operands, output, QueryLayout, KeyLayout, _workspace, scale, stream);
         afterStep?.Invoke("attention");

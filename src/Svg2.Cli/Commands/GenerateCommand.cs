@@ -78,7 +78,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate a video from a prompt with a Wan 2.1 checkpoint or the built-in small model, with dense attention, SVG2 or a baseline.");
         foreach (Option option in (Option[])[modelDir, prompt, negative, image, size, frames, steps, guidance, shift, seed, solver, guidanceMode, method, density,
                      preset, topP, .. ear.All, warmupSteps, warmupLayers, dtype, device, textOnCpu, output, lossless, report, dumpQkv, dumpLayers, dumpSteps, numerics, textDtype, vaeDtype,
-                     noise, saveTensors, randomWeights, precision.Option])
+                     noise, saveTensors, randomWeights, .. precision.Options])
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>

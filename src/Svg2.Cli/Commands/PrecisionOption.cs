@@ -13,20 +13,38 @@ internal sealed class PrecisionOption
     public Option<string> Option { get; } = new("--precision")
     {
         Description = "attention numerics: bf16 (default: the inputs' dtype, float32 softmax) or fp8 (e4m3 Q, K, P and V with float32 scales and accumulation; " +
-            "head dimension 64 or 128, svg2 and dense; Hopper kernels on CUDA with per-token scales, the exact emulation on the CPU)",
+            "head dimension 64 or 128, svg2 and dense; Hopper kernels on CUDA, the exact emulation on the CPU)",
         DefaultValueFactory = _ => "bf16",
+    };
+
+    /// <summary>--fp8-keys: the granularity of K's FP8 scales (Q always has one per token).</summary>
+    public Option<string> KeyScales { get; } = new("--fp8-keys")
+    {
+        Description = "with --precision fp8, K's scales: head (default: one per head, folded into each row's factor, the faster kernel) " +
+            "or token (one per key: about 5-10% less FP8 error, docs/quality.md)",
+        DefaultValueFactory = _ => "head",
     };
 
     public PrecisionOption()
     {
         Option.AcceptOnlyFromAmong("bf16", "fp8");
+        KeyScales.AcceptOnlyFromAmong("head", "token");
     }
+
+    /// <summary>Both options, for a command to add.</summary>
+    public IReadOnlyList<Option> Options => [Option, KeyScales];
 
     public bool IsFp8(ParseResult result) => result.GetValue(Option) == "fp8";
 
-    /// <summary><paramref name="options"/> with the precision the command line gives.</summary>
-    public Svg2Options ApplyTo(ParseResult result, Svg2Options options) =>
-        options with { Precision = IsFp8(result) ? AttentionPrecision.Fp8 : AttentionPrecision.BFloat16 };
+    /// <summary><paramref name="options"/> with the precision and the FP8 key scales the command line gives.</summary>
+    public Svg2Options ApplyTo(ParseResult result, Svg2Options options) => options with
+    {
+        Precision = IsFp8(result) ? AttentionPrecision.Fp8 : AttentionPrecision.BFloat16,
+        Fp8 = options.Fp8 with
+        {
+            Scales = result.GetValue(KeyScales) == "token" ? Fp8ScaleGranularity.PerToken : Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys,
+        },
+    };
 
     /// <summary>
     /// Refuses FP8 on a CUDA device that cannot run it before anything is loaded: a GPU without FP8 tensor cores, or

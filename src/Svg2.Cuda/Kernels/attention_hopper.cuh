@@ -55,7 +55,10 @@ __device__ __forceinline__ void mask_score(float& score, int column, int valid)
 // The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
 // 'exchange' (the K stages, free once both have finished their last tile), which merges it
 // into its own. Returns false for the consumer whose part is done.
-__device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
+// 'Registers' is O's accumulator count: kOutputRegisters, or more where O carries extra columns (the FP8 kernel's row
+// sums), merged as O is.
+template <int Registers>
+__device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, float (&row_max)[2], float (&row_sum)[2], float (&o)[Registers])
 {
     const int t = threadIdx.x % kWarpgroupThreads;
     // Entry e of thread t at e x 128 + t: each store and load of a warp hits 32 banks once.
@@ -68,7 +71,7 @@ __device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, 
 #pragma unroll
         for (int r = 0; r < 2; ++r) entry(r) = row_max[r], entry(2 + r) = row_sum[r];
 #pragma unroll
-        for (int i = 0; i < kOutputRegisters; ++i) entry(4 + i) = o[i];
+        for (int i = 0; i < Registers; ++i) entry(4 + i) = o[i];
     }
     named_barrier_sync(kConsumerBarrier, kConsumerThreads);
     if (consumer == 1) return false;
@@ -81,7 +84,7 @@ __device__ __forceinline__ bool merge_split_tile(float* exchange, int consumer, 
         row_max[r] = merged;
         row_sum[r] = row_sum[r] * mine + entry(2 + r) * theirs;
 #pragma unroll
-        for (int d = 0; d < kOutputColumnTiles; ++d)
+        for (int d = 0; d < Registers / 4; ++d)
 #pragma unroll
             for (int e = 0; e < 2; ++e) o[4 * d + 2 * r + e] = o[4 * d + 2 * r + e] * mine + entry(4 + 4 * d + 2 * r + e) * theirs;
     }

@@ -18,19 +18,21 @@
 //   Consumers (warpgroups 1 and 2, 64 rows each; split tiles as in attention_hopper.cu): S = Q K^T
 //   as D/32 e4m3 k32 steps (fp32 accumulators), then per score s x k_scale[key], its row factor
 //   q_scale[row] x scale x log2(e) applied in the exponent; the online softmax in the exp2 domain,
-//   P x 448 taken straight from the exponent (the maximum lowered by log2 448) and summed unrounded;
-//   P x 448 to e4m3 in registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh
-//   accumulators (the inner level: Hopper's FP8 accumulation is narrower than fp32), then
-//   O = O x correction + product in one fused multiply-add (the outer level). Only a sequence's partial
-//   last tile is masked. The store multiplies by V's channel scales and
-//   1 / row sum; a row with no selected key is 0.
+//   P x 448 taken straight from the exponent (the maximum lowered by log2 448); P x 448 to e4m3 in
+//   registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh accumulators (the inner
+//   level: Hopper's FP8 accumulation is narrower than fp32), then O = O x correction + product in one
+//   fused multiply-add (the outer level). V^T carries kSumRows rows of ones after its D channels, so
+//   P V's columns D .. D + 7 are each row's sum of the rounded P x 448: the row sums cost the tensor
+//   cores 8 columns instead of the softmax an add per score, and they normalise by the weights the
+//   products used. Only a sequence's partial last tile is masked. The store multiplies by V's channel
+//   scales and 1 / row sum; a row with no selected key is 0.
 //   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
 //   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's
 //   running maximum as in the reference.
 //   The producer runs kFp8Stages tiles ahead and transposes tile j after the gathers of tiles j + 1 and
 //   j + 2 are issued, so that three tiles' copies are in flight while it waits for the oldest: waiting on
 //   the previous tile alone held it to one tile per memory latency.
-// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 16 KiB + 512 B of key scales) + 3 x
+// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 17 KiB + 512 B of key scales) + 3 x
 //   16 KiB of staged V + 1 KiB of exchanged maxima + 2 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
 //   once, every selected K and V row (1 byte an element) once per 128 query rows, output once.
 #include "attention_hopper.cuh"
@@ -44,6 +46,9 @@
 #endif
 #ifndef SVG2_FP8_STAGES
 #error "SVG2_FP8_STAGES must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_SUM_ROWS
+#error "SVG2_FP8_SUM_ROWS must be defined (Fp8AttentionTraits)"
 #endif
 
 constexpr float kProbabilityScale = SVG2_FP8_PROBABILITY_SCALE;   // P in [0, 1] is stored as e4m3(P x this)
@@ -107,7 +112,12 @@ constexpr int kValueSteps = kTileKeys / kFp8WgmmaK;             // k32 steps of 
 constexpr int kHalfValueSteps = kValueSteps / 2;               // a split tile consumer's
 constexpr int kTileQueryBytes = kTileRows * kFp8RowBytes;       // Q: 128 rows, D bytes used of each
 constexpr int kTileKeyBytes = kTileKeys * kFp8RowBytes;         // a K stage
-constexpr int kValueTileBytes = kHeadDim * kFp8RowBytes;        // a V^T stage: D rows of 128 key bytes
+constexpr int kSumRows = SVG2_FP8_SUM_ROWS;                     // V^T rows of ones after the channels: P V's row-sum columns
+constexpr int kValueRows = kHeadDim + kSumRows;                 // N of the P V product
+constexpr int kValueTileBytes = kValueRows * kFp8RowBytes;      // a V^T stage: D + kSumRows rows of 128 key bytes
+constexpr int kFp8OutputRegisters = kValueRows / 2;             // O and its row-sum columns, 64 rows over 128 threads
+constexpr int kFp8OutputColumnTiles = kValueRows / 8;
+constexpr unsigned kE4M3OnesWord = 0x38383838u;                // four e4m3 1.0
 constexpr int kStagingBytes = kTileKeys * kHeadDim;             // a tile of gathered V rows, unswizzled
 constexpr int kDataChunks = kHeadDim / 16;                      // 16-byte chunks of an e4m3 row
 constexpr int kGatherRowsPerPass = kProducerThreads / kDataChunks;
@@ -120,8 +130,9 @@ static_assert(kProducerThreads == kTileKeys, "one key scale per producer thread"
 static_assert(kTileKeyBytes % kSharedAlignment == 0 && kValueTileBytes % kSharedAlignment == 0 && kStagingBytes % kSharedAlignment == 0,
               "stages keep the panels' alignment");
 static_assert(kFp8Stages > kTransposeLag, "a tile's transpose needs no stage the consumers still hold");
-static_assert(kSoftmaxStateFloats * kWarpgroupThreads * sizeof(float) <= kFp8Stages * (kTileKeyBytes + kValueTileBytes),
-              "the state fits the K and V^T stages");
+static_assert(kSumRows == 8, "wgmma N grows in eights: one group of sum columns");
+static_assert((4 + kFp8OutputRegisters) * kWarpgroupThreads * sizeof(float) <= kFp8Stages * kTileKeyBytes,
+              "the split tile's softmax state fits the K stages");
 
 // Copies rows token_of(r) of a [tokens x D] e4m3 source into a swizzled tile of 128-byte rows (and
 // optionally the same rows into an unswizzled [rows x D] buffer from a second source); negative tokens zero-fill.
@@ -181,15 +192,15 @@ __device__ __forceinline__ void transpose_values(const unsigned char* staging, u
 }
 
 // The rest of one K/V tile (or of its 'Keys' = 64-key half) once S = Q K^T has been issued into 's':
-// the scores' scales, the online softmax (exp2 domain; 'row_sum' holds this thread's partial sums of
-// rows g and g + 8), P to e4m3 and O += P V over V^T steps first_step .. first_step + Keys / 32.
+// the keys' scales (per-token keys; a per-head key scale is in the row factor), the online softmax (exp2 domain), P to
+// e4m3 and O += P V over V^T steps first_step .. first_step + Keys / 32 (O's last columns gather the row sums).
 // In a split tile, 'exchange' (this tile's parity of the shared row-maximum buffer) gives both consumers the
 // maximum over the whole 128-key tile, so P is rounded against the same running maximum as in a whole tile
 // (the reference's key step); null in a whole tile.
-template <int Keys>
+template <int Keys, bool PerTokenKeys>
 __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned value_tile, int first_step, const float* key_scales, int valid_keys,
                                                 const float (&row_factor)[2], float* exchange, int consumer,
-                                                float (&row_max)[2], float (&row_sum)[2], float (&o)[kOutputRegisters])
+                                                float (&row_max)[2], float (&o)[kFp8OutputRegisters])
 {
     constexpr int kScoreRegisters = Keys / 2;
     constexpr int kScoreColumnTiles = Keys / 8;
@@ -197,13 +208,14 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
     const int lane = threadIdx.x % kWarpSize;
     warpgroup_wait<0>();
     fence_registers(s);
+    if constexpr (PerTokenKeys)
 #pragma unroll
-    for (int j = 0; j < kScoreColumnTiles; ++j)
-    {
-        const float2 scale = *(const float2*)(key_scales + j * 8 + 2 * (lane % 4));
+        for (int j = 0; j < kScoreColumnTiles; ++j)
+        {
+            const float2 scale = *(const float2*)(key_scales + j * 8 + 2 * (lane % 4));
 #pragma unroll
-        for (int e = 0; e < 4; ++e) s[4 * j + e] *= (e & 1) ? scale.y : scale.x;
-    }
+            for (int e = 0; e < 4; ++e) s[4 * j + e] *= (e & 1) ? scale.y : scale.x;
+        }
     // Only the last tile of a row's key sequence can be partial.
     if (valid_keys < Keys)
 #pragma unroll
@@ -231,7 +243,7 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
         for (int r = 0; r < 2; ++r) tile_max[r] = fmaxf(tile_max[r], exchange[(1 - consumer) * kWarpgroupRows + first + 8 * r]);
     }
-    // P x 448 straight from the exponent: the maximum lowered by log2(448). Row sums are of P x 448 too.
+    // P x 448 straight from the exponent: the maximum lowered by log2(448).
     const float log2_probability_scale = log2f(kProbabilityScale);
     float correction[2];
 #pragma unroll
@@ -241,14 +253,12 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         const float base = new_max == negative_infinity() ? 0.f : new_max;
         correction[r] = fast_exp2(row_max[r] - base);
         row_max[r] = new_max;
-        row_sum[r] *= correction[r];
         const float shifted = base - log2_probability_scale;
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
             s[4 * j + 2 * r] = fast_exp2(fmaf(s[4 * j + 2 * r], row_factor[r], -shifted));
             s[4 * j + 2 * r + 1] = fast_exp2(fmaf(s[4 * j + 2 * r + 1], row_factor[r], -shifted));
-            row_sum[r] += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
         }
     }
     // Step k covers the accumulator's 8-column tiles 4k .. 4k + 3; register e of A takes row g (e even) or
@@ -262,31 +272,35 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
             const int low = 4 * (4 * step + 2 * (e / 2)) + 2 * (e % 2), high = low + 4;
             p[step][e] = e4m3_quad(s[low], s[low + 1], s[high], s[high + 1]);
         }
-    float product[kOutputRegisters];
+    float product[kFp8OutputRegisters];
 #pragma unroll
     for (int step = 0; step < kSteps; ++step) fence_registers(p[step]);
     fence_registers(product);
     warpgroup_fence();
 #pragma unroll
     for (int step = 0; step < kSteps; ++step)
-        wgmma_fp8_registers<kHeadDim>(product, p[step], fp8_k_major_descriptor(value_tile, first_step + step), step > 0);
+        wgmma_fp8_registers<kValueRows>(product, p[step], fp8_k_major_descriptor(value_tile, first_step + step), step > 0);
     warpgroup_commit();
     warpgroup_wait<0>();
     fence_registers(product);
-    // The outer level: O rescaled to the new maximum and the tile's product added, one fused multiply-add each.
+    // The outer level: O (and its row sums) rescaled to the new maximum and the tile's product added, one fused
+    // multiply-add each.
 #pragma unroll
-    for (int d = 0; d < kOutputColumnTiles; ++d)
+    for (int d = 0; d < kFp8OutputColumnTiles; ++d)
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[4 * d + e] = fmaf(o[4 * d + e], correction[e / 2], product[4 * d + e]);
 }
 
-extern "C" __global__ void __launch_bounds__(kTileThreads, 1)
-svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,
-                                 const float* __restrict__ query_scales, const float* __restrict__ key_scales, const float* __restrict__ value_scales,
-                                 element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
-                                 const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,
-                                 const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start,
-                                 int nq, int nk, int qc, int kc, float scale_log2)
+// The kernel body; PerTokenKeys: key_scales is [G, nk] (one per key, a multiply per logit), else [G] (one per head,
+// folded into each row's factor).
+template <bool PerTokenKeys>
+__device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,
+                                                     const float* __restrict__ query_scales, const float* __restrict__ key_scales,
+                                                     const float* __restrict__ value_scales, element_t* __restrict__ out,
+                                                     const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
+                                                     const int64* __restrict__ key_permutation, const int* __restrict__ range_start,
+                                                     const int* __restrict__ range_end, const int* __restrict__ range_count, const int* __restrict__ order,
+                                                     const int* __restrict__ tile_start, int nq, int nk, int qc, int kc, float scale_log2)
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
@@ -322,6 +336,15 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
         barrier_init(query_full, kProducerThreads);
         barrier_init_fence();
     }
+    // The ones rows of every V^T stage, written once (the transposes write only the channel rows); wgmma reads
+    // them through the async proxy.
+    for (int i = tid; i < kFp8Stages * kSumRows * kFp8RowBytes / 16; i += kTileThreads)
+    {
+        const int stage = i / (kSumRows * kFp8RowBytes / 16), chunk = i % (kSumRows * kFp8RowBytes / 16);
+        *(uint4*)(value_tiles_generic + stage * kValueTileBytes + kHeadDim * kFp8RowBytes + chunk * 16) =
+            make_uint4(kE4M3OnesWord, kE4M3OnesWord, kE4M3OnesWord, kE4M3OnesWord);
+    }
+    fence_async_shared();
     const int64 pair = (int64)g * qc + query.cluster;
     const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
     __syncthreads();
@@ -340,7 +363,7 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
         barrier_arrive_after_copies(query_full);
         const unsigned char* group_keys = k + (int64)g * nk * kHeadDim;
         const unsigned char* group_values = v + (int64)g * nk * kHeadDim;
-        const float* group_key_scales = key_scales + (int64)g * nk;
+        const float* group_key_scales = PerTokenKeys ? key_scales + (int64)g * nk : nullptr;
         const int64* group_key_permutation = key_permutation + (int64)g * nk;
         int cursor = 0;
         for (int j = 0; j < key_tiles + kTransposeLag; ++j)
@@ -353,7 +376,7 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
                 tile_tokens[tid] = token;
                 named_barrier_sync(kProducerBarrier, kProducerThreads);
                 if (j >= kFp8Stages) barrier_wait(empty + stage * kBarrierBytes, (j / kFp8Stages - 1) & 1);
-                tile_key_scales[stage * kTileKeys + tid] = token >= 0 ? group_key_scales[token] : 0.f;
+                if constexpr (PerTokenKeys) tile_key_scales[stage * kTileKeys + tid] = token >= 0 ? group_key_scales[token] : 0.f;
                 gather_fp8_rows(k_tiles + stage * kTileKeyBytes, group_keys, staging + (j % kStagingSlots) * kStagingBytes, group_values,
                                 [&](int row) { return tile_tokens[row]; });
                 copy_async_commit();
@@ -383,17 +406,18 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
     const int first_row = (split ? 0 : consumer) * kWarpgroupRows;
     const unsigned q_slice = q_tile + first_row * kFp8RowBytes;
     float row_factor[2];
+    const float head_factor = (PerTokenKeys ? 1.f : key_scales[g]) * scale_log2;
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
         // A row past the tile's rows is never stored; any positive factor keeps its arithmetic finite.
-        row_factor[r] = (row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] : 1.f) * scale_log2;
+        row_factor[r] = (row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] : 1.f) * head_factor;
     }
-    float o[kOutputRegisters];
+    float o[kFp8OutputRegisters];
 #pragma unroll
-    for (int i = 0; i < kOutputRegisters; ++i) o[i] = 0.f;
-    float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
+    for (int i = 0; i < kFp8OutputRegisters; ++i) o[i] = 0.f;
+    float row_max[2] = {negative_infinity(), negative_infinity()};
     barrier_wait(query_full, 0);
     for (int j = 0; j < key_tiles; ++j)
     {
@@ -408,7 +432,7 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
             float scores[kTileKeys / 2];
             wgmma_fp8_rows_by_rows<kTileKeys, kQuerySteps>(scores, q_slice, k_stage);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
-            finish_tile_fp8<kTileKeys>(scores, value_stage, 0, scales, valid_keys, row_factor, nullptr, consumer, row_max, row_sum, o);
+            finish_tile_fp8<kTileKeys, PerTokenKeys>(scores, value_stage, 0, scales, valid_keys, row_factor, nullptr, consumer, row_max, o);
         }
         else
         {
@@ -416,13 +440,15 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
             float scores[kHalfTileKeys / 2];
             wgmma_fp8_rows_by_rows<kHalfTileKeys, kQuerySteps>(scores, q_slice, k_stage + consumer * kHalfTileKeys * kFp8RowBytes);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
-            finish_tile_fp8<kHalfTileKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
+            finish_tile_fp8<kHalfTileKeys, PerTokenKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
                                            valid_keys - consumer * kHalfTileKeys, row_factor,
-                                           exchange + (j % kExchangeParities) * kConsumerWarpgroups * kWarpgroupRows, consumer, row_max, row_sum, o);
+                                           exchange + (j % kExchangeParities) * kConsumerWarpgroups * kWarpgroupRows, consumer, row_max, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);
     }
-    if (split && !merge_split_tile((float*)(generic_base + (k_tiles - base)), consumer, row_max, row_sum, o)) return;
+    // The row sums travel as O's last columns; the merge's separate sums stay zero.
+    float no_sums[2] = {0.f, 0.f};
+    if (split && !merge_split_tile((float*)(generic_base + (k_tiles - base)), consumer, row_max, no_sums, o)) return;
 
     float2 channel_scale[kOutputColumnTiles];
 #pragma unroll
@@ -430,10 +456,9 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
-        float sum = row_sum[r];
-        sum += __shfl_xor_sync(kFullMask, sum, 1);
-        sum += __shfl_xor_sync(kFullMask, sum, 2);
-        const float factor = sum > 0.f ? 1.f / sum : 0.f;   // the sums are of P x 448
+        // Column D of the row: the whole row's sum of the rounded P x 448 (every thread holds it).
+        const float sum = o[4 * kOutputColumnTiles + 2 * r];
+        const float factor = sum > 0.f ? 1.f / sum : 0.f;
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
         if (row >= query.rows) continue;
         const int64 token = group_query_permutation[query.begin + row];
@@ -443,3 +468,28 @@ svg2_sparse_attention_hopper_fp8(const unsigned char* __restrict__ q, const unsi
             *(unsigned*)(destination + d * 8) = pack_elements(o[4 * d + 2 * r] * channel_scale[d].x * factor, o[4 * d + 2 * r + 1] * channel_scale[d].y * factor);
     }
 }
+
+#define SVG2_FP8_ATTENTION_PARAMETERS                                                                                          \
+    const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,             \
+        const float* __restrict__ query_scales, const float* __restrict__ key_scales, const float* __restrict__ value_scales, \
+        element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,   \
+        const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,   \
+        const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start, int nq, int nk, \
+        int qc, int kc, float scale_log2
+#define SVG2_FP8_ATTENTION_ARGUMENTS                                                                                         \
+    q, k, v, query_scales, key_scales, value_scales, out, query_permutation, query_offsets, key_permutation, range_start, range_end, \
+        range_count, order, tile_start, nq, nk, qc, kc, scale_log2
+
+// Per-token K scales: key_scales [G, nk].
+extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8(SVG2_FP8_ATTENTION_PARAMETERS)
+{
+    sparse_attention_fp8<true>(SVG2_FP8_ATTENTION_ARGUMENTS);
+}
+
+// Per-head K scales: key_scales [G].
+extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8_head_keys(SVG2_FP8_ATTENTION_PARAMETERS)
+{
+    sparse_attention_fp8<false>(SVG2_FP8_ATTENTION_ARGUMENTS);
+}
+#undef SVG2_FP8_ATTENTION_PARAMETERS
+#undef SVG2_FP8_ATTENTION_ARGUMENTS

@@ -37,10 +37,11 @@ __device__ __forceinline__ unsigned long long fp8_k_major_descriptor(unsigned ti
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                                                 \
                  "wgmma.mma_async.sync.aligned.m64n" #N "k32.f32.e4m3.e4m3 {" OPERANDS "}, " A ", " B ", p, 1, 1;\n}\n" \
                  : ACCUMULATORS : "l"(a), "l"(b), "r"((int)accumulate))
-#define SVG2_WGMMA_FP8_REGISTERS(N, OPERANDS, ACCUMULATORS, A0, B, P)                                             \
+#define SVG2_WGMMA_FP8_REGISTERS(N, OPERANDS, ACCUMULATORS, MORE_ACCUMULATORS, A0, B, P)                          \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " P ", 0;\n"                                                 \
                  "wgmma.mma_async.sync.aligned.m64n" #N "k32.f32.e4m3.e4m3 {" OPERANDS "}, " A0 ", " B ", p, 1, 1;\n}\n" \
-                 : ACCUMULATORS : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"((int)accumulate))
+                 : ACCUMULATORS, MORE_ACCUMULATORS : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"((int)accumulate))
+#define SVG2_ACCUMULATORS_4(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 
 // D (64 x Columns) = A B (+ D when 'accumulate'), one k32 step: A and B K-major in shared memory.
 template <int Columns>
@@ -51,16 +52,22 @@ __device__ __forceinline__ void wgmma_fp8_shared(float (&d)[Columns / 2], unsign
     else SVG2_WGMMA_FP8_SHARED(64, SVG2_OPERANDS_32, SVG2_ACCUMULATORS_32(d), "%32", "%33", "%34");
 }
 
-// D (64 x Columns) = A B (+ D when 'accumulate'), one k32 step: A in registers (the layout above), B K-major in shared memory.
+// D (64 x Columns) = A B (+ D when 'accumulate'), one k32 step: A in registers (the layout above), B K-major in shared
+// memory. Columns is a head dimension plus 8 (attention's P V with its row-sum columns).
 template <int Columns>
 __device__ __forceinline__ void wgmma_fp8_registers(float (&d)[Columns / 2], const unsigned (&a)[4], unsigned long long b, bool accumulate)
 {
-    static_assert(Columns == 64 || Columns == 128, "wgmma N of the e4m3 products");
-    if constexpr (Columns == 128) SVG2_WGMMA_FP8_REGISTERS(128, SVG2_OPERANDS_64, SVG2_ACCUMULATORS_64(d), "{%64, %65, %66, %67}", "%68", "%69");
-    else SVG2_WGMMA_FP8_REGISTERS(64, SVG2_OPERANDS_32, SVG2_ACCUMULATORS_32(d), "{%32, %33, %34, %35}", "%36", "%37");
+    static_assert(Columns == 72 || Columns == 136, "wgmma N of the e4m3 P V products");
+    if constexpr (Columns == 136)
+        SVG2_WGMMA_FP8_REGISTERS(136, SVG2_OPERANDS_64 ", %64, %65, %66, %67", SVG2_ACCUMULATORS_64(d), SVG2_ACCUMULATORS_4(d, 64),
+                                 "{%68, %69, %70, %71}", "%72", "%73");
+    else
+        SVG2_WGMMA_FP8_REGISTERS(72, SVG2_OPERANDS_32 ", %32, %33, %34, %35", SVG2_ACCUMULATORS_32(d), SVG2_ACCUMULATORS_4(d, 32),
+                                 "{%36, %37, %38, %39}", "%40", "%41");
 }
 #undef SVG2_WGMMA_FP8_SHARED
 #undef SVG2_WGMMA_FP8_REGISTERS
+#undef SVG2_ACCUMULATORS_4
 
 // D (64 x Columns) = A B^T over 'Steps' k32 steps of two e4m3 tiles (A: 64 rows at 'a_slice', B: Columns rows at
 // 'b_tile'), issued as one commit group.

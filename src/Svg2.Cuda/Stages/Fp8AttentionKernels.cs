@@ -9,45 +9,59 @@ namespace Svg2.Cuda.Stages;
 /// <summary>
 /// FP8 (e4m3) sparse attention on Hopper (attention_hopper_fp8.cu): the quantisation of q, k and v and the
 /// attention over the same tile plan as the bf16 kernel (<see cref="SparseAttentionKernels.EnqueuePlan"/>).
-/// It reproduces <see cref="Fp8BlockSparseAttention"/> with per-token Q and K scales.
+/// It reproduces <see cref="Fp8BlockSparseAttention"/> with per-token Q scales and per-token or per-head K scales.
 /// </summary>
 internal static class Fp8AttentionKernels
 {
     /// <summary>
     /// Why <paramref name="library"/> cannot run FP8 attention under <paramref name="settings"/>, or null: the kernels
-    /// use Hopper's e4m3 wgmma and take per-token scales (the default), which need no pass in the permuted order.
+    /// use Hopper's e4m3 wgmma and take per-token Q scales with per-token or per-head K scales, which need no pass in
+    /// the permuted order.
     /// </summary>
     public static string? Unsupported(KernelLibrary library, Fp8AttentionSettings settings)
     {
         if (library.Family != KernelFamily.Hopper)
             return $"The FP8 attention kernels use Hopper's e4m3 warpgroup products (sm_90a); {library.Device.Name} ({library.Device.Architecture}) " +
                    $"runs the {library.Family.ToString().ToLowerInvariant()} family. Use bf16 precision on this GPU, or the reference backend's exact FP8 emulation.";
-        if (settings.Scales != Fp8ScaleGranularity.PerToken)
-            return $"The FP8 attention kernels take per-token Q and K scales (the default); {settings.Scales} scales run only in the reference " +
-                   "backend's FP8 emulation (--device cpu).";
+        if (settings.Scales is not (Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys))
+            return $"The FP8 attention kernels take per-token Q scales with per-token or per-head K scales; {settings.Scales} scales run only in the " +
+                   "reference backend's FP8 emulation (--device cpu).";
         return null;
     }
 
     /// <summary>
-    /// Quantises [G, N, D] q, k and v (contiguous, the library's element type) as the reference does: Q and K with one
-    /// scale per token, K first smoothed by its head's mean when <paramref name="smoothKeys"/>, V with one scale per
-    /// head and channel. Rows stay in original token order (per-token and per-channel scales do not depend on it).
+    /// Quantises [G, N, D] q, k and v (contiguous, the library's element type) as the reference does under
+    /// <paramref name="settings"/>: Q with one scale per token, K first smoothed by its head's mean when asked, with one
+    /// scale per token or per head, V with one scale per head and channel. Rows stay in original token order (none of
+    /// these scales depends on it).
     /// </summary>
-    public static Fp8AttentionOperands Quantize(KernelLibrary library, Tensor q, Tensor k, Tensor v, bool smoothKeys, IntPtr stream)
+    public static Fp8AttentionOperands Quantize(KernelLibrary library, Tensor q, Tensor k, Tensor v, Fp8AttentionSettings settings, IntPtr stream)
     {
         using var scope = NewDisposeScope();
-        var keyMean = smoothKeys ? k.mean([1], type: ScalarType.Float32).contiguous() : null;
-        // V's channel maxima from its largest and smallest values: no temporary as large as V.
-        var valueMaximum = maximum(v.amax([1]).to(ScalarType.Float32), v.amin([1]).to(ScalarType.Float32).neg());
-        var zero = valueMaximum.eq(0);
-        var one = ones_like(valueMaximum);
-        var formatMaximum = full_like(valueMaximum, E4M3.Max);
-        var valueInverse = where(zero, one, formatMaximum / valueMaximum).contiguous();
-        var valueScales = where(zero, one, valueMaximum / formatMaximum).contiguous();
+        var keyMean = settings.SmoothKeys ? k.mean([1], type: ScalarType.Float32).contiguous() : null;
+        var (valueInverse, valueScales) = Fp8Quantizer.Scales(ChannelMagnitudes(v, null));
         var (queries, queryScales) = QuantizeRows(library, q, null, null, stream);
-        var (keys, keyScales) = QuantizeRows(library, k, keyMean, null, stream);
-        var (values, _) = QuantizeRows(library, v, null, valueInverse, stream);
-        return new Fp8AttentionOperands(queries, queryScales!, keys, keyScales!, values, valueScales).MoveToOuterDisposeScope();
+        var (values, _) = QuantizeRows(library, v, null, valueInverse.contiguous(), stream);
+        if (settings.Scales == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)
+        {
+            var (keyInverse, keyScales) = Fp8Quantizer.Scales(ChannelMagnitudes(k, keyMean).amax([1], keepdim: true));
+            var (headKeys, _) = QuantizeRows(library, k, keyMean, keyInverse.expand(-1, k.shape[2]).contiguous(), stream);
+            return new Fp8AttentionOperands(queries, queryScales!, headKeys, keyScales.squeeze(1).contiguous(), values, valueScales.contiguous())
+                .MoveToOuterDisposeScope();
+        }
+        var (keys, tokenKeyScales) = QuantizeRows(library, k, keyMean, null, stream);
+        return new Fp8AttentionOperands(queries, queryScales!, keys, tokenKeyScales!, values, valueScales.contiguous()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// [G, D] float32: each channel's largest |x - mean| over the rows, from its largest and smallest values (no
+    /// temporary as large as x; the extreme element's float32 subtraction is the reference's).
+    /// </summary>
+    static Tensor ChannelMagnitudes(Tensor x, Tensor? mean)
+    {
+        var largest = x.amax([1]).to(ScalarType.Float32);
+        var smallest = x.amin([1]).to(ScalarType.Float32);
+        return mean is null ? maximum(largest, smallest.neg()) : maximum(largest - mean, mean - smallest);
     }
 
     /// <summary>One launch of svg2_fp8_quantize_rows: e4m3 bytes, and per-row scales unless <paramref name="channelInverse"/> scales the channels.</summary>
@@ -81,7 +95,9 @@ internal static class Fp8AttentionKernels
         int shared = Fp8AttentionTraits.SharedBytes(library.HeadDim, keyClusters);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The FP8 attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
-        library.Launch("svg2_sparse_attention_hopper_fp8", (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
+        // Per-head key scales ([G]) join each row's factor; per-token ones ([G, Nk]) multiply every logit.
+        string kernel = operands.KeyScales.dim() == 1 ? "svg2_sparse_attention_hopper_fp8_head_keys" : "svg2_sparse_attention_hopper_fp8";
+        library.Launch(kernel, (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
             SparseAttentionTraits.HopperThreads, shared, stream,
             [DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
             DevicePointer.Of(operands.Values, ScalarType.Byte, "e4m3 v"), DevicePointer.Of(operands.QueryScales, ScalarType.Float32, "q scales"),

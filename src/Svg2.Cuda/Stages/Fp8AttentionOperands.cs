@@ -4,7 +4,7 @@ namespace Svg2.Cuda.Stages;
 
 /// <summary>
 /// Q, K and V of one FP8 attention call on the GPU: [G, N, D] e4m3 bytes in original token order with their float32
-/// dequantisation scales ([G, N] for Q and K, [G, D] for V).
+/// dequantisation scales ([G, N] for Q; [G, N] or, one per head, [G] for K; [G, D] for V).
 /// </summary>
 internal sealed record Fp8AttentionOperands(Tensor Queries, Tensor QueryScales, Tensor Keys, Tensor KeyScales, Tensor Values, Tensor ValueScales)
     : IDisposable

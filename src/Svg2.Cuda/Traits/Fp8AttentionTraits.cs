@@ -21,6 +21,12 @@ internal static class Fp8AttentionTraits
     /// </summary>
     public const int Stages = 4;
 
+    /// <summary>
+    /// Rows of e4m3 ones after the D channel rows of each V^T stage: the P V product's extra columns that sum each row's
+    /// rounded P (wgmma N grows in eights).
+    /// </summary>
+    public const int SumRows = 8;
+
     /// <summary>Bytes of one e4m3 tile row in shared memory: one swizzled panel row (fp8.cuh), whatever the head dimension.</summary>
     const int RowBytes = 128;
 
@@ -31,7 +37,8 @@ internal static class Fp8AttentionTraits
     const int Barriers = 3 * Stages + 1;
 
     /// <summary>
-    /// Dynamic shared memory of one block: the alignment slack, the Q tile, per stage the K tile, the V^T tile and the
+    /// Dynamic shared memory of one block: the alignment slack, the Q tile, per stage the K tile, the V^T tile (with its
+    /// rows of ones) and the
     /// keys' scales, the staged V rows, the exchanged maxima, the barriers, the token lists and the query cluster's range
     /// list (8 bytes per key cluster). attention_hopper_fp8.cu lays them out in this order.
     /// </summary>
@@ -39,7 +46,7 @@ internal static class Fp8AttentionTraits
     {
         const int tileKeys = SparseAttentionTraits.HopperTileKeys;
         return HopperTraits.SharedAlignment + SparseAttentionTraits.HopperTileRows * RowBytes
-               + Stages * (tileKeys * RowBytes + headDim * RowBytes + tileKeys * sizeof(float)) + StagingSlots * tileKeys * headDim
+               + Stages * (tileKeys * RowBytes + (headDim + SumRows) * RowBytes + tileKeys * sizeof(float)) + StagingSlots * tileKeys * headDim
                + ExchangeFloats * sizeof(float) + Barriers * HopperTraits.BarrierBytes + SparseAttentionTraits.HopperTokenSlots * tileKeys * sizeof(int)
                + 2 * keyClusters * sizeof(int);
     }
@@ -49,6 +56,6 @@ internal static class Fp8AttentionTraits
     [
         .. SparseAttentionTraits.HopperMacros,
         new("SVG2_FP8_PROBABILITY_SCALE", checked((int)Fp8Tiles.ProbabilityScale)), new("SVG2_FP8_QUANTIZE_WARPS", QuantizeWarps),
-        new("SVG2_FP8_STAGES", Stages),
+        new("SVG2_FP8_STAGES", Stages), new("SVG2_FP8_SUM_ROWS", SumRows),
     ];
 }

@@ -275,7 +275,7 @@ public static class CudaBenchmark
         double scale = 1.0 / Math.Sqrt(q.shape[2]);
         var parts = TimeSteps("fp8 dense", afterStep =>
         {
-            using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, Fp8AttentionSettings.Default.SmoothKeys, IntPtr.Zero);
+            using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, Fp8AttentionSettings.Default, IntPtr.Zero);
             afterStep("quantisation");
             Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
             afterStep("attention");

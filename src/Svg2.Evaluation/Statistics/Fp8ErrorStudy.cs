@@ -47,7 +47,7 @@ public static class Fp8ErrorStudy
 
     /// <summary>A short name of FP8 settings, as the reports print it.</summary>
     public static string Describe(Fp8AttentionSettings settings) =>
-        $"fp8 {settings.Scales switch { Fp8ScaleGranularity.PerHead => "per-head", Fp8ScaleGranularity.PerTile => "per-tile", _ => "per-token" }}{(settings.SmoothKeys ? ", K smoothed" : "")}";
+        $"fp8 {settings.Scales switch { Fp8ScaleGranularity.PerHead => "per-head", Fp8ScaleGranularity.PerTile => "per-tile", Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys => "per-token Q, per-head K", _ => "per-token" }}{(settings.SmoothKeys ? ", K smoothed" : "")}";
 
     /// <summary>
     /// Runs the study on [G, S, D] inputs (D 64 or 128): dense attention, then SVG2's blocks (clustered

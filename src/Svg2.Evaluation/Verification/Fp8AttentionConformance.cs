@@ -38,14 +38,23 @@ public static class Fp8AttentionConformance
     {
         var results = new List<ConformanceResult>();
         foreach (var dim in new[] { 64, 128 })
-            results.Add(CudaConformance.Run($"FP8 quantisation kernel = reference quantiser, bytes and scales (bf16 D{dim})", () => QuantizationMatchesReference(device, dim, seed + dim)));
+            results.Add(CudaConformance.Run($"FP8 quantisation kernel = reference quantiser, bytes and scales (bf16 D{dim})",
+                () => QuantizationMatchesReference(device, dim, seed + dim, Fp8ScaleGranularity.PerToken)));
+        results.Add(CudaConformance.Run("FP8 quantisation kernel = reference quantiser with per-head K scales, bytes and scales (bf16 D128)",
+            () => QuantizationMatchesReference(device, 128, seed + 6, Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)));
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
             foreach (var dim in new[] { 64, 128 })
                 foreach (var clusters in QueryClusterCounts)
                     results.Add(CudaConformance.Run($"FP8 sparse attention kernel vs FP8 reference, {clusters} query clusters ({(dtype == ScalarType.BFloat16 ? "bf16" : "fp16")} D{dim})",
-                        () => SparseMatchesReference(device, dtype, dim, seed + dim + clusters, clusters, smoothKeys: true)));
-        results.Add(CudaConformance.Run("FP8 sparse attention kernel vs FP8 reference without K smoothing (bf16 D128)",
-            () => SparseMatchesReference(device, ScalarType.BFloat16, 128, seed + 1, QueryClusterCounts[0], smoothKeys: false)));
+                        () => SparseMatchesReference(device, dtype, dim, seed + dim + clusters, clusters, new Fp8AttentionSettings(Fp8ScaleGranularity.PerToken))));
+        foreach (var dim in new[] { 64, 128 })
+            foreach (var clusters in QueryClusterCounts)
+                results.Add(CudaConformance.Run($"FP8 sparse attention kernel with per-head K scales vs FP8 reference, {clusters} query clusters (bf16 D{dim})",
+                    () => SparseMatchesReference(device, ScalarType.BFloat16, dim, seed + 7 + dim + clusters, clusters,
+                        new Fp8AttentionSettings(Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys))));
+        foreach (var granularity in new[] { Fp8ScaleGranularity.PerToken, Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys })
+            results.Add(CudaConformance.Run($"FP8 sparse attention kernel vs FP8 reference without K smoothing, {granularity} scales (bf16 D128)",
+                () => SparseMatchesReference(device, ScalarType.BFloat16, 128, seed + 1, QueryClusterCounts[0], new Fp8AttentionSettings(granularity, SmoothKeys: false))));
         results.Add(CudaConformance.Run("FP8 dense attention through the kernel (one cluster each) vs FP8 dense reference (bf16 D128)",
             () => DenseMatchesReference(device, seed + 2)));
         results.Add(CudaConformance.Run("fused FP8 operator vs FP8 reference over its own blocks (bf16 D128)", () => FusedMatchesReference(device, seed + 3, null)));
@@ -59,7 +68,7 @@ public static class Fp8AttentionConformance
     /// Random partitions with empty clusters and a random mask (one query cluster selecting nothing), keys with a
     /// common offset per head (what K smoothing removes); the output is NaN before the launch and must be complete.
     /// </summary>
-    public static (bool Passed, string Detail) SparseMatchesReference(Device device, ScalarType dtype, int dim, int seed, int queryClusters, bool smoothKeys)
+    public static (bool Passed, string Detail) SparseMatchesReference(Device device, ScalarType dtype, int dim, int seed, int queryClusters, Fp8AttentionSettings settings)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -76,7 +85,6 @@ public static class Fp8AttentionConformance
         using var queryLayout = backend.Layout(queryLabels, queryClusters);
         using var keyLayout = backend.Layout(keyLabels, KeyClusters);
         double scale = 1.0 / Math.Sqrt(dim);
-        var settings = new Fp8AttentionSettings(Fp8ScaleGranularity.PerToken, smoothKeys);
         var output = KernelOutput(q, k, v, queryLayout, keyLayout, mask, scale, settings);
         var reference = Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, mask, scale, settings);
         var exact = ReferenceComputations.MaskedAttention(q, k, v, queryLabels, keyLabels, mask, scale);
@@ -160,11 +168,12 @@ public static class Fp8AttentionConformance
     }
 
     /// <summary>
-    /// The quantisation kernel against <see cref="Fp8Quantizer"/> on the same GPU tensors (rows with a large common
+    /// The quantisation kernel under <paramref name="granularity"/> (per-token Q; per-token or per-head K) against
+    /// <see cref="Fp8Quantizer"/> on the same GPU tensors (rows with a large common
     /// offset, an all-zero row and an all-zero channel): Q and V bytes and every scale equal; K's smoothing mean comes
     /// from another reduction order, so its bytes may differ by one e4m3 step in a few elements.
     /// </summary>
-    public static (bool Passed, string Detail) QuantizationMatchesReference(Device device, int dim, int seed)
+    public static (bool Passed, string Detail) QuantizationMatchesReference(Device device, int dim, int seed, Fp8ScaleGranularity granularity)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -174,16 +183,18 @@ public static class Fp8AttentionConformance
         x[2, TensorIndex.Colon, 5] = zeros(Tokens);
         var input = x.to(ScalarType.BFloat16).to(device);
         var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, dim);
-        using var operands = Fp8AttentionKernels.Quantize(library, input, input, input, smoothKeys: true, IntPtr.Zero);
+        bool headKeys = granularity == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
+        using var operands = Fp8AttentionKernels.Quantize(library, input, input, input, new Fp8AttentionSettings(granularity), IntPtr.Zero);
         using var queries = Fp8Quantizer.RowTiles(input, 1);
-        using var keys = Fp8Quantizer.RowTiles(KeySmoothing.Smooth(input), 1);
+        using var keys = Fp8Quantizer.RowTiles(KeySmoothing.Smooth(input), headKeys ? Tokens : 1);
+        var referenceKeyScales = headKeys ? keys.Scales.select(1, 0).squeeze(-1) : keys.Scales.squeeze(-1);
         using var values = Fp8Quantizer.Channels(input);
         long queryBytes = Decode(operands.Queries).ne(queries.DecodedValues()).sum().item<long>();
         long valueBytes = Decode(operands.Values).ne(values.DecodedValues()).sum().item<long>();
         var keyGap = (Decode(operands.Keys) - keys.DecodedValues()).abs() / keys.DecodedValues().abs().clamp_min(E4M3.MinSubnormal);
         long keyBytes = keyGap.gt(0).sum().item<long>();
         double keyStep = keyGap.max().item<float>();
-        double scaleGap = new[] { (operands.QueryScales, queries.Scales.squeeze(-1)), (operands.KeyScales, keys.Scales.squeeze(-1)), (operands.ValueScales, values.Scales.squeeze(1)) }
+        double scaleGap = new[] { (operands.QueryScales, queries.Scales.squeeze(-1)), (operands.KeyScales, referenceKeyScales), (operands.ValueScales, values.Scales.squeeze(1)) }
             .Max(p => ((p.Item1 - p.Item2).abs() / p.Item2.abs()).max().item<float>());
         bool passed = queryBytes == 0 && valueBytes == 0 && keyBytes <= input.numel() / 1000 && keyStep <= 0.25 && scaleGap <= 1e-6;
         return (passed, $"{queryBytes} Q and {valueBytes} V bytes differ; {keyBytes} of {input.numel()} K bytes (largest relative step {keyStep:E2}); " +
@@ -212,7 +223,7 @@ public static class Fp8AttentionConformance
         var output = full_like(q, double.NaN);
         using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, mask, workspace, IntPtr.Zero);
-        using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings.SmoothKeys, IntPtr.Zero);
+        using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings, IntPtr.Zero);
         Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
         return output;
     }

@@ -62,6 +62,30 @@ public sealed class PrecisionOptionTests : IDisposable
         Assert.Equal(new long[] { 1, 2, 96, 16 }, file.Read("out").shape);
     }
 
+    [Theory]
+    [InlineData(new string[0], Svg2.Attention.Fp8.Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)]
+    [InlineData(new[] { "--fp8-keys", "head" }, Svg2.Attention.Fp8.Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)]
+    [InlineData(new[] { "--fp8-keys", "token" }, Svg2.Attention.Fp8.Fp8ScaleGranularity.PerToken)]
+    public void Fp8KeysChoosesTheKeyScalesTheOptionsCarry(string[] keys, Svg2.Attention.Fp8.Fp8ScaleGranularity expected)
+    {
+        var precision = new PrecisionOption();
+        var command = new Command("probe");
+        foreach (var option in precision.Options) command.Options.Add(option);
+        var parse = new RootCommand { command }.Parse(["probe", "--precision", "fp8", .. keys]);
+        Assert.Empty(parse.Errors);
+        var options = precision.ApplyTo(parse, new Svg2.Configuration.Svg2Options());
+        Assert.Equal(Svg2.Configuration.AttentionPrecision.Fp8, options.Precision);
+        Assert.Equal(expected, options.Fp8.Scales);
+    }
+
+    [Fact]
+    public void Fp8KeysRefusesAGranularityTheKernelsDoNotTake()
+    {
+        var (code, error) = Run(EvalCommand.Create(), "--qkv", WriteQkv(5, [1, 1, 32, 64]), "--precision", "fp8", "--fp8-keys", "tile");
+        Assert.NotEqual(0, code);
+        Assert.Contains("tile", error);
+    }
+
     [Fact]
     public void EvalRefusesFp8OnAHeadDimensionWithoutFp8() =>
         AssertRefused(Run(EvalCommand.Create(), "--qkv", WriteQkv(3, [1, 1, 32, 16]), "--precision", "fp8"), "head dimension 64 or 128; got 16");

@@ -6,7 +6,7 @@ namespace Svg2.Attention.Fp8;
 /// Subtract each head's mean key (over its tokens) before quantising K: every logit of a query row moves by
 /// the same q·mean, so the softmax is unchanged, while K's range, and so its rounding error, shrinks.
 /// </param>
-public sealed record Fp8AttentionSettings(Fp8ScaleGranularity Scales = Fp8ScaleGranularity.PerToken, bool SmoothKeys = true)
+public sealed record Fp8AttentionSettings(Fp8ScaleGranularity Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, bool SmoothKeys = true)
 {
     /// <summary>The defaults, chosen by the measurements of docs/quality.md ("FP8 attention").</summary>
     public static Fp8AttentionSettings Default { get; } = new();

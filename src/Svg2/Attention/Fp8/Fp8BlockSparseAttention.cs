@@ -15,20 +15,22 @@ namespace Svg2.Attention.Fp8;
 /// <item>Quantisation (<see cref="Fp8Quantizer"/>) in that permuted row order, by <see cref="Fp8AttentionSettings.Scales"/>:
 ///   Q and K one scale per row (<see cref="Fp8ScaleGranularity.PerToken"/>, the default), per tile of
 ///   <see cref="Fp8Tiles.QueryTileRows"/> query and <see cref="Fp8Tiles.KeyTileRows"/> key rows (tiles counted from
-///   permuted row 0, independent of cluster boundaries), or per head; V per head and channel. Scales: s = absmax / 448.</item>
+///   permuted row 0, independent of cluster boundaries), per head, or Q per row and K per head
+///   (<see cref="Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys"/>); V per head and channel. Scales: s = absmax / 448.</item>
 /// <item>Each query cluster's key sequence is the permuted key rows of its selected key clusters, concatenated
 ///   in increasing cluster id, walked in steps of <see cref="Fp8Tiles.KeyBlockKeys"/> keys (a step may span clusters).</item>
 /// <item>Logits s = (q̂ · k̂) × (s_q[row] × s_k[key]) × scale in float32: the FP8 product, then the row's and the
 ///   key's scale (per-row and per-column factors on the accumulator; one factor per head under per-head scales).</item>
-/// <item>Online softmax in float32 with a running row maximum m_b after step b; P_b = exp(s − m_b) ∈ [0, 1];
-///   the row sum l accumulates the unrounded P_b (rescaled by exp(m_old − m_new) as m grows).</item>
+/// <item>Online softmax in float32 with a running row maximum m_b after step b; P_b = exp(s − m_b) ∈ [0, 1].</item>
 /// <item>P̂_b = e4m3(P_b × 448) (<see cref="Fp8Tiles.ProbabilityScale"/>): a fixed scale, so 1 maps to 448 and
-///   probabilities below 2^-9 / 448 ≈ 4.4e-6 of the running maximum round to 0.</item>
+///   probabilities below 2^-9 / 448 ≈ 4.4e-6 of the running maximum round to 0. The row sum l accumulates the rounded
+///   P̂_b (rescaled by exp(m_old − m_new) as m grows): the output is normalised by the weights its products used, and a
+///   kernel gets l from the same FP8 product (a column of ones beside V) instead of an add per logit.</item>
 /// <item>Two-level accumulation of P·V (SageAttention2): each step's P̂_b · v̂_b is one short FP8 MMA chain of
 ///   <see cref="Fp8Tiles.KeyBlockKeys"/> keys into fresh registers (inner level), then added in float32 to the
 ///   row's output accumulator after its rescaling (outer level). Hopper's FP8 MMA keeps fewer accumulator bits
 ///   than float32, so only one step's sum ever passes through it; the reference computes both levels in float32.</item>
-/// <item>O = acc × s_v[channel] / (448 × l), stored in the inputs' dtype in the original token order; a row with
+/// <item>O = acc × s_v[channel] / l, stored in the inputs' dtype in the original token order; a row with
 ///   no selected key is 0.</item>
 /// </list>
 /// <para>A kernel that follows these steps rounds Q, K and V identically; P's rounding depends on float32 logits

@@ -20,16 +20,23 @@ internal sealed class Fp8Operands : IDisposable
     /// <summary>Quantises [G, N, D] q, k (smoothed already, if at all) and v under <paramref name="granularity"/>.</summary>
     public static Fp8Operands Quantize(Tensor q, Tensor k, Tensor v, Fp8ScaleGranularity granularity)
     {
-        long RowsPerScale(long tileRows, long rows) => granularity switch
+        long QueryRowsPerScale(long rows) => granularity switch
         {
             Fp8ScaleGranularity.PerHead => rows,
-            Fp8ScaleGranularity.PerTile => tileRows,
+            Fp8ScaleGranularity.PerTile => Fp8Tiles.QueryTileRows,
+            Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys => 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown FP8 scale granularity."),
+        };
+        long KeyRowsPerScale(long rows) => granularity switch
+        {
+            Fp8ScaleGranularity.PerHead or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys => rows,
+            Fp8ScaleGranularity.PerTile => Fp8Tiles.KeyTileRows,
             Fp8ScaleGranularity.PerToken => 1,
             _ => throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown FP8 scale granularity."),
         };
         return new Fp8Operands(
-            Fp8Quantizer.RowTiles(q, RowsPerScale(Fp8Tiles.QueryTileRows, q.shape[1])),
-            Fp8Quantizer.RowTiles(k, RowsPerScale(Fp8Tiles.KeyTileRows, k.shape[1])),
+            Fp8Quantizer.RowTiles(q, QueryRowsPerScale(q.shape[1])),
+            Fp8Quantizer.RowTiles(k, KeyRowsPerScale(k.shape[1])),
             Fp8Quantizer.Channels(v));
     }
 

@@ -26,7 +26,7 @@ public static class Fp8Quantizer
         if (tiles * tile != rows) magnitude = nn.functional.pad(magnitude, [0, 0, 0, tiles * tile - rows]);
         var amax = magnitude.view(groups, tiles, tile * width).amax([2]);
         var expand = (Tensor s) => s.repeat_interleave(tile, 1).narrow(1, 0, rows).unsqueeze(2);
-        var (inverse, descale) = ScalesFor(amax);
+        var (inverse, descale) = Scales(amax);
         return Quantize(x, expand(inverse), expand(descale)).MoveToOuterDisposeScope();
     }
 
@@ -36,12 +36,15 @@ public static class Fp8Quantizer
         RequireGrouped(x);
         using var scope = NewDisposeScope();
         var amax = x.to(ScalarType.Float32).abs().amax([1], keepdim: true);
-        var (inverse, descale) = ScalesFor(amax);
+        var (inverse, descale) = Scales(amax);
         return Quantize(x, inverse, descale).MoveToOuterDisposeScope();
     }
 
-    /// <summary>(448 / a, a / 448) for absolute maxima a, and (1, 1) where a is 0.</summary>
-    static (Tensor Inverse, Tensor Descale) ScalesFor(Tensor amax)
+    /// <summary>
+    /// The quantisation and dequantisation scales (448 / a, a / 448) of groups with absolute maxima
+    /// <paramref name="amax"/> (float32), and (1, 1) where a is 0: what a kernel that quantises must multiply by.
+    /// </summary>
+    public static (Tensor Inverse, Tensor Descale) Scales(Tensor amax)
     {
         // Tensor by tensor: correctly rounded divisions (a division by a scalar may be a multiplication by its reciprocal).
         var zero = amax.eq(0);

@@ -15,7 +15,8 @@ namespace Svg2.Attention.Fp8;
 internal static class Fp8RowAttention
 {
     /// <summary>
-    /// Σ_b exp(m_b - m) (P̂_b V̂_b) / (448 l) for rows [R, D]: the output before V's channel scales.
+    /// Σ_b exp(m_b - m) (P̂_b V̂_b) / l with l = Σ_b exp(m_b - m) Σ P̂_b, for rows [R, D]: the output before V's
+    /// channel scales (P̂ = e4m3(P × 448), so the 448 cancels).
     /// </summary>
     /// <param name="queries">[R, D] decoded FP8 query values.</param>
     /// <param name="queryScales">[R, 1] their scales.</param>
@@ -38,11 +39,12 @@ internal static class Fp8RowAttention
         var runningMax = blocked.amax([2]).cummax(1).values;                    // [R, nb]: m_b
         var probabilities = (blocked - runningMax.unsqueeze(2)).exp();          // P_b in [0, 1]
         var weights = (runningMax - runningMax.narrow(1, blocks - 1, 1)).exp(); // exp(m_b - m_last)
-        var rowSum = (probabilities.sum([2]) * weights).sum([1], keepdim: true);
         var rounded = E4M3.Round(probabilities * Fp8Tiles.ProbabilityScale);
+        // The row sum is of the rounded weights the products use (a kernel sums them with the same FP8 product).
+        var rowSum = (rounded.sum([2]) * weights).sum([1], keepdim: true);
         // Inner level: one block's P̂ V̂ alone (the FP8 MMA's short accumulation); outer: float32 across blocks.
         var partial = rounded.permute(1, 0, 2).bmm(values.view(blocks, block, valueDim));  // [nb, R, Dv]
         var accumulated = (partial * weights.t().unsqueeze(2)).sum([0]);
-        return (accumulated / (rowSum * Fp8Tiles.ProbabilityScale)).MoveToOuterDisposeScope();
+        return (accumulated / rowSum).MoveToOuterDisposeScope();
     }
 }

@@ -17,4 +17,12 @@ public enum Fp8ScaleGranularity
     /// logit accumulator as <see cref="PerTile"/>, with one float per token instead of one per tile.
     /// </summary>
     PerToken,
+
+    /// <summary>
+    /// One scale per query row and one per head for the keys: in a kernel the key's factor joins the row's, one
+    /// factor per row of the logit accumulator, which spares <see cref="PerToken"/>'s multiply (and load) per logit.
+    /// E4M3's relative rounding does not depend on the scale in its normal range, so a head-wide key scale costs
+    /// little next to per-token keys (docs/quality.md).
+    /// </summary>
+    PerTokenQueriesPerHeadKeys,
 }

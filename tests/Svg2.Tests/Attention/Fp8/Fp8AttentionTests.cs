@@ -30,6 +30,7 @@ public class Fp8AttentionTests
     public static TheoryData<Fp8ScaleGranularity, bool> Settings() => new()
     {
         { Fp8ScaleGranularity.PerHead, false }, { Fp8ScaleGranularity.PerTile, true }, { Fp8ScaleGranularity.PerToken, true },
+        { Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, true },
     };
 
     [Fact]
@@ -139,14 +140,16 @@ public class Fp8AttentionTests
 
     /// <summary>
     /// The kernel's loop written out: per step of 128 keys, the running maximum, rescaled accumulators, P rounded
-    /// against the maximum so far, P̂·V̂ of the step added in float32.
+    /// against the maximum so far, P̂·V̂ of the step and the sum of P̂ added in float32.
     /// </summary>
     static Tensor StepByStep(Tensor q, Tensor k, Tensor v, Fp8AttentionSettings settings)
     {
         long tokens = q.shape[1];
-        long RowsPerScale(long tile) => settings.Scales switch { Fp8ScaleGranularity.PerTile => tile, Fp8ScaleGranularity.PerToken => 1, _ => tokens };
-        using var queries = Fp8Quantizer.RowTiles(q, RowsPerScale(128));
-        using var keys = Fp8Quantizer.RowTiles(settings.SmoothKeys ? KeySmoothing.Smooth(k) : k, RowsPerScale(64));
+        bool perTokenQueries = settings.Scales is Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
+        long QueryRowsPerScale() => settings.Scales == Fp8ScaleGranularity.PerTile ? 128 : perTokenQueries ? 1 : tokens;
+        long KeyRowsPerScale() => settings.Scales switch { Fp8ScaleGranularity.PerTile => 64, Fp8ScaleGranularity.PerToken => 1, _ => tokens };
+        using var queries = Fp8Quantizer.RowTiles(q, QueryRowsPerScale());
+        using var keys = Fp8Quantizer.RowTiles(settings.SmoothKeys ? KeySmoothing.Smooth(k) : k, KeyRowsPerScale());
         using var values = Fp8Quantizer.Channels(v);
         var (qd, kd, vd) = (queries.DecodedValues(), keys.DecodedValues(), values.DecodedValues());
         var runningMax = full([q.shape[0], tokens, 1], float.NegativeInfinity);
@@ -158,12 +161,12 @@ public class Fp8AttentionTests
             var logits = qd.bmm(kd.narrow(1, start, count).transpose(1, 2)) * (queries.Scales * keys.Scales.narrow(1, start, count).transpose(1, 2)) * (1 / 8.0);
             var newMax = maximum(runningMax, logits.amax([2], keepdim: true));
             var correction = (runningMax - newMax).exp();
-            var p = (logits - newMax).exp();
-            rowSum = rowSum * correction + p.sum([2], keepdim: true);
-            accumulator = accumulator * correction + E4M3.Round(p * 448f).bmm(vd.narrow(1, start, count));
+            var rounded = E4M3.Round((logits - newMax).exp() * 448f);
+            rowSum = rowSum * correction + rounded.sum([2], keepdim: true);
+            accumulator = accumulator * correction + rounded.bmm(vd.narrow(1, start, count));
             runningMax = newMax;
         }
-        return accumulator * values.Scales / (rowSum * 448f);
+        return accumulator * values.Scales / rowSum;
     }
 
     [Theory]
@@ -190,18 +193,25 @@ public class Fp8AttentionTests
         Assert.Throws<ArgumentException>(() => Fp8BlockSparseAttention.Forward(q, k, v, layout, layout, ones([1, 1, 1], ScalarType.Bool), 0.1, Fp8AttentionSettings.Default));
     }
 
-    [Fact]
-    public void OnRealTextAttentionDenseFp8StaysAtItsDocumentedError()
+    /// <summary>docs/quality.md's MiniLM dense figures: mean over the 72 heads and worst head.</summary>
+    public static TheoryData<Fp8ScaleGranularity, double, double, double> DocumentedTextErrors() => new()
+    {
+        { Fp8ScaleGranularity.PerToken, 0.025, 0.032, 0.08 },                    // 0.0295, 0.070
+        { Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, 0.028, 0.036, 0.09 },  // 0.0324, 0.082
+    };
+
+    [Theory]
+    [MemberData(nameof(DocumentedTextErrors))]
+    public void OnRealTextAttentionDenseFp8StaysAtItsDocumentedError(Fp8ScaleGranularity scales, double lowestMean, double highestMean, double highestWorst)
     {
         var (q4, k4, v4) = Svg2.IO.QkvFile.Read(SharedData.Path("minilm-text-qkv.safetensors"));
         var (q, k, v) = HeadDimPadding.Pad(AttentionInputs.Flatten(q4), AttentionInputs.Flatten(k4), AttentionInputs.Flatten(v4), 64);
         var (qb, kb, vb) = (q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16));
         using var reference = DenseAttention.Forward(qb, kb, vb).to(ScalarType.Float64);
-        using var output = Fp8DenseAttention.Forward(qb, kb, vb, Fp8AttentionSettings.Default).to(ScalarType.Float64);
+        using var output = Fp8DenseAttention.Forward(qb, kb, vb, new Fp8AttentionSettings(scales)).to(ScalarType.Float64);
         using var perHead = (output - reference).square().sum([1, 2]).sqrt() / reference.square().sum([1, 2]).sqrt();
-        // docs/quality.md: 0.0295 mean over the 72 heads, 0.070 in the worst.
         double mean = perHead.mean().item<double>(), worst = perHead.max().item<double>();
-        Assert.True(mean is > 0.025 and < 0.032 && worst < 0.08, $"mean {mean}, worst {worst}");
+        Assert.True(mean > lowestMean && mean < highestMean && worst < highestWorst, $"mean {mean}, worst {worst}");
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal sealed class PrecisionOption
     public Option<string> KeyScales { get; } = new("--fp8-keys")
     {
         Description = "with --precision fp8, K's scales: head (default: one per head, folded into each row's factor, the faster kernel) " +
-            "or token (one per key: about 5-10% less FP8 error, docs/quality.md)",
+            "or token (one per key: 5-10% less FP8 error on the mean, 14-20% in the worst head; docs/quality.md)",
         DefaultValueFactory = _ => "head",
     };
 

@@ -8,6 +8,9 @@ namespace Svg2.Attention.Fp8;
 /// </param>
 public sealed record Fp8AttentionSettings(Fp8ScaleGranularity Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, bool SmoothKeys = true)
 {
-    /// <summary>The defaults, chosen by the measurements of docs/quality.md ("FP8 attention").</summary>
+    /// <summary>
+    /// The defaults: per-token Q with per-head K scales, the faster kernel for 5-10% more error than per-token keys
+    /// (docs/quality.md and docs/cuda-performance.md, "FP8 attention"), and K smoothed.
+    /// </summary>
     public static Fp8AttentionSettings Default { get; } = new();
 }

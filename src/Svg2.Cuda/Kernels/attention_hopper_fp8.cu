@@ -1,23 +1,27 @@
 // FP8 (e4m3) variable-block sparse attention for Hopper (sm_90a): the scheme of the reference
-// Fp8BlockSparseAttention with per-token Q and K scales, K smoothed or not, V scaled per channel.
+// Fp8BlockSparseAttention with per-token Q scales, per-head or per-token K scales, K smoothed or not, V scaled per
+// channel.
 //
 // svg2_fp8_quantize_rows: one warp per row of a [G, N, D] bf16/fp16 tensor, in original token order.
 //   x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
 //   scales: the dequantisation scale amax / 448 is written to row_scales, 1 for an all-zero row) or
-//   by a given per-channel inverse scale (V), and rounded to e4m3 with saturation.
+//   by a given per-channel inverse scale (V; K with per-head scales, the head's inverse in every
+//   channel), and rounded to e4m3 with saturation.
 //   Traffic: the row once in, one byte per element and one float per row out.
-// svg2_sparse_attention_hopper_fp8: the warp specialisation and tile plan of attention_hopper.cu
+// svg2_sparse_attention_hopper_fp8_head_keys (per-head K scales) and svg2_sparse_attention_hopper_fp8
+// (per-token K scales): the warp specialisation and tile plan of attention_hopper.cu
 //   (grid (max tiles, G), 3 warpgroups, one block per multiprocessor) on e4m3 operands.
 //   Producer (warpgroup 0): gathers the tile's Q rows once; per 128-key tile of the query cluster's
 //   virtual key sequence it gathers the K rows into a swizzled K stage and the V rows into a plain
-//   staging buffer (cp.async, arriving on "full" as they land) and writes the keys' scales; one tile
+//   staging buffer (cp.async, arriving on "full" as they land) and, per-token, writes the keys' scales; two tiles
 //   later, once its copies have landed, it transposes the staged V into the V^T stage (rows = channels,
 //   128 key bytes each, K-major for wgmma) and arrives on "values full". The transpose also reorders
 //   each 16 keys to 2c, 2c+1, 2c+8, 2c+9 (c = 0..3), the order in which an S accumulator's columns
 //   sit in the register A operand of an e4m3 wgmma, so P goes from accumulators to A with no shuffle.
 //   Consumers (warpgroups 1 and 2, 64 rows each; split tiles as in attention_hopper.cu): S = Q K^T
-//   as D/32 e4m3 k32 steps (fp32 accumulators), then per score s x k_scale[key], its row factor
-//   q_scale[row] x scale x log2(e) applied in the exponent; the online softmax in the exp2 domain,
+//   as D/32 e4m3 k32 steps (fp32 accumulators), then (per-token keys only) per score s x k_scale[key],
+//   the row factor q_scale[row] x scale x log2(e) (x the head's k_scale with per-head keys) applied in
+//   the exponent; the online softmax in the exp2 domain,
 //   P x 448 taken straight from the exponent (the maximum lowered by log2 448); P x 448 to e4m3 in
 //   registers; the tile's P V as one e4m3 chain of 4 k32 steps into fresh accumulators (the inner
 //   level: Hopper's FP8 accumulation is narrower than fp32), then O = O x correction + product in one
@@ -33,7 +37,7 @@
 //   j + 2 are issued, so that three tiles' copies are in flight while it waits for the oldest: waiting on
 //   the previous tile alone held it to one tile per memory latency.
 // Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 17 KiB + 512 B of key scales) + 3 x
-//   16 KiB of staged V + 1 KiB of exchanged maxima + 2 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
+//   16 KiB of staged V + 1 KiB of exchanged maxima + 3 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
 //   once, every selected K and V row (1 byte an element) once per 128 query rows, output once.
 #include "attention_hopper.cuh"
 #include "fp8.cuh"

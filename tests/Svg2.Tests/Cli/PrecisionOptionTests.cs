@@ -63,7 +63,7 @@ public sealed class PrecisionOptionTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new string[0], Svg2.Attention.Fp8.Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)]
+    [InlineData(new string[0], Svg2.Attention.Fp8.Fp8ScaleGranularity.PerToken)]
     [InlineData(new[] { "--fp8-keys", "head" }, Svg2.Attention.Fp8.Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)]
     [InlineData(new[] { "--fp8-keys", "token" }, Svg2.Attention.Fp8.Fp8ScaleGranularity.PerToken)]
     public void Fp8KeysChoosesTheKeyScalesTheOptionsCarry(string[] keys, Svg2.Attention.Fp8.Fp8ScaleGranularity expected)

@@ -21,8 +21,8 @@ public enum Fp8ScaleGranularity
     /// <summary>
     /// One scale per query row and one per head for the keys: in a kernel the key's factor joins the row's, one
     /// factor per row of the logit accumulator, which spares <see cref="PerToken"/>'s multiply (and load) per logit.
-    /// E4M3's relative rounding does not depend on the scale in its normal range, so a head-wide key scale costs
-    /// little next to per-token keys (docs/quality.md).
+    /// Measured: 5-10% more attention error than <see cref="PerToken"/> on the mean, 14-20% in the worst head, and
+    /// 4.6 dB less end to end on the small model (docs/quality.md); the kernel is 11-13% faster.
     /// </summary>
     PerTokenQueriesPerHeadKeys,
 }

@@ -28,7 +28,7 @@ internal static class BenchCommand
         var config = new Svg2ConfigOptions();
         var precision = new PrecisionOption();
         var command = new Command("bench", "Compare SVG2 with dense attention, position blocks, a local window and the token oracle on the built-in video-like workload.");
-        foreach (var option in new Option[] { shape, workload, methods, density, statRows, json, compare, iterations, densities, precision.Option, precision.KeyScales }) command.Options.Add(option);
+        foreach (var option in (Option[])[shape, workload, methods, density, statRows, json, compare, iterations, densities, .. precision.Options]) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>

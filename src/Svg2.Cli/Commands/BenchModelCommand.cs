@@ -58,7 +58,7 @@ public static class BenchModelCommand
 
         var precision = new PrecisionOption();
         var command = new Command("bench-model", "Time Wan 2.1 transformer steps with dense attention and with SVG2, split them into op classes, and project the full model and sampling schedule.");
-        foreach (var option in new Option[] { model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, numerics, device, report, weights, inputs, output, precision.Option, precision.KeyScales })
+        foreach (var option in (Option[])[model, shape, layers, steps, topP, density, queryClusters, keyClusters, dtype, numerics, device, report, weights, inputs, output, .. precision.Options])
             command.Options.Add(option);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -71,7 +71,7 @@ public static class BenchModelCommand
             var numericsName = parse.GetValue(numerics);
             if (parse.GetValue(weights) is { } weightPath)
             {
-                CommandErrors.RejectUnused(parse, [shape, steps, topP, density, queryClusters, keyClusters, report, precision.Option, precision.KeyScales],
+                CommandErrors.RejectUnused(parse, [shape, steps, topP, density, queryClusters, keyClusters, report, .. precision.Options],
                     "with --weights, bench-model runs one dense forward of the given inputs");
                 RunConformance(config, scalarType, target, numericsName == "fast" ? WanNumerics.Fast : WanNumerics.Reference, weightPath,
                     parse.GetValue(inputs) ?? throw new ArgumentException("--weights needs --inputs."),

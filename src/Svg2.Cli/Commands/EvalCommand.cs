@@ -30,7 +30,7 @@ internal static class EvalCommand
         var device = new DeviceOptions();
         var config = new Svg2ConfigOptions();
         var command = new Command("eval", "Run one attention method on q, k, v from a safetensors file and report its quality against dense attention.");
-        foreach (var option in new Option[] { qkv, method, density, parameter, grid, text, statRows, outPath, json, perHead, padHeadDim, precision.Option, precision.KeyScales }) command.Options.Add(option);
+        foreach (var option in (Option[])[qkv, method, density, parameter, grid, text, statRows, outPath, json, perHead, padHeadDim, .. precision.Options]) command.Options.Add(option);
         device.AddTo(command);
         config.AddTo(command);
         command.SetAction(result => CommandErrors.Run(() =>

@@ -81,15 +81,16 @@ public static class CudaBenchmarkReport
         fp8.Caption("[grey]back to back: the stage timings (q's chain, then k's); side by side: as the operator enqueues them, k's chain on a second stream.[/]");
         if (report.Points.All(p => p.Fp8 is null)) return [stages, ear, fp8];
         var fp8Attention = NewTable("FP8 attention (--precision fp8) on the same plan", "point", "density", "bf16 kernel (ms)", "FP8 quantisation (ms)",
-            "FP8 kernel (ms)", "FP8 vs bf16 kernel", "FP8 % of bf16 ideal", "FP8 operator (ms)", "FP8 operator vs bf16 dense");
+            "FP8 kernel (ms)", "FP8 vs bf16 kernel", "FP8 % of bf16 ideal", "FP8 error vs bf16", "FP8 operator (ms)", "FP8 operator vs bf16 dense");
         foreach (var p in report.Points)
             fp8Attention.AddRow(Markup.Escape(p.Label), $"{p.Density:P1}", $"{p.AttentionMs:F2}", p.Fp8 is { } t ? $"{t.QuantizeMs:F2}" : "-",
                 p.Fp8 is { } a ? $"{a.AttentionMs:F2}" : "-", Ratio(p.Fp8KernelSpeedup), double.IsNaN(p.Fp8PercentOfBf16Ideal) ? "-" : $"{p.Fp8PercentOfBf16Ideal:P0}",
-                p.Fp8 is { } o ? $"{o.OperatorMs:F2}" : "-", Ratio(p.Fp8OperatorSpeedup));
+                p.Fp8 is { } e ? Value(e.RelativeError, "E2") : "-", p.Fp8 is { } o ? $"{o.OperatorMs:F2}" : "-", Ratio(p.Fp8OperatorSpeedup));
         if (report.Fp8Dense is { } dense)
             fp8Attention.Caption($"[grey]dense in FP8 through the FP8 kernel (one cluster): quantisation {dense.QuantizeMs:F2} ms + kernel {dense.AttentionMs:F2} ms, " +
-                                 $"against bf16 dense SDPA {report.DenseMs:F2} ms ({report.DenseMs / dense.AttentionMs:F2}x kernel alone, {report.DenseMs / dense.TotalMs:F2}x with the quantisation). " +
-                                 "% of bf16 ideal: density x bf16 dense time / FP8 kernel time.[/]");
+                                 $"against bf16 dense SDPA {report.DenseMs:F2} ms ({report.DenseMs / dense.AttentionMs:F2}x kernel alone, {report.DenseMs / dense.TotalMs:F2}x with the quantisation; " +
+                                 $"error vs SDPA {Value(dense.RelativeError, "E2")}). % of bf16 ideal: density x bf16 dense time / FP8 kernel time; " +
+                                 "FP8 error: ||FP8 - bf16|| / ||bf16|| against the bf16 kernel's output on the same plan.[/]");
         return [stages, ear, fp8, fp8Attention];
 
         static Table NewTable(string title, params string[] columns) => new Table().Title(title).AddColumns(columns);

@@ -280,7 +280,23 @@ public static class CudaBenchmark
             Fp8AttentionKernels.EnqueueAttention(library, operands, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
             afterStep("attention");
         }, iterations, cuda).ToDictionary(t => t.Step, t => t.Milliseconds);
-        return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN);
+        var bf16 = nn.functional.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)).squeeze(0);
+        return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN, RelativeError(output, bf16));
+    }
+
+    /// <summary>||actual - expected|| / ||expected|| over whole tensors, in float64, one head at a time to bound the temporaries.</summary>
+    static double RelativeError(Tensor actual, Tensor expected)
+    {
+        double difference = 0, reference = 0;
+        for (long g = 0; g < expected.shape[0]; g++)
+        {
+            using var scope = NewDisposeScope();
+            var a = actual[g].to(ScalarType.Float64);
+            var b = expected[g].to(ScalarType.Float64);
+            difference += (a - b).square().sum().item<double>();
+            reference += b.square().sum().item<double>();
+        }
+        return Math.Sqrt(difference) / Math.Max(Math.Sqrt(reference), 1e-30);
     }
 
     /// <summary>Mean time of <paramref name="stepIterations"/> warm k-means iterations on q and on k, side by side as the operator enqueues them, under <paramref name="precision"/>.</summary>
@@ -373,17 +389,22 @@ public static class CudaBenchmark
         // FP8 attention on the plan the loop left, then the FP8 operator at the same rule.
         Fp8AttentionTiming? fp8 = null;
         (double QuantizeMs, double AttentionMs)? headKeysFp8 = null;
+        double headKeysError = double.NaN;
         if (Fp8AttentionKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), Fp8AttentionSettings.Default) is null)
         {
+            // The loop's last call left the bf16 kernel's output; each FP8 timing leaves its own in its place.
+            using var bf16Output = pipeline.Output.clone();
             Dictionary<string, double> TimeFp8Kernel(Fp8AttentionSettings settings) =>
                 TimeSteps("fp8", afterStep => pipeline.EnqueueFp8Attention(q, k, v, pipeline.Output, scale, settings, afterStep: afterStep), iterations, cuda)
                     .ToDictionary(t => t.Step, t => t.Milliseconds);
             var parts = TimeFp8Kernel(Fp8AttentionSettings.Default);
+            double error = RelativeError(pipeline.Output, bf16Output);
             fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
-                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, precision: AttentionPrecision.Fp8).Milliseconds);
+                TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, precision: AttentionPrecision.Fp8).Milliseconds, error);
             // The faster, less accurate per-head key scales (--fp8-keys head), kernel and quantisation only.
             var headKeys = TimeFp8Kernel(Fp8AttentionSettings.Default with { Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys });
             headKeysFp8 = (headKeys["quantisation"], headKeys["attention"]);
+            headKeysError = RelativeError(pipeline.Output, bf16Output);
         }
         // k-means side by side, and with FP8 distances last: its layouts then stand in the pipeline, and the reads above are done.
         double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda, stepIterations);
@@ -402,9 +423,9 @@ public static class CudaBenchmark
             $"{tailShare:P1} of the skipped non-empty blocks; " +
             $"k-means q + k side by side {point.KMeansSideBySideMs:F2} ms; with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
             (fp8 is null ? "" : $"FP8 attention: quantisation {fp8.QuantizeMs:F2} ms, kernel {fp8.AttentionMs:F2} ms ({point.Fp8KernelSpeedup:F2}x the bf16 kernel, " +
-                                $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
+                                $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal, error vs bf16 {fp8.RelativeError:E2}), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
             (headKeysFp8 is { } head ? $"with per-head K scales (--fp8-keys head): quantisation {head.QuantizeMs:F2} ms, kernel {head.AttentionMs:F2} ms " +
-                                       $"({point.AttentionMs / head.AttentionMs:F2}x the bf16 kernel); " : "") +
+                                       $"({point.AttentionMs / head.AttentionMs:F2}x the bf16 kernel, error vs bf16 {headKeysError:E2}); " : "") +
             string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;

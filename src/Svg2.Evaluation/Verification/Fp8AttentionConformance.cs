@@ -56,7 +56,9 @@ public static class Fp8AttentionConformance
             results.Add(CudaConformance.Run($"FP8 sparse attention kernel vs FP8 reference without K smoothing, {granularity} scales (bf16 D128)",
                 () => SparseMatchesReference(device, ScalarType.BFloat16, 128, seed + 1, QueryClusterCounts[0], new Fp8AttentionSettings(granularity, SmoothKeys: false))));
         results.Add(CudaConformance.Run("FP8 dense attention through the kernel (one cluster each) vs FP8 dense reference (bf16 D128)",
-            () => DenseMatchesReference(device, seed + 2)));
+            () => DenseMatchesReference(device, seed + 2, groups: 3, queryTokens: 3000, keyTokens: 3000)));
+        results.Add(CudaConformance.Run($"FP8 dense attention through the kernel over {LongKeyTokens} keys (P V summed on the tensor cores across 256 tiles) vs FP8 dense reference (bf16 D128)",
+            () => DenseMatchesReference(device, seed + 5, groups: 2, queryTokens: 1024, keyTokens: LongKeyTokens)));
         results.Add(CudaConformance.Run("fused FP8 operator vs FP8 reference over its own blocks (bf16 D128)", () => FusedMatchesReference(device, seed + 3, null)));
         results.Add(CudaConformance.Run("fused FP8 operator with text rows vs FP8 reference over its own blocks (bf16 D128)",
             () => FusedMatchesReference(device, seed + 5, new TextTokens(128, 48))));
@@ -93,19 +95,27 @@ public static class Fp8AttentionConformance
         return Judge(output, reference, exact, $"; {nonZeroEmpty} non-zero elements in rows without keys", nonZeroEmpty == 0);
     }
 
-    /// <summary>Dense FP8 attention as the kernel runs it (one query and one key cluster, the block selected) against <see cref="Fp8DenseAttention"/>.</summary>
-    public static (bool Passed, string Detail) DenseMatchesReference(Device device, int seed)
+    /// <summary>Keys of the long dense check: 256 key tiles, more than a Wan 720p row selects at 30% density (about 22,700).</summary>
+    const int LongKeyTokens = 32768;
+
+    /// <summary>
+    /// Dense FP8 attention as the kernel runs it (one query and one key cluster, the block selected) against
+    /// <see cref="Fp8DenseAttention"/>: the kernel sums P V on the tensor cores across all of a row's key tiles, so long
+    /// key sequences are where their narrower accumulation would show.
+    /// </summary>
+    public static (bool Passed, string Detail) DenseMatchesReference(Device device, int seed, int groups, int queryTokens, int keyTokens)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
-        const int Groups = 3, Tokens = 3000, Dim = 128;
-        var (q, k, v) = ReferenceComputations.RandomQkv(Groups, Tokens, Dim, generator, device);
+        const int Dim = 128;
+        var (allQueries, k, v) = ReferenceComputations.RandomQkv(groups, keyTokens, Dim, generator, device);
+        var q = allQueries.narrow(1, 0, queryTokens).contiguous();
         using var backend = new CudaBackend();
-        var labels = zeros([Groups, Tokens], ScalarType.Int64, device);
-        using var layout = backend.Layout(labels, 1);
-        var mask = ones([Groups, 1, 1], ScalarType.Bool, device);
+        using var queryLayout = backend.Layout(zeros([groups, queryTokens], ScalarType.Int64, device), 1);
+        using var keyLayout = backend.Layout(zeros([groups, keyTokens], ScalarType.Int64, device), 1);
+        var mask = ones([groups, 1, 1], ScalarType.Bool, device);
         var settings = Fp8AttentionSettings.Default;
-        var output = KernelOutput(q, k, v, layout, layout, mask, 1.0 / Math.Sqrt(Dim), settings);
+        var output = KernelOutput(q, k, v, queryLayout, keyLayout, mask, 1.0 / Math.Sqrt(Dim), settings);
         var reference = Fp8DenseAttention.Forward(q, k, v, settings);
         var exact = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
         return Judge(output, reference, exact, "", true);

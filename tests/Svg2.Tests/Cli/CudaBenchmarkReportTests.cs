@@ -45,13 +45,15 @@ public class CudaBenchmarkReportTests
     [Fact]
     public void Fp8AttentionGetsATableOfItsOwnWithTheDenseFp8Figure()
     {
-        var (tables, text) = Render(new Fp8AttentionTiming(2.8, 170.0, double.NaN), Point("fixed 15 %", [], 6.96, 55.32, new Fp8AttentionTiming(2.67, 28.75, 38.20)));
+        var (tables, text) = Render(new Fp8AttentionTiming(2.8, 170.0, double.NaN, 0.0123), Point("fixed 15 %", [], 6.96, 55.32, new Fp8AttentionTiming(2.67, 28.75, 38.20, 0.0234)));
         Assert.Equal(4, tables.Count);
         Assert.Contains("28.75", text);
         Assert.Contains("1.50x", text);                       // bf16 kernel 43.10 ms / FP8 kernel 28.75 ms
         Assert.Contains("104 %", text);                       // 0.15 x 198.85 / 28.75
         Assert.Contains("5.21x", text);                       // 198.85 / 38.20
         Assert.Contains("1.17x kernel alone", text);          // 198.85 / 170
+        Assert.Contains("2.34E-002", text);                   // the sparse FP8 output against the bf16 kernel's
+        Assert.Contains("error vs SDPA 1.23E-002", text);     // dense FP8 against SDPA
         Assert.Equal(3, Render(Point("fixed 15 %", [], 6.96, 55.32)).Tables.Count);
     }
 

@@ -25,18 +25,26 @@ struct QueryTile
 };
 
 // The tile behind work item 'work' of problem 'g' (svg2_plan_tiles' order and tile starts); false
-// past the problem's tile count (the grid is sized by the maximum over problems).
+// past the problem's tile count (the grid is sized by the maximum over problems). Every lane of the
+// calling warp must take part with the same 'work' and 'g'.
 __device__ __forceinline__ bool locate_query_tile(QueryTile& tile, int work, int g, int qc, int rows_per_tile, const int* order,
                                                   const int* tile_start, const int64* query_offsets)
 {
     const int* starts_of_group = tile_start + (int64)g * (qc + 1);
     if (work >= starts_of_group[qc]) return false;
-    // The sorted cluster whose tiles contain this work item: the last p with start[p] <= work.
-    int low = 0, high = qc - 1;
-    while (low < high)
+    // The sorted cluster whose tiles contain this work item: the last p with start[p] <= work (start[0] = 0 and the
+    // starts never decrease). Each round the warp's lanes probe 32 evenly spaced starts of [low, high) at once and keep
+    // the stretch after the last one at most 'work': two rounds of loads up to 1,024 clusters, where a binary search
+    // walked one dependent load per halving (nine at 300 clusters) before the block could start.
+    const int lane = threadIdx.x % kWarpSize;
+    int low = 0, high = qc;
+    while (high - low > 1)
     {
-        int middle = (low + high + 1) >> 1;
-        if (starts_of_group[middle] <= work) low = middle; else high = middle - 1;
+        const int stride = (high - low + kWarpSize - 1) / kWarpSize;
+        const int probe = low + lane * stride;
+        const unsigned at_most = __ballot_sync(kFullMask, probe < high && starts_of_group[probe] <= work);
+        low += (kWarpSize - 1 - __clz(at_most)) * stride;
+        high = min(low + stride, high);
     }
     tile.cluster = order[(int64)g * qc + low];
     const int64 cluster_begin = query_offsets[(int64)g * (qc + 1) + tile.cluster];

@@ -54,13 +54,14 @@ internal static class Fp8AttentionKernels
     }
 
     /// <summary>
-    /// [G, D] float32: each channel's largest |x - mean| over the rows, from its largest and smallest values (no
-    /// temporary as large as x; the extreme element's float32 subtraction is the reference's).
+    /// [G, D] float32: each channel's largest |x - mean| over the rows, from its largest and smallest values (one
+    /// reduction pass for both, no temporary as large as x; the extreme element's float32 subtraction is the reference's).
     /// </summary>
     static Tensor ChannelMagnitudes(Tensor x, Tensor? mean)
     {
-        var largest = x.amax([1]).to(ScalarType.Float32);
-        var smallest = x.amin([1]).to(ScalarType.Float32);
+        var (smallestInput, largestInput) = x.aminmax(1);
+        var largest = largestInput.to(ScalarType.Float32);
+        var smallest = smallestInput.to(ScalarType.Float32);
         return mean is null ? maximum(largest, smallest.neg()) : maximum(largest - mean, mean - smallest);
     }
 

@@ -7,6 +7,7 @@ using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
 using Svg2.Cuda.Traits;
+using Svg2.Evaluation.Verification;
 using Svg2.Evaluation.Workloads;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -281,22 +282,7 @@ public static class CudaBenchmark
             afterStep("attention");
         }, iterations, cuda).ToDictionary(t => t.Step, t => t.Milliseconds);
         var bf16 = nn.functional.scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)).squeeze(0);
-        return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN, RelativeError(output, bf16));
-    }
-
-    /// <summary>||actual - expected|| / ||expected|| over whole tensors, in float64, one head at a time to bound the temporaries.</summary>
-    static double RelativeError(Tensor actual, Tensor expected)
-    {
-        double difference = 0, reference = 0;
-        for (long g = 0; g < expected.shape[0]; g++)
-        {
-            using var scope = NewDisposeScope();
-            var a = actual[g].to(ScalarType.Float64);
-            var b = expected[g].to(ScalarType.Float64);
-            difference += (a - b).square().sum().item<double>();
-            reference += b.square().sum().item<double>();
-        }
-        return Math.Sqrt(difference) / Math.Max(Math.Sqrt(reference), 1e-30);
+        return new Fp8AttentionTiming(parts["quantisation"], parts["attention"], double.NaN, ReferenceComputations.RelativeError(output, bf16));
     }
 
     /// <summary>Mean time of <paramref name="stepIterations"/> warm k-means iterations on q and on k, side by side as the operator enqueues them, under <paramref name="precision"/>.</summary>
@@ -398,13 +384,13 @@ public static class CudaBenchmark
                 TimeSteps("fp8", afterStep => pipeline.EnqueueFp8Attention(q, k, v, pipeline.Output, scale, settings, afterStep: afterStep), iterations, cuda)
                     .ToDictionary(t => t.Step, t => t.Milliseconds);
             var parts = TimeFp8Kernel(Fp8AttentionSettings.Default);
-            double error = RelativeError(pipeline.Output, bf16Output);
+            double error = ReferenceComputations.RelativeError(pipeline.Output, bf16Output);
             fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
                 TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, precision: AttentionPrecision.Fp8).Milliseconds, error);
             // The faster, less accurate per-head key scales (--fp8-keys head), kernel and quantisation only.
             var headKeys = TimeFp8Kernel(Fp8AttentionSettings.Default with { Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys });
             headKeysFp8 = (headKeys["quantisation"], headKeys["attention"]);
-            headKeysError = RelativeError(pipeline.Output, bf16Output);
+            headKeysError = ReferenceComputations.RelativeError(pipeline.Output, bf16Output);
         }
         // k-means side by side, and with FP8 distances last: its layouts then stand in the pipeline, and the reads above are done.
         double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda, stepIterations);

@@ -25,14 +25,24 @@ internal sealed class PrecisionOption
         DefaultValueFactory = _ => "token",
     };
 
+    /// <summary>--fp8-queries: Q smoothing (<see cref="Fp8AttentionSettings.SmoothQueries"/>).</summary>
+    public Option<string> Queries { get; } = new("--fp8-queries")
+    {
+        Description = "with --precision fp8, Q before quantisation: plain (default) or smooth (each head's mean query subtracted, " +
+            "its part of the logits added back in float32 per key; less error on sharp heads such as text attention; docs/quality.md; " +
+            "the CPU emulation only, the GPU kernels refuse it)",
+        DefaultValueFactory = _ => "plain",
+    };
+
     public PrecisionOption()
     {
         Option.AcceptOnlyFromAmong("bf16", "fp8");
         KeyScales.AcceptOnlyFromAmong("head", "token");
+        Queries.AcceptOnlyFromAmong("plain", "smooth");
     }
 
-    /// <summary>Both options, for a command to add.</summary>
-    public IReadOnlyList<Option> Options => [Option, KeyScales];
+    /// <summary>The options, for a command to add.</summary>
+    public IReadOnlyList<Option> Options => [Option, KeyScales, Queries];
 
     public bool IsFp8(ParseResult result) => result.GetValue(Option) == "fp8";
 
@@ -43,6 +53,7 @@ internal sealed class PrecisionOption
         Fp8 = options.Fp8 with
         {
             Scales = result.GetValue(KeyScales) == "head" ? Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys : Fp8ScaleGranularity.PerToken,
+            SmoothQueries = result.GetValue(Queries) == "smooth",
         },
     };
 

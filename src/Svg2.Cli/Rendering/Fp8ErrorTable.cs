@@ -11,7 +11,7 @@ internal static class Fp8ErrorTable
         var table = new Table().Title("FP8 attention against bf16 and float32 (relative L2 error per head)").Border(TableBorder.Rounded)
             .Caption("fp8 and bf16 run on the inputs rounded to bf16, float32 on the inputs as given; mean and worst head. " +
                      "per-tile: Q tiles of 128 rows, K tiles of 64 rows; per-token: a scale per row (the default); per-token Q, per-head K: --fp8-keys head; " +
-                     "K smoothed: each head's mean key subtracted first.");
+                     "K smoothed: each head's mean key subtracted first; Q smoothed: --fp8-queries smooth, each head's mean query subtracted, its logit part added back per key.");
         foreach (var column in new[] { "attention", "density", "precision", "vs bf16 mean", "vs bf16 max", "vs f32 mean", "vs f32 max" })
             table.AddColumn(new TableColumn(column).RightAligned());
         foreach (var row in rows)

@@ -26,6 +26,9 @@ internal static class Fp8AttentionKernels
         if (settings.Scales is not (Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys))
             return $"The FP8 attention kernels take per-token Q scales with per-token or per-head K scales; {settings.Scales} scales run only in the " +
                    "reference backend's FP8 emulation (--device cpu).";
+        if (settings.SmoothQueries)
+            return "The FP8 attention kernels do not take Q smoothing (--fp8-queries smooth, a per-key logit bias); it runs only in the reference " +
+                   "backend's FP8 emulation (--device cpu). Use --fp8-queries plain on the GPU.";
         return null;
     }
 

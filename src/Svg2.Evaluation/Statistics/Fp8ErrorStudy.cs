@@ -41,13 +41,17 @@ public static class Fp8ErrorStudy
         public double MaxAgainstFloat32 => AgainstFloat32.Max();
     }
 
-    /// <summary>The FP8 settings compared: every scale granularity, each with and without K smoothing.</summary>
+    /// <summary>The FP8 settings compared: every scale granularity without smoothing, with K smoothing, and with K and Q smoothing.</summary>
     public static IReadOnlyList<Fp8AttentionSettings> Variants { get; } =
-        [.. Enum.GetValues<Fp8ScaleGranularity>().SelectMany(scales => new[] { new Fp8AttentionSettings(scales, false), new Fp8AttentionSettings(scales, true) })];
+        [.. Enum.GetValues<Fp8ScaleGranularity>().SelectMany(scales => new[]
+        {
+            new Fp8AttentionSettings(scales, SmoothKeys: false), new Fp8AttentionSettings(scales, SmoothKeys: true),
+            new Fp8AttentionSettings(scales, SmoothKeys: true, SmoothQueries: true),
+        })];
 
     /// <summary>A short name of FP8 settings, as the reports print it.</summary>
     public static string Describe(Fp8AttentionSettings settings) =>
-        $"fp8 {settings.Scales switch { Fp8ScaleGranularity.PerHead => "per-head", Fp8ScaleGranularity.PerTile => "per-tile", Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys => "per-token Q, per-head K", _ => "per-token" }}{(settings.SmoothKeys ? ", K smoothed" : "")}";
+        $"fp8 {settings.Scales switch { Fp8ScaleGranularity.PerHead => "per-head", Fp8ScaleGranularity.PerTile => "per-tile", Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys => "per-token Q, per-head K", _ => "per-token" }}{(settings.SmoothKeys ? ", K smoothed" : "")}{(settings.SmoothQueries ? ", Q smoothed" : "")}";
 
     /// <summary>
     /// Runs the study on [G, S, D] inputs (D 64 or 128): dense attention, then SVG2's blocks (clustered

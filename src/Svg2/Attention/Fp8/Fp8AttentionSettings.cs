@@ -6,7 +6,11 @@ namespace Svg2.Attention.Fp8;
 /// Subtract each head's mean key (over its tokens) before quantising K: every logit of a query row moves by
 /// the same q·mean, so the softmax is unchanged, while K's range, and so its rounding error, shrinks.
 /// </param>
-public sealed record Fp8AttentionSettings(Fp8ScaleGranularity Scales = Fp8ScaleGranularity.PerToken, bool SmoothKeys = true)
+/// <param name="SmoothQueries">
+/// Subtract each head's mean query before quantising Q and add the mean's part of every logit back as a float32
+/// per-key bias (<see cref="QuerySmoothing"/>): the logits are unchanged, while Q's rounding covers only its spread.
+/// </param>
+public sealed record Fp8AttentionSettings(Fp8ScaleGranularity Scales = Fp8ScaleGranularity.PerToken, bool SmoothKeys = true, bool SmoothQueries = false)
 {
     /// <summary>
     /// The defaults: per-token Q and K scales, K smoothed. Per-head K scales

@@ -10,7 +10,8 @@ namespace Svg2.Attention.Fp8;
 /// <remarks>
 /// <para>The scheme, step by step, as a kernel reproduces it:</para>
 /// <list type="number">
-/// <item>K smoothing (<see cref="Fp8AttentionSettings.SmoothKeys"/>): k ← k − mean over the head's N keys, in float32 (<see cref="KeySmoothing"/>).</item>
+/// <item>K smoothing (<see cref="Fp8AttentionSettings.SmoothKeys"/>): k ← k − mean over the head's N keys, in float32 (<see cref="KeySmoothing"/>).
+///   Q smoothing (<see cref="Fp8AttentionSettings.SmoothQueries"/>, off by default): q ← q − q̄, with the per-key bias q̄ · k in float32 (<see cref="QuerySmoothing"/>).</item>
 /// <item>Permutation: q rows by query cluster, k and v rows by key cluster (the same layout as the bf16 path).</item>
 /// <item>Quantisation (<see cref="Fp8Quantizer"/>) in that permuted row order, by <see cref="Fp8AttentionSettings.Scales"/>:
 ///   Q and K one scale per row (<see cref="Fp8ScaleGranularity.PerToken"/>, the default), per tile of
@@ -19,8 +20,9 @@ namespace Svg2.Attention.Fp8;
 ///   (<see cref="Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys"/>); V per head and channel. Scales: s = absmax / 448.</item>
 /// <item>Each query cluster's key sequence is the permuted key rows of its selected key clusters, concatenated
 ///   in increasing cluster id, walked in steps of <see cref="Fp8Tiles.KeyBlockKeys"/> keys (a step may span clusters).</item>
-/// <item>Logits s = (q̂ · k̂) × (s_q[row] × s_k[key]) × scale in float32: the FP8 product, then the row's and the
-///   key's scale (per-row and per-column factors on the accumulator; one factor per head under per-head scales).</item>
+/// <item>Logits s = ((q̂ · k̂) × (s_q[row] × s_k[key]) + b[key]) × scale in float32: the FP8 product, then the row's and the
+///   key's scale (per-row and per-column factors on the accumulator; one factor per head under per-head scales), then
+///   Q smoothing's bias b (0 without it).</item>
 /// <item>Online softmax in float32 with a running row maximum m_b after step b; P_b = exp(s − m_b) ∈ [0, 1].</item>
 /// <item>P̂_b = e4m3(P_b × 448) (<see cref="Fp8Tiles.ProbabilityScale"/>): a fixed scale, so 1 maps to 448 and
 ///   probabilities below 2^-9 / 448 ≈ 4.4e-6 of the running maximum round to 0. The row sum l accumulates the rounded
@@ -57,9 +59,10 @@ public static class Fp8BlockSparseAttention
         Fp8Tiles.RequireHeadDim(q.shape[2]);
         Fp8Tiles.RequireHeadDim(v.shape[2]);
         using var scope = NewDisposeScope();
-        var keys = settings.SmoothKeys ? KeySmoothing.Smooth(k) : k;
-        using var operands = Fp8Operands.Quantize(ClusterPermutation.Apply(q, queryLayout.Permutation), ClusterPermutation.Apply(keys, keyLayout.Permutation),
-            ClusterPermutation.Apply(v, keyLayout.Permutation), settings.Scales);
+        var (queries, keys, keyBias) = Fp8Smoothing.Apply(q, k, settings);
+        using var operands = Fp8Operands.Quantize(ClusterPermutation.Apply(queries, queryLayout.Permutation), ClusterPermutation.Apply(keys, keyLayout.Permutation),
+            ClusterPermutation.Apply(v, keyLayout.Permutation), settings.Scales,
+            keyBias is null ? null : ClusterPermutation.Apply(keyBias.unsqueeze(2), keyLayout.Permutation).squeeze(2));
         var output = zeros([q.shape[0], q.shape[1], v.shape[2]], ScalarType.Float32, q.device);
         foreach (var work in QueryClusterBlocks.Read(queryLayout, keyLayout, blockMask))
         {

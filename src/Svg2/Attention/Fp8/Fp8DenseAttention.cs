@@ -21,7 +21,8 @@ public static class Fp8DenseAttention
         Fp8Tiles.RequireHeadDim(q.shape[2]);
         Fp8Tiles.RequireHeadDim(v.shape[2]);
         using var scope = NewDisposeScope();
-        using var operands = Fp8Operands.Quantize(q, settings.SmoothKeys ? KeySmoothing.Smooth(k) : k, v, settings.Scales);
+        var (queries, keys, keyBias) = Fp8Smoothing.Apply(q, k, settings);
+        using var operands = Fp8Operands.Quantize(queries, keys, v, settings.Scales, keyBias);
         long rows = q.shape[1];
         // The largest temporaries are a chunk's logits and its per-step partial outputs.
         long chunk = ChunkBudget.Rows(k.shape[1] + (k.shape[1] + Fp8Tiles.KeyBlockKeys - 1) / Fp8Tiles.KeyBlockKeys * v.shape[2], rows);

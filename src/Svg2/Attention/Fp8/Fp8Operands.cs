@@ -10,15 +10,19 @@ internal sealed class Fp8Operands : IDisposable
 {
     readonly Fp8Quantized queries, keys, values;
     readonly Tensor queryValues, keyValues, valueValues;
+    readonly Tensor? keyBias;
 
-    Fp8Operands(Fp8Quantized queries, Fp8Quantized keys, Fp8Quantized values)
+    Fp8Operands(Fp8Quantized queries, Fp8Quantized keys, Fp8Quantized values, Tensor? keyBias)
     {
-        (this.queries, this.keys, this.values) = (queries, keys, values);
+        (this.queries, this.keys, this.values, this.keyBias) = (queries, keys, values, keyBias);
         (queryValues, keyValues, valueValues) = (queries.DecodedValues(), keys.DecodedValues(), values.DecodedValues());
     }
 
-    /// <summary>Quantises [G, N, D] q, k (smoothed already, if at all) and v under <paramref name="granularity"/>.</summary>
-    public static Fp8Operands Quantize(Tensor q, Tensor k, Tensor v, Fp8ScaleGranularity granularity)
+    /// <summary>
+    /// Quantises [G, N, D] q, k (both smoothed already, if at all) and v under <paramref name="granularity"/>;
+    /// <paramref name="keyBias"/> ([G, Nk] float32, Q smoothing's q̄ · k in k's row order) is kept for the logits.
+    /// </summary>
+    public static Fp8Operands Quantize(Tensor q, Tensor k, Tensor v, Fp8ScaleGranularity granularity, Tensor? keyBias = null)
     {
         long QueryRowsPerScale(long rows) => granularity switch
         {
@@ -37,7 +41,8 @@ internal sealed class Fp8Operands : IDisposable
         return new Fp8Operands(
             Fp8Quantizer.RowTiles(q, QueryRowsPerScale(q.shape[1])),
             Fp8Quantizer.RowTiles(k, KeyRowsPerScale(k.shape[1])),
-            Fp8Quantizer.Channels(v));
+            Fp8Quantizer.Channels(v),
+            keyBias?.to(ScalarType.Float32));
     }
 
     /// <summary>
@@ -49,7 +54,7 @@ internal sealed class Fp8Operands : IDisposable
         using var scope = NewDisposeScope();
         Tensor Keys(Tensor t) => keyIndex is null ? t[group] : t[group].index_select(0, keyIndex);
         return Fp8RowAttention.Attend(queryValues[group].narrow(0, rowStart, rowCount), queries.Scales[group].narrow(0, rowStart, rowCount),
-            Keys(keyValues), Keys(keys.Scales), Keys(valueValues), scale).MoveToOuterDisposeScope();
+            Keys(keyValues), Keys(keys.Scales), Keys(valueValues), keyBias is null ? null : Keys(keyBias), scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>[G, N, Dv] attention before V's scales, times them.</summary>
@@ -59,6 +64,7 @@ internal sealed class Fp8Operands : IDisposable
     public void Dispose()
     {
         foreach (var tensor in new[] { queryValues, keyValues, valueValues }) tensor.Dispose();
+        keyBias?.Dispose();
         queries.Dispose();
         keys.Dispose();
         values.Dispose();

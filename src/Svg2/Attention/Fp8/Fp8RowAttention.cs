@@ -23,13 +23,16 @@ internal static class Fp8RowAttention
     /// <param name="keys">[L, D] decoded FP8 key values, in the rows' key order.</param>
     /// <param name="keyScales">[L, 1] their scales.</param>
     /// <param name="values">[L, Dv] decoded FP8 values in the same order.</param>
+    /// <param name="keyBias">[L] float32 logit bias of each key before the softmax scale (Q smoothing's q̄ · k); null for none.</param>
     /// <param name="scale">Softmax scale.</param>
-    public static Tensor Attend(Tensor queries, Tensor queryScales, Tensor keys, Tensor keyScales, Tensor values, double scale)
+    public static Tensor Attend(Tensor queries, Tensor queryScales, Tensor keys, Tensor keyScales, Tensor values, Tensor? keyBias, double scale)
     {
         using var scope = NewDisposeScope();
         long rows = queries.shape[0], length = keys.shape[0], valueDim = values.shape[1];
         long block = Fp8Tiles.KeyBlockKeys, blocks = (length + block - 1) / block, padding = blocks * block - length;
-        var logits = queries.matmul(keys.t()) * (queryScales * keyScales.t()) * scale;
+        var logits = queries.matmul(keys.t()) * (queryScales * keyScales.t());
+        if (keyBias is not null) logits = logits + keyBias.unsqueeze(0);
+        logits = logits * scale;
         if (padding > 0)
         {
             logits = nn.functional.pad(logits, [0, padding], value: double.NegativeInfinity);

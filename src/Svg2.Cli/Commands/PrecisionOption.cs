@@ -29,8 +29,8 @@ internal sealed class PrecisionOption
     public Option<string> Queries { get; } = new("--fp8-queries")
     {
         Description = "with --precision fp8, Q before quantisation: plain (default) or smooth (each head's mean query subtracted, " +
-            "its part of the logits added back in float32 per key; less error on sharp heads such as text attention; docs/quality.md; " +
-            "the CPU emulation only, the GPU kernels refuse it)",
+            "its part of the logits added back in float32 per key; less error on sharp heads such as text attention, about 8% slower " +
+            "kernel; docs/quality.md)",
         DefaultValueFactory = _ => "plain",
     };
 

@@ -12,10 +12,12 @@
 // (per-token K scales): the warp specialisation and tile plan of attention_hopper.cu
 //   (grid (max tiles, G), 3 warpgroups, one block per multiprocessor) on e4m3 operands.
 //   Producer (warpgroup 0): gathers the tile's Q rows once; per 128-key tile of the query cluster's
-//   virtual key sequence it gathers the K rows into a swizzled K stage and the V rows into a plain
-//   staging buffer (cp.async, arriving on "full" as they land) and, per-token, writes the keys' scales; two tiles
+//   virtual key sequence it gathers the K rows into a swizzled K stage and the V rows into a swizzled
+//   staging buffer (cp.async, arriving on "full" as they land) and, per-token, writes the keys' scales (tokens
+//   and scales looked up a tile ahead, their loads in flight during a transpose); two tiles
 //   later, once its copies have landed, it transposes the staged V into the V^T stage (rows = channels,
-//   128 key bytes each, K-major for wgmma) and arrives on "values full". The transpose also reorders
+//   128 key bytes each, K-major for wgmma; ldmatrix.trans on channel pairs, two byte permutes, stmatrix) and
+//   arrives on "values full". The transpose also reorders
 //   each 16 keys to 2c, 2c+1, 2c+8, 2c+9 (c = 0..3), the order in which an S accumulator's columns
 //   sit in the register A operand of an e4m3 wgmma, so P goes from accumulators to A with no shuffle.
 //   Consumers (warpgroups 1 and 2, 64 rows each; split tiles as in attention_hopper.cu): S = Q K^T
@@ -36,7 +38,7 @@
 //   The producer runs kFp8Stages tiles ahead and transposes tile j after the gathers of tiles j + 1 and
 //   j + 2 are issued, so that three tiles' copies are in flight while it waits for the oldest: waiting on
 //   the previous tile alone held it to one tile per memory latency.
-// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 17 KiB + 512 B of key scales) + 3 x
+// Shared memory (D 128, 4 stages): Q 16 KiB + 4 x (K 16 KiB + V^T 17 KiB + 1 KiB of key scales and biases) + 3 x
 //   16 KiB of staged V + 1 KiB of exchanged maxima + 3 token lists + 13 barriers + the range list (8 x KC bytes). Traffic per tile: Q rows
 //   once, every selected K and V row (1 byte an element) once per 128 query rows, output once.
 #include "attention_hopper.cuh"
@@ -61,7 +63,8 @@ constexpr int kElementsPerLane = kHeadDim / kWarpSize;           // 2 (D 64) or 
 
 extern "C" __global__ void __launch_bounds__(kQuantizeWarps * kWarpSize)
 svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict__ mean, const float* __restrict__ channel_inverse,
-                       unsigned char* __restrict__ out, float* __restrict__ row_scales, int groups, int rows)
+                       const float* __restrict__ bias_vector, unsigned char* __restrict__ out, float* __restrict__ row_scales,
+                       float* __restrict__ row_bias, int groups, int rows)
 {
     const int64 row = (int64)blockIdx.x * kQuantizeWarps + threadIdx.x / kWarpSize;
     if (row >= (int64)groups * rows) return;
@@ -76,6 +79,15 @@ svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict_
         // NaN propagates into the maximum, so a row holding one gets a NaN scale as in the reference.
         const float a = fabsf(value[e]);
         magnitude = is_nan(a) || a > magnitude ? a : magnitude;
+    }
+    if (row_bias != nullptr)
+    {
+        // Q smoothing's key bias: the row (after K smoothing) dotted with the mean query, from the unrounded values.
+        float dot = 0.f;
+#pragma unroll
+        for (int e = 0; e < kElementsPerLane; ++e) dot = fmaf(value[e], bias_vector[(int64)g * kHeadDim + first + e], dot);
+        for (int offset = kWarpSize / 2; offset > 0; offset /= 2) dot += __shfl_xor_sync(kFullMask, dot, offset);
+        if (lane == 0) row_bias[row] = dot;
     }
     float inverse[kElementsPerLane];
     if (channel_inverse != nullptr)
@@ -122,15 +134,20 @@ constexpr int kValueTileBytes = kValueRows * kFp8RowBytes;      // a V^T stage: 
 constexpr int kFp8OutputRegisters = kValueRows / 2;             // O and its row-sum columns, 64 rows over 128 threads
 constexpr int kFp8OutputColumnTiles = kValueRows / 8;
 constexpr unsigned kE4M3OnesWord = 0x38383838u;                // four e4m3 1.0
-constexpr int kStagingBytes = kTileKeys * kHeadDim;             // a tile of gathered V rows, unswizzled
+constexpr int kStagingBytes = kTileKeys * kHeadDim;             // a tile of gathered V rows
 constexpr int kDataChunks = kHeadDim / 16;                      // 16-byte chunks of an e4m3 row
 constexpr int kGatherRowsPerPass = kProducerThreads / kDataChunks;
 constexpr int kKeyGroup = 16;                                   // keys the P-order reordering permutes among
-constexpr int kChannelQuads = kHeadDim / 4;
+constexpr int kStagingKeysPerLine = kFp8RowBytes / kHeadDim;     // staged V rows sharing a 128-byte line: 1 (D 128) or 2 (D 64)
+constexpr int kTransposeChunks = 2;                             // 16-channel chunks one transpose unit covers (ldmatrix.x4: 2 x 2 matrices)
+constexpr int kTransposeUnits = kTileKeys / kKeyGroup * (kDataChunks / kTransposeChunks);
+constexpr unsigned kEvenChannelBytes = 0x6420;                  // __byte_perm selector: byte 0 and 2 of two words side by side
+constexpr unsigned kOddChannelBytes = 0x7531;                   // bytes 1 and 3
 static_assert(kTileKeys == kFp8RowBytes, "a V^T row holds one byte per key of a tile");
 static_assert(kTileRows == kTileKeys && kTileKeys % kGatherRowsPerPass == 0 && kGatherRowsPerPass % kSwizzleRows == 0,
               "whole rows per pass, one swizzle term per thread");
 static_assert(kProducerThreads == kTileKeys, "one key scale per producer thread");
+static_assert(kDataChunks % kTransposeChunks == 0 && kKeyGroup == 2 * kSwizzleRows, "a transpose unit is two 8 x 8 b16 matrices of each of two chunks");
 static_assert(kTileKeyBytes % kSharedAlignment == 0 && kValueTileBytes % kSharedAlignment == 0 && kStagingBytes % kSharedAlignment == 0,
               "stages keep the panels' alignment");
 static_assert(kFp8Stages > kTransposeLag, "a tile's transpose needs no stage the consumers still hold");
@@ -138,13 +155,22 @@ static_assert(kSumRows == 8, "wgmma N grows in eights: one group of sum columns"
 static_assert((4 + kFp8OutputRegisters) * kWarpgroupThreads * sizeof(float) <= kFp8Stages * kTileKeyBytes,
               "the split tile's softmax state fits the K stages");
 
+// Byte offset of 16-byte chunk 'chunk' of staged V row 'key' in a staging tile [128 keys x D]: the XOR spreads the 8
+// consecutive rows an ldmatrix of the transpose reads over all 32 banks.
+__device__ __forceinline__ unsigned staging_offset(int key, int chunk)
+{
+    return (unsigned)(key * kHeadDim + (chunk ^ (key / kStagingKeysPerLine % kDataChunks)) * 16);
+}
+
 // Copies rows token_of(r) of a [tokens x D] e4m3 source into a swizzled tile of 128-byte rows (and
-// optionally the same rows into an unswizzled [rows x D] buffer from a second source); negative tokens zero-fill.
+// optionally the same rows into a staging tile from a second source); negative tokens zero-fill.
 template <class TokenOf>
-__device__ __forceinline__ void gather_fp8_rows(unsigned tile, const unsigned char* source, unsigned plain, const unsigned char* plain_source, TokenOf token_of)
+__device__ __forceinline__ void gather_fp8_rows(unsigned tile, const unsigned char* source, unsigned staging, const unsigned char* staging_source, TokenOf token_of)
 {
     const int t = threadIdx.x % kProducerThreads, chunk = t % kDataChunks, first_row = t / kDataChunks;
     const unsigned swizzled = (unsigned)((chunk ^ (first_row % kSwizzleRows)) * 16);
+    static_assert(kGatherRowsPerPass % (kStagingKeysPerLine * kDataChunks) == 0, "one staging swizzle term per thread");
+    const unsigned staged = staging + staging_offset(first_row, chunk);
     int tokens[kTileKeys / kGatherRowsPerPass];
 #pragma unroll
     for (int i = 0; i < kTileKeys / kGatherRowsPerPass; ++i) tokens[i] = token_of(first_row + i * kGatherRowsPerPass);
@@ -155,7 +181,7 @@ __device__ __forceinline__ void gather_fp8_rows(unsigned tile, const unsigned ch
         const bool valid = tokens[i] >= 0;
         const int64 offset = (int64)max(tokens[i], 0) * kHeadDim + chunk * 16;
         copy_async_16(tile + row * kFp8RowBytes + swizzled, source + offset, valid);
-        if (plain_source != nullptr) copy_async_16(plain + row * kHeadDim + chunk * 16, plain_source + offset, valid);
+        if (staging_source != nullptr) copy_async_16(staged + i * kGatherRowsPerPass * kHeadDim, staging_source + offset, valid);
     }
 }
 
@@ -168,30 +194,34 @@ __device__ __forceinline__ void wait_copies_but(int newer)
     else copy_async_wait<0>();
 }
 
-// Transposes a landed staging tile [128 keys x D] into a V^T stage [D rows x 128 keys], each 16 keys in
-// P's register order (see the header). A unit is 16 keys x 4 channels: 16 words in (a warp reads one
-// whole staged row per load), 4 chunks of 16 bytes out.
-__device__ __forceinline__ void transpose_values(const unsigned char* staging, unsigned char* value_tile)
+// Transposes a landed staging tile [128 keys x D] into a V^T stage [D rows x 128 keys], each 16 keys in P's register
+// order (see the header), a warp per unit of 16 keys x 32 channels. ldmatrix.trans on b16 pairs of channels gives
+// lane 4 p + c keys 2c, 2c + 1 (one 8-key matrix) and 2c + 8, 2c + 9 (the next) of channels 2p, 2p + 1: two byte
+// permutes make the P-ordered words of both channels, and stmatrix writes them. Lanes p >= 4 hand over their odd
+// channel first, so that each stored 8-row matrix holds channels of all 8 residues mod 8 (no bank conflict in
+// the swizzled stage).
+__device__ __forceinline__ void transpose_values(unsigned staging, unsigned value_tile)
 {
-    constexpr int kUnits = kTileKeys / kKeyGroup * kChannelQuads;
-    for (int unit = threadIdx.x % kProducerThreads; unit < kUnits; unit += kProducerThreads)
+    const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x % kProducerThreads / kWarpSize;
+    const int matrix = lane / kSwizzleRows, matrix_row = lane % kSwizzleRows, p = lane / 4;
+    // ldmatrix row addresses: matrix m holds keys 8 (m % 2) .. + 7 of the group, chunk m / 2 of the unit's pair.
+    const int load_key = matrix % 2 * kSwizzleRows + matrix_row, load_chunk = matrix / 2;
+    // stmatrix row addresses: matrix m, row r is channel 16 (m / 2) + 2 r, + 1 when odd (see the selectors below).
+    const bool store_odd = (matrix % 2 == 0) == (matrix_row >= 4);
+    const int store_channel = load_chunk * 16 + 2 * matrix_row + (store_odd ? 1 : 0);
+    const unsigned first = p < 4 ? kEvenChannelBytes : kOddChannelBytes, second = p < 4 ? kOddChannelBytes : kEvenChannelBytes;
+    constexpr int kWarps = kProducerThreads / kWarpSize;
+    static_assert(kTransposeUnits % kWarps == 0, "whole units per warp");
+#pragma unroll
+    for (int unit = warp; unit < kTransposeUnits; unit += kWarps)
     {
-        const int quad = unit % kChannelQuads, group = unit / kChannelQuads;
-        unsigned word[kKeyGroup];
-#pragma unroll
-        for (int key = 0; key < kKeyGroup; ++key) word[key] = *(const unsigned*)(staging + (group * kKeyGroup + key) * kHeadDim + quad * 4);
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-        {
-            // Byte j of two words side by side: __byte_perm selector (j, 4 + j).
-            const unsigned pick = j | (4 + j) << 4;
-            unsigned out[4];
-#pragma unroll
-            for (int c = 0; c < 4; ++c)
-                out[c] = __byte_perm(__byte_perm(word[2 * c], word[2 * c + 1], pick), __byte_perm(word[2 * c + 8], word[2 * c + 9], pick), 0x5410);
-            const int channel = quad * 4 + j;
-            *(uint4*)(value_tile + channel * kFp8RowBytes + ((group ^ (channel % kSwizzleRows)) * 16)) = make_uint4(out[0], out[1], out[2], out[3]);
-        }
+        const int group = unit % (kTileKeys / kKeyGroup), pair = unit / (kTileKeys / kKeyGroup);
+        unsigned r[4];
+        load_matrix_x4_transposed(r, staging + staging_offset(group * kKeyGroup + load_key, pair * kTransposeChunks + load_chunk));
+        const unsigned w[4] = {__byte_perm(r[0], r[1], first), __byte_perm(r[0], r[1], second),
+                               __byte_perm(r[2], r[3], first), __byte_perm(r[2], r[3], second)};
+        const int channel = pair * kTransposeChunks * 16 + store_channel;
+        store_matrix_x4(value_tile + channel * kFp8RowBytes + ((group ^ (channel % kSwizzleRows)) * 16), w);
     }
 }
 
@@ -201,8 +231,9 @@ __device__ __forceinline__ void transpose_values(const unsigned char* staging, u
 // In a split tile, 'exchange' (this tile's parity of the shared row-maximum buffer) gives both consumers the
 // maximum over the whole 128-key tile, so P is rounded against the same running maximum as in a whole tile
 // (the reference's key step); null in a whole tile.
-template <int Keys, bool PerTokenKeys>
-__device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned value_tile, int first_step, const float* key_scales, int valid_keys,
+template <int Keys, bool PerTokenKeys, bool BiasedKeys>
+__device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned value_tile, int first_step, const float* key_scales,
+                                                const float* key_bias, int valid_keys,
                                                 const float (&row_factor)[2], float* exchange, int consumer,
                                                 float (&row_max)[2], float (&o)[kFp8OutputRegisters])
 {
@@ -225,7 +256,16 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i) mask_score(s[i], (i / 4) * 8 + 2 * (lane % 4) + (i & 1), valid_keys);
     // The row factor (q's scale x scale x log2 e, positive) is applied inside the exponent; the maximum is taken
-    // before it and scaled once.
+    // before it and scaled once. With Q smoothing's key bias (already x scale x log2 e) the logits are complete
+    // (s x row factor + bias) before the maximum, and the exponent only subtracts it.
+    if constexpr (BiasedKeys)
+#pragma unroll
+        for (int j = 0; j < kScoreColumnTiles; ++j)
+        {
+            const float2 bias = *(const float2*)(key_bias + j * 8 + 2 * (lane % 4));
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[4 * j + e] = fmaf(s[4 * j + e], row_factor[e / 2], (e & 1) ? bias.y : bias.x);
+        }
     float tile_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r)
@@ -235,7 +275,7 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
         for (int j = 0; j < kScoreColumnTiles; ++j) tile_max[r] = fmaxf(tile_max[r], fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
         tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 1));
         tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(kFullMask, tile_max[r], 2));
-        if (tile_max[r] != negative_infinity()) tile_max[r] *= row_factor[r];
+        if (!BiasedKeys && tile_max[r] != negative_infinity()) tile_max[r] *= row_factor[r];
     }
     if (exchange != nullptr)
     {
@@ -261,8 +301,8 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
-            s[4 * j + 2 * r] = fast_exp2(fmaf(s[4 * j + 2 * r], row_factor[r], -shifted));
-            s[4 * j + 2 * r + 1] = fast_exp2(fmaf(s[4 * j + 2 * r + 1], row_factor[r], -shifted));
+            s[4 * j + 2 * r] = fast_exp2(BiasedKeys ? s[4 * j + 2 * r] - shifted : fmaf(s[4 * j + 2 * r], row_factor[r], -shifted));
+            s[4 * j + 2 * r + 1] = fast_exp2(BiasedKeys ? s[4 * j + 2 * r + 1] - shifted : fmaf(s[4 * j + 2 * r + 1], row_factor[r], -shifted));
         }
     }
     // Step k covers the accumulator's 8-column tiles 4k .. 4k + 3; register e of A takes row g (e even) or
@@ -296,10 +336,12 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 }
 
 // The kernel body; PerTokenKeys: key_scales is [G, nk] (one per key, a multiply per logit), else [G] (one per head,
-// folded into each row's factor).
-template <bool PerTokenKeys>
+// folded into each row's factor). BiasedKeys: key_bias [G, nk] is Q smoothing's q-mean . k per key (unscaled), added
+// to every logit; else null.
+template <bool PerTokenKeys, bool BiasedKeys>
 __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,
                                                      const float* __restrict__ query_scales, const float* __restrict__ key_scales,
+                                                     const float* __restrict__ key_bias,
                                                      const float* __restrict__ value_scales, element_t* __restrict__ out,
                                                      const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
                                                      const int64* __restrict__ key_permutation, const int* __restrict__ range_start,
@@ -318,9 +360,9 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
     const unsigned value_tiles = k_tiles + kFp8Stages * kTileKeyBytes;
     unsigned char* value_tiles_generic = generic_base + (value_tiles - base);
     const unsigned staging = value_tiles + kFp8Stages * kValueTileBytes;
-    const unsigned char* staging_generic = generic_base + (staging - base);
     float* tile_key_scales = (float*)(generic_base + (staging - base) + kStagingSlots * kStagingBytes);   // [kFp8Stages][kTileKeys]
-    float* exchange = tile_key_scales + kFp8Stages * kTileKeys;   // [kExchangeParities][2 consumers][64 rows]
+    float* tile_key_bias = tile_key_scales + kFp8Stages * kTileKeys;   // [kFp8Stages][kTileKeys], x scale x log2 e
+    float* exchange = tile_key_bias + kFp8Stages * kTileKeys;   // [kExchangeParities][2 consumers][64 rows]
     unsigned char* barriers = (unsigned char*)(exchange + kExchangeParities * kConsumerWarpgroups * kWarpgroupRows);
     const unsigned full = shared_address(barriers);                  // [kFp8Stages]: K and staged V landed (producer copies)
     const unsigned values_full = full + kFp8Stages * kBarrierBytes;  // [kFp8Stages]: V^T and key scales written
@@ -368,23 +410,36 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
         const unsigned char* group_keys = k + (int64)g * nk * kHeadDim;
         const unsigned char* group_values = v + (int64)g * nk * kHeadDim;
         const float* group_key_scales = PerTokenKeys ? key_scales + (int64)g * nk : nullptr;
+        const float* group_key_bias = BiasedKeys ? key_bias + (int64)g * nk : nullptr;
         const int64* group_key_permutation = key_permutation + (int64)g * nk;
         int cursor = 0;
+        // Row tid's token, key scale and key bias of the next tile, looked up a tile ahead: their dependent global
+        // loads are in flight during the transpose instead of holding up the tile's gathers.
+        const auto look_up = [&](int j, int& token, float& key_scale, float& bias)
+        {
+            token = key_token(j * kTileKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
+            if constexpr (PerTokenKeys) key_scale = token >= 0 ? group_key_scales[token] : 0.f;
+            if constexpr (BiasedKeys) bias = token >= 0 ? group_key_bias[token] * scale_log2 : 0.f;
+        };
+        int token = -1;
+        float key_scale = 0.f, bias = 0.f;
+        if (key_tiles > 0) look_up(0, token, key_scale, bias);
         for (int j = 0; j < key_tiles + kTransposeLag; ++j)
         {
             if (j < key_tiles)
             {
                 const int stage = j % kFp8Stages;
                 int* tile_tokens = tokens + (j % kTokenSlots) * kTileKeys;
-                const int token = key_token(j * kTileKeys + tid, total_keys, starts, ends, cursor, group_key_permutation);
                 tile_tokens[tid] = token;
                 named_barrier_sync(kProducerBarrier, kProducerThreads);
                 if (j >= kFp8Stages) barrier_wait(empty + stage * kBarrierBytes, (j / kFp8Stages - 1) & 1);
-                if constexpr (PerTokenKeys) tile_key_scales[stage * kTileKeys + tid] = token >= 0 ? group_key_scales[token] : 0.f;
+                if constexpr (PerTokenKeys) tile_key_scales[stage * kTileKeys + tid] = key_scale;
+                if constexpr (BiasedKeys) tile_key_bias[stage * kTileKeys + tid] = bias;
                 gather_fp8_rows(k_tiles + stage * kTileKeyBytes, group_keys, staging + (j % kStagingSlots) * kStagingBytes, group_values,
                                 [&](int row) { return tile_tokens[row]; });
                 copy_async_commit();
                 barrier_arrive_after_copies(full + stage * kBarrierBytes);
+                if (j + 1 < key_tiles) look_up(j + 1, token, key_scale, bias);
             }
             const int t = j - kTransposeLag;
             if (t >= 0)
@@ -393,7 +448,7 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
                 // gathered after it may still be in flight.
                 wait_copies_but(min(j, key_tiles - 1) - t);
                 named_barrier_sync(kProducerBarrier, kProducerThreads);
-                transpose_values(staging_generic + (t % kStagingSlots) * kStagingBytes, value_tiles_generic + (t % kFp8Stages) * kValueTileBytes);
+                transpose_values(staging + (t % kStagingSlots) * kStagingBytes, value_tiles + (t % kFp8Stages) * kValueTileBytes);
                 // wgmma reads V^T through the async proxy.
                 fence_async_shared();
                 barrier_arrive(values_full + (t % kFp8Stages) * kBarrierBytes);
@@ -430,13 +485,14 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
         fence_async_shared();
         const unsigned k_stage = k_tiles + stage * kTileKeyBytes, value_stage = value_tiles + stage * kValueTileBytes;
         const float* scales = tile_key_scales + stage * kTileKeys;
+        const float* biases = tile_key_bias + stage * kTileKeys;
         const int valid_keys = total_keys - j * kTileKeys;
         if (!split)
         {
             float scores[kTileKeys / 2];
             wgmma_fp8_rows_by_rows<kTileKeys, kQuerySteps>(scores, q_slice, k_stage);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
-            finish_tile_fp8<kTileKeys, PerTokenKeys>(scores, value_stage, 0, scales, valid_keys, row_factor, nullptr, consumer, row_max, o);
+            finish_tile_fp8<kTileKeys, PerTokenKeys, BiasedKeys>(scores, value_stage, 0, scales, biases, valid_keys, row_factor, nullptr, consumer, row_max, o);
         }
         else
         {
@@ -444,8 +500,8 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
             float scores[kHalfTileKeys / 2];
             wgmma_fp8_rows_by_rows<kHalfTileKeys, kQuerySteps>(scores, q_slice, k_stage + consumer * kHalfTileKeys * kFp8RowBytes);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
-            finish_tile_fp8<kHalfTileKeys, PerTokenKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
-                                           valid_keys - consumer * kHalfTileKeys, row_factor,
+            finish_tile_fp8<kHalfTileKeys, PerTokenKeys, BiasedKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
+                                           biases + consumer * kHalfTileKeys, valid_keys - consumer * kHalfTileKeys, row_factor,
                                            exchange + (j % kExchangeParities) * kConsumerWarpgroups * kWarpgroupRows, consumer, row_max, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);
@@ -475,25 +531,38 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
 
 #define SVG2_FP8_ATTENTION_PARAMETERS                                                                                          \
     const unsigned char* __restrict__ q, const unsigned char* __restrict__ k, const unsigned char* __restrict__ v,             \
-        const float* __restrict__ query_scales, const float* __restrict__ key_scales, const float* __restrict__ value_scales, \
+        const float* __restrict__ query_scales, const float* __restrict__ key_scales, const float* __restrict__ key_bias,     \
+        const float* __restrict__ value_scales,                                                                               \
         element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,   \
         const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,   \
         const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start, int nq, int nk, \
         int qc, int kc, float scale_log2
 #define SVG2_FP8_ATTENTION_ARGUMENTS                                                                                         \
-    q, k, v, query_scales, key_scales, value_scales, out, query_permutation, query_offsets, key_permutation, range_start, range_end, \
+    q, k, v, query_scales, key_scales, key_bias, value_scales, out, query_permutation, query_offsets, key_permutation, range_start, range_end, \
         range_count, order, tile_start, nq, nk, qc, kc, scale_log2
 
-// Per-token K scales: key_scales [G, nk].
+// Per-token K scales: key_scales [G, nk]; key_bias null.
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8(SVG2_FP8_ATTENTION_PARAMETERS)
 {
-    sparse_attention_fp8<true>(SVG2_FP8_ATTENTION_ARGUMENTS);
+    sparse_attention_fp8<true, false>(SVG2_FP8_ATTENTION_ARGUMENTS);
 }
 
-// Per-head K scales: key_scales [G].
+// Per-head K scales: key_scales [G]; key_bias null.
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8_head_keys(SVG2_FP8_ATTENTION_PARAMETERS)
 {
-    sparse_attention_fp8<false>(SVG2_FP8_ATTENTION_ARGUMENTS);
+    sparse_attention_fp8<false, false>(SVG2_FP8_ATTENTION_ARGUMENTS);
+}
+
+// Per-token K scales and Q smoothing's key bias [G, nk].
+extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8_smooth_queries(SVG2_FP8_ATTENTION_PARAMETERS)
+{
+    sparse_attention_fp8<true, true>(SVG2_FP8_ATTENTION_ARGUMENTS);
+}
+
+// Per-head K scales and Q smoothing's key bias [G, nk].
+extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8_head_keys_smooth_queries(SVG2_FP8_ATTENTION_PARAMETERS)
+{
+    sparse_attention_fp8<false, true>(SVG2_FP8_ATTENTION_ARGUMENTS);
 }
 #undef SVG2_FP8_ATTENTION_PARAMETERS
 #undef SVG2_FP8_ATTENTION_ARGUMENTS

@@ -50,6 +50,14 @@ static_assert(kWarpgroupRows == 64, "M of wgmma.mma_async is 64 rows");
 static_assert(kSharedAlignment % kSwizzleAtomBytes == 0, "panels start where the 128-byte swizzle pattern restarts");
 static_assert(kBarrierBytes == sizeof(unsigned long long), "an mbarrier is one 64-bit word");
 
+// Four 8 x 8 b16 matrices to shared memory (sm_90): lane l addresses row l % 8 of matrix l / 8; register i of
+// lane 4 r + c is matrix i's row r, elements 2c and 2c + 1.
+__device__ __forceinline__ void store_matrix_x4(unsigned address, const unsigned (&r)[4])
+{
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1,%2,%3,%4};"
+                 :: "r"(address), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3]) : "memory");
+}
+
 // The first kSharedAlignment-aligned shared address at or after 'pointer' (callers reserve the slack).
 __device__ __forceinline__ unsigned aligned_shared_base(const void* pointer)
 {

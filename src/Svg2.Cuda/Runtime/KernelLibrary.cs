@@ -82,7 +82,8 @@ public sealed unsafe class KernelLibrary
         "probe.cu" => ["svg2_probe_softmax", "svg2_probe_flash_softmax", "svg2_probe_centroid_softmax", "svg2_probe_merge", "svg2_probe_errors", "svg2_probe_key_sample"],
         "kmeans_hopper.cu" => ["svg2_centroid_tiles", "svg2_kmeans_assign_hopper", "svg2_centroid_tiles_fp8", "svg2_kmeans_assign_hopper_fp8"],
         "attention_hopper.cu" => ["svg2_sparse_attention_hopper"],
-        "attention_hopper_fp8.cu" => ["svg2_fp8_quantize_rows", "svg2_sparse_attention_hopper_fp8", "svg2_sparse_attention_hopper_fp8_head_keys"],
+        "attention_hopper_fp8.cu" => ["svg2_fp8_quantize_rows", "svg2_sparse_attention_hopper_fp8", "svg2_sparse_attention_hopper_fp8_head_keys",
+            "svg2_sparse_attention_hopper_fp8_smooth_queries", "svg2_sparse_attention_hopper_fp8_head_keys_smooth_queries"],
         _ => throw new ArgumentException($"Unknown kernel program {program}."),
     };
 

@@ -26,15 +26,13 @@ internal static class Fp8AttentionKernels
         if (settings.Scales is not (Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys))
             return $"The FP8 attention kernels take per-token Q scales with per-token or per-head K scales; {settings.Scales} scales run only in the " +
                    "reference backend's FP8 emulation (--device cpu).";
-        if (settings.SmoothQueries)
-            return "The FP8 attention kernels do not take Q smoothing (--fp8-queries smooth, a per-key logit bias); it runs only in the reference " +
-                   "backend's FP8 emulation (--device cpu). Use --fp8-queries plain on the GPU.";
         return null;
     }
 
     /// <summary>
     /// Quantises [G, N, D] q, k and v (contiguous, the library's element type) as the reference does under
-    /// <paramref name="settings"/>: Q with one scale per token, K first smoothed by its head's mean when asked, with one
+    /// <paramref name="settings"/>: Q with one scale per token, first smoothed by its head's mean when asked (the keys'
+    /// bias q̄ · k then comes from the same pass over K), K first smoothed by its head's mean when asked, with one
     /// scale per token or per head, V with one scale per head and channel. Rows stay in original token order (none of
     /// these scales depends on it).
     /// </summary>
@@ -42,18 +40,16 @@ internal static class Fp8AttentionKernels
     {
         using var scope = NewDisposeScope();
         var keyMean = settings.SmoothKeys ? k.mean([1], type: ScalarType.Float32).contiguous() : null;
+        var queryMean = settings.SmoothQueries ? q.mean([1], type: ScalarType.Float32).contiguous() : null;
         var (valueInverse, valueScales) = Fp8Quantizer.Scales(ChannelMagnitudes(v, null));
-        var (queries, queryScales) = QuantizeRows(library, q, null, null, stream);
-        var (values, _) = QuantizeRows(library, v, null, valueInverse.contiguous(), stream);
-        if (settings.Scales == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)
-        {
-            var (keyInverse, keyScales) = Fp8Quantizer.Scales(ChannelMagnitudes(k, keyMean).amax([1], keepdim: true));
-            var (headKeys, _) = QuantizeRows(library, k, keyMean, keyInverse.expand(-1, k.shape[2]).contiguous(), stream);
-            return new Fp8AttentionOperands(queries, queryScales!, headKeys, keyScales.squeeze(1).contiguous(), values, valueScales.contiguous())
-                .MoveToOuterDisposeScope();
-        }
-        var (keys, tokenKeyScales) = QuantizeRows(library, k, keyMean, null, stream);
-        return new Fp8AttentionOperands(queries, queryScales!, keys, tokenKeyScales!, values, valueScales.contiguous()).MoveToOuterDisposeScope();
+        var (queries, queryScales, _) = QuantizeRows(library, q, queryMean, null, null, stream);
+        var (values, _, _) = QuantizeRows(library, v, null, valueInverse.contiguous(), null, stream);
+        bool headKeys = settings.Scales == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
+        Tensor? headKeyScales = null, headKeyInverse = null;
+        if (headKeys) (headKeyInverse, headKeyScales) = Fp8Quantizer.Scales(ChannelMagnitudes(k, keyMean).amax([1], keepdim: true));
+        var (keys, tokenKeyScales, keyBias) = QuantizeRows(library, k, keyMean, headKeyInverse?.expand(-1, k.shape[2]).contiguous(), queryMean, stream);
+        return new Fp8AttentionOperands(queries, queryScales!, keys, headKeys ? headKeyScales!.squeeze(1).contiguous() : tokenKeyScales!, values,
+            valueScales.contiguous(), keyBias).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -68,22 +64,29 @@ internal static class Fp8AttentionKernels
         return mean is null ? maximum(largest, smallest.neg()) : maximum(largest - mean, mean - smallest);
     }
 
-    /// <summary>One launch of svg2_fp8_quantize_rows: e4m3 bytes, and per-row scales unless <paramref name="channelInverse"/> scales the channels.</summary>
-    static (Tensor Bytes, Tensor? RowScales) QuantizeRows(KernelLibrary library, Tensor x, Tensor? mean, Tensor? channelInverse, IntPtr stream)
+    /// <summary>
+    /// One launch of svg2_fp8_quantize_rows: e4m3 bytes of x - <paramref name="mean"/>, per-row scales unless
+    /// <paramref name="channelInverse"/> scales the channels, and each row's float32 dot product with
+    /// <paramref name="biasVector"/> ([G, D]) when one is given.
+    /// </summary>
+    static (Tensor Bytes, Tensor? RowScales, Tensor? RowBias) QuantizeRows(KernelLibrary library, Tensor x, Tensor? mean, Tensor? channelInverse,
+        Tensor? biasVector, IntPtr stream)
     {
         long groups = x.shape[0], rows = x.shape[1];
         if ((ulong)(groups * rows) > int.MaxValue * (ulong)Fp8AttentionTraits.QuantizeWarps)
             throw new ArgumentException($"FP8 quantisation launches one warp per row; [{string.Join(", ", x.shape)}] has too many rows.");
         var bytes = empty(x.shape, ScalarType.Byte, x.device);
         var rowScales = channelInverse is null ? empty([groups, rows], ScalarType.Float32, x.device) : null;
+        var rowBias = biasVector is null ? null : empty([groups, rows], ScalarType.Float32, x.device);
         var none = new DevicePointer(0);
         library.Launch("svg2_fp8_quantize_rows", ((int)((groups * rows + Fp8AttentionTraits.QuantizeWarps - 1) / Fp8AttentionTraits.QuantizeWarps), 1),
             Fp8AttentionTraits.QuantizeThreads, 0, stream, DevicePointer.Of(x, library.Element, "x"),
-            mean is null ? none : DevicePointer.Of(mean, ScalarType.Float32, "key mean"),
-            channelInverse is null ? none : DevicePointer.Of(channelInverse, ScalarType.Float32, "value channel scales"),
+            mean is null ? none : DevicePointer.Of(mean, ScalarType.Float32, "smoothing mean"),
+            channelInverse is null ? none : DevicePointer.Of(channelInverse, ScalarType.Float32, "channel scales"),
+            biasVector is null ? none : DevicePointer.Of(biasVector, ScalarType.Float32, "query mean"),
             DevicePointer.Of(bytes, ScalarType.Byte, "e4m3 rows"), rowScales is null ? none : DevicePointer.Of(rowScales, ScalarType.Float32, "row scales"),
-            (int)groups, (int)rows);
-        return (bytes, rowScales);
+            rowBias is null ? none : DevicePointer.Of(rowBias, ScalarType.Float32, "key bias"), (int)groups, (int)rows);
+        return (bytes, rowScales, rowBias);
     }
 
     /// <summary>
@@ -99,13 +102,18 @@ internal static class Fp8AttentionKernels
         int shared = Fp8AttentionTraits.SharedBytes(library.HeadDim, keyClusters);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The FP8 attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
-        // Per-head key scales ([G]) join each row's factor; per-token ones ([G, Nk]) multiply every logit.
-        string kernel = operands.KeyScales.dim() == 1 ? "svg2_sparse_attention_hopper_fp8_head_keys" : "svg2_sparse_attention_hopper_fp8";
+        // Per-head key scales ([G]) join each row's factor; per-token ones ([G, Nk]) multiply every logit; Q smoothing's
+        // key bias is added to every logit.
+        string kernel = (operands.KeyScales.dim() == 1 ? "svg2_sparse_attention_hopper_fp8_head_keys" : "svg2_sparse_attention_hopper_fp8")
+                        + (operands.KeyBias is null ? "" : "_smooth_queries");
+        var none = new DevicePointer(0);
         library.Launch(kernel, (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
             SparseAttentionTraits.HopperThreads, shared, stream,
             [DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
             DevicePointer.Of(operands.Values, ScalarType.Byte, "e4m3 v"), DevicePointer.Of(operands.QueryScales, ScalarType.Float32, "q scales"),
-            DevicePointer.Of(operands.KeyScales, ScalarType.Float32, "k scales"), DevicePointer.Of(operands.ValueScales, ScalarType.Float32, "v scales"),
+            DevicePointer.Of(operands.KeyScales, ScalarType.Float32, "k scales"),
+            operands.KeyBias is null ? none : DevicePointer.Of(operands.KeyBias, ScalarType.Float32, "k bias"),
+            DevicePointer.Of(operands.ValueScales, ScalarType.Float32, "v scales"),
             DevicePointer.Of(output, library.Element, nameof(output)), .. SparseAttentionKernels.PlanArguments(queryLayout, keyLayout, workspace),
             queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634)]);
     }

@@ -38,15 +38,14 @@ internal static class Fp8AttentionTraits
 
     /// <summary>
     /// Dynamic shared memory of one block: the alignment slack, the Q tile, per stage the K tile, the V^T tile (with its
-    /// rows of ones) and the
-    /// keys' scales, the staged V rows, the exchanged maxima, the barriers, the token lists and the query cluster's range
+    /// rows of ones) and the keys' scales and biases, the staged V rows, the exchanged maxima, the barriers, the token lists and the query cluster's range
     /// list (8 bytes per key cluster). attention_hopper_fp8.cu lays them out in this order.
     /// </summary>
     public static int SharedBytes(int headDim, int keyClusters)
     {
         const int tileKeys = SparseAttentionTraits.HopperTileKeys;
         return HopperTraits.SharedAlignment + SparseAttentionTraits.HopperTileRows * RowBytes
-               + Stages * (tileKeys * RowBytes + (headDim + SumRows) * RowBytes + tileKeys * sizeof(float)) + StagingSlots * tileKeys * headDim
+               + Stages * (tileKeys * RowBytes + (headDim + SumRows) * RowBytes + 2 * tileKeys * sizeof(float)) + StagingSlots * tileKeys * headDim
                + ExchangeFloats * sizeof(float) + Barriers * HopperTraits.BarrierBytes + SparseAttentionTraits.HopperTokenSlots * tileKeys * sizeof(int)
                + 2 * keyClusters * sizeof(int);
     }

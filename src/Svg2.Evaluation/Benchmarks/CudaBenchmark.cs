@@ -374,8 +374,7 @@ public static class CudaBenchmark
         using (var computed = pipeline.ComputedEntries()) entries = computed.item<double>();
         // FP8 attention on the plan the loop left, then the FP8 operator at the same rule.
         Fp8AttentionTiming? fp8 = null;
-        (double QuantizeMs, double AttentionMs)? headKeysFp8 = null;
-        double headKeysError = double.NaN;
+        var fp8Variants = new List<(string Name, double QuantizeMs, double AttentionMs, double Error)>();
         if (Fp8AttentionKernels.Unsupported(KernelLibrary.For(cuda, ScalarType.BFloat16, shape.HeadDim), Fp8AttentionSettings.Default) is null)
         {
             // The loop's last call left the bf16 kernel's output; each FP8 timing leaves its own in its place.
@@ -387,10 +386,16 @@ public static class CudaBenchmark
             double error = ReferenceComputations.RelativeError(pipeline.Output, bf16Output);
             fp8 = new Fp8AttentionTiming(parts["quantisation"], parts["attention"],
                 TimeOperator(rule, CompensationMode.None, backend, q, k, v, iterations, shape, cuda, stepIterations, precision: AttentionPrecision.Fp8).Milliseconds, error);
-            // The faster, less accurate per-head key scales (--fp8-keys head), kernel and quantisation only.
-            var headKeys = TimeFp8Kernel(Fp8AttentionSettings.Default with { Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys });
-            headKeysFp8 = (headKeys["quantisation"], headKeys["attention"]);
-            headKeysError = ReferenceComputations.RelativeError(pipeline.Output, bf16Output);
+            // The faster, less accurate per-head key scales (--fp8-keys head) and Q smoothing (--fp8-queries smooth), kernel and quantisation only.
+            foreach (var (name, settings) in new[]
+            {
+                ("with per-head K scales (--fp8-keys head)", Fp8AttentionSettings.Default with { Scales = Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys }),
+                ("with Q smoothing (--fp8-queries smooth)", Fp8AttentionSettings.Default with { SmoothQueries = true }),
+            })
+            {
+                var variant = TimeFp8Kernel(settings);
+                fp8Variants.Add((name, variant["quantisation"], variant["attention"], ReferenceComputations.RelativeError(pipeline.Output, bf16Output)));
+            }
         }
         // k-means side by side, and with FP8 distances last: its layouts then stand in the pipeline, and the reads above are done.
         double sideBySideMs = TimeKMeans(pipeline, q, k, queryCentroids, keyCentroids, KMeansPrecision.Input, iterations, cuda, stepIterations);
@@ -410,8 +415,8 @@ public static class CudaBenchmark
             $"k-means q + k side by side {point.KMeansSideBySideMs:F2} ms; with FP8 k-means distances: k-means q + k {point.KMeansFp8Ms:F2} ms, operator {point.OperatorFp8KMeansMs:F2} ms ({point.Fp8KMeansSpeedup:F2}x); " +
             (fp8 is null ? "" : $"FP8 attention: quantisation {fp8.QuantizeMs:F2} ms, kernel {fp8.AttentionMs:F2} ms ({point.Fp8KernelSpeedup:F2}x the bf16 kernel, " +
                                 $"{point.Fp8PercentOfBf16Ideal:P0} of the bf16 ideal, error vs bf16 {fp8.RelativeError:E2}), operator {fp8.OperatorMs:F2} ms ({point.Fp8OperatorSpeedup:F2}x vs bf16 dense); ") +
-            (headKeysFp8 is { } head ? $"with per-head K scales (--fp8-keys head): quantisation {head.QuantizeMs:F2} ms, kernel {head.AttentionMs:F2} ms " +
-                                       $"({point.AttentionMs / head.AttentionMs:F2}x the bf16 kernel, error vs bf16 {headKeysError:E2}); " : "") +
+            string.Concat(fp8Variants.Select(f => $"{f.Name}: quantisation {f.QuantizeMs:F2} ms, kernel {f.AttentionMs:F2} ms " +
+                                                  $"({point.AttentionMs / f.AttentionMs:F2}x the bf16 kernel, error vs bf16 {f.Error:E2}); ")) +
             string.Concat(point.ErrorRouted.Select(t => $"svg2-ear, {t.Probe} probe, {t.Milliseconds:F2} ms ({point.Overhead(t):+0.0%;-0.0%}) at density {t.Density:P1}; ")) +
             $"host enqueue {enqueue.Elapsed.TotalMilliseconds / iterations:F3} ms a call");
         return point;

@@ -42,6 +42,9 @@ public static class Fp8AttentionConformance
                 () => QuantizationMatchesReference(device, dim, seed + dim, Fp8ScaleGranularity.PerToken)));
         results.Add(CudaConformance.Run("FP8 quantisation kernel = reference quantiser with per-head K scales, bytes and scales (bf16 D128)",
             () => QuantizationMatchesReference(device, 128, seed + 6, Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys)));
+        foreach (var dim in new[] { 64, 128 })
+            results.Add(CudaConformance.Run($"FP8 quantisation kernel = reference quantiser with Q smoothing, bytes, scales and key bias (bf16 D{dim})",
+                () => QuantizationMatchesReference(device, dim, seed + 8 + dim, Fp8ScaleGranularity.PerToken, smoothQueries: true)));
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
             foreach (var dim in new[] { 64, 128 })
                 foreach (var clusters in QueryClusterCounts)
@@ -55,6 +58,12 @@ public static class Fp8AttentionConformance
         foreach (var granularity in new[] { Fp8ScaleGranularity.PerToken, Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys })
             results.Add(CudaConformance.Run($"FP8 sparse attention kernel vs FP8 reference without K smoothing, {granularity} scales (bf16 D128)",
                 () => SparseMatchesReference(device, ScalarType.BFloat16, 128, seed + 1, QueryClusterCounts[0], new Fp8AttentionSettings(granularity, SmoothKeys: false))));
+        foreach (var granularity in new[] { Fp8ScaleGranularity.PerToken, Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys })
+            foreach (var dim in new[] { 64, 128 })
+                foreach (var clusters in QueryClusterCounts)
+                    results.Add(CudaConformance.Run($"FP8 sparse attention kernel with Q smoothing vs FP8 reference, {granularity} scales, {clusters} query clusters (bf16 D{dim})",
+                        () => SparseMatchesReference(device, ScalarType.BFloat16, dim, seed + 9 + dim + clusters, clusters,
+                            new Fp8AttentionSettings(granularity, SmoothQueries: true))));
         results.Add(CudaConformance.Run("FP8 dense attention through the kernel (one cluster each) vs FP8 dense reference (bf16 D128)",
             () => DenseMatchesReference(device, seed + 2, groups: 3, queryTokens: 3000, keyTokens: 3000)));
         results.Add(CudaConformance.Run($"FP8 dense attention through the kernel over {LongKeyTokens} keys (P V summed on the tensor cores across 256 tiles) vs FP8 dense reference (bf16 D128)",
@@ -68,14 +77,16 @@ public static class Fp8AttentionConformance
 
     /// <summary>
     /// Random partitions with empty clusters and a random mask (one query cluster selecting nothing), keys with a
-    /// common offset per head (what K smoothing removes); the output is NaN before the launch and must be complete.
+    /// common offset per head (what K smoothing removes), and under Q smoothing queries with one too; the output is NaN
+    /// before the launch and must be complete.
     /// </summary>
     public static (bool Passed, string Detail) SparseMatchesReference(Device device, ScalarType dtype, int dim, int seed, int queryClusters, Fp8AttentionSettings settings)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         const int Groups = 2, QueryTokens = 1500, KeyTokens = 1700, KeyClusters = 90;
-        var q = randn([Groups, QueryTokens, dim], generator: generator).to(dtype).to(device);
+        var queryOffset = settings.SmoothQueries ? randn([Groups, 1, dim], generator: generator) : zeros([Groups, 1, dim]);
+        var q = (randn([Groups, QueryTokens, dim], generator: generator) + queryOffset).to(dtype).to(device);
         var offset = randn([Groups, 1, dim], generator: generator) * 2;
         var k = (randn([Groups, KeyTokens, dim], generator: generator) + offset).to(dtype).to(device);
         var v = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
@@ -180,10 +191,12 @@ public static class Fp8AttentionConformance
     /// <summary>
     /// The quantisation kernel under <paramref name="granularity"/> (per-token Q; per-token or per-head K) against
     /// <see cref="Fp8Quantizer"/> on the same GPU tensors (rows with a large common
-    /// offset, an all-zero row and an all-zero channel): Q and V bytes and every scale equal; K's smoothing mean comes
-    /// from another reduction order, so its bytes may differ by one e4m3 step in a few elements.
+    /// offset, an all-zero row and an all-zero channel): V bytes and every scale equal; K's smoothing mean (and Q's under
+    /// <paramref name="smoothQueries"/>) comes from another reduction order, so their bytes may differ by one e4m3 step in a
+    /// few elements, and Q smoothing's key bias agrees with <see cref="QuerySmoothing"/> to float32 rounding.
     /// </summary>
-    public static (bool Passed, string Detail) QuantizationMatchesReference(Device device, int dim, int seed, Fp8ScaleGranularity granularity)
+    public static (bool Passed, string Detail) QuantizationMatchesReference(Device device, int dim, int seed, Fp8ScaleGranularity granularity,
+        bool smoothQueries = false)
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
@@ -194,21 +207,32 @@ public static class Fp8AttentionConformance
         var input = x.to(ScalarType.BFloat16).to(device);
         var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, dim);
         bool headKeys = granularity == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
-        using var operands = Fp8AttentionKernels.Quantize(library, input, input, input, new Fp8AttentionSettings(granularity), IntPtr.Zero);
-        using var queries = Fp8Quantizer.RowTiles(input, 1);
-        using var keys = Fp8Quantizer.RowTiles(KeySmoothing.Smooth(input), headKeys ? Tokens : 1);
+        using var operands = Fp8AttentionKernels.Quantize(library, input, input, input, new Fp8AttentionSettings(granularity, SmoothQueries: smoothQueries),
+            IntPtr.Zero);
+        var smoothedKeys = KeySmoothing.Smooth(input);
+        var (smoothedQueries, referenceBias) = QuerySmoothing.Smooth(input, smoothedKeys);
+        using var queries = Fp8Quantizer.RowTiles(smoothQueries ? smoothedQueries : input, 1);
+        using var keys = Fp8Quantizer.RowTiles(smoothedKeys, headKeys ? Tokens : 1);
         var referenceKeyScales = headKeys ? keys.Scales.select(1, 0).squeeze(-1) : keys.Scales.squeeze(-1);
         using var values = Fp8Quantizer.Channels(input);
-        long queryBytes = Decode(operands.Queries).ne(queries.DecodedValues()).sum().item<long>();
         long valueBytes = Decode(operands.Values).ne(values.DecodedValues()).sum().item<long>();
-        var keyGap = (Decode(operands.Keys) - keys.DecodedValues()).abs() / keys.DecodedValues().abs().clamp_min(E4M3.MinSubnormal);
-        long keyBytes = keyGap.gt(0).sum().item<long>();
-        double keyStep = keyGap.max().item<float>();
+        (long Count, double Step) Steps(Tensor bytes, Fp8Quantized reference)
+        {
+            var gap = (Decode(bytes) - reference.DecodedValues()).abs() / reference.DecodedValues().abs().clamp_min(E4M3.MinSubnormal);
+            return (gap.gt(0).sum().item<long>(), gap.max().item<float>());
+        }
+        var (queryBytes, queryStep) = Steps(operands.Queries, queries);
+        var (keyBytes, keyStep) = Steps(operands.Keys, keys);
+        // A smoothed tensor's rows are rounded from another mean, so their scales may move by its float32 rounding.
         double scaleGap = new[] { (operands.QueryScales, queries.Scales.squeeze(-1)), (operands.KeyScales, referenceKeyScales), (operands.ValueScales, values.Scales.squeeze(1)) }
             .Max(p => ((p.Item1 - p.Item2).abs() / p.Item2.abs()).max().item<float>());
-        bool passed = queryBytes == 0 && valueBytes == 0 && keyBytes <= input.numel() / 1000 && keyStep <= 0.25 && scaleGap <= 1e-6;
-        return (passed, $"{queryBytes} Q and {valueBytes} V bytes differ; {keyBytes} of {input.numel()} K bytes (largest relative step {keyStep:E2}); " +
-                        $"largest relative scale gap {scaleGap:E1}");
+        double biasGap = operands.KeyBias is null ? 0 : ReferenceComputations.RelativeError(operands.KeyBias, referenceBias);
+        long allowedQueryBytes = smoothQueries ? input.numel() / 1000 : 0;
+        bool passed = queryBytes <= allowedQueryBytes && queryStep <= 0.25 && valueBytes == 0 && keyBytes <= input.numel() / 1000 && keyStep <= 0.25
+                      && scaleGap <= (smoothQueries ? 1e-5 : 1e-6) && (operands.KeyBias is null) != smoothQueries && biasGap <= 1e-5;
+        return (passed, $"{queryBytes} Q bytes (largest relative step {queryStep:E2}) and {valueBytes} V bytes differ; {keyBytes} of {input.numel()} K bytes " +
+                        $"(largest relative step {keyStep:E2}); largest relative scale gap {scaleGap:E1}" +
+                        (smoothQueries ? $"; key bias vs reference {biasGap:E1}" : ""));
     }
 
     /// <summary>e4m3fn bytes as float32: sign, 4 exponent bits of bias 7, 3 mantissa bits, subnormals; S.1111.111 is NaN.</summary>

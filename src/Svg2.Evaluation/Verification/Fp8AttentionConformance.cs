@@ -5,6 +5,7 @@ using Svg2.Configuration;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
+using Svg2.Evaluation.Workloads;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -71,6 +72,10 @@ public static class Fp8AttentionConformance
         results.Add(CudaConformance.Run("fused FP8 operator vs FP8 reference over its own blocks (bf16 D128)", () => FusedMatchesReference(device, seed + 3, null)));
         results.Add(CudaConformance.Run("fused FP8 operator with text rows vs FP8 reference over its own blocks (bf16 D128)",
             () => FusedMatchesReference(device, seed + 5, new TextTokens(128, 48))));
+        foreach (var smoothQueries in new[] { false, true })
+            results.Add(CudaConformance.Run($"fused FP8 operator{(smoothQueries ? " with Q smoothing" : "")} on {VideoLikeHeads} heads of the Wan 480p-like workload " +
+                                            $"(32,760 tokens, default clusters) vs FP8 reference over its own blocks",
+                () => VideoLikeMatchesReference(device, seed + 10, new Fp8AttentionSettings(SmoothQueries: smoothQueries))));
         results.Add(CudaConformance.Run("FP8 scale granularities the kernels do not take are refused", () => OtherGranularitiesRefused(device, seed + 4)));
         return results;
     }
@@ -143,18 +148,43 @@ public static class Fp8AttentionConformance
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         var (q, k, v) = FusedOperatorConformance.ClusteredQkv(3000 + (text?.Count ?? 0), generator, device);
+        return FusedAgainstReference(q, k, v, FusedOperatorConformance.Options, Fp8AttentionSettings.Default, text);
+    }
+
+    /// <summary>Heads of the Wan 480p-like workload in <see cref="VideoLikeMatchesReference"/>.</summary>
+    const int VideoLikeHeads = 2;
+
+    /// <summary>
+    /// <see cref="FusedMatchesReference"/> on the video-like workload at Wan 1.3B 480p's sequence length (its first
+    /// <see cref="VideoLikeHeads"/> heads) with the default cluster counts, under <paramref name="settings"/>: the kernel
+    /// against the emulation at full length, where the bench measures FP8's error against bf16.
+    /// </summary>
+    public static (bool Passed, string Detail) VideoLikeMatchesReference(Device device, int seed, Fp8AttentionSettings settings)
+    {
+        using var scope = NewDisposeScope();
+        using var sample = VideoLikeWorkload.Generate(VideoShape.FromName("wan-1.3b-480p"), seed, ScalarType.BFloat16, device);
+        Tensor Heads(Tensor x) => x.narrow(1, 0, VideoLikeHeads).contiguous();
+        return FusedAgainstReference(Heads(sample.Query), Heads(sample.Key), Heads(sample.Value), new Svg2Options(), settings, null);
+    }
+
+    /// <summary>
+    /// The fused FP8 operator under <paramref name="settings"/> against the FP8 reference over the blocks the call
+    /// reports, and against the bf16 operator from an equal fresh state; q, k, v are [1, G, N, D].
+    /// </summary>
+    static (bool Passed, string Detail) FusedAgainstReference(Tensor q, Tensor k, Tensor v, Svg2Options options, Fp8AttentionSettings settings, TextTokens? text)
+    {
+        using var scope = NewDisposeScope();
         using var backend = new CudaBackend();
-        var options = FusedOperatorConformance.Options;
         using var fp8State = new Svg2LayerState();
         using var bf16State = new Svg2LayerState();
-        using var fp8 = new Svg2Attention(options with { Precision = AttentionPrecision.Fp8 }, backend).Forward(q, k, v, fp8State, text);
+        using var fp8 = new Svg2Attention(options with { Precision = AttentionPrecision.Fp8, Fp8 = settings }, backend).Forward(q, k, v, fp8State, text);
         using var bf16 = new Svg2Attention(options, backend).Forward(q, k, v, bf16State, text);
         var sparsity = fp8.Sparsity;
         using var queryLayout = backend.Layout(sparsity.QueryLabels, (int)sparsity.BlockMask.shape[1]);
         using var keyLayout = backend.Layout(sparsity.KeyLabels, (int)sparsity.BlockMask.shape[2]);
         var (q3, k3, v3) = (q.squeeze(0), k.squeeze(0), v.squeeze(0));
         double scale = 1.0 / Math.Sqrt(q.shape[^1]);
-        var reference = Fp8BlockSparseAttention.Forward(q3, k3, v3, queryLayout, keyLayout, sparsity.BlockMask, scale, Fp8AttentionSettings.Default);
+        var reference = Fp8BlockSparseAttention.Forward(q3, k3, v3, queryLayout, keyLayout, sparsity.BlockMask, scale, settings);
         var exact = ReferenceComputations.MaskedAttention(q3, k3, v3, sparsity.QueryLabels, sparsity.KeyLabels, sparsity.BlockMask, scale);
         long maskDiffs = sparsity.BlockMask.ne(bf16.Sparsity.BlockMask).sum().item<long>();
         double bf16Gap = ReferenceComputations.RelativeError(fp8.Output, bf16.Output);

@@ -27,10 +27,11 @@ public class Fp8AttentionTests
     /// </summary>
     const double Fp8Bound = 0.08;
 
-    public static TheoryData<Fp8ScaleGranularity, bool> Settings() => new()
+    public static TheoryData<Fp8ScaleGranularity, bool, bool> Settings() => new()
     {
-        { Fp8ScaleGranularity.PerHead, false }, { Fp8ScaleGranularity.PerTile, true }, { Fp8ScaleGranularity.PerToken, true },
-        { Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, true },
+        { Fp8ScaleGranularity.PerHead, false, false }, { Fp8ScaleGranularity.PerTile, true, false }, { Fp8ScaleGranularity.PerToken, true, false },
+        { Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, true, false }, { Fp8ScaleGranularity.PerToken, true, true },
+        { Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys, true, true },
     };
 
     [Fact]
@@ -79,18 +80,18 @@ public class Fp8AttentionTests
 
     [Theory]
     [MemberData(nameof(Settings))]
-    public void DenseFp8IsWithinTheFormatsErrorOfFloat64(Fp8ScaleGranularity scales, bool smooth)
+    public void DenseFp8IsWithinTheFormatsErrorOfFloat64(Fp8ScaleGranularity scales, bool smooth, bool smoothQueries)
     {
         var (q, k, v) = Inputs(41, 3, 300);
         using var exact = Dense64(q, k, v);
-        using var output = Fp8DenseAttention.Forward(q, k, v, new Fp8AttentionSettings(scales, smooth));
+        using var output = Fp8DenseAttention.Forward(q, k, v, new Fp8AttentionSettings(scales, smooth, smoothQueries));
         double error = TestTensors.RelativeError(output, exact);
         Assert.True(error is > 1e-3 and < Fp8Bound, $"{error}");
     }
 
     [Theory]
     [MemberData(nameof(Settings))]
-    public void BlockSparseFp8IsWithinTheFormatsErrorOfMaskedFloat64(Fp8ScaleGranularity scales, bool smooth)
+    public void BlockSparseFp8IsWithinTheFormatsErrorOfMaskedFloat64(Fp8ScaleGranularity scales, bool smooth, bool smoothQueries)
     {
         var (q, k, v) = Inputs(51, 2, 256);
         var queryLabels = TestTensors.LabelsWithEmptyClusters(52, 2, 256, 6, 4);
@@ -101,7 +102,7 @@ public class Fp8AttentionTests
         using var queryLayout = ClusterPermutation.FromLabels(queryLabels, 6);
         using var keyLayout = ClusterPermutation.FromLabels(keyLabels, 9);
         double scale = 1 / 8.0;
-        using var output = Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, mask, scale, new Fp8AttentionSettings(scales, smooth));
+        using var output = Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, mask, scale, new Fp8AttentionSettings(scales, smooth, smoothQueries));
         // Token i of group g may attend token j when its query cluster selected j's key cluster.
         var allowed = stack(Enumerable.Range(0, 2).Select(g => mask[g].index_select(0, queryLabels[g]).index_select(1, keyLabels[g])).ToArray());
         using var exact = TestTensors.MaskedAttention64(q, k, v, allowed, scale);
@@ -112,13 +113,15 @@ public class Fp8AttentionTests
         Assert.Equal(0f, output[0].index_select(0, emptyRows.nonzero().squeeze(1)).abs().max().item<float>());
     }
 
-    [Fact]
-    public void OneClusterOfEveryTokenIsDenseAttentionBitForBit()
+    [Theory]
+    [InlineData(Fp8ScaleGranularity.PerTile, false)]
+    [InlineData(Fp8ScaleGranularity.PerToken, true)]
+    public void OneClusterOfEveryTokenIsDenseAttentionBitForBit(Fp8ScaleGranularity scales, bool smoothQueries)
     {
         var (q, k, v) = Inputs(61, 2, 333);
         using var queryLayout = ClusterPermutation.FromLabels(zeros([2, 333], ScalarType.Int64), 1);
         using var keyLayout = ClusterPermutation.FromLabels(zeros([2, 333], ScalarType.Int64), 1);
-        var settings = new Fp8AttentionSettings(Fp8ScaleGranularity.PerTile, SmoothKeys: true);
+        var settings = new Fp8AttentionSettings(scales, SmoothKeys: true, SmoothQueries: smoothQueries);
         using var sparse = Fp8BlockSparseAttention.Forward(q, k, v, queryLayout, keyLayout, ones([2, 1, 1], ScalarType.Bool), 1 / 8.0, settings);
         using var dense = Fp8DenseAttention.Forward(q, k, v, settings);
         Assert.True(TestTensors.Same(sparse, dense));
@@ -139,8 +142,9 @@ public class Fp8AttentionTests
     }
 
     /// <summary>
-    /// The kernel's loop written out: per step of 128 keys, the running maximum, rescaled accumulators, P rounded
-    /// against the maximum so far, P̂·V̂ of the step and the sum of P̂ added in float32.
+    /// The kernel's loop written out: per step of 128 keys, the logits with Q smoothing's key bias (zero without it), the
+    /// running maximum, rescaled accumulators, P rounded against the maximum so far, P̂·V̂ of the step and the sum of P̂
+    /// added in float32.
     /// </summary>
     static Tensor StepByStep(Tensor q, Tensor k, Tensor v, Fp8AttentionSettings settings)
     {
@@ -148,8 +152,10 @@ public class Fp8AttentionTests
         bool perTokenQueries = settings.Scales is Fp8ScaleGranularity.PerToken or Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
         long QueryRowsPerScale() => settings.Scales == Fp8ScaleGranularity.PerTile ? 128 : perTokenQueries ? 1 : tokens;
         long KeyRowsPerScale() => settings.Scales switch { Fp8ScaleGranularity.PerTile => 64, Fp8ScaleGranularity.PerToken => 1, _ => tokens };
-        using var queries = Fp8Quantizer.RowTiles(q, QueryRowsPerScale());
-        using var keys = Fp8Quantizer.RowTiles(settings.SmoothKeys ? KeySmoothing.Smooth(k) : k, KeyRowsPerScale());
+        var smoothedKeys = settings.SmoothKeys ? KeySmoothing.Smooth(k) : k;
+        var (smoothedQueries, bias) = settings.SmoothQueries ? QuerySmoothing.Smooth(q, smoothedKeys) : (q, zeros([q.shape[0], k.shape[1]]));
+        using var queries = Fp8Quantizer.RowTiles(smoothedQueries, QueryRowsPerScale());
+        using var keys = Fp8Quantizer.RowTiles(smoothedKeys, KeyRowsPerScale());
         using var values = Fp8Quantizer.Channels(v);
         var (qd, kd, vd) = (queries.DecodedValues(), keys.DecodedValues(), values.DecodedValues());
         var runningMax = full([q.shape[0], tokens, 1], float.NegativeInfinity);
@@ -158,7 +164,8 @@ public class Fp8AttentionTests
         for (long start = 0; start < tokens; start += 128)
         {
             long count = Math.Min(128, tokens - start);
-            var logits = qd.bmm(kd.narrow(1, start, count).transpose(1, 2)) * (queries.Scales * keys.Scales.narrow(1, start, count).transpose(1, 2)) * (1 / 8.0);
+            var logits = (qd.bmm(kd.narrow(1, start, count).transpose(1, 2)) * (queries.Scales * keys.Scales.narrow(1, start, count).transpose(1, 2))
+                          + bias.narrow(1, start, count).unsqueeze(1)) * (1 / 8.0);
             var newMax = maximum(runningMax, logits.amax([2], keepdim: true));
             var correction = (runningMax - newMax).exp();
             var rounded = E4M3.Round((logits - newMax).exp() * 448f);
@@ -171,10 +178,10 @@ public class Fp8AttentionTests
 
     [Theory]
     [MemberData(nameof(Settings))]
-    public void TheCumulativeMaximumFormIsTheKernelsLoopUpToFloat32Rounding(Fp8ScaleGranularity scales, bool smooth)
+    public void TheCumulativeMaximumFormIsTheKernelsLoopUpToFloat32Rounding(Fp8ScaleGranularity scales, bool smooth, bool smoothQueries)
     {
         var (q, k, v) = Inputs(71, 2, 300); // 128 + 128 + 44 keys: a short last step
-        var settings = new Fp8AttentionSettings(scales, smooth);
+        var settings = new Fp8AttentionSettings(scales, smooth, smoothQueries);
         using var expected = StepByStep(q, k, v, settings);
         using var output = Fp8DenseAttention.Forward(q, k, v, settings);
         Assert.True(TestTensors.RelativeError(output, expected) < 1e-5, $"{TestTensors.RelativeError(output, expected)}");

@@ -244,9 +244,11 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
         Tensor counts, int iterations, IntPtr stream, Action<string>? afterStep, Tensor? centre)
     {
         using var video = VideoRows(x, layout, videoRows, name);
+        // Where it can, each iteration's means write the next one's centroid tile image: only the first prepares its own.
+        bool chained = KMeansKernels.MeansWriteImages(_library, centre);
         for (int i = 0; i < iterations; i++)
             KMeansKernels.EnqueueIteration(_library, video, i == 0 ? start : centroids, centroids, scratch, labels, counts, layout.Sizes, layout.Offsets,
-                layout.Permutation, stream, afterStep, centre);
+                layout.Permutation, stream, afterStep, centre, startImageWritten: chained && i > 0, writeImage: chained && i < iterations - 1);
     }
 
     /// <summary>The leading video rows of <paramref name="x"/> as a view (the kernels follow its group stride).</summary>

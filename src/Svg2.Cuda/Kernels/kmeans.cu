@@ -20,6 +20,7 @@
 // may be longer too: permutation_group_rows >= N entries per group, and layout_clusters >= K
 // clusters whose first K are the k-means clusters.
 #include "nearest_centroid.cuh"
+#include "segment_means.cuh"
 
 #ifndef SVG2_KMEANS_ASSIGN_WARPS
 #error "SVG2_KMEANS_ASSIGN_WARPS must be defined (KMeansTraits)"
@@ -36,12 +37,6 @@
 #ifndef SVG2_KMEANS_NORM_WARPS
 #error "SVG2_KMEANS_NORM_WARPS must be defined (KMeansTraits)"
 #endif
-#ifndef SVG2_KMEANS_MEAN_WARPS
-#error "SVG2_KMEANS_MEAN_WARPS must be defined (KMeansTraits)"
-#endif
-#ifndef SVG2_KMEANS_WIDE_MEAN_WARPS
-#error "SVG2_KMEANS_WIDE_MEAN_WARPS must be defined (KMeansTraits)"
-#endif
 
 constexpr int kAssignWarps = SVG2_KMEANS_ASSIGN_WARPS;
 constexpr int kAssignThreads = kAssignWarps * kWarpSize;
@@ -55,8 +50,6 @@ constexpr int kCentroidPairs = kCentroidTile / 16;             // ldmatrix.x4 lo
 constexpr int kArgmaxCandidates = kCentroidTile / 4;           // columns of a tile one lane holds per row
 constexpr int kKSteps = kHeadDim / 16;
 constexpr int kNormWarps = SVG2_KMEANS_NORM_WARPS;
-constexpr int kMeanWarps = SVG2_KMEANS_MEAN_WARPS;
-constexpr int kWideMeanWarps = SVG2_KMEANS_WIDE_MEAN_WARPS;
 
 extern "C" __global__ void __launch_bounds__(kNormWarps * kWarpSize)
 svg2_centroid_norms(const element_t* __restrict__ centroids, float* __restrict__ norms, int rows)
@@ -204,68 +197,13 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         }
 }
 
-// The segment means with 'Warps' warps per cluster. A lane holds one 16-byte chunk of a row, so a warp
-// reads kRowsPerLoad (2 at D 128, 4 at D 64) members' rows per load, and the warps interleave by those
-// groups, several loads in flight per lane. The sums have a fixed order: per lane over its rows, then
-// the row lanes of a chunk by xor shuffles, then the warps in order.
-template <int Warps>
-__device__ __forceinline__ void segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                                              const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
-                                              int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
-{
-    constexpr int kRowsPerLoad = kWarpSize / kRowChunks;
-    __shared__ float partial[Warps][kHeadDim];
-    const int cluster = blockIdx.x, g = blockIdx.y;
-    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
-    const int row_lane = lane / kRowChunks, chunk = lane % kRowChunks;
-    const int64 begin = offsets[(int64)g * (layout_clusters + 1) + cluster];
-    const int64 end = offsets[(int64)g * (layout_clusters + 1) + cluster + 1];
-    const element_t* group_points = points + (int64)g * point_group_rows * kHeadDim + chunk * kChunkElements;
-    const int64* group_permutation = permutation + (int64)g * permutation_group_rows;
-
-    float sum[kChunkElements];
-#pragma unroll
-    for (int e = 0; e < kChunkElements; ++e) sum[e] = 0.f;
-#pragma unroll 8
-    for (int64 s = begin + warp * kRowsPerLoad + row_lane; s < end; s += Warps * kRowsPerLoad)
-    {
-        const uint4 bits = *(const uint4*)(group_points + group_permutation[s] * kHeadDim);
-        const unsigned words[4] = {bits.x, bits.y, bits.z, bits.w};
-#pragma unroll
-        for (int w = 0; w < 4; ++w)
-        {
-            sum[2 * w] += element_to_float((element_t)(words[w] & 0xffffu));
-            sum[2 * w + 1] += element_to_float((element_t)(words[w] >> 16));
-        }
-    }
-#pragma unroll
-    for (int offset = kRowChunks; offset < kWarpSize; offset *= 2)
-#pragma unroll
-        for (int e = 0; e < kChunkElements; ++e) sum[e] += __shfl_xor_sync(kFullMask, sum[e], offset);
-    if (row_lane == 0)
-#pragma unroll
-        for (int e = 0; e < kChunkElements; ++e) partial[warp][chunk * kChunkElements + e] = sum[e];
-    __syncthreads();
-
-    const int64 count = end - begin;
-    element_t* out = centroids + ((int64)g * k + cluster) * kHeadDim;
-    const element_t* old = previous + ((int64)g * k + cluster) * kHeadDim;
-    for (int d = threadIdx.x; d < kHeadDim; d += Warps * kWarpSize)
-    {
-        if (count == 0) { out[d] = old[d]; continue; }
-        float total = 0.f;
-        #pragma unroll
-        for (int w = 0; w < Warps; ++w) total += partial[w][d];
-        out[d] = float_to_element(total / (float)count);
-    }
-}
-
 extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
 svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
                    const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
                    int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
-    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters);
+    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
+                              [](const element_t*, int, int) {});
 }
 
 // For large clusters (on average at least 128 members): twice the warps shorten each cluster's
@@ -275,5 +213,6 @@ svg2_segment_means_wide(const element_t* __restrict__ points, const int64* __res
                         const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
                         int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
 {
-    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters);
+    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
+                                  [](const element_t*, int, int) {});
 }

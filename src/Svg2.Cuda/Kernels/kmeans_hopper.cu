@@ -6,6 +6,9 @@
 //   in 128-byte-swizzled panels (hopper.cuh), then each row's bias -|c|^2 / 2 as float32 (-inf for
 //   rows past K, whose elements are zero). It replaces svg2_centroid_norms on Hopper. Traffic:
 //   centroids read once, the image (K rounded up to 128 rows, plus 4 bytes a row) written once.
+// svg2_segment_means_image, svg2_segment_means_wide_image: the member means of kmeans.cu (segment_means.cuh)
+//   that also write each new centroid's image row and bias, so that a call's later iterations skip
+//   svg2_centroid_tiles. Traffic: the means' own, plus the image rows written once.
 // svg2_kmeans_assign_hopper: persistent grid (at most one block per multiprocessor), 4 warpgroups
 //   (512 threads). A work item is 256 points of one group; the G x ceil(N / 256) items are taken
 //   round-robin by the blocks, and a block's tiles form one sequence over its items. A group's
@@ -44,6 +47,7 @@
 //   centroid image.
 #include "fp8.cuh"
 #include "nearest_centroid.cuh"
+#include "segment_means.cuh"
 
 #ifndef SVG2_KMEANS_HOPPER_CONSUMERS
 #error "SVG2_KMEANS_HOPPER_CONSUMERS must be defined (KMeansTraits)"
@@ -113,6 +117,20 @@ __device__ __forceinline__ uint4 centroid_chunk(const element_t* __restrict__ ce
     return bits;
 }
 
+// The sum of the squares of a 16-byte chunk's elements, in order.
+__device__ __forceinline__ float chunk_square_sum(const uint4& bits)
+{
+    const element_t* elements = (const element_t*)&bits;
+    float sum = 0.f;
+#pragma unroll
+    for (int e = 0; e < kChunkElements; ++e)
+    {
+        const float x = element_to_float(elements[e]);
+        sum += x * x;
+    }
+    return sum;
+}
+
 // The sum of 'x' over the kRowChunks neighbouring lanes that hold one row's chunks.
 __device__ __forceinline__ float row_sum(float x)
 {
@@ -135,17 +153,52 @@ svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __re
         bool valid;
         const uint4 bits = centroid_chunk(centroids, g, k, tile, row, chunk, valid);
         *(uint4*)(tile_image + panel_offset(row, chunk, kTileCentroids)) = bits;
-        const element_t* elements = (const element_t*)&bits;
-        float norm = 0.f;
-#pragma unroll
-        for (int e = 0; e < kChunkElements; ++e)
-        {
-            const float x = element_to_float(elements[e]);
-            norm += x * x;
-        }
-        norm = row_sum(norm);
+        const float norm = row_sum(chunk_square_sum(bits));
         if (chunk == 0) ((float*)(tile_image + kTileBytes))[row] = valid ? -0.5f * norm : negative_infinity();
     }
+}
+
+// The member means (segment_means.cuh) that also write each new centroid's row and bias into the tile image the next
+// iteration's assignment reads, bit for bit what svg2_centroid_tiles writes from the new centroids (the bias summed in
+// the same order); the rows past K keep what svg2_centroid_tiles wrote for the iteration's start. Saves that kernel's
+// launch and its read of the centroids on every iteration but a call's first.
+template <int Warps>
+__device__ __forceinline__ void segment_means_with_image(const element_t* __restrict__ points, const int64* __restrict__ permutation,
+                                                         const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
+                                                         unsigned char* __restrict__ image, int point_group_rows, int permutation_group_rows, int k,
+                                                         int layout_clusters)
+{
+    segment_means<Warps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
+                         [&](const element_t* row, int cluster, int g)
+                         {
+                             // The first warp: lane t holds chunk t % kRowChunks, as a row's lanes in svg2_centroid_tiles.
+                             if (threadIdx.x >= kWarpSize) return;
+                             const int chunk = threadIdx.x % kRowChunks, tile = cluster / kTileCentroids, tile_row = cluster % kTileCentroids;
+                             const int tiles = (k + kTileCentroids - 1) / kTileCentroids;
+                             unsigned char* tile_image = image + ((int64)g * tiles + tile) * kTileImageBytes;
+                             const uint4 bits = ((const uint4*)row)[chunk];
+                             if (threadIdx.x < kRowChunks) *(uint4*)(tile_image + panel_offset(tile_row, chunk, kTileCentroids)) = bits;
+                             const float norm = row_sum(chunk_square_sum(bits));
+                             if (threadIdx.x == 0) ((float*)(tile_image + kTileBytes))[tile_row] = -0.5f * norm;
+                         });
+}
+
+extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
+svg2_segment_means_image(const element_t* __restrict__ points, const int64* __restrict__ permutation, const int64* __restrict__ offsets,
+                         const element_t* previous, element_t* centroids, unsigned char* __restrict__ image, int point_group_rows,
+                         int permutation_group_rows, int k, int layout_clusters)
+{
+    segment_means_with_image<kMeanWarps>(points, permutation, offsets, previous, centroids, image, point_group_rows, permutation_group_rows, k,
+                                         layout_clusters);
+}
+
+extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize)
+svg2_segment_means_wide_image(const element_t* __restrict__ points, const int64* __restrict__ permutation, const int64* __restrict__ offsets,
+                              const element_t* previous, element_t* centroids, unsigned char* __restrict__ image, int point_group_rows,
+                              int permutation_group_rows, int k, int layout_clusters)
+{
+    segment_means_with_image<kWideMeanWarps>(points, permutation, offsets, previous, centroids, image, point_group_rows, permutation_group_rows, k,
+                                             layout_clusters);
 }
 
 // The larger of two magnitudes, NaN if either is NaN (fmaxf would drop it): a NaN row or tile gets a NaN scale.

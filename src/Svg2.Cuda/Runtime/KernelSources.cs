@@ -14,7 +14,7 @@ public static class KernelSources
     public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu", "attention_hopper_fp8.cu"];
 
     /// <summary>Headers every program may include.</summary>
-    public static readonly IReadOnlyList<string> Headers = ["common.cuh", "nearest_centroid.cuh", "key_ranges.cuh", "compensation.cuh", "hopper.cuh", "attention_hopper.cuh", "fp8.cuh"];
+    public static readonly IReadOnlyList<string> Headers = ["common.cuh", "nearest_centroid.cuh", "segment_means.cuh", "key_ranges.cuh", "compensation.cuh", "hopper.cuh", "attention_hopper.cuh", "fp8.cuh"];
 
     /// <summary>The programs a library of the given family compiles.</summary>
     public static IReadOnlyList<string> ProgramsFor(KernelFamily family) => family == KernelFamily.Hopper ? [.. Programs, .. HopperPrograms] : Programs;

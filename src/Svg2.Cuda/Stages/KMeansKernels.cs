@@ -75,9 +75,16 @@ internal static class KMeansKernels
     /// <param name="afterStep">Called after each step of <see cref="Steps"/> is enqueued (for per-kernel timing).</param>
     /// <param name="fp8Centre">[G, D] float32 (<see cref="CentreFor"/>): the assignment's products in FP8 around it;
     /// null for 16-bit products. Hopper family only.</param>
+    /// <param name="startImageWritten">The scratch already holds <paramref name="start"/>'s tile image, written by the previous
+    /// iteration's means (<paramref name="writeImage"/>): the centroid tiles step is skipped. Only where <see cref="MeansWriteImages"/>.</param>
+    /// <param name="writeImage">The means also write the new centroids' tile image into the scratch, for the next iteration. Only where
+    /// <see cref="MeansWriteImages"/>.</param>
     public static void EnqueueIteration(KernelLibrary library, Tensor points, Tensor start, Tensor centroids, Tensor scratch, Tensor labels,
-        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null, Tensor? fp8Centre = null)
+        Tensor counts, Tensor sizes, Tensor offsets, Tensor permutation, IntPtr stream, Action<string>? afterStep = null, Tensor? fp8Centre = null,
+        bool startImageWritten = false, bool writeImage = false)
     {
+        if ((startImageWritten || writeImage) && !MeansWriteImages(library, fp8Centre))
+            throw new ArgumentException("Only the Hopper family's 16-bit assignment reads centroid tile images that the means write.");
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)centroids.shape[1];
         var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
         TensorChecks.RequireShape(labels, nameof(labels), groups, tokens);
@@ -100,7 +107,8 @@ internal static class KMeansKernels
         else if (library.Family == KernelFamily.Hopper)
         {
             var imagePointer = DevicePointer.Of(scratch, ScalarType.Byte, nameof(scratch));
-            library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, startPointer, imagePointer, clusters);
+            if (!startImageWritten)
+                library.Launch("svg2_centroid_tiles", (KMeansTraits.HopperTiles(clusters), groups), KMeansTraits.HopperImageThreads, 0, stream, startPointer, imagePointer, clusters);
             afterStep?.Invoke(Steps[0]);
             library.Launch("svg2_kmeans_assign_hopper", (HopperAssignBlocks(library, groups, tokens), 1), KMeansTraits.HopperThreads, library.Traits.KMeans.HopperAssignSharedBytes, stream,
                 pointsPointer, imagePointer, labelsPointer, tokens, (int)groupRows, clusters, groups);
@@ -119,9 +127,15 @@ internal static class KMeansKernels
         // Checks the layout's shapes before the means read them.
         CountingSort.Enqueue(library, labels, clusters, counts, sizes, offsets, permutation, stream);
         afterStep?.Invoke(Steps[2]);
-        EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream, start);
+        EnqueueSegmentMeans(library, points, permutation, offsets, centroids, stream, start, writeImage ? scratch : null);
         afterStep?.Invoke(Steps[3]);
     }
+
+    /// <summary>
+    /// Whether the means can write the next iteration's centroid tile images (<see cref="EnqueueIteration"/>): the Hopper
+    /// family's 16-bit assignment, whose images are the centroid rows and their biases (the FP8 images are scaled per tile).
+    /// </summary>
+    public static bool MeansWriteImages(KernelLibrary library, Tensor? fp8Centre) => library.Family == KernelFamily.Hopper && fp8Centre is null;
 
     /// <summary>Blocks of the persistent Hopper assignment: at most one per multiprocessor walks the 256-point items of every group.</summary>
     static int HopperAssignBlocks(KernelLibrary library, int groups, int tokens)
@@ -142,8 +156,10 @@ internal static class KMeansKernels
     /// <param name="means">[G, C, D] output, the dtype of the points.</param>
     /// <param name="stream">CUDA stream (0 = legacy default).</param>
     /// <param name="previous">[G, C, D] rows an empty cluster keeps; null: <paramref name="means"/> itself.</param>
+    /// <param name="image">Centroid scratch (<see cref="AllocateCentroidScratch"/>) whose tile image of the means the kernel writes
+    /// too (Hopper family); null: none.</param>
     public static void EnqueueSegmentMeans(KernelLibrary library, Tensor points, Tensor permutation, Tensor offsets, Tensor means, IntPtr stream,
-        Tensor? previous = null)
+        Tensor? previous = null, Tensor? image = null)
     {
         int groups = (int)points.shape[0], tokens = (int)points.shape[1], clusters = (int)means.shape[1];
         var pointsPointer = DevicePointer.OfRows(points, library.Element, nameof(points), out long groupRows);
@@ -152,8 +168,21 @@ internal static class KMeansKernels
         if (previous is not null) TensorChecks.RequireShape(previous, nameof(previous), groups, clusters, points.shape[2]);
         var previousPointer = previous is null ? meansPointer : DevicePointer.Of(previous, library.Element, nameof(previous));
         bool wide = tokens >= (long)WideMeanClusterRows * clusters;
-        library.Launch(wide ? "svg2_segment_means_wide" : "svg2_segment_means", (clusters, groups), wide ? KMeansTraits.WideMeanThreads : KMeansTraits.MeanThreads, 0, stream,
-            pointsPointer, DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation)), DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets)),
-            previousPointer, meansPointer, (int)groupRows, (int)permutation.shape[1], clusters, (int)offsets.shape[1] - 1);
+        string kernel = wide ? "svg2_segment_means_wide" : "svg2_segment_means";
+        int threads = wide ? KMeansTraits.WideMeanThreads : KMeansTraits.MeanThreads;
+        var permutationPointer = DevicePointer.Of(permutation, ScalarType.Int64, nameof(permutation));
+        var offsetsPointer = DevicePointer.Of(offsets, ScalarType.Int64, nameof(offsets));
+        int permutationRows = (int)permutation.shape[1], layoutClusters = (int)offsets.shape[1] - 1;
+        if (image is null)
+        {
+            library.Launch(kernel, (clusters, groups), threads, 0, stream, pointsPointer, permutationPointer, offsetsPointer, previousPointer, meansPointer,
+                (int)groupRows, permutationRows, clusters, layoutClusters);
+            return;
+        }
+        if (library.Family != KernelFamily.Hopper) throw new ArgumentException("Centroid tile images are the Hopper family's.", nameof(image));
+        TensorChecks.RequireShape(image, nameof(image), groups, KMeansTraits.HopperTiles(clusters) * Math.Max(library.Traits.KMeans.HopperTileImageBytes,
+            library.Traits.KMeans.HopperFp8TileImageBytes));
+        library.Launch(kernel + "_image", (clusters, groups), threads, 0, stream, pointsPointer, permutationPointer, offsetsPointer, previousPointer, meansPointer,
+            DevicePointer.Of(image, ScalarType.Byte, nameof(image)), (int)groupRows, permutationRows, clusters, layoutClusters);
     }
 }

@@ -92,18 +92,22 @@ internal sealed class KMeansTraits
     /// <summary>Centroid tiles of the Hopper family for <paramref name="clusters"/> centroids.</summary>
     public static int HopperTiles(int clusters) => (clusters + HopperTileCentroids - 1) / HopperTileCentroids;
 
+    // Declared before the lists that spread it: static initialisers run in textual order.
+    /// <summary>The macros of segment_means.cuh, which both k-means programs include.</summary>
+    static IReadOnlyList<KernelMacro> MeanMacros { get; } = [new("SVG2_KMEANS_MEAN_WARPS", MeanWarps), new("SVG2_KMEANS_WIDE_MEAN_WARPS", WideMeanWarps)];
+
     /// <summary>The macros of kmeans.cu.</summary>
     public static IReadOnlyList<KernelMacro> Macros { get; } =
     [
         new("SVG2_KMEANS_ASSIGN_WARPS", AssignWarps), new("SVG2_KMEANS_ASSIGN_ROW_TILES", AssignRowTiles),
         new("SVG2_KMEANS_ASSIGN_MIN_BLOCKS", AssignBlocksPerMultiprocessor), new("SVG2_KMEANS_CENTROID_TILE", CentroidTile),
-        new("SVG2_KMEANS_NORM_WARPS", NormWarps), new("SVG2_KMEANS_MEAN_WARPS", MeanWarps), new("SVG2_KMEANS_WIDE_MEAN_WARPS", WideMeanWarps),
+        new("SVG2_KMEANS_NORM_WARPS", NormWarps), .. MeanMacros,
     ];
 
     /// <summary>The macros of kmeans_hopper.cu.</summary>
     public static IReadOnlyList<KernelMacro> HopperMacros { get; } =
     [
-        .. HopperTraits.Macros,
+        .. HopperTraits.Macros, .. MeanMacros,
         new("SVG2_KMEANS_HOPPER_CONSUMERS", HopperConsumers), new("SVG2_KMEANS_HOPPER_ROW_BLOCKS", HopperRowBlocks),
         new("SVG2_KMEANS_HOPPER_TILE_CENTROIDS", HopperTileCentroids), new("SVG2_KMEANS_HOPPER_POINT_SLOTS", HopperPointSlots),
         new("SVG2_KMEANS_HOPPER_CENTROID_STAGES", HopperCentroidStages), new("SVG2_KMEANS_HOPPER_IMAGE_THREADS", HopperImageThreads),

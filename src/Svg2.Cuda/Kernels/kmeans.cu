@@ -197,22 +197,14 @@ svg2_kmeans_assign(const element_t* __restrict__ points, const element_t* __rest
         }
 }
 
-extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
-svg2_segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                   const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
-                   int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
+extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize) svg2_segment_means(SVG2_SEGMENT_MEANS_PARAMETERS)
 {
-    segment_means<kMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
-                              [](const element_t*, int, int) {});
+    segment_means<kMeanWarps>(SVG2_SEGMENT_MEANS_ARGUMENTS, NoRowCallback{});
 }
 
 // For large clusters (on average at least 128 members): twice the warps shorten each cluster's
 // chain of dependent loads; on small clusters the extra warps idle.
-extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize)
-svg2_segment_means_wide(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                        const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
-                        int point_group_rows, int permutation_group_rows, int k, int layout_clusters)
+extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize) svg2_segment_means_wide(SVG2_SEGMENT_MEANS_PARAMETERS)
 {
-    segment_means<kWideMeanWarps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
-                                  [](const element_t*, int, int) {});
+    segment_means<kWideMeanWarps>(SVG2_SEGMENT_MEANS_ARGUMENTS, NoRowCallback{});
 }

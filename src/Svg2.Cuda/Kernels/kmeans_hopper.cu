@@ -161,44 +161,37 @@ svg2_centroid_tiles(const element_t* __restrict__ centroids, unsigned char* __re
 // The member means (segment_means.cuh) that also write each new centroid's row and bias into the tile image the next
 // iteration's assignment reads, bit for bit what svg2_centroid_tiles writes from the new centroids (the bias summed in
 // the same order); the rows past K keep what svg2_centroid_tiles wrote for the iteration's start. Saves that kernel's
-// launch and its read of the centroids on every iteration but a call's first.
-template <int Warps>
-__device__ __forceinline__ void segment_means_with_image(const element_t* __restrict__ points, const int64* __restrict__ permutation,
-                                                         const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
-                                                         unsigned char* __restrict__ image, int point_group_rows, int permutation_group_rows, int k,
-                                                         int layout_clusters)
+// launch and its read of the centroids on every iteration but a call's first: the row callback of segment_means.
+struct TileImageWriter
 {
-    segment_means<Warps>(points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters,
-                         [&](const element_t* row, int cluster, int g)
-                         {
-                             // The first warp: lane t holds chunk t % kRowChunks, as a row's lanes in svg2_centroid_tiles.
-                             if (threadIdx.x >= kWarpSize) return;
-                             const int chunk = threadIdx.x % kRowChunks, tile = cluster / kTileCentroids, tile_row = cluster % kTileCentroids;
-                             const int tiles = (k + kTileCentroids - 1) / kTileCentroids;
-                             unsigned char* tile_image = image + ((int64)g * tiles + tile) * kTileImageBytes;
-                             const uint4 bits = ((const uint4*)row)[chunk];
-                             if (threadIdx.x < kRowChunks) *(uint4*)(tile_image + panel_offset(tile_row, chunk, kTileCentroids)) = bits;
-                             const float norm = row_sum(chunk_square_sum(bits));
-                             if (threadIdx.x == 0) ((float*)(tile_image + kTileBytes))[tile_row] = -0.5f * norm;
-                         });
-}
+    static constexpr bool kReadsRow = true;
+    unsigned char* image;
+    int k;
+
+    __device__ __forceinline__ void operator()(const element_t* row, int cluster, int g) const
+    {
+        // The first warp: lane t holds chunk t % kRowChunks, as a row's lanes in svg2_centroid_tiles.
+        if (threadIdx.x >= kWarpSize) return;
+        const int chunk = threadIdx.x % kRowChunks, tile = cluster / kTileCentroids, tile_row = cluster % kTileCentroids;
+        const int tiles = (k + kTileCentroids - 1) / kTileCentroids;
+        unsigned char* tile_image = image + ((int64)g * tiles + tile) * kTileImageBytes;
+        const uint4 bits = ((const uint4*)row)[chunk];
+        if (threadIdx.x < kRowChunks) *(uint4*)(tile_image + panel_offset(tile_row, chunk, kTileCentroids)) = bits;
+        const float norm = row_sum(chunk_square_sum(bits));
+        if (threadIdx.x == 0) ((float*)(tile_image + kTileBytes))[tile_row] = -0.5f * norm;
+    }
+};
 
 extern "C" __global__ void __launch_bounds__(kMeanWarps * kWarpSize)
-svg2_segment_means_image(const element_t* __restrict__ points, const int64* __restrict__ permutation, const int64* __restrict__ offsets,
-                         const element_t* previous, element_t* centroids, unsigned char* __restrict__ image, int point_group_rows,
-                         int permutation_group_rows, int k, int layout_clusters)
+svg2_segment_means_image(SVG2_SEGMENT_MEANS_PARAMETERS, unsigned char* __restrict__ image)
 {
-    segment_means_with_image<kMeanWarps>(points, permutation, offsets, previous, centroids, image, point_group_rows, permutation_group_rows, k,
-                                         layout_clusters);
+    segment_means<kMeanWarps>(SVG2_SEGMENT_MEANS_ARGUMENTS, TileImageWriter{image, k});
 }
 
 extern "C" __global__ void __launch_bounds__(kWideMeanWarps * kWarpSize)
-svg2_segment_means_wide_image(const element_t* __restrict__ points, const int64* __restrict__ permutation, const int64* __restrict__ offsets,
-                              const element_t* previous, element_t* centroids, unsigned char* __restrict__ image, int point_group_rows,
-                              int permutation_group_rows, int k, int layout_clusters)
+svg2_segment_means_wide_image(SVG2_SEGMENT_MEANS_PARAMETERS, unsigned char* __restrict__ image)
 {
-    segment_means_with_image<kWideMeanWarps>(points, permutation, offsets, previous, centroids, image, point_group_rows, permutation_group_rows, k,
-                                             layout_clusters);
+    segment_means<kWideMeanWarps>(SVG2_SEGMENT_MEANS_ARGUMENTS, TileImageWriter{image, k});
 }
 
 // The larger of two magnitudes, NaN if either is NaN (fmaxf would drop it): a NaN row or tile gets a NaN scale.

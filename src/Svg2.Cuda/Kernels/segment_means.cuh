@@ -16,8 +16,8 @@ constexpr int kWideMeanWarps = SVG2_KMEANS_WIDE_MEAN_WARPS;  // for clusters of 
 // The segment means with 'Warps' warps per cluster. A lane holds one 16-byte chunk of a row, so a warp
 // reads kRowsPerLoad (2 at D 128, 4 at D 64) members' rows per load, and the warps interleave by those
 // groups, several loads in flight per lane. The sums have a fixed order: per lane over its rows, then
-// the row lanes of a chunk by xor shuffles, then the warps in order. 'with_row(row, cluster, g)' is then
-// called by every thread with the written centroid row in shared memory (the Hopper family writes its tile image).
+// the row lanes of a chunk by xor shuffles, then the warps in order. Where WithRow::kReadsRow, 'with_row(row, cluster, g)'
+// is then called by every thread with the written centroid row in shared memory (the Hopper family writes its tile image).
 template <int Warps, class WithRow>
 __device__ __forceinline__ void segment_means(const element_t* __restrict__ points, const int64* __restrict__ permutation,
                                               const int64* __restrict__ offsets, const element_t* previous, element_t* centroids,
@@ -25,7 +25,7 @@ __device__ __forceinline__ void segment_means(const element_t* __restrict__ poin
 {
     constexpr int kRowsPerLoad = kWarpSize / kRowChunks;
     __shared__ float partial[Warps][kHeadDim];
-    __shared__ __align__(16) element_t row[kHeadDim];
+    __shared__ __align__(16) element_t row[WithRow::kReadsRow ? kHeadDim : 1];
     const int cluster = blockIdx.x, g = blockIdx.y;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const int row_lane = lane / kRowChunks, chunk = lane % kRowChunks;
@@ -63,8 +63,10 @@ __device__ __forceinline__ void segment_means(const element_t* __restrict__ poin
     const element_t* old = previous + ((int64)g * k + cluster) * kHeadDim;
     for (int d = threadIdx.x; d < kHeadDim; d += Warps * kWarpSize)
     {
-        element_t value = old[d];
-        if (count > 0)
+        element_t value;
+        if (count == 0)
+            value = old[d];
+        else
         {
             float total = 0.f;
 #pragma unroll
@@ -72,9 +74,26 @@ __device__ __forceinline__ void segment_means(const element_t* __restrict__ poin
             value = float_to_element(total / (float)count);
         }
         out[d] = value;
-        row[d] = value;
+        if constexpr (WithRow::kReadsRow) row[d] = value;
     }
-    __syncthreads();
-    with_row(row, cluster, g);
+    if constexpr (WithRow::kReadsRow)
+    {
+        __syncthreads();
+        with_row(row, cluster, g);
+    }
 }
 
+// The row callback of the plain member means: none, so they keep no row in shared memory.
+struct NoRowCallback
+{
+    static constexpr bool kReadsRow = false;
+    __device__ __forceinline__ void operator()(const element_t*, int, int) const {}
+};
+
+// The parameters of the segment-means kernels (4 or 8 warps, kmeans.cu; with the tile image, kmeans_hopper.cu) and
+// their arguments to segment_means.
+#define SVG2_SEGMENT_MEANS_PARAMETERS                                                                                     \
+    const element_t* __restrict__ points, const int64* __restrict__ permutation, const int64* __restrict__ offsets,     \
+        const element_t* previous, element_t* centroids, int point_group_rows, int permutation_group_rows, int k,         \
+        int layout_clusters
+#define SVG2_SEGMENT_MEANS_ARGUMENTS points, permutation, offsets, previous, centroids, point_group_rows, permutation_group_rows, k, layout_clusters

@@ -183,6 +183,6 @@ internal static class KMeansKernels
         TensorChecks.RequireShape(image, nameof(image), groups, KMeansTraits.HopperTiles(clusters) * Math.Max(library.Traits.KMeans.HopperTileImageBytes,
             library.Traits.KMeans.HopperFp8TileImageBytes));
         library.Launch(kernel + "_image", (clusters, groups), threads, 0, stream, pointsPointer, permutationPointer, offsetsPointer, previousPointer, meansPointer,
-            DevicePointer.Of(image, ScalarType.Byte, nameof(image)), (int)groupRows, permutationRows, clusters, layoutClusters);
+            (int)groupRows, permutationRows, clusters, layoutClusters, DevicePointer.Of(image, ScalarType.Byte, nameof(image)));
     }
 }

@@ -32,10 +32,12 @@ internal static class KMeansKernels
     public static Tensor AllocateCentroidScratch(KernelLibrary library, long groups, int clusters, Device device)
     {
         if (library.Family != KernelFamily.Hopper) return empty([groups, clusters], ScalarType.Float32, device);
-        var traits = library.Traits.KMeans;
-        long tileBytes = Math.Max(traits.HopperTileImageBytes, traits.HopperFp8TileImageBytes);
-        return empty([groups, KMeansTraits.HopperTiles(clusters) * tileBytes], ScalarType.Byte, device);
+        return empty([groups, HopperScratchBytes(library, clusters)], ScalarType.Byte, device);
     }
+
+    /// <summary>Bytes of one group's Hopper centroid scratch: every tile's image, room for the 16-bit and the FP8 form.</summary>
+    static long HopperScratchBytes(KernelLibrary library, int clusters) =>
+        (long)KMeansTraits.HopperTiles(clusters) * Math.Max(library.Traits.KMeans.HopperTileImageBytes, library.Traits.KMeans.HopperFp8TileImageBytes);
 
     /// <summary>
     /// Why <paramref name="library"/> cannot take <paramref name="precision"/>, or null: FP8 products run in the Hopper
@@ -180,8 +182,7 @@ internal static class KMeansKernels
             return;
         }
         if (library.Family != KernelFamily.Hopper) throw new ArgumentException("Centroid tile images are the Hopper family's.", nameof(image));
-        TensorChecks.RequireShape(image, nameof(image), groups, KMeansTraits.HopperTiles(clusters) * Math.Max(library.Traits.KMeans.HopperTileImageBytes,
-            library.Traits.KMeans.HopperFp8TileImageBytes));
+        TensorChecks.RequireShape(image, nameof(image), groups, HopperScratchBytes(library, clusters));
         library.Launch(kernel + "_image", (clusters, groups), threads, 0, stream, pointsPointer, permutationPointer, offsetsPointer, previousPointer, meansPointer,
             (int)groupRows, permutationRows, clusters, layoutClusters, DevicePointer.Of(image, ScalarType.Byte, nameof(image)));
     }

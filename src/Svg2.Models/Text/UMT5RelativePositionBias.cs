@@ -45,12 +45,15 @@ public sealed class UMT5RelativePositionBias : nn.Module
         using var scope = NewDisposeScope();
         int half = buckets / 2;
         int exact = half / 2;
-        var after = offsets.gt(0).to(ScalarType.Int64) * half;
+        // Scalars held for the whole call: an implicit temporary can be finalised while the native operation still reads it.
+        using Scalar halfScalar = half.ToScalar(), exactScalar = exact.ToScalar(), logRange = Math.Log((double)maxDistance / exact).ToScalar(),
+            logBuckets = (half - exact).ToScalar(), lastBucket = (half - 1).ToScalar();
+        var after = offsets.gt(0).to(ScalarType.Int64) * halfScalar;
         var distance = offsets.abs();
         // log(0) is -inf for the exact distances; torch.where below discards those lanes.
-        var logarithmic = (distance.to(ScalarType.Float32) / exact).log() / Math.Log((double)maxDistance / exact) * (half - exact);
-        var large = logarithmic.to(ScalarType.Int64) + exact;
-        large = minimum(large, full_like(large, half - 1));
-        return (after + where(distance < exact, distance, large)).MoveToOuterDisposeScope();
+        var logarithmic = (distance.to(ScalarType.Float32) / exactScalar).log() / logRange * logBuckets;
+        var large = logarithmic.to(ScalarType.Int64) + exactScalar;
+        large = minimum(large, full_like(large, lastBucket));
+        return (after + where(distance.lt(exactScalar), distance, large)).MoveToOuterDisposeScope();
     }
 }

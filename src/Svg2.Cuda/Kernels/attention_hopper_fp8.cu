@@ -123,6 +123,7 @@ constexpr int kFp8Stages = SVG2_FP8_STAGES;                     // K and V^T sta
 constexpr int kTransposeLag = 2;                                // tiles whose copies may still land while a tile is transposed
 constexpr int kStagingSlots = kTransposeLag + 1;                // staged V rows: those landing and the one transposed
 constexpr int kExchangeParities = 2;                            // split tiles' row maxima: alternate buffers need one barrier a tile
+constexpr int kSoftwareExpPeriod = 4;                           // one in this many 8-column tiles of P takes exp2_polynomial
 constexpr int kQuerySteps = kHeadDim / kFp8WgmmaK;               // k32 steps of S = Q K^T
 constexpr int kValueSteps = kTileKeys / kFp8WgmmaK;             // k32 steps of a tile's P V
 constexpr int kHalfValueSteps = kValueSteps / 2;               // a split tile consumer's
@@ -154,6 +155,22 @@ static_assert(kFp8Stages > kTransposeLag, "a tile's transpose needs no stage the
 static_assert(kSumRows == 8, "wgmma N grows in eights: one group of sum columns");
 static_assert((4 + kFp8OutputRegisters) * kWarpgroupThreads * sizeof(float) <= kFp8Stages * kTileKeyBytes,
               "the split tile's softmax state fits the K stages");
+
+// 2^x on the FMA pipe (FlashAttention-4's software exponential): x = n + f with n the nearest integer (adding 1.5 x 2^23
+// rounds it into the low mantissa bits) and |f| <= 1/2; 2^f by a degree-3 minimax polynomial (relative error 7.5e-5,
+// against e4m3's 2^-4 spacing of P), n added to its exponent field. x below -126 gives 2^-126 (P x 448 rounds to 0 long
+// before); a NaN stays NaN, as ex2.approx keeps it.
+__device__ __forceinline__ float exp2_polynomial(float x)
+{
+    constexpr float kRoundingShift = 12582912.f;   // 1.5 x 2^23
+    constexpr float kC0 = 0.99992806f, kC1 = 0.69326097f, kC2 = 0.24261115f, kC3 = 0.05517167f;
+    const float clamped = fmaxf(x, -126.f);
+    const float shifted = clamped + kRoundingShift;
+    const float fraction = clamped - (shifted - kRoundingShift);
+    const float power = fmaf(fmaf(fmaf(kC3, fraction, kC2), fraction, kC1), fraction, kC0);
+    const float result = __int_as_float(__float_as_int(power) + (__float_as_int(shifted) << 23));
+    return x != x ? x : result;
+}
 
 // Byte offset of 16-byte chunk 'chunk' of staged V row 'key' in a staging tile [128 keys x D]: the XOR spreads the 8
 // consecutive rows an ldmatrix of the transpose reads over all 32 banks.
@@ -301,8 +318,16 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
         for (int j = 0; j < kScoreColumnTiles; ++j)
         {
-            s[4 * j + 2 * r] = fast_exp2(BiasedKeys ? s[4 * j + 2 * r] - shifted : fmaf(s[4 * j + 2 * r], row_factor[r], -shifted));
-            s[4 * j + 2 * r + 1] = fast_exp2(BiasedKeys ? s[4 * j + 2 * r + 1] - shifted : fmaf(s[4 * j + 2 * r + 1], row_factor[r], -shifted));
+            // Every kSoftwareExpPeriod-th column tile's exponentials run on the FMA pipe: a tile's 64 ex2 a thread
+            // otherwise queue on the exponential unit (Nsight Compute: a quarter of the consumers' samples).
+            const bool software = j % kSoftwareExpPeriod == kSoftwareExpPeriod - 1;
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+            {
+                const int i = 4 * j + 2 * r + e;
+                const float exponent = BiasedKeys ? s[i] - shifted : fmaf(s[i], row_factor[r], -shifted);
+                s[i] = software ? exp2_polynomial(exponent) : fast_exp2(exponent);
+            }
         }
     }
     // Step k covers the accumulator's 8-column tiles 4k .. 4k + 3; register e of A takes row g (e even) or

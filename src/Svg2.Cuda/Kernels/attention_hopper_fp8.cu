@@ -163,8 +163,9 @@ static_assert((4 + kFp8OutputRegisters) * kWarpgroupThreads * sizeof(float) <= k
 __device__ __forceinline__ float exp2_polynomial(float x)
 {
     constexpr float kRoundingShift = 12582912.f;   // 1.5 x 2^23
+    constexpr float kSmallestNormalExponent = -126.f;  // below it, adding n to the exponent field would leave the normals
     constexpr float kC0 = 0.99992806f, kC1 = 0.69326097f, kC2 = 0.24261115f, kC3 = 0.05517167f;
-    const float clamped = fmaxf(x, -126.f);
+    const float clamped = fmaxf(x, kSmallestNormalExponent);
     const float shifted = clamped + kRoundingShift;
     const float fraction = clamped - (shifted - kRoundingShift);
     const float power = fmaf(fmaf(fmaf(kC3, fraction, kC2), fraction, kC1), fraction, kC0);

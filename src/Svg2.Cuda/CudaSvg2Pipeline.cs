@@ -111,8 +111,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
     IEnumerable<Tensor> Buffers() =>
         [_queryScratch, _keyScratch, _labels, _queryCounts, _keyCounts, BlockMask, _centroidDots, _statistics,
          QueryLayout.Permutation, QueryLayout.Sizes, QueryLayout.Offsets, KeyLayout.Permutation, KeyLayout.Sizes, KeyLayout.Offsets,
-         _workspace.RangeStart, _workspace.RangeEnd, _workspace.RangeCount, _workspace.SelectedKeys, _workspace.KeptClusters, _workspace.Order,
-         _workspace.TileStart];
+         .. _workspace.Buffers];
 
     static ClusterLayout AllocateLayout(long groups, long tokens, int clusters, Device device) =>
         new(empty([groups, tokens], ScalarType.Int64, device), empty([groups, clusters], ScalarType.Int64, device),

@@ -42,15 +42,12 @@ internal sealed class AttentionWorkspace : IDisposable
     /// <summary>[G, QC + 1] first tile of each cluster in <see cref="Order"/>; the last entry is the tile count.</summary>
     public Tensor TileStart { get; }
 
+    /// <summary>Every buffer the workspace owns.</summary>
+    public IEnumerable<Tensor> Buffers => [RangeStart, RangeEnd, RangeCount, SelectedKeys, KeptClusters, Order, TileStart];
+
     /// <inheritdoc/>
     public void Dispose()
     {
-        RangeStart.Dispose();
-        RangeEnd.Dispose();
-        RangeCount.Dispose();
-        SelectedKeys.Dispose();
-        KeptClusters.Dispose();
-        Order.Dispose();
-        TileStart.Dispose();
+        foreach (var buffer in Buffers) buffer.Dispose();
     }
 }

@@ -156,7 +156,8 @@ public static class CudaBenchmark
     /// <summary>
     /// How much of the attention's work is query rows past a cluster's end: every cluster's rows are
     /// rounded up to whole 128-row tiles (the Hopper kernel) or 64-row halves (one consumer warpgroup),
-    /// each row weighted by the keys its cluster selected.
+    /// each row weighted by the keys its cluster selected; and, as an estimate for a kernel that does not
+    /// exist yet, 64-row halves with clusters' last halves paired (<see cref="TailPairing"/>).
     /// </summary>
     static string TilePadding(CudaSvg2Pipeline pipeline)
     {
@@ -166,9 +167,11 @@ public static class CudaBenchmark
         double useful = (rows * keys).sum().item<double>();
         double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
         const int tile = SparseAttentionTraits.HopperTileRows, half = HopperTraits.WarpgroupRows;
+        double paired = TailPairing.PairedWork(pipeline.QueryLayout.Sizes, keys, pipeline.BlockMask, pipeline.KeyLayout.Sizes, half);
         return $"query tile padding at top_p 0.9: {tile}-row tiles compute {Padded(tile):P1} more rows x keys than the clusters hold, " +
-               $"{half}-row halves {Padded(half):P1}";
+               $"{half}-row halves {Padded(half):P1}; estimate with the last halves of two clusters sharing one (their keys' union): {paired / useful - 1:P1}";
     }
+
 
     /// <summary>
     /// One error-routed selection on the pipeline's current layouts, as <see cref="Svg2Attention"/> runs it after

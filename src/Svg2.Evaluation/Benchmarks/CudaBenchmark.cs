@@ -153,25 +153,13 @@ public static class CudaBenchmark
     static IEnumerable<RoutingProbeVariant> ProbeVariantsInOrder() =>
         Enum.GetValues<RoutingProbeVariant>().OrderBy(variant => variant == RoutingProbeKernels.DefaultVariant ? 0 : 1);
 
-    /// <summary>
-    /// How much of the attention's work is query rows past a cluster's end: every cluster's rows are
-    /// rounded up to whole 128-row tiles (the Hopper kernel) or 64-row halves (one consumer warpgroup),
-    /// each row weighted by the keys its cluster selected; and, as an estimate for a kernel that does not
-    /// exist yet, 64-row halves with clusters' last halves paired (<see cref="TailPairing"/>).
-    /// </summary>
+    /// <summary>The query-tile padding of the pipeline's current selection (<see cref="QueryTilePadding"/>).</summary>
     static string TilePadding(CudaSvg2Pipeline pipeline)
     {
-        using var scope = NewDisposeScope();
-        var rows = pipeline.QueryLayout.Sizes.to(ScalarType.Float64);
-        var keys = pipeline.SelectedKeys.to(ScalarType.Float64);
-        double useful = (rows * keys).sum().item<double>();
-        double Padded(int tileRows) => ((rows / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
-        const int tile = SparseAttentionTraits.HopperTileRows, half = HopperTraits.WarpgroupRows;
-        double paired = TailPairing.PairedWork(pipeline.QueryLayout.Sizes, keys, pipeline.BlockMask, pipeline.KeyLayout.Sizes, half);
-        return $"query tile padding at top_p 0.9: {tile}-row tiles compute {Padded(tile):P1} more rows x keys than the clusters hold, " +
-               $"{half}-row halves {Padded(half):P1}; estimate with the last halves of two clusters sharing one (their keys' union): {paired / useful - 1:P1}";
+        var padding = QueryTilePadding.Of(pipeline.QueryLayout.Sizes, pipeline.SelectedKeys, pipeline.BlockMask, pipeline.KeyLayout.Sizes);
+        return $"query tile padding at top_p 0.9: {QueryTilePadding.TileRows}-row tiles compute {padding.Tiles:P1} more rows x keys than the clusters hold, " +
+               $"{QueryTilePadding.HalfRows}-row halves {padding.Halves:P1}; estimate with the last halves of two clusters sharing one (their keys' union): {padding.SharedHalves:P1}";
     }
-
 
     /// <summary>
     /// One error-routed selection on the pipeline's current layouts, as <see cref="Svg2Attention"/> runs it after

@@ -10,7 +10,7 @@ namespace Svg2.Tests.Workloads;
 
 /// <summary>
 /// How much query-tile padding SVG2's selection leaves on the built-in video-like workload of a named shape, on the
-/// CPU reference: clusters' rows rounded up to 128-row tiles and to 64-row halves, and the estimate for halves shared
+/// CPU reference: clusters' rows rounded up to whole tiles and to halves, and the estimate for halves shared
 /// by two clusters' last rows (<see cref="TailPairing"/>), each row weighted by its cluster's selected keys. Runs when
 /// SVG2_PADDING_REPORT names a shape (e.g. wan-1.3b-480p); SVG2_PADDING_INIT sets the k-means init iterations (20 when
 /// unset; the CUDA bench runs 50, which the CPU makes slow at video shapes).
@@ -45,13 +45,11 @@ public class TilePaddingReport(ITestOutputHelper output)
             var rows = SizesOf(result.Sparsity.QueryLabels, result.QueryClusters);
             var keySizes = SizesOf(result.Sparsity.KeyLabels, result.KeyClusters);
             var keys = mask.to(ScalarType.Float64).bmm(keySizes.to(ScalarType.Float64).unsqueeze(2)).squeeze(2);
-            var weighted = rows.to(ScalarType.Float64);
-            double useful = (weighted * keys).sum().item<double>();
-            double Padded(int tileRows) => ((weighted / tileRows).ceil() * tileRows * keys).sum().item<double>() / useful - 1;
-            double paired = TailPairing.PairedWork(rows, keys, mask, keySizes, 64) / useful - 1;
+            var padding = QueryTilePadding.Of(rows, keys, mask, keySizes);
             output.WriteLine($"top_p {topP}: density {result.DensityPerHead().Average():P1}; rows x keys computed beyond the clusters': " +
-                $"128-row tiles {Padded(128):P1}, 64-row halves {Padded(64):P1}, halves shared by two clusters' last rows {paired:P1}");
-            Assert.InRange(paired, 0, Padded(64) + 1e-12);
+                $"{QueryTilePadding.TileRows}-row tiles {padding.Tiles:P1}, {QueryTilePadding.HalfRows}-row halves {padding.Halves:P1}, " +
+                $"halves shared by two clusters' last rows {padding.SharedHalves:P1}");
+            Assert.InRange(padding.SharedHalves, 0, padding.Halves + 1e-12);
         }
     }
 }

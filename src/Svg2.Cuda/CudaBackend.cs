@@ -264,7 +264,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
     {
         RequireAttentionInputs(q, k, v, queryLayout, keyLayout, blockMask);
         var library = LibraryFor(q);
-        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
+        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device, centroidKeys is null && TailPairSetting.Enabled);
         var output = empty_like(q);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
         SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero, compensation, centroidKeys);

@@ -96,7 +96,7 @@ public sealed class CudaSvg2Pipeline : IFusedSvg2Pipeline, IDisposable
             TextBlocks.WriteLayout(KeyLayout, rows);
             TextBlocks.WriteMask(BlockMask, queryClusters, keyClusters);
         }
-        _workspace = new AttentionWorkspace(groups, queryClusters + textBlocks, keyClusters + textBlocks, device);
+        _workspace = new AttentionWorkspace(groups, queryClusters + textBlocks, keyClusters + textBlocks, device, TailPairSetting.Enabled);
         _fork = new CudaStreamFork(_library.Device);
         // A pipeline made inside a dispose scope (a model's forward) outlives it: it owns its buffers.
         foreach (var buffer in Buffers()) buffer.DetachFromDisposeScope();

@@ -4,7 +4,8 @@
 // svg2_key_ranges: grid (QC, G), 128 threads. Turns a mask row into the compact list of selected
 //   key-cluster ranges of the permuted key sequence (start, virtual end), merging adjacent clusters,
 //   plus the number of selected keys and of selected clusters among the first counted_kc (the
-//   video key clusters). Never token indices.
+//   video key clusters). Never token indices. Given mask_bits [G, QC, ceil(KC / 32)], it also writes the
+//   row as bits for the tail pairing (tail_pairs.cu).
 // svg2_plan_tiles: grid (G), 1024 threads. Sorts query clusters by cost (rows x selected keys,
 //   heaviest first, bitonic in shared memory) and lays out their tiles (rows_per_tile rows: 64 for
 //   this kernel, 128 for attention_hopper.cu) in that order, so the
@@ -14,7 +15,9 @@
 //   and its floor share, the share of the first floor_qc query clusters (the video ones) that keep at
 //   most floor_kept clusters, as count x floor_scale (1 / floor_qc): the sums are exact integers and
 //   the scaling is a multiplication by the reciprocal, as libtorch's mean and division by a scalar
-//   on CUDA do, so both equal the TorchSharp reductions they replace bit for bit.
+//   on CUDA do, so both equal the TorchSharp reductions they replace bit for bit. Given the tail pairing's
+//   partners (tail_pairs.cu), it also lays out the paired plan's tile starts in the same order: a paired
+//   cluster's rows up to its tail in whole and half tiles, plus the pair tile for the lower cluster of a pair.
 // svg2_sparse_attention: grid (ceil(Nq / 64) + QC, G) = the maximum tile count; 64 query rows per
 //   block, 16 or 32 per warp (SVG2_ATTENTION_WARP_ROWS). A tile keeps its query-cluster id and walks
 //   the concatenation of the cluster's selected key ranges as one virtual K/V sequence in 64-row
@@ -78,61 +81,38 @@ constexpr int kPlanThreads = SVG2_ATTENTION_PLAN_THREADS;
 extern "C" __global__ void __launch_bounds__(kRangeThreads)
 svg2_key_ranges(const unsigned char* __restrict__ mask, const int64* __restrict__ key_offsets,
                 int* __restrict__ range_start, int* __restrict__ range_end, int* __restrict__ range_count,
-                int* __restrict__ selected_keys, int* __restrict__ kept_clusters, int qc, int kc, int counted_kc)
+                int* __restrict__ selected_keys, int* __restrict__ kept_clusters, unsigned* __restrict__ mask_bits, int qc, int kc,
+                int counted_kc)
 {
     __shared__ int range_prefix[kRangeThreads];
     __shared__ int key_prefix[kRangeThreads];
     __shared__ int totals[3];
     const int i = blockIdx.x, g = blockIdx.y;
-    const unsigned char* row = mask + ((int64)g * qc + i) * kc;
-    const int64* offsets = key_offsets + (int64)g * (kc + 1);
-    const int per_thread = (kc + kRangeThreads - 1) / kRangeThreads;
-    const int first = threadIdx.x * per_thread, last = min(kc, first + per_thread);
-
-    int ranges = 0, keys = 0, kept = 0;
-    int64 previous_end = -1;
+    const int64 pair = (int64)g * qc + i;
+    const unsigned char* row = mask + pair * kc;
     if (threadIdx.x == 0) totals[2] = 0;
-    for (int j = first; j < last; ++j)
-    {
-        if (!row[j]) continue;
-        kept += j < counted_kc;
-        int64 begin = offsets[j], end = offsets[j + 1];
-        if (end == begin) continue;
-        if (begin != previous_end) ++ranges;
-        keys += (int)(end - begin);
-        previous_end = end;
-    }
-    range_prefix[threadIdx.x] = ranges;
-    key_prefix[threadIdx.x] = keys;
-    __syncthreads();
+    // The barriers inside the range list order the zeroed count before the adds and the adds before the read.
+    int kept = 0;
+    for (int j = threadIdx.x; j < counted_kc; j += kRangeThreads) kept += row[j] ? 1 : 0;
+    const int2 listed = append_key_ranges<kRangeThreads>([&](int j) { return row[j] != 0; }, key_offsets + (int64)g * (kc + 1), kc,
+                                                         range_start + pair * kc, range_end + pair * kc, 0, 0, range_prefix, key_prefix, totals);
     if (kept > 0) atomicAdd(&totals[2], kept);
-    if (threadIdx.x < kWarpSize)
-    {
-        int range_total = warp_exclusive_scan_in_place(range_prefix, kRangeThreads);
-        int key_total = warp_exclusive_scan_in_place(key_prefix, kRangeThreads);
-        if (threadIdx.x == 0) { totals[0] = range_total; totals[1] = key_total; }
-    }
     __syncthreads();
-
-    int* starts = range_start + ((int64)g * qc + i) * kc;
-    int* ends = range_end + ((int64)g * qc + i) * kc;
-    int r = range_prefix[threadIdx.x], virtual_end = key_prefix[threadIdx.x];
-    previous_end = -1;
-    for (int j = first; j < last; ++j)
+    if (mask_bits != nullptr)
     {
-        if (!row[j]) continue;
-        int64 begin = offsets[j], end = offsets[j + 1];
-        if (end == begin) continue;
-        if (begin != previous_end) starts[r++] = (int)begin;
-        virtual_end += (int)(end - begin);
-        ends[r - 1] = virtual_end;
-        previous_end = end;
+        // The row as bits for the tail pairing's shared-key sums: word w holds key clusters 32 w .. 32 w + 31.
+        const int words = (kc + kWarpSize - 1) / kWarpSize, lane = threadIdx.x % kWarpSize;
+        for (int w = threadIdx.x / kWarpSize; w < words; w += kRangeWarps)
+        {
+            const unsigned bits = __ballot_sync(kFullMask, w * kWarpSize + lane < kc && row[w * kWarpSize + lane]);
+            if (lane == 0) mask_bits[pair * words + w] = bits;
+        }
     }
     if (threadIdx.x == 0)
     {
-        range_count[(int64)g * qc + i] = totals[0];
-        selected_keys[(int64)g * qc + i] = totals[1];
-        kept_clusters[(int64)g * qc + i] = totals[2];
+        range_count[pair] = listed.x;
+        selected_keys[pair] = listed.y;
+        kept_clusters[pair] = totals[2];
     }
 }
 
@@ -234,10 +214,25 @@ svg2_compensation_tail(const float* __restrict__ logits, const unsigned char* __
     }
 }
 
+// Writes starts[p] for the clusters in sorted order, from their tile counts in 'tiles' (overwritten), and
+// the total at starts[qc]. Every thread of the block calls it.
+__device__ __forceinline__ void write_tile_starts(int* tiles, int* starts, int qc)
+{
+    __syncthreads();
+    if (threadIdx.x < kWarpSize)
+    {
+        int total = warp_exclusive_scan_in_place(tiles, qc);
+        if (threadIdx.x == 0) starts[qc] = total;
+    }
+    __syncthreads();
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads) starts[p] = tiles[p];
+}
+
 extern "C" __global__ void __launch_bounds__(kPlanThreads)
 svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ selected_keys, const int* __restrict__ kept_clusters,
-                int* __restrict__ order, int* __restrict__ tile_start, double* __restrict__ statistics, int qc, int padded, int rows_per_tile,
-                int floor_qc, int floor_kept, double density_scale, double floor_scale)
+                const int* __restrict__ partner, int* __restrict__ order, int* __restrict__ tile_start, int* __restrict__ paired_tile_start,
+                double* __restrict__ statistics, int qc, int padded, int rows_per_tile, int floor_qc, int floor_kept, double density_scale,
+                double floor_scale)
 {
     extern __shared__ __align__(16) unsigned char plan_shared[];
     unsigned long long* keys = (unsigned long long*)plan_shared;
@@ -274,19 +269,22 @@ svg2_plan_tiles(const int64* __restrict__ query_sizes, const int* __restrict__ s
         order[(int64)g * qc + p] = cluster;
         tiles[p] = (int)((query_sizes[(int64)g * qc + cluster] + rows_per_tile - 1) / rows_per_tile);
     }
-    __syncthreads();
-    if (threadIdx.x < kWarpSize)
-    {
-        int total = warp_exclusive_scan_in_place(tiles, qc);
-        if (threadIdx.x == 0) tile_start[(int64)g * (qc + 1) + qc] = total;
-    }
-    __syncthreads();
+    write_tile_starts(tiles, tile_start + (int64)g * (qc + 1), qc);
     if (statistics != nullptr && threadIdx.x == 0)
     {
         statistics[g] = (double)computed_entries * density_scale;
         statistics[gridDim.x + g] = (double)floor_rows * floor_scale;
     }
-    for (int p = threadIdx.x; p < qc; p += kPlanThreads) tile_start[(int64)g * (qc + 1) + p] = tiles[p];
+    if (partner == nullptr) return;
+    // The paired plan (locate_query_tile): a paired cluster's own rows stop at its tail; the lower of a pair adds the pair tile.
+    for (int p = threadIdx.x; p < qc; p += kPlanThreads)
+    {
+        const int cluster = (int)(unsigned)keys[p], other = partner[(int64)g * qc + cluster];
+        const int64 rows = query_sizes[(int64)g * qc + cluster];
+        const int64 own = other < 0 ? rows : rows - rows % (rows_per_tile / 2);
+        tiles[p] = (int)((own + rows_per_tile - 1) / rows_per_tile) + (other > cluster ? 1 : 0);
+    }
+    write_tile_starts(tiles, paired_tile_start + (int64)g * (qc + 1), qc);
 }
 
 // Thread t copies chunk t % kRowChunks of rows t / kRowChunks + i x kRowsPerPass: its chunk and, when

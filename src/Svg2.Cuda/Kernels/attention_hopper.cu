@@ -24,6 +24,10 @@
 //   steps), and warpgroup 1 merges warpgroup 2's softmax state (row maxima, row sums, O), handed
 //   over through the free K stages, into its own before the store. At the video shapes these tiles
 //   carry about a fifth of the tiles' work (the benchmark logs the padding of 128- and 64-row tiles).
+// Pair tiles (tail_pairs.cu): given the tail pairing, a split tile may hold two clusters' tails over the
+//   union of their keys, listed as the keys only the first selects, those both select, then those only
+//   the second selects; a row of the first cluster masks the keys from the end of the shared ones on, a row
+//   of the second those before their start (only on the K/V tiles that reach past those bounds).
 // Why: timed apart, the gathers and the softmax each added a quarter to a tile that all threads
 //   walked in lockstep; with the gathers on their own warps and the consumers free to drift apart,
 //   the tensor cores have work while either happens (docs/cuda-performance.md).
@@ -36,6 +40,9 @@
 //   (and centroid row) once per 128 query rows, output once.
 #include "attention_hopper.cuh"
 #include "compensation.cuh"
+
+// A bound past every virtual key (the largest int).
+constexpr int kNoKeyBound = 0x7fffffff;
 
 // How far (log2) a tile's maximum may exceed a row's running maximum before the row is rescaled.
 constexpr float kRescaleSlack = 8.f;
@@ -148,6 +155,9 @@ struct ConsumerTiles
     int first_key;             // 0, or a split tile's 64 c
     int key_tiles, exact_tiles, total_keys, centroid_keys;
     const float* centroid_biases;
+    // A pair tile's rows below 'first_rows' are the first cluster's, and see the keys before 'shared_end'; the second
+    // cluster's see those from 'shared_begin' on. Elsewhere 0 and kNoKeyBound: every row sees every key.
+    int first_rows, shared_begin, shared_end;
 
     __device__ __forceinline__ unsigned stage_barrier(unsigned row, int j) const { return row + (j % kStages) * kBarrierBytes; }
     __device__ __forceinline__ unsigned parity(int j) const { return (j / kStages) & 1; }
@@ -161,6 +171,25 @@ struct ConsumerTiles
     __device__ __forceinline__ const float* bias(int j) const
     {
         return j >= exact_tiles ? centroid_biases + (j - exact_tiles) * kTileKeys + first_key : nullptr;
+    }
+    // In a pair tile, masks the scores of tile j that a row's cluster did not select; a test per tile elsewhere.
+    template <int Keys>
+    __device__ __forceinline__ void mask_other_cluster(float (&s)[Keys / 2], int j) const
+    {
+        const int first_column = j * kTileKeys + first_key;
+        if (first_column >= shared_begin && first_column + Keys <= shared_end) return;
+        const int lane = threadIdx.x % kWarpSize, warp_row = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            const bool first = warp_row + 8 * r < first_rows;
+            const int begin = first ? 0 : shared_begin, end = first ? shared_end : kNoKeyBound;
+#pragma unroll
+            for (int c = 0; c < Keys / 8; ++c)
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                    mask_score_outside(s[4 * c + 2 * r + e], first_column + c * 8 + 2 * (lane % 4) + e - begin, end - begin);
+        }
     }
 };
 
@@ -187,6 +216,7 @@ __device__ __forceinline__ void consume_key_tiles(const ConsumerTiles& tiles, fl
     warpgroup_wait<0>();
     fence_registers(s);
     barrier_arrive(tiles.stage_barrier(tiles.key_empty, 0));
+    tiles.mask_other_cluster<Keys>(s, 0);
     softmax_tile<Keys>(s, tiles.valid_keys(0), tiles.bias(0), scale_log2, row_max, row_sum, correction);   // O is still 0
     pack_probabilities<Keys>(s, p);
     // Every tile but the last: the same two commit groups in the same order on every pass, so that ptxas can
@@ -202,6 +232,7 @@ __device__ __forceinline__ void consume_key_tiles(const ConsumerTiles& tiles, fl
         warpgroup_wait<1>();
         fence_registers(s);
         barrier_arrive(tiles.stage_barrier(tiles.key_empty, j + 1));
+        tiles.mask_other_cluster<Keys>(s, j + 1);
         const bool rescale = softmax_tile<Keys>(s, tiles.valid_keys(j + 1), tiles.bias(j + 1), scale_log2, row_max, row_sum, correction);
         warpgroup_wait<0>();
         fence_registers(o);
@@ -231,12 +262,14 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
                              const float* __restrict__ compensation_log2_weight, const float* __restrict__ compensation_value,
                              const int* __restrict__ centroid_list, const int* __restrict__ centroid_count,
                              const element_t* __restrict__ centroid_keys, const element_t* __restrict__ centroid_values,
-                             const float* __restrict__ centroid_bias, int centroid_clusters)
+                             const float* __restrict__ centroid_bias, int centroid_clusters, const int* __restrict__ partner,
+                             const int* __restrict__ pair_slot, const int* __restrict__ pair_range_start, const int* __restrict__ pair_range_end,
+                             const int* __restrict__ pair_range_count, const int* __restrict__ pair_bounds, int pair_capacity)
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
     QueryTile query;
-    if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets)) return;
+    if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets, partner, pair_slot)) return;
 
     const unsigned q_tile = aligned_shared_base(attention_shared);
     const unsigned k_tiles = q_tile + kTileQueryBytes;
@@ -263,7 +296,10 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         barrier_init_fence();
     }
     const int64 pair = (int64)g * qc + query.cluster;
-    const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
+    const bool paired = query.slot >= 0;
+    const int64 pair_list = (int64)g * pair_capacity + query.slot;
+    const int ranges = paired ? load_key_ranges(starts, ends, pair_list, kc, pair_range_start, pair_range_end, pair_range_count, kTileThreads)
+                              : load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
     const int centroid_keys_count = load_centroid_keys(centroid_ids, centroid_biases, pair, kc, centroid_list, centroid_count,
                                                        centroid_bias + (int64)g * centroid_clusters, kTileThreads);
     __syncthreads();
@@ -281,7 +317,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         release_registers<kProducerRegisters>();
         const RowGather<kTileRows, kProducerThreads> query_gather;
         query_gather({q_tile}, {query_gather.chunk_base(q + (int64)g * nq * kHeadDim)},
-                     [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+                     [&](int row) { const int64 at = query.permuted_row(row); return at >= 0 ? (int)group_query_permutation[at] : -1; });
         barrier_arrive_after_copies(query_full);
         const RowGather<kTileKeys, kProducerThreads> gather;
         const char* k_chunks = gather.chunk_base(k + (int64)g * nk * kHeadDim);
@@ -329,7 +365,7 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     // until the end, so one's softmax overlaps the other's matrix products as their tiles drift apart.
     claim_registers<kConsumerRegisters>();
     const int consumer = warpgroup - 1;
-    const bool split = query.rows <= kWarpgroupRows;
+    const bool split = query.total_rows() <= kWarpgroupRows;
     const unsigned q_slice = q_tile + (split ? 0 : consumer) * kWarpgroupRows * kPanelRowBytes;
     float o[kOutputRegisters];
 #pragma unroll
@@ -337,23 +373,25 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
     barrier_wait(query_full, 0);
     const ConsumerTiles tiles{q_slice, k_tiles, v_tiles, key_full, value_full, key_empty, value_empty, split ? consumer * kHalfTileKeys : 0,
-                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases};
+                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases, query.rows,
+                              paired ? pair_bounds[2 * pair_list] : 0, paired ? pair_bounds[2 * pair_list + 1] : kNoKeyBound};
     if (split) consume_key_tiles<kHalfTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     else consume_key_tiles<kTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));
     if (split && !merge_split_tile(exchange, consumer, row_max, row_sum, o)) return;
 
-    const ClusterCompensation compensation = cluster_compensation(compensation_log2_weight, compensation_value, pair);
 #pragma unroll
     for (int r = 0; r < 2; ++r)
     {
         float sum = row_sum[r];
         sum += __shfl_xor_sync(kFullMask, sum, 1);
         sum += __shfl_xor_sync(kFullMask, sum, 2);
-        const OutputFactors factors = output_factors(row_max[r], sum, compensation.log2_weight);
         const int row = consumer * kWarpgroupRows + warp_in_group * 16 + lane / 4 + r * 8;
-        if (row >= query.rows) continue;
-        const int64 token = group_query_permutation[query.begin + row];
+        if (row >= query.total_rows()) continue;
+        const int64 row_cluster = row < query.rows ? pair : (int64)g * qc + query.second_cluster;
+        const ClusterCompensation compensation = cluster_compensation(compensation_log2_weight, compensation_value, row_cluster);
+        const OutputFactors factors = output_factors(row_max[r], sum, compensation.log2_weight);
+        const int64 token = group_query_permutation[query.permuted_row(row)];
         element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
         for (int d = 0; d < kOutputColumnTiles; ++d)

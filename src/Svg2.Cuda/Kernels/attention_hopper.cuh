@@ -52,6 +52,13 @@ __device__ __forceinline__ void mask_score(float& score, int column, int valid)
         : "+f"(score) : "r"(column), "r"(valid));
 }
 
+// Sets a score to -inf unless 0 <= 'offset' < 'count' (one unsigned comparison), in place, as mask_score does.
+__device__ __forceinline__ void mask_score_outside(float& score, int offset, int count)
+{
+    asm("{\n\t.reg .pred outside;\n\tsetp.hs.u32 outside, %1, %2;\n\t@outside mov.f32 %0, 0fFF800000;\n\t}"
+        : "+f"(score) : "r"(offset), "r"(count));
+}
+
 // The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
 // 'exchange' (the K stages, free once both have finished their last tile), which merges it
 // into its own. Returns false for the consumer whose part is done.

@@ -11,7 +11,7 @@ public static class KernelSources
     public static readonly IReadOnlyList<string> Programs = ["kmeans.cu", "layout.cu", "selection.cu", "attention.cu", "transformer_block.cu", "probe.cu"];
 
     /// <summary>Translation units compiled only for Hopper (sm_90a).</summary>
-    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu", "attention_hopper_fp8.cu"];
+    public static readonly IReadOnlyList<string> HopperPrograms = ["kmeans_hopper.cu", "attention_hopper.cu", "attention_hopper_fp8.cu", "tail_pairs.cu"];
 
     /// <summary>Headers every program may include.</summary>
     public static readonly IReadOnlyList<string> Headers = ["common.cuh", "nearest_centroid.cuh", "segment_means.cuh", "key_ranges.cuh", "compensation.cuh", "hopper.cuh", "attention_hopper.cuh", "fp8.cuh"];

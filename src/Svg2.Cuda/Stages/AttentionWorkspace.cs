@@ -1,3 +1,4 @@
+using Svg2.Cuda.Traits;
 using static TorchSharp.torch;
 
 namespace Svg2.Cuda.Stages;
@@ -9,8 +10,11 @@ namespace Svg2.Cuda.Stages;
 /// </summary>
 internal sealed class AttentionWorkspace : IDisposable
 {
-    /// <summary>Allocates the buffers for G problems with QC query and KC key clusters.</summary>
-    public AttentionWorkspace(long groups, long queryClusters, long keyClusters, Device device)
+    /// <summary>
+    /// Allocates the buffers for G problems with QC query and KC key clusters; with <paramref name="pairTails"/>, those of
+    /// the tail pairing too (<see cref="Pairs"/>), unless QC exceeds <see cref="SparseAttentionTraits.MaxPairedQueryClusters"/>.
+    /// </summary>
+    public AttentionWorkspace(long groups, long queryClusters, long keyClusters, Device device, bool pairTails = false)
     {
         RangeStart = empty([groups, queryClusters, keyClusters], ScalarType.Int32, device);
         RangeEnd = empty([groups, queryClusters, keyClusters], ScalarType.Int32, device);
@@ -19,6 +23,8 @@ internal sealed class AttentionWorkspace : IDisposable
         KeptClusters = empty([groups, queryClusters], ScalarType.Int32, device);
         Order = empty([groups, queryClusters], ScalarType.Int32, device);
         TileStart = empty([groups, queryClusters + 1], ScalarType.Int32, device);
+        if (pairTails && queryClusters <= SparseAttentionTraits.MaxPairedQueryClusters)
+            Pairs = new TailPairBuffers(groups, queryClusters, keyClusters, device);
     }
 
     /// <summary>[G, QC, KC] first permuted key row of each selected range.</summary>
@@ -42,8 +48,11 @@ internal sealed class AttentionWorkspace : IDisposable
     /// <summary>[G, QC + 1] first tile of each cluster in <see cref="Order"/>; the last entry is the tile count.</summary>
     public Tensor TileStart { get; }
 
+    /// <summary>The tail pairing and the paired plan of the Hopper bf16 kernel, or null where the plan pairs no tails.</summary>
+    public TailPairBuffers? Pairs { get; }
+
     /// <summary>Every buffer the workspace owns.</summary>
-    public IEnumerable<Tensor> Buffers => [RangeStart, RangeEnd, RangeCount, SelectedKeys, KeptClusters, Order, TileStart];
+    public IEnumerable<Tensor> Buffers => [RangeStart, RangeEnd, RangeCount, SelectedKeys, KeptClusters, Order, TileStart, .. Pairs?.Buffers ?? []];
 
     /// <inheritdoc/>
     public void Dispose()

@@ -39,6 +39,7 @@ internal static class SparseAttentionKernels
             (floorQueryClusters, countedKeyClusters, floorKept) = (wanted.VideoQueryClusters, wanted.VideoKeyClusters, Math.Max(1, wanted.MinimumKept));
         }
         var keptClusters = DevicePointer.Of(workspace.KeptClusters, ScalarType.Int32, nameof(workspace.KeptClusters));
+        var pairs = PairsOf(library, workspace);
         library.Launch("svg2_key_ranges", (queryClusters, groups), SparseAttentionTraits.RangeThreads, 0, stream,
             DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)),
             DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets"),
@@ -46,7 +47,8 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
             DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
-            keptClusters, queryClusters, keyClusters, countedKeyClusters);
+            keptClusters, Pointer(pairs?.MaskBits, ScalarType.Int32, "pairs.MaskBits"), queryClusters, keyClusters, countedKeyClusters);
+        if (pairs is not null) EnqueueTailPairs(library, queryLayout, keyLayout, blockMask, pairs, stream);
         int padded = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)queryClusters);
         // The reciprocals libtorch multiplies by when it divides by a scalar and takes a mean on CUDA.
         double densityScale = 1.0 / ((double)queryLayout.Tokens * keyLayout.Tokens);
@@ -55,9 +57,41 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(queryLayout.Sizes, ScalarType.Int64, "queryLayout.Sizes"),
             DevicePointer.Of(workspace.SelectedKeys, ScalarType.Int32, nameof(workspace.SelectedKeys)),
             keptClusters,
+            Pointer(pairs?.Partner, ScalarType.Int32, "pairs.Partner"),
             DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
             DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+            Pointer(pairs?.TileStart, ScalarType.Int32, "pairs.TileStart"),
             statisticsPointer, queryClusters, padded, SparseAttentionTraits.TileRows(library.Family), floorQueryClusters, floorKept, densityScale, floorScale);
+    }
+
+    /// <summary>The workspace's tail pairing where this library's plan pairs tails (the Hopper kernels), else null.</summary>
+    static TailPairBuffers? PairsOf(KernelLibrary library, AttentionWorkspace workspace) =>
+        library.Family == KernelFamily.Hopper ? workspace.Pairs : null;
+
+    static DevicePointer Pointer(Tensor? tensor, ScalarType type, string name) => tensor is null ? new DevicePointer(0) : DevicePointer.Of(tensor, type, name);
+
+    /// <summary>
+    /// Enqueues the tail pairing (tail_pairs.cu) after the range lists: the clusters' shared keys, the greedy matching
+    /// and the pairs' range lists.
+    /// </summary>
+    static void EnqueueTailPairs(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, TailPairBuffers pairs,
+        IntPtr stream)
+    {
+        int groups = (int)queryLayout.Groups, queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
+        var (affinityShared, matchingShared) = SparseAttentionTraits.TailPairSharedBytes(queryClusters, keyClusters);
+        var queryOffsets = DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets");
+        var keyOffsets = DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets");
+        var affinity = DevicePointer.Of(pairs.Affinity, ScalarType.Int32, "pairs.Affinity");
+        var partner = DevicePointer.Of(pairs.Partner, ScalarType.Int32, "pairs.Partner");
+        var slot = DevicePointer.Of(pairs.Slot, ScalarType.Int32, "pairs.Slot");
+        library.Launch("svg2_tail_affinity", (queryClusters, groups), SparseAttentionTraits.TailPairThreads, affinityShared, stream,
+            DevicePointer.Of(pairs.MaskBits, ScalarType.Int32, "pairs.MaskBits"), queryOffsets, keyOffsets, affinity, queryClusters, keyClusters);
+        library.Launch("svg2_pair_tails", (groups, 1), SparseAttentionTraits.TailMatchThreads, matchingShared, stream, affinity, partner, slot, queryClusters);
+        library.Launch("svg2_pair_ranges", (queryClusters, groups), SparseAttentionTraits.TailPairThreads, 0, stream,
+            DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)), keyOffsets, partner, slot,
+            DevicePointer.Of(pairs.RangeStart, ScalarType.Int32, "pairs.RangeStart"), DevicePointer.Of(pairs.RangeEnd, ScalarType.Int32, "pairs.RangeEnd"),
+            DevicePointer.Of(pairs.RangeCount, ScalarType.Int32, "pairs.RangeCount"), DevicePointer.Of(pairs.Bounds, ScalarType.Int32, "pairs.Bounds"),
+            queryClusters, keyClusters, pairs.Capacity);
     }
 
     /// <summary>
@@ -92,21 +126,24 @@ internal static class SparseAttentionKernels
         int shared = library.Traits.Attention.SharedBytes(library.Family, keyClusters, centroidKeys is not null);
         if (shared > library.Device.MaxSharedBytesPerBlock)
             throw new ArgumentException($"The CUDA attention keeps each query cluster's key-range list in shared memory; {keyClusters} key clusters need {shared} B, more than the {library.Device.MaxSharedBytesPerBlock} B this GPU allows per block. Use fewer key clusters.");
+        // Per-row compensation lists centroid keys per query cluster, which a pair tile's two clusters do not share.
+        var pairs = centroidKeys is null ? PairsOf(library, workspace) : null;
         KernelArgument[] arguments = [
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
-            .. PlanArguments(queryLayout, keyLayout, workspace),
+            .. PlanArguments(queryLayout, keyLayout, workspace, pairs?.TileStart),
             queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue];
         if (library.Family == KernelFamily.Hopper)
-            arguments = [.. arguments, .. CentroidKeyArguments(centroidKeys, library.Element)];
+            arguments = [.. arguments, .. CentroidKeyArguments(centroidKeys, library.Element), .. PairArguments(pairs)];
         library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream, arguments);
     }
 
     /// <summary>
     /// The plan's arguments of the attention kernels, in their order: the query permutation and offsets, the key
-    /// permutation, the range lists, the cluster order and the tile starts.
+    /// permutation, the range lists, the cluster order and the tile starts (<paramref name="tileStart"/>, those of the
+    /// paired plan, where given).
     /// </summary>
-    internal static KernelArgument[] PlanArguments(ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace) =>
+    internal static KernelArgument[] PlanArguments(ClusterLayout queryLayout, ClusterLayout keyLayout, AttentionWorkspace workspace, Tensor? tileStart = null) =>
     [
         DevicePointer.Of(queryLayout.Permutation, ScalarType.Int64, "queryLayout.Permutation"),
         DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets"),
@@ -115,8 +152,19 @@ internal static class SparseAttentionKernels
         DevicePointer.Of(workspace.RangeEnd, ScalarType.Int32, nameof(workspace.RangeEnd)),
         DevicePointer.Of(workspace.RangeCount, ScalarType.Int32, nameof(workspace.RangeCount)),
         DevicePointer.Of(workspace.Order, ScalarType.Int32, nameof(workspace.Order)),
-        DevicePointer.Of(workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
+        DevicePointer.Of(tileStart ?? workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
     ];
+
+    /// <summary>The Hopper bf16 kernel's pair-tile arguments: partners, slots, the pairs' range lists, bounds and capacity (null pointers without).</summary>
+    static KernelArgument[] PairArguments(TailPairBuffers? pairs)
+    {
+        var none = new DevicePointer(0);
+        if (pairs is null) return [none, none, none, none, none, none, 0];
+        return [DevicePointer.Of(pairs.Partner, ScalarType.Int32, "pairs.Partner"), DevicePointer.Of(pairs.Slot, ScalarType.Int32, "pairs.Slot"),
+                DevicePointer.Of(pairs.RangeStart, ScalarType.Int32, "pairs.RangeStart"), DevicePointer.Of(pairs.RangeEnd, ScalarType.Int32, "pairs.RangeEnd"),
+                DevicePointer.Of(pairs.RangeCount, ScalarType.Int32, "pairs.RangeCount"), DevicePointer.Of(pairs.Bounds, ScalarType.Int32, "pairs.Bounds"),
+                pairs.Capacity];
+    }
 
     /// <summary>The Hopper kernel's per-row compensation arguments: list, count, keys, values, biases and their cluster count (null pointers without).</summary>
     static KernelArgument[] CentroidKeyArguments(CentroidKeys? keys, ScalarType element)

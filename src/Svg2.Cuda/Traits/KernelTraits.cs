@@ -49,6 +49,7 @@ internal sealed class KernelTraits
             "selection.cu" => SelectionTraits.Macros,
             "attention.cu" => Attention.PortableMacros,
             "attention_hopper.cu" => SparseAttentionTraits.HopperMacros,
+            "tail_pairs.cu" => SparseAttentionTraits.TailPairMacros,
             "attention_hopper_fp8.cu" => Fp8AttentionTraits.Macros,
             "transformer_block.cu" => TransformerBlockTraits.Macros,
             "probe.cu" => RoutingProbeTraits.Macros(HeadDim),

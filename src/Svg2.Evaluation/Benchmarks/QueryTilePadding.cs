@@ -10,8 +10,8 @@ namespace Svg2.Evaluation.Benchmarks;
 /// <param name="Tiles">Every cluster's rows rounded up to whole tiles of the Hopper kernel (<see cref="TileRows"/>).</param>
 /// <param name="Halves">Rounded up to 64-row halves, one consumer warpgroup's rows (<see cref="HalfRows"/>).</param>
 /// <param name="SharedHalves">
-/// Halves with two clusters' last halves sharing one, the estimate of <see cref="TailPairing"/> for a kernel that does
-/// not exist yet.
+/// Halves with two clusters' last halves sharing one where <see cref="TailPairing"/> pairs them, as the Hopper plan's pair
+/// tiles do.
 /// </param>
 public sealed record QueryTilePadding(double Tiles, double Halves, double SharedHalves)
 {

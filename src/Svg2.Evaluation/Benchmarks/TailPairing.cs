@@ -4,11 +4,12 @@ using static TorchSharp.torch;
 namespace Svg2.Evaluation.Benchmarks;
 
 /// <summary>
-/// An estimate of what query tiles shared between clusters could save, before any kernel does it: a
-/// cluster's last, partial tile (its rows past the last whole tile, its "tail") shares one tile with
-/// another cluster's tail when both fit, and that tile computes the union of the two clusters' keys
-/// (each row masked to its own cluster's). Greedy, per problem: the tails that waste the most go first,
-/// each paired with the unpaired tail that fits beside it and shares the most keys with it.
+/// Which clusters' last, partial 64-row halves (their rows past the last whole half, their "tails") share one
+/// tile, the rule of the Hopper attention's tile plan (svg2_pair_tails), and the work that saves. Two tails
+/// share a tile when their rows fit one half together and the clusters select keys in common; the tile then
+/// computes the union of the two clusters' keys (each row masked to its own cluster's), saving the shared keys
+/// once for every row of the half. Pairs are taken greedily by shared keys, the most first (ties: the lower
+/// first cluster, then the lower second), which is the matching the GPU's rounds of mutual best proposals find.
 /// </summary>
 public static class TailPairing
 {
@@ -20,26 +21,79 @@ public static class TailPairing
     public static double PairedWork(Tensor rows, Tensor keys, Tensor blockMask, Tensor keySizes, int tileRows)
     {
         using var scope = NewDisposeScope();
-        // Keys selected by both of two query clusters: the mask weighted by the key clusters' sizes, times the mask.
-        var mask = blockMask.to(ScalarType.Float64);
-        var shared = mask.mul(keySizes.to(ScalarType.Float64).unsqueeze(1)).bmm(mask.transpose(1, 2)).cpu();
         var rowCounts = rows.to(ScalarType.Int64).cpu();
         var keyCounts = keys.to(ScalarType.Float64).cpu();
-        int clusters = (int)shared.shape[1];
+        var shared = SharedKeys(blockMask, keySizes);
         double work = 0;
-        for (long g = 0; g < shared.shape[0]; g++)
-        {
-            var values = shared[g].contiguous().data<double>().ToArray();
-            var matrix = new double[clusters, clusters];
-            Buffer.BlockCopy(values, 0, matrix, 0, values.Length * sizeof(double));
-            work += PairedWork(rowCounts[g].data<long>().ToArray(), keyCounts[g].data<double>().ToArray(), matrix, tileRows);
-        }
+        for (int g = 0; g < shared.Length; g++)
+            work += PairedWork(rowCounts[g].data<long>().ToArray(), keyCounts[g].data<double>().ToArray(), shared[g], tileRows);
         return work;
     }
 
     /// <summary>
+    /// The partners of a selection's query clusters, per problem: [G][QC], the partner's cluster id or -1 (see
+    /// <see cref="Partners(IReadOnlyList{long}, double[,], int)"/>).
+    /// </summary>
+    public static int[][] Partners(Tensor rows, Tensor blockMask, Tensor keySizes, int tileRows)
+    {
+        using var scope = NewDisposeScope();
+        var rowCounts = rows.to(ScalarType.Int64).cpu();
+        var shared = SharedKeys(blockMask, keySizes);
+        return [.. shared.Select((matrix, g) => Partners(rowCounts[g].data<long>().ToArray(), matrix, tileRows))];
+    }
+
+    /// <summary>
+    /// Per problem, [QC, QC] the keys two query clusters both select: the block mask weighted by the key clusters'
+    /// sizes, times the mask (exact in float64).
+    /// </summary>
+    public static double[][,] SharedKeys(Tensor blockMask, Tensor keySizes)
+    {
+        using var scope = NewDisposeScope();
+        var mask = blockMask.to(ScalarType.Float64);
+        var shared = mask.mul(keySizes.to(ScalarType.Float64).unsqueeze(1)).bmm(mask.transpose(1, 2)).cpu();
+        int clusters = (int)shared.shape[1];
+        var matrices = new double[shared.shape[0]][,];
+        for (int g = 0; g < matrices.Length; g++)
+        {
+            var values = shared[g].contiguous().data<double>().ToArray();
+            matrices[g] = new double[clusters, clusters];
+            Buffer.BlockCopy(values, 0, matrices[g], 0, values.Length * sizeof(double));
+        }
+        return matrices;
+    }
+
+    /// <summary>
+    /// Each query cluster's partner, or -1: the greedy matching of the clusters whose rows are not whole tiles of
+    /// <paramref name="tileRows"/>, over the pairs whose tails fit one tile together and that share keys, the pairs
+    /// sharing the most keys first (ties: the lower first cluster, then the lower second).
+    /// </summary>
+    /// <param name="rows">Rows of each query cluster.</param>
+    /// <param name="sharedKeys">[QC, QC] keys selected by both clusters (symmetric, the diagonal unused).</param>
+    /// <param name="tileRows">Rows of a tile.</param>
+    public static int[] Partners(IReadOnlyList<long> rows, double[,] sharedKeys, int tileRows)
+    {
+        int clusters = rows.Count;
+        if (sharedKeys.GetLength(0) != clusters || sharedKeys.GetLength(1) != clusters)
+            throw new ArgumentException($"sharedKeys is [{sharedKeys.GetLength(0)}, {sharedKeys.GetLength(1)}]; expected [{clusters}, {clusters}].", nameof(sharedKeys));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tileRows);
+        for (int i = 0; i < clusters; i++)
+            if (rows[i] < 0) throw new ArgumentException($"Cluster {i} has {rows[i]} rows.", nameof(rows));
+
+        long Tail(int i) => rows[i] % tileRows;
+        var edges = new List<(double Keys, int A, int B)>();
+        for (int a = 0; a < clusters; a++)
+            for (int b = a + 1; b < clusters; b++)
+                if (Tail(a) > 0 && Tail(b) > 0 && Tail(a) + Tail(b) <= tileRows && sharedKeys[a, b] > 0)
+                    edges.Add((sharedKeys[a, b], a, b));
+        var partners = Enumerable.Repeat(-1, clusters).ToArray();
+        foreach (var (_, a, b) in edges.OrderByDescending(e => e.Keys).ThenBy(e => e.A).ThenBy(e => e.B))
+            if (partners[a] < 0 && partners[b] < 0) (partners[a], partners[b]) = (b, a);
+        return partners;
+    }
+
+    /// <summary>
     /// Rows x keys the attention computes for one problem when every cluster's rows are rounded up to
-    /// whole tiles of <paramref name="tileRows"/> rows and tails are paired as above.
+    /// whole tiles of <paramref name="tileRows"/> rows and tails are paired as <see cref="Partners(IReadOnlyList{long}, double[,], int)"/> pairs them.
     /// </summary>
     /// <param name="rows">Rows of each query cluster.</param>
     /// <param name="keys">Keys each query cluster selected.</param>
@@ -50,35 +104,15 @@ public static class TailPairing
         int clusters = rows.Count;
         if (keys.Count != clusters)
             throw new ArgumentException($"{clusters} row counts but {keys.Count} key counts; both are one per query cluster.", nameof(keys));
-        if (sharedKeys.GetLength(0) != clusters || sharedKeys.GetLength(1) != clusters)
-            throw new ArgumentException($"sharedKeys is [{sharedKeys.GetLength(0)}, {sharedKeys.GetLength(1)}]; expected [{clusters}, {clusters}].", nameof(sharedKeys));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tileRows);
-
+        var partners = Partners(rows, sharedKeys, tileRows);
         double work = 0;
-        var tails = new List<int>();
         for (int i = 0; i < clusters; i++)
         {
-            if (rows[i] < 0) throw new ArgumentException($"Cluster {i} has {rows[i]} rows.", nameof(rows));
             work += rows[i] / tileRows * (double)tileRows * keys[i];
-            if (rows[i] % tileRows != 0) tails.Add(i);
-        }
-        long Tail(int i) => rows[i] % tileRows;
-        var paired = new bool[clusters];
-        foreach (int i in tails.OrderByDescending(i => (tileRows - Tail(i)) * keys[i]).ThenBy(i => i))
-        {
-            if (paired[i]) continue;
-            paired[i] = true;
-            int partner = -1;
-            foreach (int j in tails)
-                if (!paired[j] && Tail(i) + Tail(j) <= tileRows && sharedKeys[i, j] > 0 && (partner < 0 || sharedKeys[i, j] > sharedKeys[i, partner]))
-                    partner = j;
-            if (partner < 0)
-            {
-                work += tileRows * keys[i];
-                continue;
-            }
-            paired[partner] = true;
-            work += tileRows * (keys[i] + keys[partner] - sharedKeys[i, partner]);
+            int partner = partners[i];
+            if (rows[i] % tileRows == 0 || partner > i) continue;
+            // A tail alone, or the second of a pair: the pair's tile computes the union of both clusters' keys.
+            work += tileRows * (partner < 0 ? keys[i] : keys[i] + keys[partner] - sharedKeys[i, partner]);
         }
         return work;
     }

@@ -34,6 +34,7 @@ public static class CudaConformance
                 results.Add(Run($"k-means step vs float32 Lloyd, large clusters ({tag})", () => KMeansMatches(device, dtype, dim, seed + 8, FewClusters)));
                 results.Add(Run($"sparse attention vs masked float32, small clusters ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2, SmallQueryClusters)));
                 results.Add(Run($"sparse attention vs masked float32, clusters of several tiles ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 7, LargeQueryClusters)));
+                results.Add(Run($"sparse attention with pair tiles vs masked float32, pairs = greedy rule ({tag})", () => TailPairConformance.PairTilesMatch(device, dtype, dim, seed + 14)));
             }
         results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3, 0.9, 0.1, 0.5, 150)));
         // A sharp row cuts after few clusters (few candidates); a fixed-density top-p near 1 with no

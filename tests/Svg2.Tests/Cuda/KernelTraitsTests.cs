@@ -266,6 +266,18 @@ public partial class KernelTraitsTests
     }
 
     [Fact]
+    public void TailPairingSizesItsBuffersByClusters()
+    {
+        Assert.Equal(150, SparseAttentionTraits.PairCapacity(301));
+        Assert.Equal(1, SparseAttentionTraits.PairCapacity(1));
+        Assert.Equal(32, SparseAttentionTraits.MaskWords(1000));
+        Assert.Equal(2, SparseAttentionTraits.MaskWords(33));
+        var (affinity, matching) = SparseAttentionTraits.TailPairSharedBytes(200, 1000);
+        Assert.Equal(1000 * sizeof(int) + 32 * sizeof(uint), affinity);
+        Assert.Equal(2 * 200 * sizeof(int), matching);
+    }
+
+    [Fact]
     public void MacroValuesMatchTheDerivedShapes()
     {
         var traits = new KernelTraits(ScalarType.BFloat16, 128, AttentionTuning.Default);
@@ -274,6 +286,8 @@ public partial class KernelTraitsTests
         Assert.Equal(SparseAttentionTraits.RangeThreads, Value("attention.cu", "SVG2_ATTENTION_RANGE_THREADS"));
         Assert.Equal(SparseAttentionTraits.PlanThreads, Value("attention.cu", "SVG2_ATTENTION_PLAN_THREADS"));
         Assert.Equal(SparseAttentionTraits.HopperTileRows, Value("attention_hopper.cu", "SVG2_ATTENTION_HOPPER_CONSUMERS") * HopperTraits.WarpgroupRows);
+        Assert.Equal(HopperTraits.WarpgroupRows, Value("tail_pairs.cu", "SVG2_TAIL_PAIRS_HALF_ROWS"));
+        Assert.Equal(SparseAttentionTraits.TailMatchThreads, Value("tail_pairs.cu", "SVG2_TAIL_PAIRS_MATCH_THREADS"));
         Assert.Equal(KMeansTraits.HopperTileCentroids, Value("kmeans_hopper.cu", "SVG2_KMEANS_HOPPER_TILE_CENTROIDS"));
         Assert.Equal(KMeansTraits.HopperImageThreads, Value("kmeans_hopper.cu", "SVG2_KMEANS_HOPPER_IMAGE_THREADS"));
         Assert.Equal(KMeansTraits.AssignThreads, Value("kmeans.cu", "SVG2_KMEANS_ASSIGN_WARPS") * KernelTraits.WarpSize);

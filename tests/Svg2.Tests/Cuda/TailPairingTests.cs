@@ -37,12 +37,29 @@ public class TailPairingTests
     }
 
     [Fact]
-    public void TheMostWastefulTailTakesThePartnerSharingTheMostKeys()
+    public void ThePairSharingTheMostKeysIsTakenFirst()
     {
-        // Cluster 0's tail wastes the most; cluster 2 shares 90 keys with it, cluster 1 only 10. Cluster 1 stays alone.
+        // Cluster 2 shares 90 keys with cluster 0 and cluster 1 only 10: clusters 0 and 2 pair, cluster 1 stays alone.
         double expected = Tile * (100.0 + 95.0 - 90.0) + Tile * 50.0;
         Assert.Equal(expected, TailPairing.PairedWork([5, 30, 20], [100, 50, 95], Shared(3, (0, 1, 10), (0, 2, 90), (1, 2, 5)), Tile));
+        Assert.Equal([2, -1, 0], TailPairing.Partners([5, 30, 20], Shared(3, (0, 1, 10), (0, 2, 90), (1, 2, 5)), Tile));
     }
+
+    [Fact]
+    public void AClusterTakenByABetterPairLeavesItsOtherPartnerToTheNextBest()
+    {
+        // (1, 2) shares the most; 0 would have preferred 1 and takes 3, the best left.
+        var shared = Shared(4, (0, 1, 50), (1, 2, 60), (0, 3, 20), (2, 3, 40));
+        Assert.Equal([3, 2, 1, 0], TailPairing.Partners([10, 10, 10, 10], shared, Tile));
+    }
+
+    [Fact]
+    public void EqualSharesPairTheLowerClustersFirst() =>
+        Assert.Equal([1, 0, -1], TailPairing.Partners([10, 10, 10], Shared(3, (0, 1, 7), (0, 2, 7), (1, 2, 7)), Tile));
+
+    [Fact]
+    public void ClustersOfWholeTilesHaveNoTailToPair() =>
+        Assert.Equal([-1, -1], TailPairing.Partners([Tile, 10], Shared(2, (0, 1, 100)), Tile));
 
     [Fact]
     public void OnRandomClustersThePairedWorkLiesBetweenTheUsefulAndTheUnpairedWork()
@@ -88,6 +105,8 @@ public class TailPairingTests
         Assert.Contains("2 row counts but 1 key counts", error.Message);
         error = Assert.Throws<ArgumentException>(() => TailPairing.PairedWork([10, 20], [100, 100], Shared(3), Tile));
         Assert.Contains("[3, 3]; expected [2, 2]", error.Message);
+        error = Assert.Throws<ArgumentException>(() => TailPairing.Partners([10, -1], Shared(2), Tile));
+        Assert.Contains("Cluster 1 has -1 rows", error.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => TailPairing.PairedWork([10], [100], Shared(1), 0));
     }
 }

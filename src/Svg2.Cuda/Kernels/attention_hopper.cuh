@@ -59,6 +59,70 @@ __device__ __forceinline__ void mask_score_outside(float& score, int offset, int
         : "+f"(score) : "r"(offset), "r"(count));
 }
 
+// A bound past every virtual key (the largest int).
+constexpr int kNoKeyBound = 0x7fffffff;
+
+// The pair tiles of a paired plan (tail_pairs.cu): partners and slots, the pairs' range lists [G, capacity, KC] and
+// bounds [G, capacity, 2]; null pointers in a plan without pair tiles.
+struct PairPlan
+{
+    const int* partner;
+    const int* slot;
+    const int* range_start;
+    const int* range_end;
+    const int* range_count;
+    const int* bounds;
+    int capacity;
+
+    // The entry of a tile's pair in the range lists and bounds (meaningful for a pair tile only).
+    __device__ __forceinline__ int64 list(const QueryTile& tile, int g) const { return (int64)g * capacity + tile.slot; }
+};
+
+// Copies a tile's range list into shared memory, its pair's for a pair tile, else its cluster's; returns its length.
+// Callers synchronise before reading.
+__device__ __forceinline__ int load_tile_key_ranges(int* starts, int* ends, const QueryTile& tile, int g, int qc, int kc, const int* range_start,
+                                                    const int* range_end, const int* range_count, const PairPlan& pairs, int threads)
+{
+    if (tile.slot >= 0) return load_key_ranges(starts, ends, pairs.list(tile, g), kc, pairs.range_start, pairs.range_end, pairs.range_count, threads);
+    return load_key_ranges(starts, ends, (int64)g * qc + tile.cluster, kc, range_start, range_end, range_count, threads);
+}
+
+// Which keys each row of a tile may see. A pair tile (tail_pairs.cu) lists the keys only its first cluster selects,
+// those both select, then those only the second selects: its rows below 'first_rows' are the first cluster's and see
+// the keys before 'shared_end', the others see those from 'shared_begin' on. Any other tile: 0 and kNoKeyBound, every
+// row sees every key.
+struct PairMask
+{
+    int first_rows, shared_begin, shared_end;
+
+    __device__ __forceinline__ static PairMask of(const QueryTile& tile, int g, const PairPlan& pairs)
+    {
+        if (tile.slot < 0) return {tile.rows, 0, kNoKeyBound};
+        const int64 list = pairs.list(tile, g);
+        return {tile.rows, pairs.bounds[2 * list], pairs.bounds[2 * list + 1]};
+    }
+
+    // Masks the scores (a consumer warpgroup's 64 rows x 'Keys' columns from virtual key 'first_column', in wgmma's
+    // accumulator layout) that a row's cluster did not select; one test for a tile that crosses no bound.
+    template <int Keys>
+    __device__ __forceinline__ void apply(float (&s)[Keys / 2], int first_column) const
+    {
+        if (first_column >= shared_begin && first_column + Keys <= shared_end) return;
+        const int lane = threadIdx.x % kWarpSize, warp_row = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            const bool first = warp_row + 8 * r < first_rows;
+            const int begin = first ? 0 : shared_begin, end = first ? shared_end : kNoKeyBound;
+#pragma unroll
+            for (int c = 0; c < Keys / 8; ++c)
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                    mask_score_outside(s[4 * c + 2 * r + e], first_column + c * 8 + 2 * (lane % 4) + e - begin, end - begin);
+        }
+    }
+};
+
 // The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
 // 'exchange' (the K stages, free once both have finished their last tile), which merges it
 // into its own. Returns false for the consumer whose part is done.

@@ -1,3 +1,5 @@
+using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
@@ -21,40 +23,26 @@ public static class TailPairConformance
     public static (bool Passed, string Detail) PairTilesMatch(Device device, ScalarType dtype, int dim, int seed)
     {
         using var scope = NewDisposeScope();
-        using var generator = new Generator((ulong)seed);
-        const int Groups = 2, QueryTokens = 3000, KeyTokens = 1700, QueryClusters = 80, KeyClusters = 90, Patterns = 6;
         var library = KernelLibrary.For(CudaDevice.Get(device.index), dtype, dim);
         if (library.Family != KernelFamily.Hopper) return (true, "the portable kernels have no pair tiles");
-        var q = randn([Groups, QueryTokens, dim], generator: generator).to(dtype).to(device);
-        var k = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
-        var v = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
-        var queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, QueryClusters, 0.9, generator).to(device);
-        var keyLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, KeyTokens, KeyClusters, 0.8, generator).to(device);
-        var patterns = rand([Groups, Patterns, KeyClusters], generator: generator) < 0.3;
-        var patternOf = randint(0, Patterns, [Groups, QueryClusters], generator: generator);
-        var noise = rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.08;
-        var mask = (patterns.gather(1, patternOf.unsqueeze(-1).expand(-1, -1, KeyClusters)) ^ noise).to(device);
-        mask.select(1, 0).zero_();
-        var backend = new CudaBackend();
-        using var queryLayout = backend.Layout(queryLabels, QueryClusters);
-        using var keyLayout = backend.Layout(keyLabels, KeyClusters);
-        double scale = 1.0 / Math.Sqrt(dim);
-        var output = full_like(q, double.NaN);
-        using var workspace = new AttentionWorkspace(Groups, QueryClusters, KeyClusters, device, pairTails: true);
+        using var problem = new PairedProblem(device, dtype, dim, seed);
+        using var workspace = new AttentionWorkspace(PairedProblem.Groups, PairedProblem.QueryClusters, PairedProblem.KeyClusters, device, pairTails: true);
         var pairs = workspace.Pairs ?? throw new InvalidOperationException("The workspace allocated no tail pairing.");
         pairs.Partner.fill_(-2);
-        SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, mask, workspace, IntPtr.Zero);
-        SparseAttentionKernels.EnqueueAttention(library, q, k, v, output, queryLayout, keyLayout, workspace, scale, IntPtr.Zero);
+        SparseAttentionKernels.EnqueuePlan(library, problem.QueryLayout, problem.KeyLayout, problem.Mask, workspace, IntPtr.Zero);
+        var output = full_like(problem.Q, double.NaN);
+        SparseAttentionKernels.EnqueueAttention(library, problem.Q, problem.K, problem.V, output, problem.QueryLayout, problem.KeyLayout, workspace,
+            problem.Scale, IntPtr.Zero);
 
-        var expectedPartners = TailPairing.Partners(queryLayout.Sizes, mask, keyLayout.Sizes, QueryTilePadding.HalfRows);
+        var expectedPartners = TailPairing.Partners(problem.QueryLayout.Sizes, problem.Mask, problem.KeyLayout.Sizes, QueryTilePadding.HalfRows);
         var partners = pairs.Partner.cpu();
         long partnerDifferences = 0, pairCount = 0, bothSidesMasked = 0;
         var bounds = pairs.Bounds.cpu();
         var rangeCount = pairs.RangeCount.cpu();
         var rangeEnd = pairs.RangeEnd.cpu();
         var slots = pairs.Slot.cpu();
-        for (int g = 0; g < Groups; g++)
-            for (int c = 0; c < QueryClusters; c++)
+        for (int g = 0; g < PairedProblem.Groups; g++)
+            for (int c = 0; c < PairedProblem.QueryClusters; c++)
             {
                 int partner = partners[g, c].item<int>();
                 partnerDifferences += partner == expectedPartners[g][c] ? 0 : 1;
@@ -64,14 +52,88 @@ public static class TailPairConformance
                 int total = ranges > 0 ? rangeEnd[g, slot, ranges - 1].item<int>() : 0;
                 if (bounds[g, slot, 0].item<int>() > 0 && bounds[g, slot, 1].item<int>() < total) bothSidesMasked++;
             }
-        var expected = ReferenceComputations.MaskedAttention(q, k, v, queryLabels, keyLabels, mask, scale);
-        long nonFinite = output.isfinite().logical_not().sum().item<long>();
-        double error = ReferenceComputations.RelativeError(output, expected);
-        var emptyRows = (queryLabels == 0).unsqueeze(-1).expand_as(output);
-        long nonZeroEmpty = (output.masked_select(emptyRows) != 0).sum().item<long>();
+        var (error, nonFinite, nonZeroEmpty) = problem.Judge(output);
         bool passed = partnerDifferences == 0 && pairCount > 0 && bothSidesMasked > 0 && nonFinite == 0 && error <= CudaConformance.HalfPrecisionTolerance
                       && nonZeroEmpty == 0;
         return (passed, $"{pairCount} pairs ({bothSidesMasked} with keys of each cluster alone), {partnerDifferences} partners differ from the greedy rule; " +
                         $"rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+    }
+
+    /// <summary>
+    /// The FP8 kernel over the same kind of paired plan: its error against masked float32 attention at most
+    /// <see cref="Fp8AttentionConformance.ErrorGrowth"/> times its error over the plan without pair tiles (the pairs change
+    /// which keys share a 128-key softmax step, so P rounds against other running maxima), every element written.
+    /// </summary>
+    public static (bool Passed, string Detail) Fp8PairTilesMatch(Device device, int seed)
+    {
+        using var scope = NewDisposeScope();
+        const int Dim = 128;
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, Dim);
+        if (library.Family != KernelFamily.Hopper) return (true, "FP8 attention runs on Hopper only");
+        using var problem = new PairedProblem(device, ScalarType.BFloat16, Dim, seed);
+        using var operands = Fp8AttentionKernels.Quantize(library, problem.Q, problem.K, problem.V, Fp8AttentionSettings.Default, IntPtr.Zero);
+        Tensor Run(bool pairTails)
+        {
+            using var workspace = new AttentionWorkspace(PairedProblem.Groups, PairedProblem.QueryClusters, PairedProblem.KeyClusters, device, pairTails);
+            SparseAttentionKernels.EnqueuePlan(library, problem.QueryLayout, problem.KeyLayout, problem.Mask, workspace, IntPtr.Zero);
+            var output = full_like(problem.Q, double.NaN);
+            Fp8AttentionKernels.EnqueueAttention(library, operands, output, problem.QueryLayout, problem.KeyLayout, workspace, problem.Scale, IntPtr.Zero);
+            return output;
+        }
+        var (paired, unpaired) = (problem.Judge(Run(true)), problem.Judge(Run(false)));
+        bool passed = paired.NonFinite == 0 && paired.NonZeroEmpty == 0 && paired.Error <= Fp8AttentionConformance.ErrorGrowth * unpaired.Error;
+        return (passed, $"rel. error vs float32 {paired.Error:E2} with pair tiles, {unpaired.Error:E2} without; {paired.NonFinite} NaN/Inf elements left; " +
+                        $"{paired.NonZeroEmpty} non-zero elements in rows without keys");
+    }
+
+    /// <summary>Random q, k, v, layouts and a mask of shared patterns with noise (see <see cref="PairTilesMatch"/>).</summary>
+    sealed class PairedProblem : IDisposable
+    {
+        public const int Groups = 2, QueryTokens = 3000, KeyTokens = 1700, QueryClusters = 80, KeyClusters = 90;
+        const int Patterns = 6;
+        readonly Tensor _queryLabels, _keyLabels;
+
+        public PairedProblem(Device device, ScalarType dtype, int dim, int seed)
+        {
+            using var generator = new Generator((ulong)seed);
+            Q = randn([Groups, QueryTokens, dim], generator: generator).to(dtype).to(device);
+            K = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
+            V = randn([Groups, KeyTokens, dim], generator: generator).to(dtype).to(device);
+            _queryLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, QueryTokens, QueryClusters, 0.9, generator).to(device);
+            _keyLabels = ReferenceComputations.LabelsWithEmptyClusters(Groups, KeyTokens, KeyClusters, 0.8, generator).to(device);
+            var patterns = rand([Groups, Patterns, KeyClusters], generator: generator) < 0.3;
+            var patternOf = randint(0, Patterns, [Groups, QueryClusters], generator: generator);
+            var noise = rand([Groups, QueryClusters, KeyClusters], generator: generator) < 0.08;
+            Mask = (patterns.gather(1, patternOf.unsqueeze(-1).expand(-1, -1, KeyClusters)) ^ noise).to(device);
+            Mask.select(1, 0).zero_();   // one query cluster selects nothing: its rows must be 0
+            var backend = new CudaBackend();
+            QueryLayout = backend.Layout(_queryLabels, QueryClusters);
+            KeyLayout = backend.Layout(_keyLabels, KeyClusters);
+            Scale = 1.0 / Math.Sqrt(dim);
+        }
+
+        public Tensor Q { get; }
+        public Tensor K { get; }
+        public Tensor V { get; }
+        public Tensor Mask { get; }
+        public ClusterLayout QueryLayout { get; }
+        public ClusterLayout KeyLayout { get; }
+        public double Scale { get; }
+
+        /// <summary>An output's relative error against masked float32 attention, its non-finite elements and the non-zero ones of rows without keys.</summary>
+        public (double Error, long NonFinite, long NonZeroEmpty) Judge(Tensor output)
+        {
+            using var scope = NewDisposeScope();
+            var expected = ReferenceComputations.MaskedAttention(Q, K, V, _queryLabels, _keyLabels, Mask, Scale);
+            var emptyRows = (_queryLabels == 0).unsqueeze(-1).expand_as(output);
+            return (ReferenceComputations.RelativeError(output, expected), output.isfinite().logical_not().sum().item<long>(),
+                    (output.masked_select(emptyRows) != 0).sum().item<long>());
+        }
+
+        public void Dispose()
+        {
+            QueryLayout.Dispose();
+            KeyLayout.Dispose();
+        }
     }
 }

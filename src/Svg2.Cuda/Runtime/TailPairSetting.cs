@@ -2,18 +2,24 @@ namespace Svg2.Cuda.Runtime;
 
 /// <summary>
 /// Whether the Hopper plan lets two clusters' last, partial half tiles share one tile (tail_pairs.cu), honouring the
-/// SVG2_TAIL_PAIRS setting: on by default, off to measure the plan without pair tiles in the same build.
+/// SVG2_TAIL_PAIRS setting: <see cref="Default"/> unless set, the other choice to measure both plans in one build.
 /// </summary>
 public static class TailPairSetting
 {
-    /// <summary>Environment variable: <c>on</c> (default) or <c>off</c>.</summary>
+    /// <summary>Environment variable: <c>on</c> or <c>off</c>.</summary>
     public const string Setting = "SVG2_TAIL_PAIRS";
+
+    /// <summary>
+    /// The choice where the setting is absent: off until the pair tiles have been checked and timed on a Hopper GPU
+    /// (docs/cuda-performance.md).
+    /// </summary>
+    public const bool Default = false;
 
     /// <summary>Whether this process pairs tails.</summary>
     public static bool Enabled => Parse(Environment.GetEnvironmentVariable(Setting));
 
-    /// <summary>The choice a setting value makes (null or blank = on).</summary>
-    public static bool Parse(string? setting) => (string.IsNullOrWhiteSpace(setting) ? "on" : setting.Trim().ToLowerInvariant()) switch
+    /// <summary>The choice a setting value makes (null or blank: <see cref="Default"/>).</summary>
+    public static bool Parse(string? setting) => string.IsNullOrWhiteSpace(setting) ? Default : setting.Trim().ToLowerInvariant() switch
     {
         "on" => true,
         "off" => false,

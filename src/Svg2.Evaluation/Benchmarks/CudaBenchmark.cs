@@ -158,7 +158,7 @@ public static class CudaBenchmark
     {
         var padding = QueryTilePadding.Of(pipeline.QueryLayout.Sizes, pipeline.SelectedKeys, pipeline.BlockMask, pipeline.KeyLayout.Sizes);
         return $"query tile padding at top_p 0.9: {QueryTilePadding.TileRows}-row tiles compute {padding.Tiles:P1} more rows x keys than the clusters hold, " +
-               $"{QueryTilePadding.HalfRows}-row halves {padding.Halves:P1}; with pair tiles (the last halves of two clusters sharing one over their keys' union, the Hopper plan's rule, {(TailPairSetting.Enabled ? "on" : $"off by {TailPairSetting.Setting}")} here): {padding.SharedHalves:P1}";
+               $"{QueryTilePadding.HalfRows}-row halves {padding.Halves:P1}; with pair tiles (the last halves of two clusters sharing one over their keys' union, the Hopper plan's rule, {TailPairSetting.Setting}={(TailPairSetting.Enabled ? "on" : "off")} here): {padding.SharedHalves:P1}";
     }
 
     /// <summary>

@@ -5,8 +5,8 @@ namespace Svg2.Tests.Cuda;
 public class TailPairSettingTests
 {
     [Theory]
-    [InlineData(null, true)]
-    [InlineData("", true)]
+    [InlineData(null, TailPairSetting.Default)]
+    [InlineData("", TailPairSetting.Default)]
     [InlineData(" On ", true)]
     [InlineData("off", false)]
     [InlineData("OFF", false)]

@@ -41,6 +41,9 @@
 #include "attention_hopper.cuh"
 #include "compensation.cuh"
 
+// A bound past every virtual key (the largest int).
+constexpr int kNoKeyBound = 0x7fffffff;
+
 // How far (log2) a tile's maximum may exceed a row's running maximum before the row is rescaled.
 constexpr float kRescaleSlack = 8.f;
 
@@ -152,7 +155,9 @@ struct ConsumerTiles
     int first_key;             // 0, or a split tile's 64 c
     int key_tiles, exact_tiles, total_keys, centroid_keys;
     const float* centroid_biases;
-    PairMask pair_mask;
+    // A pair tile's rows below 'first_rows' are the first cluster's, and see the keys before 'shared_end'; the second
+    // cluster's see those from 'shared_begin' on. Elsewhere 0 and kNoKeyBound: every row sees every key.
+    int first_rows, shared_begin, shared_end;
 
     __device__ __forceinline__ unsigned stage_barrier(unsigned row, int j) const { return row + (j % kStages) * kBarrierBytes; }
     __device__ __forceinline__ unsigned parity(int j) const { return (j / kStages) & 1; }
@@ -166,6 +171,25 @@ struct ConsumerTiles
     __device__ __forceinline__ const float* bias(int j) const
     {
         return j >= exact_tiles ? centroid_biases + (j - exact_tiles) * kTileKeys + first_key : nullptr;
+    }
+    // In a pair tile, masks the scores of tile j that a row's cluster did not select; a test per tile elsewhere.
+    template <int Keys>
+    __device__ __forceinline__ void mask_other_cluster(float (&s)[Keys / 2], int j) const
+    {
+        const int first_column = j * kTileKeys + first_key;
+        if (first_column >= shared_begin && first_column + Keys <= shared_end) return;
+        const int lane = threadIdx.x % kWarpSize, warp_row = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            const bool first = warp_row + 8 * r < first_rows;
+            const int begin = first ? 0 : shared_begin, end = first ? shared_end : kNoKeyBound;
+#pragma unroll
+            for (int c = 0; c < Keys / 8; ++c)
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                    mask_score_outside(s[4 * c + 2 * r + e], first_column + c * 8 + 2 * (lane % 4) + e - begin, end - begin);
+        }
     }
 };
 
@@ -192,7 +216,7 @@ __device__ __forceinline__ void consume_key_tiles(const ConsumerTiles& tiles, fl
     warpgroup_wait<0>();
     fence_registers(s);
     barrier_arrive(tiles.stage_barrier(tiles.key_empty, 0));
-    tiles.pair_mask.apply<Keys>(s, tiles.first_key);
+    tiles.mask_other_cluster<Keys>(s, 0);
     softmax_tile<Keys>(s, tiles.valid_keys(0), tiles.bias(0), scale_log2, row_max, row_sum, correction);   // O is still 0
     pack_probabilities<Keys>(s, p);
     // Every tile but the last: the same two commit groups in the same order on every pass, so that ptxas can
@@ -208,7 +232,7 @@ __device__ __forceinline__ void consume_key_tiles(const ConsumerTiles& tiles, fl
         warpgroup_wait<1>();
         fence_registers(s);
         barrier_arrive(tiles.stage_barrier(tiles.key_empty, j + 1));
-        tiles.pair_mask.apply<Keys>(s, (j + 1) * kTileKeys + tiles.first_key);
+        tiles.mask_other_cluster<Keys>(s, j + 1);
         const bool rescale = softmax_tile<Keys>(s, tiles.valid_keys(j + 1), tiles.bias(j + 1), scale_log2, row_max, row_sum, correction);
         warpgroup_wait<0>();
         fence_registers(o);
@@ -244,7 +268,6 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
-    const PairPlan pairs{partner, pair_slot, pair_range_start, pair_range_end, pair_range_count, pair_bounds, pair_capacity};
     QueryTile query;
     if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets, partner, pair_slot)) return;
 
@@ -273,7 +296,10 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
         barrier_init_fence();
     }
     const int64 pair = (int64)g * qc + query.cluster;
-    const int ranges = load_tile_key_ranges(starts, ends, query, g, qc, kc, range_start, range_end, range_count, pairs, kTileThreads);
+    const bool paired = query.slot >= 0;
+    const int64 pair_list = (int64)g * pair_capacity + query.slot;
+    const int ranges = paired ? load_key_ranges(starts, ends, pair_list, kc, pair_range_start, pair_range_end, pair_range_count, kTileThreads)
+                              : load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
     const int centroid_keys_count = load_centroid_keys(centroid_ids, centroid_biases, pair, kc, centroid_list, centroid_count,
                                                        centroid_bias + (int64)g * centroid_clusters, kTileThreads);
     __syncthreads();
@@ -347,8 +373,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
     barrier_wait(query_full, 0);
     const ConsumerTiles tiles{q_slice, k_tiles, v_tiles, key_full, value_full, key_empty, value_empty, split ? consumer * kHalfTileKeys : 0,
-                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases,
-                              PairMask::of(query, g, pairs)};
+                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases, query.rows,
+                              paired ? pair_bounds[2 * pair_list] : 0, paired ? pair_bounds[2 * pair_list + 1] : kNoKeyBound};
     if (split) consume_key_tiles<kHalfTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     else consume_key_tiles<kTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));

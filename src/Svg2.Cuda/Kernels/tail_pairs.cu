@@ -38,9 +38,13 @@ constexpr int kMatchThreads = SVG2_TAIL_PAIRS_MATCH_THREADS;
 constexpr int kMatchWarps = kMatchThreads / kWarpSize;
 constexpr int kHalfRows = SVG2_TAIL_PAIRS_HALF_ROWS;   // rows of a consumer warpgroup, the unit a tail fills
 
+// A cluster's tail where its last tile is a split tile already (rows past its whole tiles at most a half): a longer
+// remainder would become a split tile and a pair tile, and split tiles run below whole tiles' rate, so it keeps its
+// one tile. 0 when the cluster has no such tail.
 __device__ __forceinline__ int tail_rows(const int64* offsets, int cluster)
 {
-    return (int)((offsets[cluster + 1] - offsets[cluster]) % kHalfRows);
+    const int64 rows = offsets[cluster + 1] - offsets[cluster];
+    return rows % (2 * kHalfRows) < kHalfRows ? (int)(rows % kHalfRows) : 0;
 }
 
 extern "C" __global__ void __launch_bounds__(kPairThreads)

@@ -65,7 +65,7 @@ internal static class SparseAttentionKernels
     }
 
     /// <summary>The workspace's tail pairing where this library's plan pairs tails (the Hopper kernels), else null.</summary>
-    internal static TailPairBuffers? PairsOf(KernelLibrary library, AttentionWorkspace workspace) =>
+    static TailPairBuffers? PairsOf(KernelLibrary library, AttentionWorkspace workspace) =>
         library.Family == KernelFamily.Hopper ? workspace.Pairs : null;
 
     static DevicePointer Pointer(Tensor? tensor, ScalarType type, string name) => tensor is null ? new DevicePointer(0) : DevicePointer.Of(tensor, type, name);
@@ -155,8 +155,8 @@ internal static class SparseAttentionKernels
         DevicePointer.Of(tileStart ?? workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
     ];
 
-    /// <summary>The Hopper kernels' pair-tile arguments: partners, slots, the pairs' range lists, bounds and capacity (null pointers without).</summary>
-    internal static KernelArgument[] PairArguments(TailPairBuffers? pairs)
+    /// <summary>The Hopper bf16 kernel's pair-tile arguments: partners, slots, the pairs' range lists, bounds and capacity (null pointers without).</summary>
+    static KernelArgument[] PairArguments(TailPairBuffers? pairs)
     {
         var none = new DevicePointer(0);
         if (pairs is null) return [none, none, none, none, none, none, 0];

@@ -4,12 +4,13 @@ using static TorchSharp.torch;
 namespace Svg2.Evaluation.Benchmarks;
 
 /// <summary>
-/// Which clusters' last, partial 64-row halves (their rows past the last whole half, their "tails") share one
-/// tile, the rule of the Hopper attention's tile plan (svg2_pair_tails), and the work that saves. Two tails
-/// share a tile when their rows fit one half together and the clusters select keys in common; the tile then
-/// computes the union of the two clusters' keys (each row masked to its own cluster's), saving the shared keys
-/// once for every row of the half. Pairs are taken greedily by shared keys, the most first (ties: the lower
-/// first cluster, then the lower second), which is the matching the GPU's rounds of mutual best proposals find.
+/// Which clusters' last, partial 64-row halves (their "tails") share one tile, the rule of the Hopper attention's
+/// tile plan (tail_pairs.cu), and the work that saves. A tail is a cluster's rows past its whole 128-row tiles where
+/// they fill less than a half (the clusters whose last tile is a split tile); two tails share a tile when their rows
+/// fit one half together and the clusters select keys in common. The tile then computes the union of the two
+/// clusters' keys (each row masked to its own cluster's), saving the shared keys once for every row of the half.
+/// Pairs are taken greedily by shared keys, the most first (ties: the lower first cluster, then the lower second),
+/// which is the matching the GPU's rounds of mutual best proposals find.
 /// </summary>
 public static class TailPairing
 {
@@ -63,13 +64,13 @@ public static class TailPairing
     }
 
     /// <summary>
-    /// Each query cluster's partner, or -1: the greedy matching of the clusters whose rows are not whole tiles of
-    /// <paramref name="tileRows"/>, over the pairs whose tails fit one tile together and that share keys, the pairs
-    /// sharing the most keys first (ties: the lower first cluster, then the lower second).
+    /// Each query cluster's partner, or -1: the greedy matching of the clusters with a tail (<see cref="Tail"/>) over
+    /// the pairs whose tails fit one half tile together and that share keys, the pairs sharing the most keys first
+    /// (ties: the lower first cluster, then the lower second).
     /// </summary>
     /// <param name="rows">Rows of each query cluster.</param>
     /// <param name="sharedKeys">[QC, QC] keys selected by both clusters (symmetric, the diagonal unused).</param>
-    /// <param name="tileRows">Rows of a tile.</param>
+    /// <param name="tileRows">Rows of a half tile, a tail's unit.</param>
     public static int[] Partners(IReadOnlyList<long> rows, double[,] sharedKeys, int tileRows)
     {
         int clusters = rows.Count;
@@ -79,7 +80,7 @@ public static class TailPairing
         for (int i = 0; i < clusters; i++)
             if (rows[i] < 0) throw new ArgumentException($"Cluster {i} has {rows[i]} rows.", nameof(rows));
 
-        long Tail(int i) => rows[i] % tileRows;
+        long Tail(int i) => TailPairing.Tail(rows[i], tileRows);
         var edges = new List<(double Keys, int A, int B)>();
         for (int a = 0; a < clusters; a++)
             for (int b = a + 1; b < clusters; b++)
@@ -90,6 +91,13 @@ public static class TailPairing
             if (partners[a] < 0 && partners[b] < 0) (partners[a], partners[b]) = (b, a);
         return partners;
     }
+
+    /// <summary>
+    /// A cluster's tail, the rows that may share a half tile of <paramref name="halfRows"/> rows: its rows past its whole
+    /// tiles of two halves where they fill less than a half, else 0 (a longer remainder keeps its one tile, since pairing
+    /// it would add a split tile, which runs below a whole tile's rate).
+    /// </summary>
+    public static long Tail(long rows, int halfRows) => rows % (2L * halfRows) < halfRows ? rows % halfRows : 0;
 
     /// <summary>
     /// Rows x keys the attention computes for one problem when every cluster's rows are rounded up to
@@ -108,11 +116,9 @@ public static class TailPairing
         double work = 0;
         for (int i = 0; i < clusters; i++)
         {
-            work += rows[i] / tileRows * (double)tileRows * keys[i];
-            int partner = partners[i];
-            if (rows[i] % tileRows == 0 || partner > i) continue;
-            // A tail alone, or the second of a pair: the pair's tile computes the union of both clusters' keys.
-            work += tileRows * (partner < 0 ? keys[i] : keys[i] + keys[partner] - sharedKeys[i, partner]);
+            work += (rows[i] + tileRows - 1) / tileRows * (double)tileRows * keys[i];
+            // A pair's tile computes the union of both clusters' keys: the shared ones once.
+            if (partners[i] > i) work -= tileRows * sharedKeys[i, partners[i]];
         }
         return work;
     }

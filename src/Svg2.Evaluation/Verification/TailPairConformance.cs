@@ -1,5 +1,4 @@
 using Svg2.Algorithm;
-using Svg2.Attention.Fp8;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
@@ -57,33 +56,6 @@ public static class TailPairConformance
                       && nonZeroEmpty == 0;
         return (passed, $"{pairCount} pairs ({bothSidesMasked} with keys of each cluster alone), {partnerDifferences} partners differ from the greedy rule; " +
                         $"rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
-    }
-
-    /// <summary>
-    /// The FP8 kernel over the same kind of paired plan: its error against masked float32 attention at most
-    /// <see cref="Fp8AttentionConformance.ErrorGrowth"/> times its error over the plan without pair tiles (the pairs change
-    /// which keys share a 128-key softmax step, so P rounds against other running maxima), every element written.
-    /// </summary>
-    public static (bool Passed, string Detail) Fp8PairTilesMatch(Device device, int seed)
-    {
-        using var scope = NewDisposeScope();
-        const int Dim = 128;
-        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, Dim);
-        if (library.Family != KernelFamily.Hopper) return (true, "FP8 attention runs on Hopper only");
-        using var problem = new PairedProblem(device, ScalarType.BFloat16, Dim, seed);
-        using var operands = Fp8AttentionKernels.Quantize(library, problem.Q, problem.K, problem.V, Fp8AttentionSettings.Default, IntPtr.Zero);
-        Tensor Run(bool pairTails)
-        {
-            using var workspace = new AttentionWorkspace(PairedProblem.Groups, PairedProblem.QueryClusters, PairedProblem.KeyClusters, device, pairTails);
-            SparseAttentionKernels.EnqueuePlan(library, problem.QueryLayout, problem.KeyLayout, problem.Mask, workspace, IntPtr.Zero);
-            var output = full_like(problem.Q, double.NaN);
-            Fp8AttentionKernels.EnqueueAttention(library, operands, output, problem.QueryLayout, problem.KeyLayout, workspace, problem.Scale, IntPtr.Zero);
-            return output;
-        }
-        var (paired, unpaired) = (problem.Judge(Run(true)), problem.Judge(Run(false)));
-        bool passed = paired.NonFinite == 0 && paired.NonZeroEmpty == 0 && paired.Error <= Fp8AttentionConformance.ErrorGrowth * unpaired.Error;
-        return (passed, $"rel. error vs float32 {paired.Error:E2} with pair tiles, {unpaired.Error:E2} without; {paired.NonFinite} NaN/Inf elements left; " +
-                        $"{paired.NonZeroEmpty} non-zero elements in rows without keys");
     }
 
     /// <summary>Random q, k, v, layouts and a mask of shared patterns with noise (see <see cref="PairTilesMatch"/>).</summary>

@@ -30,10 +30,10 @@ public class TailPairingTests
     [Fact]
     public void WholeTilesCountTheirRowsOnlyAndATailComputesTheUnionOfBothClustersKeys()
     {
-        // 128 + 10 rows with 100 keys and 64 + 30 rows with 80 keys, 50 of them shared: the tails' tile computes
+        // 128 + 10 rows with 100 keys and 128 + 30 rows with 80 keys, 50 of them shared: the tails' tile computes
         // 100 + 80 - 50 keys.
-        double expected = 128 * 100.0 + 64 * 80.0 + Tile * (100.0 + 80.0 - 50.0);
-        Assert.Equal(expected, TailPairing.PairedWork([138, 94], [100, 80], Shared(2, (0, 1, 50)), Tile));
+        double expected = 128 * 100.0 + 128 * 80.0 + Tile * (100.0 + 80.0 - 50.0);
+        Assert.Equal(expected, TailPairing.PairedWork([138, 158], [100, 80], Shared(2, (0, 1, 50)), Tile));
     }
 
     [Fact]
@@ -60,6 +60,16 @@ public class TailPairingTests
     [Fact]
     public void ClustersOfWholeTilesHaveNoTailToPair() =>
         Assert.Equal([-1, -1], TailPairing.Partners([Tile, 10], Shared(2, (0, 1, 100)), Tile));
+
+    [Fact]
+    public void ARemainderOfMoreThanAHalfKeepsItsTile()
+    {
+        // 100 rows: one 128-row tile, its second half partly filled; pairing its last 36 rows would add a split tile.
+        Assert.Equal([-1, -1], TailPairing.Partners([100, 10], Shared(2, (0, 1, 100)), Tile));
+        Assert.Equal(0, TailPairing.Tail(100, Tile));
+        Assert.Equal(36, TailPairing.Tail(164, Tile));   // 128 + 36
+        Assert.Equal(0, TailPairing.Tail(256, Tile));
+    }
 
     [Fact]
     public void OnRandomClustersThePairedWorkLiesBetweenTheUsefulAndTheUnpairedWork()

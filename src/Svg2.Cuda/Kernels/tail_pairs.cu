@@ -1,6 +1,6 @@
-// Tail pairing for the Hopper attention's tile plan. A query cluster's rows past its last whole 64-row half
-// tile (its "tail") fill a split tile of their own, computed over all 64 rows; two clusters whose tails fit
-// one half together and that select keys in common share one tile instead, computed over the union of
+// Tail pairing for the Hopper attention's tile plan. A query cluster whose rows past its whole 128-row tiles fill
+// less than a 64-row half (its "tail") ends with a split tile, computed over all 64 rows; two clusters whose
+// tails fit one half together and that select keys in common share one tile instead, computed over the union of
 // their keys with each row masked to its own cluster's. That saves the keys both select once per row of
 // the half, for every such pair (Svg2.Evaluation.Benchmarks.TailPairing is the same rule on the CPU).
 //

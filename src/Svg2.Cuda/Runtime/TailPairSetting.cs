@@ -10,8 +10,8 @@ public static class TailPairSetting
     public const string Setting = "SVG2_TAIL_PAIRS";
 
     /// <summary>
-    /// The choice where the setting is absent: off until the pair tiles have been checked and timed on a Hopper GPU
-    /// (docs/cuda-performance.md).
+    /// The choice where the setting is absent: off, since the pairing costs the plan about what the pair tiles save the
+    /// attention (docs/cuda-performance.md).
     /// </summary>
     public const bool Default = false;
 

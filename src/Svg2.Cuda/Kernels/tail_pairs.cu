@@ -4,18 +4,20 @@
 // their keys with each row masked to its own cluster's. That saves the keys both select once per row of
 // the half, for every such pair (Svg2.Evaluation.Benchmarks.TailPairing is the same rule on the CPU).
 //
-// svg2_tail_affinity: grid (QC, G), kPairThreads threads. Row i of affinity [G, QC, QC] int32: for each
-//   cluster j whose tail fits beside i's, the keys both select (the sizes of the key clusters set in both
-//   mask rows, from svg2_key_ranges' mask bits); 0 for every other j, on the diagonal and when i has no tail.
-//   Block i keeps its row's bits and the key cluster sizes in shared memory; each thread takes columns j,
-//   ANDs j's bits word by word (ceil(KC / 32) words read from L2) and adds the sizes of the common bits.
-// svg2_pair_tails: grid (G), kMatchThreads threads. The greedy matching by affinity, in rounds: every
-//   cluster without a partner proposes to the one of highest affinity > 0 among those without (ties: the
-//   lower id), and mutual proposals pair. The best pair left is always mutual, so each round with a proposal
-//   pairs at least once, and with that strict order on pairs the rounds end with the greedy matching (the
-//   pairs taken in order of affinity, then of their lower, then higher cluster). A warp scans a cluster's
-//   affinity row (coalesced) per round. Writes partner [G, QC] (-1 without) and, for the lower cluster of
-//   each pair, its slot [G, QC] in the pair range lists (pairs numbered in the order of their lower cluster).
+// svg2_tail_candidates: grid (QC, G), kPairThreads threads. For cluster i with a tail, its candidates: the clusters j
+//   whose tails fit beside i's and that select keys in common with i, ordered by the keys both select (the sizes of
+//   the key clusters set in both mask rows, from svg2_key_ranges' mask bits), most first, then by id; written to
+//   candidates [G, QC, QC] (the first candidate_count [G, QC] entries of row i). A block whose cluster has no tail
+//   writes a count of 0 and leaves. A warp takes a column j at a time: its lanes AND words of the two rows (one
+//   coalesced read of j's row of ceil(KC / 32) words) and sum the sizes of the common bits; the candidates, collected
+//   in shared memory as (shared keys, inverted id) keys, are ranked by counting the greater keys.
+// svg2_pair_tails: grid (G), kMatchThreads threads, a thread per cluster (QC <= kMatchThreads). The greedy matching
+//   by shared keys, in rounds: every cluster without a partner proposes to its first candidate without one (a cursor
+//   that only moves on, since a cluster once paired stays paired), and mutual proposals pair. The best pair left is
+//   always mutual, so each round with a proposal pairs at least once, and with that strict order on pairs the rounds
+//   end with the greedy matching (the pairs taken in order of shared keys, then of their lower, then higher
+//   cluster). Writes partner [G, QC] (-1 without) and, for the lower cluster of each pair, its slot [G, QC] in the
+//   pair range lists (pairs numbered in the order of their lower cluster).
 // svg2_pair_ranges: grid (QC, G), kPairThreads threads. For the pair whose lower cluster is i: the range list
 //   of the union of both clusters' key clusters in three segments (those only i selects, those both select,
 //   those only the other selects), so that each row's keys are one interval of the virtual key sequence, and
@@ -35,7 +37,6 @@
 
 constexpr int kPairThreads = SVG2_TAIL_PAIRS_THREADS;
 constexpr int kMatchThreads = SVG2_TAIL_PAIRS_MATCH_THREADS;
-constexpr int kMatchWarps = kMatchThreads / kWarpSize;
 constexpr int kHalfRows = SVG2_TAIL_PAIRS_HALF_ROWS;   // rows of a consumer warpgroup, the unit a tail fills
 
 // A cluster's tail where its last tile is a split tile already (rows past its whole tiles at most a half): a longer
@@ -48,80 +49,87 @@ __device__ __forceinline__ int tail_rows(const int64* offsets, int cluster)
 }
 
 extern "C" __global__ void __launch_bounds__(kPairThreads)
-svg2_tail_affinity(const unsigned* __restrict__ mask_bits, const int64* __restrict__ query_offsets, const int64* __restrict__ key_offsets,
-                   int* __restrict__ affinity, int qc, int kc)
+svg2_tail_candidates(const unsigned* __restrict__ mask_bits, const int64* __restrict__ query_offsets, const int64* __restrict__ key_offsets,
+                     int* __restrict__ candidates, int* __restrict__ candidate_count, int qc, int kc)
 {
-    extern __shared__ int affinity_shared[];
+    extern __shared__ unsigned long long candidate_shared[];
+    __shared__ int found;
     const int words = (kc + kWarpSize - 1) / kWarpSize;
-    int* sizes = affinity_shared;                          // [kc]
+    unsigned long long* keys = candidate_shared;           // [qc]: shared keys << 32 | ~id, greater is better
+    int* sizes = (int*)(keys + qc);                        // [kc]
     unsigned* own_bits = (unsigned*)(sizes + kc);          // [words]
-    const int i = blockIdx.x, g = blockIdx.y;
+    const int i = blockIdx.x, g = blockIdx.y, lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
     const int64* offsets = query_offsets + (int64)g * (qc + 1);
-    const int64* keys = key_offsets + (int64)g * (kc + 1);
-    const unsigned* group_bits = mask_bits + (int64)g * qc * words;
-    int* row = affinity + ((int64)g * qc + i) * qc;
     const int tail = tail_rows(offsets, i);
-    for (int b = threadIdx.x; b < kc; b += kPairThreads) sizes[b] = (int)(keys[b + 1] - keys[b]);
+    if (tail == 0)
+    {
+        if (threadIdx.x == 0) candidate_count[(int64)g * qc + i] = 0;
+        return;
+    }
+    const int64* key_bounds = key_offsets + (int64)g * (kc + 1);
+    const unsigned* group_bits = mask_bits + (int64)g * qc * words;
+    for (int b = threadIdx.x; b < kc; b += kPairThreads) sizes[b] = (int)(key_bounds[b + 1] - key_bounds[b]);
     for (int w = threadIdx.x; w < words; w += kPairThreads) own_bits[w] = group_bits[(int64)i * words + w];
+    if (threadIdx.x == 0) found = 0;
     __syncthreads();
-    for (int j = threadIdx.x; j < qc; j += kPairThreads)
+    for (int j = warp; j < qc; j += kPairThreads / kWarpSize)
     {
         const int other_tail = tail_rows(offsets, j);
+        if (j == i || other_tail == 0 || tail + other_tail > kHalfRows) continue;   // the same for the whole warp
         int shared_keys = 0;
-        if (tail > 0 && other_tail > 0 && tail + other_tail <= kHalfRows && j != i)
-            for (int w = 0; w < words; ++w)
-                for (unsigned common = own_bits[w] & group_bits[(int64)j * words + w]; common != 0; common &= common - 1)
-                    shared_keys += sizes[w * kWarpSize + __ffs(common) - 1];
-        row[j] = shared_keys;
+        for (int w = lane; w < words; w += kWarpSize)
+            for (unsigned common = own_bits[w] & group_bits[(int64)j * words + w]; common != 0; common &= common - 1)
+                shared_keys += sizes[w * kWarpSize + __ffs(common) - 1];
+#pragma unroll
+        for (int offset = kWarpSize / 2; offset > 0; offset /= 2) shared_keys += __shfl_xor_sync(kFullMask, shared_keys, offset);
+        if (lane == 0 && shared_keys > 0) keys[atomicAdd(&found, 1)] = (unsigned long long)shared_keys << 32 | (unsigned)~j;
     }
+    __syncthreads();
+    const int count = found;
+    int* row = candidates + ((int64)g * qc + i) * qc;
+    for (int a = threadIdx.x; a < count; a += kPairThreads)
+    {
+        const unsigned long long key = keys[a];
+        int rank = 0;
+        for (int b = 0; b < count; ++b) rank += keys[b] > key;   // keys are distinct: ranks are a permutation
+        row[rank] = (int)~(unsigned)key;
+    }
+    if (threadIdx.x == 0) candidate_count[(int64)g * qc + i] = count;
 }
 
 extern "C" __global__ void __launch_bounds__(kMatchThreads)
-svg2_pair_tails(const int* __restrict__ affinity, int* __restrict__ partner, int* __restrict__ pair_slot, int qc)
+svg2_pair_tails(const int* __restrict__ candidates, const int* __restrict__ candidate_count, int* __restrict__ partner, int* __restrict__ pair_slot,
+                int qc)
 {
     extern __shared__ int match_shared[];
     int* partners = match_shared;          // [qc]
     int* proposals = partners + qc;        // [qc]
-    const int g = blockIdx.x, lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-    const int* group_affinity = affinity + (int64)g * qc * qc;
-    for (int c = threadIdx.x; c < qc; c += kMatchThreads) partners[c] = -1;
+    const int g = blockIdx.x, c = threadIdx.x;
+    const bool cluster = c < qc;
+    const int* list = candidates + ((int64)g * qc + c) * qc;
+    const int count = cluster ? candidate_count[(int64)g * qc + c] : 0;
+    int cursor = 0;
+    if (cluster) partners[c] = -1;
+    __syncthreads();
     for (;;)
     {
-        __syncthreads();
-        for (int c = warp; c < qc; c += kMatchWarps)
+        int proposal = -1;
+        if (cluster && partners[c] < 0)
         {
-            int best = 0, choice = -1;
-            if (partners[c] < 0)
-                for (int j = lane; j < qc; j += kWarpSize)
-                {
-                    const int value = group_affinity[(int64)c * qc + j];
-                    if (value > best && partners[j] < 0) best = value, choice = j;   // a lane's columns ascend: its first best
-                }
-#pragma unroll
-            for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-            {
-                const int other_best = __shfl_xor_sync(kFullMask, best, offset), other_choice = __shfl_xor_sync(kFullMask, choice, offset);
-                if (other_best > best || (other_best == best && other_best > 0 && other_choice < choice)) best = other_best, choice = other_choice;
-            }
-            if (lane == 0) proposals[c] = choice;
+            while (cursor < count && partners[list[cursor]] >= 0) ++cursor;
+            if (cursor < count) proposal = list[cursor];
         }
+        if (cluster) proposals[c] = proposal;
         __syncthreads();
-        bool proposed = false;
-        for (int c = threadIdx.x; c < qc; c += kMatchThreads)
-        {
-            const int choice = proposals[c];
-            if (choice < 0) continue;
-            proposed = true;
-            if (proposals[choice] == c) partners[c] = choice;
-        }
-        if (!__syncthreads_or(proposed)) break;
+        if (proposal >= 0 && proposals[proposal] == c) partners[c] = proposal;
+        if (!__syncthreads_or(proposal >= 0)) break;
     }
     // Slots in the order of the pairs' lower clusters; proposals is free for the scan.
-    for (int c = threadIdx.x; c < qc; c += kMatchThreads) proposals[c] = partners[c] > c ? 1 : 0;
+    if (cluster) proposals[c] = partners[c] > c ? 1 : 0;
     __syncthreads();
     if (threadIdx.x < kWarpSize) warp_exclusive_scan_in_place(proposals, qc);
     __syncthreads();
-    for (int c = threadIdx.x; c < qc; c += kMatchThreads)
+    if (cluster)
     {
         partner[(int64)g * qc + c] = partners[c];
         pair_slot[(int64)g * qc + c] = partners[c] > c ? proposals[c] : -1;

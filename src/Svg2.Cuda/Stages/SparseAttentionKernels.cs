@@ -71,22 +71,25 @@ internal static class SparseAttentionKernels
     static DevicePointer Pointer(Tensor? tensor, ScalarType type, string name) => tensor is null ? new DevicePointer(0) : DevicePointer.Of(tensor, type, name);
 
     /// <summary>
-    /// Enqueues the tail pairing (tail_pairs.cu) after the range lists: the clusters' shared keys, the greedy matching
-    /// and the pairs' range lists.
+    /// Enqueues the tail pairing (tail_pairs.cu) after the range lists: each cluster's candidates by shared keys, the
+    /// greedy matching and the pairs' range lists.
     /// </summary>
     static void EnqueueTailPairs(KernelLibrary library, ClusterLayout queryLayout, ClusterLayout keyLayout, Tensor blockMask, TailPairBuffers pairs,
         IntPtr stream)
     {
         int groups = (int)queryLayout.Groups, queryClusters = (int)queryLayout.Clusters, keyClusters = (int)keyLayout.Clusters;
-        var (affinityShared, matchingShared) = SparseAttentionTraits.TailPairSharedBytes(queryClusters, keyClusters);
+        var (candidateShared, matchingShared) = SparseAttentionTraits.TailPairSharedBytes(queryClusters, keyClusters);
         var queryOffsets = DevicePointer.Of(queryLayout.Offsets, ScalarType.Int64, "queryLayout.Offsets");
         var keyOffsets = DevicePointer.Of(keyLayout.Offsets, ScalarType.Int64, "keyLayout.Offsets");
-        var affinity = DevicePointer.Of(pairs.Affinity, ScalarType.Int32, "pairs.Affinity");
+        var candidates = DevicePointer.Of(pairs.Candidates, ScalarType.Int32, "pairs.Candidates");
+        var candidateCount = DevicePointer.Of(pairs.CandidateCount, ScalarType.Int32, "pairs.CandidateCount");
         var partner = DevicePointer.Of(pairs.Partner, ScalarType.Int32, "pairs.Partner");
         var slot = DevicePointer.Of(pairs.Slot, ScalarType.Int32, "pairs.Slot");
-        library.Launch("svg2_tail_affinity", (queryClusters, groups), SparseAttentionTraits.TailPairThreads, affinityShared, stream,
-            DevicePointer.Of(pairs.MaskBits, ScalarType.Int32, "pairs.MaskBits"), queryOffsets, keyOffsets, affinity, queryClusters, keyClusters);
-        library.Launch("svg2_pair_tails", (groups, 1), SparseAttentionTraits.TailMatchThreads, matchingShared, stream, affinity, partner, slot, queryClusters);
+        library.Launch("svg2_tail_candidates", (queryClusters, groups), SparseAttentionTraits.TailPairThreads, candidateShared, stream,
+            DevicePointer.Of(pairs.MaskBits, ScalarType.Int32, "pairs.MaskBits"), queryOffsets, keyOffsets, candidates, candidateCount, queryClusters,
+            keyClusters);
+        library.Launch("svg2_pair_tails", (groups, 1), SparseAttentionTraits.TailMatchThreads, matchingShared, stream, candidates, candidateCount, partner,
+            slot, queryClusters);
         library.Launch("svg2_pair_ranges", (queryClusters, groups), SparseAttentionTraits.TailPairThreads, 0, stream,
             DevicePointer.Of(blockMask, ScalarType.Bool, nameof(blockMask)), keyOffsets, partner, slot,
             DevicePointer.Of(pairs.RangeStart, ScalarType.Int32, "pairs.RangeStart"), DevicePointer.Of(pairs.RangeEnd, ScalarType.Int32, "pairs.RangeEnd"),

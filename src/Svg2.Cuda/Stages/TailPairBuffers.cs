@@ -14,7 +14,8 @@ internal sealed class TailPairBuffers
     {
         Capacity = SparseAttentionTraits.PairCapacity(queryClusters);
         MaskBits = empty([groups, queryClusters, SparseAttentionTraits.MaskWords(keyClusters)], ScalarType.Int32, device);
-        Affinity = empty([groups, queryClusters, queryClusters], ScalarType.Int32, device);
+        Candidates = empty([groups, queryClusters, queryClusters], ScalarType.Int32, device);
+        CandidateCount = empty([groups, queryClusters], ScalarType.Int32, device);
         Partner = empty([groups, queryClusters], ScalarType.Int32, device);
         Slot = empty([groups, queryClusters], ScalarType.Int32, device);
         RangeStart = empty([groups, Capacity, keyClusters], ScalarType.Int32, device);
@@ -30,8 +31,14 @@ internal sealed class TailPairBuffers
     /// <summary>[G, QC, ceil(KC / 32)] the block mask's rows as bits.</summary>
     public Tensor MaskBits { get; }
 
-    /// <summary>[G, QC, QC] keys two clusters both select, where their tails fit one half tile together (else 0).</summary>
-    public Tensor Affinity { get; }
+    /// <summary>
+    /// [G, QC, QC] per cluster with a tail, the clusters whose tails fit one half tile beside it and that select keys in
+    /// common with it, the most shared keys first (then by id); the first <see cref="CandidateCount"/> entries are set.
+    /// </summary>
+    public Tensor Candidates { get; }
+
+    /// <summary>[G, QC] number of each cluster's candidates.</summary>
+    public Tensor CandidateCount { get; }
 
     /// <summary>[G, QC] the cluster sharing a tile with this one's tail, or -1.</summary>
     public Tensor Partner { get; }
@@ -55,5 +62,5 @@ internal sealed class TailPairBuffers
     public Tensor TileStart { get; }
 
     /// <summary>Every buffer.</summary>
-    public IEnumerable<Tensor> Buffers => [MaskBits, Affinity, Partner, Slot, RangeStart, RangeEnd, RangeCount, Bounds, TileStart];
+    public IEnumerable<Tensor> Buffers => [MaskBits, Candidates, CandidateCount, Partner, Slot, RangeStart, RangeEnd, RangeCount, Bounds, TileStart];
 }

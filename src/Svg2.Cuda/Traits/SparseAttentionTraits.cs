@@ -87,27 +87,27 @@ internal sealed class SparseAttentionTraits
         new("SVG2_ATTENTION_RANGE_THREADS", RangeThreads), new("SVG2_ATTENTION_PLAN_THREADS", PlanThreads),
     ];
 
-    /// <summary>Threads of svg2_tail_affinity and svg2_pair_ranges (one block per query cluster).</summary>
+    /// <summary>Threads of svg2_tail_candidates and svg2_pair_ranges (one block per query cluster).</summary>
     public const int TailPairThreads = 128;
 
-    /// <summary>Threads of svg2_pair_tails (one block per problem, a warp per query cluster in each round).</summary>
+    /// <summary>Threads of svg2_pair_tails (one block per problem, a thread per query cluster).</summary>
     public const int TailMatchThreads = 1024;
 
     /// <summary>
-    /// Most query clusters the Hopper plan pairs tails for: the pairing keeps a [QC, QC] affinity per problem and the
-    /// matching's two [QC] lists in shared memory. Above it every tail keeps a tile of its own.
+    /// Most query clusters the Hopper plan pairs tails for: the pairing keeps a [QC, QC] candidate list per problem, and
+    /// its matching a thread per cluster. Above it every tail keeps a tile of its own.
     /// </summary>
-    public const int MaxPairedQueryClusters = 1024;
+    public const int MaxPairedQueryClusters = TailMatchThreads;
 
     /// <summary>Pair tiles a problem of <paramref name="queryClusters"/> clusters can hold: each pairs two clusters.</summary>
     public static int PairCapacity(long queryClusters) => (int)Math.Max(1, queryClusters / 2);
 
     /// <summary>
-    /// Dynamic shared memory of svg2_tail_affinity (the key cluster sizes and the block's mask row as bits) and of
-    /// svg2_pair_tails (partners and proposals).
+    /// Dynamic shared memory of svg2_tail_candidates (a 64-bit sort key per candidate, the key cluster sizes and the
+    /// block's mask row as bits) and of svg2_pair_tails (partners and proposals).
     /// </summary>
-    public static (int Affinity, int Matching) TailPairSharedBytes(int queryClusters, int keyClusters) =>
-        (keyClusters * sizeof(int) + MaskWords(keyClusters) * sizeof(uint), 2 * queryClusters * sizeof(int));
+    public static (int Candidates, int Matching) TailPairSharedBytes(int queryClusters, int keyClusters) =>
+        (queryClusters * sizeof(ulong) + keyClusters * sizeof(int) + MaskWords(keyClusters) * sizeof(uint), 2 * queryClusters * sizeof(int));
 
     /// <summary>32-bit words of a mask row as bits.</summary>
     public static int MaskWords(long keyClusters) => (int)((keyClusters + KernelTraits.WarpSize - 1) / KernelTraits.WarpSize);

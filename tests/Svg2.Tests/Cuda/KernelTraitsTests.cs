@@ -272,8 +272,8 @@ public partial class KernelTraitsTests
         Assert.Equal(1, SparseAttentionTraits.PairCapacity(1));
         Assert.Equal(32, SparseAttentionTraits.MaskWords(1000));
         Assert.Equal(2, SparseAttentionTraits.MaskWords(33));
-        var (affinity, matching) = SparseAttentionTraits.TailPairSharedBytes(200, 1000);
-        Assert.Equal(1000 * sizeof(int) + 32 * sizeof(uint), affinity);
+        var (candidates, matching) = SparseAttentionTraits.TailPairSharedBytes(200, 1000);
+        Assert.Equal(200 * sizeof(ulong) + 1000 * sizeof(int) + 32 * sizeof(uint), candidates);
         Assert.Equal(2 * 200 * sizeof(int), matching);
     }
 

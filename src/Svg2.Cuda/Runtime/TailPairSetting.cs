@@ -10,10 +10,10 @@ public static class TailPairSetting
     public const string Setting = "SVG2_TAIL_PAIRS";
 
     /// <summary>
-    /// The choice where the setting is absent: off, since the pairing costs the plan about what the pair tiles save the
-    /// attention (docs/cuda-performance.md).
+    /// The choice where the setting is absent: on, since the pair tiles save the attention more than the pairing costs the
+    /// plan at every shape measured (docs/cuda-performance.md).
     /// </summary>
-    public const bool Default = false;
+    public const bool Default = true;
 
     /// <summary>Whether this process pairs tails.</summary>
     public static bool Enabled => Parse(Environment.GetEnvironmentVariable(Setting));

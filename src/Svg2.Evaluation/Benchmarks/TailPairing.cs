@@ -80,11 +80,11 @@ public static class TailPairing
         for (int i = 0; i < clusters; i++)
             if (rows[i] < 0) throw new ArgumentException($"Cluster {i} has {rows[i]} rows.", nameof(rows));
 
-        long Tail(int i) => TailPairing.Tail(rows[i], tileRows);
+        var tails = rows.Select(count => Tail(count, tileRows)).ToArray();
         var edges = new List<(double Keys, int A, int B)>();
         for (int a = 0; a < clusters; a++)
             for (int b = a + 1; b < clusters; b++)
-                if (Tail(a) > 0 && Tail(b) > 0 && Tail(a) + Tail(b) <= tileRows && sharedKeys[a, b] > 0)
+                if (tails[a] > 0 && tails[b] > 0 && tails[a] + tails[b] <= tileRows && sharedKeys[a, b] > 0)
                     edges.Add((sharedKeys[a, b], a, b));
         var partners = Enumerable.Repeat(-1, clusters).ToArray();
         foreach (var (_, a, b) in edges.OrderByDescending(e => e.Keys).ThenBy(e => e.A).ThenBy(e => e.B))

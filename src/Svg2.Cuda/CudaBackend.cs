@@ -251,7 +251,7 @@ public sealed class CudaBackend : ICompensatingBackend, IFusedSvg2Backend, IFp8A
         Fp8Tiles.RequireHeadDim(q.shape[2]);
         var library = LibraryFor(q);
         if (Fp8AttentionKernels.Unsupported(library, settings) is { } reason) throw new NotSupportedException(reason);
-        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device);
+        using var workspace = new AttentionWorkspace(q.shape[0], queryLayout.Clusters, keyLayout.Clusters, q.device, TailPairSetting.Enabled);
         var output = empty_like(q);
         SparseAttentionKernels.EnqueuePlan(library, queryLayout, keyLayout, blockMask, workspace, IntPtr.Zero);
         using var operands = Fp8AttentionKernels.Quantize(library, q, k, v, settings, IntPtr.Zero);

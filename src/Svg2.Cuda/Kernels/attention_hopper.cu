@@ -41,9 +41,6 @@
 #include "attention_hopper.cuh"
 #include "compensation.cuh"
 
-// A bound past every virtual key (the largest int).
-constexpr int kNoKeyBound = 0x7fffffff;
-
 // How far (log2) a tile's maximum may exceed a row's running maximum before the row is rescaled.
 constexpr float kRescaleSlack = 8.f;
 
@@ -155,9 +152,7 @@ struct ConsumerTiles
     int first_key;             // 0, or a split tile's 64 c
     int key_tiles, exact_tiles, total_keys, centroid_keys;
     const float* centroid_biases;
-    // A pair tile's rows below 'first_rows' are the first cluster's, and see the keys before 'shared_end'; the second
-    // cluster's see those from 'shared_begin' on. Elsewhere 0 and kNoKeyBound: every row sees every key.
-    int first_rows, shared_begin, shared_end;
+    PairBounds pair;         // a pair tile's rows and the keys each sees
 
     __device__ __forceinline__ unsigned stage_barrier(unsigned row, int j) const { return row + (j % kStages) * kBarrierBytes; }
     __device__ __forceinline__ unsigned parity(int j) const { return (j / kStages) & 1; }
@@ -174,23 +169,7 @@ struct ConsumerTiles
     }
     // In a pair tile, masks the scores of tile j that a row's cluster did not select; a test per tile elsewhere.
     template <int Keys>
-    __device__ __forceinline__ void mask_other_cluster(float (&s)[Keys / 2], int j) const
-    {
-        const int first_column = j * kTileKeys + first_key;
-        if (first_column >= shared_begin && first_column + Keys <= shared_end) return;
-        const int lane = threadIdx.x % kWarpSize, warp_row = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
-#pragma unroll
-        for (int r = 0; r < 2; ++r)
-        {
-            const bool first = warp_row + 8 * r < first_rows;
-            const int begin = first ? 0 : shared_begin, end = first ? shared_end : kNoKeyBound;
-#pragma unroll
-            for (int c = 0; c < Keys / 8; ++c)
-#pragma unroll
-                for (int e = 0; e < 2; ++e)
-                    mask_score_outside(s[4 * c + 2 * r + e], first_column + c * 8 + 2 * (lane % 4) + e - begin, end - begin);
-        }
-    }
+    __device__ __forceinline__ void mask_other_cluster(float (&s)[Keys / 2], int j) const { pair.mask<Keys>(s, j * kTileKeys + first_key); }
 };
 
 // A consumer's walk over its key tiles, FlashAttention-3's intra-warpgroup pipelining: S of tile j + 1
@@ -373,8 +352,8 @@ svg2_sparse_attention_hopper(const element_t* __restrict__ q, const element_t* _
     float row_max[2] = {negative_infinity(), negative_infinity()}, row_sum[2] = {0.f, 0.f};
     barrier_wait(query_full, 0);
     const ConsumerTiles tiles{q_slice, k_tiles, v_tiles, key_full, value_full, key_empty, value_empty, split ? consumer * kHalfTileKeys : 0,
-                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases, query.rows,
-                              paired ? pair_bounds[2 * pair_list] : 0, paired ? pair_bounds[2 * pair_list + 1] : kNoKeyBound};
+                              key_tiles, exact_tiles, total_keys, centroid_keys_count, centroid_biases,
+                              PairBounds::of(pair_bounds, pair_list, query.slot, query.rows)};
     if (split) consume_key_tiles<kHalfTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     else consume_key_tiles<kTileKeys>(tiles, scale_log2, row_max, row_sum, o);
     float* exchange = (float*)(attention_shared + (k_tiles - shared_address(attention_shared)));

@@ -59,6 +59,44 @@ __device__ __forceinline__ void mask_score_outside(float& score, int offset, int
         : "+f"(score) : "r"(offset), "r"(count));
 }
 
+// A bound past every virtual key (the largest int).
+constexpr int kNoKeyBound = 0x7fffffff;
+
+// Which keys a row of a pair tile (tail_pairs.cu) sees: rows below 'first_rows' are the first cluster's and see the
+// keys before 'shared_end'; the second cluster's see those from 'shared_begin' on (the pair's key listing: the keys
+// only the first selects, those both select, then those only the second selects). Outside pair tiles 0 and
+// kNoKeyBound: every row sees every key.
+struct PairBounds
+{
+    int first_rows, shared_begin, shared_end;
+
+    // The bounds of this block's tile: a pair tile's from 'pair_bounds' [capacity][2] (slot >= 0), else none.
+    static __device__ __forceinline__ PairBounds of(const int* pair_bounds, int64 pair_list, int slot, int first_rows)
+    {
+        return slot >= 0 ? PairBounds{first_rows, pair_bounds[2 * pair_list], pair_bounds[2 * pair_list + 1]} : PairBounds{first_rows, 0, kNoKeyBound};
+    }
+
+    // Masks the scores of a 'Keys'-column slice starting at virtual key 'first_column' that a row's cluster did not
+    // select, in place; a test per tile where the slice lies within the shared keys (every tile outside pair tiles).
+    template <int Keys>
+    __device__ __forceinline__ void mask(float (&s)[Keys / 2], int first_column) const
+    {
+        if (first_column >= shared_begin && first_column + Keys <= shared_end) return;
+        const int lane = threadIdx.x % kWarpSize, warp_row = (threadIdx.x % kWarpgroupThreads) / kWarpSize * 16 + lane / 4;
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+        {
+            const bool first = warp_row + 8 * r < first_rows;
+            const int begin = first ? 0 : shared_begin, end = first ? shared_end : kNoKeyBound;
+#pragma unroll
+            for (int c = 0; c < Keys / 8; ++c)
+#pragma unroll
+                for (int e = 0; e < 2; ++e)
+                    mask_score_outside(s[4 * c + 2 * r + e], first_column + c * 8 + 2 * (lane % 4) + e - begin, end - begin);
+        }
+    }
+};
+
 // The end of a split tile: consumer 1 (warpgroup 2) hands its softmax state to consumer 0 through
 // 'exchange' (the K stages, free once both have finished their last tile), which merges it
 // into its own. Returns false for the consumer whose part is done.

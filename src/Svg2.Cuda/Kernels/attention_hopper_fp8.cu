@@ -35,6 +35,8 @@
 //   In a split tile (at most 64 rows; each consumer takes 64 keys of every tile) the consumers exchange
 //   their halves' row maxima through shared memory once a tile, so P is rounded against the whole tile's
 //   running maximum as in the reference.
+//   Pair tiles (tail_pairs.cu) as in attention_hopper.cu: a split tile may hold two clusters' tails over the union of
+//   their keys, each row masking the keys its cluster did not select after the key scales.
 //   The producer runs kFp8Stages tiles ahead and transposes tile j after the gathers of tiles j + 1 and
 //   j + 2 are issued, so that three tiles' copies are in flight while it waits for the oldest: waiting on
 //   the previous tile alone held it to one tile per memory latency.
@@ -251,7 +253,7 @@ __device__ __forceinline__ void transpose_values(unsigned staging, unsigned valu
 // (the reference's key step); null in a whole tile.
 template <int Keys, bool PerTokenKeys, bool BiasedKeys>
 __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned value_tile, int first_step, const float* key_scales,
-                                                const float* key_bias, int valid_keys,
+                                                const float* key_bias, int valid_keys, const PairBounds& pair, int first_column,
                                                 const float (&row_factor)[2], float* exchange, int consumer,
                                                 float (&row_max)[2], float (&o)[kFp8OutputRegisters])
 {
@@ -269,10 +271,12 @@ __device__ __forceinline__ void finish_tile_fp8(float (&s)[Keys / 2], unsigned v
 #pragma unroll
             for (int e = 0; e < 4; ++e) s[4 * j + e] *= (e & 1) ? scale.y : scale.x;
         }
-    // Only the last tile of a row's key sequence can be partial.
+    // Only the last tile of a row's key sequence can be partial. In a pair tile a row also masks the keys its cluster
+    // did not select (after the key scales: a masked key's scale may be 0).
     if (valid_keys < Keys)
 #pragma unroll
         for (int i = 0; i < kScoreRegisters; ++i) mask_score(s[i], (i / 4) * 8 + 2 * (lane % 4) + (i & 1), valid_keys);
+    pair.mask<Keys>(s, first_column);
     // The row factor (q's scale x scale x log2 e, positive) is applied inside the exponent; the maximum is taken
     // before it and scaled once. With Q smoothing's key bias (already x scale x log2 e) the logits are complete
     // (s x row factor + bias) before the maximum, and the exponent only subtracts it.
@@ -372,12 +376,15 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
                                                      const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,
                                                      const int64* __restrict__ key_permutation, const int* __restrict__ range_start,
                                                      const int* __restrict__ range_end, const int* __restrict__ range_count, const int* __restrict__ order,
-                                                     const int* __restrict__ tile_start, int nq, int nk, int qc, int kc, float scale_log2)
+                                                     const int* __restrict__ tile_start, int nq, int nk, int qc, int kc, float scale_log2,
+                                                     const int* __restrict__ partner, const int* __restrict__ pair_slot,
+                                                     const int* __restrict__ pair_range_start, const int* __restrict__ pair_range_end,
+                                                     const int* __restrict__ pair_range_count, const int* __restrict__ pair_bounds, int pair_capacity)
 {
     extern __shared__ unsigned char attention_shared[];
     const int g = blockIdx.y, work = blockIdx.x;
     QueryTile query;
-    if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets)) return;
+    if (!locate_query_tile(query, work, g, qc, kTileRows, order, tile_start, query_offsets, partner, pair_slot)) return;
 
     const unsigned base = aligned_shared_base(attention_shared);
     unsigned char* generic_base = attention_shared + (base - shared_address(attention_shared));
@@ -418,7 +425,9 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
     }
     fence_async_shared();
     const int64 pair = (int64)g * qc + query.cluster;
-    const int ranges = load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
+    const int64 pair_list = (int64)g * pair_capacity + query.slot;
+    const int ranges = query.slot >= 0 ? load_key_ranges(starts, ends, pair_list, kc, pair_range_start, pair_range_end, pair_range_count, kTileThreads)
+                                       : load_key_ranges(starts, ends, pair, kc, range_start, range_end, range_count, kTileThreads);
     __syncthreads();
     const int total_keys = ranges > 0 ? ends[ranges - 1] : 0;
     const int key_tiles = (total_keys + kTileKeys - 1) / kTileKeys;
@@ -430,7 +439,7 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
         // one tile behind, the transpose of the staged V once this thread's copies of it have landed.
         release_registers<kProducerRegisters>();
         gather_fp8_rows(q_tile, q + (int64)g * nq * kHeadDim, 0, nullptr,
-                        [&](int row) { return row < query.rows ? (int)group_query_permutation[query.begin + row] : -1; });
+                        [&](int row) { const int64 at = query.permuted_row(row); return at >= 0 ? (int)group_query_permutation[at] : -1; });
         copy_async_commit();
         barrier_arrive_after_copies(query_full);
         const unsigned char* group_keys = k + (int64)g * nk * kHeadDim;
@@ -487,7 +496,7 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
     // in a split tile, the tile's rows with keys 64 c .. 64 c + 63 of every K/V tile.
     claim_registers<kConsumerRegisters>();
     const int consumer = warpgroup - 1;
-    const bool split = query.rows <= kWarpgroupRows;
+    const bool split = query.total_rows() <= kWarpgroupRows;
     const int first_row = (split ? 0 : consumer) * kWarpgroupRows;
     const unsigned q_slice = q_tile + first_row * kFp8RowBytes;
     float row_factor[2];
@@ -497,12 +506,13 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
     {
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
         // A row past the tile's rows is never stored; any positive factor keeps its arithmetic finite.
-        row_factor[r] = (row < query.rows ? query_scales[(int64)g * nq + group_query_permutation[query.begin + row]] : 1.f) * head_factor;
+        row_factor[r] = (row < query.total_rows() ? query_scales[(int64)g * nq + group_query_permutation[query.permuted_row(row)]] : 1.f) * head_factor;
     }
     float o[kFp8OutputRegisters];
 #pragma unroll
     for (int i = 0; i < kFp8OutputRegisters; ++i) o[i] = 0.f;
     float row_max[2] = {negative_infinity(), negative_infinity()};
+    const PairBounds pair_bounds_of_tile = PairBounds::of(pair_bounds, pair_list, query.slot, query.rows);
     barrier_wait(query_full, 0);
     for (int j = 0; j < key_tiles; ++j)
     {
@@ -518,7 +528,8 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
             float scores[kTileKeys / 2];
             wgmma_fp8_rows_by_rows<kTileKeys, kQuerySteps>(scores, q_slice, k_stage);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
-            finish_tile_fp8<kTileKeys, PerTokenKeys, BiasedKeys>(scores, value_stage, 0, scales, biases, valid_keys, row_factor, nullptr, consumer, row_max, o);
+            finish_tile_fp8<kTileKeys, PerTokenKeys, BiasedKeys>(scores, value_stage, 0, scales, biases, valid_keys, pair_bounds_of_tile, j * kTileKeys,
+                                                                 row_factor, nullptr, consumer, row_max, o);
         }
         else
         {
@@ -527,7 +538,8 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
             wgmma_fp8_rows_by_rows<kHalfTileKeys, kQuerySteps>(scores, q_slice, k_stage + consumer * kHalfTileKeys * kFp8RowBytes);
             barrier_wait(values_full + stage * kBarrierBytes, parity);
             finish_tile_fp8<kHalfTileKeys, PerTokenKeys, BiasedKeys>(scores, value_stage, consumer * kHalfValueSteps, scales + consumer * kHalfTileKeys,
-                                           biases + consumer * kHalfTileKeys, valid_keys - consumer * kHalfTileKeys, row_factor,
+                                           biases + consumer * kHalfTileKeys, valid_keys - consumer * kHalfTileKeys, pair_bounds_of_tile,
+                                           j * kTileKeys + consumer * kHalfTileKeys, row_factor,
                                            exchange + (j % kExchangeParities) * kConsumerWarpgroups * kWarpgroupRows, consumer, row_max, o);
         }
         barrier_arrive(empty + stage * kBarrierBytes);
@@ -546,8 +558,8 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
         const float sum = o[4 * kOutputColumnTiles + 2 * r];
         const float factor = sum > 0.f ? 1.f / sum : 0.f;
         const int row = first_row + warp_in_group * 16 + lane / 4 + r * 8;
-        if (row >= query.rows) continue;
-        const int64 token = group_query_permutation[query.begin + row];
+        if (row >= query.total_rows()) continue;
+        const int64 token = group_query_permutation[query.permuted_row(row)];
         element_t* destination = out + ((int64)g * nq + token) * kHeadDim + 2 * (lane % 4);
 #pragma unroll
         for (int d = 0; d < kOutputColumnTiles; ++d)
@@ -562,10 +574,13 @@ __device__ __forceinline__ void sparse_attention_fp8(const unsigned char* __rest
         element_t* __restrict__ out, const int64* __restrict__ query_permutation, const int64* __restrict__ query_offsets,   \
         const int64* __restrict__ key_permutation, const int* __restrict__ range_start, const int* __restrict__ range_end,   \
         const int* __restrict__ range_count, const int* __restrict__ order, const int* __restrict__ tile_start, int nq, int nk, \
-        int qc, int kc, float scale_log2
+        int qc, int kc, float scale_log2, const int* __restrict__ partner, const int* __restrict__ pair_slot,                 \
+        const int* __restrict__ pair_range_start, const int* __restrict__ pair_range_end,                                     \
+        const int* __restrict__ pair_range_count, const int* __restrict__ pair_bounds, int pair_capacity
 #define SVG2_FP8_ATTENTION_ARGUMENTS                                                                                         \
     q, k, v, query_scales, key_scales, key_bias, value_scales, out, query_permutation, query_offsets, key_permutation, range_start, range_end, \
-        range_count, order, tile_start, nq, nk, qc, kc, scale_log2
+        range_count, order, tile_start, nq, nk, qc, kc, scale_log2, partner, pair_slot, pair_range_start, pair_range_end,           \
+        pair_range_count, pair_bounds, pair_capacity
 
 // Per-token K scales: key_scales [G, nk]; key_bias null.
 extern "C" __global__ void __launch_bounds__(kTileThreads, 1) svg2_sparse_attention_hopper_fp8(SVG2_FP8_ATTENTION_PARAMETERS)

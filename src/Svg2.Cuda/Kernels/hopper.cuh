@@ -259,23 +259,34 @@ __device__ __forceinline__ void fence_registers(unsigned (&r)[N])
 #define SVG2_OPERANDS_32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define SVG2_OPERANDS_64 SVG2_OPERANDS_32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
 
-// D (64 x 128) = A B (+ D when 'accumulate'): A and B K-major in shared memory.
-__device__ __forceinline__ void wgmma_64x128_shared(float (&d)[64], unsigned long long a, unsigned long long b, bool accumulate)
-{
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_64 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
-                 : SVG2_ACCUMULATORS_64(d)
-                 : "l"(a), "l"(b), "r"((int)accumulate));
-}
+#define SVG2_ACCUMULATORS_40(d) SVG2_ACCUMULATORS_32(d), SVG2_ACCUMULATORS_8(d, 32)
+#define SVG2_ACCUMULATORS_48(d) SVG2_ACCUMULATORS_40(d), SVG2_ACCUMULATORS_8(d, 40)
+#define SVG2_ACCUMULATORS_56(d) SVG2_ACCUMULATORS_48(d), SVG2_ACCUMULATORS_8(d, 48)
+#define SVG2_OPERANDS_40 SVG2_OPERANDS_32 ", %32, %33, %34, %35, %36, %37, %38, %39"
+#define SVG2_OPERANDS_48 SVG2_OPERANDS_40 ", %40, %41, %42, %43, %44, %45, %46, %47"
+#define SVG2_OPERANDS_56 SVG2_OPERANDS_48 ", %48, %49, %50, %51, %52, %53, %54, %55"
 
-// D (64 x 64) = A B (+ D when 'accumulate'): as wgmma_64x128_shared with N = 64.
-__device__ __forceinline__ void wgmma_64x64_shared(float (&d)[32], unsigned long long a, unsigned long long b, bool accumulate)
+// D (64 x N) = A B (+ D when 'accumulate'): A and B K-major in shared memory. N / 2 accumulators a thread; operands
+// N / 2 and N / 2 + 1 are the descriptors, N / 2 + 2 the accumulate flag.
+#define SVG2_WGMMA_SHARED(N, ACCUMULATORS, OPERANDS, A, B, FLAG)                                                          \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #FLAG ", 0;\n"                                                   \
+                 "wgmma.mma_async.sync.aligned.m64n" #N "k16" SVG2_WGMMA_TYPES " {" OPERANDS "}, %" #A ", %" #B ", p, 1, 1, 0, 0;\n}\n" \
+                 : ACCUMULATORS(d)                                                                                         \
+                 : "l"(a), "l"(b), "r"((int)accumulate))
+
+// D (64 x Columns) = A B (+ D when 'accumulate') for the N the kernels use: 64 and 128 (attention, k-means), and 80,
+// 96 and 112 (a k-means tile's last centroids, rounded up to 16).
+template <int Columns>
+__device__ __forceinline__ void wgmma_shared(float (&d)[Columns / 2], unsigned long long a, unsigned long long b, bool accumulate)
 {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16" SVG2_WGMMA_TYPES " {" SVG2_OPERANDS_32 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-                 : SVG2_ACCUMULATORS_32(d)
-                 : "l"(a), "l"(b), "r"((int)accumulate));
+    static_assert(Columns == 64 || Columns == 80 || Columns == 96 || Columns == 112 || Columns == 128, "wgmma N of the row products");
+    if constexpr (Columns == 128) SVG2_WGMMA_SHARED(128, SVG2_ACCUMULATORS_64, SVG2_OPERANDS_64, 64, 65, 66);
+    else if constexpr (Columns == 112) SVG2_WGMMA_SHARED(112, SVG2_ACCUMULATORS_56, SVG2_OPERANDS_56, 56, 57, 58);
+    else if constexpr (Columns == 96) SVG2_WGMMA_SHARED(96, SVG2_ACCUMULATORS_48, SVG2_OPERANDS_48, 48, 49, 50);
+    else if constexpr (Columns == 80) SVG2_WGMMA_SHARED(80, SVG2_ACCUMULATORS_40, SVG2_OPERANDS_40, 40, 41, 42);
+    else SVG2_WGMMA_SHARED(64, SVG2_ACCUMULATORS_32, SVG2_OPERANDS_32, 32, 33, 34);
 }
+#undef SVG2_WGMMA_SHARED
 
 // D (64 x 128) += A B: A (16-bit pairs, the mma.sync A fragment layout per warp) in registers, B
 // MN-major in shared memory.
@@ -307,13 +318,12 @@ __device__ __forceinline__ void wgmma_head_dim_registers(float (&d)[kHeadDim / 2
 }
 
 // Issues the K-major product of a 64-row slice of a tile of 'a_rows' rows with the first 'Columns'
-// (64 or 128) rows of 'b_tile' (a tile of 'b_rows' rows) over the whole head dimension as one commit
+// (wgmma_shared's N) rows of 'b_tile' (a tile of 'b_rows' rows) over the whole head dimension as one commit
 // group: D = A B^T, or D += A B^T when 'accumulate' (D then holds its starting values).
 template <int Columns>
 __device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsigned a_slice, int a_rows, unsigned b_tile, int b_rows,
                                                    bool accumulate = false)
 {
-    static_assert(Columns == 64 || Columns == 128, "wgmma N of the row products");
     fence_registers(d);
     warpgroup_fence();
     const unsigned long long a_first = k_major_descriptor(a_slice, a_rows, 0), b_first = k_major_descriptor(b_tile, b_rows, 0);
@@ -322,8 +332,7 @@ __device__ __forceinline__ void wgmma_rows_by_rows(float (&d)[Columns / 2], unsi
     {
         const unsigned long long a = moved_descriptor(a_first, k_major_step_bytes(a_rows, step));
         const unsigned long long b = moved_descriptor(b_first, k_major_step_bytes(b_rows, step));
-        if constexpr (Columns == 128) wgmma_64x128_shared(d, a, b, accumulate || step > 0);
-        else wgmma_64x64_shared(d, a, b, accumulate || step > 0);
+        wgmma_shared<Columns>(d, a, b, accumulate || step > 0);
     }
     warpgroup_commit();
 }

@@ -20,8 +20,9 @@
 //   barrier; it refills a stage once every warpgroup has arrived on its "empty" barrier. Per tile,
 //   a warpgroup's accumulators start at the bias, S (64 x 128) = x c^T is added by 8 wgmma k16
 //   steps with both operands in shared memory, and each row's best of the tile meets its running
-//   argmax (nearest_centroid.cuh). A last tile with at most 64 centroids left uses m64n64 (QC = 300
-//   costs 320 columns, not 384). The scores never leave registers.
+//   argmax (nearest_centroid.cuh). A last tile's products stop at its centroids rounded up to 64, 80, 96
+//   or 112 columns (m64nN; QC = 200 costs 208 columns, not 256; KC = 1000 1008, not 1024); FP8 products
+//   at 64 or 128. The scores never leave registers.
 // Why: with 128 points per centroid tile the assignment was bound by moving centroids from L2
 //   (about 2.85 TB/s); 256 points per tile halve that traffic. A warpgroup's 8 k steps form one
 //   dependent chain, and its argmax waits for them: four warpgroups keep four chains for the tensor
@@ -81,6 +82,8 @@ constexpr int kConsumerPoints = kRowBlocks * kWarpgroupRows;  // one panelled ti
 constexpr int kItemPoints = kAssignConsumers * kConsumerPoints;
 constexpr int kTileCentroids = SVG2_KMEANS_HOPPER_TILE_CENTROIDS;  // N of a full tile: one wgmma n128 per k step
 constexpr int kTailCentroids = 64;                          // N of a last tile with at most 64 centroids left
+constexpr int kTailStep = 16;                               // the 16-bit products' wider tail widths: 80, 96, 112
+static_assert(kTailCentroids + 4 * kTailStep == kTileCentroids, "the tail widths step up to a full tile");
 constexpr int kPointSlots = SVG2_KMEANS_HOPPER_POINT_SLOTS;
 constexpr int kCentroidStages = SVG2_KMEANS_HOPPER_CENTROID_STAGES;
 constexpr int kConsumerBytes = kConsumerPoints * kRowBytes;
@@ -348,6 +351,22 @@ __device__ __forceinline__ void nearest_in_tile(float (&best)[kRowBlocks][2], in
     }
 }
 
+// nearest_in_tile with the narrowest width from 'Width' up that covers the tile's 'valid_columns' centroids: a last
+// tile's products stop at its centroids rounded up to a tail width (the FP8 products at 64 or 128 columns).
+template <bool Fp8, int Width>
+__device__ __forceinline__ void nearest_in_covering_tile(float (&best)[kRowBlocks][2], int (&best_column)[kRowBlocks][2], ConsumerPoints points,
+                                                         unsigned tile, const float* tile_bias, float tile_scale, int first_centroid,
+                                                         int valid_columns, bool plain, unsigned empty_barrier)
+{
+    if constexpr (Width == kTileCentroids)
+        nearest_in_tile<Fp8, Width>(best, best_column, points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, empty_barrier);
+    else if (valid_columns <= Width)
+        nearest_in_tile<Fp8, Width>(best, best_column, points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, empty_barrier);
+    else
+        nearest_in_covering_tile<Fp8, Fp8 ? kTileCentroids : Width + kTailStep>(best, best_column, points, tile, tile_bias, tile_scale,
+                                                                                  first_centroid, valid_columns, plain, empty_barrier);
+}
+
 // This warpgroup's kConsumerPoints points of an item into its part of a point slot (zero rows past
 // N), as one cp.async group.
 __device__ __forceinline__ void copy_points(unsigned slot, const element_t* points, int n, int group_rows, int item, int items_per_group, int consumer)
@@ -540,10 +559,8 @@ __device__ __forceinline__ void assign_nearest(const element_t* __restrict__ poi
             const float tile_scale = Fp8 ? tile_bias[kTileCentroids] : 1.f;
             const int valid_columns = k - first_centroid;
             const bool plain = points_bounded && tile_bounded(tile_bias, valid_columns);
-            if (valid_columns <= kTailCentroids)
-                nearest_in_tile<Fp8, kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, stage_empty);
-            else
-                nearest_in_tile<Fp8, kTileCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid, valid_columns, plain, stage_empty);
+            nearest_in_covering_tile<Fp8, kTailCentroids>(best, best_column, consumer_points, tile, tile_bias, tile_scale, first_centroid,
+                                                          valid_columns, plain, stage_empty);
             // Refill the stage with the tile kCentroidStages ahead once every warpgroup has read it.
             if (tid == 0 && sequence + kCentroidStages < block_tiles)
             {

@@ -12,9 +12,10 @@
 // the assignment 2.5 to 3 times slower). A true +infinity score ties with NaN; the lower column wins.
 __device__ __forceinline__ float ranked_score(float score) { return is_nan(score) ? __int_as_float(0x7f800000) : score; }
 
-// Reduces 'Width' candidates to slot 0: each level merges slots 2 i and 2 i + 1 into slot i. Slot
-// 2 i + 1 always holds higher columns than slot 2 i, so a strict '>' keeps the lowest column on ties.
-// Template recursion keeps every index a constant, so the arrays stay in registers.
+// Reduces 'Width' candidates to slot 0: each level merges slots 2 i and 2 i + 1 into slot i, and an odd
+// last slot moves up unmerged. Slot 2 i + 1 always holds higher columns than slot 2 i (and the moved slot
+// higher than every merged one), so a strict '>' keeps the lowest column on ties. Template recursion keeps
+// every index a constant, so the arrays stay in registers.
 template <int Width, int N>
 __device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
 {
@@ -27,7 +28,12 @@ __device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
             value[i] = higher ? value[2 * i + 1] : value[2 * i];
             column[i] = higher ? column[2 * i + 1] : column[2 * i];
         }
-        argmax_tree<Width / 2>(value, column);
+        if constexpr (Width % 2 == 1)
+        {
+            value[Width / 2] = value[Width - 1];
+            column[Width / 2] = column[Width - 1];
+        }
+        argmax_tree<(Width + 1) / 2>(value, column);
     }
 }
 

@@ -48,7 +48,7 @@ internal sealed class AttentionWorkspace : IDisposable
     /// <summary>[G, QC + 1] first tile of each cluster in <see cref="Order"/>; the last entry is the tile count.</summary>
     public Tensor TileStart { get; }
 
-    /// <summary>The tail pairing and the paired plan of the Hopper bf16 kernel, or null where the plan pairs no tails.</summary>
+    /// <summary>The tail pairing and the paired plan of the Hopper kernels (bf16 and FP8), or null where the plan pairs no tails.</summary>
     public TailPairBuffers? Pairs { get; }
 
     /// <summary>Every buffer the workspace owns.</summary>

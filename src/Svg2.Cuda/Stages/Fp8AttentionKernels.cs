@@ -107,6 +107,7 @@ internal static class Fp8AttentionKernels
         string kernel = (operands.KeyScales.dim() == 1 ? "svg2_sparse_attention_hopper_fp8_head_keys" : "svg2_sparse_attention_hopper_fp8")
                         + (operands.KeyBias is null ? "" : "_smooth_queries");
         var none = new DevicePointer(0);
+        var pairs = SparseAttentionKernels.PairsOf(library, workspace);
         library.Launch(kernel, (SparseAttentionKernels.MaxTiles(queryTokens, queryClusters, SparseAttentionTraits.HopperTileRows), groups),
             SparseAttentionTraits.HopperThreads, shared, stream,
             [DevicePointer.Of(operands.Queries, ScalarType.Byte, "e4m3 q"), DevicePointer.Of(operands.Keys, ScalarType.Byte, "e4m3 k"),
@@ -114,7 +115,7 @@ internal static class Fp8AttentionKernels
             DevicePointer.Of(operands.KeyScales, ScalarType.Float32, "k scales"),
             operands.KeyBias is null ? none : DevicePointer.Of(operands.KeyBias, ScalarType.Float32, "k bias"),
             DevicePointer.Of(operands.ValueScales, ScalarType.Float32, "v scales"),
-            DevicePointer.Of(output, library.Element, nameof(output)), .. SparseAttentionKernels.PlanArguments(queryLayout, keyLayout, workspace),
-            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634)]);
+            DevicePointer.Of(output, library.Element, nameof(output)), .. SparseAttentionKernels.PlanArguments(queryLayout, keyLayout, workspace, pairs?.TileStart),
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * SparseAttentionKernels.Log2E), .. SparseAttentionKernels.PairArguments(pairs)]);
     }
 }

@@ -65,7 +65,7 @@ internal static class SparseAttentionKernels
     }
 
     /// <summary>The workspace's tail pairing where this library's plan pairs tails (the Hopper kernels), else null.</summary>
-    static TailPairBuffers? PairsOf(KernelLibrary library, AttentionWorkspace workspace) =>
+    internal static TailPairBuffers? PairsOf(KernelLibrary library, AttentionWorkspace workspace) =>
         library.Family == KernelFamily.Hopper ? workspace.Pairs : null;
 
     static DevicePointer Pointer(Tensor? tensor, ScalarType type, string name) => tensor is null ? new DevicePointer(0) : DevicePointer.Of(tensor, type, name);
@@ -135,7 +135,7 @@ internal static class SparseAttentionKernels
             DevicePointer.Of(q, library.Element, nameof(q)), DevicePointer.Of(k, library.Element, nameof(k)),
             DevicePointer.Of(v, library.Element, nameof(v)), DevicePointer.Of(output, library.Element, nameof(output)),
             .. PlanArguments(queryLayout, keyLayout, workspace, pairs?.TileStart),
-            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * 1.4426950408889634), log2Weight, compensationValue];
+            queryTokens, keyTokens, queryClusters, keyClusters, (float)(scale * Log2E), log2Weight, compensationValue];
         if (library.Family == KernelFamily.Hopper)
             arguments = [.. arguments, .. CentroidKeyArguments(centroidKeys, library.Element), .. PairArguments(pairs)];
         library.Launch(kernel, (MaxTiles(queryTokens, queryClusters, tileRows), groups), threads, shared, stream, arguments);
@@ -158,8 +158,11 @@ internal static class SparseAttentionKernels
         DevicePointer.Of(tileStart ?? workspace.TileStart, ScalarType.Int32, nameof(workspace.TileStart)),
     ];
 
-    /// <summary>The Hopper bf16 kernel's pair-tile arguments: partners, slots, the pairs' range lists, bounds and capacity (null pointers without).</summary>
-    static KernelArgument[] PairArguments(TailPairBuffers? pairs)
+    /// <summary>log2(e): the kernels take the softmax scale in the exp2 domain.</summary>
+    internal const double Log2E = 1.4426950408889634;
+
+    /// <summary>The Hopper kernels' pair-tile arguments: partners, slots, the pairs' range lists, bounds and capacity (null pointers without).</summary>
+    internal static KernelArgument[] PairArguments(TailPairBuffers? pairs)
     {
         var none = new DevicePointer(0);
         if (pairs is null) return [none, none, none, none, none, none, 0];

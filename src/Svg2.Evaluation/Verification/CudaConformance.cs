@@ -32,10 +32,14 @@ public static class CudaConformance
                 results.Add(Run($"counting sort = stable sort ({tag})", () => CountingSortMatches(device, dtype, dim, seed)));
                 results.Add(Run($"k-means step vs float32 Lloyd ({tag})", () => KMeansMatches(device, dtype, dim, seed + 1, ManyClusters)));
                 results.Add(Run($"k-means step vs float32 Lloyd, large clusters ({tag})", () => KMeansMatches(device, dtype, dim, seed + 8, FewClusters)));
+                results.Add(Run($"k-means step vs float32 Lloyd, last centroid tiles of {string.Join(", ", TailClusterCounts.Select(c => c % 128))} ({tag})",
+                    () => KMeansTailsMatch(device, dtype, dim, seed + 16)));
                 results.Add(Run($"sparse attention vs masked float32, small clusters ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 2, SmallQueryClusters)));
                 results.Add(Run($"sparse attention vs masked float32, clusters of several tiles ({tag})", () => SparseAttentionMatches(device, dtype, dim, seed + 7, LargeQueryClusters)));
                 results.Add(Run($"sparse attention with pair tiles vs masked float32, pairs = greedy rule ({tag})", () => TailPairConformance.PairTilesMatch(device, dtype, dim, seed + 14)));
             }
+        foreach (var dim in new[] { 64, 128 })
+            results.Add(Run($"FP8 sparse attention with pair tiles vs FP8 reference (bf16 D{dim})", () => TailPairConformance.Fp8PairTilesMatch(device, dim, seed + 15)));
         results.Add(Run("selection vs float32 reference (Float32 mode)", () => SelectionMatches(device, seed + 3, 0.9, 0.1, 0.5, 150)));
         // A sharp row cuts after few clusters (few candidates); a fixed-density top-p near 1 with no
         // minimum reaches into the light tail (most keys are candidates); head dimension 64 and key
@@ -217,6 +221,16 @@ public static class CudaConformance
     // the segment means use their wide kernel).
     const int ManyClusters = 150;
     const int FewClusters = 16;
+
+    /// <summary>Cluster counts whose last 128-centroid tile holds 72, 92 and 104 centroids: the Hopper assignment's 80-, 96- and 112-column tails.</summary>
+    static readonly int[] TailClusterCounts = [200, 220, 1000];
+
+    /// <summary><see cref="KMeansMatches"/> at each of <see cref="TailClusterCounts"/>; passes when every one does.</summary>
+    static (bool Passed, string Detail) KMeansTailsMatch(Device device, ScalarType dtype, int dim, int seed)
+    {
+        var results = TailClusterCounts.Select((clusters, i) => (Clusters: clusters, Result: KMeansMatches(device, dtype, dim, seed + i, clusters))).ToList();
+        return (results.All(r => r.Result.Passed), string.Join("; ", results.Select(r => $"{r.Clusters} clusters: {r.Result.Detail}")));
+    }
     const int LargeQueryClusters = 6;
 
     /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>

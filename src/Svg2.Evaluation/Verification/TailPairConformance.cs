@@ -1,4 +1,5 @@
 using Svg2.Algorithm;
+using Svg2.Attention.Fp8;
 using Svg2.Cuda;
 using Svg2.Cuda.Runtime;
 using Svg2.Cuda.Stages;
@@ -10,7 +11,7 @@ namespace Svg2.Evaluation.Verification;
 
 /// <summary>
 /// The Hopper plan's pair tiles (tail_pairs.cu): the GPU's matching against <see cref="TailPairing"/>'s greedy rule,
-/// and the attention over a paired plan against masked float32 attention.
+/// the attention over a paired plan against masked float32 attention, and the FP8 attention over it against the FP8 reference.
 /// </summary>
 public static class TailPairConformance
 {
@@ -26,13 +27,53 @@ public static class TailPairConformance
         if (library.Family != KernelFamily.Hopper) return (true, "the portable kernels have no pair tiles");
         using var problem = new PairedProblem(device, dtype, dim, seed);
         using var workspace = new AttentionWorkspace(PairedProblem.Groups, PairedProblem.QueryClusters, PairedProblem.KeyClusters, device, pairTails: true);
-        var pairs = workspace.Pairs ?? throw new InvalidOperationException("The workspace allocated no tail pairing.");
-        pairs.Partner.fill_(-2);
-        SparseAttentionKernels.EnqueuePlan(library, problem.QueryLayout, problem.KeyLayout, problem.Mask, workspace, IntPtr.Zero);
+        var (plan, planPassed) = PlanPairs(library, problem, workspace);
         var output = full_like(problem.Q, double.NaN);
         SparseAttentionKernels.EnqueueAttention(library, problem.Q, problem.K, problem.V, output, problem.QueryLayout, problem.KeyLayout, workspace,
             problem.Scale, IntPtr.Zero);
+        var (error, nonFinite, nonZeroEmpty) = problem.Judge(output);
+        bool passed = planPassed && nonFinite == 0 && error <= CudaConformance.HalfPrecisionTolerance && nonZeroEmpty == 0;
+        return (passed, $"{plan}; rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+    }
 
+    /// <summary>
+    /// The FP8 kernel (per-token K scales, K smoothed) over the same kind of paired plan against the FP8 reference
+    /// (<see cref="Fp8BlockSparseAttention"/>, which walks each cluster's own keys): a pair tile's rows round P against
+    /// the running maxima of the union's tiles, so the two agree within <see cref="Fp8AttentionConformance.ReferenceTolerance"/>
+    /// and the kernel's error against float32 may exceed the reference's by at most <see cref="Fp8AttentionConformance.ErrorGrowth"/>.
+    /// </summary>
+    public static (bool Passed, string Detail) Fp8PairTilesMatch(Device device, int dim, int seed)
+    {
+        using var scope = NewDisposeScope();
+        var library = KernelLibrary.For(CudaDevice.Get(device.index), ScalarType.BFloat16, dim);
+        var settings = Fp8AttentionSettings.Default;
+        if (Fp8AttentionKernels.Unsupported(library, settings) is { } reason) return (true, $"no FP8 kernel here: {reason}");
+        using var problem = new PairedProblem(device, ScalarType.BFloat16, dim, seed);
+        using var workspace = new AttentionWorkspace(PairedProblem.Groups, PairedProblem.QueryClusters, PairedProblem.KeyClusters, device, pairTails: true);
+        var (plan, planPassed) = PlanPairs(library, problem, workspace);
+        var output = full_like(problem.Q, double.NaN);
+        using (var operands = Fp8AttentionKernels.Quantize(library, problem.Q, problem.K, problem.V, settings, IntPtr.Zero))
+            Fp8AttentionKernels.EnqueueAttention(library, operands, output, problem.QueryLayout, problem.KeyLayout, workspace, problem.Scale, IntPtr.Zero);
+        var reference = Fp8BlockSparseAttention.Forward(problem.Q, problem.K, problem.V, problem.QueryLayout, problem.KeyLayout, problem.Mask,
+            problem.Scale, settings);
+        var (error, nonFinite, nonZeroEmpty) = problem.Judge(output);
+        var (referenceError, _, _) = problem.Judge(reference);
+        double gap = ReferenceComputations.RelativeError(output, reference);
+        bool passed = planPassed && nonFinite == 0 && nonZeroEmpty == 0 && gap <= Fp8AttentionConformance.ReferenceTolerance
+                      && error <= Fp8AttentionConformance.ErrorGrowth * referenceError;
+        return (passed, $"{plan}; kernel vs FP8 reference {gap:E2}; vs float32: kernel {error:E2}, reference {referenceError:E2}; " +
+                        $"{nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+    }
+
+    /// <summary>
+    /// Enqueues the plan with its tail pairing and checks the pairing: partners equal to <see cref="TailPairing"/>'s greedy
+    /// rule, some pairs, and some whose tile masks keys on both sides.
+    /// </summary>
+    static (string Detail, bool Passed) PlanPairs(KernelLibrary library, PairedProblem problem, AttentionWorkspace workspace)
+    {
+        var pairs = workspace.Pairs ?? throw new InvalidOperationException("The workspace allocated no tail pairing.");
+        pairs.Partner.fill_(-2);
+        SparseAttentionKernels.EnqueuePlan(library, problem.QueryLayout, problem.KeyLayout, problem.Mask, workspace, IntPtr.Zero);
         var expectedPartners = TailPairing.Partners(problem.QueryLayout.Sizes, problem.Mask, problem.KeyLayout.Sizes, QueryTilePadding.HalfRows);
         var partners = pairs.Partner.cpu();
         long partnerDifferences = 0, pairCount = 0, bothSidesMasked = 0;
@@ -51,11 +92,8 @@ public static class TailPairConformance
                 int total = ranges > 0 ? rangeEnd[g, slot, ranges - 1].item<int>() : 0;
                 if (bounds[g, slot, 0].item<int>() > 0 && bounds[g, slot, 1].item<int>() < total) bothSidesMasked++;
             }
-        var (error, nonFinite, nonZeroEmpty) = problem.Judge(output);
-        bool passed = partnerDifferences == 0 && pairCount > 0 && bothSidesMasked > 0 && nonFinite == 0 && error <= CudaConformance.HalfPrecisionTolerance
-                      && nonZeroEmpty == 0;
-        return (passed, $"{pairCount} pairs ({bothSidesMasked} with keys of each cluster alone), {partnerDifferences} partners differ from the greedy rule; " +
-                        $"rel. error {error:E2}; {nonFinite} NaN/Inf elements left; {nonZeroEmpty} non-zero elements in rows without keys");
+        return ($"{pairCount} pairs ({bothSidesMasked} with keys of each cluster alone), {partnerDifferences} partners differ from the greedy rule",
+                partnerDifferences == 0 && pairCount > 0 && bothSidesMasked > 0);
     }
 
     /// <summary>Random q, k, v, layouts and a mask of shared patterns with noise (see <see cref="PairTilesMatch"/>).</summary>

@@ -16,6 +16,7 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SweepCommand.Create());
 root.Subcommands.Add(BenchModelCommand.Create());
 root.Subcommands.Add(VerifyCommand.Create());
+root.Subcommands.Add(KernelsCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(QualityCommand.Create());
 root.Subcommands.Add(CompareCommand.Create());

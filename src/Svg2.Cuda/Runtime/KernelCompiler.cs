@@ -44,7 +44,7 @@ public static unsafe class KernelCompiler
         }
         catch (IOException) { }
 
-        var cubin = CompileWithNvrtc(name, source, headers, options);
+        var (cubin, _) = CompileWithNvrtc(name, source, headers, options);
         try
         {
             Directory.CreateDirectory(folder);
@@ -59,7 +59,24 @@ public static unsafe class KernelCompiler
         return cubin;
     }
 
-    static byte[] CompileWithNvrtc(string name, string source, IReadOnlyList<(string Name, string Text)> headers, List<string> options)
+    /// <summary>
+    /// Compiles the source afresh (no cache) with ptxas's resource report, and returns the compiler log: per kernel its
+    /// registers, spills, stack and static shared memory, and any ptxas warnings (<see cref="PtxasReport.Parse"/>).
+    /// Needs NVRTC only, no GPU.
+    /// </summary>
+    /// <param name="name">Source file name, for NVRTC messages.</param>
+    /// <param name="source">The translation unit.</param>
+    /// <param name="headers">Headers it may include by name.</param>
+    /// <param name="options">Extra NVRTC options (macros); the architecture and the report options are added here.</param>
+    /// <param name="architecture">For example sm_90a.</param>
+    public static string CompileLog(string name, string source, IReadOnlyList<(string Name, string Text)> headers, IReadOnlyList<string> options, string architecture)
+    {
+        _ = NvrtcVersion;
+        var allOptions = options.Concat([$"--gpu-architecture={architecture}", "--std=c++17", "--ptxas-options=-v"]).ToList();
+        return CompileWithNvrtc(name, source, headers, allOptions).Log;
+    }
+
+    static (byte[] Cubin, string Log) CompileWithNvrtc(string name, string source, IReadOnlyList<(string Name, string Text)> headers, List<string> options)
     {
         var allocations = new List<IntPtr>();
         byte* Utf8(string text)
@@ -85,12 +102,13 @@ public static unsafe class KernelCompiler
             var result = Nvrtc.nvrtcCompileProgram(program, options.Count, optionPointers);
             if (result != NvrtcResult.Success)
                 throw new CudaException($"NVRTC could not compile {name} ({string.Join(" ", options)}):{Environment.NewLine}{ReadLog(program)}");
-            if (Verbose) Console.Error.WriteLine($"NVRTC {name} ({string.Join(" ", options)}):{Environment.NewLine}{ReadLog(program)}");
+            var log = ReadLog(program);
+            if (Verbose) Console.Error.WriteLine($"NVRTC {name} ({string.Join(" ", options)}):{Environment.NewLine}{log}");
             nuint size;
             Nvrtc.ThrowIfFailed(Nvrtc.nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize");
             var cubin = new byte[(int)size];
             fixed (byte* pointer = cubin) Nvrtc.ThrowIfFailed(Nvrtc.nvrtcGetCUBIN(program, pointer), "nvrtcGetCUBIN");
-            return cubin;
+            return (cubin, log);
         }
         finally
         {

@@ -8,7 +8,7 @@ namespace Svg2.Cli.Commands;
 
 /// <summary>
 /// <c>svg2 kernels</c>: compiles the CUDA kernels with NVRTC for an architecture, on a machine with or without a GPU, and
-/// prints what ptxas reports of each (registers, spills, stack, static shared memory, warnings), so that a kernel change
+/// prints what ptxas reports of each (registers, spills, stack, static shared memory, warnings) and its SASS instruction count, so that a kernel change
 /// is checked for spills and serialised warpgroup MMAs before it is timed.
 /// </summary>
 public static class KernelsCommand
@@ -40,11 +40,12 @@ public static class KernelsCommand
             {
                 throw new InvalidOperationException(error.Message, error);
             }
-            var table = new Table().AddColumns("program", "kernel", "registers", "spill stores (B)", "spill loads (B)", "stack (B)", "static shared (B)", "warnings");
+            var table = new Table().AddColumns("program", "kernel", "registers", "spilled (B)", "reloaded (B)", "stack (B)", "static smem (B)", "warnings", "SASS instr.");
             foreach (var (program, kernels) in programs)
                 foreach (var kernel in kernels)
                     table.AddRow(Markup.Escape(program), Markup.Escape(kernel.Kernel), kernel.Registers.ToString(),
-                        Flag(kernel.SpillStoreBytes), Flag(kernel.SpillLoadBytes), kernel.StackBytes.ToString(), kernel.SharedBytes.ToString(), Flag(kernel.Warnings.Count));
+                        Flag(kernel.SpillStoreBytes), Flag(kernel.SpillLoadBytes), kernel.StackBytes.ToString(), kernel.SharedBytes.ToString(), Flag(kernel.Warnings.Count),
+                        kernel.Instructions.ToString());
             AnsiConsole.Write(table);
             var all = programs.SelectMany(p => p.Kernels).ToList();
             foreach (var kernel in all)

@@ -60,8 +60,8 @@ public static unsafe class KernelCompiler
     }
 
     /// <summary>
-    /// Compiles the source afresh (no cache) with ptxas's resource report, and returns the compiler log: per kernel its
-    /// registers, spills, stack and static shared memory, and any ptxas warnings (<see cref="PtxasReport.Parse"/>).
+    /// Compiles the source afresh (no cache) with ptxas's resource report, and returns the cubin and the compiler log: per
+    /// kernel its registers, spills, stack and static shared memory, and any ptxas warnings (<see cref="PtxasReport.Parse"/>).
     /// Needs NVRTC only, no GPU.
     /// </summary>
     /// <param name="name">Source file name, for NVRTC messages.</param>
@@ -69,11 +69,12 @@ public static unsafe class KernelCompiler
     /// <param name="headers">Headers it may include by name.</param>
     /// <param name="options">Extra NVRTC options (macros); the architecture and the report options are added here.</param>
     /// <param name="architecture">For example sm_90a.</param>
-    public static string CompileLog(string name, string source, IReadOnlyList<(string Name, string Text)> headers, IReadOnlyList<string> options, string architecture)
+    public static (byte[] Cubin, string Log) CompileWithReport(string name, string source, IReadOnlyList<(string Name, string Text)> headers,
+        IReadOnlyList<string> options, string architecture)
     {
         _ = NvrtcVersion;
         var allOptions = options.Concat([$"--gpu-architecture={architecture}", "--std=c++17", "--ptxas-options=-v"]).ToList();
-        return CompileWithNvrtc(name, source, headers, allOptions).Log;
+        return CompileWithNvrtc(name, source, headers, allOptions);
     }
 
     static (byte[] Cubin, string Log) CompileWithNvrtc(string name, string source, IReadOnlyList<(string Name, string Text)> headers, List<string> options)

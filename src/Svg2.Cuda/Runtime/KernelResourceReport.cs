@@ -6,8 +6,8 @@ namespace Svg2.Cuda.Runtime;
 
 /// <summary>
 /// Compiles every program of a kernel family with the shapes a library would use (<see cref="KernelTraits"/>) for an
-/// architecture, with NVRTC alone (no GPU), and reads back what ptxas reports of each kernel: registers, spills, stack,
-/// static shared memory and warnings. A register spill or a serialised warpgroup MMA shows here before any GPU run.
+/// architecture, with NVRTC alone (no GPU), and reads back what ptxas reports of each kernel (registers, spills, stack,
+/// static shared memory, warnings) and its SASS instruction count. A register spill or a serialised warpgroup MMA shows here before any GPU run.
 /// </summary>
 public static partial class KernelResourceReport
 {
@@ -33,10 +33,13 @@ public static partial class KernelResourceReport
             throw new ArgumentException($"The Hopper kernels compile for {HopperArchitecture} only, not {architecture}.");
         var traits = KernelTraits.For(element, headDim);
         var headers = KernelSources.Headers.Select(h => (h, KernelSources.Read(h))).ToList();
-        return
-        [
-            .. KernelSources.ProgramsFor(family).Select(program =>
-                (program, PtxasReport.Parse(KernelCompiler.CompileLog(program, KernelSources.Read(program), headers, traits.CompileOptions(program), architecture))))
-        ];
+        return [.. KernelSources.ProgramsFor(family).Select(program => (program, Report(program, headers, traits, architecture)))];
+    }
+
+    static IReadOnlyList<KernelResources> Report(string program, IReadOnlyList<(string Name, string Text)> headers, KernelTraits traits, string architecture)
+    {
+        var (cubin, log) = KernelCompiler.CompileWithReport(program, KernelSources.Read(program), headers, traits.CompileOptions(program), architecture);
+        var instructions = CubinSections.InstructionCounts(cubin);
+        return [.. PtxasReport.Parse(log).Select(kernel => kernel with { Instructions = instructions.GetValueOrDefault(kernel.Kernel) })];
     }
 }

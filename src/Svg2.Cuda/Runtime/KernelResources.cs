@@ -1,6 +1,6 @@
 namespace Svg2.Cuda.Runtime;
 
-/// <summary>What ptxas reports of one compiled kernel: its registers a thread, local memory and static shared memory.</summary>
+/// <summary>What ptxas reports of one compiled kernel: its registers a thread, local memory and static shared memory, and its code size.</summary>
 /// <param name="Kernel">The entry function's name.</param>
 /// <param name="Registers">Registers a thread (before any <c>setmaxnreg</c> at run time).</param>
 /// <param name="StackBytes">Stack frame bytes a thread.</param>
@@ -11,6 +11,9 @@ namespace Svg2.Cuda.Runtime;
 public sealed record KernelResources(string Kernel, int Registers, int StackBytes, int SpillStoreBytes, int SpillLoadBytes, int SharedBytes,
     IReadOnlyList<string> Warnings)
 {
+    /// <summary>SASS instructions of the kernel's code (its code section's size; 0 where unknown).</summary>
+    public int Instructions { get; init; }
+
     /// <summary>Whether the kernel spills registers to local memory.</summary>
     public bool Spills => SpillStoreBytes > 0 || SpillLoadBytes > 0;
 }

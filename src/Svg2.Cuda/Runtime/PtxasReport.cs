@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Svg2.Cuda.Runtime;
 
 /// <summary>
-/// Reads ptxas's resource report (<c>--ptxas-options=-v</c>, in the NVRTC log of <see cref="KernelCompiler.CompileLog"/>) into
+/// Reads ptxas's resource report (<c>--ptxas-options=-v</c>, in the NVRTC log of <see cref="KernelCompiler.CompileWithReport"/>) into
 /// one <see cref="KernelResources"/> per kernel, in the order ptxas compiled them.
 /// </summary>
 public static partial class PtxasReport

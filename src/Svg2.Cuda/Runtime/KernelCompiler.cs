@@ -28,8 +28,8 @@ public static unsafe class KernelCompiler
     /// <param name="architecture">For example sm_90a.</param>
     public static byte[] Compile(string name, string source, IReadOnlyList<(string Name, string Text)> headers, IReadOnlyList<string> options, string architecture)
     {
-        var allOptions = options.Concat([$"--gpu-architecture={architecture}", "--std=c++17"]).ToList();
-        if (Verbose) allOptions.Add("--ptxas-options=-v");
+        var allOptions = WithTarget(options, architecture);
+        if (Verbose) allOptions.Add(ResourceReportOption);
         var key = KernelCacheKey.Compute([(name, source), .. headers], allOptions, architecture, NvrtcVersion);
         return MemoryCache.GetOrAdd(key, k => LoadOrCompile(k, name, source, headers, allOptions));
     }
@@ -73,9 +73,13 @@ public static unsafe class KernelCompiler
         IReadOnlyList<string> options, string architecture)
     {
         _ = NvrtcVersion;
-        var allOptions = options.Concat([$"--gpu-architecture={architecture}", "--std=c++17", "--ptxas-options=-v"]).ToList();
-        return CompileWithNvrtc(name, source, headers, allOptions);
+        return CompileWithNvrtc(name, source, headers, [.. WithTarget(options, architecture), ResourceReportOption]);
     }
+
+    /// <summary>ptxas's per-kernel resource report (registers, spills, stack, shared memory) in the NVRTC log.</summary>
+    const string ResourceReportOption = "--ptxas-options=-v";
+
+    static List<string> WithTarget(IReadOnlyList<string> options, string architecture) => [.. options, $"--gpu-architecture={architecture}", "--std=c++17"];
 
     static (byte[] Cubin, string Log) CompileWithNvrtc(string name, string source, IReadOnlyList<(string Name, string Text)> headers, List<string> options)
     {

@@ -47,9 +47,15 @@ public sealed unsafe class KernelLibrary
     /// <summary>The library for a device, element type and head dimension, compiled on first use.</summary>
     public static KernelLibrary For(CudaDevice device, ScalarType element, int headDim)
     {
+        RequireCompiledShape(element, headDim);
+        return Libraries.GetOrAdd((device.Ordinal, element, headDim), key => new KernelLibrary(device, key.Element, key.HeadDim));
+    }
+
+    /// <summary>Throws unless the kernels are compiled for <paramref name="element"/> and <paramref name="headDim"/>.</summary>
+    public static void RequireCompiledShape(ScalarType element, int headDim)
+    {
         if (!TensorChecks.IsSupportedElement(element)) throw new ArgumentException($"The CUDA kernels support BFloat16 and Float16, not {element}.");
         if (!TensorChecks.IsSupportedHeadDim(headDim)) throw new ArgumentException($"The CUDA kernels support head dimension 64 or 128, not {headDim}.");
-        return Libraries.GetOrAdd((device.Ordinal, element, headDim), key => new KernelLibrary(device, key.Element, key.HeadDim));
     }
 
     /// <summary>The device the modules are loaded on.</summary>

@@ -25,8 +25,7 @@ public static partial class KernelResourceReport
     public static IReadOnlyList<(string Program, IReadOnlyList<KernelResources> Kernels)> Compile(KernelFamily family, ScalarType element, int headDim,
         string architecture)
     {
-        if (!TensorChecks.IsSupportedElement(element)) throw new ArgumentException($"The CUDA kernels support BFloat16 and Float16, not {element}.");
-        if (!TensorChecks.IsSupportedHeadDim(headDim)) throw new ArgumentException($"The CUDA kernels support head dimension 64 or 128, not {headDim}.");
+        KernelLibrary.RequireCompiledShape(element, headDim);
         if (!ArchitectureName().IsMatch(architecture))
             throw new ArgumentException($"'{architecture}' is not a CUDA architecture name such as {HopperArchitecture} or sm_80.");
         if (family == KernelFamily.Hopper && architecture != HopperArchitecture)

@@ -39,6 +39,7 @@ public static partial class PtxasReport
             if (current is null) return;
             kernels.Add(new KernelResources(current, registers, stack, stores, loads, shared, WarningsOf(current)));
         }
+        // One list a kernel, shared with its record: a warning naming a kernel that ptxas compiles later still reaches it.
         List<string> WarningsOf(string kernel) => warnings.TryGetValue(kernel, out var list) ? list : warnings[kernel] = [];
 
         foreach (var raw in log.Split('\n'))
@@ -68,7 +69,6 @@ public static partial class PtxasReport
             }
         }
         Finish();
-        // A warning may name a kernel compiled after it: the records share the lists, so they see it too.
         return kernels;
     }
 }

@@ -221,6 +221,7 @@ public static class CudaConformance
     // the segment means use their wide kernel).
     const int ManyClusters = 150;
     const int FewClusters = 16;
+    const int LargeQueryClusters = 6;
 
     /// <summary>Cluster counts whose last 128-centroid tile holds 72, 92 and 104 centroids: the Hopper assignment's 80-, 96- and 112-column tails.</summary>
     static readonly int[] TailClusterCounts = [200, 220, 1000];
@@ -231,7 +232,6 @@ public static class CudaConformance
         var results = TailClusterCounts.Select((clusters, i) => (Clusters: clusters, Result: KMeansMatches(device, dtype, dim, seed + i, clusters))).ToList();
         return (results.All(r => r.Result.Passed), string.Join("; ", results.Select(r => $"{r.Clusters} clusters: {r.Result.Detail}")));
     }
-    const int LargeQueryClusters = 6;
 
     /// <summary>Sparse attention on random partitions with empty clusters and a random mask (some rows empty) against masked float32 attention.</summary>
     /// <param name="device">CUDA device.</param>

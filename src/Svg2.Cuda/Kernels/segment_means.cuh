@@ -26,7 +26,9 @@ __device__ __forceinline__ void segment_means(const element_t* __restrict__ poin
     constexpr int kRowsPerLoad = kWarpSize / kRowChunks;
     __shared__ float partial[Warps][kHeadDim];
     __shared__ __align__(16) element_t row[WithRow::kReadsRow ? kHeadDim : 1];
-    const int cluster = blockIdx.x, g = blockIdx.y;
+    // The groups in reverse: the assignment before walks them in order, so the last groups' points may still be in L2,
+    // and the next iteration's assignment then starts on the groups read last here.
+    const int cluster = blockIdx.x, g = gridDim.y - 1 - blockIdx.y;
     const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
     const int row_lane = lane / kRowChunks, chunk = lane % kRowChunks;
     const int64 begin = offsets[(int64)g * (layout_clusters + 1) + cluster];

@@ -2,12 +2,22 @@
 // Fp8BlockSparseAttention with per-token Q scales, per-head or per-token K scales, K smoothed or not, V scaled per
 // channel.
 //
-// svg2_fp8_quantize_rows: one warp per row of a [G, N, D] bf16/fp16 tensor, in original token order.
-//   x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
+// svg2_fp8_quantize_rows: the rows of a [G, N, D] bf16/fp16 tensor, in original token order. A lane holds
+//   kQuantizeChunksPerLane 16-byte chunks of a row (a row on kQuantizeLanesPerRow neighbouring lanes, its maximum
+//   and bias by xor shuffles among them); a block of kQuantizeWarps warps takes kQuantizeRowsPerBlock consecutive
+//   rows, each lane loading its kQuantizeRowsInFlight rows' chunks before converting any. The per-row work (the
+//   group, the maximum's shuffles, two correctly rounded divisions) is shared by few lanes: one warp per row with
+//   8-byte loads ran at a quarter of the memory's rate, bound by instructions, not bytes. x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
 //   scales: the dequantisation scale amax / 448 is written to row_scales, 1 for an all-zero row) or
 //   by a given per-channel inverse scale (V; K with per-head scales, the head's inverse in every
 //   channel), and rounded to e4m3 with saturation.
 //   Traffic: the row once in, one byte per element and one float per row out.
+// svg2_fp8_channel_statistics: grid (ceil(N / kStatisticsSliceRows), G), kStatisticsThreads threads; per group and
+//   channel the sum, smallest and largest value (NaN kept) over a slice of kStatisticsSliceRows rows, a thread per
+//   16-byte chunk of kStatisticsRowLanes rows at a time, the row lanes then combined in order through shared
+//   memory: partials [G, slices, 3, D] float32 that the host combines over the slices (K's smoothing mean, V's and
+//   per-head K's channel magnitudes). One pass over a tensor for all three: the two TorchSharp reductions it
+//   replaces (mean, aminmax) read K and V at about a third of the memory's rate. Traffic: x once in.
 // svg2_sparse_attention_hopper_fp8_head_keys (per-head K scales) and svg2_sparse_attention_hopper_fp8
 // (per-token K scales): the warp specialisation and tile plan of attention_hopper.cu
 //   (grid (max tiles, G), 3 warpgroups, one block per multiprocessor) on e4m3 operands.
@@ -52,6 +62,21 @@
 #ifndef SVG2_FP8_QUANTIZE_WARPS
 #error "SVG2_FP8_QUANTIZE_WARPS must be defined (Fp8AttentionTraits)"
 #endif
+#ifndef SVG2_FP8_QUANTIZE_ROWS_IN_FLIGHT
+#error "SVG2_FP8_QUANTIZE_ROWS_IN_FLIGHT must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_QUANTIZE_CHUNKS_PER_LANE
+#error "SVG2_FP8_QUANTIZE_CHUNKS_PER_LANE must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_STATISTICS_THREADS
+#error "SVG2_FP8_STATISTICS_THREADS must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_CHANNEL_STATISTICS
+#error "SVG2_FP8_CHANNEL_STATISTICS must be defined (Fp8AttentionTraits)"
+#endif
+#ifndef SVG2_FP8_STATISTICS_SLICE_ROWS
+#error "SVG2_FP8_STATISTICS_SLICE_ROWS must be defined (Fp8AttentionTraits)"
+#endif
 #ifndef SVG2_FP8_STAGES
 #error "SVG2_FP8_STAGES must be defined (Fp8AttentionTraits)"
 #endif
@@ -60,61 +85,178 @@
 #endif
 
 constexpr float kProbabilityScale = SVG2_FP8_PROBABILITY_SCALE;   // P in [0, 1] is stored as e4m3(P x this)
-constexpr int kQuantizeWarps = SVG2_FP8_QUANTIZE_WARPS;           // rows per quantisation block
-constexpr int kElementsPerLane = kHeadDim / kWarpSize;           // 2 (D 64) or 4 (D 128)
+constexpr int kQuantizeWarps = SVG2_FP8_QUANTIZE_WARPS;           // warps of a quantisation block
+constexpr int kQuantizeRowsInFlight = SVG2_FP8_QUANTIZE_ROWS_IN_FLIGHT;  // rows a lane loads before converting any
+constexpr int kQuantizeChunksPerLane = SVG2_FP8_QUANTIZE_CHUNKS_PER_LANE;  // 16-byte chunks of a row per lane
+constexpr int kQuantizeLanesPerRow = kRowChunks / kQuantizeChunksPerLane;
+static_assert(kRowChunks % kQuantizeChunksPerLane == 0 && kWarpSize % kQuantizeLanesPerRow == 0, "whole rows per warp");
+constexpr int kQuantizeRowsPerWarp = kWarpSize / kQuantizeLanesPerRow;     // rows a warp holds at once
+constexpr int kStatisticsThreads = SVG2_FP8_STATISTICS_THREADS;
+constexpr int kStatisticsSliceRows = SVG2_FP8_STATISTICS_SLICE_ROWS;  // rows of a group one statistics block reads
+constexpr int kChannelStatistics = SVG2_FP8_CHANNEL_STATISTICS;
+constexpr int kStatisticSum = 0, kStatisticSmallest = 1, kStatisticLargest = 2;
+static_assert(kChannelStatistics == kStatisticLargest + 1, "the host sizes the partials for the sum, smallest and largest");
+constexpr int kQuantizeRowStride = kQuantizeWarps * kQuantizeRowsPerWarp;  // rows between a lane's successive rows
+constexpr int kQuantizeRowsPerBlock = kQuantizeRowStride * kQuantizeRowsInFlight;
+
+// The kQuantizeLanesPerRow neighbouring lanes that hold one row: 'combine' over them by xor shuffles, the result in each.
+template <class Combine>
+__device__ __forceinline__ float row_lanes_reduce(float x, Combine combine)
+{
+#pragma unroll
+    for (int offset = 1; offset < kQuantizeLanesPerRow; offset *= 2) x = combine(__shfl_xor_sync(kFullMask, x, offset), x);
+    return x;
+}
+
+// The larger of two magnitudes, NaN if either is NaN, in one instruction (nan_max's result; the NaN is the canonical one).
+__device__ __forceinline__ float max_keeping_nan(float a, float b)
+{
+    float larger;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(larger) : "f"(a), "f"(b));
+    return larger;
+}
+
+// Eight consecutive floats of a [G, D] per-channel vector (16-byte aligned: D and the chunk are multiples of 8).
+__device__ __forceinline__ void load_channels(const float* vector, int at, float (&x)[kChunkElements])
+{
+    const float4 low = *(const float4*)(vector + at), high = *(const float4*)(vector + at + 4);
+    x[0] = low.x, x[1] = low.y, x[2] = low.z, x[3] = low.w, x[4] = high.x, x[5] = high.y, x[6] = high.z, x[7] = high.w;
+}
 
 extern "C" __global__ void __launch_bounds__(kQuantizeWarps * kWarpSize)
 svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict__ mean, const float* __restrict__ channel_inverse,
                        const float* __restrict__ bias_vector, unsigned char* __restrict__ out, float* __restrict__ row_scales,
                        float* __restrict__ row_bias, int groups, int rows)
 {
-    const int64 row = (int64)blockIdx.x * kQuantizeWarps + threadIdx.x / kWarpSize;
-    if (row >= (int64)groups * rows) return;
-    const int g = (int)(row / rows), lane = threadIdx.x % kWarpSize, first = lane * kElementsPerLane;
-    float value[kElementsPerLane];
-    float magnitude = 0.f;
+    const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize, lane_in_row = lane % kQuantizeLanesPerRow;
+    const int total = groups * rows;  // below 2^31 (the host checks)
+    const int first_row = blockIdx.x * kQuantizeRowsPerBlock + warp * kQuantizeRowsPerWarp + lane / kQuantizeLanesPerRow;
+    const bool per_channel = mean != nullptr || channel_inverse != nullptr || bias_vector != nullptr;
+    // Lane l of a row holds chunks l, l + kQuantizeLanesPerRow, ...: each load instruction covers a contiguous span of
+    // every row. All rows' chunks are loaded before any is used, so kQuantizeRowsInFlight x kQuantizeChunksPerLane
+    // 16-byte loads per lane are in flight.
+    uint4 bits[kQuantizeRowsInFlight][kQuantizeChunksPerLane];
 #pragma unroll
-    for (int e = 0; e < kElementsPerLane; ++e)
+    for (int i = 0; i < kQuantizeRowsInFlight; ++i)
     {
-        value[e] = element_to_float(x[row * kHeadDim + first + e]);
-        if (mean != nullptr) value[e] -= mean[(int64)g * kHeadDim + first + e];
-        // NaN propagates into the maximum, so a row holding one gets a NaN scale as in the reference.
-        const float a = fabsf(value[e]);
-        magnitude = is_nan(a) || a > magnitude ? a : magnitude;
-    }
-    if (row_bias != nullptr)
-    {
-        // Q smoothing's key bias: the row (after K smoothing) dotted with the mean query, from the unrounded values.
-        float dot = 0.f;
+        const int row = first_row + i * kQuantizeRowStride;
 #pragma unroll
-        for (int e = 0; e < kElementsPerLane; ++e) dot = fmaf(value[e], bias_vector[(int64)g * kHeadDim + first + e], dot);
-        for (int offset = kWarpSize / 2; offset > 0; offset /= 2) dot += __shfl_xor_sync(kFullMask, dot, offset);
-        if (lane == 0) row_bias[row] = dot;
-    }
-    float inverse[kElementsPerLane];
-    if (channel_inverse != nullptr)
-    {
-#pragma unroll
-        for (int e = 0; e < kElementsPerLane; ++e) inverse[e] = channel_inverse[(int64)g * kHeadDim + first + e];
-    }
-    else
-    {
-        for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+        for (int c = 0; c < kQuantizeChunksPerLane; ++c)
         {
-            const float other = __shfl_xor_sync(kFullMask, magnitude, offset);
-            magnitude = is_nan(other) || other > magnitude ? other : magnitude;
+            const int chunk = lane_in_row + c * kQuantizeLanesPerRow;
+            bits[i][c] = row < total ? *(const uint4*)(x + (int64)row * kHeadDim + chunk * kChunkElements) : make_uint4(0, 0, 0, 0);
         }
-        // Correctly rounded divisions, as the reference's tensor divisions.
-        const float row_inverse = magnitude == 0.f ? 1.f : __fdiv_rn(kE4M3Max, magnitude);
-        if (lane == 0) row_scales[row] = magnitude == 0.f ? 1.f : __fdiv_rn(magnitude, kE4M3Max);
-#pragma unroll
-        for (int e = 0; e < kElementsPerLane; ++e) inverse[e] = row_inverse;
     }
-    unsigned char* destination = out + row * kHeadDim + first;
-    if constexpr (kElementsPerLane == 4)
-        *(unsigned*)destination = e4m3_quad(value[0] * inverse[0], value[1] * inverse[1], value[2] * inverse[2], value[3] * inverse[3]);
-    else
-        *(unsigned short*)destination = e4m3_pair(value[0] * inverse[0], value[1] * inverse[1]);
+#pragma unroll
+    for (int i = 0; i < kQuantizeRowsInFlight; ++i)
+    {
+        // Rows past the end compute on zeros so that every lane takes part in the shuffles; they store nothing.
+        const int row = first_row + i * kQuantizeRowStride;
+        const bool in_range = row < total;
+        const int group_channels = per_channel && in_range ? row / rows * kHeadDim : 0;
+        float value[kQuantizeChunksPerLane][kChunkElements];
+        float magnitude = 0.f, dot = 0.f;
+#pragma unroll
+        for (int c = 0; c < kQuantizeChunksPerLane; ++c)
+        {
+            const int at = group_channels + (lane_in_row + c * kQuantizeLanesPerRow) * kChunkElements;
+            const element_t* elements = (const element_t*)&bits[i][c];
+            float centre[kChunkElements], query_mean[kChunkElements];
+            if (mean != nullptr) load_channels(mean, at, centre);
+            if (bias_vector != nullptr) load_channels(bias_vector, at, query_mean);
+#pragma unroll
+            for (int e = 0; e < kChunkElements; ++e)
+            {
+                value[c][e] = element_to_float(elements[e]);
+                if (mean != nullptr) value[c][e] -= centre[e];
+                // NaN propagates into the maximum, so a row holding one gets a NaN scale as in the reference.
+                magnitude = max_keeping_nan(magnitude, fabsf(value[c][e]));
+                // Q smoothing's key bias: the row (after K smoothing) dotted with the mean query, from the unrounded values.
+                if (bias_vector != nullptr) dot = fmaf(value[c][e], query_mean[e], dot);
+            }
+        }
+        if (bias_vector != nullptr)
+        {
+            dot = row_lanes_reduce(dot, [](float a, float b) { return a + b; });
+            if (lane_in_row == 0 && in_range) row_bias[row] = dot;
+        }
+        float row_inverse = 1.f;
+        if (channel_inverse == nullptr)
+        {
+            magnitude = row_lanes_reduce(magnitude, max_keeping_nan);
+            // Correctly rounded divisions, as the reference's tensor divisions.
+            row_inverse = magnitude == 0.f ? 1.f : __fdiv_rn(kE4M3Max, magnitude);
+            if (lane_in_row == 0 && in_range) row_scales[row] = magnitude == 0.f ? 1.f : __fdiv_rn(magnitude, kE4M3Max);
+        }
+#pragma unroll
+        for (int c = 0; c < kQuantizeChunksPerLane; ++c)
+        {
+            const int chunk = lane_in_row + c * kQuantizeLanesPerRow;
+            float inverse[kChunkElements];
+            if (channel_inverse != nullptr) load_channels(channel_inverse, group_channels + chunk * kChunkElements, inverse);
+#pragma unroll
+            for (int e = 0; e < kChunkElements; ++e) value[c][e] *= channel_inverse != nullptr ? inverse[e] : row_inverse;
+            if (in_range) *(uint2*)(out + (int64)row * kHeadDim + chunk * kChunkElements) = to_e4m3(value[c]);
+        }
+    }
+}
+
+// The smaller of two values, NaN if either is NaN.
+__device__ __forceinline__ float min_keeping_nan(float a, float b)
+{
+    float smaller;
+    asm("min.NaN.f32 %0, %1, %2;" : "=f"(smaller) : "f"(a), "f"(b));
+    return smaller;
+}
+
+constexpr int kStatisticsRowLanes = kStatisticsThreads / kRowChunks;  // rows a block reads at once, a thread per chunk
+static_assert(kStatisticsThreads % kRowChunks == 0 && kStatisticsSliceRows % kStatisticsRowLanes == 0, "whole rows per pass");
+
+extern "C" __global__ void __launch_bounds__(kStatisticsThreads)
+svg2_fp8_channel_statistics(const element_t* __restrict__ x, float* __restrict__ partials, int rows)
+{
+    __shared__ float lane_partials[kChannelStatistics][kStatisticsRowLanes][kHeadDim];
+    const int slice = blockIdx.x, slices = gridDim.x, g = blockIdx.y;
+    const int chunk = threadIdx.x % kRowChunks, row_lane = threadIdx.x / kRowChunks;
+    const int begin = slice * kStatisticsSliceRows, end = min(rows, begin + kStatisticsSliceRows);
+    const element_t* group_rows = x + (int64)g * rows * kHeadDim + chunk * kChunkElements;
+    float sum[kChunkElements], smallest[kChunkElements], largest[kChunkElements];
+#pragma unroll
+    for (int e = 0; e < kChunkElements; ++e) sum[e] = 0.f, smallest[e] = __int_as_float(0x7f800000), largest[e] = negative_infinity();
+#pragma unroll 4
+    for (int row = begin + row_lane; row < end; row += kStatisticsRowLanes)
+    {
+        const uint4 bits = *(const uint4*)(group_rows + (int64)row * kHeadDim);
+        const element_t* elements = (const element_t*)&bits;
+#pragma unroll
+        for (int e = 0; e < kChunkElements; ++e)
+        {
+            const float value = element_to_float(elements[e]);
+            sum[e] += value;
+            smallest[e] = min_keeping_nan(smallest[e], value);
+            largest[e] = max_keeping_nan(largest[e], value);
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < kChunkElements; ++e)
+    {
+        lane_partials[kStatisticSum][row_lane][chunk * kChunkElements + e] = sum[e];
+        lane_partials[kStatisticSmallest][row_lane][chunk * kChunkElements + e] = smallest[e];
+        lane_partials[kStatisticLargest][row_lane][chunk * kChunkElements + e] = largest[e];
+    }
+    __syncthreads();
+    // The row lanes in order, so the sums do not depend on timing.
+    for (int entry = threadIdx.x; entry < kChannelStatistics * kHeadDim; entry += kStatisticsThreads)
+    {
+        const int statistic = entry / kHeadDim, channel = entry % kHeadDim;
+        float total = lane_partials[statistic][0][channel];
+        for (int lane = 1; lane < kStatisticsRowLanes; ++lane)
+        {
+            const float next = lane_partials[statistic][lane][channel];
+            total = statistic == kStatisticSum ? total + next : statistic == kStatisticSmallest ? min_keeping_nan(total, next) : max_keeping_nan(total, next);
+        }
+        partials[(((int64)g * slices + slice) * kChannelStatistics + statistic) * kHeadDim + channel] = total;
+    }
 }
 
 // setmaxnreg budgets: the producer transposes 16 words at a time. 128 x 88 + 256 x 208 = 384 x 168.

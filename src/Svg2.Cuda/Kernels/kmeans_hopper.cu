@@ -197,15 +197,6 @@ svg2_segment_means_wide_image(SVG2_SEGMENT_MEANS_PARAMETERS, unsigned char* __re
     segment_means<kWideMeanWarps>(SVG2_SEGMENT_MEANS_ARGUMENTS, TileImageWriter{image, k});
 }
 
-// The larger of two magnitudes, NaN if either is NaN (fmaxf would drop it): a NaN row or tile gets a NaN scale.
-__device__ __forceinline__ float nan_max(float a, float b) { return is_nan(a) || a > b ? a : b; }
-
-// Eight floats to e4m3 (round to nearest even, finite values saturated to +-448, NaN kept), as 8 bytes in order.
-__device__ __forceinline__ uint2 to_e4m3(const float (&x)[kChunkElements])
-{
-    return make_uint2(e4m3_quad(x[0], x[1], x[2], x[3]), e4m3_quad(x[4], x[5], x[6], x[7]));
-}
-
 // Byte offset of the 8 e4m3 bytes that 16-bit chunk 'chunk' of row 'row' becomes, in a single-panel tile.
 __device__ __forceinline__ unsigned fp8_offset(int row, int chunk)
 {

@@ -90,7 +90,7 @@ public sealed unsafe class KernelLibrary
             "svg2_segment_means_image", "svg2_segment_means_wide_image"],
         "attention_hopper.cu" => ["svg2_sparse_attention_hopper"],
         "tail_pairs.cu" => ["svg2_tail_candidates", "svg2_pair_tails", "svg2_pair_ranges"],
-        "attention_hopper_fp8.cu" => ["svg2_fp8_quantize_rows", "svg2_sparse_attention_hopper_fp8", "svg2_sparse_attention_hopper_fp8_head_keys",
+        "attention_hopper_fp8.cu" => ["svg2_fp8_quantize_rows", "svg2_fp8_channel_statistics", "svg2_sparse_attention_hopper_fp8", "svg2_sparse_attention_hopper_fp8_head_keys",
             "svg2_sparse_attention_hopper_fp8_smooth_queries", "svg2_sparse_attention_hopper_fp8_head_keys_smooth_queries"],
         _ => throw new ArgumentException($"Unknown kernel program {program}."),
     };

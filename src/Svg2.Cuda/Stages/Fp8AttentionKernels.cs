@@ -39,29 +39,45 @@ internal static class Fp8AttentionKernels
     public static Fp8AttentionOperands Quantize(KernelLibrary library, Tensor q, Tensor k, Tensor v, Fp8AttentionSettings settings, IntPtr stream)
     {
         using var scope = NewDisposeScope();
-        var keyMean = settings.SmoothKeys ? k.mean([1], type: ScalarType.Float32).contiguous() : null;
-        var queryMean = settings.SmoothQueries ? q.mean([1], type: ScalarType.Float32).contiguous() : null;
-        var (valueInverse, valueScales) = Fp8Quantizer.Scales(ChannelMagnitudes(v, null));
+        bool headKeys = settings.Scales == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
+        var keyStatistics = settings.SmoothKeys || headKeys ? ChannelStatistics(library, k, stream) : null;
+        var keyMean = settings.SmoothKeys ? keyStatistics!.Mean : null;
+        var queryMean = settings.SmoothQueries ? ChannelStatistics(library, q, stream).Mean : null;
+        var (valueInverse, valueScales) = Fp8Quantizer.Scales(ChannelStatistics(library, v, stream).Magnitudes(null));
         var (queries, queryScales, _) = QuantizeRows(library, q, queryMean, null, null, stream);
         var (values, _, _) = QuantizeRows(library, v, null, valueInverse.contiguous(), null, stream);
-        bool headKeys = settings.Scales == Fp8ScaleGranularity.PerTokenQueriesPerHeadKeys;
         Tensor? headKeyScales = null, headKeyInverse = null;
-        if (headKeys) (headKeyInverse, headKeyScales) = Fp8Quantizer.Scales(ChannelMagnitudes(k, keyMean).amax([1], keepdim: true));
+        if (headKeys) (headKeyInverse, headKeyScales) = Fp8Quantizer.Scales(keyStatistics!.Magnitudes(keyMean).amax([1], keepdim: true));
         var (keys, tokenKeyScales, keyBias) = QuantizeRows(library, k, keyMean, headKeyInverse?.expand(-1, k.shape[2]).contiguous(), queryMean, stream);
         return new Fp8AttentionOperands(queries, queryScales!, keys, headKeys ? headKeyScales!.squeeze(1).contiguous() : tokenKeyScales!, values,
             valueScales.contiguous(), keyBias).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// [G, D] float32: each channel's largest |x - mean| over the rows, from its largest and smallest values (one
-    /// reduction pass for both, no temporary as large as x; the extreme element's float32 subtraction is the reference's).
-    /// </summary>
-    static Tensor ChannelMagnitudes(Tensor x, Tensor? mean)
+    /// <summary>[G, D] float32 statistics of each channel over the rows of a [G, N, D] tensor.</summary>
+    /// <param name="Mean">The mean: the kernel's fixed-order float32 sum over N, which may differ from TorchSharp's mean in the last bits.</param>
+    /// <param name="Smallest">The smallest value (NaN where the channel holds one).</param>
+    /// <param name="Largest">The largest value (NaN where the channel holds one).</param>
+    sealed record ChannelStatisticsResult(Tensor Mean, Tensor Smallest, Tensor Largest)
     {
-        var (smallestInput, largestInput) = x.aminmax(1);
-        var largest = largestInput.to(ScalarType.Float32);
-        var smallest = smallestInput.to(ScalarType.Float32);
-        return mean is null ? maximum(largest, smallest.neg()) : maximum(largest - mean, mean - smallest);
+        /// <summary>
+        /// Each channel's largest |x - mean| (|x| without a mean) from its extremes: float32 subtraction is monotonic, so
+        /// the extreme element's difference is the largest, as the reference's elementwise one.
+        /// </summary>
+        public Tensor Magnitudes(Tensor? mean) => mean is null ? maximum(Largest, Smallest.neg()) : maximum(Largest - mean, mean - Smallest);
+    }
+
+    /// <summary>
+    /// One pass of svg2_fp8_channel_statistics over [G, N, D] <paramref name="x"/> (partial sums, minima and maxima per
+    /// slice of rows), combined over the slices.
+    /// </summary>
+    static ChannelStatisticsResult ChannelStatistics(KernelLibrary library, Tensor x, IntPtr stream)
+    {
+        long groups = x.shape[0], rows = x.shape[1];
+        int slices = (int)Math.Max(1, (rows + Fp8AttentionTraits.StatisticsSliceRows - 1) / Fp8AttentionTraits.StatisticsSliceRows);
+        var partials = empty([groups, slices, Fp8AttentionTraits.ChannelStatistics, x.shape[2]], ScalarType.Float32, x.device);
+        library.Launch("svg2_fp8_channel_statistics", (slices, (int)groups), Fp8AttentionTraits.StatisticsThreads, 0, stream,
+            DevicePointer.Of(x, library.Element, "x"), DevicePointer.Of(partials, ScalarType.Float32, "channel statistics"), (int)rows);
+        return new ChannelStatisticsResult((partials.select(2, 0).sum(1) / rows).contiguous(), partials.select(2, 1).amin(1), partials.select(2, 2).amax(1));
     }
 
     /// <summary>
@@ -73,13 +89,14 @@ internal static class Fp8AttentionKernels
         Tensor? biasVector, IntPtr stream)
     {
         long groups = x.shape[0], rows = x.shape[1];
-        if ((ulong)(groups * rows) > int.MaxValue * (ulong)Fp8AttentionTraits.QuantizeWarps)
-            throw new ArgumentException($"FP8 quantisation launches one warp per row; [{string.Join(", ", x.shape)}] has too many rows.");
+        long rowsPerBlock = Fp8AttentionTraits.QuantizeRowsPerBlock((int)x.shape[2]);
+        if (groups * rows > int.MaxValue - rowsPerBlock)
+            throw new ArgumentException($"FP8 quantisation indexes rows in 32 bits; [{string.Join(", ", x.shape)}] has {groups * rows} rows, more than {int.MaxValue - rowsPerBlock}.");
         var bytes = empty(x.shape, ScalarType.Byte, x.device);
         var rowScales = channelInverse is null ? empty([groups, rows], ScalarType.Float32, x.device) : null;
         var rowBias = biasVector is null ? null : empty([groups, rows], ScalarType.Float32, x.device);
         var none = new DevicePointer(0);
-        library.Launch("svg2_fp8_quantize_rows", ((int)((groups * rows + Fp8AttentionTraits.QuantizeWarps - 1) / Fp8AttentionTraits.QuantizeWarps), 1),
+        library.Launch("svg2_fp8_quantize_rows", ((int)((groups * rows + rowsPerBlock - 1) / rowsPerBlock), 1),
             Fp8AttentionTraits.QuantizeThreads, 0, stream, DevicePointer.Of(x, library.Element, "x"),
             mean is null ? none : DevicePointer.Of(mean, ScalarType.Float32, "smoothing mean"),
             channelInverse is null ? none : DevicePointer.Of(channelInverse, ScalarType.Float32, "channel scales"),

@@ -9,11 +9,30 @@ namespace Svg2.Cuda.Traits;
 /// </summary>
 internal static class Fp8AttentionTraits
 {
-    /// <summary>Warps of a quantisation block, one row each.</summary>
+    /// <summary>Warps of a quantisation block.</summary>
     public const int QuantizeWarps = 8;
+
+    /// <summary>16-byte chunks of a row one quantisation lane holds (a row of D 128 on 4 lanes, of D 64 on 2).</summary>
+    public const int QuantizeChunksPerLane = 4;
+
+    /// <summary>Rows whose chunks a quantisation lane loads before it converts any.</summary>
+    public const int QuantizeRowsInFlight = 2;
+
+    /// <summary>Threads of a channel-statistics block: a thread per 16-byte chunk of a row.</summary>
+    public const int StatisticsThreads = 256;
+
+    /// <summary>Rows of a group one channel-statistics block reads (its partial sums, minima and maxima).</summary>
+    public const int StatisticsSliceRows = 1024;
+
+    /// <summary>Per-channel statistics of a slice: the sum, the smallest and the largest value.</summary>
+    public const int ChannelStatistics = 3;
 
     /// <summary>Threads of a quantisation block.</summary>
     public const int QuantizeThreads = QuantizeWarps * KernelTraits.WarpSize;
+
+    /// <summary>Consecutive rows one quantisation block converts at head dimension <paramref name="headDim"/>.</summary>
+    public static int QuantizeRowsPerBlock(int headDim) =>
+        QuantizeThreads / (headDim / KernelTraits.ChunkElements / QuantizeChunksPerLane) * QuantizeRowsInFlight;
 
     /// <summary>
     /// K and V^T stages: the producer runs this many tiles ahead of the consumers, so the transpose of a tile's V,
@@ -55,6 +74,9 @@ internal static class Fp8AttentionTraits
     [
         .. SparseAttentionTraits.HopperMacros,
         new("SVG2_FP8_PROBABILITY_SCALE", checked((int)Fp8Tiles.ProbabilityScale)), new("SVG2_FP8_QUANTIZE_WARPS", QuantizeWarps),
-        new("SVG2_FP8_STAGES", Stages), new("SVG2_FP8_SUM_ROWS", SumRows),
+        new("SVG2_FP8_QUANTIZE_ROWS_IN_FLIGHT", QuantizeRowsInFlight),
+        new("SVG2_FP8_QUANTIZE_CHUNKS_PER_LANE", QuantizeChunksPerLane),
+        new("SVG2_FP8_STATISTICS_THREADS", StatisticsThreads), new("SVG2_FP8_STATISTICS_SLICE_ROWS", StatisticsSliceRows),
+        new("SVG2_FP8_CHANNEL_STATISTICS", ChannelStatistics), new("SVG2_FP8_STAGES", Stages), new("SVG2_FP8_SUM_ROWS", SumRows),
     ];
 }

@@ -13,6 +13,9 @@ internal sealed class KernelTraits
     /// <summary>Threads of a warp (common.cuh's kWarpSize, a property of the hardware).</summary>
     public const int WarpSize = 32;
 
+    /// <summary>16-bit elements of a 16-byte chunk (common.cuh's kChunkElements, the width of one vector load).</summary>
+    public const int ChunkElements = 8;
+
     /// <summary>The shapes for <paramref name="element"/>, <paramref name="headDim"/> and the portable attention's <paramref name="tuning"/>.</summary>
     public KernelTraits(ScalarType element, int headDim, AttentionTuning tuning)
     {

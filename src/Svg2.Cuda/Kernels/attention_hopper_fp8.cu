@@ -5,9 +5,9 @@
 // svg2_fp8_quantize_rows: the rows of a [G, N, D] bf16/fp16 tensor, in original token order. A lane holds
 //   kQuantizeChunksPerLane 16-byte chunks of a row (a row on kQuantizeLanesPerRow neighbouring lanes, its maximum
 //   and bias by xor shuffles among them); a block of kQuantizeWarps warps takes kQuantizeRowsPerBlock consecutive
-//   rows, each lane loading its kQuantizeRowsInFlight rows' chunks before converting any. The per-row work (the
-//   group, the maximum's shuffles, two correctly rounded divisions) is shared by few lanes: one warp per row with
-//   8-byte loads ran at a quarter of the memory's rate, bound by instructions, not bytes. x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
+//   rows, each lane loading its kQuantizeRowsInFlight rows' chunks before converting any (a warp per row with
+//   8-byte loads ran at 1.5-2.3 TB/s; this runs at the memory's rate), and the per-row work (the group, the
+//   maximum's shuffles, two correctly rounded divisions) is shared by few lanes. x - mean[g] (K smoothing; null: none) is scaled by 448 / its row's absolute maximum (per-token
 //   scales: the dequantisation scale amax / 448 is written to row_scales, 1 for an all-zero row) or
 //   by a given per-channel inverse scale (V; K with per-head scales, the head's inverse in every
 //   channel), and rounded to e4m3 with saturation.
@@ -16,8 +16,8 @@
 //   channel the sum, smallest and largest value (NaN kept) over a slice of kStatisticsSliceRows rows, a thread per
 //   16-byte chunk of kStatisticsRowLanes rows at a time, the row lanes then combined in order through shared
 //   memory: partials [G, slices, 3, D] float32 that the host combines over the slices (K's smoothing mean, V's and
-//   per-head K's channel magnitudes). One pass over a tensor for all three: the two TorchSharp reductions it
-//   replaces (mean, aminmax) read K and V at about a third of the memory's rate. Traffic: x once in.
+//   per-head K's channel magnitudes). One pass over a tensor for all three, where TorchSharp reductions took one per
+//   statistic (K's mean, then its extremes about it for per-head scales). Traffic: x once in.
 // svg2_sparse_attention_hopper_fp8_head_keys (per-head K scales) and svg2_sparse_attention_hopper_fp8
 // (per-token K scales): the warp specialisation and tile plan of attention_hopper.cu
 //   (grid (max tiles, G), 3 warpgroups, one block per multiprocessor) on e4m3 operands.

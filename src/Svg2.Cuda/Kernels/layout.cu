@@ -9,7 +9,8 @@
 //   (entries 0 .. C), so clusters after C (text blocks) keep the values written once by the caller.
 // svg2_stable_scatter: grid (chunks, G); each warp walks its chunk in token order, 32 tokens at a
 //   time, ranks equal labels with __match_any_sync and writes permutation[offset + rank] = token, so
-//   the permutation is stable (original order inside a cluster). A group's permutation is
+//   the permutation is stable (original order inside a cluster). Both per-chunk kernels load all of a
+//   chunk's labels before using any (kChunkLabelsPerLane a lane). A group's permutation is
 //   permutation_group_rows >= N entries apart; its entries N and later are the caller's.
 // Traffic: labels read twice, permutation written once, chunk_counts written and read twice.
 #include "common.cuh"
@@ -24,6 +25,20 @@
 constexpr int kSortChunk = SVG2_SORT_CHUNK;
 constexpr int kOffsetsThreads = SVG2_SORT_OFFSETS_THREADS;
 constexpr int kOffsetsBatch = 8;                     // chunk counts of a cluster loaded at once
+constexpr int kChunkLabelsPerLane = kSortChunk / kWarpSize;
+static_assert(kSortChunk % kWarpSize == 0, "a chunk is whole warp-wide steps");
+
+// Lane l's labels of a chunk, tokens begin + 32 i + l (-1 past its end), all loaded before any is used: a loop that
+// loads and uses one label a step waits a memory latency per step, the chunk's kernels then bound by latency alone.
+__device__ __forceinline__ void load_chunk_labels(const int64* __restrict__ group_labels, int begin, int end, int (&label)[kChunkLabelsPerLane])
+{
+#pragma unroll
+    for (int i = 0; i < kChunkLabelsPerLane; ++i)
+    {
+        const int token = begin + i * kWarpSize + threadIdx.x % kWarpSize;
+        label[i] = token < end ? (int)group_labels[token] : -1;
+    }
+}
 
 extern "C" __global__ void __launch_bounds__(kWarpSize)
 svg2_label_histogram(const int64* __restrict__ labels, int* __restrict__ chunk_counts, int n, int clusters, int chunks)
@@ -33,8 +48,11 @@ svg2_label_histogram(const int64* __restrict__ labels, int* __restrict__ chunk_c
     for (int c = threadIdx.x; c < clusters; c += kWarpSize) counts[c] = 0;
     __syncwarp();
     const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
-    for (int token = begin + threadIdx.x; token < end; token += kWarpSize)
-        atomicAdd(&counts[(int)labels[(int64)g * n + token]], 1);
+    int label[kChunkLabelsPerLane];
+    load_chunk_labels(labels + (int64)g * n, begin, end, label);
+#pragma unroll
+    for (int i = 0; i < kChunkLabelsPerLane; ++i)
+        if (label[i] >= 0) atomicAdd(&counts[label[i]], 1);
     __syncwarp();
     int* out = chunk_counts + ((int64)g * chunks + chunk) * clusters;
     for (int c = threadIdx.x; c < clusters; c += kWarpSize) out[c] = counts[c];
@@ -86,20 +104,22 @@ svg2_stable_scatter(const int64* __restrict__ labels, const int* __restrict__ ch
     const int chunk = blockIdx.x, g = blockIdx.y, lane = threadIdx.x;
     const int* prefix = chunk_counts + ((int64)g * chunks + chunk) * clusters;
     const int64* group_offsets = offsets + (int64)g * (layout_clusters + 1);
+    const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
+    int label[kChunkLabelsPerLane];
+    load_chunk_labels(labels + (int64)g * n, begin, end, label);
     for (int c = lane; c < clusters; c += kWarpSize) next[c] = (int)group_offsets[c] + prefix[c];
     __syncwarp();
-    const int begin = chunk * kSortChunk, end = min(n, begin + kSortChunk);
-    for (int base = begin; base < end; base += kWarpSize)
+#pragma unroll
+    for (int i = 0; i < kChunkLabelsPerLane; ++i)
     {
-        const int token = base + lane;
-        const bool valid = token < end;
-        const int label = valid ? (int)labels[(int64)g * n + token] : -1;
-        const unsigned peers = __match_any_sync(kFullMask, label);
+        const int token = begin + i * kWarpSize + lane;
+        const bool valid = label[i] >= 0;
+        const unsigned peers = __match_any_sync(kFullMask, label[i]);
         const int rank = __popc(peers & ((1u << lane) - 1u));
         const int leader = __ffs(peers) - 1;
-        const int position = valid ? next[label] + rank : 0;
+        const int position = valid ? next[label[i]] + rank : 0;
         __syncwarp();
-        if (valid && lane == leader) next[label] += __popc(peers);
+        if (valid && lane == leader) next[label[i]] += __popc(peers);
         __syncwarp();
         if (valid) permutation[(int64)g * permutation_group_rows + position] = token;
     }

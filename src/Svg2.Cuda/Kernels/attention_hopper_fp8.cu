@@ -108,14 +108,6 @@ __device__ __forceinline__ float row_lanes_reduce(float x, Combine combine)
     return x;
 }
 
-// The larger of two magnitudes, NaN if either is NaN, in one instruction (nan_max's result; the NaN is the canonical one).
-__device__ __forceinline__ float max_keeping_nan(float a, float b)
-{
-    float larger;
-    asm("max.NaN.f32 %0, %1, %2;" : "=f"(larger) : "f"(a), "f"(b));
-    return larger;
-}
-
 // Eight consecutive floats of a [G, D] per-channel vector (16-byte aligned: D and the chunk are multiples of 8).
 __device__ __forceinline__ void load_channels(const float* vector, int at, float (&x)[kChunkElements])
 {
@@ -170,7 +162,7 @@ svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict_
                 value[c][e] = element_to_float(elements[e]);
                 if (mean != nullptr) value[c][e] -= centre[e];
                 // NaN propagates into the maximum, so a row holding one gets a NaN scale as in the reference.
-                magnitude = max_keeping_nan(magnitude, fabsf(value[c][e]));
+                magnitude = nan_max(magnitude, fabsf(value[c][e]));
                 // Q smoothing's key bias: the row (after K smoothing) dotted with the mean query, from the unrounded values.
                 if (bias_vector != nullptr) dot = fmaf(value[c][e], query_mean[e], dot);
             }
@@ -183,7 +175,7 @@ svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict_
         float row_inverse = 1.f;
         if (channel_inverse == nullptr)
         {
-            magnitude = row_lanes_reduce(magnitude, max_keeping_nan);
+            magnitude = row_lanes_reduce(magnitude, nan_max);
             // Correctly rounded divisions, as the reference's tensor divisions.
             row_inverse = magnitude == 0.f ? 1.f : __fdiv_rn(kE4M3Max, magnitude);
             if (lane_in_row == 0 && in_range) row_scales[row] = magnitude == 0.f ? 1.f : __fdiv_rn(magnitude, kE4M3Max);
@@ -199,14 +191,6 @@ svg2_fp8_quantize_rows(const element_t* __restrict__ x, const float* __restrict_
             if (in_range) *(uint2*)(out + (int64)row * kHeadDim + chunk * kChunkElements) = to_e4m3(value[c]);
         }
     }
-}
-
-// The smaller of two values, NaN if either is NaN.
-__device__ __forceinline__ float min_keeping_nan(float a, float b)
-{
-    float smaller;
-    asm("min.NaN.f32 %0, %1, %2;" : "=f"(smaller) : "f"(a), "f"(b));
-    return smaller;
 }
 
 constexpr int kStatisticsRowLanes = kStatisticsThreads / kRowChunks;  // rows a block reads at once, a thread per chunk
@@ -233,8 +217,8 @@ svg2_fp8_channel_statistics(const element_t* __restrict__ x, float* __restrict__
         {
             const float value = element_to_float(elements[e]);
             sum[e] += value;
-            smallest[e] = min_keeping_nan(smallest[e], value);
-            largest[e] = max_keeping_nan(largest[e], value);
+            smallest[e] = nan_min(smallest[e], value);
+            largest[e] = nan_max(largest[e], value);
         }
     }
 #pragma unroll
@@ -253,7 +237,7 @@ svg2_fp8_channel_statistics(const element_t* __restrict__ x, float* __restrict__
         for (int lane = 1; lane < kStatisticsRowLanes; ++lane)
         {
             const float next = lane_partials[statistic][lane][channel];
-            total = statistic == kStatisticSum ? total + next : statistic == kStatisticSmallest ? min_keeping_nan(total, next) : max_keeping_nan(total, next);
+            total = statistic == kStatisticSum ? total + next : statistic == kStatisticSmallest ? nan_min(total, next) : nan_max(total, next);
         }
         partials[(((int64)g * slices + slice) * kChannelStatistics + statistic) * kHeadDim + channel] = total;
     }

@@ -33,8 +33,21 @@ __device__ __forceinline__ uint2 to_e4m3(const float (&x)[kChunkElements])
     return make_uint2(e4m3_quad(x[0], x[1], x[2], x[3]), e4m3_quad(x[4], x[5], x[6], x[7]));
 }
 
-// The larger of two magnitudes, NaN if either is NaN (fmaxf would drop it): a NaN row or tile gets a NaN scale.
-__device__ __forceinline__ float nan_max(float a, float b) { return is_nan(a) || a > b ? a : b; }
+// The larger and the smaller of two values, NaN if either is NaN (fmaxf and fminf would drop it), in one instruction
+// each: a NaN row or tile gets a NaN scale.
+__device__ __forceinline__ float nan_max(float a, float b)
+{
+    float larger;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(larger) : "f"(a), "f"(b));
+    return larger;
+}
+
+__device__ __forceinline__ float nan_min(float a, float b)
+{
+    float smaller;
+    asm("min.NaN.f32 %0, %1, %2;" : "=f"(smaller) : "f"(a), "f"(b));
+    return smaller;
+}
 
 // K-major operand of an e4m3 tile: k32 step 'step' of the rows starting at 'tile' (8-row groups 1024 bytes apart).
 __device__ __forceinline__ unsigned long long fp8_k_major_descriptor(unsigned tile, int step)

@@ -408,8 +408,9 @@ __device__ __forceinline__ void points_to_fp8(const unsigned char* shared_base, 
 
 // Inputs for which no score x.c - |c|^2 / 2 can be NaN: every element of every point below 2^57 in
 // magnitude (|x|^2 < D 2^114 <= 2^122 for D <= 256) and every centroid with |c|^2 <= 2^126 (bias >=
-// -2^125) keep each product and every partial sum of the MMA below 2^127, so the plain search returns
-// what the NaN-ranking one would. Non-finite or huge inputs fail the bound and take the ranked search.
+// -2^125) keep each product and every partial sum of the MMA below 2^127, so every score is finite and the
+// plain search (coded scores, nearest_centroid.cuh) applies. Non-finite or huge inputs fail the bound and take
+// the ranked search.
 constexpr float kBoundedSquaredNorm = 0x1p126f;
 static_assert(kHeadDim <= 256, "the points' element bound covers D <= 256");
 // 16-bit magnitudes (sign cleared) from which a point element is out of bounds: 2^57 in bf16; fp16's

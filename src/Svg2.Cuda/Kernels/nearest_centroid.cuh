@@ -37,31 +37,94 @@ __device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
     }
 }
 
+// The plain search's candidates carry their number in the score: the kCodeBits lowest mantissa bits of
+// a finite score are replaced by a code of its candidate, so one float maximum (FMNMX) per candidate both
+// ranks and remembers it, where a compare and two selects did. The price is exactness within the
+// replaced bits: candidates whose scores agree to 2^-18 of their size (32 units in the last place) rank
+// by a fixed candidate order (the lowest column first where the scores are positive, the highest where
+// negative), not by their low bits, so a label may move to a centroid whose distance is larger by at
+// most 2^-16 of the score's size. That is far below what the 16-bit inputs themselves resolve.
+constexpr int kCodeBits = 5;
+constexpr unsigned kCodeMask = (1u << kCodeBits) - 1;
+
+// 'score' with its low bits replaced by 'code': (bits & ~kCodeMask) | code as one LOP3, the mask in
+// a register (shared by every candidate) and the code an immediate.
+template <unsigned Code>
+__device__ __forceinline__ float with_code(float score, unsigned kept_bits)
+{
+    static_assert(Code <= kCodeMask, "a code fits the replaced bits");
+    unsigned bits;
+    // Truth table 0xE4 = c ? a : b over (a: the score, b: the code, c: the kept bits' mask).
+    asm("lop3.b32 %0, %1, %2, %3, 0xE4;" : "=r"(bits) : "r"(__float_as_uint(score)), "n"(Code), "r"(kept_bits));
+    return __uint_as_float(bits);
+}
+
+// The plain search's part of keep_row_best: candidate c gets code kCodeMask - c, the tile's best of this
+// row is one maximum tree over the coded scores, and its code names its column. Columns past the last
+// centroid are -inf (uncoded), which never passes the strict '>' against a running best.
+template <bool Partial, int Candidates, int C = 0, class ScoreOf>
+__device__ __forceinline__ void coded_scores(float (&value)[Candidates], unsigned kept_bits, int lane_column, int valid_columns, ScoreOf score_of)
+{
+    if constexpr (C < Candidates)
+    {
+        const float coded = with_code<kCodeMask - C>(score_of(C / 2, C % 2), kept_bits);
+        value[C] = Partial && lane_column + (C / 2) * 8 + C % 2 >= valid_columns ? negative_infinity() : coded;
+        coded_scores<Partial, Candidates, C + 1>(value, kept_bits, lane_column, valid_columns, score_of);
+    }
+}
+
+// Reduces 'Width' coded scores to slot 0 by pairwise maxima (the codes make every pair distinct where the scores tie).
+template <int Width, int N>
+__device__ __forceinline__ void max_tree(float (&value)[N])
+{
+    if constexpr (Width > 1)
+    {
+#pragma unroll
+        for (int i = 0; i < Width / 2; ++i) value[i] = fmaxf(value[2 * i], value[2 * i + 1]);
+        if constexpr (Width % 2 == 1) value[Width / 2] = value[Width - 1];
+        max_tree<(Width + 1) / 2>(value);
+    }
+}
+
 // Folds one row's 'Candidates' scores of a tile into the running best: score_of(j, e) is the score
 // of column 8 j + 2 (lane % 4) + e, 'first_column' the tile's first centroid and 'valid_columns' the
-// number of its columns that are centroids. Candidate 2 j + e is in increasing column order, as
-// argmax_tree needs; every column of the tile follows the running best's, so a strict '>' keeps the
-// lowest id on ties there too. A pairwise tree (depth log2) instead of a dependent chain per row keeps
-// the compare-and-select instructions independent. 'Ranked' maps NaN scores first (right for any
-// input); without it the search is plain, which gives the same result where no score can be NaN,
-// and saves two of the five instructions a score costs (the caller proves its inputs bounded).
+// number of its columns that are centroids. 'Ranked' maps NaN scores first (right for any input) and
+// keeps the exact argmax: candidate 2 j + e is in increasing column order, as argmax_tree needs, and
+// every column of the tile follows the running best's, so a strict '>' keeps the lowest id on ties; a
+// pairwise tree (depth log2) instead of a dependent chain per row keeps the compare-and-select
+// instructions independent (five instructions a score). Without it the search is plain and coded
+// (above: two instructions a score), for callers that prove no score can be NaN.
 template <int Candidates, bool Ranked = true, class ScoreOf>
 __device__ __forceinline__ void keep_row_best(float& best, int& best_column, int first_column, int valid_columns, ScoreOf score_of)
 {
+    static_assert(Ranked || Candidates <= (int)kCodeMask + 1, "every plain candidate has a code");
     const int lane_column = 2 * (threadIdx.x % 4);
-    float value[Candidates];
-    int column[Candidates];
     // Past the last centroid the rows are zeros with a -inf bias, but a non-finite point times a zero
     // row is NaN, which would rank first: in a partial tile (the last; the branch is uniform) such
     // columns are set to -inf.
-    if (valid_columns < 4 * Candidates)
+    const bool partial = valid_columns < 4 * Candidates;
+    float value[Candidates];
+    if constexpr (!Ranked)
+    {
+        if (partial) coded_scores<true, Candidates>(value, ~kCodeMask, lane_column, valid_columns, score_of);
+        else coded_scores<false, Candidates>(value, ~kCodeMask, lane_column, valid_columns, score_of);
+        max_tree<Candidates>(value);
+        if (value[0] > best)
+        {
+            best = value[0];
+            const int candidate = (int)(kCodeMask - (__float_as_uint(value[0]) & kCodeMask));
+            best_column = first_column + lane_column + (candidate / 2) * 8 + candidate % 2;
+        }
+        return;
+    }
+    int column[Candidates];
+    if (partial)
     {
 #pragma unroll
         for (int c = 0; c < Candidates; ++c)
         {
             column[c] = (c / 2) * 8 + c % 2;
-            const float score = score_of(c / 2, c % 2);
-            value[c] = lane_column + column[c] < valid_columns ? (Ranked ? ranked_score(score) : score) : negative_infinity();
+            value[c] = lane_column + column[c] < valid_columns ? ranked_score(score_of(c / 2, c % 2)) : negative_infinity();
         }
     }
     else
@@ -70,8 +133,7 @@ __device__ __forceinline__ void keep_row_best(float& best, int& best_column, int
         for (int c = 0; c < Candidates; ++c)
         {
             column[c] = (c / 2) * 8 + c % 2;
-            const float score = score_of(c / 2, c % 2);
-            value[c] = Ranked ? ranked_score(score) : score;
+            value[c] = ranked_score(score_of(c / 2, c % 2));
         }
     }
     argmax_tree<Candidates>(value, column);

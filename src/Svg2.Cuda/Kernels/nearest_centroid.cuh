@@ -12,29 +12,37 @@
 // the assignment 2.5 to 3 times slower). A true +infinity score ties with NaN; the lower column wins.
 __device__ __forceinline__ float ranked_score(float score) { return is_nan(score) ? __int_as_float(0x7f800000) : score; }
 
-// Reduces 'Width' candidates to slot 0: each level merges slots 2 i and 2 i + 1 into slot i, and an odd
-// last slot moves up unmerged. Slot 2 i + 1 always holds higher columns than slot 2 i (and the moved slot
-// higher than every merged one), so a strict '>' keeps the lowest column on ties. Template recursion keeps
-// every index a constant, so the arrays stay in registers.
-template <int Width, int N>
-__device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
+// Reduces 'Width' slots to slot 0: each level merges slots 2 i and 2 i + 1 into slot i (merge(i, 2 i, 2 i + 1)), and
+// an odd last slot moves up unmerged (move(to, from)), so slot 2 i + 1 always holds higher columns than slot 2 i and
+// the moved slot higher than every merged one. Template recursion keeps every index a constant, so the callers'
+// arrays stay in registers.
+template <int Width, class Merge, class Move>
+__device__ __forceinline__ void pairwise_tree(Merge merge, Move move)
 {
     if constexpr (Width > 1)
     {
 #pragma unroll
-        for (int i = 0; i < Width / 2; ++i)
-        {
-            const bool higher = value[2 * i + 1] > value[2 * i];
-            value[i] = higher ? value[2 * i + 1] : value[2 * i];
-            column[i] = higher ? column[2 * i + 1] : column[2 * i];
-        }
-        if constexpr (Width % 2 == 1)
-        {
-            value[Width / 2] = value[Width - 1];
-            column[Width / 2] = column[Width - 1];
-        }
-        argmax_tree<(Width + 1) / 2>(value, column);
+        for (int i = 0; i < Width / 2; ++i) merge(i, 2 * i, 2 * i + 1);
+        if constexpr (Width % 2 == 1) move(Width / 2, Width - 1);
+        pairwise_tree<(Width + 1) / 2>(merge, move);
     }
+}
+
+// The argmax of 'Width' candidates into slot 0; with the column order of pairwise_tree a strict '>' keeps the lowest
+// column on ties.
+template <int Width, int N>
+__device__ __forceinline__ void argmax_tree(float (&value)[N], int (&column)[N])
+{
+    pairwise_tree<Width>(
+        [&](int to, int low, int high) {
+            const bool higher = value[high] > value[low];
+            value[to] = higher ? value[high] : value[low];
+            column[to] = higher ? column[high] : column[low];
+        },
+        [&](int to, int from) {
+            value[to] = value[from];
+            column[to] = column[from];
+        });
 }
 
 // The plain search's candidates carry their number in the score: the kCodeBits lowest mantissa bits of
@@ -73,17 +81,12 @@ __device__ __forceinline__ void coded_scores(float (&value)[Candidates], unsigne
     }
 }
 
-// Reduces 'Width' coded scores to slot 0 by pairwise maxima (the codes make every pair distinct where the scores tie).
+// The maximum of 'Width' coded scores into slot 0 (the codes make every pair distinct where the scores tie).
 template <int Width, int N>
 __device__ __forceinline__ void max_tree(float (&value)[N])
 {
-    if constexpr (Width > 1)
-    {
-#pragma unroll
-        for (int i = 0; i < Width / 2; ++i) value[i] = fmaxf(value[2 * i], value[2 * i + 1]);
-        if constexpr (Width % 2 == 1) value[Width / 2] = value[Width - 1];
-        max_tree<(Width + 1) / 2>(value);
-    }
+    pairwise_tree<Width>([&](int to, int low, int high) { value[to] = fmaxf(value[low], value[high]); },
+                         [&](int to, int from) { value[to] = value[from]; });
 }
 
 // Folds one row's 'Candidates' scores of a tile into the running best: score_of(j, e) is the score
